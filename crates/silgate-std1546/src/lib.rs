@@ -1,0 +1,102 @@
+//! The national standard of decreto direttoriale 1546/2011 (ClicLavoro Allegato 4):
+//! canonical records to XML and back, and validation.
+//!
+//! # Layout
+//!
+//! - [`write`]: canonical -> XML (Candidatura Rev.038, Vacancy Rev.064), element order
+//!   fixed by the XSD sequences.
+//! - [`read`]: XML -> canonical, returning `(Option<Record>, Vec<Issue>)`.
+//! - [`xsd`]: validation against the project's schemas in `schemas/` (embedded),
+//!   in process with libxml2, on one dedicated thread.
+//! - [`rules`]: the business rules a schema cannot express (checksums, codes at a date,
+//!   coherence, closures).
+//! - [`code`]: the 25-character communication code and its allocators.
+//!
+//! [`validate_xml`] and [`emit`] are the two entry points: one judges a document, the
+//! other turns a record into a document and judges it. Both return every issue, never
+//! just the first.
+//!
+//! Only this crate knows XML.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod code;
+pub mod read;
+pub mod rules;
+mod tree;
+pub mod write;
+pub mod xsd;
+
+use silgate_codes::CodeTables;
+use silgate_core::{Date, Issue, Provenance, Record, RecordKind};
+pub use xsd::{XsdError, XsdValidator};
+
+/// The outcome of judging one document.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The record, when it could be read.
+    pub record: Option<Record>,
+    /// Every issue: reading, XSD, business rules.
+    pub issues: Vec<Issue>,
+}
+
+impl Report {
+    /// True when no issue is an error.
+    pub fn is_valid(&self) -> bool {
+        !silgate_core::issue::has_errors(&self.issues)
+    }
+}
+
+fn root_kind(xml: &[u8]) -> Option<RecordKind> {
+    let head = &xml[..xml.len().min(4096)];
+    let s = String::from_utf8_lossy(head);
+    // The first start tag that is not a declaration, comment or processing instruction.
+    let mut rest = s.as_ref();
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i + 1..];
+        if rest.starts_with('?') || rest.starts_with('!') {
+            continue;
+        }
+        let name: String = rest.chars().take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/').collect();
+        let local = name.rsplit(':').next().unwrap_or("");
+        return match local {
+            "Candidatura" => Some(RecordKind::Cv),
+            "Vacancy" => Some(RecordKind::Vacancy),
+            _ => None,
+        };
+    }
+    None
+}
+
+/// Judges a 1546 document: reads it, validates it against our XSD, and checks the
+/// business rules at `today`.
+pub fn validate_xml(xml: &[u8], provenance: Provenance, tables: &CodeTables, today: Date, xsd: &XsdValidator) -> Result<Report, XsdError> {
+    let (record, mut issues) = read::read_document(xml, provenance);
+    let malformed = issues.iter().any(|i| i.rule == "xml.malformed" || i.rule == "xml.root" || i.rule == "xml.namespace");
+    if !malformed {
+        if let Some(kind) = root_kind(xml) {
+            for i in xsd.validate(kind, xml)? {
+                if !issues.iter().any(|j| j.path == i.path && j.rule.starts_with("xml.")) {
+                    issues.push(i);
+                }
+            }
+        }
+    }
+    if let Some(r) = &record {
+        issues.extend(rules::check_record(r, tables, today));
+    }
+    Ok(Report { record, issues })
+}
+
+/// Turns a record into a document and judges it (business rules, then XSD on the
+/// output). The XML is returned even when invalid, for diagnosis; callers quarantine
+/// the record when [`Report::is_valid`] is false.
+pub fn emit(record: &Record, tables: &CodeTables, today: Date, xsd: &XsdValidator) -> Result<(String, Vec<Issue>), XsdError> {
+    let xml = write::write_record(record);
+    let mut issues = rules::check_record(record, tables, today);
+    issues.extend(xsd.validate(record.kind(), xml.as_bytes())?);
+    Ok((xml, issues))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,221 @@
+//! XSD validation in process with libxml2, against the project's schemas (`schemas/`),
+//! which are embedded in the binary.
+//!
+//! libxml2 validation contexts are not thread-safe, so one dedicated thread owns them
+//! and serves requests over a channel. libxml2 reports a line and a message per error;
+//! the element path is recovered from our own element tree (the first element of that
+//! name on that line), and values of personal fields are redacted from the message.
+
+use crate::tree::{self, Element};
+use libxml::parser::Parser;
+use libxml::schemas::{SchemaParserContext, SchemaValidationContext};
+use silgate_core::{Issue, RecordKind};
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
+
+/// The project's Candidatura schema.
+pub const CANDIDATURA_XSD: &str = include_str!("../../../schemas/candidatura.xsd");
+/// The project's Vacancy schema.
+pub const VACANCY_XSD: &str = include_str!("../../../schemas/vacancy.xsd");
+
+/// Elements whose values are personal data: never echoed in messages.
+const PERSONAL: &[&str] = &["codicefiscale", "cognome", "nome", "datanascita", "indirizzo", "telefono", "cellulare", "fax", "email", "nomedatore", "indirizzodatore", "votazione"];
+
+struct RawError {
+    line: Option<i32>,
+    message: String,
+}
+
+struct Job {
+    kind: RecordKind,
+    xml: Vec<u8>,
+    reply: mpsc::Sender<Result<Vec<RawError>, String>>,
+}
+
+/// A handle to the validation thread.
+#[derive(Debug)]
+pub struct XsdValidator {
+    tx: Mutex<mpsc::Sender<Job>>,
+}
+
+/// Why the validator could not run (never a problem of the document).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum XsdError {
+    /// An embedded schema failed to compile.
+    #[error("schema does not compile: {0}")]
+    Schema(String),
+    /// The validation thread is gone.
+    #[error("xsd validation thread stopped")]
+    Stopped,
+}
+
+fn compile(xsd: &str) -> Result<SchemaValidationContext, String> {
+    let mut parser = SchemaParserContext::from_buffer(xsd);
+    SchemaValidationContext::from_parser(&mut parser).map_err(|errs| errs.into_iter().filter_map(|e| e.message).collect::<Vec<_>>().join("; "))
+}
+
+fn serve(rx: mpsc::Receiver<Job>, ready: mpsc::Sender<Result<(), String>>) {
+    let contexts = compile(CANDIDATURA_XSD).and_then(|c| compile(VACANCY_XSD).map(|v| (c, v)));
+    let (mut cv, mut vac) = match contexts {
+        Ok(c) => {
+            let _ = ready.send(Ok(()));
+            c
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let parser = Parser::default();
+    for job in rx {
+        let result = match parser.parse_string(&job.xml) {
+            Err(e) => Err(format!("libxml2 cannot parse the document: {e:?}")),
+            Ok(doc) => {
+                let ctx = match job.kind {
+                    RecordKind::Cv => &mut cv,
+                    RecordKind::Vacancy => &mut vac,
+                };
+                Ok(match ctx.validate_document(&doc) {
+                    Ok(()) => Vec::new(),
+                    Err(errs) => errs.into_iter().map(|e| RawError { line: e.line, message: e.message.unwrap_or_default().trim().to_string() }).collect(),
+                })
+            }
+        };
+        let _ = job.reply.send(result);
+    }
+}
+
+impl XsdValidator {
+    /// Starts the validation thread and compiles both schemas.
+    pub fn start() -> Result<Self, XsdError> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        std::thread::Builder::new().name("xsd-validator".into()).spawn(move || serve(rx, ready_tx)).map_err(|e| XsdError::Schema(e.to_string()))?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(Self { tx: Mutex::new(tx) }),
+            Ok(Err(e)) => Err(XsdError::Schema(e)),
+            Err(_) => Err(XsdError::Stopped),
+        }
+    }
+
+    /// The process-wide validator, started on first use.
+    pub fn shared() -> Result<&'static XsdValidator, XsdError> {
+        static SHARED: OnceLock<Result<XsdValidator, XsdError>> = OnceLock::new();
+        SHARED.get_or_init(XsdValidator::start).as_ref().map_err(Clone::clone)
+    }
+
+    /// Validates `xml` as a document of `kind`; returns every XSD issue.
+    pub fn validate(&self, kind: RecordKind, xml: &[u8]) -> Result<Vec<Issue>, XsdError> {
+        let (reply, rx) = mpsc::channel();
+        {
+            let tx = self.tx.lock().map_err(|_| XsdError::Stopped)?;
+            tx.send(Job { kind, xml: xml.to_vec(), reply }).map_err(|_| XsdError::Stopped)?;
+        }
+        let raw = match rx.recv().map_err(|_| XsdError::Stopped)? {
+            Ok(raw) => raw,
+            Err(msg) => return Ok(vec![Issue::error("/", "xml.malformed", msg)]),
+        };
+        let tree = tree::parse(xml).ok();
+        let mut issues: Vec<Issue> = Vec::new();
+        for e in raw {
+            let issue = to_issue(&e, tree.as_ref());
+            // libxml2 follows a facet error with a generic "not a valid value" one for
+            // the same element: keep the first, which names the facet.
+            if issue.rule == "xsd.type" && issues.iter().any(|i| i.path == issue.path) {
+                continue;
+            }
+            issues.push(issue);
+        }
+        Ok(issues)
+    }
+}
+
+fn to_issue(e: &RawError, tree: Option<&Element>) -> Issue {
+    // "Element '{ns}name': message" -> name, message
+    let (name, rest) = match e.message.strip_prefix("Element '").and_then(|r| r.split_once("': ")) {
+        Some((n, rest)) => (Some(n.rsplit('}').next().unwrap_or(n).to_string()), rest.to_string()),
+        None => (None, e.message.clone()),
+    };
+    let path = match (&name, tree, e.line) {
+        (Some(n), Some(t), Some(line)) => find_path(t, &format!("/{}", t.name), n, usize::try_from(line).unwrap_or(0)).unwrap_or_else(|| format!("line {line}: {n}")),
+        (Some(n), _, Some(line)) => format!("line {line}: {n}"),
+        (Some(n), _, None) => n.clone(),
+        (None, _, Some(line)) => format!("line {line}"),
+        (None, _, None) => "/".into(),
+    };
+    let rule = if let Some(f) = rest.split("[facet '").nth(1).and_then(|s| s.split('\'').next()) {
+        format!("xsd.{f}")
+    } else if rest.contains("Missing child element") {
+        "xsd.missing".into()
+    } else if rest.contains("not expected") {
+        "xsd.unexpected".into()
+    } else if rest.contains("No matching global declaration") {
+        "xsd.root".into()
+    } else if rest.contains("is not a valid value") {
+        "xsd.type".into()
+    } else {
+        "xsd".into()
+    };
+    let mut message = strip_namespaces(&rest);
+    if name.as_deref().is_some_and(|n| PERSONAL.contains(&n)) {
+        message = redact_values(&message);
+    }
+    let message = message.trim_end_matches('.').to_string();
+    let message = lower_first(&message);
+    Issue::error(path, rule, message)
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn strip_namespaces(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut depth = 0;
+    for ch in s.chars() {
+        match ch {
+            '{' if depth == 0 && out.ends_with(['(', ' ', '\'', ',']) => depth = 1,
+            '}' if depth == 1 => depth = 0,
+            _ if depth == 1 => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Replaces `The value '...'` and `'...' is not` quotations with `<redacted>`.
+fn redact_values(s: &str) -> String {
+    let mut out = s.to_string();
+    if let Some(i) = out.find("value '") {
+        let start = i + "value '".len();
+        if let Some(len) = out[start..].find('\'') {
+            out.replace_range(start..start + len, "<redacted>");
+        }
+    }
+    if out.starts_with('\'') {
+        if let Some(len) = out[1..].find('\'') {
+            out.replace_range(1..1 + len, "<redacted>");
+        }
+    }
+    out
+}
+
+/// The path of the first element named `name` starting on `line`, with 1-based indices
+/// on repeated siblings.
+fn find_path(el: &Element, path: &str, name: &str, line: usize) -> Option<String> {
+    if el.name == name && el.line == line {
+        return Some(path.to_string());
+    }
+    for (i, c) in el.children.iter().enumerate() {
+        let same: Vec<usize> = el.children.iter().enumerate().filter(|(_, s)| s.name == c.name).map(|(j, _)| j).collect();
+        let seg = if same.len() > 1 { format!("{}[{}]", c.name, same.iter().position(|&j| j == i).unwrap_or(0) + 1) } else { c.name.clone() };
+        if let Some(p) = find_path(c, &format!("{path}/{seg}"), name, line) {
+            return Some(p);
+        }
+    }
+    None
+}
