@@ -1,0 +1,179 @@
+//! `silgate translate --source KIND --out DIR INPUT...`.
+//!
+//! Each accepted record becomes `DIR/{cv|vacancy}-{code}.xml`; each rejected record one
+//! JSON line in `DIR/quarantine.jsonl` with `source`, `position`, `field`, `rule`,
+//! `message` (the first error) and `issues` (all of them). Inputs are streamed line by
+//! line: memory does not grow with the input. The same input always gives the same
+//! files, byte for byte (codes are derived from content when the record has none).
+
+use crate::{Judging, SourceKind};
+use anyhow::{Context, Result};
+use serde::Serialize;
+use silgate_codes::CodeTables;
+use silgate_core::{Date, Issue, Position, Provenance, Record, SourceSystem};
+use silgate_std1546::code::{CodeAllocator, ContentAllocator};
+use silgate_std1546::XsdValidator;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// One quarantine line.
+#[derive(Debug, Serialize)]
+pub(crate) struct QuarantineLine<'a> {
+    pub(crate) source: &'a str,
+    pub(crate) position: String,
+    pub(crate) field: &'a str,
+    pub(crate) rule: &'a str,
+    pub(crate) message: &'a str,
+    pub(crate) issues: &'a [Issue],
+}
+
+/// Counters of one run.
+#[derive(Debug, Default)]
+pub(crate) struct Summary {
+    pub(crate) records: usize,
+    pub(crate) accepted: usize,
+    pub(crate) rejected: usize,
+    pub(crate) warnings: usize,
+    pub(crate) written: Vec<PathBuf>,
+    /// (rule, count) of the first error of each rejected record.
+    pub(crate) reasons: Vec<(String, usize)>,
+}
+
+impl Summary {
+    fn reject(&mut self, rule: &str) {
+        self.rejected += 1;
+        match self.reasons.iter_mut().find(|(r, _)| r == rule) {
+            Some((_, n)) => *n += 1,
+            None => self.reasons.push((rule.to_string(), 1)),
+        }
+    }
+}
+
+/// Everything a translation needs besides its input.
+pub(crate) struct Translator<'a> {
+    pub(crate) tables: &'a CodeTables,
+    pub(crate) today: Date,
+    pub(crate) xsd: &'a XsdValidator,
+    pub(crate) allocator: Option<ContentAllocator>,
+    pub(crate) out: PathBuf,
+    quarantine: BufWriter<File>,
+    pub(crate) summary: Summary,
+}
+
+impl<'a> Translator<'a> {
+    pub(crate) fn new(tables: &'a CodeTables, today: Date, xsd: &'a XsdValidator, region: Option<&str>, out: &Path) -> Result<Self> {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        let q = out.join("quarantine.jsonl");
+        let quarantine = BufWriter::new(File::create(&q).with_context(|| format!("creating {}", q.display()))?);
+        if let Some(r) = region {
+            anyhow::ensure!(r.len() == 2 && r.bytes().all(|b| b.is_ascii_digit()), "--region must be a two-digit ISTAT region code, got '{r}'");
+        }
+        Ok(Self { tables, today, xsd, allocator: region.map(|r| ContentAllocator { region: r.to_string() }), out: out.to_path_buf(), quarantine, summary: Summary::default() })
+    }
+
+    fn quarantine(&mut self, source: SourceSystem, position: String, issues: &[Issue]) -> Result<()> {
+        let first = issues.iter().find(|i| i.is_error()).or(issues.first());
+        let (field, rule, message) = first.map_or(("", "unknown", ""), |i| (i.path.as_str(), i.rule.as_str(), i.message.as_str()));
+        let line = QuarantineLine { source: source.as_str(), position, field, rule, message, issues };
+        serde_json::to_writer(&mut self.quarantine, &line)?;
+        self.quarantine.write_all(b"\n")?;
+        self.summary.reject(rule);
+        Ok(())
+    }
+
+    /// Translates one record (already read) or quarantines it.
+    pub(crate) fn record(&mut self, mut rec: Record) -> Result<()> {
+        self.summary.records += 1;
+        let prov = rec.provenance().clone();
+        let position = format!("{}:{}", prov.origin, prov.position);
+        if rec.communication().code.is_none() {
+            match self.allocator.as_mut().and_then(|a| a.allocate(&rec)) {
+                Some(code) => rec.communication_mut().code = Some(code),
+                None => {
+                    let issue = Issue::error("DatiSistema/codice", "code.unallocated", "the record has no communication code and no --region was given to allocate one");
+                    return self.quarantine(prov.system, position, &[issue]);
+                }
+            }
+        }
+        let (xml, issues) = silgate_std1546::emit(&rec, self.tables, self.today, self.xsd)?;
+        self.summary.warnings += issues.iter().filter(|i| !i.is_error()).count();
+        if silgate_core::issue::has_errors(&issues) {
+            return self.quarantine(prov.system, position, &issues);
+        }
+        let code = rec.communication().code.clone().unwrap_or_default();
+        let path = self.out.join(format!("{}-{code}.xml", rec.kind().as_str()));
+        std::fs::write(&path, xml).with_context(|| format!("writing {}", path.display()))?;
+        self.summary.accepted += 1;
+        self.summary.written.push(path);
+        Ok(())
+    }
+
+    /// Reads canonical JSON lines from `input`, naming it `origin` in provenance.
+    pub(crate) fn canonical_json(&mut self, input: impl BufRead, origin: &str) -> Result<()> {
+        for (i, line) in input.lines().enumerate() {
+            let n = u64::try_from(i + 1).unwrap_or(u64::MAX);
+            let line = line.with_context(|| format!("{origin}: line {n}"))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Record>(&line) {
+                Ok(mut rec) => {
+                    let p = rec.provenance_mut();
+                    let cpi = std::mem::take(&mut p.cpi);
+                    *p = Provenance::new(SourceSystem::CanonicalJson, origin, Position::Line(n));
+                    p.cpi = cpi;
+                    if p.cpi.is_empty() {
+                        let id = match &rec {
+                            Record::Cv(c) => c.system.intermediary.id.clone(),
+                            Record::Vacancy(v) => v.system.intermediary.id.clone(),
+                        };
+                        rec.provenance_mut().cpi = id.unwrap_or_default();
+                    }
+                    self.record(rec)?;
+                }
+                Err(e) => {
+                    self.summary.records += 1;
+                    // serde_json names the field and the column, never echoes the value.
+                    let rule = if e.is_syntax() || e.is_eof() { "json.syntax" } else { "json.schema" };
+                    let issue = Issue::error(format!("column {}", e.column()), rule, e.to_string());
+                    self.quarantine(SourceSystem::CanonicalJson, format!("{origin}:line {n}"), &[issue])?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn finish(mut self) -> Result<Summary> {
+        self.quarantine.flush()?;
+        self.summary.written.sort();
+        self.summary.written.dedup();
+        Ok(self.summary)
+    }
+}
+
+pub(crate) fn run(source: SourceKind, out: &Path, region: Option<&str>, inputs: &[PathBuf], j: &Judging) -> Result<ExitCode> {
+    let tables = crate::tables::load(j)?;
+    let today = crate::tables::today(j)?;
+    let xsd = XsdValidator::shared()?;
+    let mut t = Translator::new(tables, today, xsd, region, out)?;
+    for input in inputs {
+        let f = File::open(input).with_context(|| format!("opening {}", input.display()))?;
+        match source {
+            SourceKind::CanonicalJson => t.canonical_json(BufReader::new(f), &input.display().to_string())?,
+        }
+    }
+    let s = t.finish()?;
+    eprintln!(
+        "{} record(s): {} accepted ({} file(s) in {}), {} rejected (see {}), {} warning(s)",
+        s.records,
+        s.accepted,
+        s.written.len(),
+        out.display(),
+        s.rejected,
+        out.join("quarantine.jsonl").display(),
+        s.warnings
+    );
+    Ok(ExitCode::SUCCESS)
+}
