@@ -1,1 +1,6 @@
-fn main(){}
+//! End-to-end tests: the real `silgate` binary on real files, and repository tidiness.
+//!
+//! One integration binary (matklad's advice): every end-to-end test lives here.
+
+mod cli;
+mod tidy;

@@ -29,6 +29,20 @@ pub(crate) struct QuarantineLine<'a> {
     pub(crate) issues: &'a [Issue],
 }
 
+/// Parses one canonical JSON line. The error names the field by its path
+/// (`worker.birth_date`) and the rule (`json.syntax`, `json.schema`); serde_json's
+/// messages name the column and the expected form, never the value.
+fn parse_record(line: &str) -> std::result::Result<Record, Issue> {
+    let mut value: serde_json::Value = serde_json::from_str(line).map_err(|e| Issue::error(format!("column {}", e.column()), "json.syntax", e.to_string()))?;
+    let kind = value.as_object_mut().and_then(|m| m.remove("kind"));
+    let schema = |e: serde_path_to_error::Error<serde_json::Error>| Issue::error(e.path().to_string(), "json.schema", e.into_inner().to_string());
+    match kind.as_ref().and_then(|k| k.as_str()) {
+        Some("cv") => serde_path_to_error::deserialize(value).map(|c| Record::Cv(Box::new(c))).map_err(schema),
+        Some("vacancy") => serde_path_to_error::deserialize(value).map(|v| Record::Vacancy(Box::new(v))).map_err(schema),
+        _ => Err(Issue::error("kind", "json.schema", "field `kind` must be \"cv\" or \"vacancy\"")),
+    }
+}
+
 /// Counters of one run.
 #[derive(Debug, Default)]
 pub(crate) struct Summary {
@@ -118,7 +132,7 @@ impl<'a> Translator<'a> {
             if line.trim().is_empty() {
                 continue;
             }
-            match serde_json::from_str::<Record>(&line) {
+            match parse_record(&line) {
                 Ok(mut rec) => {
                     let p = rec.provenance_mut();
                     let cpi = std::mem::take(&mut p.cpi);
@@ -133,11 +147,8 @@ impl<'a> Translator<'a> {
                     }
                     self.record(rec)?;
                 }
-                Err(e) => {
+                Err(issue) => {
                     self.summary.records += 1;
-                    // serde_json names the field and the column, never echoes the value.
-                    let rule = if e.is_syntax() || e.is_eof() { "json.syntax" } else { "json.schema" };
-                    let issue = Issue::error(format!("column {}", e.column()), rule, e.to_string());
                     self.quarantine(SourceSystem::CanonicalJson, format!("{origin}:line {n}"), &[issue])?;
                 }
             }
