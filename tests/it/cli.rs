@@ -40,7 +40,8 @@ fn given_a_broken_document_validate_should_print_each_issue_and_exit_one() {
     let dir = tempfile::tempdir().expect("tmp");
     let good = shared().join("formats/examples/vacancy-903.xml");
     let bad = dir.path().join("bad.xml");
-    let xml = std::fs::read_to_string(&good).expect("read").replace("52.29.10", "52.29.99").replace("<v:cap>80142</v:cap>", "<v:cap>8014</v:cap>").replace("2027-01-31", "2026-01-31");
+    let xml =
+        std::fs::read_to_string(&good).expect("read").replace("52.29.10", "52.29.99").replace("<v:cap>80142</v:cap>", "<v:cap>8014</v:cap>").replace("2027-01-31", "2026-01-31");
     std::fs::write(&bad, xml).expect("write");
     let (code, out, _) = run(silgate().arg("validate").arg(&good).arg(&bad).args(["--today", "2026-11-24"]));
     assert_eq!(code, 1, "{out}");
@@ -76,7 +77,13 @@ fn given_mixed_canonical_json_translate_should_write_valid_documents_and_quarant
     let lines: Vec<serde_json::Value> = q.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
     let got: Vec<(String, String, String)> = lines
         .iter()
-        .map(|l| (l["position"].as_str().unwrap_or("").rsplit(':').next().unwrap_or("").to_string(), l["field"].as_str().unwrap_or("").to_string(), l["rule"].as_str().unwrap_or("").to_string()))
+        .map(|l| {
+            (
+                l["position"].as_str().unwrap_or("").rsplit(':').next().unwrap_or("").to_string(),
+                l["field"].as_str().unwrap_or("").to_string(),
+                l["rule"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
     let want = [
         ("line 6", "/Candidatura/Lavoratore/DatiAnagrafici/codicefiscale", "cf.checksum"),
@@ -107,7 +114,13 @@ fn given_mixed_canonical_json_translate_should_write_valid_documents_and_quarant
         let files: Vec<&PathBuf> = xmls.iter().filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix))).collect();
         let o = Command::new("xmllint").arg("--noout").arg("--schema").arg(shared().join("reference/cliclavoro").join(xsd)).args(&files).output().expect("xmllint");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let o = Command::new("xmllint").arg("--noout").arg("--schema").arg(root().join("schemas").join(if prefix == "cv-" { "candidatura.xsd" } else { "vacancy.xsd" })).args(&files).output().expect("xmllint");
+        let o = Command::new("xmllint")
+            .arg("--noout")
+            .arg("--schema")
+            .arg(root().join("schemas").join(if prefix == "cv-" { "candidatura.xsd" } else { "vacancy.xsd" }))
+            .args(&files)
+            .output()
+            .expect("xmllint");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
 

@@ -25,10 +25,6 @@ fn every_rust_file_has_a_module_doc_header() {
         rust_files(&root.join(d), &mut files);
     }
     assert!(files.len() > 10);
-    let missing: Vec<String> = files
-        .iter()
-        .filter(|f| !std::fs::read_to_string(f).expect("read").trim_start().starts_with("//!"))
-        .map(|f| f.display().to_string())
-        .collect();
+    let missing: Vec<String> = files.iter().filter(|f| !std::fs::read_to_string(f).expect("read").trim_start().starts_with("//!")).map(|f| f.display().to_string()).collect();
     assert!(missing.is_empty(), "files without a //! header: {missing:#?}");
 }

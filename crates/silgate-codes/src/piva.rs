@@ -33,7 +33,13 @@ pub fn check_digit(first10: &[u8]) -> Option<u8> {
     let mut sum: u32 = 0;
     for (i, &c) in first10.iter().enumerate() {
         let d = u32::from(c - b'0');
-        sum += if i % 2 == 0 { d } else if d * 2 > 9 { d * 2 - 9 } else { d * 2 };
+        sum += if i % 2 == 0 {
+            d
+        } else if d * 2 > 9 {
+            d * 2 - 9
+        } else {
+            d * 2
+        };
     }
     u8::try_from((10 - sum % 10) % 10).ok()
 }

@@ -27,16 +27,7 @@ pub enum TableName {
 
 impl TableName {
     /// Every table.
-    pub const ALL: [TableName; 8] = [
-        Self::Belfiore,
-        Self::Ateco,
-        Self::Cp2011,
-        Self::Titoli,
-        Self::Lingue,
-        Self::Cittadinanze,
-        Self::Patenti,
-        Self::Contratti,
-    ];
+    pub const ALL: [TableName; 8] = [Self::Belfiore, Self::Ateco, Self::Cp2011, Self::Titoli, Self::Lingue, Self::Cittadinanze, Self::Patenti, Self::Contratti];
 
     /// The file name stem (`belfiore`, `ateco2007`, ...).
     pub fn stem(self) -> &'static str {
@@ -205,9 +196,7 @@ impl CodeTables {
     /// unless the table (overridden by a region) lists the five-level unit itself.
     pub fn check_profession(&self, code: &str) -> CodeCheck {
         let segs: Vec<&str> = code.split('.').collect();
-        let wf = segs.len() == 6
-            && segs[..5].iter().all(|s| is_digits(s, 1))
-            && (is_digits(segs[5], 1) || is_digits(segs[5], 2));
+        let wf = segs.len() == 6 && segs[..5].iter().all(|s| is_digits(s, 1)) && (is_digits(segs[5], 1) || is_digits(segs[5], 2));
         if !wf {
             return CodeCheck::BadFormat;
         }

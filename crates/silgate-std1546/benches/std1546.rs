@@ -5,11 +5,11 @@
 //! A plain harness, not criterion: the figure that matters is a ratio between two
 //! measurements taken side by side, printed as one table.
 
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use silgate_codes::CodeTables;
 use silgate_core::{Position, Provenance, Record, SourceSystem};
-use silgate_std1546::{read, write, XsdValidator};
+use silgate_std1546::{XsdValidator, read, write};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

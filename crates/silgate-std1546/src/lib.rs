@@ -73,12 +73,10 @@ fn root_kind(xml: &[u8]) -> Option<RecordKind> {
 pub fn validate_xml(xml: &[u8], provenance: Provenance, tables: &CodeTables, today: Date, xsd: &XsdValidator) -> Result<Report, XsdError> {
     let (record, mut issues) = read::read_document(xml, provenance);
     let malformed = issues.iter().any(|i| i.rule == "xml.malformed" || i.rule == "xml.root" || i.rule == "xml.namespace");
-    if !malformed {
-        if let Some(kind) = root_kind(xml) {
-            for i in xsd.validate(kind, xml)? {
-                if !issues.iter().any(|j| j.path == i.path && j.rule.starts_with("xml.")) {
-                    issues.push(i);
-                }
+    if !malformed && let Some(kind) = root_kind(xml) {
+        for i in xsd.validate(kind, xml)? {
+            if !issues.iter().any(|j| j.path == i.path && j.rule.starts_with("xml.")) {
+                issues.push(i);
             }
         }
     }

@@ -214,11 +214,7 @@ fn read_cv(root: Node<'_>, provenance: Provenance, ctx: &mut Ctx) -> Option<Cv> 
     );
 
     let pc = "/Candidatura/DatiCurriculari";
-    cur.only(
-        pc,
-        &["EsperienzeLavorative", "Istruzione", "Formazione", "Lingue", "ConoscenzeInformatiche", "AbilitazioniPatenti", "ProfessioneDesiderataDisponibilita"],
-        ctx,
-    );
+    cur.only(pc, &["EsperienzeLavorative", "Istruzione", "Formazione", "Lingue", "ConoscenzeInformatiche", "AbilitazioniPatenti", "ProfessioneDesiderataDisponibilita"], ctx);
     let mut experiences = Vec::new();
     for (i, el) in cur.all("EsperienzeLavorative") {
         let n = Node { el };
@@ -261,9 +257,8 @@ fn read_cv(root: Node<'_>, provenance: Provenance, ctx: &mut Ctx) -> Option<Cv> 
         let att = match n.opt("idattestazione").as_deref() {
             None => None,
             Some(s) => {
-                let a = [Attestation::N, Attestation::F, Attestation::Q, Attestation::S, Attestation::C, Attestation::T]
-                    .into_iter()
-                    .find(|a| crate::write::attestation_code(*a) == s);
+                let a =
+                    [Attestation::N, Attestation::F, Attestation::Q, Attestation::S, Attestation::C, Attestation::T].into_iter().find(|a| crate::write::attestation_code(*a) == s);
                 if a.is_none() {
                     ctx.error(&join(&path, "idattestazione"), "xml.enumeration", "value must be one of N F Q S C T");
                 }
@@ -305,7 +300,17 @@ fn read_cv(root: Node<'_>, provenance: Provenance, ctx: &mut Ctx) -> Option<Cv> 
         let path = format!("{pc}/ProfessioneDesiderataDisponibilita[{i}]");
         n.only(
             &path,
-            &["idprofessione", "descrprofessione", "descrizioneprofessione", "esperienzasettore", "descrizioneesperienza", "trasferte", "idmodalitalavorativa", "idtipologiacontratto", "mezzitrasporto"],
+            &[
+                "idprofessione",
+                "descrprofessione",
+                "descrizioneprofessione",
+                "esperienzasettore",
+                "descrizioneesperienza",
+                "trasferte",
+                "idmodalitalavorativa",
+                "idtipologiacontratto",
+                "mezzitrasporto",
+            ],
             ctx,
         );
         desired.push(DesiredProfession {
@@ -328,8 +333,24 @@ fn read_cv(root: Node<'_>, provenance: Provenance, ctx: &mut Ctx) -> Option<Cv> 
     sys.only(
         ps,
         &[
-            "ambitodiffusione", "datainserimento", "datascadenza", "idintermediario", "codicefiscaleintermediario", "denominazioneintermediario", "indirizzo", "idcomune",
-            "cap", "telefono", "fax", "email", "visibilita", "tipocandidatura", "motivochiusura", "codicecandidatura", "codicecandidaturaprecedente", "percettore",
+            "ambitodiffusione",
+            "datainserimento",
+            "datascadenza",
+            "idintermediario",
+            "codicefiscaleintermediario",
+            "denominazioneintermediario",
+            "indirizzo",
+            "idcomune",
+            "cap",
+            "telefono",
+            "fax",
+            "email",
+            "visibilita",
+            "tipocandidatura",
+            "motivochiusura",
+            "codicecandidatura",
+            "codicecandidaturaprecedente",
+            "percettore",
         ],
         ctx,
     );
@@ -473,8 +494,21 @@ fn read_vacancy(root: Node<'_>, provenance: Provenance, ctx: &mut Ctx) -> Option
     sys.only(
         ps,
         &[
-            "intermediario", "codicefiscaleintermediario", "denominazioneintermediario", "indirizzo", "idcomune", "cap", "telefono", "fax", "email", "visibilita", "tipoofferta",
-            "motivochiusura", "codiceofferta", "codiceoffertaprecedente", "codiceoffertaintermediario",
+            "intermediario",
+            "codicefiscaleintermediario",
+            "denominazioneintermediario",
+            "indirizzo",
+            "idcomune",
+            "cap",
+            "telefono",
+            "fax",
+            "email",
+            "visibilita",
+            "tipoofferta",
+            "motivochiusura",
+            "codiceofferta",
+            "codiceoffertaprecedente",
+            "codiceoffertaintermediario",
         ],
         ctx,
     );

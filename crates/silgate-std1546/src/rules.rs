@@ -98,7 +98,11 @@ impl Rules<'_> {
         match c.kind {
             CommunicationKind::Closure => {
                 if c.previous_code.as_deref().is_none_or(str::is_empty) {
-                    self.out.push(Issue::error(format!("{base}/codice{what}precedente"), "closure.missing-previous", format!("a closure ({tipo} 02) must name the code it closes")));
+                    self.out.push(Issue::error(
+                        format!("{base}/codice{what}precedente"),
+                        "closure.missing-previous",
+                        format!("a closure ({tipo} 02) must name the code it closes"),
+                    ));
                 }
                 if c.closure_reason.as_deref().is_none_or(str::is_empty) {
                     self.out.push(Issue::error(format!("{base}/motivochiusura"), "closure.missing-reason", format!("a closure ({tipo} 02) must carry motivochiusura")));
@@ -155,10 +159,10 @@ pub fn check_cv(cv: &Cv, t: &CodeTables, today: Date) -> Vec<Issue> {
         if let Some(q) = &e.profession {
             r.profession(&format!("{p}/qualificasvolta"), q);
         }
-        if let (Some(s), Some(f)) = (e.start, e.end) {
-            if f < s {
-                r.out.push(Issue::error(format!("{p}/datafine"), "date.end-before-start", "datafine is before datainizio"));
-            }
+        if let (Some(s), Some(f)) = (e.start, e.end)
+            && f < s
+        {
+            r.out.push(Issue::error(format!("{p}/datafine"), "date.end-before-start", "datafine is before datainizio"));
         }
     }
     for (i, e) in cv.education.iter().enumerate() {
@@ -166,10 +170,10 @@ pub fn check_cv(cv: &Cv, t: &CodeTables, today: Date) -> Vec<Issue> {
     }
     for (i, tr) in cv.training.iter().enumerate() {
         let p = format!("{pc}/Formazione[{}]", i + 1);
-        if let Some(place) = &tr.place {
-            if !matches!(r.t.belfiore.check(place, None), PlaceCheck::Valid(_) | PlaceCheck::BadFormat | PlaceCheck::Unspecified) {
-                r.out.push(Issue::error(format!("{p}/idsede"), "comune.unknown", format!("Belfiore code '{place}' is no comune or foreign state")));
-            }
+        if let Some(place) = &tr.place
+            && !matches!(r.t.belfiore.check(place, None), PlaceCheck::Valid(_) | PlaceCheck::BadFormat | PlaceCheck::Unspecified)
+        {
+            r.out.push(Issue::error(format!("{p}/idsede"), "comune.unknown", format!("Belfiore code '{place}' is no comune or foreign state")));
         }
         if let Some(q) = &tr.qualification {
             r.profession(&format!("{p}/idqualifica"), q);
@@ -189,10 +193,10 @@ pub fn check_cv(cv: &Cv, t: &CodeTables, today: Date) -> Vec<Issue> {
         }
     }
     let ps = "/Candidatura/DatiSistema";
-    if let Some(exp) = cv.system.expires_on {
-        if exp < cv.system.inserted_at.date() {
-            r.out.push(Issue::error(format!("{ps}/datascadenza"), "date.expiry-before-insert", "datascadenza is before datainserimento"));
-        }
+    if let Some(exp) = cv.system.expires_on
+        && exp < cv.system.inserted_at.date()
+    {
+        r.out.push(Issue::error(format!("{ps}/datascadenza"), "date.expiry-before-insert", "datascadenza is before datainserimento"));
     }
     if let Some(c) = &cv.system.intermediary.comune {
         r.place(&format!("{ps}/idcomune"), c, today, "check date");
@@ -208,15 +212,15 @@ pub fn check_vacancy(v: &Vacancy, t: &CodeTables, today: Date) -> Vec<Issue> {
     if let Some(fc) = &v.employer.fiscal_code {
         let path = format!("{pa}/codicefiscale");
         if fc.len() == 11 {
-            if let Err(e) = silgate_codes::piva::check(fc) {
-                if e.as_code() == "piva.checksum" {
-                    r.out.push(Issue::error(path, "piva.checksum", e.to_string()));
-                }
+            if let Err(e) = silgate_codes::piva::check(fc)
+                && e.as_code() == "piva.checksum"
+            {
+                r.out.push(Issue::error(path, "piva.checksum", e.to_string()));
             }
-        } else if let Err(e) = cf::check(fc) {
-            if e.as_code() == "cf.checksum" {
-                r.out.push(Issue::error(path, "cf.checksum", e.to_string()));
-            }
+        } else if let Err(e) = cf::check(fc)
+            && e.as_code() == "cf.checksum"
+        {
+            r.out.push(Issue::error(path, "cf.checksum", e.to_string()));
         }
     }
     let check = r.t.check_ateco(&v.employer.sector);
@@ -236,10 +240,10 @@ pub fn check_vacancy(v: &Vacancy, t: &CodeTables, today: Date) -> Vec<Issue> {
     let pco = "/Vacancy/Richiesta/CondizioniOfferte";
     r.place(&format!("{pco}/idcomune"), &v.conditions.workplace, today, "check date");
     r.contract(&format!("{pco}/idtipologiacontratto"), &v.conditions.contract_type);
-    if let Some(exp) = v.publication.expires_on {
-        if exp < v.publication.published_at.date() {
-            r.out.push(Issue::error("/Vacancy/Richiesta/DurataRichiesta/datascadenza", "date.expiry-before-publication", "datascadenza is before datapubblicazione"));
-        }
+    if let Some(exp) = v.publication.expires_on
+        && exp < v.publication.published_at.date()
+    {
+        r.out.push(Issue::error("/Vacancy/Richiesta/DurataRichiesta/datascadenza", "date.expiry-before-publication", "datascadenza is before datapubblicazione"));
     }
     let ps = "/Vacancy/DatiSistema";
     if let Some(c) = &v.system.intermediary.comune {

@@ -6,7 +6,7 @@ mod generators;
 mod rules_fire;
 
 use super::*;
-use silgate_core::{Provenance, SourceSystem, Position};
+use silgate_core::{Position, Provenance, SourceSystem};
 use std::path::{Path, PathBuf};
 use time::macros::date;
 
@@ -36,13 +36,8 @@ pub(crate) fn xmllint(schema: &Path, files: &[PathBuf]) {
     if files.is_empty() {
         return;
     }
-    let out = std::process::Command::new("xmllint")
-        .arg("--noout")
-        .arg("--schema")
-        .arg(schema)
-        .args(files)
-        .output()
-        .expect("xmllint is installed (scripts/test installs libxml2-utils)");
+    let out =
+        std::process::Command::new("xmllint").arg("--noout").arg("--schema").arg(schema).args(files).output().expect("xmllint is installed (scripts/test installs libxml2-utils)");
     assert!(out.status.success(), "xmllint {} failed:\n{}", schema.display(), String::from_utf8_lossy(&out.stderr));
 }
 
@@ -105,7 +100,9 @@ fn given_the_example_cv_should_warn_only_about_incomplete_tables() {
 
 #[test]
 fn given_malformed_xml_should_report_line_and_rule() {
-    let r = judge("<?xml version=\"1.0\"?>\n<cliclavoro:Candidatura xmlns:cliclavoro=\"http://servizi.lavoro.gov.it/candidatura\">\n<cliclavoro:Lavoratore>\n</cliclavoro:Candidatura>");
+    let r = judge(
+        "<?xml version=\"1.0\"?>\n<cliclavoro:Candidatura xmlns:cliclavoro=\"http://servizi.lavoro.gov.it/candidatura\">\n<cliclavoro:Lavoratore>\n</cliclavoro:Candidatura>",
+    );
     assert!(r.record.is_none());
     assert_eq!(r.issues.len(), 1, "{:?}", r.issues);
     assert_eq!(r.issues[0].rule, "xml.malformed");
@@ -114,7 +111,8 @@ fn given_malformed_xml_should_report_line_and_rule() {
 
 #[test]
 fn given_a_wrong_namespace_should_name_it() {
-    let xml = std::fs::read_to_string(shared().join("formats/examples/vacancy-903.xml")).expect("read").replace("http://servizi.lavoro.gov.it/vacancy", "http://example.org/vacancy");
+    let xml =
+        std::fs::read_to_string(shared().join("formats/examples/vacancy-903.xml")).expect("read").replace("http://servizi.lavoro.gov.it/vacancy", "http://example.org/vacancy");
     let r = judge(&xml);
     assert!(r.record.is_none());
     assert_eq!(r.issues[0].rule, "xml.namespace");

@@ -2,9 +2,9 @@
 //! to the canonical model with exact paths and line numbers. Only elements and their
 //! text are kept; namespaces are resolved to URIs.
 
+use quick_xml::NsReader;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
-use quick_xml::NsReader;
 
 /// One element.
 #[derive(Debug, Clone, Default)]
@@ -100,10 +100,9 @@ pub(crate) fn parse(input: &[u8]) -> Result<Element, Malformed> {
                     let name = r.xml10_content();
                     let resolved = match r.resolve_char_ref() {
                         Ok(Some(c)) => c.to_string(),
-                        _ => quick_xml::escape::resolve_predefined_entity(&name).map(str::to_string).ok_or_else(|| Malformed {
-                            line: line_at(input, before, &mut cache),
-                            message: format!("unknown entity '&{name};'"),
-                        })?,
+                        _ => quick_xml::escape::resolve_predefined_entity(&name)
+                            .map(str::to_string)
+                            .ok_or_else(|| Malformed { line: line_at(input, before, &mut cache), message: format!("unknown entity '&{name};'") })?,
                     };
                     cur.text.push_str(&resolved);
                 }

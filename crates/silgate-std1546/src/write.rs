@@ -119,10 +119,13 @@ pub fn write_cv(cv: &Cv) -> String {
     o.el("codicefiscale", &w.fiscal_code);
     o.el("cognome", &w.surname);
     o.el("nome", &w.name);
-    o.el("sesso", match w.sex {
-        Sex::M => "M",
-        Sex::F => "F",
-    });
+    o.el(
+        "sesso",
+        match w.sex {
+            Sex::M => "M",
+            Sex::F => "F",
+        },
+    );
     o.date("datanascita", Some(w.birth_date));
     o.el("idcomune", &w.birthplace);
     o.el("idcittadinanza", &w.citizenship);
@@ -165,12 +168,15 @@ pub fn write_cv(cv: &Cv) -> String {
         o.opt_string("titolocorso", &t.title);
         o.opt_string("idsede", &t.place);
         o.opt("durata", t.duration.map(|d| d.to_string()).as_deref());
-        o.opt("idtipologiadurata", t.duration_unit.map(|u| match u {
-            DurationUnit::O => "O",
-            DurationUnit::G => "G",
-            DurationUnit::M => "M",
-            DurationUnit::A => "A",
-        }));
+        o.opt(
+            "idtipologiadurata",
+            t.duration_unit.map(|u| match u {
+                DurationUnit::O => "O",
+                DurationUnit::G => "G",
+                DurationUnit::M => "M",
+                DurationUnit::A => "A",
+            }),
+        );
         o.opt("idattestazione", t.attestation.map(attestation_code));
         o.opt_string("idqualifica", &t.qualification);
         o.opt_string("descrqualifica", &t.qualification_title);

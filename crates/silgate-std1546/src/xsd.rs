@@ -196,10 +196,10 @@ fn redact_values(s: &str) -> String {
             out.replace_range(start..start + len, "<redacted>");
         }
     }
-    if out.starts_with('\'') {
-        if let Some(len) = out[1..].find('\'') {
-            out.replace_range(1..1 + len, "<redacted>");
-        }
+    if out.starts_with('\'')
+        && let Some(len) = out[1..].find('\'')
+    {
+        out.replace_range(1..1 + len, "<redacted>");
     }
     out
 }

@@ -4,8 +4,8 @@
 use crate::Judging;
 use anyhow::{Context, Result};
 use silgate_codes::{CodeTables, TableName};
-use silgate_core::time_types::parse_date;
 use silgate_core::Date;
+use silgate_core::time_types::parse_date;
 use std::collections::HashMap;
 use std::process::ExitCode;
 

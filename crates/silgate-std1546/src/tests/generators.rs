@@ -49,7 +49,12 @@ fn cefr() -> impl Strategy<Value = Option<Cefr>> {
 }
 
 fn language() -> impl Strategy<Value = LanguageSkill> {
-    (prop_oneof![digits(3), "[A-Z]{3}", Just("WU".to_string())], cefr(), cefr(), cefr()).prop_map(|(language, reading, writing, speaking)| LanguageSkill { language, reading, writing, speaking })
+    (prop_oneof![digits(3), "[A-Z]{3}", Just("WU".to_string())], cefr(), cefr(), cefr()).prop_map(|(language, reading, writing, speaking)| LanguageSkill {
+        language,
+        reading,
+        writing,
+        speaking,
+    })
 }
 
 fn communication() -> impl Strategy<Value = Communication> {
@@ -106,7 +111,16 @@ fn worker() -> impl Strategy<Value = Worker> {
 }
 
 fn experience() -> impl Strategy<Value = WorkExperience> {
-    (option::of(contract()), option::of(profession()), option::of(text(250)), option::of(text(250)), option::of(text(100)), option::of(date_s()), option::of(date_s()), option::of(text(100)))
+    (
+        option::of(contract()),
+        option::of(profession()),
+        option::of(text(250)),
+        option::of(text(250)),
+        option::of(text(100)),
+        option::of(date_s()),
+        option::of(date_s()),
+        option::of(text(100)),
+    )
         .prop_map(|(contract_type, profession, profession_title, duties, employer_name, start, end, employer_address)| WorkExperience {
             contract_type,
             profession,
@@ -177,27 +191,58 @@ pub(crate) fn cv() -> impl Strategy<Value = Cv> {
         (vec("00[0-9]{2}", 0..2), vec(digits(2), 0..3), vec(digits(2), 0..2)).prop_map(|(registers, driving, permits)| Licences { registers, driving, permits }),
         vec(desired(), 1..3),
         option::of(any::<bool>()),
-        (proptest::sample::select(vec![Diffusion::Regional, Diffusion::National, Diffusion::European]), timestamp(), option::of(date_s()), intermediary(), communication(), option::of(any::<bool>())),
+        (
+            proptest::sample::select(vec![Diffusion::Regional, Diffusion::National, Diffusion::European]),
+            timestamp(),
+            option::of(date_s()),
+            intermediary(),
+            communication(),
+            option::of(any::<bool>()),
+        ),
     )
-        .prop_map(|(worker, experiences, education, training, languages, it_skills, licences, desired, visible, (diffusion, inserted_at, expires_on, intermediary, communication, income_support))| Cv {
-            provenance: prov(),
-            worker,
-            experiences,
-            education,
-            training,
-            languages,
-            it_skills,
-            licences,
-            desired,
-            consent: Consent { visible },
-            system: CvSystem { diffusion, inserted_at, expires_on, intermediary, communication, income_support },
-        })
+        .prop_map(
+            |(
+                worker,
+                experiences,
+                education,
+                training,
+                languages,
+                it_skills,
+                licences,
+                desired,
+                visible,
+                (diffusion, inserted_at, expires_on, intermediary, communication, income_support),
+            )| Cv {
+                provenance: prov(),
+                worker,
+                experiences,
+                education,
+                training,
+                languages,
+                it_skills,
+                licences,
+                desired,
+                consent: Consent { visible },
+                system: CvSystem { diffusion, inserted_at, expires_on, intermediary, communication, income_support },
+            },
+        )
 }
 
 /// Any vacancy the XSD's forms allow.
 pub(crate) fn vacancy() -> impl Strategy<Value = Vacancy> {
     (
-        (option::of(fiscal_code()), text(100), "[0-9]{2}\\.[0-9]{2}\\.[0-9]{2}", option::of("0[0-9]"), option::of(text(256)), belfiore(), option::of(digits(5)), option::of(text(100)), option::of(digits(10)), email()),
+        (
+            option::of(fiscal_code()),
+            text(100),
+            "[0-9]{2}\\.[0-9]{2}\\.[0-9]{2}",
+            option::of("0[0-9]"),
+            option::of(text(256)),
+            belfiore(),
+            option::of(digits(5)),
+            option::of(text(100)),
+            option::of(digits(10)),
+            email(),
+        ),
         (1u8..100, profession(), text(250), text(2000), option::of(any::<bool>()), option::of(text(2000))),
         (
             vec((digits(2), option::of(text(100))).prop_map(|(level, description)| EducationRequirement { level, description }), 0..3),
@@ -211,32 +256,49 @@ pub(crate) fn vacancy() -> impl Strategy<Value = Vacancy> {
             vec(digits(2), 0..2),
             option::of(text(1000)),
         ),
-        (belfiore(), contract(), option::of(text(30)), option::of(prop_oneof!["[0-9A-Z]{3}", "[A-Z]{2}"]), option::of(0u8..10), option::of("[A-Z]{2}"), option::of(0u32..1_000_000_000), option::of(text(1000))),
+        (
+            belfiore(),
+            contract(),
+            option::of(text(30)),
+            option::of(prop_oneof!["[0-9A-Z]{3}", "[A-Z]{2}"]),
+            option::of(0u8..10),
+            option::of("[A-Z]{2}"),
+            option::of(0u32..1_000_000_000),
+            option::of(text(1000)),
+        ),
         (timestamp(), option::of(date_s()), any::<bool>()),
         (intermediary(), option::of(any::<bool>()), communication(), option::of("[A-Za-z0-9/]{1,25}")),
     )
-        .prop_map(|(e, p, r, c, (published_at, expires_on, nulla_osta), (intermediary, visible, communication, source_vacancy_id))| {
-            Vacancy {
-                provenance: prov(),
-                employer: Employer { fiscal_code: e.0, name: e.1, sector: e.2, size_class: e.3, web: e.4, address: Address { comune: e.5, cap: e.6, street: e.7 }, phone: e.8, fax: None, email: e.9 },
-                profile: Profile { positions: p.0, profession: p.1, profession_title: p.2, description: p.3, experience_required: p.4, experience_description: p.5 },
-                requirements: Requirements {
-                    education: r.0,
-                    register: r.1,
-                    languages: r.2,
-                    it_skills: r.3,
-                    other_skills: r.4,
-                    travel: r.5,
-                    driving_licences: r.6,
-                    own_transport: r.7,
-                    permits: r.8,
-                    further: r.9,
-                },
-                conditions: Conditions { workplace: c.0, contract_type: c.1, duration: c.2, ccnl: c.3, contract_level: c.4, working_time: c.5, annual_gross_pay: c.6, further: c.7 },
-                publication: Publication { published_at, expires_on },
-                nulla_osta,
-                system: VacancySystem { intermediary, visible, communication, source_vacancy_id },
-            }
+        .prop_map(|(e, p, r, c, (published_at, expires_on, nulla_osta), (intermediary, visible, communication, source_vacancy_id))| Vacancy {
+            provenance: prov(),
+            employer: Employer {
+                fiscal_code: e.0,
+                name: e.1,
+                sector: e.2,
+                size_class: e.3,
+                web: e.4,
+                address: Address { comune: e.5, cap: e.6, street: e.7 },
+                phone: e.8,
+                fax: None,
+                email: e.9,
+            },
+            profile: Profile { positions: p.0, profession: p.1, profession_title: p.2, description: p.3, experience_required: p.4, experience_description: p.5 },
+            requirements: Requirements {
+                education: r.0,
+                register: r.1,
+                languages: r.2,
+                it_skills: r.3,
+                other_skills: r.4,
+                travel: r.5,
+                driving_licences: r.6,
+                own_transport: r.7,
+                permits: r.8,
+                further: r.9,
+            },
+            conditions: Conditions { workplace: c.0, contract_type: c.1, duration: c.2, ccnl: c.3, contract_level: c.4, working_time: c.5, annual_gross_pay: c.6, further: c.7 },
+            publication: Publication { published_at, expires_on },
+            nulla_osta,
+            system: VacancySystem { intermediary, visible, communication, source_vacancy_id },
         })
 }
 

@@ -69,12 +69,17 @@ rule_test!(comune_unknown_fires, cv, "comune.unknown", "/Candidatura/Lavoratore/
 rule_test!(comune_unspecified_warns, cv, "comune.unspecified", "/Candidatura/Lavoratore/Domicilio/idcomune", |c| c.worker.domicile.comune = "0000".into());
 rule_test!(cittadinanza_unknown_warns, cv, "cittadinanza.unknown", "/Candidatura/Lavoratore/DatiAnagrafici/idcittadinanza", |c| c.worker.citizenship = "999".into());
 rule_test!(birth_in_future_fires, cv, "date.birth-in-future", "/Candidatura/Lavoratore/DatiAnagrafici/datanascita", |c| c.worker.birth_date = time::macros::date!(2027 - 01 - 01));
-rule_test!(birth_implausible_fires, cv, "date.birth-implausible", "/Candidatura/Lavoratore/DatiAnagrafici/datanascita", |c| c.worker.birth_date = time::macros::date!(2020 - 01 - 01));
-rule_test!(end_before_start_fires, cv, "date.end-before-start", "/Candidatura/DatiCurriculari/EsperienzeLavorative[1]/datafine", |c| c.experiences[0].end = Some(time::macros::date!(2014 - 01 - 01)));
-rule_test!(cv_expiry_before_insert_fires, cv, "date.expiry-before-insert", "/Candidatura/DatiSistema/datascadenza", |c| c.system.expires_on = Some(time::macros::date!(2026 - 01 - 01)));
-rule_test!(cp2011_unknown_fires, cv, "cp2011.unknown", "/Candidatura/DatiCurriculari/ProfessioneDesiderataDisponibilita[1]/idprofessione", |c| c.desired[0].profession = "0.1.2.2.0.1".into());
+rule_test!(birth_implausible_fires, cv, "date.birth-implausible", "/Candidatura/Lavoratore/DatiAnagrafici/datanascita", |c| c.worker.birth_date =
+    time::macros::date!(2020 - 01 - 01));
+rule_test!(end_before_start_fires, cv, "date.end-before-start", "/Candidatura/DatiCurriculari/EsperienzeLavorative[1]/datafine", |c| c.experiences[0].end =
+    Some(time::macros::date!(2014 - 01 - 01)));
+rule_test!(cv_expiry_before_insert_fires, cv, "date.expiry-before-insert", "/Candidatura/DatiSistema/datascadenza", |c| c.system.expires_on =
+    Some(time::macros::date!(2026 - 01 - 01)));
+rule_test!(cp2011_unknown_fires, cv, "cp2011.unknown", "/Candidatura/DatiCurriculari/ProfessioneDesiderataDisponibilita[1]/idprofessione", |c| c.desired[0].profession =
+    "0.1.2.2.0.1".into());
 rule_test!(titolo_unknown_warns, cv, "titolo.unknown", "/Candidatura/DatiCurriculari/Istruzione[1]/titolostudio", |c| c.education[0].level = "99".into());
-rule_test!(contratto_unknown_warns, cv, "contratto.unknown", "/Candidatura/DatiCurriculari/EsperienzeLavorative[1]/tipoesperienza", |c| c.experiences[0].contract_type = Some("Z99".into()));
+rule_test!(contratto_unknown_warns, cv, "contratto.unknown", "/Candidatura/DatiCurriculari/EsperienzeLavorative[1]/tipoesperienza", |c| c.experiences[0].contract_type =
+    Some("Z99".into()));
 rule_test!(closure_missing_previous_fires, cv, "closure.missing-previous", "/Candidatura/DatiSistema/codicecandidaturaprecedente", |c| {
     c.system.communication.kind = CommunicationKind::Closure;
     c.system.communication.closure_reason = Some("01".into());
@@ -87,7 +92,8 @@ rule_test!(closure_reason_on_send_fires, cv, "closure.reason-on-send", "/Candida
 rule_test!(piva_checksum_fires, vacancy, "piva.checksum", "/Vacancy/DatoreLavoro/DatiAnagrafici/codicefiscale", |v| v.employer.fiscal_code = Some("07654321096".into()));
 rule_test!(ateco_unknown_fires, vacancy, "ateco.unknown", "/Vacancy/DatoreLavoro/DatiAnagrafici/settore", |v| v.employer.sector = "52.29.99".into());
 rule_test!(workplace_not_valid_today_fires, vacancy, "comune.not-valid-at-date", "/Vacancy/Richiesta/CondizioniOfferte/idcomune", |v| v.conditions.workplace = "Z105".into());
-rule_test!(expiry_before_publication_fires, vacancy, "date.expiry-before-publication", "/Vacancy/Richiesta/DurataRichiesta/datascadenza", |v| v.publication.expires_on = Some(time::macros::date!(2026 - 01 - 31)));
+rule_test!(expiry_before_publication_fires, vacancy, "date.expiry-before-publication", "/Vacancy/Richiesta/DurataRichiesta/datascadenza", |v| v.publication.expires_on =
+    Some(time::macros::date!(2026 - 01 - 31)));
 rule_test!(lingua_unknown_warns, vacancy, "lingua.unknown", "/Vacancy/Richiesta/IstruzioneFormazione/Lingua[1]/idlingua", |v| v.requirements.languages[0].language = "XXX".into());
 rule_test!(patente_unknown_warns, vacancy, "patente.unknown", "/Vacancy/Richiesta/IstruzioneFormazione/idpatenteguida[1]", |v| v.requirements.driving_licences[0] = "42".into());
 
