@@ -156,6 +156,15 @@ fn given_missing_and_unexpected_elements_should_report_each() {
 }
 
 #[test]
+fn given_an_xsd_error_in_a_repeated_element_the_path_should_match_the_rules_form() {
+    let xml = std::fs::read_to_string(shared().join("formats/examples/candidatura-901.xml"))
+        .expect("read")
+        .replace("<cliclavoro:titolostudio>40</cliclavoro:titolostudio>", "<cliclavoro:titolostudio>4</cliclavoro:titolostudio>");
+    let r = judge(&xml);
+    assert!(r.issues.iter().any(|i| i.rule == "xsd.pattern" && i.path == "/Candidatura/DatiCurriculari/Istruzione[1]/titolostudio"), "{:?}", r.issues);
+}
+
+#[test]
 fn given_random_bytes_should_never_panic() {
     for s in ["", "<", "<?xml?>", "<a/>", "<Candidatura/>", "\u{0}\u{1}", "<Vacancy xmlns=\"http://servizi.lavoro.gov.it/vacancy\"/>"] {
         let r = judge(s);

@@ -204,15 +204,35 @@ fn redact_values(s: &str) -> String {
     out
 }
 
+/// Children that may repeat, by (parent, child): their paths always carry a 1-based
+/// index, as the reader's and the rules' paths do (`EsperienzeLavorative[1]`).
+const REPEATABLE: &[(&str, &str)] = &[
+    ("DatiCurriculari", "EsperienzeLavorative"),
+    ("DatiCurriculari", "Istruzione"),
+    ("DatiCurriculari", "Formazione"),
+    ("DatiCurriculari", "Lingue"),
+    ("DatiCurriculari", "ProfessioneDesiderataDisponibilita"),
+    ("AbilitazioniPatenti", "idalbo"),
+    ("AbilitazioniPatenti", "idpatenteguida"),
+    ("AbilitazioniPatenti", "idpatentino"),
+    ("ProfessioneDesiderataDisponibilita", "idmodalitalavorativa"),
+    ("ProfessioneDesiderataDisponibilita", "idtipologiacontratto"),
+    ("IstruzioneFormazione", "titolostudio"),
+    ("IstruzioneFormazione", "Lingua"),
+    ("IstruzioneFormazione", "idpatenteguida"),
+    ("IstruzioneFormazione", "idpatentino"),
+];
+
 /// The path of the first element named `name` starting on `line`, with 1-based indices
-/// on repeated siblings.
+/// on repeatable children (and on any child that is repeated where it should not be).
 fn find_path(el: &Element, path: &str, name: &str, line: usize) -> Option<String> {
     if el.name == name && el.line == line {
         return Some(path.to_string());
     }
     for (i, c) in el.children.iter().enumerate() {
-        let same: Vec<usize> = el.children.iter().enumerate().filter(|(_, s)| s.name == c.name).map(|(j, _)| j).collect();
-        let seg = if same.len() > 1 { format!("{}[{}]", c.name, same.iter().position(|&j| j == i).unwrap_or(0) + 1) } else { c.name.clone() };
+        let nth = el.children[..i].iter().filter(|s| s.name == c.name).count() + 1;
+        let repeated = nth > 1 || el.children[i + 1..].iter().any(|s| s.name == c.name);
+        let seg = if repeated || REPEATABLE.contains(&(el.name.as_str(), c.name.as_str())) { format!("{}[{nth}]", c.name) } else { c.name.clone() };
         if let Some(p) = find_path(c, &format!("{path}/{seg}"), name, line) {
             return Some(p);
         }
