@@ -115,6 +115,10 @@ impl XsdValidator {
             Ok(raw) => raw,
             Err(msg) => return Ok(vec![Issue::error("/", "xml.malformed", msg)]),
         };
+        if raw.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Only a document with errors needs its element tree, to name their paths.
         let tree = tree::parse(xml).ok();
         let mut issues: Vec<Issue> = Vec::new();
         for e in raw {
