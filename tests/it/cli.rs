@@ -172,3 +172,17 @@ fn given_a_region_override_the_codes_should_come_from_it() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("idpatenteguida[1]: patente.unknown: driving licence '03' does not exist"), "{out}");
 }
+
+#[test]
+fn given_a_wrongly_typed_personal_value_the_quarantine_should_not_echo_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let line = std::fs::read_to_string(root().join("crates/silgate/samples/demo.jsonl")).expect("samples").lines().next().expect("line").replace("\"1988-02-14\"", "19880214");
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, format!("{line}\n")).expect("write");
+    let out = dir.path().join("out");
+    let (code, _, err) = run(silgate().args(["translate", "--source", "canonical-json", "--region", "15", "--out"]).arg(&out).arg(&input));
+    assert_eq!(code, 0, "{err}");
+    let q = std::fs::read_to_string(out.join("quarantine.jsonl")).expect("q");
+    assert!(q.contains("\"field\":\"worker.birth_date\"") && q.contains("\"rule\":\"json.schema\""), "{q}");
+    assert!(!q.contains("19880214"), "{q}");
+}

@@ -32,7 +32,7 @@ pub enum CfError {
     #[error("day at positions 10-11 is outside 1-31 and 41-71")]
     Day,
     /// The check letter does not match.
-    #[error("check character is wrong (expected {expected})")]
+    #[error("check character is wrong")]
     Checksum {
         /// The check letter the other 15 characters give.
         expected: char,

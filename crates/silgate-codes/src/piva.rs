@@ -8,7 +8,7 @@ pub enum PivaError {
     #[error("partita IVA must be 11 digits")]
     Format,
     /// The check digit does not match.
-    #[error("partita IVA check digit is wrong (expected {expected})")]
+    #[error("partita IVA check digit is wrong")]
     Checksum {
         /// The digit the first ten give.
         expected: u8,

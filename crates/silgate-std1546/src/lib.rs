@@ -47,25 +47,14 @@ impl Report {
     }
 }
 
+/// The kind of document, from the root element the parser found (never from a
+/// textual guess, which a comment could fool).
 fn root_kind(xml: &[u8]) -> Option<RecordKind> {
-    let head = &xml[..xml.len().min(4096)];
-    let s = String::from_utf8_lossy(head);
-    // The first start tag that is not a declaration, comment or processing instruction.
-    let mut rest = s.as_ref();
-    while let Some(i) = rest.find('<') {
-        rest = &rest[i + 1..];
-        if rest.starts_with('?') || rest.starts_with('!') {
-            continue;
-        }
-        let name: String = rest.chars().take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/').collect();
-        let local = name.rsplit(':').next().unwrap_or("");
-        return match local {
-            "Candidatura" => Some(RecordKind::Cv),
-            "Vacancy" => Some(RecordKind::Vacancy),
-            _ => None,
-        };
+    match tree::parse(xml).ok()?.name.as_str() {
+        "Candidatura" => Some(RecordKind::Cv),
+        "Vacancy" => Some(RecordKind::Vacancy),
+        _ => None,
     }
-    None
 }
 
 /// Judges a 1546 document: reads it, validates it against our XSD, and checks the

@@ -268,7 +268,7 @@ fn read_cv(root: Node<'_>, provenance: Provenance, ctx: &mut Ctx) -> Option<Cv> 
         training.push(Training {
             title: n.opt("titolocorso"),
             place: n.opt("idsede"),
-            duration: number(&join(&path, "durata"), n.opt("durata"), ctx),
+            duration: number(&join(&path, "durata"), n.opt("durata").filter(|d| !d.is_empty()), ctx),
             duration_unit: unit,
             attestation: att,
             qualification: n.opt("idqualifica"),

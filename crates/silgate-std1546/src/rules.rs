@@ -128,13 +128,15 @@ pub fn check_cv(cv: &Cv, t: &CodeTables, today: Date) -> Vec<Issue> {
     let pa = "/Candidatura/Lavoratore/DatiAnagrafici";
     match cf::check(&w.fiscal_code) {
         Ok(Checked::Personal(d)) => {
-            for m in cf::coherence(&d, Some(w.birth_date), Some(w.sex), Some(&w.birthplace)) {
+            let place = (w.birthplace != "0000").then_some(w.birthplace.as_str());
+            for m in cf::coherence(&d, Some(w.birth_date), Some(w.sex), place) {
                 r.out.push(Issue::error(format!("{pa}/codicefiscale"), m.as_code(), m.message()));
             }
         }
         Ok(Checked::Numeric) => {}
+        Err(e @ (cf::CfError::Month | cf::CfError::Day)) => r.out.push(Issue::error(format!("{pa}/codicefiscale"), "cf.format", e.to_string())),
         Err(e) if e.as_code() == "cf.checksum" => r.out.push(Issue::error(format!("{pa}/codicefiscale"), "cf.checksum", e.to_string())),
-        Err(_) => {} // form errors: the XSD pattern reports them
+        Err(_) => {} // length and characters: the XSD pattern reports them
     }
     if w.birth_date > r.today {
         r.out.push(Issue::error(format!("{pa}/datanascita"), "date.birth-in-future", "birth date is after today"));
@@ -217,10 +219,12 @@ pub fn check_vacancy(v: &Vacancy, t: &CodeTables, today: Date) -> Vec<Issue> {
             {
                 r.out.push(Issue::error(path, "piva.checksum", e.to_string()));
             }
-        } else if let Err(e) = cf::check(fc)
-            && e.as_code() == "cf.checksum"
-        {
-            r.out.push(Issue::error(path, "cf.checksum", e.to_string()));
+        } else {
+            match cf::check(fc) {
+                Err(e @ (cf::CfError::Month | cf::CfError::Day)) => r.out.push(Issue::error(path, "cf.format", e.to_string())),
+                Err(e) if e.as_code() == "cf.checksum" => r.out.push(Issue::error(path, "cf.checksum", e.to_string())),
+                _ => {}
+            }
         }
     }
     let check = r.t.check_ateco(&v.employer.sector);

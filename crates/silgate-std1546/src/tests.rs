@@ -186,3 +186,48 @@ fn given_content_allocation_should_be_deterministic_and_well_formed() {
     assert!(c1.starts_with("1500026221"), "{c1}");
     assert_eq!(code::build("16", 2026, silgate_core::RecordKind::Cv, silgate_core::CommunicationKind::Send, 901).as_deref(), Some("1600026221000000000000901"));
 }
+
+#[test]
+fn given_a_forbidden_control_character_emit_should_reject_the_document() {
+    let xml = std::fs::read_to_string(shared().join("formats/examples/vacancy-903.xml")).expect("read");
+    let Some(silgate_core::Record::Vacancy(mut v)) = judge(&xml).record else { panic!("vacancy") };
+    v.profile.description.push('\u{1}');
+    let rec = silgate_core::Record::Vacancy(v);
+    let (_, issues) = emit(&rec, CodeTables::embedded(), TODAY, xsd()).expect("validator");
+    assert!(issues.iter().any(|i| i.rule == "xml.malformed"), "{issues:?}");
+}
+
+#[test]
+fn given_a_comment_naming_the_other_root_validation_should_use_the_real_root() {
+    let xml =
+        std::fs::read_to_string(shared().join("formats/examples/candidatura-901.xml")).expect("read").replacen("?>", "?><!-- <Vacancy> -->", 1).replace("SPSGNR88B14F839L", "x");
+    let r = judge(&xml);
+    assert!(r.issues.iter().any(|i| i.rule == "xsd.pattern" && i.path.ends_with("/codicefiscale")), "{:?}", r.issues);
+}
+
+#[test]
+fn given_a_value_with_quotes_the_whole_value_should_be_redacted() {
+    let xml = std::fs::read_to_string(shared().join("formats/examples/candidatura-901.xml")).expect("read").replace("g.esposito@example.it", "mario.o'brien@example..com");
+    let r = judge(&xml);
+    let i = r.issues.iter().find(|i| i.rule == "xsd.pattern").expect("pattern issue");
+    assert!(!i.message.contains("brien") && i.message.contains("<redacted>"), "{i:?}");
+}
+
+#[test]
+fn given_hostile_nesting_the_reader_should_refuse_it_without_crashing() {
+    let deep = format!("{}{}", "<a>".repeat(100_000), "</a>".repeat(100_000));
+    let (rec, issues) = read::read_document(deep.as_bytes(), prov());
+    assert!(rec.is_none());
+    assert_eq!(issues[0].rule, "xml.malformed");
+}
+
+#[test]
+fn given_errors_in_two_same_named_elements_each_should_get_its_own_path() {
+    let xml = std::fs::read_to_string(shared().join("formats/examples/candidatura-901.xml")).expect("read");
+    let Some(silgate_core::Record::Cv(mut c)) = judge(&xml).record else { panic!("cv") };
+    c.system.intermediary.cap = Some("123".into());
+    c.worker.domicile.cap = Some("456".into());
+    let (_, issues) = emit(&silgate_core::Record::Cv(c), CodeTables::embedded(), TODAY, xsd()).expect("validator");
+    let paths: Vec<&str> = issues.iter().filter(|i| i.rule == "xsd.pattern").map(|i| i.path.as_str()).collect();
+    assert_eq!(paths, ["/Candidatura/Lavoratore/Domicilio/cap", "/Candidatura/DatiSistema/cap"], "{issues:?}");
+}

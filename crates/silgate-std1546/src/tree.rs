@@ -38,6 +38,10 @@ fn line_at(input: &[u8], pos: u64, cache: &mut (usize, usize)) -> usize {
     cache.1
 }
 
+/// Deepest nesting accepted: a 1546 document is 5 levels deep; anything far deeper is
+/// hostile (it would exhaust the stack of the recursive walks).
+const MAX_DEPTH: usize = 32;
+
 /// Parses `input` into its root element.
 pub(crate) fn parse(input: &[u8]) -> Result<Element, Malformed> {
     let text = std::str::from_utf8(input).map_err(|e| Malformed { line: line_at(input, e.valid_up_to() as u64, &mut (0, 1)), message: "document is not valid UTF-8".into() })?;
@@ -73,6 +77,9 @@ pub(crate) fn parse(input: &[u8]) -> Result<Element, Malformed> {
                         None => root = Some(el),
                     }
                 } else {
+                    if stack.len() >= MAX_DEPTH {
+                        return Err(Malformed { line: el.line, message: format!("elements nested deeper than {MAX_DEPTH} levels") });
+                    }
                     stack.push(el);
                 }
             }

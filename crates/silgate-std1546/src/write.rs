@@ -30,7 +30,9 @@ impl Out {
         self.s.push_str("</");
         self.s.push_str(P);
         self.s.push_str(name);
-        self.s.push('>');
+        // One element per line: libxml2 reports errors by line, and a line then names
+        // exactly one element of the document.
+        self.s.push_str(">\n");
     }
 
     fn text(&mut self, t: &str) {
@@ -88,7 +90,7 @@ fn header(out: &mut Out, root: &str, ns: &str) {
     out.s.push_str(root);
     out.s.push_str(" xmlns:cliclavoro=\"");
     out.s.push_str(ns);
-    out.s.push_str("\">");
+    out.s.push_str("\">\n");
 }
 
 fn language(out: &mut Out, l: &LanguageSkill) {
@@ -227,7 +229,6 @@ pub fn write_cv(cv: &Cv) -> String {
     o.yes_no("percettore", s.income_support);
     o.close("DatiSistema");
     o.close("Candidatura");
-    o.s.push('\n');
     o.s
 }
 
@@ -335,7 +336,6 @@ pub fn write_vacancy(v: &Vacancy) -> String {
     o.opt_string("codiceoffertaintermediario", &s.source_vacancy_id);
     o.close("DatiSistema");
     o.close("Vacancy");
-    o.s.push('\n');
     o.s
 }
 

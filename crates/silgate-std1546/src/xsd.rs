@@ -7,7 +7,7 @@
 //! name on that line), and values of personal fields are redacted from the message.
 
 use crate::tree::{self, Element};
-use libxml::parser::Parser;
+use libxml::parser::{Parser, ParserOptions};
 use libxml::schemas::{SchemaParserContext, SchemaValidationContext};
 use silgate_core::{Issue, RecordKind};
 use std::sync::mpsc;
@@ -17,9 +17,6 @@ use std::sync::{Mutex, OnceLock};
 pub const CANDIDATURA_XSD: &str = include_str!("../../../schemas/candidatura.xsd");
 /// The project's Vacancy schema.
 pub const VACANCY_XSD: &str = include_str!("../../../schemas/vacancy.xsd");
-
-/// Elements whose values are personal data: never echoed in messages.
-const PERSONAL: &[&str] = &["codicefiscale", "cognome", "nome", "datanascita", "indirizzo", "telefono", "cellulare", "fax", "email", "nomedatore", "indirizzodatore", "votazione"];
 
 struct RawError {
     line: Option<i32>,
@@ -68,17 +65,22 @@ fn serve(rx: mpsc::Receiver<Job>, ready: mpsc::Sender<Result<(), String>>) {
     };
     let parser = Parser::default();
     for job in rx {
-        let result = match parser.parse_string(&job.xml) {
-            Err(e) => Err(format!("libxml2 cannot parse the document: {e:?}")),
+        // No recovery (a malformed document is an error, not a guess) and no network.
+        let options = ParserOptions { recover: false, no_net: true, ..ParserOptions::default() };
+        let result = match parser.parse_string_with_options(&job.xml, options) {
+            Err(_) => Err("document is not well-formed XML 1.0 (forbidden character, bad structure or encoding)".to_string()),
             Ok(doc) => {
                 let ctx = match job.kind {
                     RecordKind::Cv => &mut cv,
                     RecordKind::Vacancy => &mut vac,
                 };
-                Ok(match ctx.validate_document(&doc) {
+                let out = match ctx.validate_document(&doc) {
                     Ok(()) => Vec::new(),
                     Err(errs) => errs.into_iter().map(|e| RawError { line: e.line, message: e.message.unwrap_or_default().trim().to_string() }).collect(),
-                })
+                };
+                // The context is reused: never let one document's log reach the next.
+                let _ = ctx.drain_errors();
+                Ok(out)
             }
         };
         let _ = job.reply.send(result);
@@ -160,10 +162,8 @@ fn to_issue(e: &RawError, tree: Option<&Element>) -> Issue {
     } else {
         "xsd".into()
     };
-    let mut message = strip_namespaces(&rest);
-    if name.as_deref().is_some_and(|n| PERSONAL.contains(&n)) {
-        message = redact_values(&message);
-    }
+    // Every value is redacted: no message needs it, and most fields are personal.
+    let message = redact_values(&strip_namespaces(&rest));
     let message = message.trim_end_matches('.').to_string();
     let message = lower_first(&message);
     Issue::error(path, rule, message)
@@ -191,21 +191,20 @@ fn strip_namespaces(s: &str) -> String {
     out
 }
 
-/// Replaces `The value '...'` and `'...' is not` quotations with `<redacted>`.
+/// Replaces the quoted value in `The value '...' is not ...` and `'...' is not ...`
+/// with `<redacted>`. The value ends at the last `' is not` (values may hold quotes).
 fn redact_values(s: &str) -> String {
-    let mut out = s.to_string();
-    if let Some(i) = out.find("value '") {
-        let start = i + "value '".len();
-        if let Some(len) = out[start..].find('\'') {
-            out.replace_range(start..start + len, "<redacted>");
-        }
+    let start = if let Some(i) = s.find("value '") {
+        i + "value '".len()
+    } else if s.starts_with('\'') {
+        1
+    } else {
+        return s.to_string();
+    };
+    match s[start..].rfind("' is not") {
+        Some(len) => format!("{}<redacted>{}", &s[..start], &s[start + len..]),
+        None => format!("{}<redacted>'", &s[..start]),
     }
-    if out.starts_with('\'')
-        && let Some(len) = out[1..].find('\'')
-    {
-        out.replace_range(1..1 + len, "<redacted>");
-    }
-    out
 }
 
 /// Children that may repeat, by (parent, child): their paths always carry a 1-based

@@ -121,3 +121,14 @@ fn given_an_omocode_fiscal_code_should_accept_it() {
     let issues = rules::check_record(&Record::Cv(Box::new(c)), CodeTables::embedded(), TODAY);
     assert!(!issues.iter().any(|i| i.path == CF), "{issues:#?}");
 }
+
+rule_test!(cf_impossible_month_fires, cv, "cf.format", "/Candidatura/Lavoratore/DatiAnagrafici/codicefiscale", |c| c.worker.fiscal_code = with_check("SPSGNR88F14F839"));
+
+#[test]
+fn given_an_unspecified_birthplace_should_not_fire_cf_birthplace() {
+    let mut c = cv();
+    c.worker.birthplace = "0000".into();
+    let issues = rules::check_record(&Record::Cv(Box::new(c)), CodeTables::embedded(), TODAY);
+    assert!(!issues.iter().any(|i| i.rule == "cf.birthplace"), "{issues:#?}");
+    assert!(issues.iter().any(|i| i.rule == "comune.unspecified"), "{issues:#?}");
+}
