@@ -28,7 +28,7 @@ pub mod write;
 pub mod xsd;
 
 use silgate_codes::CodeTables;
-use silgate_core::{Date, Issue, Provenance, Record, RecordKind};
+use silgate_core::{Date, Issue, Provenance, Record};
 pub use xsd::{XsdError, XsdValidator};
 
 /// The outcome of judging one document.
@@ -47,22 +47,13 @@ impl Report {
     }
 }
 
-/// The kind of document, from the root element the parser found (never from a
-/// textual guess, which a comment could fool).
-fn root_kind(xml: &[u8]) -> Option<RecordKind> {
-    match tree::parse(xml).ok()?.name.as_str() {
-        "Candidatura" => Some(RecordKind::Cv),
-        "Vacancy" => Some(RecordKind::Vacancy),
-        _ => None,
-    }
-}
-
 /// Judges a 1546 document: reads it, validates it against our XSD, and checks the
 /// business rules at `today`.
 pub fn validate_xml(xml: &[u8], provenance: Provenance, tables: &CodeTables, today: Date, xsd: &XsdValidator) -> Result<Report, XsdError> {
-    let (record, mut issues) = read::read_document(xml, provenance);
-    let malformed = issues.iter().any(|i| i.rule == "xml.malformed" || i.rule == "xml.root" || i.rule == "xml.namespace");
-    if !malformed && let Some(kind) = root_kind(xml) {
+    // The kind comes from the root the parser found (a comment cannot fool it); it is
+    // None when the document is malformed, has another root or wrong namespaces.
+    let (kind, record, mut issues) = read::read_with_kind(xml, provenance);
+    if let Some(kind) = kind {
         for i in xsd.validate(kind, xml)? {
             if !issues.iter().any(|j| j.path == i.path && j.rule.starts_with("xml.")) {
                 issues.push(i);

@@ -537,12 +537,20 @@ fn read_vacancy(root: Node<'_>, provenance: Provenance, ctx: &mut Ctx) -> Option
 /// Reads a 1546 document (CV or vacancy, told apart by the root element). Returns the
 /// record when its mandatory fields could be read, and every issue found.
 pub fn read_document(input: &[u8], provenance: Provenance) -> (Option<Record>, Vec<Issue>) {
+    let (_, record, issues) = read_with_kind(input, provenance);
+    (record, issues)
+}
+
+/// [`read_document`], also returning the document's kind when its root element and
+/// namespaces are right (whether or not its fields could be read), so that callers
+/// pick the schema from the parse already done.
+pub(crate) fn read_with_kind(input: &[u8], provenance: Provenance) -> (Option<RecordKind>, Option<Record>, Vec<Issue>) {
     let mut ctx = Ctx { issues: Vec::new(), failed: false };
     let root = match tree::parse(input) {
         Ok(r) => r,
         Err(m) => {
             ctx.error(&format!("line {}", m.line), "xml.malformed", m.message);
-            return (None, ctx.issues);
+            return (None, None, ctx.issues);
         }
     };
     let expected_ns = match root.name.as_str() {
@@ -550,20 +558,19 @@ pub fn read_document(input: &[u8], provenance: Provenance) -> (Option<Record>, V
         "Vacancy" => NS_VACANCY,
         other => {
             ctx.error(&format!("/{other}"), "xml.root", "root element must be Candidatura or Vacancy");
-            return (None, ctx.issues);
+            return (None, None, ctx.issues);
         }
     };
     check_namespaces(&root, &format!("/{}", root.name), expected_ns, &mut ctx);
     if ctx.failed {
-        return (None, ctx.issues);
+        return (None, None, ctx.issues);
     }
     let node = Node { el: &root };
-    let rec = if root.name == "Candidatura" {
-        read_cv(node, provenance, &mut ctx).map(|c| Record::Cv(Box::new(c)))
+    if root.name == "Candidatura" {
+        (Some(RecordKind::Cv), read_cv(node, provenance, &mut ctx).map(|c| Record::Cv(Box::new(c))), ctx.issues)
     } else {
-        read_vacancy(node, provenance, &mut ctx).map(|v| Record::Vacancy(Box::new(v)))
-    };
-    (rec, ctx.issues)
+        (Some(RecordKind::Vacancy), read_vacancy(node, provenance, &mut ctx).map(|v| Record::Vacancy(Box::new(v))), ctx.issues)
+    }
 }
 
 fn check_namespaces(el: &Element, path: &str, ns: &str, ctx: &mut Ctx) {
