@@ -13,6 +13,8 @@
 //! - [`issue`] is the one shape of every problem found while mapping or validating:
 //!   (path, rule, message, severity). Mapping and validation return `(T, Vec<Issue>)`
 //!   rather than stopping at the first problem, which is also what quarantine stores.
+//! - [`queue`] is the seam between ingest and delivery: [`QueueItem`] and the
+//!   [`Queue`] trait the backends of `silgate-queue` implement.
 //! - [`time_types`] has the two date types of the standard: [`Timestamp`] (an
 //!   `xs:dateTime` that remembers whether it carried an offset) and re-exports
 //!   `time::Date` for `xs:date`.
@@ -26,9 +28,11 @@
 pub mod issue;
 pub mod model;
 pub mod provenance;
+pub mod queue;
 pub mod time_types;
 
 pub use issue::{Issue, Severity};
 pub use model::*;
 pub use provenance::{Position, Provenance, SourceSystem};
+pub use queue::{DeadLetter, FullPolicy, LeaseId, Leased, Queue, QueueError, QueueItem, QueueStats};
 pub use time_types::{Date, Timestamp, TimestampError};

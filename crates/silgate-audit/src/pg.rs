@@ -1,0 +1,123 @@
+//! The PostgreSQL audit store (shared deployments).
+
+use crate::entry::{Entry, GENESIS, NewEntry, Query, VerifyReport, Walker};
+use crate::AuditError;
+use std::sync::Arc;
+use tokio::sync::Mutex;
+use tokio_postgres::{Client, NoTls};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS audit (
+    instance   TEXT   NOT NULL,
+    seq        BIGINT NOT NULL,
+    at_ms      BIGINT NOT NULL,
+    event      TEXT   NOT NULL,
+    message_id TEXT,
+    code       TEXT,
+    cpi        TEXT,
+    detail     TEXT   NOT NULL,
+    prev_hash  TEXT   NOT NULL,
+    hash       TEXT   NOT NULL,
+    PRIMARY KEY (instance, seq)
+);
+CREATE INDEX IF NOT EXISTS audit_message ON audit (message_id);
+CREATE INDEX IF NOT EXISTS audit_code ON audit (code);
+CREATE INDEX IF NOT EXISTS audit_cpi ON audit (cpi, at_ms);
+CREATE TABLE IF NOT EXISTS audit_heads (
+    instance TEXT PRIMARY KEY,
+    seq      BIGINT NOT NULL,
+    hash     TEXT   NOT NULL
+);
+CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
+    $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_append_only') THEN
+        CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
+            FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+    END IF;
+END $$;
+";
+
+/// A PostgreSQL audit database. Cloning shares the connection.
+#[derive(Debug, Clone)]
+pub struct PgAudit {
+    client: Arc<Mutex<Client>>,
+}
+
+impl PgAudit {
+    pub(crate) async fn connect(conninfo: &str) -> Result<Self, AuditError> {
+        let (client, connection) = tokio_postgres::connect(conninfo, NoTls).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::error!(error = %e, "audit PostgreSQL connection ended");
+            }
+        });
+        // Concurrent first starts race on CREATE ... IF NOT EXISTS: serialise them.
+        client.batch_execute(&format!("SELECT pg_advisory_lock(7154600); {SCHEMA} SELECT pg_advisory_unlock(7154600);")).await?;
+        Ok(Self { client: Arc::new(Mutex::new(client)) })
+    }
+
+    pub(crate) async fn append(&self, instance: &str, entries: Vec<NewEntry>) -> Result<Vec<Entry>, AuditError> {
+        let mut client = self.client.lock().await;
+        let tx = client.transaction().await?;
+        tx.execute("INSERT INTO audit_heads (instance, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (instance) DO NOTHING", &[&instance, &GENESIS]).await?;
+        let head = tx.query_one("SELECT seq, hash FROM audit_heads WHERE instance = $1 FOR UPDATE", &[&instance]).await?;
+        let (mut seq, mut prev): (i64, String) = (head.get(0), head.get(1));
+        let ins = tx.prepare("INSERT INTO audit (instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)").await?;
+        let mut out = Vec::with_capacity(entries.len());
+        for e in entries {
+            seq += 1;
+            let entry = Entry::chain(instance, seq, &prev, e);
+            tx.execute(&ins, &[&entry.instance, &entry.seq, &entry.at_ms, &entry.event, &entry.message_id, &entry.code, &entry.cpi, &entry.detail, &entry.prev_hash, &entry.hash]).await?;
+            prev.clone_from(&entry.hash);
+            out.push(entry);
+        }
+        tx.execute("UPDATE audit_heads SET seq = $2, hash = $3 WHERE instance = $1", &[&instance, &seq, &prev]).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    pub(crate) async fn query(&self, q: &Query) -> Result<Vec<Entry>, AuditError> {
+        let client = self.client.lock().await;
+        let rows = client
+            .query(
+                "SELECT instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash FROM audit
+                 WHERE ($1::TEXT IS NULL OR message_id = $1 OR code = $1)
+                   AND ($2::TEXT IS NULL OR cpi = $2)
+                   AND ($3::BIGINT IS NULL OR at_ms >= $3)
+                 ORDER BY at_ms, instance, seq LIMIT $4",
+                &[&q.record, &q.cpi, &q.since_ms, &q.limit],
+            )
+            .await?;
+        Ok(rows.iter().map(row).collect())
+    }
+
+    pub(crate) async fn verify(&self) -> Result<VerifyReport, AuditError> {
+        use futures_util::TryStreamExt as _;
+        let client = self.client.lock().await;
+        let heads = client.query("SELECT instance, seq, hash FROM audit_heads ORDER BY instance", &[]).await?.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+        let mut walker = Walker::new(heads);
+        let no_params: [&str; 0] = [];
+        let stream = client.query_raw("SELECT instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash FROM audit ORDER BY instance, seq", no_params).await?;
+        let mut stream = std::pin::pin!(stream);
+        while let Some(r) = stream.try_next().await? {
+            walker.push(row(&r));
+        }
+        Ok(walker.finish())
+    }
+}
+
+fn row(r: &tokio_postgres::Row) -> Entry {
+    Entry {
+        instance: r.get(0),
+        seq: r.get(1),
+        at_ms: r.get(2),
+        event: r.get(3),
+        message_id: r.get(4),
+        code: r.get(5),
+        cpi: r.get(6),
+        detail: r.get(7),
+        prev_hash: r.get(8),
+        hash: r.get(9),
+    }
+}

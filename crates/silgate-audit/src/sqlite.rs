@@ -1,0 +1,143 @@
+//! The SQLite audit store (embedded default).
+
+use crate::entry::{Entry, GENESIS, NewEntry, Query, VerifyReport, Walker};
+use crate::AuditError;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS audit (
+    instance   TEXT    NOT NULL,
+    seq        INTEGER NOT NULL,
+    at_ms      INTEGER NOT NULL,
+    event      TEXT    NOT NULL,
+    message_id TEXT,
+    code       TEXT,
+    cpi        TEXT,
+    detail     TEXT    NOT NULL,
+    prev_hash  TEXT    NOT NULL,
+    hash       TEXT    NOT NULL,
+    PRIMARY KEY (instance, seq)
+);
+CREATE INDEX IF NOT EXISTS audit_message ON audit (message_id);
+CREATE INDEX IF NOT EXISTS audit_code ON audit (code);
+CREATE INDEX IF NOT EXISTS audit_cpi ON audit (cpi, at_ms);
+CREATE TABLE IF NOT EXISTS audit_heads (
+    instance TEXT PRIMARY KEY,
+    seq      INTEGER NOT NULL,
+    hash     TEXT    NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+";
+
+/// A SQLite audit file. Cloning shares the connection.
+#[derive(Debug, Clone)]
+pub struct SqliteAudit {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteAudit {
+    pub(crate) async fn open(path: &Path) -> Result<Self, AuditError> {
+        let path = path.to_path_buf();
+        let conn = blocking(move || {
+            let conn = Connection::open(&path)?;
+            conn.busy_timeout(std::time::Duration::from_secs(30))?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.execute_batch(SCHEMA)?;
+            Ok(conn)
+        })
+        .await?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    async fn with<T: Send + 'static>(&self, f: impl FnOnce(&mut Connection) -> Result<T, AuditError> + Send + 'static) -> Result<T, AuditError> {
+        let conn = self.conn.clone();
+        blocking(move || {
+            let mut guard = conn.lock().map_err(|_| AuditError::Task("audit connection poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+    }
+
+    pub(crate) async fn append(&self, instance: &str, entries: Vec<NewEntry>) -> Result<Vec<Entry>, AuditError> {
+        let instance = instance.to_string();
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let head: Option<(i64, String)> = tx.query_row("SELECT seq, hash FROM audit_heads WHERE instance = ?1", [&instance], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+            let (mut seq, mut prev) = head.unwrap_or((0, GENESIS.to_string()));
+            let mut out = Vec::with_capacity(entries.len());
+            {
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO audit (instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?;
+                for e in entries {
+                    seq += 1;
+                    let entry = Entry::chain(&instance, seq, &prev, e);
+                    ins.execute(params![entry.instance, entry.seq, entry.at_ms, entry.event, entry.message_id, entry.code, entry.cpi, entry.detail, entry.prev_hash, entry.hash])?;
+                    prev.clone_from(&entry.hash);
+                    out.push(entry);
+                }
+            }
+            tx.execute("INSERT INTO audit_heads (instance, seq, hash) VALUES (?1, ?2, ?3) ON CONFLICT (instance) DO UPDATE SET seq = excluded.seq, hash = excluded.hash", params![instance, seq, prev])?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn query(&self, q: &Query) -> Result<Vec<Entry>, AuditError> {
+        let q = q.clone();
+        self.with(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash FROM audit
+                 WHERE (?1 IS NULL OR message_id = ?1 OR code = ?1)
+                   AND (?2 IS NULL OR cpi = ?2)
+                   AND (?3 IS NULL OR at_ms >= ?3)
+                 ORDER BY at_ms, instance, seq LIMIT ?4",
+            )?;
+            let rows = stmt.query_map(params![q.record, q.cpi, q.since_ms, q.limit.unwrap_or(-1)], row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    pub(crate) async fn verify(&self) -> Result<VerifyReport, AuditError> {
+        self.with(|conn| {
+            let heads = {
+                let mut stmt = conn.prepare("SELECT instance, seq, hash FROM audit_heads ORDER BY instance")?;
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()?
+            };
+            let mut walker = Walker::new(heads);
+            let mut stmt = conn.prepare("SELECT instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash FROM audit ORDER BY instance, seq")?;
+            for e in stmt.query_map([], row)? {
+                walker.push(e?);
+            }
+            Ok(walker.finish())
+        })
+        .await
+    }
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    Ok(Entry {
+        instance: r.get(0)?,
+        seq: r.get(1)?,
+        at_ms: r.get(2)?,
+        event: r.get(3)?,
+        message_id: r.get(4)?,
+        code: r.get(5)?,
+        cpi: r.get(6)?,
+        detail: r.get(7)?,
+        prev_hash: r.get(8)?,
+        hash: r.get(9)?,
+    })
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, AuditError> + Send + 'static) -> Result<T, AuditError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| AuditError::Task(e.to_string()))?
+}

@@ -1,0 +1,138 @@
+//! Unit tests: the chain over SQLite, and over the machine's PostgreSQL.
+
+use super::*;
+
+fn entries(n: usize) -> Vec<NewEntry> {
+    (0..n).map(|i| NewEntry::now(Event::Queued, Some(&format!("m{i}")), Some("1500025211000000000000001"), Some("CPI01"), format!("n={i}"))).collect()
+}
+
+fn tamper(path: &std::path::Path, sql: &str) {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.execute_batch(&format!("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete; {sql}")).unwrap();
+}
+
+#[tokio::test]
+async fn given_appends_from_two_handles_should_form_one_verifiable_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let a = AuditLog::sqlite(&path).await.unwrap();
+    let b = AuditLog::sqlite(&path).await.unwrap();
+    a.append("gw", entries(3)).await.unwrap();
+    b.append("gw", entries(2)).await.unwrap();
+    a.append("other", entries(1)).await.unwrap();
+    let r = a.verify().await.unwrap();
+    assert!(r.is_ok(), "{:?}", r.problems);
+    assert_eq!((r.chains, r.entries), (2, 6));
+    let hist = a.query(&Query { record: Some("m1".into()), ..Query::default() }).await.unwrap();
+    assert_eq!(hist.len(), 2);
+}
+
+#[tokio::test]
+async fn given_an_edited_entry_verify_should_name_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let a = AuditLog::sqlite(&path).await.unwrap();
+    a.append("gw", entries(5)).await.unwrap();
+    tamper(&path, "UPDATE audit SET detail = 'n=99' WHERE seq = 3");
+    let r = a.verify().await.unwrap();
+    assert_eq!(r.problems, vec![Problem::Edited { instance: "gw".into(), seq: 3 }]);
+}
+
+#[tokio::test]
+async fn given_a_deleted_entry_verify_should_name_the_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let a = AuditLog::sqlite(&path).await.unwrap();
+    a.append("gw", entries(5)).await.unwrap();
+    tamper(&path, "DELETE FROM audit WHERE seq = 2");
+    let r = a.verify().await.unwrap();
+    assert_eq!(r.problems, vec![Problem::Deleted { instance: "gw".into(), after: 1, next: 3 }]);
+    assert!(r.problems[0].to_string().contains("gw#2..2: deleted"));
+}
+
+#[tokio::test]
+async fn given_the_last_entries_deleted_verify_should_report_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let a = AuditLog::sqlite(&path).await.unwrap();
+    a.append("gw", entries(5)).await.unwrap();
+    tamper(&path, "DELETE FROM audit WHERE seq >= 4");
+    let r = a.verify().await.unwrap();
+    assert_eq!(r.problems, vec![Problem::Truncated { instance: "gw".into(), last: 3, head: 5 }]);
+}
+
+#[tokio::test]
+async fn given_a_rehashed_forgery_verify_should_see_the_broken_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let a = AuditLog::sqlite(&path).await.unwrap();
+    let stored = a.append("gw", entries(4)).await.unwrap();
+    // A forger who recomputes the edited entry's own hash still breaks the next link.
+    let mut forged = stored[1].clone();
+    forged.detail = "n=forged".into();
+    forged.hash = forged.compute_hash();
+    tamper(&path, &format!("UPDATE audit SET detail = '{}', hash = '{}' WHERE seq = 2", forged.detail, forged.hash));
+    let r = a.verify().await.unwrap();
+    assert_eq!(r.problems, vec![Problem::Relinked { instance: "gw".into(), seq: 3 }]);
+}
+
+#[tokio::test]
+async fn given_an_update_through_sql_the_store_should_refuse_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let a = AuditLog::sqlite(&path).await.unwrap();
+    a.append("gw", entries(1)).await.unwrap();
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let err = c.execute("DELETE FROM audit", []).unwrap_err();
+    assert!(err.to_string().contains("append-only"));
+}
+
+#[tokio::test]
+async fn given_many_concurrent_writers_the_auditor_should_group_commit_one_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::sqlite(&dir.path().join("audit.db")).await.unwrap();
+    let auditor = Auditor::spawn(log.clone(), "gw");
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let a = auditor.clone();
+        tasks.push(tokio::spawn(async move { a.record(entries(10)).await }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let r = log.verify().await.unwrap();
+    assert!(r.is_ok());
+    assert_eq!(r.entries, 200);
+}
+
+/// A private schema in the machine's PostgreSQL `test` database.
+async fn pg_schema() -> String {
+    let schema = format!("audit_test_{}", fastrand_name());
+    let (client, conn) = tokio_postgres::connect("host=127.0.0.1 user=postgres dbname=test", tokio_postgres::NoTls).await.expect("PostgreSQL on 127.0.0.1:5432 (scripts/test starts it)");
+    tokio::spawn(conn);
+    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+    format!("host=127.0.0.1 user=postgres dbname=test options='-c search_path={schema}'")
+}
+
+fn fastrand_name() -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{}_{}", std::process::id(), t % 1_000_000_000)
+}
+
+#[tokio::test]
+async fn given_postgres_two_instances_and_an_edit_verify_should_name_the_entry() {
+    let conninfo = pg_schema().await;
+    let a = AuditLog::postgres(&conninfo).await.unwrap();
+    let b = AuditLog::postgres(&conninfo).await.unwrap();
+    a.append("gw-1", entries(3)).await.unwrap();
+    b.append("gw-2", entries(3)).await.unwrap();
+    b.append("gw-1", entries(2)).await.unwrap();
+    let r = a.verify().await.unwrap();
+    assert!(r.is_ok(), "{:?}", r.problems);
+    assert_eq!((r.chains, r.entries), (2, 8));
+    let (client, conn) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client.batch_execute("ALTER TABLE audit DISABLE TRIGGER audit_append_only; UPDATE audit SET cpi = 'CPI99' WHERE instance = 'gw-2' AND seq = 2; DELETE FROM audit WHERE instance = 'gw-1' AND seq = 4").await.unwrap();
+    let r = a.verify().await.unwrap();
+    assert_eq!(r.problems, vec![Problem::Deleted { instance: "gw-1".into(), after: 3, next: 5 }, Problem::Edited { instance: "gw-2".into(), seq: 2 }]);
+}
