@@ -1,1 +1,81 @@
-//! x
+//! Durable queues behind the [`Queue`] trait of `silgate-core`.
+//!
+//! - [`SqliteQueue`]: the embedded default. One file, WAL, batched commits, leases
+//!   with a visibility timeout, a dead-letter table, a bounded depth that blocks
+//!   producers when reached.
+//! - [`RabbitQueue`]: RabbitMQ through lapin, for scale-out. Publisher confirms (an
+//!   enqueue returns only when the broker confirmed every message), a durable quorum
+//!   queue with a delivery limit and a dead-letter exchange, prefetch, manual acks, and
+//!   reconnection with backoff after a broker restart.
+//!
+//! [`AnyQueue`] is what the binary holds: the backend chosen by config, with the same
+//! trait. The queue knows nothing of sources or of the node: it moves [`QueueItem`]s.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod rabbit;
+mod sqlite;
+
+pub use rabbit::{RabbitConfig, RabbitQueue};
+pub use silgate_core::{DeadLetter, FullPolicy, LeaseId, Leased, Queue, QueueError, QueueItem, QueueStats};
+pub use sqlite::{SqliteConfig, SqliteQueue};
+
+use std::time::Duration;
+
+/// The queue backend chosen by config.
+#[derive(Debug, Clone)]
+pub enum AnyQueue {
+    /// Embedded SQLite.
+    Sqlite(SqliteQueue),
+    /// RabbitMQ.
+    Rabbit(RabbitQueue),
+}
+
+impl AnyQueue {
+    /// `sqlite` or `rabbitmq`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Rabbit(_) => "rabbitmq",
+        }
+    }
+}
+
+macro_rules! each {
+    ($self:ident, $q:ident => $e:expr) => {
+        match $self {
+            AnyQueue::Sqlite($q) => $e,
+            AnyQueue::Rabbit($q) => $e,
+        }
+    };
+}
+
+impl Queue for AnyQueue {
+    async fn enqueue(&self, items: Vec<QueueItem>) -> Result<usize, QueueError> {
+        each!(self, q => q.enqueue(items).await)
+    }
+    async fn lease(&self, max: usize, wait: Duration) -> Result<Vec<Leased>, QueueError> {
+        each!(self, q => q.lease(max, wait).await)
+    }
+    async fn ack(&self, lease: LeaseId) -> Result<(), QueueError> {
+        each!(self, q => q.ack(lease).await)
+    }
+    async fn release(&self, lease: LeaseId, delay: Duration) -> Result<(), QueueError> {
+        each!(self, q => q.release(lease, delay).await)
+    }
+    async fn dead_letter(&self, lease: LeaseId, reason: &str) -> Result<(), QueueError> {
+        each!(self, q => q.dead_letter(lease, reason).await)
+    }
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, QueueError> {
+        each!(self, q => q.dead_letters(limit).await)
+    }
+    async fn replay(&self, ids: &[String]) -> Result<Vec<QueueItem>, QueueError> {
+        each!(self, q => q.replay(ids).await)
+    }
+    async fn stats(&self) -> Result<QueueStats, QueueError> {
+        each!(self, q => q.stats().await)
+    }
+}
+
+#[cfg(test)]
+mod tests;

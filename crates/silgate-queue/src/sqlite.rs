@@ -1,0 +1,307 @@
+//! The embedded SQLite queue (the default backend).
+//!
+//! One table of waiting items and one of dead letters, in a WAL-mode file with
+//! `synchronous = FULL`: a committed enqueue survives a power cut. Leasing stamps the
+//! rows with a fresh random token and pushes their `visible_at` forward by the
+//! visibility timeout; a lease that is not acked in time simply becomes visible again.
+//! The depth is kept in a one-row table by triggers, so the bound is checked without
+//! counting the table, and stays right when several processes share the file.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use silgate_core::{DeadLetter, FullPolicy, LeaseId, Leased, Queue, QueueError, QueueItem, QueueStats};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS queue (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT    NOT NULL UNIQUE,
+    item       TEXT    NOT NULL,
+    visible_at INTEGER NOT NULL,
+    deliveries INTEGER NOT NULL DEFAULT 0,
+    lease      INTEGER
+);
+CREATE INDEX IF NOT EXISTS queue_visible ON queue (visible_at, seq);
+CREATE INDEX IF NOT EXISTS queue_lease ON queue (lease);
+CREATE TABLE IF NOT EXISTS dead (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT    NOT NULL UNIQUE,
+    item       TEXT    NOT NULL,
+    reason     TEXT    NOT NULL,
+    at_ms      INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS depth (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+INSERT OR IGNORE INTO depth (id, n) VALUES (1, (SELECT count(*) FROM queue));
+CREATE TRIGGER IF NOT EXISTS queue_depth_ins AFTER INSERT ON queue BEGIN UPDATE depth SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS queue_depth_del AFTER DELETE ON queue BEGIN UPDATE depth SET n = n - 1 WHERE id = 1; END;
+";
+
+/// Settings of the SQLite queue.
+#[derive(Debug, Clone)]
+pub struct SqliteConfig {
+    /// The database file.
+    pub path: PathBuf,
+    /// Most items held (waiting + leased); then [`FullPolicy`] applies.
+    pub capacity: u64,
+    /// What a producer does when the queue is full.
+    pub full_policy: FullPolicy,
+    /// How long a producer blocks on a full queue before giving up with
+    /// [`QueueError::Full`] (`None`: for ever).
+    pub max_block: Option<Duration>,
+    /// How long a lease lasts before the item is handed out again.
+    pub visibility_timeout: Duration,
+}
+
+impl SqliteConfig {
+    /// Defaults for a file: 1,000,000 items, block, 5 minutes' visibility.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), capacity: 1_000_000, full_policy: FullPolicy::Block, max_block: None, visibility_timeout: Duration::from_secs(300) }
+    }
+}
+
+/// The SQLite queue. Cloning shares the connection.
+#[derive(Debug, Clone)]
+pub struct SqliteQueue {
+    conn: Arc<Mutex<Connection>>,
+    cfg: Arc<SqliteConfig>,
+    /// Wakes lessees when this process adds or releases items.
+    ready: Arc<Notify>,
+    /// Wakes blocked producers when this process removes items.
+    room: Arc<Notify>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> QueueError {
+    QueueError::Unavailable(e.to_string())
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl SqliteQueue {
+    /// Opens (creating if needed) the queue file.
+    pub async fn open(cfg: SqliteConfig) -> Result<Self, QueueError> {
+        let path = cfg.path.clone();
+        let conn = blocking(move || open_conn(&path)).await?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), cfg: Arc::new(cfg), ready: Arc::new(Notify::new()), room: Arc::new(Notify::new()) })
+    }
+
+    async fn with<T: Send + 'static>(&self, f: impl FnOnce(&mut Connection) -> Result<T, QueueError> + Send + 'static) -> Result<T, QueueError> {
+        let conn = self.conn.clone();
+        blocking(move || {
+            let mut guard = conn.lock().map_err(|_| unavailable("queue connection poisoned"))?;
+            f(&mut guard)
+        })
+        .await
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &SqliteConfig {
+        &self.cfg
+    }
+}
+
+fn open_conn(path: &Path) -> Result<Connection, QueueError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| unavailable(format!("creating {}: {e}", dir.display())))?;
+    }
+    let conn = Connection::open(path).map_err(unavailable)?;
+    conn.busy_timeout(Duration::from_secs(30)).map_err(unavailable)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
+    conn.pragma_update(None, "synchronous", "FULL").map_err(unavailable)?;
+    conn.execute_batch(SCHEMA).map_err(unavailable)?;
+    Ok(conn)
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, QueueError> + Send + 'static) -> Result<T, QueueError> {
+    tokio::task::spawn_blocking(f).await.map_err(unavailable)?
+}
+
+fn decode(json: &str) -> Result<QueueItem, QueueError> {
+    serde_json::from_str(json).map_err(|e| QueueError::Corrupt(format!("stored item does not decode: {e}")))
+}
+
+impl Queue for SqliteQueue {
+    async fn enqueue(&self, items: Vec<QueueItem>) -> Result<usize, QueueError> {
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let started = Instant::now();
+        let n = items.len() as u64;
+        let encoded: Vec<(String, String)> = items.iter().map(|i| serde_json::to_string(i).map(|j| (i.message_id.clone(), j))).collect::<Result<_, _>>().map_err(|e| QueueError::Corrupt(e.to_string()))?;
+        let encoded = Arc::new(encoded);
+        loop {
+            let enc = encoded.clone();
+            let capacity = self.cfg.capacity;
+            let added = self
+                .with(move |conn| {
+                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
+                    let depth: i64 = tx.query_row("SELECT n FROM depth WHERE id = 1", [], |r| r.get(0)).map_err(unavailable)?;
+                    let depth = u64::try_from(depth).unwrap_or(0);
+                    // A batch bigger than the whole capacity still goes into an empty queue.
+                    if depth > 0 && depth + n > capacity {
+                        return Ok(None);
+                    }
+                    let now = now_ms();
+                    let mut added = 0;
+                    {
+                        let mut ins = tx.prepare_cached("INSERT OR IGNORE INTO queue (message_id, item, visible_at) VALUES (?1, ?2, ?3)").map_err(unavailable)?;
+                        for (id, json) in enc.iter() {
+                            added += ins.execute(params![id, json, now]).map_err(unavailable)?;
+                        }
+                    }
+                    tx.commit().map_err(unavailable)?;
+                    Ok(Some(added))
+                })
+                .await?;
+            match added {
+                Some(a) => {
+                    self.ready.notify_waiters();
+                    return Ok(a);
+                }
+                None => match self.cfg.full_policy {
+                    FullPolicy::Block => {
+                        if self.cfg.max_block.is_some_and(|m| started.elapsed() >= m) {
+                            return Err(QueueError::Full(started.elapsed()));
+                        }
+                        // Another process may free room without notifying us: poll too.
+                        let _ = tokio::time::timeout(Duration::from_millis(200), self.room.notified()).await;
+                    }
+                },
+            }
+        }
+    }
+
+    async fn lease(&self, max: usize, wait: Duration) -> Result<Vec<Leased>, QueueError> {
+        let deadline = Instant::now() + wait;
+        let vt = ms(self.cfg.visibility_timeout);
+        loop {
+            let notified = self.ready.notified();
+            let max_i = i64::try_from(max).unwrap_or(i64::MAX);
+            let got = self
+                .with(move |conn| {
+                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
+                    let now = now_ms();
+                    let rows: Vec<(i64, String, u32)> = {
+                        let mut sel = tx.prepare_cached("SELECT seq, item, deliveries FROM queue WHERE visible_at <= ?1 ORDER BY visible_at, seq LIMIT ?2").map_err(unavailable)?;
+                        sel.query_map(params![now, max_i], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(unavailable)?.collect::<Result<_, _>>().map_err(unavailable)?
+                    };
+                    let mut out = Vec::with_capacity(rows.len());
+                    {
+                        let mut upd = tx.prepare_cached("UPDATE queue SET lease = ?1, visible_at = ?2, deliveries = deliveries + 1 WHERE seq = ?3").map_err(unavailable)?;
+                        for (seq, json, deliveries) in rows {
+                            let token = fastrand::u64(1..i64::MAX as u64);
+                            upd.execute(params![token as i64, now + vt, seq]).map_err(unavailable)?;
+                            match decode(&json) {
+                                Ok(item) => out.push(Leased { item, lease: LeaseId(token), deliveries: deliveries + 1 }),
+                                Err(e) => {
+                                    // Never lose it: park the undecodable row with its reason.
+                                    tx.execute("INSERT OR IGNORE INTO dead (message_id, item, reason, at_ms) SELECT message_id, item, ?2, ?3 FROM queue WHERE seq = ?1", params![seq, e.to_string(), now])
+                                        .map_err(unavailable)?;
+                                    tx.execute("DELETE FROM queue WHERE seq = ?1", [seq]).map_err(unavailable)?;
+                                }
+                            }
+                        }
+                    }
+                    tx.commit().map_err(unavailable)?;
+                    Ok(out)
+                })
+                .await?;
+            if !got.is_empty() || Instant::now() >= deadline {
+                return Ok(got);
+            }
+            let left = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
+            let _ = tokio::time::timeout(left, notified).await;
+        }
+    }
+
+    async fn ack(&self, lease: LeaseId) -> Result<(), QueueError> {
+        let n = self.with(move |conn| conn.execute("DELETE FROM queue WHERE lease = ?1", [lease.0 as i64]).map_err(unavailable)).await?;
+        self.room.notify_waiters();
+        if n == 0 { Err(QueueError::UnknownLease(lease)) } else { Ok(()) }
+    }
+
+    async fn release(&self, lease: LeaseId, delay: Duration) -> Result<(), QueueError> {
+        let d = ms(delay);
+        let n = self.with(move |conn| conn.execute("UPDATE queue SET lease = NULL, visible_at = ?2 WHERE lease = ?1", params![lease.0 as i64, now_ms() + d]).map_err(unavailable)).await?;
+        self.ready.notify_waiters();
+        if n == 0 { Err(QueueError::UnknownLease(lease)) } else { Ok(()) }
+    }
+
+    async fn dead_letter(&self, lease: LeaseId, reason: &str) -> Result<(), QueueError> {
+        let reason = reason.to_string();
+        let n = self
+            .with(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
+                tx.execute(
+                    "INSERT INTO dead (message_id, item, reason, at_ms) SELECT message_id, item, ?2, ?3 FROM queue WHERE lease = ?1
+                     ON CONFLICT (message_id) DO UPDATE SET reason = excluded.reason, at_ms = excluded.at_ms",
+                    params![lease.0 as i64, reason, now_ms()],
+                )
+                .map_err(unavailable)?;
+                let n = tx.execute("DELETE FROM queue WHERE lease = ?1", [lease.0 as i64]).map_err(unavailable)?;
+                tx.commit().map_err(unavailable)?;
+                Ok(n)
+            })
+            .await?;
+        self.room.notify_waiters();
+        if n == 0 { Err(QueueError::UnknownLease(lease)) } else { Ok(()) }
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, QueueError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with(move |conn| {
+            let mut stmt = conn.prepare("SELECT item, reason, at_ms FROM dead ORDER BY seq LIMIT ?1").map_err(unavailable)?;
+            let rows: Vec<(String, String, i64)> = stmt.query_map([limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(unavailable)?.collect::<Result<_, _>>().map_err(unavailable)?;
+            rows.into_iter().map(|(json, reason, at_ms)| Ok(DeadLetter { item: decode(&json)?, reason, at_ms })).collect()
+        })
+        .await
+    }
+
+    async fn replay(&self, ids: &[String]) -> Result<Vec<QueueItem>, QueueError> {
+        let ids = ids.to_vec();
+        let out = self
+            .with(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
+                let rows: Vec<(i64, String)> = {
+                    let mut stmt = tx.prepare("SELECT seq, item FROM dead ORDER BY seq").map_err(unavailable)?;
+                    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(unavailable)?.collect::<Result<_, _>>().map_err(unavailable)?
+                };
+                let mut out = Vec::new();
+                let now = now_ms();
+                for (seq, json) in rows {
+                    let item = decode(&json)?;
+                    if !ids.is_empty() && !ids.contains(&item.message_id) {
+                        continue;
+                    }
+                    tx.execute("INSERT OR IGNORE INTO queue (message_id, item, visible_at) VALUES (?1, ?2, ?3)", params![item.message_id, json, now]).map_err(unavailable)?;
+                    tx.execute("DELETE FROM dead WHERE seq = ?1", [seq]).map_err(unavailable)?;
+                    out.push(item);
+                }
+                tx.commit().map_err(unavailable)?;
+                Ok(out)
+            })
+            .await?;
+        self.ready.notify_waiters();
+        Ok(out)
+    }
+
+    async fn stats(&self) -> Result<QueueStats, QueueError> {
+        self.with(|conn| {
+            let now = now_ms();
+            let (total, leased): (i64, i64) = conn
+                .query_row("SELECT (SELECT n FROM depth WHERE id = 1), (SELECT count(*) FROM queue WHERE lease IS NOT NULL AND visible_at > ?1)", [now], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(unavailable)?;
+            let dead: i64 = conn.query_row("SELECT count(*) FROM dead", [], |r| r.get(0)).optional().map_err(unavailable)?.unwrap_or(0);
+            let n = |v: i64| u64::try_from(v).unwrap_or(0);
+            Ok(QueueStats { ready: n(total).saturating_sub(n(leased)), leased: Some(n(leased)), dead: n(dead) })
+        })
+        .await
+    }
+}

@@ -1,0 +1,111 @@
+//! The RabbitMQ backend against the machine's broker (127.0.0.1:5672, guest/guest;
+//! `scripts/test` starts it when it is down). Each test uses its own queue names.
+
+use silgate_core::RecordKind;
+use silgate_queue::{Queue, QueueItem, RabbitConfig, RabbitQueue};
+use std::time::Duration;
+
+fn item(i: usize) -> QueueItem {
+    QueueItem {
+        message_id: format!("m{i:06}"),
+        key_hash: format!("k{i}"),
+        content_hash: format!("c{i}"),
+        kind: RecordKind::Vacancy,
+        region: "16".into(),
+        cpi: "CPI01".into(),
+        communication_code: format!("1600026111{i:015}"),
+        source: format!("canonical-json:test:{i}"),
+        received_ms: 0,
+        document: format!("<doc n=\"{i}\"/>"),
+    }
+}
+
+fn cfg(name: &str) -> RabbitConfig {
+    let mut c = RabbitConfig::new("amqp://guest:guest@127.0.0.1:5672/%2f");
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    c.queue = format!("silgate.test.{name}.{}.{t}", std::process::id());
+    c.prefetch = 50;
+    c
+}
+
+#[tokio::test]
+async fn given_confirmed_publishes_should_lease_ack_and_count() {
+    let q = RabbitQueue::connect(cfg("basic")).await.expect("RabbitMQ on 127.0.0.1:5672");
+    assert_eq!(q.enqueue((0..20).map(item).collect()).await.unwrap(), 20);
+    let mut seen = Vec::new();
+    while seen.len() < 20 {
+        let got = q.lease(8, Duration::from_secs(5)).await.unwrap();
+        assert!(!got.is_empty(), "queue ran dry after {} items", seen.len());
+        for l in got {
+            assert_eq!(l.deliveries, 1);
+            q.ack(l.lease).await.unwrap();
+            seen.push(l.item.message_id);
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 20);
+    let s = q.stats().await.unwrap();
+    assert_eq!((s.ready, s.dead), (0, 0));
+}
+
+#[tokio::test]
+async fn given_a_released_lease_the_item_should_come_back_counted() {
+    let q = RabbitQueue::connect(cfg("release")).await.unwrap();
+    q.enqueue(vec![item(1)]).await.unwrap();
+    let l = q.lease(1, Duration::from_secs(5)).await.unwrap();
+    q.release(l[0].lease, Duration::ZERO).await.unwrap();
+    let again = q.lease(1, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].item, item(1));
+    assert!(again[0].deliveries >= 2, "deliveries = {}", again[0].deliveries);
+    q.ack(again[0].lease).await.unwrap();
+}
+
+#[tokio::test]
+async fn given_dead_letters_should_keep_the_reason_list_and_replay() {
+    let q = RabbitQueue::connect(cfg("dead")).await.unwrap();
+    q.enqueue((0..3).map(item).collect()).await.unwrap();
+    let mut n = 0;
+    while n < 3 {
+        for l in q.lease(3, Duration::from_secs(5)).await.unwrap() {
+            q.dead_letter(l.lease, "delivery.refused").await.unwrap();
+            n += 1;
+        }
+    }
+    let dead = q.dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 3);
+    assert!(dead.iter().all(|d| d.reason == "delivery.refused"));
+    // Browsing does not consume.
+    assert_eq!(q.dead_letters(10).await.unwrap().len(), 3);
+    let back = q.replay(&["m000002".to_string()]).await.unwrap();
+    assert_eq!(back.len(), 1);
+    let l = q.lease(5, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(l.len(), 1);
+    assert_eq!(l[0].item.message_id, "m000002");
+    q.ack(l[0].lease).await.unwrap();
+    assert_eq!(q.dead_letters(10).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn given_a_closed_connection_unacked_leases_should_be_redelivered() {
+    let c = cfg("redeliver");
+    {
+        let q = RabbitQueue::connect(c.clone()).await.unwrap();
+        q.enqueue((0..5).map(item).collect()).await.unwrap();
+        let got = q.lease(5, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(got.len(), 5);
+        // dropped without acking: the broker requeues on connection close
+    }
+    let q = RabbitQueue::connect(c).await.unwrap();
+    let mut n = 0;
+    while n < 5 {
+        let got = q.lease(5, Duration::from_secs(10)).await.unwrap();
+        assert!(!got.is_empty());
+        for l in got {
+            assert!(l.deliveries >= 2);
+            q.ack(l.lease).await.unwrap();
+            n += 1;
+        }
+    }
+}
