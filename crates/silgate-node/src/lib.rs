@@ -1,1 +1,109 @@
-//! x
+//! The reference national node: a ClicLavoro-style receiver that the gateway, its
+//! tests and its demo deliver to.
+//!
+//! It speaks the wire protocol of `../shared/formats/egov.md`: SOAP 1.1 with the eGov
+//! header, over HTTPS with client certificates checked against the regions' CA. For
+//! each request it
+//!
+//! 1. reads and checks the envelope (a refusal is a SOAP `Client` fault with the
+//!    `EGOV_IT_*` code of the national profile);
+//! 2. applies the configured [`Faults`] (outage windows, random 503, 429 with
+//!    `Retry-After`, latency, random KO) and notes any client that comes back before
+//!    the `Retry-After` it was given;
+//! 3. answers a repeated message id with the first answer, counted as a duplicate
+//!    (idempotency: `inoltro = EGOV_IT_ALPIUUNAVOLTA`);
+//! 4. judges the document with `silgate-std1546` (XSD and business rules): `KO` with
+//!    the rule ids, or `OK` with a receipt id;
+//! 5. stores the document and the answer (SQLite).
+//!
+//! `GET /api/stats` gives totals and per-minute throughput per region, CPI and kind;
+//! `GET /metrics` the Prometheus text; `GET /healthz`; `GET|PUT /admin/faults` when
+//! `admin = true`.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod faults;
+mod metrics;
+mod server;
+mod store;
+mod tls;
+
+pub use faults::{Faults, Outage};
+pub use server::{NodeHandle, Stats, Totals, start};
+pub use store::MinuteRow;
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Errors of the node.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The document store failed.
+    #[error("node store: {0}")]
+    Store(#[from] rusqlite::Error),
+    /// TLS material could not be loaded or is unusable.
+    #[error("node TLS: {0}")]
+    Tls(String),
+    /// A file or socket operation failed.
+    #[error("node: {0}")]
+    Io(String),
+    /// The validator could not start.
+    #[error("node validator: {0}")]
+    Validator(String),
+}
+
+impl NodeError {
+    /// Stable short code.
+    pub fn as_code(&self) -> &'static str {
+        match self {
+            Self::Store(_) => "node.store",
+            Self::Tls(_) => "node.tls",
+            Self::Io(_) => "node.io",
+            Self::Validator(_) => "node.validator",
+        }
+    }
+}
+
+/// TLS of the node's listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain of the node.
+    pub cert: PathBuf,
+    /// PEM private key of the node (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// PEM CA certificates that sign the regions' client certificates. Every client
+    /// must present one (mTLS).
+    pub client_ca: PathBuf,
+}
+
+/// The node's configuration (`silgate node --config FILE`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Listen address (`127.0.0.1:8443`; port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// HTTPS with client certificates. Without it the node speaks plain HTTP, which it
+    /// refuses on anything but a loopback address.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// The SQLite file of received documents.
+    pub store: PathBuf,
+    /// The eGov `Servizio` the node publishes.
+    #[serde(default = "default_service")]
+    pub service: String,
+    /// Whether `PUT /admin/faults` is served.
+    #[serde(default)]
+    pub admin: bool,
+    /// Faults injected from the start.
+    #[serde(default)]
+    pub faults: Faults,
+    /// Date against which documents are judged (YYYY-MM-DD; default: today).
+    #[serde(default)]
+    pub today: Option<String>,
+}
+
+fn default_service() -> String {
+    "ClicLavoro".into()
+}

@@ -10,6 +10,7 @@
 //!   in process with libxml2, on one dedicated thread.
 //! - [`rules`]: the business rules a schema cannot express (checksums, codes at a date,
 //!   coherence, closures).
+//! - [`egov`]: the SOAP 1.1 + eGov envelope that carries one document to the node.
 //! - [`code`]: the 25-character communication code and its allocators.
 //!
 //! [`validate_xml`] and [`emit`] are the two entry points: one judges a document, the
@@ -21,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod code;
+pub mod egov;
 pub mod read;
 pub mod rules;
 mod tree;

@@ -19,6 +19,15 @@ pub(crate) struct Element {
     pub(crate) children: Vec<Element>,
     /// 1-based line of the start tag.
     pub(crate) line: usize,
+    /// Attributes by local name (unescaped), namespace declarations excluded.
+    pub(crate) attrs: Vec<(String, String)>,
+}
+
+impl Element {
+    /// The value of the attribute with this local name.
+    pub(crate) fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
 }
 
 /// Why a document is not well-formed XML.
@@ -61,7 +70,17 @@ pub(crate) fn parse(input: &[u8]) -> Result<Element, Malformed> {
                 return Err(Malformed { line: err_line(&mut cache, pos), message: format!("malformed xml: {e}") });
             }
             Ok((ns, Event::Start(s))) | Ok((ns, Event::Empty(s))) if root.is_none() => {
+                let mut attrs = Vec::new();
+                for a in s.attributes() {
+                    let a = a.map_err(|e| Malformed { line: line_at(input, before, &mut cache), message: format!("malformed attribute: {e}") })?;
+                    if a.key.as_namespace_binding().is_some() {
+                        continue;
+                    }
+                    let v = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| Malformed { line: line_at(input, before, &mut cache), message: format!("malformed attribute value: {e}") })?;
+                    attrs.push((a.key.local_name().as_ref().to_string(), v.into_owned()));
+                }
                 let el = Element {
+                    attrs,
                     name: s.local_name().as_ref().to_string(),
                     ns: match ns {
                         ResolveResult::Bound(n) => Some(n.as_ref().to_string()),

@@ -8,11 +8,21 @@
 //! - [`validate`]: `silgate validate`, judges 1546 documents.
 //! - [`demo`]: `silgate demo`, the whole current path on bundled samples.
 //! - [`tables`]: loading code tables, with a region's overrides from a directory.
+//! - [`gateway`]: the gateway's config file and the ingest step (translate, dedup,
+//!   queue, audit).
+//! - [`run`]: `silgate run` (inbox pollers + publisher, graceful shutdown) and
+//!   `silgate ingest`.
+//! - [`ops`]: `silgate node`, `dlq`, `audit`, `certs`.
+//! - [`pki`]: a throwaway PKI for the demo and tests.
 //!
 //! Only the binary reads files or the environment; the library crates get bytes and
 //! values. `anyhow` lives here and nowhere else.
 
 mod demo;
+mod gateway;
+mod ops;
+mod pki;
+mod run;
 mod tables;
 mod translate;
 mod validate;
@@ -84,6 +94,98 @@ enum Command {
     },
     /// List the embedded code tables with their source, licence and completeness.
     Codes,
+    /// Ingest files into the durable queue (translate, quarantine, dedup, enqueue).
+    Ingest {
+        /// Gateway configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The kind of input.
+        #[arg(long, value_enum, default_value = "canonical-json")]
+        source: SourceKind,
+        /// Input files.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+    },
+    /// Run the gateway: poll the configured inboxes and deliver the queue to the node
+    /// until SIGTERM (which drains in-flight work).
+    Run {
+        /// Gateway configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Run the reference national node.
+    Node {
+        /// Node configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// The dead-letter store.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Write a throwaway PKI (CA, node and client certificates) for trials and tests.
+    Certs {
+        /// Output directory.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The client certificate's common name (the region).
+        #[arg(long, default_value = "REGIONE")]
+        region: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DlqCommand {
+    /// List dead letters: message id, code, CPI, time, reason.
+    List {
+        /// Gateway configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// At most this many.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+    /// Put dead letters back in the queue (all, or those named by --id).
+    Replay {
+        /// Gateway configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Message ids to replay (default: all).
+        #[arg(long = "id", value_name = "MESSAGE_ID")]
+        ids: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk every chain; exit 1 and name the entry if one was edited, inserted or
+    /// deleted.
+    Verify {
+        /// Gateway configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Print the history of a record (message id or communication code) or of a CPI.
+    Query {
+        /// Gateway configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// A message id or a 25-digit communication code.
+        #[arg(long, value_name = "ID")]
+        record: Option<String>,
+        /// A CPI code.
+        #[arg(long, value_name = "CODE")]
+        cpi: Option<String>,
+        /// From this date on (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+    },
 }
 
 /// Kinds of input `translate` reads. Adapters add theirs here.
@@ -95,11 +197,17 @@ enum SourceKind {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SILGATE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).json().try_init();
     let result = match cli.command {
         Command::Validate { files, judging } => validate::run(&files, &judging),
         Command::Translate { source, out, region, inputs, judging } => translate::run(source, &out, region.as_deref(), &inputs, &judging),
-        Command::Demo { out } => demo::run(out),
         Command::Codes => tables::list(),
+        Command::Certs { out, region } => ops::certs(&out, &region),
+        command => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            Ok(rt) => rt.block_on(async_command(command)),
+            Err(e) => Err(e.into()),
+        },
     };
     match result {
         Ok(code) => code,
@@ -107,5 +215,19 @@ fn main() -> ExitCode {
             eprintln!("silgate: error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+async fn async_command(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Demo { out } => demo::run(out).await,
+        Command::Ingest { config, source: SourceKind::CanonicalJson, inputs } => run::ingest(&config, &inputs).await,
+        Command::Run { config } => run::run(&config).await,
+        Command::Node { config } => ops::node(&config).await,
+        Command::Dlq { command: DlqCommand::List { config, limit } } => ops::dlq_list(&config, limit).await,
+        Command::Dlq { command: DlqCommand::Replay { config, ids } } => ops::dlq_replay(&config, &ids).await,
+        Command::Audit { command: AuditCommand::Verify { config } } => ops::audit_verify(&config).await,
+        Command::Audit { command: AuditCommand::Query { config, record, cpi, since } } => ops::audit_query(&config, record, cpi, since).await,
+        Command::Validate { .. } | Command::Translate { .. } | Command::Codes | Command::Certs { .. } => unreachable!("handled synchronously"),
     }
 }

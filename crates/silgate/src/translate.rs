@@ -80,13 +80,29 @@ impl Summary {
     }
 }
 
+/// A record that passed every check, with what the queue needs.
+#[derive(Debug)]
+pub(crate) struct Accepted {
+    pub(crate) record: Record,
+    pub(crate) xml: String,
+}
+
+/// Where accepted records go.
+pub(crate) enum Output {
+    /// One file per document in this directory (`translate`).
+    Dir(PathBuf),
+    /// Kept for the caller to queue (`ingest`, `run`); rejects are kept too, as
+    /// (position, rule) for the audit.
+    Collect { accepted: Vec<Accepted>, rejected: Vec<(String, String)> },
+}
+
 /// Everything a translation needs besides its input.
 pub(crate) struct Translator<'a> {
     pub(crate) tables: &'a CodeTables,
     pub(crate) today: Date,
     pub(crate) xsd: &'a XsdValidator,
     pub(crate) allocator: Option<ContentAllocator>,
-    pub(crate) out: PathBuf,
+    pub(crate) out: Output,
     quarantine: BufWriter<File>,
     pub(crate) summary: Summary,
 }
@@ -96,15 +112,41 @@ impl<'a> Translator<'a> {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         let q = out.join("quarantine.jsonl");
         let quarantine = BufWriter::new(File::create(&q).with_context(|| format!("creating {}", q.display()))?);
-        if let Some(r) = region {
-            anyhow::ensure!(r.len() == 2 && r.bytes().all(|b| b.is_ascii_digit()), "--region must be a two-digit ISTAT region code, got '{r}'");
+        Self::with(tables, today, xsd, region, Output::Dir(out.to_path_buf()), quarantine)
+    }
+
+    /// A translator that keeps accepted records for the queue and appends rejects to
+    /// the `quarantine` file.
+    pub(crate) fn collecting(tables: &'a CodeTables, today: Date, xsd: &'a XsdValidator, region: &str, quarantine: &Path) -> Result<Self> {
+        if let Some(dir) = quarantine.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        Ok(Self { tables, today, xsd, allocator: region.map(|r| ContentAllocator { region: r.to_string() }), out: out.to_path_buf(), quarantine, summary: Summary::default() })
+        let f = std::fs::OpenOptions::new().create(true).append(true).open(quarantine).with_context(|| format!("opening {}", quarantine.display()))?;
+        Self::with(tables, today, xsd, Some(region), Output::Collect { accepted: Vec::new(), rejected: Vec::new() }, BufWriter::new(f))
+    }
+
+    fn with(tables: &'a CodeTables, today: Date, xsd: &'a XsdValidator, region: Option<&str>, out: Output, quarantine: BufWriter<File>) -> Result<Self> {
+        if let Some(r) = region {
+            anyhow::ensure!(r.len() == 2 && r.bytes().all(|b| b.is_ascii_digit()), "the region must be a two-digit ISTAT region code, got '{r}'");
+        }
+        Ok(Self { tables, today, xsd, allocator: region.map(|r| ContentAllocator { region: r.to_string() }), out, quarantine, summary: Summary::default() })
+    }
+
+    /// Takes the accepted and rejected records collected so far.
+    pub(crate) fn drain(&mut self) -> Result<(Vec<Accepted>, Vec<(String, String)>)> {
+        self.quarantine.flush()?;
+        Ok(match &mut self.out {
+            Output::Collect { accepted, rejected } => (std::mem::take(accepted), std::mem::take(rejected)),
+            Output::Dir(_) => (Vec::new(), Vec::new()),
+        })
     }
 
     fn quarantine(&mut self, source: SourceSystem, position: String, issues: &[Issue]) -> Result<()> {
         let first = issues.iter().find(|i| i.is_error()).or(issues.first());
         let (field, rule, message) = first.map_or(("", "unknown", ""), |i| (i.path.as_str(), i.rule.as_str(), i.message.as_str()));
+        if let Output::Collect { rejected, .. } = &mut self.out {
+            rejected.push((position.clone(), rule.to_string()));
+        }
         let line = QuarantineLine { source: source.as_str(), position, field, rule, message, issues };
         serde_json::to_writer(&mut self.quarantine, &line)?;
         self.quarantine.write_all(b"\n")?;
@@ -131,11 +173,16 @@ impl<'a> Translator<'a> {
         if silgate_core::issue::has_errors(&issues) {
             return self.quarantine(prov.system, position, &issues);
         }
-        let code = rec.communication().code.clone().unwrap_or_default();
-        let path = self.out.join(format!("{}-{code}.xml", rec.kind().as_str()));
-        std::fs::write(&path, xml).with_context(|| format!("writing {}", path.display()))?;
         self.summary.accepted += 1;
-        self.summary.written.push(path);
+        match &mut self.out {
+            Output::Dir(dir) => {
+                let code = rec.communication().code.clone().unwrap_or_default();
+                let path = dir.join(format!("{}-{code}.xml", rec.kind().as_str()));
+                std::fs::write(&path, xml).with_context(|| format!("writing {}", path.display()))?;
+                self.summary.written.push(path);
+            }
+            Output::Collect { accepted, .. } => accepted.push(Accepted { record: rec, xml }),
+        }
         Ok(())
     }
 
@@ -144,10 +191,18 @@ impl<'a> Translator<'a> {
         for (i, line) in input.lines().enumerate() {
             let n = u64::try_from(i + 1).unwrap_or(u64::MAX);
             let line = line.with_context(|| format!("{origin}: line {n}"))?;
+            self.canonical_json_line(&line, n, origin)?;
+        }
+        Ok(())
+    }
+
+    /// One canonical JSON line (`n` is its 1-based number in `origin`).
+    pub(crate) fn canonical_json_line(&mut self, line: &str, n: u64, origin: &str) -> Result<()> {
+        {
             if line.trim().is_empty() {
-                continue;
+                return Ok(());
             }
-            match parse_record(&line) {
+            match parse_record(line) {
                 Ok(mut rec) => {
                     let p = rec.provenance_mut();
                     let cpi = std::mem::take(&mut p.cpi);

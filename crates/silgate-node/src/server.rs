@@ -1,0 +1,448 @@
+//! The HTTP side: routes, the SOAP handler, the listener with TLS.
+
+use crate::faults::{Decision, FaultState, Faults};
+use crate::metrics::{DocLabels, FaultLabels, Metrics};
+use crate::store::{MinuteRow, Store, Stored};
+use crate::{NodeConfig, NodeError};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use silgate_codes::CodeTables;
+use silgate_core::{Date, Provenance, SourceSystem};
+use silgate_std1546::XsdValidator;
+use silgate_std1546::egov::{self, Action, Header};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Largest request accepted (a 1546 document is a few KiB).
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
+struct App {
+    cfg: NodeConfig,
+    store: Store,
+    faults: RwLock<FaultState>,
+    /// Message id -> instant before which the client was told not to come back.
+    not_before: Mutex<HashMap<String, Instant>>,
+    metrics: Metrics,
+    tables: &'static CodeTables,
+    xsd: &'static XsdValidator,
+    today: Option<Date>,
+    faults_injected: AtomicU64,
+    refused: AtomicU64,
+    violations: AtomicU64,
+}
+
+/// Totals of `/api/stats`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Totals {
+    /// Documents accepted (OK), one per message id.
+    pub accepted: i64,
+    /// Documents refused (KO), one per message id.
+    pub rejected: i64,
+    /// Distinct communication codes among the accepted documents.
+    pub distinct_codes: i64,
+    /// Repeats of a message id already answered.
+    pub duplicates: i64,
+    /// Faults injected (503, 429, KO on purpose).
+    pub faults_injected: u64,
+    /// Envelopes refused (SOAP Client faults).
+    pub envelopes_refused: u64,
+    /// Requests that came back before their Retry-After.
+    pub retry_after_violations: u64,
+}
+
+/// The body of `GET /api/stats`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Stats {
+    /// Totals since the store was created.
+    pub totals: Totals,
+    /// Rejections by rule id, most frequent first.
+    pub rejects_by_reason: Vec<(String, i64)>,
+    /// Per-minute counts over the window asked (`?hours=N`, default 3).
+    pub per_minute: Vec<MinuteRowOut>,
+}
+
+/// A per-minute row as served.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MinuteRowOut {
+    /// `YYYY-MM-DDTHH:MMZ`.
+    pub minute: String,
+    /// ISTAT region code.
+    pub region: String,
+    /// CPI code.
+    pub cpi: String,
+    /// `cv` or `vacancy`.
+    pub kind: String,
+    /// `accepted`, `rejected` or `duplicate`.
+    pub outcome: String,
+    /// Count.
+    pub n: i64,
+}
+
+impl From<MinuteRow> for MinuteRowOut {
+    fn from(r: MinuteRow) -> Self {
+        let t = time::OffsetDateTime::from_unix_timestamp(r.minute * 60).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let minute = format!("{:04}-{:02}-{:02}T{:02}:{:02}Z", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute());
+        Self { minute, region: r.region, cpi: r.cpi, kind: r.kind, outcome: r.outcome, n: r.n }
+    }
+}
+
+/// A running node.
+pub struct NodeHandle {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// `https` or `http`.
+    pub scheme: &'static str,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    app: Arc<App>,
+}
+
+impl std::fmt::Debug for NodeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeHandle").field("addr", &self.addr).field("scheme", &self.scheme).finish_non_exhaustive()
+    }
+}
+
+impl NodeHandle {
+    /// What `GET /api/stats?hours=N` would answer.
+    pub async fn stats(&self, hours: i64) -> Result<Stats, NodeError> {
+        compute_stats(&self.app, hours).await
+    }
+
+    /// The SOAP endpoint URL.
+    pub fn endpoint(&self) -> String {
+        format!("{}://{}/ws/cliclavoro", self.scheme, self.addr)
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> String {
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
+    /// Stops accepting connections and waits for the accept loop to end.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Waits until the node stops (it runs until [`NodeHandle::stop`] or an error).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn soap(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml; charset=utf-8"))], body).into_response()
+}
+
+fn reply_header(req: &Header, id: &str) -> Header {
+    Header {
+        sender: egov::NATIONAL.into(),
+        receiver: req.sender.clone(),
+        service: req.service.clone(),
+        action: req.action.clone(),
+        message_id: id.to_string(),
+        registered_at: now_stamp(),
+        reference: Some(req.message_id.clone()),
+        inoltro: None,
+        conferma: None,
+        exceptions: Vec::new(),
+    }
+}
+
+fn now_stamp() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second())
+}
+
+async fn soap_endpoint(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let started = Instant::now();
+    let resp = handle(&app, &body).await;
+    app.metrics.latency.observe(started.elapsed().as_secs_f64());
+    resp
+}
+
+async fn handle(app: &Arc<App>, body: &[u8]) -> Response {
+    let req = match egov::parse_request(body, &app.cfg.service, true) {
+        Ok(r) => r,
+        Err(e) => {
+            app.refused.fetch_add(1, Ordering::Relaxed);
+            app.metrics.envelope_refused.inc();
+            return soap(StatusCode::INTERNAL_SERVER_ERROR, egov::fault(None, e.fault, e.code, &e.message));
+        }
+    };
+    let Some(h) = req.header.clone() else {
+        return soap(StatusCode::INTERNAL_SERVER_ERROR, egov::fault(None, "Client", "EGOV_IT_002", "missing eGov Intestazione"));
+    };
+    // Did this client come back before its Retry-After?
+    if let Ok(mut nb) = app.not_before.lock()
+        && let Some(t) = nb.remove(&h.message_id)
+        && Instant::now() + Duration::from_millis(50) < t
+    {
+        app.violations.fetch_add(1, Ordering::Relaxed);
+        app.metrics.retry_after_violations.inc();
+    }
+    let (decision, latency) = match app.faults.read() {
+        Ok(f) => (f.decide(), f.latency()),
+        Err(_) => (Decision::Serve, Duration::ZERO),
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let fault = |name: &str| {
+        app.faults_injected.fetch_add(1, Ordering::Relaxed);
+        app.metrics.faults.get_or_create(&FaultLabels { fault: name.to_string() }).inc();
+    };
+    match decision {
+        Decision::Outage => {
+            fault("outage");
+            return (StatusCode::SERVICE_UNAVAILABLE, "node outage (injected)").into_response();
+        }
+        Decision::Error => {
+            fault("error");
+            return (StatusCode::SERVICE_UNAVAILABLE, "node error (injected)").into_response();
+        }
+        Decision::Throttle(secs) => {
+            fault("throttle");
+            if let Ok(mut nb) = app.not_before.lock() {
+                nb.insert(h.message_id.clone(), Instant::now() + Duration::from_secs(secs));
+            }
+            return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, secs.to_string())], "slow down (injected)").into_response();
+        }
+        Decision::Serve | Decision::Reject => {}
+    }
+    let minute = now_ms() / 60_000;
+    match app.store.repeat(&h.message_id, minute).await {
+        Ok(Some((first, region))) => {
+            app.metrics.documents.get_or_create(&DocLabels { region, kind: kind_of(req.action), outcome: "duplicate".into() }).inc();
+            return soap(StatusCode::OK, first);
+        }
+        Ok(None) => {}
+        Err(e) => return server_fault(&h, &e),
+    }
+    // Judge the document (XSD + rules) off the async threads.
+    let doc = req.document.clone();
+    let (tables, xsd, today) = (app.tables, app.xsd, app.today.unwrap_or_else(|| time::OffsetDateTime::now_utc().date()));
+    let judged = tokio::task::spawn_blocking(move || {
+        let prov = Provenance::new(SourceSystem::Std1546, "node", silgate_core::Position::Unknown);
+        silgate_std1546::validate_xml(doc.as_bytes(), prov, tables, today, xsd)
+    })
+    .await;
+    let report = match judged {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return server_fault(&h, &NodeError::Validator(e.to_string())),
+        Err(e) => return server_fault(&h, &NodeError::Validator(e.to_string())),
+    };
+    let mut rules: Vec<&str> = report.issues.iter().filter(|i| i.is_error()).map(|i| i.rule.as_str()).collect();
+    rules.sort_unstable();
+    rules.dedup();
+    let mut ok = rules.is_empty();
+    let mut reason = rules.join(" ");
+    if ok && decision == Decision::Reject {
+        fault("reject");
+        ok = false;
+        reason = "fault.injected-reject".into();
+    }
+    let (cpi, code) = match &report.record {
+        Some(silgate_core::Record::Cv(c)) => (c.system.intermediary.id.clone().unwrap_or_default(), c.system.communication.code.clone().unwrap_or_default()),
+        Some(silgate_core::Record::Vacancy(v)) => (v.system.intermediary.id.clone().unwrap_or_default(), v.system.communication.code.clone().unwrap_or_default()),
+        None => (String::new(), String::new()),
+    };
+    let region = code.get(..2).unwrap_or("").to_string();
+    let stored = Stored {
+        egov_id: h.message_id.clone(),
+        sender: h.sender.clone(),
+        region: region.clone(),
+        cpi,
+        kind: kind_of(req.action),
+        code,
+        ok,
+        reason: reason.clone(),
+        received_ms: now_ms(),
+        document: ok.then(|| req.document.clone()),
+    };
+    let action = req.action;
+    let hh = h.clone();
+    let descr = if ok { String::new() } else { format!("documento rifiutato: {reason}") };
+    let result = app.store.insert(stored, move |receipt| egov::response(Some(&reply_header(&hh, receipt)), action, ok, if ok { receipt } else { &descr })).await;
+    match result {
+        Ok((resp, repeat)) => {
+            let outcome = if repeat {
+                "duplicate"
+            } else if ok {
+                "accepted"
+            } else {
+                "rejected"
+            };
+            app.metrics.documents.get_or_create(&DocLabels { region, kind: kind_of(action), outcome: outcome.into() }).inc();
+            soap(StatusCode::OK, resp)
+        }
+        Err(e) => server_fault(&h, &e),
+    }
+}
+
+fn kind_of(a: Action) -> String {
+    match a {
+        Action::Candidatura => "cv",
+        Action::Vacancy => "vacancy",
+        Action::Messaggio => "messaggio",
+    }
+    .into()
+}
+
+fn server_fault(h: &Header, e: &NodeError) -> Response {
+    tracing::error!(error = %e, "node failed to process a request");
+    soap(StatusCode::INTERNAL_SERVER_ERROR, egov::fault(Some(&reply_header(h, "")), "Server", "EGOV_IT_300", "processing error"))
+}
+
+#[derive(Debug, Deserialize)]
+struct StatsQuery {
+    hours: Option<i64>,
+}
+
+async fn stats(State(app): State<Arc<App>>, Query(q): Query<StatsQuery>) -> Response {
+    match compute_stats(&app, q.hours.unwrap_or(3)).await {
+        Ok(s) => axum::Json(s).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn compute_stats(app: &App, hours: i64) -> Result<Stats, NodeError> {
+    let since = now_ms() / 60_000 - hours.clamp(1, 24 * 31) * 60;
+    let totals = app.store.totals().await?;
+    let minutes = app.store.minutes(since).await?;
+    let (accepted, rejected, distinct_codes, duplicates, reasons) = totals;
+    Ok(Stats {
+        totals: Totals {
+            accepted,
+            rejected,
+            distinct_codes,
+            duplicates,
+            faults_injected: app.faults_injected.load(Ordering::Relaxed),
+            envelopes_refused: app.refused.load(Ordering::Relaxed),
+            retry_after_violations: app.violations.load(Ordering::Relaxed),
+        },
+        rejects_by_reason: reasons,
+        per_minute: minutes.into_iter().map(Into::into).collect(),
+    })
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], app.metrics.encode()).into_response()
+}
+
+async fn get_faults(State(app): State<Arc<App>>) -> Response {
+    match app.faults.read() {
+        Ok(f) => axum::Json(f.faults.clone()).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn put_faults(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    if !app.cfg.admin {
+        return (StatusCode::FORBIDDEN, "admin endpoint disabled (admin = false)").into_response();
+    }
+    match serde_json::from_slice::<Faults>(&body) {
+        Ok(f) => {
+            if let Ok(mut w) = app.faults.write() {
+                *w = FaultState::new(f);
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, format!("faults: {e}")).into_response(),
+    }
+}
+
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/ws/cliclavoro", post(soap_endpoint))
+        .route("/api/stats", get(stats))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/admin/faults", get(get_faults).put(put_faults))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(app)
+}
+
+/// Starts the node: binds, and serves until stopped.
+pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
+    let tls = match &cfg.tls {
+        Some(t) => Some(tokio_rustls::TlsAcceptor::from(crate::tls::server_config(t)?)),
+        None if cfg.listen.ip().is_loopback() => None,
+        None => return Err(NodeError::Tls(format!("plain HTTP is only allowed on loopback; {} needs [tls]", cfg.listen))),
+    };
+    let today = match &cfg.today {
+        Some(d) => Some(silgate_core::time_types::parse_date(d).map_err(|_| NodeError::Validator(format!("today = '{d}' is not YYYY-MM-DD")))?),
+        None => None,
+    };
+    let xsd = XsdValidator::shared().map_err(|e| NodeError::Validator(e.to_string()))?;
+    let tables = CodeTables::embedded();
+    let store = Store::open(&cfg.store)?;
+    let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| NodeError::Io(format!("binding {}: {e}", cfg.listen)))?;
+    let addr = listener.local_addr().map_err(|e| NodeError::Io(e.to_string()))?;
+    let app = Arc::new(App {
+        faults: RwLock::new(FaultState::new(cfg.faults.clone())),
+        cfg,
+        store,
+        not_before: Mutex::new(HashMap::new()),
+        metrics: Metrics::new(),
+        tables,
+        xsd,
+        today,
+        faults_injected: AtomicU64::new(0),
+        refused: AtomicU64::new(0),
+        violations: AtomicU64::new(0),
+    });
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let (stop, mut stopped) = watch::channel(false);
+    let service = router(app.clone());
+    let task = tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = stopped.changed() => break,
+            };
+            let (tcp, _peer) = match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            };
+            let _ = tcp.set_nodelay(true);
+            let service = service.clone();
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let svc = hyper_util::service::TowerToHyperService::new(service);
+                let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+                let res = match tls {
+                    Some(acceptor) => match acceptor.accept(tcp).await {
+                        Ok(stream) => builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await,
+                        Err(e) => {
+                            tracing::info!(error = %e, "TLS handshake refused");
+                            return;
+                        }
+                    },
+                    None => builder.serve_connection(hyper_util::rt::TokioIo::new(tcp), svc).await,
+                };
+                if let Err(e) = res {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+            });
+        }
+    });
+    Ok(NodeHandle { addr, scheme, stop, task, app })
+}

@@ -1,0 +1,215 @@
+//! The dedup index: which record versions exist, which were delivered, and the eGov
+//! message id each one travels under.
+//!
+//! - `messages`: one row per message id (record version) ever queued, with its state
+//!   (`queued`, `delivered`, `refused`), its eGov id once allocated, and the node's
+//!   receipt.
+//! - `latest`: per business key (hashed), the content hash last delivered. An ingest
+//!   whose content hash equals it is *unchanged* and is not queued (DESIGN §3.3).
+//! - `egov_counter`: the persisted 7-digit progressive of the eGov ids, per sender.
+//!   An id is allocated once per message id, stored before the first send, and reused
+//!   on every retry (egov.md).
+//!
+//! The publisher marks a message delivered here *before* it acks the queue (DESIGN
+//! §3.2): after a crash between the two, the redelivered item is found delivered and
+//! acked without a second send.
+
+use crate::PublishError;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS messages (
+    message_id   TEXT PRIMARY KEY,
+    key_hash     TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    egov_id      TEXT UNIQUE,
+    receipt      TEXT,
+    updated_ms   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS latest (
+    key_hash     TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    message_id   TEXT NOT NULL,
+    delivered_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS egov_counter (sender TEXT PRIMARY KEY, n INTEGER NOT NULL);
+";
+
+/// What the index says about a record version offered for queueing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Not seen: queue it.
+    New,
+    /// This exact content was the last delivered for its business key.
+    Unchanged,
+    /// This version is already queued (or delivered earlier and superseded since):
+    /// nothing to add.
+    Known,
+}
+
+/// A version offered for queueing.
+#[derive(Debug, Clone)]
+pub struct Offer {
+    /// Message id.
+    pub message_id: String,
+    /// Hashed business key.
+    pub key_hash: String,
+    /// Content hash.
+    pub content_hash: String,
+}
+
+/// The SQLite dedup index. Cloning shares the connection.
+#[derive(Debug, Clone)]
+pub struct DedupIndex {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl DedupIndex {
+    /// Opens (creating if needed) the index file.
+    pub async fn open(path: &Path) -> Result<Self, PublishError> {
+        let path = path.to_path_buf();
+        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, PublishError> {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| PublishError::Dedup(format!("{}: {e}", dir.display())))?;
+            }
+            let c = Connection::open(&path)?;
+            c.busy_timeout(std::time::Duration::from_secs(30))?;
+            c.pragma_update(None, "journal_mode", "WAL")?;
+            c.pragma_update(None, "synchronous", "FULL")?;
+            c.execute_batch(SCHEMA)?;
+            Ok(c)
+        })
+        .await
+        .map_err(|e| PublishError::Dedup(e.to_string()))??;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    async fn with<T: Send + 'static>(&self, f: impl FnOnce(&mut Connection) -> Result<T, PublishError> + Send + 'static) -> Result<T, PublishError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut g = conn.lock().map_err(|_| PublishError::Dedup("index poisoned".into()))?;
+            f(&mut g)
+        })
+        .await
+        .map_err(|e| PublishError::Dedup(e.to_string()))?
+    }
+
+    /// Judges a batch of offers (read only: nothing is recorded until
+    /// [`DedupIndex::mark_queued`], after the queue has committed them).
+    pub async fn admit(&self, offers: Vec<Offer>) -> Result<Vec<Admission>, PublishError> {
+        self.with(move |c| {
+            let mut latest = c.prepare_cached("SELECT content_hash FROM latest WHERE key_hash = ?1")?;
+            let mut known = c.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1")?;
+            let mut out = Vec::with_capacity(offers.len());
+            for o in &offers {
+                let last: Option<String> = latest.query_row([&o.key_hash], |r| r.get(0)).optional()?;
+                out.push(if last.as_deref() == Some(o.content_hash.as_str()) {
+                    Admission::Unchanged
+                } else if known.query_row([&o.message_id], |_| Ok(())).optional()?.is_some() {
+                    Admission::Known
+                } else {
+                    Admission::New
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Records that these versions are in the durable queue.
+    pub async fn mark_queued(&self, offers: Vec<Offer>) -> Result<(), PublishError> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut ins = tx.prepare_cached("INSERT OR IGNORE INTO messages (message_id, key_hash, content_hash, state, updated_ms) VALUES (?1, ?2, ?3, 'queued', ?4)")?;
+                let now = now_ms();
+                for o in &offers {
+                    ins.execute(params![o.message_id, o.key_hash, o.content_hash, now])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The receipt, when this message id was already delivered.
+    pub async fn delivered(&self, message_id: &str) -> Result<Option<String>, PublishError> {
+        let id = message_id.to_string();
+        self.with(move |c| {
+            let r: Option<Option<String>> = c.query_row("SELECT receipt FROM messages WHERE message_id = ?1 AND state = 'delivered'", [&id], |r| r.get(0)).optional()?;
+            Ok(r.map(Option::unwrap_or_default))
+        })
+        .await
+    }
+
+    /// The eGov id of this message, allocating (and persisting) it on first use with
+    /// `make(counter)`.
+    pub async fn egov_id(&self, offer: &Offer, sender: &str, make: impl FnOnce(u64) -> Option<String> + Send + 'static) -> Result<String, PublishError> {
+        let (o, sender) = (offer.clone(), sender.to_string());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let existing: Option<Option<String>> = tx.query_row("SELECT egov_id FROM messages WHERE message_id = ?1", [&o.message_id], |r| r.get(0)).optional()?;
+            if let Some(Some(id)) = existing {
+                return Ok(id);
+            }
+            tx.execute("INSERT INTO egov_counter (sender, n) VALUES (?1, 1) ON CONFLICT (sender) DO UPDATE SET n = n + 1", [&sender])?;
+            let n: i64 = tx.query_row("SELECT n FROM egov_counter WHERE sender = ?1", [&sender], |r| r.get(0))?;
+            let id = make(u64::try_from(n).unwrap_or(0)).ok_or_else(|| PublishError::Dedup(format!("eGov counter for {sender} exhausted (7 digits)")))?;
+            tx.execute(
+                "INSERT INTO messages (message_id, key_hash, content_hash, state, egov_id, updated_ms) VALUES (?1, ?2, ?3, 'queued', ?4, ?5)
+                 ON CONFLICT (message_id) DO UPDATE SET egov_id = excluded.egov_id, updated_ms = excluded.updated_ms",
+                params![o.message_id, o.key_hash, o.content_hash, id, now_ms()],
+            )?;
+            tx.commit()?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Records the delivery (before the queue is acked).
+    pub async fn mark_delivered(&self, offer: &Offer, receipt: &str) -> Result<(), PublishError> {
+        let (o, receipt) = (offer.clone(), receipt.to_string());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now_ms();
+            tx.execute("UPDATE messages SET state = 'delivered', receipt = ?2, updated_ms = ?3 WHERE message_id = ?1", params![o.message_id, receipt, now])?;
+            tx.execute(
+                "INSERT INTO latest (key_hash, content_hash, message_id, delivered_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (key_hash) DO UPDATE SET content_hash = excluded.content_hash, message_id = excluded.message_id, delivered_ms = excluded.delivered_ms",
+                params![o.key_hash, o.content_hash, o.message_id, now],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records a permanent refusal by the node.
+    pub async fn mark_refused(&self, message_id: &str) -> Result<(), PublishError> {
+        let id = message_id.to_string();
+        self.with(move |c| {
+            c.execute("UPDATE messages SET state = 'refused', updated_ms = ?2 WHERE message_id = ?1", params![id, now_ms()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Forgets the state of these message ids so a replay resends them.
+    pub async fn reopen(&self, ids: Vec<String>) -> Result<(), PublishError> {
+        self.with(move |c| {
+            for id in &ids {
+                c.execute("UPDATE messages SET state = 'queued' WHERE message_id = ?1 AND state <> 'delivered'", [id])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}

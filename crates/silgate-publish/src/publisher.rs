@@ -1,0 +1,270 @@
+//! The delivery loop.
+
+use crate::breaker::CircuitBreaker;
+use crate::client::{NodeClient, Outcome};
+use crate::dedup::{DedupIndex, Offer};
+use crate::PublishError;
+use backon::BackoffBuilder as _;
+use silgate_audit::{Auditor, Event, NewEntry};
+use silgate_core::{Leased, Queue, QueueItem};
+use silgate_std1546::egov::{self, Action};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{Semaphore, watch};
+
+/// Retry and concurrency settings (`[delivery]` in config).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Attempts per item before it is dead-lettered.
+    pub max_attempts: u32,
+    /// First backoff step, milliseconds.
+    pub min_delay_ms: u64,
+    /// Largest backoff step, milliseconds.
+    pub max_delay_ms: u64,
+    /// Consecutive transient failures that open the circuit breaker.
+    pub breaker_failures: u32,
+    /// How long an open breaker stays open, milliseconds.
+    pub breaker_cooldown_ms: u64,
+    /// Deliveries of one item (across crashes) after which it is dead-lettered as
+    /// poison without another attempt.
+    pub max_deliveries: u32,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self { concurrency: 16, max_attempts: 12, min_delay_ms: 200, max_delay_ms: 30_000, breaker_failures: 8, breaker_cooldown_ms: 5_000, max_deliveries: 20 }
+    }
+}
+
+/// Where permanently refused records go (the gateway's quarantine).
+pub trait RefusalSink: Send + Sync {
+    /// The node refused `item` for good with `code` / `reason`.
+    fn refused(&self, item: &QueueItem, code: &str, reason: &str);
+}
+
+/// Running totals, for the demo and metrics.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Delivered (OK or duplicate at the node).
+    pub delivered: AtomicU64,
+    /// Found delivered in the dedup index and acked without sending.
+    pub already_delivered: AtomicU64,
+    /// Refused by the node (quarantined).
+    pub refused: AtomicU64,
+    /// Dead-lettered.
+    pub dead_lettered: AtomicU64,
+    /// Attempts made.
+    pub attempts: AtomicU64,
+    /// Transient failures.
+    pub transient: AtomicU64,
+}
+
+/// See the crate documentation.
+#[derive(Clone)]
+pub struct Publisher<Q: Queue> {
+    queue: Q,
+    dedup: DedupIndex,
+    client: NodeClient,
+    audit: Auditor,
+    cfg: RetryConfig,
+    breaker: Arc<CircuitBreaker>,
+    sink: Arc<dyn RefusalSink>,
+    counters: Arc<Counters>,
+}
+
+impl<Q: Queue> std::fmt::Debug for Publisher<Q> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher").field("endpoint", &self.client.endpoint()).field("cfg", &self.cfg).finish_non_exhaustive()
+    }
+}
+
+fn offer(item: &QueueItem) -> Offer {
+    Offer { message_id: item.message_id.clone(), key_hash: item.key_hash.clone(), content_hash: item.content_hash.clone() }
+}
+
+fn entry(event: Event, item: &QueueItem, detail: String) -> NewEntry {
+    NewEntry::now(event, Some(&item.message_id), Some(&item.communication_code), Some(&item.cpi), detail)
+}
+
+fn stamp_now() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second())
+}
+
+enum Done {
+    /// Acked (delivered, refused) or dead-lettered.
+    Settled,
+    /// Shutdown interrupted a retry wait: the lease was released.
+    Released,
+}
+
+impl<Q: Queue + Clone + 'static> Publisher<Q> {
+    /// A publisher over `queue`, delivering with `client`.
+    pub fn new(queue: Q, dedup: DedupIndex, client: NodeClient, audit: Auditor, cfg: RetryConfig, sink: Arc<dyn RefusalSink>) -> Self {
+        let breaker = Arc::new(CircuitBreaker::new(cfg.breaker_failures, Duration::from_millis(cfg.breaker_cooldown_ms)));
+        Self { queue, dedup, client, audit, cfg, breaker, sink, counters: Arc::new(Counters::default()) }
+    }
+
+    /// The running totals.
+    pub fn counters(&self) -> Arc<Counters> {
+        self.counters.clone()
+    }
+
+    /// The breaker of the endpoint.
+    pub fn breaker(&self) -> Arc<CircuitBreaker> {
+        self.breaker.clone()
+    }
+
+    /// Delivers until `stop` turns true, then finishes the requests in flight
+    /// (releasing items that were only waiting to retry) and returns. With
+    /// `until_empty`, also returns once the queue has been empty for `until_empty`.
+    pub async fn run(&self, mut stop: watch::Receiver<bool>, until_empty: Option<Duration>) -> Result<(), PublishError> {
+        let slots = Arc::new(Semaphore::new(self.cfg.concurrency.max(1)));
+        let mut idle_since: Option<std::time::Instant> = None;
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let free = slots.available_permits();
+            if free == 0 {
+                tokio::select! {
+                    p = slots.clone().acquire_owned() => drop(p),
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            let leased = tokio::select! {
+                l = self.queue.lease(free, Duration::from_millis(250)) => l,
+                _ = stop.changed() => continue,
+            };
+            let leased = match leased {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "lease failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            };
+            if leased.is_empty() {
+                if let Some(limit) = until_empty {
+                    let idle = *idle_since.get_or_insert_with(std::time::Instant::now);
+                    if idle.elapsed() >= limit && slots.available_permits() == self.cfg.concurrency.max(1) {
+                        break;
+                    }
+                }
+                continue;
+            }
+            idle_since = None;
+            for l in leased {
+                let Ok(permit) = slots.clone().acquire_owned().await else { break };
+                let me = self.clone();
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = me.deliver(l, stop).await {
+                        tracing::error!(error = %e, code = e.as_code(), "delivery bookkeeping failed; the item stays queued");
+                    }
+                    drop(permit);
+                });
+            }
+        }
+        // Drain: wait for every in-flight delivery to settle or release.
+        let _all = slots.acquire_many(u32::try_from(self.cfg.concurrency.max(1)).unwrap_or(u32::MAX)).await;
+        Ok(())
+    }
+
+    async fn deliver(&self, l: Leased, mut stop: watch::Receiver<bool>) -> Result<Done, PublishError> {
+        let item = &l.item;
+        let o = offer(item);
+        if let Some(receipt) = self.dedup.delivered(&item.message_id).await? {
+            self.counters.already_delivered.fetch_add(1, Ordering::Relaxed);
+            self.audit.one(entry(Event::Deduplicated, item, format!("already delivered receipt={receipt}"))).await?;
+            self.queue.ack(l.lease).await?;
+            return Ok(Done::Settled);
+        }
+        if l.deliveries > self.cfg.max_deliveries {
+            self.queue.dead_letter(l.lease, "delivery.poison: handed out too many times").await?;
+            self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
+            self.audit.one(entry(Event::DeadLettered, item, format!("poison deliveries={}", l.deliveries))).await?;
+            return Ok(Done::Settled);
+        }
+        let sender = self.client.sender().to_string();
+        let stamp = stamp_now();
+        let for_id = sender.clone();
+        let egov_id = self.dedup.egov_id(&o, &sender, move |n| egov::message_id(&for_id, n, &stamp)).await?;
+        let action = Action::for_kind(item.kind);
+        let mut steps = backon::ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(self.cfg.min_delay_ms))
+            .with_max_delay(Duration::from_millis(self.cfg.max_delay_ms))
+            .with_factor(2.0)
+            .without_max_times()
+            .build();
+        let mut last = String::new();
+        for attempt in 1..=self.cfg.max_attempts.max(1) {
+            let permit = tokio::select! {
+                p = self.breaker.acquire() => p,
+                _ = stop.changed() => {
+                    self.queue.release(l.lease, Duration::ZERO).await?;
+                    return Ok(Done::Released);
+                }
+            };
+            self.counters.attempts.fetch_add(1, Ordering::Relaxed);
+            let outcome = self.client.send(action, &egov_id, &item.document).await;
+            let detail = match &outcome {
+                Outcome::Transient { detail, .. } => format!("n={attempt} outcome={} egov={egov_id} {detail}", outcome.class()),
+                _ => format!("n={attempt} outcome={} egov={egov_id}", outcome.class()),
+            };
+            self.audit.one(entry(Event::Attempt, item, detail)).await?;
+            match outcome {
+                Outcome::Delivered { receipt } | Outcome::Duplicate { receipt } => {
+                    self.breaker.success(permit);
+                    self.dedup.mark_delivered(&o, &receipt).await?;
+                    self.audit.one(entry(Event::Delivered, item, format!("receipt={receipt} egov={egov_id}"))).await?;
+                    self.queue.ack(l.lease).await?;
+                    self.counters.delivered.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Done::Settled);
+                }
+                Outcome::Refused { code, reason } => {
+                    self.breaker.success(permit);
+                    self.dedup.mark_refused(&item.message_id).await?;
+                    self.sink.refused(item, &code, &reason);
+                    self.audit.one(entry(Event::Refused, item, format!("code={code}"))).await?;
+                    self.queue.ack(l.lease).await?;
+                    self.counters.refused.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Done::Settled);
+                }
+                Outcome::Transient { class, detail, retry_after } => {
+                    // A TLS failure is the node's identity, not its health: it must not
+                    // be retried into, but it is not the record's fault either.
+                    self.breaker.failure(permit);
+                    self.counters.transient.fetch_add(1, Ordering::Relaxed);
+                    last = format!("{class}: {detail}");
+                    if attempt == self.cfg.max_attempts.max(1) {
+                        break;
+                    }
+                    let step = steps.next().unwrap_or(Duration::from_millis(self.cfg.max_delay_ms));
+                    let jittered = Duration::from_millis(fastrand::u64(0..=u64::try_from(step.as_millis()).unwrap_or(u64::MAX)));
+                    let wait = match retry_after {
+                        Some(ra) => ra.max(jittered),
+                        None => jittered,
+                    };
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = stop.changed() => {
+                            self.queue.release(l.lease, Duration::ZERO).await?;
+                            return Ok(Done::Released);
+                        }
+                    }
+                }
+            }
+        }
+        let reason = format!("delivery.attempts-exhausted: {last}");
+        self.queue.dead_letter(l.lease, &reason).await?;
+        self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        self.audit.one(entry(Event::DeadLettered, item, format!("attempts={}", self.cfg.max_attempts))).await?;
+        Ok(Done::Settled)
+    }
+}

@@ -1,0 +1,337 @@
+//! The gateway's configuration and components: the queue, the dedup index and the
+//! audit log chosen by config, and the ingest step that turns source records into
+//! queued items.
+//!
+//! Ingest, for each batch of records an adapter yields:
+//!
+//! 1. translate and judge (quarantine what fails, audit `received` + `rejected`);
+//! 2. compute the message id and ask the dedup index: unchanged versions are not
+//!    queued (audit `deduplicated`);
+//! 3. enqueue the rest (returns once durable: the records are *accepted*);
+//! 4. record them as queued in the index and the audit (`received` + `queued`).
+//!
+//! A crash between 3 and 4 re-queues the batch on the next ingest: harmless, the
+//! queue and the node are idempotent on the message id.
+
+use crate::translate::{Accepted, Translator};
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use silgate_audit::{AuditLog, Auditor, Event, NewEntry};
+use silgate_codes::CodeTables;
+use silgate_core::{Date, Queue, QueueItem};
+use silgate_publish::{Admission, ClientConfig, DedupIndex, Offer, RetryConfig};
+use silgate_queue::{AnyQueue, RabbitConfig, RabbitQueue, SqliteConfig, SqliteQueue};
+use silgate_std1546::XsdValidator;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// `silgate run --config FILE`: one file per region (see `config/`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GatewayConfig {
+    /// This instance's name: its audit chain.
+    #[serde(default = "default_instance")]
+    pub(crate) instance: String,
+    /// ISTAT region code (two digits).
+    pub(crate) region: String,
+    /// The region's eGov party name (`PUGLIA`).
+    pub(crate) region_name: String,
+    /// Where the SQLite files and quarantine live (relative to the config file).
+    pub(crate) data_dir: PathBuf,
+    #[serde(default)]
+    pub(crate) queue: QueueConfig,
+    #[serde(default)]
+    pub(crate) audit: StoreConfig,
+    #[serde(default)]
+    pub(crate) dedup: StoreConfig,
+    pub(crate) node: ClientConfig,
+    #[serde(default)]
+    pub(crate) delivery: RetryConfig,
+    #[serde(default)]
+    pub(crate) sources: Vec<SourceConfig>,
+    /// Records per ingest batch (one queue transaction each).
+    #[serde(default = "default_batch")]
+    pub(crate) batch: usize,
+}
+
+fn default_instance() -> String {
+    "gateway".into()
+}
+
+fn default_batch() -> usize {
+    500
+}
+
+/// `[queue]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QueueConfig {
+    /// `sqlite` (default) or `rabbitmq`.
+    #[serde(default = "default_sqlite")]
+    pub(crate) backend: String,
+    /// SQLite: file (relative to data_dir).
+    #[serde(default = "default_queue_file")]
+    pub(crate) path: PathBuf,
+    /// SQLite: most items held before producers block.
+    #[serde(default = "default_capacity")]
+    pub(crate) capacity: u64,
+    /// SQLite: lease visibility timeout, seconds.
+    #[serde(default = "default_visibility")]
+    pub(crate) visibility_timeout_secs: u64,
+    /// RabbitMQ: URI.
+    #[serde(default)]
+    pub(crate) uri: Option<String>,
+    /// RabbitMQ: queue name.
+    #[serde(default = "default_queue_name")]
+    pub(crate) name: String,
+    /// RabbitMQ: prefetch.
+    #[serde(default = "default_prefetch")]
+    pub(crate) prefetch: u16,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            backend: default_sqlite(),
+            path: default_queue_file(),
+            capacity: default_capacity(),
+            visibility_timeout_secs: default_visibility(),
+            uri: None,
+            name: default_queue_name(),
+            prefetch: default_prefetch(),
+        }
+    }
+}
+
+fn default_sqlite() -> String {
+    "sqlite".into()
+}
+fn default_queue_file() -> PathBuf {
+    "queue.db".into()
+}
+fn default_capacity() -> u64 {
+    1_000_000
+}
+fn default_visibility() -> u64 {
+    300
+}
+fn default_queue_name() -> String {
+    "silgate.records".into()
+}
+fn default_prefetch() -> u16 {
+    64
+}
+
+/// `[audit]` and `[dedup]`: SQLite file (default) or PostgreSQL.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StoreConfig {
+    /// `sqlite` (default) or `postgres`.
+    #[serde(default)]
+    pub(crate) backend: Option<String>,
+    /// SQLite file (relative to data_dir).
+    #[serde(default)]
+    pub(crate) path: Option<PathBuf>,
+    /// PostgreSQL connection string.
+    #[serde(default)]
+    pub(crate) url: Option<String>,
+}
+
+/// `[[sources]]`: an inbox folder polled for files of one kind.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SourceConfig {
+    /// The kind of files (`canonical-json`).
+    pub(crate) kind: String,
+    /// The folder; processed files move to `<inbox>/done/`.
+    pub(crate) inbox: PathBuf,
+    /// Seconds between polls.
+    #[serde(default = "default_poll")]
+    pub(crate) poll_secs: u64,
+}
+
+fn default_poll() -> u64 {
+    5
+}
+
+impl GatewayConfig {
+    /// Loads a TOML file, with `SILGATE__SECTION__KEY` environment overrides; relative
+    /// paths are resolved against the file's directory.
+    pub(crate) fn load(path: &Path) -> Result<Self> {
+        let raw = config::Config::builder()
+            .add_source(config::File::from(path).format(config::FileFormat::Toml))
+            .add_source(config::Environment::with_prefix("SILGATE").prefix_separator("__").separator("__"))
+            .build()
+            .with_context(|| format!("reading {}", path.display()))?;
+        let mut cfg: Self = raw.try_deserialize().with_context(|| format!("{}: invalid configuration", path.display()))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let abs = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+        cfg.data_dir = abs(&cfg.data_dir);
+        for p in [&mut cfg.node.ca, &mut cfg.node.client_cert, &mut cfg.node.client_key].into_iter().flatten() {
+            *p = abs(p);
+        }
+        for s in &mut cfg.sources {
+            s.inbox = abs(&s.inbox);
+        }
+        anyhow::ensure!(cfg.region.len() == 2 && cfg.region.bytes().all(|b| b.is_ascii_digit()), "region must be a two-digit ISTAT code, got '{}'", cfg.region);
+        Ok(cfg)
+    }
+
+    fn in_data(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() { p.to_path_buf() } else { self.data_dir.join(p) }
+    }
+
+    pub(crate) fn quarantine_path(&self) -> PathBuf {
+        self.data_dir.join("quarantine.jsonl")
+    }
+
+    pub(crate) async fn open_queue(&self) -> Result<AnyQueue> {
+        Ok(match self.queue.backend.as_str() {
+            "sqlite" => {
+                let mut c = SqliteConfig::new(self.in_data(&self.queue.path));
+                c.capacity = self.queue.capacity;
+                c.visibility_timeout = Duration::from_secs(self.queue.visibility_timeout_secs);
+                AnyQueue::Sqlite(SqliteQueue::open(c).await?)
+            }
+            "rabbitmq" => {
+                let uri = self.queue.uri.clone().context("queue.uri is required for the rabbitmq backend")?;
+                let mut c = RabbitConfig::new(uri);
+                c.queue.clone_from(&self.queue.name);
+                c.prefetch = self.queue.prefetch;
+                AnyQueue::Rabbit(RabbitQueue::connect(c).await?)
+            }
+            other => anyhow::bail!("queue.backend must be sqlite or rabbitmq, not '{other}'"),
+        })
+    }
+
+    pub(crate) async fn open_audit(&self) -> Result<AuditLog> {
+        Ok(match self.audit.backend.as_deref().unwrap_or("sqlite") {
+            "sqlite" => AuditLog::sqlite(&self.in_data(self.audit.path.as_deref().unwrap_or(Path::new("audit.db")))).await?,
+            "postgres" => AuditLog::postgres(self.audit.url.as_deref().context("audit.url is required for the postgres backend")?).await?,
+            other => anyhow::bail!("audit.backend must be sqlite or postgres, not '{other}'"),
+        })
+    }
+
+    pub(crate) async fn open_dedup(&self) -> Result<DedupIndex> {
+        match self.dedup.backend.as_deref().unwrap_or("sqlite") {
+            "sqlite" => Ok(DedupIndex::open(&self.in_data(self.dedup.path.as_deref().unwrap_or(Path::new("dedup.db")))).await?),
+            other => anyhow::bail!("dedup.backend must be sqlite (PostgreSQL for the dedup index comes with scale-out), not '{other}'"),
+        }
+    }
+}
+
+/// What one ingest did.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct IngestSummary {
+    pub(crate) records: usize,
+    pub(crate) queued: usize,
+    pub(crate) unchanged: usize,
+    pub(crate) rejected: usize,
+    /// (rule, count) of the rejected records' first errors.
+    pub(crate) reasons: Vec<(String, usize)>,
+}
+
+/// The ingest side: translator + dedup + queue + audit.
+pub(crate) struct Ingest<'a> {
+    pub(crate) translator: Translator<'a>,
+    pub(crate) queue: &'a AnyQueue,
+    pub(crate) dedup: &'a DedupIndex,
+    pub(crate) audit: &'a Auditor,
+    pub(crate) batch: usize,
+    pub(crate) summary: IngestSummary,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl<'a> Ingest<'a> {
+    pub(crate) fn new(tables: &'a CodeTables, today: Date, xsd: &'a XsdValidator, cfg: &GatewayConfig, queue: &'a AnyQueue, dedup: &'a DedupIndex, audit: &'a Auditor) -> Result<Self> {
+        let translator = Translator::collecting(tables, today, xsd, &cfg.region, &cfg.quarantine_path())?;
+        Ok(Self { translator, queue, dedup, audit, batch: cfg.batch.max(1), summary: IngestSummary::default() })
+    }
+
+    /// Ingests a canonical JSON lines file.
+    pub(crate) async fn canonical_json(&mut self, input: impl BufRead, origin: &str) -> Result<()> {
+        for (i, line) in input.lines().enumerate() {
+            let n = u64::try_from(i + 1).unwrap_or(u64::MAX);
+            let line = line.with_context(|| format!("{origin}: line {n}"))?;
+            self.translator.canonical_json_line(&line, n, origin)?;
+            if self.pending() >= self.batch {
+                self.flush().await?;
+            }
+        }
+        self.flush().await
+    }
+
+    fn pending(&self) -> usize {
+        match &self.translator.out {
+            crate::translate::Output::Collect { accepted, rejected } => accepted.len() + rejected.len(),
+            crate::translate::Output::Dir(_) => 0,
+        }
+    }
+
+    /// Queues what the translator accepted so far.
+    pub(crate) async fn flush(&mut self) -> Result<()> {
+        let (accepted, rejected) = self.translator.drain()?;
+        let mut entries = Vec::new();
+        for (position, rule) in &rejected {
+            entries.push(NewEntry::now(Event::Received, None, None, None, format!("at={position}")));
+            entries.push(NewEntry::now(Event::Rejected, None, None, None, format!("rule={rule} at={position}")));
+        }
+        self.summary.rejected += rejected.len();
+        self.summary.records += rejected.len() + accepted.len();
+        let items: Vec<QueueItem> = accepted.into_iter().map(|a| item(a, now_ms())).collect();
+        let offers: Vec<Offer> = items.iter().map(|i| Offer { message_id: i.message_id.clone(), key_hash: i.key_hash.clone(), content_hash: i.content_hash.clone() }).collect();
+        let verdicts = self.dedup.admit(offers.clone()).await?;
+        let mut fresh = Vec::new();
+        let mut fresh_offers = Vec::new();
+        for ((it, off), v) in items.into_iter().zip(offers).zip(verdicts) {
+            entries.push(NewEntry::now(Event::Received, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi), format!("at={}", it.source)));
+            match v {
+                Admission::New => {
+                    fresh.push(it);
+                    fresh_offers.push(off);
+                }
+                Admission::Unchanged | Admission::Known => {
+                    self.summary.unchanged += 1;
+                    let why = if v == Admission::Unchanged { "unchanged since last delivery" } else { "already queued" };
+                    entries.push(NewEntry::now(Event::Deduplicated, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi), why));
+                }
+            }
+        }
+        let queued: Vec<NewEntry> = fresh.iter().map(|it| NewEntry::now(Event::Queued, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi), format!("backend={}", self.queue.backend()))).collect();
+        let n = fresh.len();
+        if n > 0 {
+            self.queue.enqueue(fresh).await?;
+            self.dedup.mark_queued(fresh_offers).await?;
+        }
+        self.summary.queued += n;
+        entries.extend(queued);
+        self.audit.record(entries).await?;
+        Ok(())
+    }
+}
+
+/// Builds the queue item of an accepted record.
+fn item(a: Accepted, received_ms: i64) -> QueueItem {
+    let rec = &a.record;
+    let prov = rec.provenance();
+    let content_hash: String = silgate_std1546::code::content_hash(rec).iter().map(|b| format!("{b:02x}")).collect();
+    let key = rec.business_key();
+    let key_hash = silgate_publish::sha256_hex(&[key.as_bytes()]);
+    let code = rec.communication().code.clone().unwrap_or_default();
+    QueueItem {
+        message_id: silgate_publish::message_id(prov.system.as_str(), &key, &content_hash),
+        key_hash,
+        content_hash,
+        kind: rec.kind(),
+        region: code.get(..2).unwrap_or_default().to_string(),
+        cpi: prov.cpi.clone(),
+        communication_code: code,
+        source: format!("{}:{}:{}", prov.system, prov.origin, prov.position),
+        received_ms,
+        document: a.xml,
+    }
+}

@@ -1,0 +1,94 @@
+//! Operator commands: `node`, `dlq list|replay`, `audit verify|query`, `certs`.
+
+use crate::gateway::GatewayConfig;
+use crate::run::Parts;
+use anyhow::{Context, Result};
+use silgate_audit::{Event, NewEntry, Query};
+use silgate_core::Queue;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub(crate) async fn node(config: &Path) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
+    let mut cfg: silgate_node::NodeConfig = toml::from_str(&text).with_context(|| format!("{}: invalid node configuration", config.display()))?;
+    let base = config.parent().map(Path::to_path_buf).unwrap_or_default();
+    let abs = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+    cfg.store = abs(&cfg.store);
+    if let Some(t) = &mut cfg.tls {
+        t.cert = abs(&t.cert);
+        t.key = abs(&t.key);
+        t.client_ca = abs(&t.client_ca);
+    }
+    let handle = silgate_node::start(cfg).await?;
+    // The line tests and scripts wait for.
+    println!("silgate node listening on {}", handle.base());
+    tokio::select! {
+        _ = crate::run::shutdown_signal() => {}
+    }
+    handle.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn dlq_list(config: &Path, limit: usize) -> Result<ExitCode> {
+    let parts = Parts::open(GatewayConfig::load(config)?).await?;
+    let dead = parts.queue.dead_letters(limit).await?;
+    for d in &dead {
+        println!("{}\t{}\t{}\t{}\t{}", d.item.message_id, d.item.communication_code, d.item.cpi, d.at_ms, d.reason);
+    }
+    eprintln!("{} dead letter(s)", dead.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn dlq_replay(config: &Path, ids: &[String]) -> Result<ExitCode> {
+    let parts = Parts::open(GatewayConfig::load(config)?).await?;
+    let back = parts.queue.replay(ids).await?;
+    parts.dedup.reopen(back.iter().map(|i| i.message_id.clone()).collect()).await?;
+    let entries = back.iter().map(|i| NewEntry::now(Event::Replayed, Some(&i.message_id), Some(&i.communication_code), Some(&i.cpi), "from the dead-letter store")).collect();
+    parts.audit.record(entries).await?;
+    println!("{} item(s) replayed into the queue", back.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn audit_verify(config: &Path) -> Result<ExitCode> {
+    let cfg = GatewayConfig::load(config)?;
+    let log = cfg.open_audit().await?;
+    let r = log.verify().await?;
+    if r.is_ok() {
+        println!("audit intact: {} chain(s), {} entries", r.chains, r.entries);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for p in &r.problems {
+            println!("BROKEN {p}");
+        }
+        println!("audit NOT intact: {} problem(s) in {} chain(s), {} entries", r.problems.len(), r.chains, r.entries);
+        Ok(ExitCode::from(1))
+    }
+}
+
+pub(crate) async fn audit_query(config: &Path, record: Option<String>, cpi: Option<String>, since: Option<String>) -> Result<ExitCode> {
+    anyhow::ensure!(record.is_some() || cpi.is_some(), "give --record ID or --cpi CODE");
+    let since_ms = match since {
+        Some(s) => {
+            let d = silgate_core::time_types::parse_date(&s).map_err(|_| anyhow::anyhow!("--since must be YYYY-MM-DD, got '{s}'"))?;
+            Some(d.midnight().assume_utc().unix_timestamp() * 1000)
+        }
+        None => None,
+    };
+    let cfg = GatewayConfig::load(config)?;
+    let log = cfg.open_audit().await?;
+    let entries = log.query(&Query { record, cpi, since_ms, limit: None }).await?;
+    for e in &entries {
+        println!("{e}");
+    }
+    eprintln!("{} entr(y/ies)", entries.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a throwaway PKI for tests and trials: a CA, the node's certificate (for
+/// `localhost` and 127.0.0.1) and a region's client certificate, all signed by it.
+pub(crate) fn certs(out: &Path, region: &str) -> Result<ExitCode> {
+    let files = crate::pki::DevPki::generate(region)?;
+    files.write(out)?;
+    println!("wrote ca.pem, node.pem, node.key, client.pem, client.key in {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,181 @@
+//! `silgate run` (the service), `silgate ingest` (one-off into the queue).
+//!
+//! `run` polls each configured inbox, ingests every file it finds (then moves it to
+//! `<inbox>/done/`: the file's receipt, given only once its records are queued or
+//! quarantined), and runs the publisher. SIGTERM or SIGINT stops polling, lets the
+//! requests in flight finish, releases items that were waiting to retry (they stay in
+//! the durable queue), and exits 0.
+
+use crate::gateway::{GatewayConfig, Ingest, IngestSummary};
+use anyhow::{Context, Result};
+use silgate_audit::Auditor;
+use silgate_core::QueueItem;
+use silgate_publish::{NodeClient, Publisher, RefusalSink};
+use silgate_queue::AnyQueue;
+use std::io::{BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Node refusals go to the gateway's quarantine file, one JSON line each.
+#[derive(Debug)]
+pub(crate) struct QuarantineFile(Mutex<std::fs::File>);
+
+impl QuarantineFile {
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d)?;
+        }
+        Ok(Self(Mutex::new(std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("opening {}", path.display()))?)))
+    }
+}
+
+impl RefusalSink for QuarantineFile {
+    fn refused(&self, item: &QueueItem, code: &str, reason: &str) {
+        let line = serde_json::json!({
+            "source": item.source,
+            "position": item.source,
+            "field": "",
+            "rule": code,
+            "message": reason,
+            "message_id": item.message_id,
+            "code": item.communication_code,
+            "issues": [],
+        });
+        if let Ok(mut f) = self.0.lock() {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
+/// The opened components of a gateway.
+pub(crate) struct Parts {
+    pub(crate) cfg: GatewayConfig,
+    pub(crate) queue: AnyQueue,
+    pub(crate) dedup: silgate_publish::DedupIndex,
+    pub(crate) audit_log: silgate_audit::AuditLog,
+    pub(crate) audit: Auditor,
+}
+
+impl Parts {
+    pub(crate) async fn open(cfg: GatewayConfig) -> Result<Self> {
+        std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+        let queue = cfg.open_queue().await?;
+        let dedup = cfg.open_dedup().await?;
+        let audit_log = cfg.open_audit().await?;
+        let audit = Auditor::spawn(audit_log.clone(), &cfg.instance);
+        Ok(Self { cfg, queue, dedup, audit_log, audit })
+    }
+
+    pub(crate) fn publisher(&self) -> Result<Publisher<AnyQueue>> {
+        let client = NodeClient::new(self.cfg.node.clone(), &self.cfg.region_name)?;
+        let sink = Arc::new(QuarantineFile::open(&self.cfg.quarantine_path())?);
+        Ok(Publisher::new(self.queue.clone(), self.dedup.clone(), client, self.audit.clone(), self.cfg.delivery.clone(), sink))
+    }
+
+    /// Ingests files of canonical JSON lines.
+    pub(crate) async fn ingest_files(&self, files: &[PathBuf], today: silgate_core::Date) -> Result<IngestSummary> {
+        let tables = silgate_codes::CodeTables::embedded();
+        let xsd = silgate_std1546::XsdValidator::shared()?;
+        let mut ing = Ingest::new(tables, today, xsd, &self.cfg, &self.queue, &self.dedup, &self.audit)?;
+        for f in files {
+            let file = std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?;
+            ing.canonical_json(BufReader::new(file), &f.display().to_string()).await?;
+        }
+        let mut s = ing.summary.clone();
+        s.reasons.clone_from(&ing.translator.summary.reasons);
+        Ok(s)
+    }
+}
+
+fn today() -> silgate_core::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+pub(crate) async fn ingest(config: &Path, files: &[PathBuf]) -> Result<ExitCode> {
+    let parts = Parts::open(GatewayConfig::load(config)?).await?;
+    let s = parts.ingest_files(files, today()).await?;
+    println!("{} record(s): {} queued, {} unchanged (not queued), {} rejected (see {})", s.records, s.queued, s.unchanged, s.rejected, parts.cfg.quarantine_path().display());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn poll_inbox(parts: Arc<Parts>, inbox: PathBuf, every: Duration, mut stop: watch::Receiver<bool>) {
+    let done = inbox.join("done");
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(&inbox) {
+            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "jsonl")).collect(),
+            Err(e) => {
+                tracing::warn!(inbox = %inbox.display(), error = %e, "inbox unreadable");
+                Vec::new()
+            }
+        };
+        files.sort();
+        for f in files {
+            if *stop.borrow() {
+                return;
+            }
+            match parts.ingest_files(std::slice::from_ref(&f), today()).await {
+                Ok(s) => {
+                    tracing::info!(file = %f.display(), records = s.records, queued = s.queued, unchanged = s.unchanged, rejected = s.rejected, "ingested");
+                    let _ = std::fs::create_dir_all(&done);
+                    if let Some(name) = f.file_name()
+                        && let Err(e) = std::fs::rename(&f, done.join(name))
+                    {
+                        tracing::error!(file = %f.display(), error = %e, "could not move an ingested file to done/");
+                    }
+                }
+                Err(e) => tracing::error!(file = %f.display(), error = %format!("{e:#}"), "ingest failed; the file stays in the inbox"),
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+pub(crate) async fn run(config: &Path) -> Result<ExitCode> {
+    let parts = Arc::new(Parts::open(GatewayConfig::load(config)?).await?);
+    let publisher = parts.publisher()?;
+    let (stop_tx, stop) = watch::channel(false);
+    let mut tasks = Vec::new();
+    for s in &parts.cfg.sources {
+        anyhow::ensure!(s.kind == "canonical-json", "source kind '{}' is not available in this build (canonical-json is)", s.kind);
+        std::fs::create_dir_all(&s.inbox).with_context(|| format!("creating {}", s.inbox.display()))?;
+        tasks.push(tokio::spawn(poll_inbox(parts.clone(), s.inbox.clone(), Duration::from_secs(s.poll_secs.max(1)), stop.clone())));
+    }
+    let pub_task = {
+        let stop = stop.clone();
+        tokio::spawn(async move { publisher.run(stop, None).await })
+    };
+    tracing::info!(instance = %parts.cfg.instance, queue = parts.queue.backend(), "silgate running");
+    shutdown_signal().await;
+    tracing::info!("shutting down: draining in-flight deliveries");
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    pub_task.await.context("publisher task")??;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub(crate) async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
