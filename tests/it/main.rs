@@ -3,4 +3,5 @@
 //! One integration binary (matklad's advice): every end-to-end test lives here.
 
 mod cli;
+mod delivery;
 mod tidy;

@@ -50,19 +50,9 @@ impl Event {
 
     /// Parses a stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Received,
-            Self::Rejected,
-            Self::Queued,
-            Self::Deduplicated,
-            Self::Attempt,
-            Self::Delivered,
-            Self::Refused,
-            Self::DeadLettered,
-            Self::Replayed,
-        ]
-        .into_iter()
-        .find(|e| e.as_str() == s)
+        [Self::Received, Self::Rejected, Self::Queued, Self::Deduplicated, Self::Attempt, Self::Delivered, Self::Refused, Self::DeadLettered, Self::Replayed]
+            .into_iter()
+            .find(|e| e.as_str() == s)
     }
 }
 

@@ -34,7 +34,7 @@ mod pg;
 mod sqlite;
 mod writer;
 
-pub use entry::{Entry, Event, NewEntry, Problem, Query, VerifyReport, GENESIS};
+pub use entry::{Entry, Event, GENESIS, NewEntry, Problem, Query, VerifyReport};
 pub use writer::Auditor;
 
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! The PostgreSQL audit store (shared deployments).
 
-use crate::entry::{Entry, GENESIS, NewEntry, Query, VerifyReport, Walker};
 use crate::AuditError;
+use crate::entry::{Entry, GENESIS, NewEntry, Query, VerifyReport, Walker};
 use std::sync::Arc;
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls};
@@ -63,12 +63,14 @@ impl PgAudit {
         tx.execute("INSERT INTO audit_heads (instance, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (instance) DO NOTHING", &[&instance, &GENESIS]).await?;
         let head = tx.query_one("SELECT seq, hash FROM audit_heads WHERE instance = $1 FOR UPDATE", &[&instance]).await?;
         let (mut seq, mut prev): (i64, String) = (head.get(0), head.get(1));
-        let ins = tx.prepare("INSERT INTO audit (instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)").await?;
+        let ins =
+            tx.prepare("INSERT INTO audit (instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)").await?;
         let mut out = Vec::with_capacity(entries.len());
         for e in entries {
             seq += 1;
             let entry = Entry::chain(instance, seq, &prev, e);
-            tx.execute(&ins, &[&entry.instance, &entry.seq, &entry.at_ms, &entry.event, &entry.message_id, &entry.code, &entry.cpi, &entry.detail, &entry.prev_hash, &entry.hash]).await?;
+            tx.execute(&ins, &[&entry.instance, &entry.seq, &entry.at_ms, &entry.event, &entry.message_id, &entry.code, &entry.cpi, &entry.detail, &entry.prev_hash, &entry.hash])
+                .await?;
             prev.clone_from(&entry.hash);
             out.push(entry);
         }

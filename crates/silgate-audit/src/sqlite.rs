@@ -1,7 +1,7 @@
 //! The SQLite audit store (embedded default).
 
-use crate::entry::{Entry, GENESIS, NewEntry, Query, VerifyReport, Walker};
 use crate::AuditError;
+use crate::entry::{Entry, GENESIS, NewEntry, Query, VerifyReport, Walker};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -83,7 +83,10 @@ impl SqliteAudit {
                     out.push(entry);
                 }
             }
-            tx.execute("INSERT INTO audit_heads (instance, seq, hash) VALUES (?1, ?2, ?3) ON CONFLICT (instance) DO UPDATE SET seq = excluded.seq, hash = excluded.hash", params![instance, seq, prev])?;
+            tx.execute(
+                "INSERT INTO audit_heads (instance, seq, hash) VALUES (?1, ?2, ?3) ON CONFLICT (instance) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                params![instance, seq, prev],
+            )?;
             tx.commit()?;
             Ok(out)
         })

@@ -108,7 +108,8 @@ async fn given_many_concurrent_writers_the_auditor_should_group_commit_one_chain
 /// A private schema in the machine's PostgreSQL `test` database.
 async fn pg_schema() -> String {
     let schema = format!("audit_test_{}", fastrand_name());
-    let (client, conn) = tokio_postgres::connect("host=127.0.0.1 user=postgres dbname=test", tokio_postgres::NoTls).await.expect("PostgreSQL on 127.0.0.1:5432 (scripts/test starts it)");
+    let (client, conn) =
+        tokio_postgres::connect("host=127.0.0.1 user=postgres dbname=test", tokio_postgres::NoTls).await.expect("PostgreSQL on 127.0.0.1:5432 (scripts/test starts it)");
     tokio::spawn(conn);
     client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
     format!("host=127.0.0.1 user=postgres dbname=test options='-c search_path={schema}'")

@@ -148,7 +148,8 @@ impl Store {
     pub(crate) async fn minutes(&self, since_minute: i64) -> Result<Vec<MinuteRow>, NodeError> {
         self.with(move |c| {
             let mut st = c.prepare("SELECT minute, region, cpi, kind, outcome, n FROM minutes WHERE minute >= ?1 ORDER BY minute, region, cpi, kind, outcome")?;
-            let rows = st.query_map([since_minute], |r| Ok(MinuteRow { minute: r.get(0)?, region: r.get(1)?, cpi: r.get(2)?, kind: r.get(3)?, outcome: r.get(4)?, n: r.get(5)? }))?;
+            let rows =
+                st.query_map([since_minute], |r| Ok(MinuteRow { minute: r.get(0)?, region: r.get(1)?, cpi: r.get(2)?, kind: r.get(3)?, outcome: r.get(4)?, n: r.get(5)? }))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
@@ -157,11 +158,10 @@ impl Store {
     /// (documents accepted, rejected, distinct accepted codes, duplicates, reasons).
     pub(crate) async fn totals(&self) -> Result<(i64, i64, i64, i64, Vec<(String, i64)>), NodeError> {
         self.with(|c| {
-            let (acc, rej, distinct): (i64, i64, i64) = c.query_row(
-                "SELECT coalesce(sum(ok), 0), coalesce(sum(1 - ok), 0), (SELECT count(DISTINCT code) FROM documents WHERE ok = 1) FROM documents",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?;
+            let (acc, rej, distinct): (i64, i64, i64) =
+                c.query_row("SELECT coalesce(sum(ok), 0), coalesce(sum(1 - ok), 0), (SELECT count(DISTINCT code) FROM documents WHERE ok = 1) FROM documents", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
             let dup: i64 = c.query_row("SELECT coalesce(sum(n), 0) FROM minutes WHERE outcome = 'duplicate'", [], |r| r.get(0))?;
             let mut st = c.prepare("SELECT reason, n FROM reasons ORDER BY n DESC, reason")?;
             let reasons = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?;

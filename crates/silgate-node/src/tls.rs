@@ -13,8 +13,10 @@ fn tls_err(what: &str, path: &std::path::Path, e: impl std::fmt::Display) -> Nod
 
 /// Builds the rustls server config (ring provider, TLS 1.2 and 1.3, HTTP/1.1).
 pub(crate) fn server_config(cfg: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, NodeError> {
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(&cfg.cert).map_err(|e| tls_err("reading certificate", &cfg.cert, e))?.collect::<Result<_, _>>().map_err(|e| tls_err("reading certificate", &cfg.cert, e))?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cfg.cert)
+        .map_err(|e| tls_err("reading certificate", &cfg.cert, e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| tls_err("reading certificate", &cfg.cert, e))?;
     let key = PrivateKeyDer::from_pem_file(&cfg.key).map_err(|e| tls_err("reading key", &cfg.key, e))?;
     let mut roots = rustls::RootCertStore::empty();
     for ca in CertificateDer::pem_file_iter(&cfg.client_ca).map_err(|e| tls_err("reading client CA", &cfg.client_ca, e))? {

@@ -115,11 +115,16 @@ impl NodeClient {
                 roots.add(c.map_err(|e| tls_err("reading CA", ca, e))?).map_err(|e| tls_err("CA", ca, e))?;
             }
             let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let builder = rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions().map_err(|e| PublishError::Config(e.to_string()))?.with_root_certificates(roots);
+            let builder = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| PublishError::Config(e.to_string()))?
+                .with_root_certificates(roots);
             let tls = match (&cfg.client_cert, &cfg.client_key) {
                 (Some(cert), Some(key)) => {
-                    let chain: Vec<CertificateDer<'static>> =
-                        CertificateDer::pem_file_iter(cert).map_err(|e| tls_err("reading client certificate", cert, e))?.collect::<Result<_, _>>().map_err(|e| tls_err("reading client certificate", cert, e))?;
+                    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+                        .map_err(|e| tls_err("reading client certificate", cert, e))?
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| tls_err("reading client certificate", cert, e))?;
                     let k = PrivateKeyDer::from_pem_file(key).map_err(|e| tls_err("reading client key", key, e))?;
                     builder.with_client_auth_cert(chain, k).map_err(|e| PublishError::Config(format!("client certificate: {e}")))?
                 }
@@ -159,7 +164,8 @@ impl NodeClient {
             exceptions: Vec::new(),
         };
         let body = egov::request((!self.cfg.plain_soap).then_some(&header), action, document);
-        let res = self.http.post(&self.cfg.url).header("content-type", "text/xml; charset=utf-8").header("soapaction", format!("\"{}\"", action.soap_action())).body(body).send().await;
+        let res =
+            self.http.post(&self.cfg.url).header("content-type", "text/xml; charset=utf-8").header("soapaction", format!("\"{}\"", action.soap_action())).body(body).send().await;
         let resp = match res {
             Ok(r) => r,
             Err(e) => return transport(&e),
@@ -254,7 +260,8 @@ pub fn classify(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Outc
 }
 
 fn fault_outcome(code: &str, text: &str, header: Option<&Header>) -> Outcome {
-    let egov_code = header.and_then(|h| h.exceptions.first().cloned()).or_else(|| text.split(':').next().filter(|c| c.starts_with("EGOV_IT_")).map(str::to_string)).unwrap_or_default();
+    let egov_code =
+        header.and_then(|h| h.exceptions.first().cloned()).or_else(|| text.split(':').next().filter(|c| c.starts_with("EGOV_IT_")).map(str::to_string)).unwrap_or_default();
     if egov_code == "EGOV_IT_110" && text.contains("already") {
         return Outcome::Duplicate { receipt: String::new() };
     }

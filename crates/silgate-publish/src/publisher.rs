@@ -1,9 +1,9 @@
 //! The delivery loop.
 
+use crate::PublishError;
 use crate::breaker::CircuitBreaker;
 use crate::client::{NodeClient, Outcome};
 use crate::dedup::{DedupIndex, Offer};
-use crate::PublishError;
 use backon::BackoffBuilder as _;
 use silgate_audit::{Auditor, Event, NewEntry};
 use silgate_core::{Leased, Queue, QueueItem};

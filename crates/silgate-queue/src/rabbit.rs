@@ -75,9 +75,13 @@ struct Link {
     generation: u64,
     connection: Connection,
     publish: Channel,
-    consume: Channel,
+    /// Kept open for the consumer's lifetime.
+    _consume: Channel,
     consumer: Consumer,
 }
+
+/// A delivery we hold: the link generation it came on, its acker, the item.
+type HeldLease = (u64, Acker, QueueItem);
 
 /// The RabbitMQ queue. Cloning shares the connection.
 #[derive(Clone)]
@@ -86,7 +90,7 @@ pub struct RabbitQueue {
     link: Arc<Mutex<Option<Arc<Link>>>>,
     /// Consumer side: taking deliveries is serialised.
     take: Arc<Mutex<()>>,
-    leases: Arc<std::sync::Mutex<HashMap<u64, (u64, Acker, QueueItem)>>>,
+    leases: Arc<std::sync::Mutex<HashMap<u64, HeldLease>>>,
     next_lease: Arc<AtomicU64>,
     generation: Arc<AtomicU64>,
 }
@@ -118,11 +122,7 @@ fn props(item: &QueueItem, reason: Option<&str>) -> BasicProperties {
         headers.insert("x-silgate-reason".into(), AMQPValue::LongString(r.into()));
         headers.insert("x-silgate-dead-at".into(), AMQPValue::LongLongInt(now_ms()));
     }
-    BasicProperties::default()
-        .with_delivery_mode(2)
-        .with_content_type("application/json".into())
-        .with_message_id(item.message_id.as_str().into())
-        .with_headers(headers)
+    BasicProperties::default().with_delivery_mode(2).with_content_type("application/json".into()).with_message_id(item.message_id.as_str().into()).with_headers(headers)
 }
 
 fn header<'a>(p: &'a BasicProperties, name: &str) -> Option<&'a AMQPValue> {
@@ -182,7 +182,7 @@ impl RabbitQueue {
         consume.basic_qos(cfg.prefetch, BasicQosOptions::default()).await?;
         let consumer = consume.basic_consume(cfg.queue.as_str().into(), "".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        Ok(Link { generation, connection, publish, consume, consumer })
+        Ok(Link { generation, connection, publish, _consume: consume, consumer })
     }
 
     /// The live link, connecting (with backoff) when there is none.
@@ -281,7 +281,8 @@ fn redact_uri(uri: &str) -> String {
 
 impl Queue for RabbitQueue {
     async fn enqueue(&self, items: Vec<QueueItem>) -> Result<usize, QueueError> {
-        let encoded: Vec<(QueueItem, Vec<u8>)> = items.into_iter().map(|i| serde_json::to_vec(&i).map(|b| (i, b))).collect::<Result<_, _>>().map_err(|e| QueueError::Corrupt(e.to_string()))?;
+        let encoded: Vec<(QueueItem, Vec<u8>)> =
+            items.into_iter().map(|i| serde_json::to_vec(&i).map(|b| (i, b))).collect::<Result<_, _>>().map_err(|e| QueueError::Corrupt(e.to_string()))?;
         let started = std::time::Instant::now();
         loop {
             let link = self.link().await?;
@@ -429,8 +430,3 @@ impl Queue for RabbitQueue {
     }
 }
 
-impl Drop for Link {
-    fn drop(&mut self) {
-        let _ = (&self.consume, &self.publish);
-    }
-}

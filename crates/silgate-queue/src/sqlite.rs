@@ -134,7 +134,8 @@ impl Queue for SqliteQueue {
         }
         let started = Instant::now();
         let n = items.len() as u64;
-        let encoded: Vec<(String, String)> = items.iter().map(|i| serde_json::to_string(i).map(|j| (i.message_id.clone(), j))).collect::<Result<_, _>>().map_err(|e| QueueError::Corrupt(e.to_string()))?;
+        let encoded: Vec<(String, String)> =
+            items.iter().map(|i| serde_json::to_string(i).map(|j| (i.message_id.clone(), j))).collect::<Result<_, _>>().map_err(|e| QueueError::Corrupt(e.to_string()))?;
         let encoded = Arc::new(encoded);
         loop {
             let enc = encoded.clone();
@@ -202,8 +203,11 @@ impl Queue for SqliteQueue {
                                 Ok(item) => out.push(Leased { item, lease: LeaseId(token), deliveries: deliveries + 1 }),
                                 Err(e) => {
                                     // Never lose it: park the undecodable row with its reason.
-                                    tx.execute("INSERT OR IGNORE INTO dead (message_id, item, reason, at_ms) SELECT message_id, item, ?2, ?3 FROM queue WHERE seq = ?1", params![seq, e.to_string(), now])
-                                        .map_err(unavailable)?;
+                                    tx.execute(
+                                        "INSERT OR IGNORE INTO dead (message_id, item, reason, at_ms) SELECT message_id, item, ?2, ?3 FROM queue WHERE seq = ?1",
+                                        params![seq, e.to_string(), now],
+                                    )
+                                    .map_err(unavailable)?;
                                     tx.execute("DELETE FROM queue WHERE seq = ?1", [seq]).map_err(unavailable)?;
                                 }
                             }
@@ -229,7 +233,9 @@ impl Queue for SqliteQueue {
 
     async fn release(&self, lease: LeaseId, delay: Duration) -> Result<(), QueueError> {
         let d = ms(delay);
-        let n = self.with(move |conn| conn.execute("UPDATE queue SET lease = NULL, visible_at = ?2 WHERE lease = ?1", params![lease.0 as i64, now_ms() + d]).map_err(unavailable)).await?;
+        let n = self
+            .with(move |conn| conn.execute("UPDATE queue SET lease = NULL, visible_at = ?2 WHERE lease = ?1", params![lease.0 as i64, now_ms() + d]).map_err(unavailable))
+            .await?;
         self.ready.notify_waiters();
         if n == 0 { Err(QueueError::UnknownLease(lease)) } else { Ok(()) }
     }
@@ -258,7 +264,8 @@ impl Queue for SqliteQueue {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with(move |conn| {
             let mut stmt = conn.prepare("SELECT item, reason, at_ms FROM dead ORDER BY seq LIMIT ?1").map_err(unavailable)?;
-            let rows: Vec<(String, String, i64)> = stmt.query_map([limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(unavailable)?.collect::<Result<_, _>>().map_err(unavailable)?;
+            let rows: Vec<(String, String, i64)> =
+                stmt.query_map([limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(unavailable)?.collect::<Result<_, _>>().map_err(unavailable)?;
             rows.into_iter().map(|(json, reason, at_ms)| Ok(DeadLetter { item: decode(&json)?, reason, at_ms })).collect()
         })
         .await
@@ -296,7 +303,9 @@ impl Queue for SqliteQueue {
         self.with(|conn| {
             let now = now_ms();
             let (total, leased): (i64, i64) = conn
-                .query_row("SELECT (SELECT n FROM depth WHERE id = 1), (SELECT count(*) FROM queue WHERE lease IS NOT NULL AND visible_at > ?1)", [now], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row("SELECT (SELECT n FROM depth WHERE id = 1), (SELECT count(*) FROM queue WHERE lease IS NOT NULL AND visible_at > ?1)", [now], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .map_err(unavailable)?;
             let dead: i64 = conn.query_row("SELECT count(*) FROM dead", [], |r| r.get(0)).optional().map_err(unavailable)?.unwrap_or(0);
             let n = |v: i64| u64::try_from(v).unwrap_or(0);

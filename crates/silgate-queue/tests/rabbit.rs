@@ -1,5 +1,6 @@
 //! The RabbitMQ backend against the machine's broker (127.0.0.1:5672, guest/guest;
 //! `scripts/test` starts it when it is down). Each test uses its own queue names.
+#![allow(clippy::unwrap_used)] // test helpers: a failed setup step is a failed test
 
 use silgate_core::RecordKind;
 use silgate_queue::{Queue, QueueItem, RabbitConfig, RabbitQueue};

@@ -76,7 +76,9 @@ pub(crate) fn parse(input: &[u8]) -> Result<Element, Malformed> {
                     if a.key.as_namespace_binding().is_some() {
                         continue;
                     }
-                    let v = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| Malformed { line: line_at(input, before, &mut cache), message: format!("malformed attribute value: {e}") })?;
+                    let v = a
+                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .map_err(|e| Malformed { line: line_at(input, before, &mut cache), message: format!("malformed attribute value: {e}") })?;
                     attrs.push((a.key.local_name().as_ref().to_string(), v.into_owned()));
                 }
                 let el = Element {

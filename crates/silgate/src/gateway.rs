@@ -247,7 +247,15 @@ fn now_ms() -> i64 {
 }
 
 impl<'a> Ingest<'a> {
-    pub(crate) fn new(tables: &'a CodeTables, today: Date, xsd: &'a XsdValidator, cfg: &GatewayConfig, queue: &'a AnyQueue, dedup: &'a DedupIndex, audit: &'a Auditor) -> Result<Self> {
+    pub(crate) fn new(
+        tables: &'a CodeTables,
+        today: Date,
+        xsd: &'a XsdValidator,
+        cfg: &GatewayConfig,
+        queue: &'a AnyQueue,
+        dedup: &'a DedupIndex,
+        audit: &'a Auditor,
+    ) -> Result<Self> {
         let translator = Translator::collecting(tables, today, xsd, &cfg.region, &cfg.quarantine_path())?;
         Ok(Self { translator, queue, dedup, audit, batch: cfg.batch.max(1), summary: IngestSummary::default() })
     }
@@ -301,7 +309,10 @@ impl<'a> Ingest<'a> {
                 }
             }
         }
-        let queued: Vec<NewEntry> = fresh.iter().map(|it| NewEntry::now(Event::Queued, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi), format!("backend={}", self.queue.backend()))).collect();
+        let queued: Vec<NewEntry> = fresh
+            .iter()
+            .map(|it| NewEntry::now(Event::Queued, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi), format!("backend={}", self.queue.backend())))
+            .collect();
         let n = fresh.len();
         if n > 0 {
             self.queue.enqueue(fresh).await?;

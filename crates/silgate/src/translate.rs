@@ -87,13 +87,16 @@ pub(crate) struct Accepted {
     pub(crate) xml: String,
 }
 
+/// A rejected record as the audit sees it: (position, rule).
+pub(crate) type Rejected = (String, String);
+
 /// Where accepted records go.
 pub(crate) enum Output {
     /// One file per document in this directory (`translate`).
     Dir(PathBuf),
     /// Kept for the caller to queue (`ingest`, `run`); rejects are kept too, as
     /// (position, rule) for the audit.
-    Collect { accepted: Vec<Accepted>, rejected: Vec<(String, String)> },
+    Collect { accepted: Vec<Accepted>, rejected: Vec<Rejected> },
 }
 
 /// Everything a translation needs besides its input.
@@ -133,7 +136,7 @@ impl<'a> Translator<'a> {
     }
 
     /// Takes the accepted and rejected records collected so far.
-    pub(crate) fn drain(&mut self) -> Result<(Vec<Accepted>, Vec<(String, String)>)> {
+    pub(crate) fn drain(&mut self) -> Result<(Vec<Accepted>, Vec<Rejected>)> {
         self.quarantine.flush()?;
         Ok(match &mut self.out {
             Output::Collect { accepted, rejected } => (std::mem::take(accepted), std::mem::take(rejected)),

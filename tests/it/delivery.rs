@@ -1,0 +1,348 @@
+//! The delivery path end to end: the real `silgate` binary (ingest, run, audit, dlq,
+//! node) against the real reference node over HTTPS with client certificates, the
+//! machine's RabbitMQ, and kill -9.
+#![allow(clippy::unwrap_used)] // test helpers: a failed setup step is a failed test
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn silgate() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_silgate"))
+}
+
+/// A child process killed when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Proc {
+    fn kill9(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
+    fn term(mut self) -> i32 {
+        let _ = Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(s)) = self.0.try_wait() {
+                return s.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "silgate run did not stop after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn certs(dir: &Path) -> PathBuf {
+    let pki = dir.join("pki");
+    let st = silgate().args(["certs", "--out"]).arg(&pki).args(["--region", "PUGLIA"]).output().unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    pki
+}
+
+/// Starts `silgate node` with `faults` (TOML of the `[faults]` table); returns it and
+/// its base URL. `serve_pki` is the PKI whose node certificate it presents.
+fn node(dir: &Path, pki: &Path, serve_pki: &Path, faults: &str) -> (Proc, String) {
+    let cfg = dir.join("node.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:0\"\nstore = \"{}\"\nadmin = true\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n[faults]\n{faults}\n",
+            dir.join("node.db").display(),
+            serve_pki.join("node.pem").display(),
+            serve_pki.join("node.key").display(),
+            pki.join("ca.pem").display()
+        ),
+    )
+    .unwrap();
+    let mut child = silgate().args(["node", "--config"]).arg(&cfg).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().rsplit(' ').next().unwrap().to_string();
+    assert!(base.starts_with("https://127.0.0.1:"), "{line}");
+    (Proc(child), base)
+}
+
+fn gateway(dir: &Path, pki: &Path, base: &str, extra: &str) -> PathBuf {
+    let cfg = dir.join("gateway.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "instance = \"gw\"\nregion = \"16\"\nregion_name = \"PUGLIA\"\ndata_dir = \"{}\"\nbatch = 200\n\n[node]\nurl = \"{base}/ws/cliclavoro\"\nca = \"{}\"\nclient_cert = \"{}\"\nclient_key = \"{}\"\ntimeout_secs = 10\n\n[[sources]]\nkind = \"canonical-json\"\ninbox = \"{}\"\npoll_secs = 1\n{extra}\n",
+            dir.join("data").display(),
+            pki.join("ca.pem").display(),
+            pki.join("client.pem").display(),
+            pki.join("client.key").display(),
+            dir.join("inbox").display()
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+/// `n` distinct valid vacancies (same employer, distinct source ids).
+fn vacancies(n: usize, tag: &str) -> String {
+    let template = include_str!("../../crates/silgate/samples/demo.jsonl").lines().find(|l| l.contains("\"2026/77\"")).unwrap();
+    (0..n).map(|i| template.replace("\"2026/77\"", &format!("\"{tag}/{i}\"")) + "\n").collect()
+}
+
+fn stats(base: &str, pki: &Path) -> Value {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_file_iter(pki.join("ca.pem")).unwrap() {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(pki.join("client.pem")).unwrap().map(Result::unwrap).collect();
+        let key = PrivateKeyDer::from_pem_file(pki.join("client.key")).unwrap();
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .unwrap();
+        let client = reqwest::Client::builder().tls_backend_preconfigured(tls).build().unwrap();
+        serde_json::from_slice(&client.get(format!("{base}/api/stats")).send().await.unwrap().bytes().await.unwrap()).unwrap()
+    })
+}
+
+fn totals(base: &str, pki: &Path, key: &str) -> i64 {
+    stats(base, pki)["totals"][key].as_i64().unwrap()
+}
+
+fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn run(cfg: &Path) -> Proc {
+    Proc(silgate().args(["run", "--config"]).arg(cfg).env("SILGATE_LOG", "error").stdout(Stdio::null()).spawn().unwrap())
+}
+
+fn ingest(cfg: &Path, file: &Path) -> String {
+    let out = silgate().args(["ingest", "--config"]).arg(cfg).arg(file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn audit(cfg: &Path, args: &[&str]) -> (i32, String) {
+    let out = silgate().arg("audit").args(args).arg("--config").arg(cfg).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn end_to_end(extra: &str, n: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    let cfg = gateway(dir.path(), &pki, &base, extra);
+    let input = dir.path().join("batch.jsonl");
+    std::fs::write(&input, vacancies(n, "E2E")).unwrap();
+    let out = ingest(&cfg, &input);
+    assert!(out.contains(&format!("{n} queued, 0 unchanged")), "{out}");
+    let gw = run(&cfg);
+    wait_for("every document at the node", Duration::from_secs(120), || totals(&base, &pki, "accepted") == n as i64);
+    assert_eq!(gw.term(), 0, "SIGTERM drains and exits 0");
+    // The same input again: nothing queued, nothing new at the node.
+    let out = ingest(&cfg, &input);
+    assert!(out.contains(&format!("0 queued, {n} unchanged")), "{out}");
+    let gw = run(&cfg);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(gw.term(), 0);
+    let s = stats(&base, &pki);
+    assert_eq!(s["totals"]["accepted"], n as i64);
+    assert_eq!(s["totals"]["distinct_codes"], n as i64);
+    assert_eq!(s["totals"]["duplicates"], 0);
+    let (code, text) = audit(&cfg, &["verify"]);
+    assert_eq!(code, 0, "{text}");
+}
+
+#[test]
+fn given_records_through_the_sqlite_queue_the_node_should_hold_each_once_and_a_rerun_sends_nothing() {
+    end_to_end("", 300);
+}
+
+#[test]
+fn given_records_through_rabbitmq_the_node_should_hold_each_once_and_a_rerun_sends_nothing() {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    end_to_end(&format!("[queue]\nbackend = \"rabbitmq\"\nuri = \"amqp://guest:guest@127.0.0.1:5672/%2f\"\nname = \"silgate.it.e2e.{t}\"\n"), 300);
+}
+
+#[test]
+fn given_a_faulty_node_everything_should_be_delivered_with_retry_after_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    // 30% 503, 10% 429 with Retry-After: 1, and a 4 s outage (a 60 s outage, compressed).
+    let (_node, base) = node(dir.path(), &pki, &pki, "error_rate = 0.3\nthrottle_rate = 0.1\nretry_after_secs = 1\noutages = [{ start_secs = 1.0, duration_secs = 4.0 }]");
+    let delivery = "[delivery]\nconcurrency = 8\nmax_attempts = 60\nmin_delay_ms = 50\nmax_delay_ms = 1000\nbreaker_failures = 5\nbreaker_cooldown_ms = 500\n";
+    let cfg = gateway(dir.path(), &pki, &base, delivery);
+    let n = 150;
+    std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
+    std::fs::write(dir.path().join("inbox/faults.jsonl"), vacancies(n, "FLT")).unwrap();
+    let gw = run(&cfg);
+    wait_for("every document despite the faults", Duration::from_secs(180), || totals(&base, &pki, "accepted") == n as i64);
+    assert_eq!(gw.term(), 0);
+    let s = stats(&base, &pki);
+    assert!(s["totals"]["faults_injected"].as_i64().unwrap() > 20, "{s}");
+    assert_eq!(s["totals"]["retry_after_violations"], 0, "Retry-After honoured");
+    assert_eq!(s["totals"]["distinct_codes"], n as i64);
+    assert!(dir.path().join("inbox/done/faults.jsonl").exists(), "the file's receipt: moved to done/");
+    let conn = rusqlite::Connection::open(dir.path().join("data/audit.db")).unwrap();
+    let count = |like: &str| -> i64 { conn.query_row("SELECT count(*) FROM audit WHERE event = 'attempt' AND detail LIKE ?1", [like], |r| r.get(0)).unwrap() };
+    assert!(count("%outcome=http-5xx%") > 0);
+    assert!(count("%outcome=http-429%") > 0);
+    assert_eq!(count("%outcome=delivered%"), n as i64);
+    let (code, text) = audit(&cfg, &["verify"]);
+    assert_eq!(code, 0, "{text}");
+}
+
+#[test]
+fn given_a_permanent_rejection_the_record_should_be_quarantined_with_the_reason_and_not_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "reject_rate = 1.0");
+    let cfg = gateway(dir.path(), &pki, &base, "");
+    let input = dir.path().join("refused.jsonl");
+    std::fs::write(&input, vacancies(5, "KO")).unwrap();
+    ingest(&cfg, &input);
+    let gw = run(&cfg);
+    wait_for("five refusals", Duration::from_secs(60), || totals(&base, &pki, "rejected") == 5);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(gw.term(), 0);
+    let q = std::fs::read_to_string(dir.path().join("data/quarantine.jsonl")).unwrap();
+    let lines: Vec<Value> = q.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 5);
+    assert!(lines.iter().all(|l| l["rule"] == "node.ko" && l["message"].as_str().unwrap().contains("fault.injected-reject")), "{q}");
+    let conn = rusqlite::Connection::open(dir.path().join("data/audit.db")).unwrap();
+    let attempts: i64 = conn.query_row("SELECT count(*) FROM audit WHERE event = 'attempt'", [], |r| r.get(0)).unwrap();
+    assert_eq!(attempts, 5, "one attempt each: a refusal is not retried");
+    let out = silgate().args(["dlq", "list", "--config"]).arg(&cfg).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 dead letter(s)"));
+}
+
+fn kill_and_restart(extra: &str, n: usize, kills: usize, broker_restart: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "latency_ms = 2");
+    let cfg = gateway(dir.path(), &pki, &base, extra);
+    std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
+    for part in 0..4 {
+        let chunk: String = vacancies(n, "K").lines().skip(part * n / 4).take(n / 4).map(|l| format!("{l}\n")).collect();
+        std::fs::write(dir.path().join(format!("inbox/part{part}.jsonl")), chunk).unwrap();
+    }
+    for k in 0..kills {
+        let gw = run(&cfg);
+        std::thread::sleep(Duration::from_millis(700 + fastrand_ms(k) % 1500));
+        if broker_restart && k == 1 {
+            let stop = Command::new("rabbitmqctl").arg("stop_app").output().unwrap();
+            assert!(stop.status.success(), "{}", String::from_utf8_lossy(&stop.stderr));
+            std::thread::sleep(Duration::from_secs(2));
+            let start = Command::new("rabbitmqctl").arg("start_app").output().unwrap();
+            assert!(start.status.success(), "{}", String::from_utf8_lossy(&start.stderr));
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        gw.kill9();
+    }
+    let gw = run(&cfg);
+    wait_for("every document after the kills", Duration::from_secs(300), || totals(&base, &pki, "accepted") == n as i64);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(gw.term(), 0);
+    let s = stats(&base, &pki);
+    assert_eq!(s["totals"]["accepted"], n as i64, "{s}");
+    assert_eq!(s["totals"]["distinct_codes"], n as i64, "no record version twice at the node");
+    let (code, text) = audit(&cfg, &["verify"]);
+    assert_eq!(code, 0, "{text}");
+}
+
+/// A cheap pseudo-random spread of kill moments (deterministic per run index, varied
+/// per process).
+fn fastrand_ms(k: usize) -> u64 {
+    let seed = u64::from(std::process::id()) ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    seed.wrapping_mul(6_364_136_223_846_793_005) >> 40
+}
+
+#[test]
+fn given_kill_9_at_random_moments_the_node_should_end_with_every_record_once() {
+    kill_and_restart("", 2_000, 4, false);
+}
+
+#[test]
+fn given_a_rabbitmq_restart_mid_run_nothing_should_be_lost_or_duplicated() {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    kill_and_restart(&format!("[queue]\nbackend = \"rabbitmq\"\nuri = \"amqp://guest:guest@127.0.0.1:5672/%2f\"\nname = \"silgate.it.restart.{t}\"\n"), 1_000, 3, true);
+}
+
+#[test]
+fn given_an_edited_or_deleted_audit_entry_verify_should_fail_and_name_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    let cfg = gateway(dir.path(), &pki, &base, "");
+    let input = dir.path().join("a.jsonl");
+    std::fs::write(&input, vacancies(5, "AUD")).unwrap();
+    ingest(&cfg, &input);
+    assert_eq!(audit(&cfg, &["verify"]).0, 0);
+    let db = dir.path().join("data/audit.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete; UPDATE audit SET cpi = 'CPIXX' WHERE seq = 3").unwrap();
+    let (code, text) = audit(&cfg, &["verify"]);
+    assert_eq!(code, 1);
+    assert!(text.contains("gw#3: edited"), "{text}");
+    // `audit verify` reopened the store, which put the append-only triggers back.
+    conn.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = 3; DELETE FROM audit WHERE seq = 6").unwrap();
+    let (code, text) = audit(&cfg, &["verify"]);
+    assert_eq!(code, 1);
+    assert!(text.contains("gw#3..3: deleted"), "{text}");
+    let (_, hist) = audit(&cfg, &["query", "--cpi", "CPIBA01"]);
+    assert!(hist.contains("queued"), "{hist}");
+    assert!(!hist.contains("Servizi Informatici"), "no record content in the audit");
+}
+
+#[test]
+fn given_a_node_with_an_untrusted_certificate_the_gateway_should_refuse_to_deliver() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let rogue = dir.path().join("rogue");
+    let out = silgate().args(["certs", "--out"]).arg(&rogue).output().unwrap();
+    assert!(out.status.success());
+    // The node presents a certificate from another CA (it still trusts our clients).
+    let (_node, base) = node(dir.path(), &pki, &rogue, "");
+    let cfg = gateway(dir.path(), &pki, &base, "[delivery]\nmax_attempts = 3\nmin_delay_ms = 50\nmax_delay_ms = 100\n");
+    let input = dir.path().join("t.jsonl");
+    std::fs::write(&input, vacancies(3, "TLS")).unwrap();
+    ingest(&cfg, &input);
+    let gw = run(&cfg);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(gw.term(), 0);
+    let conn = rusqlite::Connection::open(dir.path().join("data/audit.db")).unwrap();
+    let tls: i64 = conn.query_row("SELECT count(*) FROM audit WHERE event = 'attempt' AND detail LIKE '%outcome=tls%'", [], |r| r.get(0)).unwrap();
+    let delivered: i64 = conn.query_row("SELECT count(*) FROM audit WHERE event = 'delivered'", [], |r| r.get(0)).unwrap();
+    assert!(tls >= 3, "every attempt failed on the certificate ({tls})");
+    assert_eq!(delivered, 0);
+    let s = stats(&base, &rogue_client(&pki, &rogue));
+    assert_eq!(s["totals"]["accepted"], 0);
+}
+
+/// A PKI view whose CA is the rogue one (to read the rogue node's stats) and whose
+/// client certificate is ours (the node trusts it).
+fn rogue_client(pki: &Path, rogue: &Path) -> PathBuf {
+    let v = rogue.join("view");
+    std::fs::create_dir_all(&v).unwrap();
+    std::fs::copy(rogue.join("ca.pem"), v.join("ca.pem")).unwrap();
+    std::fs::copy(pki.join("client.pem"), v.join("client.pem")).unwrap();
+    std::fs::copy(pki.join("client.key"), v.join("client.key")).unwrap();
+    v
+}
