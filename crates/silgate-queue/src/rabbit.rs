@@ -429,4 +429,3 @@ impl Queue for RabbitQueue {
         Ok(QueueStats { ready: u64::from(main.message_count()), leased, dead: u64::from(dead.message_count()) })
     }
 }
-
