@@ -154,13 +154,18 @@ fn given_a_missing_input_translate_should_fail() {
 }
 
 #[test]
-fn given_the_demo_should_translate_quarantine_and_revalidate() {
+fn given_the_demo_should_deliver_quarantine_and_deduplicate_through_the_whole_path() {
     let dir = tempfile::tempdir().expect("tmp");
     let (code, out, err) = run(silgate().arg("demo").arg("--out").arg(dir.path()));
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("accepted:         8"), "{out}");
-    assert!(out.contains("rejected:         2"), "{out}");
-    assert!(out.contains("re-validated:     8 of 8"), "{out}");
+    assert!(out.contains("rejected at ingest:  2"), "{out}");
+    assert!(out.contains("queued:              8"), "{out}");
+    assert!(out.contains("delivered:           8"), "{out}");
+    assert!(out.contains("same file again:     0 queued, 8 deduplicated"), "{out}");
+    assert!(out.contains("node:                8 accepted, 8 distinct codes, 0 rejected, 0 duplicates"), "{out}");
+    assert!(out.contains("chain intact"), "{out}");
+    let q = std::fs::read_to_string(dir.path().join("data/quarantine.jsonl")).expect("quarantine");
+    assert_eq!(q.lines().count(), 2, "{q}");
 }
 
 #[test]

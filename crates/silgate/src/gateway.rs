@@ -346,3 +346,7 @@ fn item(a: Accepted, received_ms: i64) -> QueueItem {
         document: a.xml,
     }
 }
+
+#[cfg(test)]
+#[path = "gateway_tests.rs"]
+mod tests;

@@ -1,0 +1,40 @@
+//! The example configurations in `config/` load and say what they claim.
+
+use super::*;
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config").join(name)
+}
+
+#[test]
+fn given_the_embedded_example_it_should_load_with_sqlite_everywhere() {
+    let c = GatewayConfig::load(&example("gateway.example.toml")).unwrap();
+    assert_eq!((c.region.as_str(), c.region_name.as_str(), c.queue.backend.as_str()), ("16", "PUGLIA", "sqlite"));
+    assert_eq!(c.delivery.max_attempts, 12);
+    assert_eq!(c.sources.len(), 1);
+    assert!(c.node.url.starts_with("https://"));
+}
+
+#[test]
+fn given_the_shared_example_it_should_load_rabbitmq_and_postgres() {
+    let c = GatewayConfig::load(&example("gateway-rabbitmq.example.toml")).unwrap();
+    assert_eq!(c.queue.backend, "rabbitmq");
+    assert_eq!(c.audit.backend.as_deref(), Some("postgres"));
+}
+
+#[test]
+fn given_the_node_example_it_should_parse() {
+    let text = std::fs::read_to_string(example("node.example.toml")).unwrap();
+    let n: silgate_node::NodeConfig = toml::from_str(&text).unwrap();
+    assert!(n.tls.is_some());
+    assert_eq!(n.faults, silgate_node::Faults::default());
+}
+
+#[test]
+fn given_a_bad_region_loading_should_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("g.toml");
+    std::fs::write(&p, "region = \"Puglia\"\nregion_name = \"PUGLIA\"\ndata_dir = \"d\"\n[node]\nurl = \"https://x\"\n").unwrap();
+    let e = GatewayConfig::load(&p).unwrap_err();
+    assert!(format!("{e:#}").contains("two-digit ISTAT code"), "{e:#}");
+}
