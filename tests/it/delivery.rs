@@ -182,6 +182,28 @@ fn given_records_through_rabbitmq_the_node_should_hold_each_once_and_a_rerun_sen
 }
 
 #[test]
+fn given_plain_soap_through_a_porta_di_dominio_the_node_should_hold_each_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    // The PdD form: no eGov header, posted to <base>/pdd/PD/<Servizio>/<azione>.
+    let cfg = gateway(dir.path(), &pki, &format!("{base}/pdd/PD"), "");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("/pdd/PD/ws/cliclavoro\"", "/pdd/PD\"\nplain_soap = true");
+    std::fs::write(&cfg, text).unwrap();
+    let input = dir.path().join("pdd.jsonl");
+    std::fs::write(&input, vacancies(40, "PDD")).unwrap();
+    ingest(&cfg, &input);
+    let gw = run(&cfg);
+    wait_for("every document through the PdD endpoint", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 40);
+    assert_eq!(gw.term(), 0);
+    let s = stats(&base, &pki);
+    assert_eq!(s["totals"]["distinct_codes"], 40);
+    let conn = rusqlite::Connection::open(dir.path().join("data/audit.db")).unwrap();
+    let receipts: i64 = conn.query_row("SELECT count(*) FROM audit WHERE event = 'delivered' AND detail LIKE 'receipt=NAZIONALE_%'", [], |r| r.get(0)).unwrap();
+    assert_eq!(receipts, 40, "the node's receipt comes back in plain mode too");
+}
+
+#[test]
 fn given_a_faulty_node_everything_should_be_delivered_with_retry_after_honoured() {
     let dir = tempfile::tempdir().unwrap();
     let pki = certs(dir.path());

@@ -147,6 +147,11 @@ pub trait Queue: Send + Sync {
     /// Delivery is done: removes the item for good.
     fn ack(&self, lease: LeaseId) -> impl Future<Output = Result<(), QueueError>> + Send;
 
+    /// Keeps a lease alive while its holder is still working on it (waiting to retry):
+    /// pushes the visibility deadline a full timeout forward. A backend whose leases
+    /// do not expire while the holder lives (RabbitMQ) does nothing.
+    fn keep_alive(&self, lease: LeaseId) -> impl Future<Output = Result<(), QueueError>> + Send;
+
     /// Gives the item back, to be leased again after `delay`.
     fn release(&self, lease: LeaseId, delay: Duration) -> impl Future<Output = Result<(), QueueError>> + Send;
 

@@ -170,22 +170,65 @@ fn now_stamp() -> String {
 
 async fn soap_endpoint(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let started = Instant::now();
-    let resp = handle(&app, &body).await;
+    let resp = handle(&app, &body, None).await;
     app.metrics.latency.observe(started.elapsed().as_secs_f64());
     resp
 }
 
-async fn handle(app: &Arc<App>, body: &[u8]) -> Response {
-    let req = match egov::parse_request(body, &app.cfg.service, true) {
+/// `/pdd/PD/{servizio}/{azione}`: plain SOAP, as a regional application posts it to its
+/// Porta di Dominio; the node plays the PdD and builds the header itself.
+async fn pdd_endpoint(State(app): State<Arc<App>>, axum::extract::Path((servizio, azione)): axum::extract::Path<(String, String)>, body: Bytes) -> Response {
+    let started = Instant::now();
+    let resp = handle(&app, &body, Some((servizio, azione))).await;
+    app.metrics.latency.observe(started.elapsed().as_secs_f64());
+    resp
+}
+
+fn refused(app: &App, e: &egov::EnvelopeError) -> Response {
+    app.refused.fetch_add(1, Ordering::Relaxed);
+    app.metrics.envelope_refused.inc();
+    soap(StatusCode::INTERNAL_SERVER_ERROR, egov::fault(None, e.fault, e.code, &e.message))
+}
+
+async fn handle(app: &Arc<App>, body: &[u8], pdd: Option<(String, String)>) -> Response {
+    let req = match egov::parse_request(body, &app.cfg.service, pdd.is_none()) {
         Ok(r) => r,
-        Err(e) => {
-            app.refused.fetch_add(1, Ordering::Relaxed);
-            app.metrics.envelope_refused.inc();
-            return soap(StatusCode::INTERNAL_SERVER_ERROR, egov::fault(None, e.fault, e.code, &e.message));
-        }
+        Err(e) => return refused(app, &e),
     };
-    let Some(h) = req.header.clone() else {
-        return soap(StatusCode::INTERNAL_SERVER_ERROR, egov::fault(None, "Client", "EGOV_IT_002", "missing eGov Intestazione"));
+    let h = match (&req.header, pdd) {
+        (Some(h), None) => h.clone(),
+        (None, Some((servizio, azione))) => {
+            if servizio != app.cfg.service {
+                return refused(app, &egov::EnvelopeError { code: "EGOV_IT_105", fault: "Client", message: format!("no service '{servizio}' at this Porta di Dominio") });
+            }
+            if azione != req.action.name() {
+                return refused(
+                    app,
+                    &egov::EnvelopeError { code: "EGOV_IT_106", fault: "Client", message: format!("action '{azione}' does not match the body's {}", req.action.name()) },
+                );
+            }
+            // No eGov id comes with plain SOAP: the PdD identifies the message by its
+            // content, so that a retried send is still recognised as a repeat.
+            use sha2::Digest as _;
+            let digest = sha2::Sha256::digest(req.document.as_bytes());
+            let id: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+            Header {
+                sender: "PDD".into(),
+                receiver: egov::NATIONAL.into(),
+                service: servizio,
+                action: azione,
+                message_id: format!("PDD_{id}"),
+                registered_at: now_stamp(),
+                ..Header::default()
+            }
+        }
+        (Some(_), Some(_)) => {
+            return refused(
+                app,
+                &egov::EnvelopeError { code: "EGOV_IT_002", fault: "Client", message: "the Porta di Dominio endpoint takes plain SOAP: the header is added here".into() },
+            );
+        }
+        (None, None) => return refused(app, &egov::EnvelopeError { code: "EGOV_IT_002", fault: "Client", message: "missing eGov Intestazione".into() }),
     };
     // Did this client come back before its Retry-After?
     if let Ok(mut nb) = app.not_before.lock()
@@ -369,6 +412,7 @@ async fn put_faults(State(app): State<Arc<App>>, body: Bytes) -> Response {
 fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/ws/cliclavoro", post(soap_endpoint))
+        .route("/pdd/PD/{servizio}/{azione}", post(pdd_endpoint))
         .route("/api/stats", get(stats))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))

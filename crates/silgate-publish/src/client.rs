@@ -35,8 +35,9 @@ pub struct ClientConfig {
     /// Per-request timeout, seconds.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
-    /// Send plain SOAP without the eGov header (to a regional Porta di Dominio that
-    /// adds it).
+    /// Send plain SOAP without the eGov header to a regional Porta di Dominio that adds
+    /// it; `url` is then the PdD's base (`https://pdd.example/pdd/PD`) and each request
+    /// goes to `<url>/<service>/<azione>`.
     #[serde(default)]
     pub plain_soap: bool,
 }
@@ -136,6 +137,7 @@ impl NodeClient {
             return Err(PublishError::Config(format!("plain http is only allowed to a loopback node, not {}", cfg.url)));
         }
         let http = b.build().map_err(|e| PublishError::Config(format!("HTTP client: {e}")))?;
+        tracing::info!(url = %cfg.url, plain_soap = cfg.plain_soap, service = %cfg.service, "node client ready");
         Ok(Self { http, cfg: Arc::new(cfg), sender: sender.to_string() })
     }
 
@@ -164,8 +166,8 @@ impl NodeClient {
             exceptions: Vec::new(),
         };
         let body = egov::request((!self.cfg.plain_soap).then_some(&header), action, document);
-        let res =
-            self.http.post(&self.cfg.url).header("content-type", "text/xml; charset=utf-8").header("soapaction", format!("\"{}\"", action.soap_action())).body(body).send().await;
+        let url = if self.cfg.plain_soap { format!("{}/{}/{}", self.cfg.url.trim_end_matches('/'), self.cfg.service, action.name()) } else { self.cfg.url.clone() };
+        let res = self.http.post(&url).header("content-type", "text/xml; charset=utf-8").header("soapaction", format!("\"{}\"", action.soap_action())).body(body).send().await;
         let resp = match res {
             Ok(r) => r,
             Err(e) => return transport(&e),
@@ -250,7 +252,9 @@ pub fn classify(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Outc
             if let Some((code, text)) = &r.fault {
                 return fault_outcome(code, text, r.header.as_ref());
             }
-            let receipt = r.header.as_ref().map(|h| h.message_id.clone()).unwrap_or_default();
+            // eGov mode: the reply's message id; plain SOAP through a PdD: the node's
+            // receipt travels in Descr_Esito.
+            let receipt = r.header.as_ref().map(|h| h.message_id.clone()).filter(|id| !id.is_empty()).unwrap_or_else(|| r.description.clone());
             match r.ok {
                 Some(true) => Outcome::Delivered { receipt },
                 _ => Outcome::Refused { code: "node.ko".into(), reason: r.description },

@@ -251,6 +251,9 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                         Some(ra) => ra.max(jittered),
                         None => jittered,
                     };
+                    // Still ours while we wait: a long retry sequence must not let the
+                    // lease lapse and hand the item to a second worker.
+                    self.queue.keep_alive(l.lease).await?;
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
                         _ = stop.changed() => {

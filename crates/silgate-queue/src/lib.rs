@@ -60,6 +60,9 @@ impl Queue for AnyQueue {
     async fn ack(&self, lease: LeaseId) -> Result<(), QueueError> {
         each!(self, q => q.ack(lease).await)
     }
+    async fn keep_alive(&self, lease: LeaseId) -> Result<(), QueueError> {
+        each!(self, q => q.keep_alive(lease).await)
+    }
     async fn release(&self, lease: LeaseId, delay: Duration) -> Result<(), QueueError> {
         each!(self, q => q.release(lease, delay).await)
     }

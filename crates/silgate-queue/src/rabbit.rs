@@ -351,6 +351,15 @@ impl Queue for RabbitQueue {
         Ok(())
     }
 
+    async fn keep_alive(&self, lease: LeaseId) -> Result<(), QueueError> {
+        // A delivery stays ours while the channel lives (the broker's consumer timeout,
+        // 30 minutes by default, bounds it): nothing to do but check we still hold it.
+        match self.leases.lock() {
+            Ok(m) if m.contains_key(&lease.0) => Ok(()),
+            _ => Err(QueueError::UnknownLease(lease)),
+        }
+    }
+
     async fn release(&self, lease: LeaseId, delay: Duration) -> Result<(), QueueError> {
         let (_, acker, _) = self.take_lease(lease)?;
         // RabbitMQ has no delayed requeue: hold the delivery for `delay`, then requeue.

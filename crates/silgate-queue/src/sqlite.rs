@@ -231,6 +231,12 @@ impl Queue for SqliteQueue {
         if n == 0 { Err(QueueError::UnknownLease(lease)) } else { Ok(()) }
     }
 
+    async fn keep_alive(&self, lease: LeaseId) -> Result<(), QueueError> {
+        let vt = ms(self.cfg.visibility_timeout);
+        let n = self.with(move |conn| conn.execute("UPDATE queue SET visible_at = ?2 WHERE lease = ?1", params![lease.0 as i64, now_ms() + vt]).map_err(unavailable)).await?;
+        if n == 0 { Err(QueueError::UnknownLease(lease)) } else { Ok(()) }
+    }
+
     async fn release(&self, lease: LeaseId, delay: Duration) -> Result<(), QueueError> {
         let d = ms(delay);
         let n = self

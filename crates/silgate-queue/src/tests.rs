@@ -58,6 +58,20 @@ async fn given_an_expired_lease_the_item_should_come_back_with_a_higher_count() 
 }
 
 #[tokio::test]
+async fn given_a_kept_alive_lease_the_item_should_stay_invisible() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(&dir, |c| c.visibility_timeout = Duration::from_millis(150)).await;
+    q.enqueue(vec![item(1)]).await.unwrap();
+    let l = q.lease(1, Duration::ZERO).await.unwrap();
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        q.keep_alive(l[0].lease).await.unwrap();
+    }
+    assert!(q.lease(1, Duration::ZERO).await.unwrap().is_empty(), "300 ms after leasing, still held");
+    q.ack(l[0].lease).await.unwrap();
+}
+
+#[tokio::test]
 async fn given_a_release_with_delay_the_item_should_wait_then_return() {
     let dir = tempfile::tempdir().unwrap();
     let q = open(&dir, |_| {}).await;
