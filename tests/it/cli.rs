@@ -161,11 +161,11 @@ fn given_the_demo_should_deliver_quarantine_and_deduplicate_through_the_whole_pa
     assert!(out.contains("rejected at ingest:  2"), "{out}");
     assert!(out.contains("queued:              8"), "{out}");
     assert!(out.contains("delivered:           8"), "{out}");
-    assert!(out.contains("same file again:     0 queued, 8 deduplicated"), "{out}");
+    assert!(out.contains("same file again:     0 queued, 8 deduplicated, 2 rejected again"), "{out}");
     assert!(out.contains("node:                8 accepted, 8 distinct codes, 0 rejected, 0 duplicates"), "{out}");
     assert!(out.contains("chain intact"), "{out}");
     let q = std::fs::read_to_string(dir.path().join("data/quarantine.jsonl")).expect("quarantine");
-    assert_eq!(q.lines().count(), 2, "{q}");
+    assert_eq!(q.lines().count(), 4, "two rejects per ingest: {q}");
 }
 
 #[test]

@@ -52,11 +52,16 @@ fn certs(dir: &Path) -> PathBuf {
 /// Starts `silgate node` with `faults` (TOML of the `[faults]` table); returns it and
 /// its base URL. `serve_pki` is the PKI whose node certificate it presents.
 fn node(dir: &Path, pki: &Path, serve_pki: &Path, faults: &str) -> (Proc, String) {
+    node_with(dir, pki, serve_pki, faults, "")
+}
+
+/// [`node`] with extra top-level settings (`postgres = "..."`).
+fn node_with(dir: &Path, pki: &Path, serve_pki: &Path, faults: &str, top: &str) -> (Proc, String) {
     let cfg = dir.join("node.toml");
     std::fs::write(
         &cfg,
         format!(
-            "listen = \"127.0.0.1:0\"\nstore = \"{}\"\nadmin = true\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n[faults]\n{faults}\n",
+            "{top}\nlisten = \"127.0.0.1:0\"\nstore = \"{}\"\nadmin = true\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n[faults]\n{faults}\n",
             dir.join("node.db").display(),
             serve_pki.join("node.pem").display(),
             serve_pki.join("node.key").display(),
@@ -145,9 +150,13 @@ fn audit(cfg: &Path, args: &[&str]) -> (i32, String) {
 }
 
 fn end_to_end(extra: &str, n: usize) {
+    end_to_end_with(extra, n, "");
+}
+
+fn end_to_end_with(extra: &str, n: usize, node_top: &str) {
     let dir = tempfile::tempdir().unwrap();
     let pki = certs(dir.path());
-    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    let (_node, base) = node_with(dir.path(), &pki, &pki, "", node_top);
     let cfg = gateway(dir.path(), &pki, &base, extra);
     let input = dir.path().join("batch.jsonl");
     std::fs::write(&input, vacancies(n, "E2E")).unwrap();
@@ -179,6 +188,20 @@ fn given_records_through_the_sqlite_queue_the_node_should_hold_each_once_and_a_r
 fn given_records_through_rabbitmq_the_node_should_hold_each_once_and_a_rerun_sends_nothing() {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     end_to_end(&format!("[queue]\nbackend = \"rabbitmq\"\nuri = \"amqp://guest:guest@127.0.0.1:5672/%2f\"\nname = \"silgate.it.e2e.{t}\"\n"), 300);
+}
+
+#[test]
+fn given_a_node_storing_in_postgres_and_an_audit_in_postgres_the_path_should_hold() {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let schema = format!("silgate_it_{}_{}", std::process::id(), t % 1_000_000_000);
+    let psql =
+        Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-c"]).arg(format!("CREATE SCHEMA {schema}")).output().unwrap();
+    assert!(psql.status.success(), "{}", String::from_utf8_lossy(&psql.stderr));
+    let url = format!("host=127.0.0.1 user=postgres dbname=test options='-c search_path={schema}'");
+    end_to_end_with(&format!("[audit]\nbackend = \"postgres\"\nurl = \"{url}\"\n"), 120, &format!("postgres = \"{url}\""));
+    let count =
+        Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-tA", "-c"]).arg(format!("SELECT count(*) FROM {schema}.node_documents")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&count.stdout).trim(), "120");
 }
 
 #[test]

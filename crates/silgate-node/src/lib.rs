@@ -14,7 +14,7 @@
 //!    (idempotency: `inoltro = EGOV_IT_ALPIUUNAVOLTA`);
 //! 4. judges the document with `silgate-std1546` (XSD and business rules): `KO` with
 //!    the rule ids, or `OK` with a receipt id;
-//! 5. stores the document and the answer (SQLite).
+//! 5. stores the document and the answer (SQLite, or PostgreSQL with `postgres = ...`).
 //!
 //! `GET /api/stats` gives totals and per-minute throughput per region, CPI and kind;
 //! `GET /metrics` the Prometheus text; `GET /healthz`; `GET|PUT /admin/faults` when
@@ -26,6 +26,7 @@ pub mod faults;
 mod metrics;
 mod server;
 mod store;
+mod store_pg;
 mod tls;
 
 pub use faults::{Faults, Outage};
@@ -88,8 +89,12 @@ pub struct NodeConfig {
     /// refuses on anything but a loopback address.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
-    /// The SQLite file of received documents.
+    /// The SQLite file of received documents (default `node.db`).
+    #[serde(default = "default_store")]
     pub store: PathBuf,
+    /// A PostgreSQL connection string: when set, documents are stored there instead.
+    #[serde(default)]
+    pub postgres: Option<String>,
     /// The eGov `Servizio` the node publishes.
     #[serde(default = "default_service")]
     pub service: String,
@@ -102,6 +107,10 @@ pub struct NodeConfig {
     /// Date against which documents are judged (YYYY-MM-DD; default: today).
     #[serde(default)]
     pub today: Option<String>,
+}
+
+fn default_store() -> PathBuf {
+    "node.db".into()
 }
 
 fn default_service() -> String {

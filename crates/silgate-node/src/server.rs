@@ -434,7 +434,10 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
     };
     let xsd = XsdValidator::shared().map_err(|e| NodeError::Validator(e.to_string()))?;
     let tables = CodeTables::embedded();
-    let store = Store::open(&cfg.store)?;
+    let store = match &cfg.postgres {
+        Some(url) => Store::Postgres(crate::store_pg::PgStore::connect(url).await?),
+        None => Store::Sqlite(crate::store::SqliteStore::open(&cfg.store)?),
+    };
     let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| NodeError::Io(format!("binding {}: {e}", cfg.listen)))?;
     let addr = listener.local_addr().map_err(|e| NodeError::Io(e.to_string()))?;
     let app = Arc::new(App {

@@ -69,13 +69,55 @@ pub struct MinuteRow {
     pub n: i64,
 }
 
-/// The SQLite document store. Cloning shares the connection.
+/// The document store chosen by config.
 #[derive(Debug, Clone)]
-pub(crate) struct Store {
-    conn: Arc<Mutex<Connection>>,
+pub(crate) enum Store {
+    /// SQLite file (default).
+    Sqlite(SqliteStore),
+    /// PostgreSQL.
+    Postgres(crate::store_pg::PgStore),
 }
 
 impl Store {
+    pub(crate) async fn repeat(&self, egov_id: &str, minute: i64) -> Result<Option<(String, String)>, NodeError> {
+        match self {
+            Self::Sqlite(s) => s.repeat(egov_id, minute).await,
+            Self::Postgres(p) => p.repeat(egov_id, minute).await,
+        }
+    }
+
+    pub(crate) async fn insert(&self, s: Stored, respond: impl FnOnce(&str) -> String + Send + 'static) -> Result<(String, bool), NodeError> {
+        match self {
+            Self::Sqlite(q) => q.insert(s, respond).await,
+            Self::Postgres(p) => p.insert(s, respond).await,
+        }
+    }
+
+    pub(crate) async fn minutes(&self, since_minute: i64) -> Result<Vec<MinuteRow>, NodeError> {
+        match self {
+            Self::Sqlite(s) => s.minutes(since_minute).await,
+            Self::Postgres(p) => p.minutes(since_minute).await,
+        }
+    }
+
+    pub(crate) async fn totals(&self) -> Result<Totals, NodeError> {
+        match self {
+            Self::Sqlite(s) => s.totals().await,
+            Self::Postgres(p) => p.totals().await,
+        }
+    }
+}
+
+/// (documents accepted, rejected, distinct accepted codes, duplicates, reasons).
+pub(crate) type Totals = (i64, i64, i64, i64, Vec<(String, i64)>);
+
+/// The SQLite document store. Cloning shares the connection.
+#[derive(Debug, Clone)]
+pub(crate) struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
     pub(crate) fn open(path: &Path) -> Result<Self, NodeError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| NodeError::Io(format!("{}: {e}", dir.display())))?;
@@ -156,7 +198,7 @@ impl Store {
     }
 
     /// (documents accepted, rejected, distinct accepted codes, duplicates, reasons).
-    pub(crate) async fn totals(&self) -> Result<(i64, i64, i64, i64, Vec<(String, i64)>), NodeError> {
+    pub(crate) async fn totals(&self) -> Result<Totals, NodeError> {
         self.with(|c| {
             let (acc, rej, distinct): (i64, i64, i64) =
                 c.query_row("SELECT coalesce(sum(ok), 0), coalesce(sum(1 - ok), 0), (SELECT count(DISTINCT code) FROM documents WHERE ok = 1) FROM documents", [], |r| {
@@ -180,7 +222,7 @@ fn bump(c: &Connection, minute: i64, region: &str, cpi: &str, kind: &str, outcom
 }
 
 /// The node's receipt: an eGov id of its own (`NAZIONALE_NAZIONALESPCoopIT_...`).
-fn receipt_id(seq: i64, at_ms: i64) -> String {
+pub(crate) fn receipt_id(seq: i64, at_ms: i64) -> String {
     let at = time::OffsetDateTime::from_unix_timestamp(at_ms / 1000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let stamp = format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", at.year(), u8::from(at.month()), at.day(), at.hour(), at.minute(), at.second());
     let n = u64::try_from(seq).unwrap_or(0) % 10_000_000;

@@ -67,7 +67,7 @@ pub(crate) async fn run(out: Option<PathBuf>) -> Result<ExitCode> {
     println!("  refused by the node: {}", c.refused.load(Ordering::Relaxed));
     let second = parts.ingest_files(std::slice::from_ref(&input), today).await?;
     publisher.run(stop, Some(Duration::from_millis(300))).await?;
-    println!("  same file again:     {} queued, {} deduplicated (unchanged since delivery)", second.queued, second.unchanged);
+    println!("  same file again:     {} queued, {} deduplicated, {} rejected again (unchanged since delivery)", second.queued, second.unchanged, second.rejected);
     let stats = node.stats(1).await?;
     let t = &stats.totals;
     println!("  node:                {} accepted, {} distinct codes, {} rejected, {} duplicates", t.accepted, t.distinct_codes, t.rejected, t.duplicates);
