@@ -100,9 +100,9 @@ fn vacancies(n: usize, tag: &str) -> String {
     (0..n).map(|i| template.replace("\"2026/77\"", &format!("\"{tag}/{i}\"")) + "\n").collect()
 }
 
-fn stats(base: &str, pki: &Path) -> Value {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
+/// A client of the node with our PKI (mTLS).
+async fn https(pki: &Path) -> reqwest::Client {
+    {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let mut roots = rustls::RootCertStore::empty();
@@ -117,9 +117,27 @@ fn stats(base: &str, pki: &Path) -> Value {
             .with_root_certificates(roots)
             .with_client_auth_cert(chain, key)
             .unwrap();
-        let client = reqwest::Client::builder().tls_backend_preconfigured(tls).build().unwrap();
-        serde_json::from_slice(&client.get(format!("{base}/api/stats")).send().await.unwrap().bytes().await.unwrap()).unwrap()
-    })
+        reqwest::Client::builder().tls_backend_preconfigured(tls).build().unwrap()
+    }
+}
+
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
+
+fn stats(base: &str, pki: &Path) -> Value {
+    block_on(async { serde_json::from_slice(&https(pki).await.get(format!("{base}/api/stats")).send().await.unwrap().bytes().await.unwrap()).unwrap() })
+}
+
+fn get_text(url: &str, pki: &Path) -> String {
+    block_on(async { https(pki).await.get(url).send().await.unwrap().text().await.unwrap() })
+}
+
+fn put_faults(base: &str, pki: &Path, json: &str) {
+    block_on(async {
+        let r = https(pki).await.put(format!("{base}/admin/faults")).body(json.to_string()).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 204);
+    });
 }
 
 fn totals(base: &str, pki: &Path, key: &str) -> i64 {
@@ -202,6 +220,44 @@ fn given_a_node_storing_in_postgres_and_an_audit_in_postgres_the_path_should_hol
     let count =
         Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-tA", "-c"]).arg(format!("SELECT count(*) FROM {schema}.node_documents")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&count.stdout).trim(), "120");
+}
+
+#[test]
+fn given_exhausted_attempts_dead_letters_should_be_listed_and_replayed_to_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "error_rate = 1.0");
+    let cfg = gateway(dir.path(), &pki, &base, "[delivery]\nmax_attempts = 2\nmin_delay_ms = 10\nmax_delay_ms = 20\nbreaker_failures = 100\n");
+    let input = dir.path().join("dlq.jsonl");
+    std::fs::write(&input, vacancies(6, "DLQ")).unwrap();
+    ingest(&cfg, &input);
+    let gw = run(&cfg);
+    wait_for("six dead letters", Duration::from_secs(60), || {
+        let out = silgate().args(["dlq", "list", "--config"]).arg(&cfg).output().unwrap();
+        String::from_utf8_lossy(&out.stderr).contains("6 dead letter(s)")
+    });
+    assert_eq!(gw.term(), 0);
+    let out = silgate().args(["dlq", "list", "--config"]).arg(&cfg).output().unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(listing.lines().count(), 6);
+    assert!(listing.lines().all(|l| l.contains("delivery.attempts-exhausted: http-5xx")), "{listing}");
+    // The node recovers; the operator replays one, then the rest.
+    put_faults(&base, &pki, "{}");
+    let first = listing.lines().next().unwrap().split('\t').next().unwrap().to_string();
+    let out = silgate().args(["dlq", "replay", "--config"]).arg(&cfg).args(["--id", &first]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 item(s) replayed"));
+    let out = silgate().args(["dlq", "replay", "--config"]).arg(&cfg).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("5 item(s) replayed"));
+    let gw = run(&cfg);
+    wait_for("the replayed records at the node", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 6);
+    assert_eq!(gw.term(), 0);
+    let (_, hist) = audit(&cfg, &["query", "--record", &first]);
+    for event in ["queued", "attempt", "dead-lettered", "replayed", "delivered"] {
+        assert!(hist.contains(event), "{event} missing from:\n{hist}");
+    }
+    let metrics = get_text(&format!("{base}/metrics"), &pki);
+    assert!(metrics.contains("silgate_node_documents_total{region=\"16\",kind=\"vacancy\",outcome=\"accepted\"} 6"), "{metrics}");
+    assert!(metrics.contains("silgate_node_faults_injected_total{fault=\"error\"}"), "{metrics}");
 }
 
 #[test]
