@@ -147,6 +147,10 @@ pub trait Queue: Send + Sync {
     /// Delivery is done: removes the item for good.
     fn ack(&self, lease: LeaseId) -> impl Future<Output = Result<(), QueueError>> + Send;
 
+    /// Acks several leases at once (one commit where the backend can). Fails on the
+    /// first lease it does not hold; the ones before it are acked.
+    fn ack_all(&self, leases: Vec<LeaseId>) -> impl Future<Output = Result<(), QueueError>> + Send;
+
     /// Keeps a lease alive while its holder is still working on it (waiting to retry):
     /// pushes the visibility deadline a full timeout forward. A backend whose leases
     /// do not expire while the holder lives (RabbitMQ) does nothing.

@@ -150,6 +150,70 @@ impl DedupIndex {
         .await
     }
 
+    /// [`DedupIndex::delivered`] for many message ids in one read.
+    pub async fn delivered_many(&self, ids: Vec<String>) -> Result<Vec<Option<String>>, PublishError> {
+        self.with(move |c| {
+            let mut st = c.prepare_cached("SELECT receipt FROM messages WHERE message_id = ?1 AND state = 'delivered'")?;
+            ids.iter().map(|id| Ok(st.query_row([id], |r| r.get::<_, Option<String>>(0)).optional()?.map(Option::unwrap_or_default))).collect()
+        })
+        .await
+    }
+
+    /// [`DedupIndex::egov_id`] for many offers in one transaction (one commit): the ids
+    /// are durable before the first of them is sent.
+    pub async fn egov_ids(&self, offers: Vec<Offer>, sender: &str, make: impl Fn(u64) -> Option<String> + Send + 'static) -> Result<Vec<String>, PublishError> {
+        let sender = sender.to_string();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut out = Vec::with_capacity(offers.len());
+            {
+                let mut get = tx.prepare_cached("SELECT egov_id FROM messages WHERE message_id = ?1")?;
+                let mut bump = tx.prepare_cached("INSERT INTO egov_counter (sender, n) VALUES (?1, 1) ON CONFLICT (sender) DO UPDATE SET n = n + 1 RETURNING n")?;
+                let mut put = tx.prepare_cached(
+                    "INSERT INTO messages (message_id, key_hash, content_hash, state, egov_id, updated_ms) VALUES (?1, ?2, ?3, 'queued', ?4, ?5)
+                     ON CONFLICT (message_id) DO UPDATE SET egov_id = excluded.egov_id, updated_ms = excluded.updated_ms",
+                )?;
+                let now = now_ms();
+                for o in &offers {
+                    let existing: Option<Option<String>> = get.query_row([&o.message_id], |r| r.get(0)).optional()?;
+                    if let Some(Some(id)) = existing {
+                        out.push(id);
+                        continue;
+                    }
+                    let n: i64 = bump.query_row([&sender], |r| r.get(0))?;
+                    let id = make(u64::try_from(n).unwrap_or(0)).ok_or_else(|| PublishError::Dedup(format!("eGov counter for {sender} exhausted (7 digits)")))?;
+                    put.execute(params![o.message_id, o.key_hash, o.content_hash, id, now])?;
+                    out.push(id);
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// [`DedupIndex::mark_delivered`] for many (offer, receipt) pairs in one transaction.
+    pub async fn mark_delivered_many(&self, done: Vec<(Offer, String)>) -> Result<(), PublishError> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let now = now_ms();
+                let mut upd = tx.prepare_cached("UPDATE messages SET state = 'delivered', receipt = ?2, updated_ms = ?3 WHERE message_id = ?1")?;
+                let mut latest = tx.prepare_cached(
+                    "INSERT INTO latest (key_hash, content_hash, message_id, delivered_ms) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (key_hash) DO UPDATE SET content_hash = excluded.content_hash, message_id = excluded.message_id, delivered_ms = excluded.delivered_ms",
+                )?;
+                for (o, receipt) in &done {
+                    upd.execute(params![o.message_id, receipt, now])?;
+                    latest.execute(params![o.key_hash, o.content_hash, o.message_id, now])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     /// The eGov id of this message, allocating (and persisting) it on first use with
     /// `make(counter)`.
     pub async fn egov_id(&self, offer: &Offer, sender: &str, make: impl FnOnce(u64) -> Option<String> + Send + 'static) -> Result<String, PublishError> {

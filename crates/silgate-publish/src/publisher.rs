@@ -11,7 +11,7 @@ use silgate_std1546::egov::{self, Action};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 /// Retry and concurrency settings (`[delivery]` in config).
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -95,6 +95,14 @@ fn stamp_now() -> String {
     format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second())
 }
 
+/// A successful delivery waiting to be committed by the settler.
+struct Settle {
+    lease: silgate_core::LeaseId,
+    offer: Offer,
+    receipt: String,
+    entries: Vec<NewEntry>,
+}
+
 enum Done {
     /// Acked (delivered, refused) or dead-lettered.
     Settled,
@@ -122,8 +130,15 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
     /// Delivers until `stop` turns true, then finishes the requests in flight
     /// (releasing items that were only waiting to retry) and returns. With
     /// `until_empty`, also returns once the queue has been empty for `until_empty`.
+    ///
+    /// Bookkeeping is batched: one read of the dedup index and one commit of eGov ids
+    /// per leased batch before sending; successful deliveries are settled together by
+    /// one task (dedup index commit, then audit commit, then queue acks, in that order).
     pub async fn run(&self, mut stop: watch::Receiver<bool>, until_empty: Option<Duration>) -> Result<(), PublishError> {
-        let slots = Arc::new(Semaphore::new(self.cfg.concurrency.max(1)));
+        let width = self.cfg.concurrency.max(1);
+        let slots = Arc::new(Semaphore::new(width));
+        let (settle_tx, settle_rx) = mpsc::channel::<Settle>(width * 4);
+        let settler = tokio::spawn(self.clone().settle(settle_rx));
         let mut idle_since: Option<std::time::Instant> = None;
         loop {
             if *stop.borrow() {
@@ -152,49 +167,115 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
             if leased.is_empty() {
                 if let Some(limit) = until_empty {
                     let idle = *idle_since.get_or_insert_with(std::time::Instant::now);
-                    if idle.elapsed() >= limit && slots.available_permits() == self.cfg.concurrency.max(1) {
+                    if idle.elapsed() >= limit && slots.available_permits() == width && settle_tx.capacity() == settle_tx.max_capacity() {
                         break;
                     }
                 }
                 continue;
             }
             idle_since = None;
-            for l in leased {
+            let ready = match self.prepare(leased).await {
+                Ok(r) => r,
+                Err(e) => {
+                    // The leases lapse and the items come back: nothing is lost.
+                    tracing::error!(error = %e, code = e.as_code(), "could not prepare a leased batch");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            };
+            for (l, egov_id) in ready {
                 let Ok(permit) = slots.clone().acquire_owned().await else { break };
                 let me = self.clone();
                 let stop = stop.clone();
+                let settle = settle_tx.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = me.deliver(l, stop).await {
+                    if let Err(e) = me.deliver(l, egov_id, stop, settle).await {
                         tracing::error!(error = %e, code = e.as_code(), "delivery bookkeeping failed; the item stays queued");
                     }
                     drop(permit);
                 });
             }
         }
-        // Drain: wait for every in-flight delivery to settle or release.
-        let _all = slots.acquire_many(u32::try_from(self.cfg.concurrency.max(1)).unwrap_or(u32::MAX)).await;
+        // Drain: every in-flight delivery settles or releases, then the settler empties.
+        let _all = slots.acquire_many(u32::try_from(width).unwrap_or(u32::MAX)).await;
+        drop(settle_tx);
+        settler.await.map_err(|e| PublishError::Dedup(format!("settler task: {e}")))?;
         Ok(())
     }
 
-    async fn deliver(&self, l: Leased, mut stop: watch::Receiver<bool>) -> Result<Done, PublishError> {
-        let item = &l.item;
-        let o = offer(item);
-        if let Some(receipt) = self.dedup.delivered(&item.message_id).await? {
-            self.counters.already_delivered.fetch_add(1, Ordering::Relaxed);
-            self.audit.one(entry(Event::Deduplicated, item, format!("already delivered receipt={receipt}"))).await?;
-            self.queue.ack(l.lease).await?;
-            return Ok(Done::Settled);
+    /// Acks the already-delivered items of a leased batch and gives the others their
+    /// eGov ids (persisted in one commit before any is sent).
+    async fn prepare(&self, leased: Vec<Leased>) -> Result<Vec<(Leased, String)>, PublishError> {
+        let ids = leased.iter().map(|l| l.item.message_id.clone()).collect();
+        let receipts = self.dedup.delivered_many(ids).await?;
+        let mut todo = Vec::with_capacity(leased.len());
+        let mut done = Vec::new();
+        let mut entries = Vec::new();
+        for (l, receipt) in leased.into_iter().zip(receipts) {
+            match receipt {
+                Some(r) => {
+                    entries.push(entry(Event::Deduplicated, &l.item, format!("already delivered receipt={r}")));
+                    done.push(l.lease);
+                }
+                None if l.deliveries > self.cfg.max_deliveries => {
+                    self.queue.dead_letter(l.lease, "delivery.poison: handed out too many times").await?;
+                    self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                    entries.push(entry(Event::DeadLettered, &l.item, format!("poison deliveries={}", l.deliveries)));
+                }
+                None => todo.push(l),
+            }
         }
-        if l.deliveries > self.cfg.max_deliveries {
-            self.queue.dead_letter(l.lease, "delivery.poison: handed out too many times").await?;
-            self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
-            self.audit.one(entry(Event::DeadLettered, item, format!("poison deliveries={}", l.deliveries))).await?;
-            return Ok(Done::Settled);
+        if !done.is_empty() {
+            self.counters.already_delivered.fetch_add(done.len() as u64, Ordering::Relaxed);
+            self.audit.record(entries).await?;
+            self.queue.ack_all(done).await?;
+        } else {
+            self.audit.record(entries).await?;
         }
         let sender = self.client.sender().to_string();
         let stamp = stamp_now();
         let for_id = sender.clone();
-        let egov_id = self.dedup.egov_id(&o, &sender, move |n| egov::message_id(&for_id, n, &stamp)).await?;
+        let egov = self.dedup.egov_ids(todo.iter().map(|l| offer(&l.item)).collect(), &sender, move |n| egov::message_id(&for_id, n, &stamp)).await?;
+        Ok(todo.into_iter().zip(egov).collect())
+    }
+
+    /// Commits successful deliveries in batches: dedup index first, then the audit,
+    /// then the queue acks (DESIGN §3.2: recorded before acked).
+    async fn settle(self, mut rx: mpsc::Receiver<Settle>) {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < 512 {
+                match rx.try_recv() {
+                    Ok(s) => batch.push(s),
+                    Err(_) => break,
+                }
+            }
+            let n = batch.len() as u64;
+            let mut marks = Vec::with_capacity(batch.len());
+            let mut leases = Vec::with_capacity(batch.len());
+            let mut entries = Vec::with_capacity(batch.len() * 2);
+            for s in batch {
+                marks.push((s.offer, s.receipt));
+                leases.push(s.lease);
+                entries.extend(s.entries);
+            }
+            if let Err(e) = self.dedup.mark_delivered_many(marks).await {
+                tracing::error!(error = %e, "could not record deliveries; the items will be offered again (the node is idempotent)");
+                continue;
+            }
+            if let Err(e) = self.audit.record(entries).await {
+                tracing::error!(error = %e, "could not audit deliveries");
+            }
+            if let Err(e) = self.queue.ack_all(leases).await {
+                tracing::warn!(error = %e, "ack failed; the delivered items will come back and be acked as already delivered");
+            }
+            self.counters.delivered.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    async fn deliver(&self, l: Leased, egov_id: String, mut stop: watch::Receiver<bool>, settle: mpsc::Sender<Settle>) -> Result<Done, PublishError> {
+        let item = &l.item;
+        let o = offer(item);
         let action = Action::for_kind(item.kind);
         let mut steps = backon::ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(self.cfg.min_delay_ms))
@@ -217,18 +298,18 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                 Outcome::Transient { detail, .. } => format!("n={attempt} outcome={} egov={egov_id} {detail}", outcome.class()),
                 _ => format!("n={attempt} outcome={} egov={egov_id}", outcome.class()),
             };
-            self.audit.one(entry(Event::Attempt, item, detail)).await?;
             match outcome {
                 Outcome::Delivered { receipt } | Outcome::Duplicate { receipt } => {
                     self.breaker.success(permit);
-                    self.dedup.mark_delivered(&o, &receipt).await?;
-                    self.audit.one(entry(Event::Delivered, item, format!("receipt={receipt} egov={egov_id}"))).await?;
-                    self.queue.ack(l.lease).await?;
-                    self.counters.delivered.fetch_add(1, Ordering::Relaxed);
+                    let entries = vec![entry(Event::Attempt, item, detail), entry(Event::Delivered, item, format!("receipt={receipt} egov={egov_id}"))];
+                    if settle.send(Settle { lease: l.lease, offer: o, receipt, entries }).await.is_err() {
+                        return Err(PublishError::Dedup("settler stopped".into()));
+                    }
                     return Ok(Done::Settled);
                 }
                 Outcome::Refused { code, reason } => {
                     self.breaker.success(permit);
+                    self.audit.one(entry(Event::Attempt, item, detail)).await?;
                     self.dedup.mark_refused(&item.message_id).await?;
                     self.sink.refused(item, &code, &reason);
                     self.audit.one(entry(Event::Refused, item, format!("code={code}"))).await?;
@@ -236,12 +317,11 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                     self.counters.refused.fetch_add(1, Ordering::Relaxed);
                     return Ok(Done::Settled);
                 }
-                Outcome::Transient { class, detail, retry_after } => {
-                    // A TLS failure is the node's identity, not its health: it must not
-                    // be retried into, but it is not the record's fault either.
+                Outcome::Transient { class, detail: why, retry_after } => {
+                    self.audit.one(entry(Event::Attempt, item, detail)).await?;
                     self.breaker.failure(permit);
                     self.counters.transient.fetch_add(1, Ordering::Relaxed);
-                    last = format!("{class}: {detail}");
+                    last = format!("{class}: {why}");
                     if attempt == self.cfg.max_attempts.max(1) {
                         break;
                     }

@@ -60,6 +60,9 @@ impl Queue for AnyQueue {
     async fn ack(&self, lease: LeaseId) -> Result<(), QueueError> {
         each!(self, q => q.ack(lease).await)
     }
+    async fn ack_all(&self, leases: Vec<LeaseId>) -> Result<(), QueueError> {
+        each!(self, q => q.ack_all(leases).await)
+    }
     async fn keep_alive(&self, lease: LeaseId) -> Result<(), QueueError> {
         each!(self, q => q.keep_alive(lease).await)
     }

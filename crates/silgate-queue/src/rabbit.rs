@@ -351,6 +351,13 @@ impl Queue for RabbitQueue {
         Ok(())
     }
 
+    async fn ack_all(&self, leases: Vec<LeaseId>) -> Result<(), QueueError> {
+        for l in leases {
+            self.ack(l).await?;
+        }
+        Ok(())
+    }
+
     async fn keep_alive(&self, lease: LeaseId) -> Result<(), QueueError> {
         // A delivery stays ours while the channel lives (the broker's consumer timeout,
         // 30 minutes by default, bounds it): nothing to do but check we still hold it.

@@ -231,6 +231,33 @@ impl Queue for SqliteQueue {
         if n == 0 { Err(QueueError::UnknownLease(lease)) } else { Ok(()) }
     }
 
+    async fn ack_all(&self, leases: Vec<LeaseId>) -> Result<(), QueueError> {
+        if leases.is_empty() {
+            return Ok(());
+        }
+        let missing = self
+            .with(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
+                let mut missing = None;
+                {
+                    let mut del = tx.prepare_cached("DELETE FROM queue WHERE lease = ?1").map_err(unavailable)?;
+                    for l in &leases {
+                        if del.execute([l.0 as i64]).map_err(unavailable)? == 0 && missing.is_none() {
+                            missing = Some(*l);
+                        }
+                    }
+                }
+                tx.commit().map_err(unavailable)?;
+                Ok(missing)
+            })
+            .await?;
+        self.room.notify_waiters();
+        match missing {
+            Some(l) => Err(QueueError::UnknownLease(l)),
+            None => Ok(()),
+        }
+    }
+
     async fn keep_alive(&self, lease: LeaseId) -> Result<(), QueueError> {
         let vt = ms(self.cfg.visibility_timeout);
         let n = self.with(move |conn| conn.execute("UPDATE queue SET visible_at = ?2 WHERE lease = ?1", params![lease.0 as i64, now_ms() + vt]).map_err(unavailable)).await?;
