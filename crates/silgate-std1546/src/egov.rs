@@ -175,7 +175,9 @@ fn header_xml(out: &mut String, h: &Header) {
         let _ = write!(out, "<eGov_IT:RiferimentoMessaggio>{}</eGov_IT:RiferimentoMessaggio>", e(r));
     }
     out.push_str("</eGov_IT:Messaggio>");
-    let _ = write!(out, "<eGov_IT:ProfiloTrasmissione inoltro=\"{AT_MOST_ONCE}\" confermaRicezione=\"false\"/>");
+    let inoltro = h.inoltro.as_deref().unwrap_or(AT_MOST_ONCE);
+    let conferma = h.conferma.as_deref().unwrap_or("false");
+    let _ = write!(out, "<eGov_IT:ProfiloTrasmissione inoltro=\"{}\" confermaRicezione=\"{}\"/>", e(inoltro), e(conferma));
     out.push_str("</eGov_IT:IntestazioneMessaggio>");
     if !h.exceptions.is_empty() {
         out.push_str("<eGov_IT:ListaEccezioni>");

@@ -2,6 +2,7 @@
 //! (property-based), an independent validator (`xmllint`) on our XSD and the ministry's,
 //! one test per business rule, and bad input.
 
+mod egov;
 mod generators;
 mod rules_fire;
 
