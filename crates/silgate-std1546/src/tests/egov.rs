@@ -31,14 +31,17 @@ fn given_a_built_request_the_parser_should_return_it() {
     assert_eq!(r.header.unwrap().message_id, ID);
 }
 
+/// Spoils one header field.
+type Spoil = fn(&mut Header);
+
 #[test]
 fn given_profile_violations_the_parser_should_name_the_egov_code() {
-    let cases: [(&str, Box<dyn Fn(&mut Header)>); 5] = [
-        ("EGOV_IT_102", Box::new(|h| h.receiver = "LAZIO".into())),
-        ("EGOV_IT_105", Box::new(|h| h.service = "Altro".into())),
-        ("EGOV_IT_106", Box::new(|h| h.action = "invioCandidatura".into())),
-        ("EGOV_IT_110", Box::new(|h| h.message_id = "PUGLIA_1".into())),
-        ("EGOV_IT_113", Box::new(|h| h.inoltro = Some("EGOV_IT_PIUDIUNAVOLTA".into()))),
+    let cases: [(&str, Spoil); 5] = [
+        ("EGOV_IT_102", |h| h.receiver = "LAZIO".into()),
+        ("EGOV_IT_105", |h| h.service = "Altro".into()),
+        ("EGOV_IT_106", |h| h.action = "invioCandidatura".into()),
+        ("EGOV_IT_110", |h| h.message_id = "PUGLIA_1".into()),
+        ("EGOV_IT_113", |h| h.inoltro = Some("EGOV_IT_PIUDIUNAVOLTA".into())),
     ];
     for (code, spoil) in cases {
         let mut h = header(ID);
