@@ -209,14 +209,14 @@ fn given_records_through_rabbitmq_the_node_should_hold_each_once_and_a_rerun_sen
 }
 
 #[test]
-fn given_a_node_storing_in_postgres_and_an_audit_in_postgres_the_path_should_hold() {
+fn given_node_store_audit_and_dedup_index_in_postgres_the_path_should_hold() {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let schema = format!("silgate_it_{}_{}", std::process::id(), t % 1_000_000_000);
     let psql =
         Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-c"]).arg(format!("CREATE SCHEMA {schema}")).output().unwrap();
     assert!(psql.status.success(), "{}", String::from_utf8_lossy(&psql.stderr));
     let url = format!("host=127.0.0.1 user=postgres dbname=test options='-c search_path={schema}'");
-    end_to_end_with(&format!("[audit]\nbackend = \"postgres\"\nurl = \"{url}\"\n"), 120, &format!("postgres = \"{url}\""));
+    end_to_end_with(&format!("[audit]\nbackend = \"postgres\"\nurl = \"{url}\"\n[dedup]\nbackend = \"postgres\"\nurl = \"{url}\"\n"), 120, &format!("postgres = \"{url}\""));
     let count =
         Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-tA", "-c"]).arg(format!("SELECT count(*) FROM {schema}.node_documents")).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&count.stdout).trim(), "120");

@@ -61,9 +61,93 @@ pub struct Offer {
     pub content_hash: String,
 }
 
+/// The dedup index chosen by config: SQLite (embedded default) or PostgreSQL (shared
+/// by several gateway instances).
+#[derive(Debug, Clone)]
+pub enum DedupIndex {
+    /// A SQLite file.
+    Sqlite(SqliteDedup),
+    /// A PostgreSQL database.
+    Postgres(crate::dedup_pg::PgDedup),
+}
+
+macro_rules! each {
+    ($self:ident, $d:ident => $e:expr) => {
+        match $self {
+            DedupIndex::Sqlite($d) => $e,
+            DedupIndex::Postgres($d) => $e,
+        }
+    };
+}
+
+impl DedupIndex {
+    /// Opens (creating if needed) a SQLite index file.
+    pub async fn open(path: &Path) -> Result<Self, PublishError> {
+        Ok(Self::Sqlite(SqliteDedup::open(path).await?))
+    }
+
+    /// Connects to PostgreSQL and creates the tables if needed.
+    pub async fn postgres(conninfo: &str) -> Result<Self, PublishError> {
+        Ok(Self::Postgres(crate::dedup_pg::PgDedup::connect(conninfo).await?))
+    }
+
+    /// Judges a batch of offers (read only: nothing is recorded until
+    /// [`DedupIndex::mark_queued`], after the queue has committed them).
+    pub async fn admit(&self, offers: Vec<Offer>) -> Result<Vec<Admission>, PublishError> {
+        each!(self, d => d.admit(offers).await)
+    }
+
+    /// Records that these versions are in the durable queue.
+    pub async fn mark_queued(&self, offers: Vec<Offer>) -> Result<(), PublishError> {
+        each!(self, d => d.mark_queued(offers).await)
+    }
+
+    /// For each message id, its receipt when it was already delivered.
+    pub async fn delivered_many(&self, ids: Vec<String>) -> Result<Vec<Option<String>>, PublishError> {
+        each!(self, d => d.delivered_many(ids).await)
+    }
+
+    /// The receipt, when this message id was already delivered.
+    pub async fn delivered(&self, message_id: &str) -> Result<Option<String>, PublishError> {
+        Ok(self.delivered_many(vec![message_id.to_string()]).await?.pop().flatten())
+    }
+
+    /// The eGov id of each offer, allocating (with `make(counter)`) and persisting in one
+    /// commit those that have none yet: durable before the first send, reused on every
+    /// retry.
+    pub async fn egov_ids(&self, offers: Vec<Offer>, sender: &str, make: impl Fn(u64) -> Option<String> + Send + 'static) -> Result<Vec<String>, PublishError> {
+        each!(self, d => d.egov_ids(offers, sender, make).await)
+    }
+
+    /// [`DedupIndex::egov_ids`] for one offer.
+    pub async fn egov_id(&self, offer: &Offer, sender: &str, make: impl Fn(u64) -> Option<String> + Send + 'static) -> Result<String, PublishError> {
+        self.egov_ids(vec![offer.clone()], sender, make).await?.pop().ok_or_else(|| PublishError::Dedup("no eGov id allocated".into()))
+    }
+
+    /// Records deliveries (before the queue is acked), with the node's receipts.
+    pub async fn mark_delivered_many(&self, done: Vec<(Offer, String)>) -> Result<(), PublishError> {
+        each!(self, d => d.mark_delivered_many(done).await)
+    }
+
+    /// [`DedupIndex::mark_delivered_many`] for one.
+    pub async fn mark_delivered(&self, offer: &Offer, receipt: &str) -> Result<(), PublishError> {
+        self.mark_delivered_many(vec![(offer.clone(), receipt.to_string())]).await
+    }
+
+    /// Records a permanent refusal by the node.
+    pub async fn mark_refused(&self, message_id: &str) -> Result<(), PublishError> {
+        each!(self, d => d.mark_refused(message_id).await)
+    }
+
+    /// Forgets the state of these message ids so a replay resends them.
+    pub async fn reopen(&self, ids: Vec<String>) -> Result<(), PublishError> {
+        each!(self, d => d.reopen(ids).await)
+    }
+}
+
 /// The SQLite dedup index. Cloning shares the connection.
 #[derive(Debug, Clone)]
-pub struct DedupIndex {
+pub struct SqliteDedup {
     conn: Arc<Mutex<Connection>>,
 }
 
@@ -71,9 +155,9 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-impl DedupIndex {
+impl SqliteDedup {
     /// Opens (creating if needed) the index file.
-    pub async fn open(path: &Path) -> Result<Self, PublishError> {
+    async fn open(path: &Path) -> Result<Self, PublishError> {
         let path = path.to_path_buf();
         let conn = tokio::task::spawn_blocking(move || -> Result<Connection, PublishError> {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -103,7 +187,7 @@ impl DedupIndex {
 
     /// Judges a batch of offers (read only: nothing is recorded until
     /// [`DedupIndex::mark_queued`], after the queue has committed them).
-    pub async fn admit(&self, offers: Vec<Offer>) -> Result<Vec<Admission>, PublishError> {
+    pub(crate) async fn admit(&self, offers: Vec<Offer>) -> Result<Vec<Admission>, PublishError> {
         self.with(move |c| {
             let mut latest = c.prepare_cached("SELECT content_hash FROM latest WHERE key_hash = ?1")?;
             let mut known = c.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1")?;
@@ -124,7 +208,7 @@ impl DedupIndex {
     }
 
     /// Records that these versions are in the durable queue.
-    pub async fn mark_queued(&self, offers: Vec<Offer>) -> Result<(), PublishError> {
+    pub(crate) async fn mark_queued(&self, offers: Vec<Offer>) -> Result<(), PublishError> {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
@@ -140,18 +224,8 @@ impl DedupIndex {
         .await
     }
 
-    /// The receipt, when this message id was already delivered.
-    pub async fn delivered(&self, message_id: &str) -> Result<Option<String>, PublishError> {
-        let id = message_id.to_string();
-        self.with(move |c| {
-            let r: Option<Option<String>> = c.query_row("SELECT receipt FROM messages WHERE message_id = ?1 AND state = 'delivered'", [&id], |r| r.get(0)).optional()?;
-            Ok(r.map(Option::unwrap_or_default))
-        })
-        .await
-    }
-
-    /// [`DedupIndex::delivered`] for many message ids in one read.
-    pub async fn delivered_many(&self, ids: Vec<String>) -> Result<Vec<Option<String>>, PublishError> {
+    /// For each message id, its receipt when delivered (one read).
+    pub(crate) async fn delivered_many(&self, ids: Vec<String>) -> Result<Vec<Option<String>>, PublishError> {
         self.with(move |c| {
             let mut st = c.prepare_cached("SELECT receipt FROM messages WHERE message_id = ?1 AND state = 'delivered'")?;
             ids.iter().map(|id| Ok(st.query_row([id], |r| r.get::<_, Option<String>>(0)).optional()?.map(Option::unwrap_or_default))).collect()
@@ -159,9 +233,8 @@ impl DedupIndex {
         .await
     }
 
-    /// [`DedupIndex::egov_id`] for many offers in one transaction (one commit): the ids
-    /// are durable before the first of them is sent.
-    pub async fn egov_ids(&self, offers: Vec<Offer>, sender: &str, make: impl Fn(u64) -> Option<String> + Send + 'static) -> Result<Vec<String>, PublishError> {
+    /// eGov ids for many offers in one transaction (one commit).
+    pub(crate) async fn egov_ids(&self, offers: Vec<Offer>, sender: &str, make: impl Fn(u64) -> Option<String> + Send + 'static) -> Result<Vec<String>, PublishError> {
         let sender = sender.to_string();
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -192,8 +265,8 @@ impl DedupIndex {
         .await
     }
 
-    /// [`DedupIndex::mark_delivered`] for many (offer, receipt) pairs in one transaction.
-    pub async fn mark_delivered_many(&self, done: Vec<(Offer, String)>) -> Result<(), PublishError> {
+    /// Deliveries in one transaction.
+    pub(crate) async fn mark_delivered_many(&self, done: Vec<(Offer, String)>) -> Result<(), PublishError> {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
@@ -214,50 +287,8 @@ impl DedupIndex {
         .await
     }
 
-    /// The eGov id of this message, allocating (and persisting) it on first use with
-    /// `make(counter)`.
-    pub async fn egov_id(&self, offer: &Offer, sender: &str, make: impl FnOnce(u64) -> Option<String> + Send + 'static) -> Result<String, PublishError> {
-        let (o, sender) = (offer.clone(), sender.to_string());
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let existing: Option<Option<String>> = tx.query_row("SELECT egov_id FROM messages WHERE message_id = ?1", [&o.message_id], |r| r.get(0)).optional()?;
-            if let Some(Some(id)) = existing {
-                return Ok(id);
-            }
-            tx.execute("INSERT INTO egov_counter (sender, n) VALUES (?1, 1) ON CONFLICT (sender) DO UPDATE SET n = n + 1", [&sender])?;
-            let n: i64 = tx.query_row("SELECT n FROM egov_counter WHERE sender = ?1", [&sender], |r| r.get(0))?;
-            let id = make(u64::try_from(n).unwrap_or(0)).ok_or_else(|| PublishError::Dedup(format!("eGov counter for {sender} exhausted (7 digits)")))?;
-            tx.execute(
-                "INSERT INTO messages (message_id, key_hash, content_hash, state, egov_id, updated_ms) VALUES (?1, ?2, ?3, 'queued', ?4, ?5)
-                 ON CONFLICT (message_id) DO UPDATE SET egov_id = excluded.egov_id, updated_ms = excluded.updated_ms",
-                params![o.message_id, o.key_hash, o.content_hash, id, now_ms()],
-            )?;
-            tx.commit()?;
-            Ok(id)
-        })
-        .await
-    }
-
-    /// Records the delivery (before the queue is acked).
-    pub async fn mark_delivered(&self, offer: &Offer, receipt: &str) -> Result<(), PublishError> {
-        let (o, receipt) = (offer.clone(), receipt.to_string());
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let now = now_ms();
-            tx.execute("UPDATE messages SET state = 'delivered', receipt = ?2, updated_ms = ?3 WHERE message_id = ?1", params![o.message_id, receipt, now])?;
-            tx.execute(
-                "INSERT INTO latest (key_hash, content_hash, message_id, delivered_ms) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (key_hash) DO UPDATE SET content_hash = excluded.content_hash, message_id = excluded.message_id, delivered_ms = excluded.delivered_ms",
-                params![o.key_hash, o.content_hash, o.message_id, now],
-            )?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
-    }
-
     /// Records a permanent refusal by the node.
-    pub async fn mark_refused(&self, message_id: &str) -> Result<(), PublishError> {
+    pub(crate) async fn mark_refused(&self, message_id: &str) -> Result<(), PublishError> {
         let id = message_id.to_string();
         self.with(move |c| {
             c.execute("UPDATE messages SET state = 'refused', updated_ms = ?2 WHERE message_id = ?1", params![id, now_ms()])?;
@@ -267,7 +298,7 @@ impl DedupIndex {
     }
 
     /// Forgets the state of these message ids so a replay resends them.
-    pub async fn reopen(&self, ids: Vec<String>) -> Result<(), PublishError> {
+    pub(crate) async fn reopen(&self, ids: Vec<String>) -> Result<(), PublishError> {
         self.with(move |c| {
             for id in &ids {
                 c.execute("UPDATE messages SET state = 'queued' WHERE message_id = ?1 AND state <> 'delivered'", [id])?;

@@ -23,11 +23,13 @@
 pub mod breaker;
 pub mod client;
 pub mod dedup;
+mod dedup_pg;
 mod publisher;
 
 pub use breaker::{BreakerState, CircuitBreaker};
 pub use client::{ClientConfig, NodeClient, Outcome};
-pub use dedup::{Admission, DedupIndex, Offer};
+pub use dedup::{Admission, DedupIndex, Offer, SqliteDedup};
+pub use dedup_pg::PgDedup;
 pub use publisher::{Counters, Publisher, RefusalSink, RetryConfig};
 
 use sha2::{Digest, Sha256};

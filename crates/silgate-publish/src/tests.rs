@@ -60,10 +60,7 @@ fn given_the_same_version_the_message_id_should_be_stable() {
     assert_eq!(a.len(), 64);
 }
 
-#[tokio::test]
-async fn given_offers_the_index_should_tell_new_known_and_unchanged() {
-    let dir = tempfile::tempdir().unwrap();
-    let idx = DedupIndex::open(&dir.path().join("d.db")).await.unwrap();
+async fn index_behaves(idx: DedupIndex) {
     let o = |m: &str, c: &str| Offer { message_id: m.into(), key_hash: "k".into(), content_hash: c.into() };
     assert_eq!(idx.admit(vec![o("m1", "c1")]).await.unwrap(), [Admission::New]);
     idx.mark_queued(vec![o("m1", "c1")]).await.unwrap();
@@ -75,6 +72,25 @@ async fn given_offers_the_index_should_tell_new_known_and_unchanged() {
     idx.mark_delivered(&o("m1", "c1"), "R1").await.unwrap();
     assert_eq!(idx.delivered("m1").await.unwrap().as_deref(), Some("R1"));
     assert_eq!(idx.admit(vec![o("m1", "c1"), o("m2", "c2")]).await.unwrap(), [Admission::Unchanged, Admission::New]);
-    let id2 = idx.egov_id(&o("m2", "c2"), "PUGLIA", |n| egov::message_id("PUGLIA", n, "2026-11-24T10:16:00")).await.unwrap();
-    assert!(id2.contains("_0000002_"));
+    let ids = idx.egov_ids(vec![o("m2", "c2"), o("m3", "c3"), o("m1", "c1")], "PUGLIA", |n| egov::message_id("PUGLIA", n, "2026-11-24T10:16:00")).await.unwrap();
+    assert!(ids[0].contains("_0000002_") && ids[1].contains("_0000003_"), "{ids:?}");
+    assert_eq!(ids[2], id1);
+    assert_eq!(idx.delivered_many(vec!["m1".into(), "m2".into()]).await.unwrap(), [Some("R1".to_string()), None]);
+}
+
+#[tokio::test]
+async fn given_offers_the_sqlite_index_should_tell_new_known_and_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    index_behaves(DedupIndex::open(&dir.path().join("d.db")).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn given_offers_the_postgres_index_should_tell_new_known_and_unchanged() {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let schema = format!("dedup_test_{}_{}", std::process::id(), t % 1_000_000_000);
+    let (client, conn) = tokio_postgres::connect("host=127.0.0.1 user=postgres dbname=test", tokio_postgres::NoTls).await.expect("PostgreSQL on 127.0.0.1:5432");
+    tokio::spawn(conn);
+    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+    let url = format!("host=127.0.0.1 user=postgres dbname=test options='-c search_path={schema}'");
+    index_behaves(DedupIndex::postgres(&url).await.unwrap()).await;
 }

@@ -216,7 +216,8 @@ impl GatewayConfig {
     pub(crate) async fn open_dedup(&self) -> Result<DedupIndex> {
         match self.dedup.backend.as_deref().unwrap_or("sqlite") {
             "sqlite" => Ok(DedupIndex::open(&self.in_data(self.dedup.path.as_deref().unwrap_or(Path::new("dedup.db")))).await?),
-            other => anyhow::bail!("dedup.backend must be sqlite (PostgreSQL for the dedup index comes with scale-out), not '{other}'"),
+            "postgres" => Ok(DedupIndex::postgres(self.dedup.url.as_deref().context("dedup.url is required for the postgres backend")?).await?),
+            other => anyhow::bail!("dedup.backend must be sqlite or postgres, not '{other}'"),
         }
     }
 }

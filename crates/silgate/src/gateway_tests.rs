@@ -20,6 +20,7 @@ fn given_the_shared_example_it_should_load_rabbitmq_and_postgres() {
     let c = GatewayConfig::load(&example("gateway-rabbitmq.example.toml")).unwrap();
     assert_eq!(c.queue.backend, "rabbitmq");
     assert_eq!(c.audit.backend.as_deref(), Some("postgres"));
+    assert_eq!(c.dedup.backend.as_deref(), Some("postgres"));
 }
 
 #[test]

@@ -1,0 +1,165 @@
+//! The dedup index on PostgreSQL: the same tables and answers as the SQLite one, shared
+//! by several gateway instances (scale-out). The eGov counter row is locked by the
+//! `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` of each allocation, so two
+//! instances never hand out the same progressive.
+
+use crate::PublishError;
+use crate::dedup::{Admission, Offer};
+use std::sync::Arc;
+use tokio::sync::Mutex;
+use tokio_postgres::{Client, NoTls};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS dedup_messages (
+    message_id   TEXT PRIMARY KEY,
+    key_hash     TEXT   NOT NULL,
+    content_hash TEXT   NOT NULL,
+    state        TEXT   NOT NULL,
+    egov_id      TEXT UNIQUE,
+    receipt      TEXT,
+    updated_ms   BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dedup_latest (
+    key_hash     TEXT PRIMARY KEY,
+    content_hash TEXT   NOT NULL,
+    message_id   TEXT   NOT NULL,
+    delivered_ms BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dedup_egov_counter (sender TEXT PRIMARY KEY, n BIGINT NOT NULL);
+";
+
+fn pg(e: tokio_postgres::Error) -> PublishError {
+    PublishError::Dedup(format!("PostgreSQL: {e}"))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The PostgreSQL dedup index. Cloning shares the connection.
+#[derive(Debug, Clone)]
+pub struct PgDedup {
+    client: Arc<Mutex<Client>>,
+}
+
+impl PgDedup {
+    pub(crate) async fn connect(conninfo: &str) -> Result<Self, PublishError> {
+        let (client, conn) = tokio_postgres::connect(conninfo, NoTls).await.map_err(pg)?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::error!(error = %e, "dedup PostgreSQL connection ended");
+            }
+        });
+        client.batch_execute(&format!("SELECT pg_advisory_lock(7154602); {SCHEMA} SELECT pg_advisory_unlock(7154602);")).await.map_err(pg)?;
+        Ok(Self { client: Arc::new(Mutex::new(client)) })
+    }
+
+    pub(crate) async fn admit(&self, offers: Vec<Offer>) -> Result<Vec<Admission>, PublishError> {
+        let c = self.client.lock().await;
+        let latest = c.prepare("SELECT content_hash FROM dedup_latest WHERE key_hash = $1").await.map_err(pg)?;
+        let known = c.prepare("SELECT 1 FROM dedup_messages WHERE message_id = $1").await.map_err(pg)?;
+        let mut out = Vec::with_capacity(offers.len());
+        for o in &offers {
+            let last: Option<String> = c.query_opt(&latest, &[&o.key_hash]).await.map_err(pg)?.map(|r| r.get(0));
+            out.push(if last.as_deref() == Some(o.content_hash.as_str()) {
+                Admission::Unchanged
+            } else if c.query_opt(&known, &[&o.message_id]).await.map_err(pg)?.is_some() {
+                Admission::Known
+            } else {
+                Admission::New
+            });
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn mark_queued(&self, offers: Vec<Offer>) -> Result<(), PublishError> {
+        let mut c = self.client.lock().await;
+        let tx = c.transaction().await.map_err(pg)?;
+        let ins = tx
+            .prepare("INSERT INTO dedup_messages (message_id, key_hash, content_hash, state, updated_ms) VALUES ($1, $2, $3, 'queued', $4) ON CONFLICT (message_id) DO NOTHING")
+            .await
+            .map_err(pg)?;
+        let now = now_ms();
+        for o in &offers {
+            tx.execute(&ins, &[&o.message_id, &o.key_hash, &o.content_hash, &now]).await.map_err(pg)?;
+        }
+        tx.commit().await.map_err(pg)
+    }
+
+    pub(crate) async fn delivered_many(&self, ids: Vec<String>) -> Result<Vec<Option<String>>, PublishError> {
+        let c = self.client.lock().await;
+        let st = c.prepare("SELECT receipt FROM dedup_messages WHERE message_id = $1 AND state = 'delivered'").await.map_err(pg)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in &ids {
+            out.push(c.query_opt(&st, &[id]).await.map_err(pg)?.map(|r| r.get::<_, Option<String>>(0).unwrap_or_default()));
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn egov_ids(&self, offers: Vec<Offer>, sender: &str, make: impl Fn(u64) -> Option<String> + Send + 'static) -> Result<Vec<String>, PublishError> {
+        let mut c = self.client.lock().await;
+        let tx = c.transaction().await.map_err(pg)?;
+        let get = tx.prepare("SELECT egov_id FROM dedup_messages WHERE message_id = $1").await.map_err(pg)?;
+        let bump = tx
+            .prepare("INSERT INTO dedup_egov_counter (sender, n) VALUES ($1, 1) ON CONFLICT (sender) DO UPDATE SET n = dedup_egov_counter.n + 1 RETURNING n")
+            .await
+            .map_err(pg)?;
+        let put = tx
+            .prepare(
+                "INSERT INTO dedup_messages (message_id, key_hash, content_hash, state, egov_id, updated_ms) VALUES ($1, $2, $3, 'queued', $4, $5)
+                 ON CONFLICT (message_id) DO UPDATE SET egov_id = COALESCE(dedup_messages.egov_id, excluded.egov_id), updated_ms = excluded.updated_ms
+                 RETURNING egov_id",
+            )
+            .await
+            .map_err(pg)?;
+        let now = now_ms();
+        let mut out = Vec::with_capacity(offers.len());
+        for o in &offers {
+            let existing: Option<Option<String>> = tx.query_opt(&get, &[&o.message_id]).await.map_err(pg)?.map(|r| r.get(0));
+            if let Some(Some(id)) = existing {
+                out.push(id);
+                continue;
+            }
+            let n: i64 = tx.query_one(&bump, &[&sender]).await.map_err(pg)?.get(0);
+            let id = make(u64::try_from(n).unwrap_or(0)).ok_or_else(|| PublishError::Dedup(format!("eGov counter for {sender} exhausted (7 digits)")))?;
+            // Another instance may have allocated one meanwhile: keep the first.
+            let kept: String = tx.query_one(&put, &[&o.message_id, &o.key_hash, &o.content_hash, &id, &now]).await.map_err(pg)?.get(0);
+            out.push(kept);
+        }
+        tx.commit().await.map_err(pg)?;
+        Ok(out)
+    }
+
+    pub(crate) async fn mark_delivered_many(&self, done: Vec<(Offer, String)>) -> Result<(), PublishError> {
+        let mut c = self.client.lock().await;
+        let tx = c.transaction().await.map_err(pg)?;
+        let upd = tx.prepare("UPDATE dedup_messages SET state = 'delivered', receipt = $2, updated_ms = $3 WHERE message_id = $1").await.map_err(pg)?;
+        let latest = tx
+            .prepare(
+                "INSERT INTO dedup_latest (key_hash, content_hash, message_id, delivered_ms) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (key_hash) DO UPDATE SET content_hash = excluded.content_hash, message_id = excluded.message_id, delivered_ms = excluded.delivered_ms",
+            )
+            .await
+            .map_err(pg)?;
+        let now = now_ms();
+        for (o, receipt) in &done {
+            tx.execute(&upd, &[&o.message_id, receipt, &now]).await.map_err(pg)?;
+            tx.execute(&latest, &[&o.key_hash, &o.content_hash, &o.message_id, &now]).await.map_err(pg)?;
+        }
+        tx.commit().await.map_err(pg)
+    }
+
+    pub(crate) async fn mark_refused(&self, message_id: &str) -> Result<(), PublishError> {
+        let c = self.client.lock().await;
+        c.execute("UPDATE dedup_messages SET state = 'refused', updated_ms = $2 WHERE message_id = $1", &[&message_id, &now_ms()]).await.map_err(pg)?;
+        Ok(())
+    }
+
+    pub(crate) async fn reopen(&self, ids: Vec<String>) -> Result<(), PublishError> {
+        let c = self.client.lock().await;
+        for id in &ids {
+            c.execute("UPDATE dedup_messages SET state = 'queued' WHERE message_id = $1 AND state <> 'delivered'", &[id]).await.map_err(pg)?;
+        }
+        Ok(())
+    }
+}
