@@ -174,11 +174,15 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                 continue;
             }
             idle_since = None;
+            let leases: Vec<_> = leased.iter().map(|l| l.lease).collect();
             let ready = match self.prepare(leased).await {
                 Ok(r) => r,
                 Err(e) => {
-                    // The leases lapse and the items come back: nothing is lost.
-                    tracing::error!(error = %e, code = e.as_code(), "could not prepare a leased batch");
+                    // Give the items back now rather than when their leases lapse.
+                    tracing::error!(error = %e, code = e.as_code(), "could not prepare a leased batch; releasing it");
+                    for l in leases {
+                        let _ = self.queue.release(l, Duration::from_secs(1)).await;
+                    }
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     continue;
                 }
