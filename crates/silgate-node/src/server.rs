@@ -261,6 +261,11 @@ async fn handle(app: &Arc<App>, body: &[u8], pdd: Option<(String, String)>) -> R
         Decision::Throttle(secs) => {
             fault("throttle");
             if let Ok(mut nb) = app.not_before.lock() {
+                // Clients that never came back must not grow the map for ever.
+                if nb.len() >= 100_000 {
+                    let now = Instant::now();
+                    nb.retain(|_, t| *t > now);
+                }
                 nb.insert(h.message_id.clone(), Instant::now() + Duration::from_secs(secs));
             }
             return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, secs.to_string())], "slow down (injected)").into_response();
