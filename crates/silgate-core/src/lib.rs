@@ -15,6 +15,9 @@
 //!   rather than stopping at the first problem, which is also what quarantine stores.
 //! - [`queue`] is the seam between ingest and delivery: [`QueueItem`] and the
 //!   [`Queue`] trait the backends of `silgate-queue` implement.
+//! - [`source`] is the seam between adapters and the rest: the [`Source`] trait,
+//!   what adapters emit ([`SourceItem`], [`Rejection`]) and the [`SourceError`] of an
+//!   input that cannot be read at all.
 //! - [`time_types`] has the two date types of the standard: [`Timestamp`] (an
 //!   `xs:dateTime` that remembers whether it carried an offset) and re-exports
 //!   `time::Date` for `xs:date`.
@@ -29,10 +32,12 @@ pub mod issue;
 pub mod model;
 pub mod provenance;
 pub mod queue;
+pub mod source;
 pub mod time_types;
 
 pub use issue::{Issue, Severity};
 pub use model::*;
 pub use provenance::{Position, Provenance, SourceSystem};
 pub use queue::{DeadLetter, FullPolicy, LeaseId, Leased, Queue, QueueError, QueueItem, QueueStats};
+pub use source::{Emit, ReadSummary, Rejection, Source, SourceError, SourceItem};
 pub use time_types::{Date, Timestamp, TimestampError};

@@ -1,0 +1,78 @@
+//! Unit tests of the Sintesi reader: shapes, rejections, the watermark, malformed XML.
+#![allow(clippy::unwrap_used)]
+
+use crate::Sintesi;
+use silgate_core::source::SourceItem;
+use silgate_core::{Record, Source};
+use std::ops::ControlFlow;
+
+const WORKER: &str = r#"<Lavoratore id="7" ultimaModifica="2026-10-01T09:00:00" stato="attivo">
+ <CodiceFiscale>SPSGNR88B14F839L</CodiceFiscale><Cognome>Esposito</Cognome><Nome>Gennaro</Nome><Sesso>M</Sesso>
+ <DataNascita>1988-02-14</DataNascita><ComuneNascita codice="F839">Napoli</ComuneNascita><Cittadinanza codice="000"/>
+ <Domicilio comune="A662" cap="70121">Via Sparano 1</Domicilio><Email>g@example.it</Email>
+ <Lingue><Lingua codice="ENG" lettura="B2" scrittura="B1" parlato="B2"/></Lingue>
+ <Disponibilita><Professione codice="5.1.2.2.0.1" orario="FT" contratto="A.02.00">Addetto alle vendite</Professione></Disponibilita>
+</Lavoratore>"#;
+
+fn feed(body: &str) -> String {
+    format!(r#"<?xml version="1.0"?><SintesiExport xmlns="urn:silgate:sintesi:export:1" provincia="BA" cpi="CPI072006" generato="2026-11-24T10:00:00">{body}</SintesiExport>"#)
+}
+
+fn read(xml: &str) -> (Vec<SourceItem>, Result<silgate_core::ReadSummary, silgate_core::SourceError>) {
+    let mut out = Vec::new();
+    let r = Sintesi::new(xml.as_bytes(), "feed.xml").read(&mut |i| {
+        out.push(i);
+        ControlFlow::Continue(())
+    });
+    (out, r)
+}
+
+#[test]
+fn given_a_worker_it_should_map_every_part_and_carry_the_cpi() {
+    let (items, r) = read(&feed(WORKER));
+    let sum = r.unwrap();
+    assert_eq!(sum.records, 1);
+    assert_eq!(sum.watermark.as_deref(), Some("2026-10-01T09:00:00"));
+    let SourceItem::Record(rec) = &items[0] else { panic!("{items:?}") };
+    let Record::Cv(cv) = &**rec else { panic!() };
+    assert_eq!(cv.provenance.cpi, "CPI072006");
+    assert_eq!(cv.provenance.position.to_string(), "/SintesiExport/Lavoratore[1]");
+    assert_eq!(cv.desired[0].contract_types, vec!["A02".to_string()]);
+    assert_eq!(cv.languages[0].language, "ENG");
+}
+
+#[test]
+fn given_a_wrong_element_the_record_should_be_rejected_naming_it_and_the_feed_go_on() {
+    let bad = WORKER.replace("<Email>", "<Soprannome>x</Soprannome><Email>");
+    let (items, r) = read(&feed(&format!("{bad}{WORKER}<Pippo/>")));
+    assert_eq!(r.unwrap().records, 1);
+    let SourceItem::Rejected(rej) = &items[0] else { panic!("{items:?}") };
+    assert_eq!(rej.issues[0].rule, "sintesi.element");
+    assert_eq!(rej.issues[0].path, "/SintesiExport/Lavoratore[1]/Soprannome[1]");
+    assert!(matches!(&items[2], SourceItem::Rejected(r) if r.issues[0].rule == "sintesi.element"));
+}
+
+#[test]
+fn given_a_closed_worker_it_should_become_a_closure() {
+    let (items, _) = read(&feed(&WORKER.replace("stato=\"attivo\"", "stato=\"chiuso\"")));
+    let SourceItem::Record(rec) = &items[0] else { panic!("{items:?}") };
+    assert_eq!(rec.communication().kind, silgate_core::CommunicationKind::Closure);
+    assert_eq!(rec.communication().closure_reason.as_deref(), Some("01"));
+}
+
+#[test]
+fn given_malformed_xml_the_feed_should_stop_with_an_error_after_what_came_before() {
+    let (items, r) = read(&feed(&format!("{WORKER}<Lavoratore id=\"8\"><Nome>x</Cognome></Lavoratore>")));
+    assert_eq!(items.len(), 1);
+    assert!(r.unwrap_err().to_string().contains("well-formed"));
+    let (_, r) = read("<Altro xmlns=\"urn:x\"/>");
+    assert!(r.unwrap_err().to_string().contains("not a Sintesi export"));
+}
+
+#[test]
+fn given_a_huge_record_it_should_be_rejected_without_holding_it() {
+    let big = WORKER.replace("<Email>", &format!("<Note>{}</Note><Email>", "x".repeat(crate::MAX_RECORD_BYTES + 10)));
+    let (items, r) = read(&feed(&format!("{big}{WORKER}")));
+    assert_eq!(r.unwrap().records, 1);
+    assert!(matches!(&items[0], SourceItem::Rejected(r) if r.issues[0].rule == "sintesi.size"));
+}

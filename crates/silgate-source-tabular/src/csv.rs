@@ -1,0 +1,124 @@
+//! A delimited file as a [`RowReader`]: header row, quoted fields (which may hold the
+//! delimiter and line breaks), Windows-1252 or UTF-8.
+//!
+//! Row-level problems are reported on the row, not as errors: a field with a byte that
+//! Windows-1252 leaves undefined (`0x81`, `0x8D`, `0x8F`, `0x90`, `0x9D`: the sign of
+//! a file in another encoding), invalid UTF-8, a row with more or fewer fields than the
+//! header. Only an unreadable file stops the table.
+
+use crate::cell::Cell;
+use crate::engine::{RawRow, RowReader};
+use silgate_core::source::SourceError;
+use silgate_core::{Issue, Position};
+use std::io::Read;
+
+/// The text encoding of a delimited file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Windows-1252 (SIL Plus, Access exports on Italian Windows).
+    Windows1252,
+    /// UTF-8.
+    Utf8,
+}
+
+impl Encoding {
+    /// `windows-1252` or `utf-8`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "windows-1252" | "cp1252" => Some(Self::Windows1252),
+            "utf-8" | "utf8" => Some(Self::Utf8),
+            _ => None,
+        }
+    }
+}
+
+/// One delimited file.
+pub struct CsvTable<R: Read> {
+    reader: csv::Reader<R>,
+    record: csv::ByteRecord,
+    header: Vec<String>,
+    origin: String,
+    table: String,
+    encoding: Encoding,
+}
+
+impl<R: Read> std::fmt::Debug for CsvTable<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvTable").field("origin", &self.origin).field("table", &self.table).finish_non_exhaustive()
+    }
+}
+
+const UNDEFINED_1252: [char; 5] = ['\u{81}', '\u{8d}', '\u{8f}', '\u{90}', '\u{9d}'];
+
+fn decode(bytes: &[u8], enc: Encoding) -> Result<String, &'static str> {
+    match enc {
+        Encoding::Utf8 => std::str::from_utf8(bytes).map(str::to_string).map_err(|_| "encoding.utf-8"),
+        Encoding::Windows1252 => {
+            let (s, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
+            if s.contains(UNDEFINED_1252) { Err("encoding.windows-1252") } else { Ok(s.into_owned()) }
+        }
+    }
+}
+
+impl<R: Read> CsvTable<R> {
+    /// Reads the header of `input`. `origin` names the file in provenance and errors,
+    /// `table` prefixes issue paths (`LAVORATORI.CSV/COD_FISC`).
+    pub fn new(input: R, origin: &str, table: &str, delimiter: u8, encoding: Encoding) -> Result<Self, SourceError> {
+        let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(input);
+        let mut record = csv::ByteRecord::new();
+        let io = |e: csv::Error| SourceError::io(origin, std::io::Error::other(e.to_string()));
+        if !reader.read_byte_record(&mut record).map_err(io)? {
+            return Err(SourceError::format(origin, "empty file: no header row"));
+        }
+        let mut encoding = encoding;
+        if record.get(0).is_some_and(|f| f.starts_with(b"\xEF\xBB\xBF")) {
+            encoding = Encoding::Utf8;
+        }
+        let mut header = Vec::new();
+        for f in &record {
+            let f = f.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(f);
+            header.push(decode(f, encoding).map_err(|_| SourceError::format(origin, "the header row is not valid text in the declared encoding"))?.trim().to_string());
+        }
+        Ok(Self { reader, record, header, origin: origin.to_string(), table: table.to_string(), encoding })
+    }
+}
+
+impl<R: Read> RowReader for CsvTable<R> {
+    fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    fn next_row(&mut self) -> Result<Option<RawRow>, SourceError> {
+        let more = self.reader.read_byte_record(&mut self.record).map_err(|e| SourceError::io(&self.origin, std::io::Error::other(e.to_string())))?;
+        if !more {
+            return Ok(None);
+        }
+        let line = self.record.position().map_or(0, csv::Position::line);
+        let mut issues = Vec::new();
+        let mut cells = Vec::with_capacity(self.header.len());
+        for (i, f) in self.record.iter().enumerate() {
+            match decode(f, self.encoding) {
+                Ok(s) if s.is_empty() => cells.push(Cell::Null),
+                Ok(s) => cells.push(Cell::Text(s)),
+                Err(rule) => {
+                    let col = self.header.get(i).map_or_else(|| format!("field {}", i + 1), Clone::clone);
+                    let what = if rule == "encoding.utf-8" { "is not valid UTF-8" } else { "holds a byte Windows-1252 does not define (is the file in another encoding?)" };
+                    issues.push(Issue::error(format!("{}/{col}", self.table), rule, what));
+                    cells.push(Cell::Null);
+                }
+            }
+        }
+        if self.record.len() != self.header.len() {
+            issues.push(Issue::error(
+                format!("{}/line {line}", self.table),
+                "row.columns",
+                format!("the row has {} fields, the header {} (a quote left open, or a delimiter inside an unquoted field?)", self.record.len(), self.header.len()),
+            ));
+        }
+        Ok(Some(RawRow { position: Position::Line(line), cells, issues }))
+    }
+}

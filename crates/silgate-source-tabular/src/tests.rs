@@ -1,0 +1,177 @@
+//! Unit tests: cell readings, local code forms, the mapping files, and the join
+//! engine over an in-memory table set (merge join and index join agree).
+#![allow(clippy::unwrap_used)]
+
+use crate::build::{ateco, contract, qualification};
+use crate::cell::{Cell, parse_datetime};
+use crate::engine::{Limits, RawRow, RowReader, TableSet, Tabular};
+use crate::entity::{Entity, key_cmp};
+use crate::mapping::Mapping;
+use proptest::prelude::*;
+use silgate_core::source::{SourceError, SourceItem};
+use silgate_core::{Position, Record, Source, SourceSystem};
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+
+#[test]
+fn given_local_forms_the_national_codes_should_come_out() {
+    assert_eq!(qualification("51220").as_deref(), Some("5.1.2.2.0"));
+    assert_eq!(qualification("51220-1").as_deref(), Some("5.1.2.2.0.1"));
+    assert_eq!(qualification("5.1.2.2.0.1").as_deref(), Some("5.1.2.2.0.1"));
+    assert_eq!(qualification("5122"), None);
+    assert_eq!(qualification("51220-"), None);
+    assert_eq!(ateco("620100").as_deref(), Some("62.01.00"));
+    assert_eq!(ateco("62.01.00").as_deref(), Some("62.01.00"));
+    assert_eq!(ateco("6201"), None);
+    assert_eq!(contract("A.02.00").as_deref(), Some("A02"));
+    assert_eq!(contract("A02").as_deref(), Some("A02"));
+    assert_eq!(contract("tempo"), None);
+}
+
+#[test]
+fn given_dates_in_every_export_form_they_should_parse() {
+    let d = |s| parse_datetime(s).map(|d| d.to_string());
+    assert_eq!(d("14/02/1988").as_deref(), Some("1988-02-14 0:00:00.0"));
+    assert_eq!(d("1988-02-14").as_deref(), Some("1988-02-14 0:00:00.0"));
+    assert_eq!(d("14/02/1988 09:30").as_deref(), Some("1988-02-14 9:30:00.0"));
+    assert_eq!(d("1988-02-14T09:30:05").as_deref(), Some("1988-02-14 9:30:05.0"));
+    assert_eq!(d("31/02/1988"), None);
+    assert_eq!(d("1988/02/14"), None);
+    assert_eq!(Cell::Text("1.234,50".into()).number(), Ok(Some(1235)));
+    assert_eq!(Cell::Text("35000.0000".into()).number(), Ok(Some(35000)));
+    assert_eq!(Cell::Text("si".into()).boolean(), Ok(Some(true)));
+    assert!(Cell::Text("forse".into()).boolean().is_err());
+    assert_eq!(Cell::Float(40.0).text().as_deref(), Some("40"));
+}
+
+#[test]
+fn given_keys_they_should_sort_like_exports() {
+    use std::cmp::Ordering::*;
+    assert_eq!(key_cmp("9", "10"), Less);
+    assert_eq!(key_cmp("010", "9"), Greater);
+    assert_eq!(key_cmp("A9", "A10"), Greater);
+}
+
+#[test]
+fn given_the_builtin_mappings_they_should_parse_and_name_every_table() {
+    let c = Mapping::campania1();
+    assert_eq!(c.format_version, "campania-1");
+    assert_eq!(c.table(Entity::Lavoratori), "Anagrafica");
+    assert_eq!(c.column(Entity::Lavoratori, "COD_FISC"), "CodiceFiscale");
+    for e in Entity::ALL {
+        assert!(c.tables.contains_key(e.name()), "{e:?}");
+    }
+    assert_eq!(Mapping::silplus().table(Entity::Esperienze), "ESPERIENZE.CSV");
+    let bad = Mapping::parse("x", "format_version = \"x\"\n[tables.PERSONE]\ntable = \"P\"\n").unwrap_err();
+    assert!(bad.to_string().contains("PERSONE"), "{bad}");
+    let bad = Mapping::parse("x", "format_version = \"x\"\n[tables.LAVORATORI]\ntable = \"P\"\ncolumns = { CF = \"X\" }\n").unwrap_err();
+    assert!(bad.to_string().contains("'CF'"), "{bad}");
+}
+
+/// An in-memory table set: table name -> header + rows of text.
+struct Memory(BTreeMap<String, (Vec<String>, Vec<Vec<String>>)>);
+
+struct MemoryReader {
+    header: Vec<String>,
+    rows: std::vec::IntoIter<Vec<String>>,
+    n: u64,
+    origin: String,
+}
+
+impl RowReader for MemoryReader {
+    fn header(&self) -> &[String] {
+        &self.header
+    }
+    fn origin(&self) -> &str {
+        &self.origin
+    }
+    fn next_row(&mut self) -> Result<Option<RawRow>, SourceError> {
+        Ok(self.rows.next().map(|r| {
+            self.n += 1;
+            RawRow { position: Position::Line(self.n + 1), cells: r.into_iter().map(|s| if s.is_empty() { Cell::Null } else { Cell::Text(s) }).collect(), issues: Vec::new() }
+        }))
+    }
+}
+
+impl TableSet for Memory {
+    fn system(&self) -> SourceSystem {
+        SourceSystem::SilPlus
+    }
+    fn open(&self, table: &str) -> Result<Option<Box<dyn RowReader + '_>>, SourceError> {
+        Ok(self.0.get(table).map(|(h, rows)| Box::new(MemoryReader { header: h.clone(), rows: rows.clone().into_iter(), n: 0, origin: table.to_string() }) as Box<dyn RowReader>))
+    }
+}
+
+fn worker(id: &str) -> Vec<String> {
+    [id, "SPSGNR88B14F839L", "Esposito", "Gennaro", "M", "14/02/1988", "F839", "000", "F839", "80100", "Via Roma 1", "", "333", "g@example.it", "CPI001", "01/10/2026", "A"].map(String::from).to_vec()
+}
+
+fn set(workers: &[&str], langs: &[(&str, &str)]) -> Memory {
+    let mut m = BTreeMap::new();
+    let h = |e: Entity| e.columns().iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    m.insert("LAVORATORI.CSV".into(), (h(Entity::Lavoratori), workers.iter().map(|w| worker(w)).collect()));
+    m.insert("LINGUE.CSV".into(), (h(Entity::Lingue), langs.iter().map(|(id, l)| [id, l, "B1", "B1", "B2"].map(|s| s.to_string()).to_vec()).collect()));
+    m.insert("DISPONIBILITA.CSV".into(), (h(Entity::Disponibilita), workers.iter().map(|w| [w, "51220", "Commesso", "F", "A.02.00", "S"].map(|s| s.to_string()).to_vec()).collect()));
+    Memory(m)
+}
+
+fn collect(m: Memory, limit: u64) -> Result<Vec<SourceItem>, SourceError> {
+    let mut out = Vec::new();
+    Tabular::new(m, Mapping::silplus(), Limits { max_index_rows: limit }).read(&mut |i| {
+        out.push(i);
+        ControlFlow::Continue(())
+    })?;
+    Ok(out)
+}
+
+fn summary(items: &[SourceItem]) -> Vec<String> {
+    let mut v: Vec<String> = items
+        .iter()
+        .map(|i| match i {
+            SourceItem::Record(r) => match &**r {
+                Record::Cv(c) => format!("cv {} langs={}", c.provenance.position, c.languages.iter().map(|l| l.language.clone()).collect::<Vec<_>>().join(",")),
+                Record::Vacancy(_) => "vacancy".into(),
+            },
+            SourceItem::Rejected(r) => format!("rejected {} {} {}", r.provenance.origin, r.provenance.position, r.issues[0].rule),
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn given_a_sorted_and_an_unsorted_export_the_joins_should_agree_and_name_orphans() {
+    let sorted = collect(set(&["1", "2", "3"], &[("0", "FRA"), ("1", "ENG"), ("1", "DEU"), ("3", "SPA"), ("4", "POR")]), 10).unwrap();
+    let unsorted = collect(set(&["3", "1", "2"], &[("1", "ENG"), ("4", "POR"), ("3", "SPA"), ("0", "FRA"), ("1", "DEU")]), 10).unwrap();
+    let s = summary(&sorted);
+    assert_eq!(s.iter().filter(|l| l.starts_with("rejected") && l.ends_with("row.orphan")).count(), 2, "{s:?}");
+    assert!(s.iter().any(|l| l.ends_with("langs=ENG,DEU")), "{s:?}");
+    let u = summary(&unsorted);
+    assert_eq!(s.len(), u.len());
+    assert_eq!(s.iter().filter(|l| l.contains("langs=ENG,DEU")).count(), u.iter().filter(|l| l.contains("langs=ENG,DEU")).count());
+    // Unsorted past the index limit: refused, saying to sort.
+    let err = collect(set(&["3", "1", "2"], &[("1", "ENG"), ("4", "POR"), ("3", "SPA")]), 2).unwrap_err();
+    assert!(err.to_string().contains("sort"), "{err}");
+}
+
+proptest! {
+    /// Whatever the order of the rows, every worker gets exactly its own languages and
+    /// every language row is used once or reported once.
+    #[test]
+    fn given_any_row_order_each_child_should_be_joined_or_reported_once(ids in proptest::collection::vec(1u8..20, 1..12), langs in proptest::collection::vec((0u8..25, 0usize..3), 0..30), sort in any::<bool>()) {
+        let mut ids: Vec<String> = ids.into_iter().map(|i| i.to_string()).collect();
+        ids.sort_by(|a, b| key_cmp(a, b));
+        ids.dedup();
+        let codes = ["ENG", "FRA", "DEU"];
+        let mut l: Vec<(String, &str)> = langs.into_iter().map(|(k, c)| (k.to_string(), codes[c])).collect();
+        if sort { l.sort_by(|a, b| key_cmp(&a.0, &b.0)); }
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let lrefs: Vec<(&str, &str)> = l.iter().map(|(a, b)| (a.as_str(), *b)).collect();
+        let items = collect(set(&refs, &lrefs), 1000).unwrap();
+        let joined: usize = items.iter().map(|i| match i { SourceItem::Record(r) => match &**r { Record::Cv(c) => c.languages.len(), Record::Vacancy(_) => 0 }, SourceItem::Rejected(_) => 0 }).sum();
+        let orphans = items.iter().filter(|i| matches!(i, SourceItem::Rejected(r) if r.issues[0].rule == "row.orphan")).count();
+        prop_assert_eq!(joined + orphans, l.len());
+        let expected_orphans = l.iter().filter(|(k, _)| !ids.contains(k)).count();
+        prop_assert_eq!(orphans, expected_orphans);
+    }
+}
