@@ -21,8 +21,8 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-use silgate_core::source::SourceError;
 use silgate_core::SourceSystem;
+use silgate_core::source::SourceError;
 use silgate_source_tabular::csv::{CsvTable, Encoding};
 use silgate_source_tabular::engine::{RowReader, Scan, TableSet};
 use silgate_source_tabular::unzip::{self, ZipLimits};
@@ -86,7 +86,8 @@ impl Export {
         } else {
             return Err(SourceError::format(&input, "not a SIL Plus export: expected a folder or a zip archive"));
         };
-        let dir = find_manifest(&root, 2).ok_or_else(|| SourceError::refused(&input, format!("no {MANIFEST}: without the manifest a complete export cannot be told from a truncated one")))?;
+        let dir = find_manifest(&root, 2)
+            .ok_or_else(|| SourceError::refused(&input, format!("no {MANIFEST}: without the manifest a complete export cannot be told from a truncated one")))?;
         let mut files = BTreeMap::new();
         for e in std::fs::read_dir(&dir).map_err(|e| SourceError::io(&input, e))?.flatten() {
             if e.path().is_file() {

@@ -123,7 +123,12 @@ impl<R: BufRead> Source for Sintesi<R> {
                     prov.cpi = header.as_ref().map(|h| h.cpi.clone()).unwrap_or_default();
                     let item = match el {
                         Err(too_big) => SourceItem::Rejected(Rejection::one(prov, xpath, "sintesi.size", too_big)),
-                        Ok(el) if !known => SourceItem::Rejected(Rejection::one(prov, xpath, "sintesi.element", format!("element {} is not part of a Sintesi export (expected Lavoratore or Richiesta)", el.name))),
+                        Ok(el) if !known => SourceItem::Rejected(Rejection::one(
+                            prov,
+                            xpath,
+                            "sintesi.element",
+                            format!("element {} is not part of a Sintesi export (expected Lavoratore or Richiesta)", el.name),
+                        )),
                         Ok(el) => {
                             if let Some(m) = el.attr("ultimaModifica").and_then(|v| v.parse::<Timestamp>().ok()) {
                                 let local = m.local;

@@ -8,9 +8,10 @@
 use time::{Date, Month, PrimitiveDateTime, Time};
 
 /// One value of a row.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Cell {
     /// Empty or NULL.
+    #[default]
     Null,
     /// Text (CSV, Access text and memo, Excel strings; money and decimals as text).
     Text(String),

@@ -146,12 +146,6 @@ impl Table<'_> {
     }
 }
 
-impl Default for Cell {
-    fn default() -> Self {
-        Cell::Null
-    }
-}
-
 /// The source over a [`TableSet`].
 #[derive(Debug)]
 pub struct Tabular<S> {
@@ -317,7 +311,12 @@ impl<S: TableSet> Tabular<S> {
                 if held > self.limits.max_index_rows {
                     return Err(SourceError::refused(
                         &*t.origin,
-                        format!("the export is not sorted by {} and its child tables hold more than {} rows: sort every file by {} (or raise the index limit)", e.key(), self.limits.max_index_rows, e.key()),
+                        format!(
+                            "the export is not sorted by {} and its child tables hold more than {} rows: sort every file by {} (or raise the index limit)",
+                            e.key(),
+                            self.limits.max_index_rows,
+                            e.key()
+                        ),
                     ));
                 }
                 index.entry(r.key(e)).or_default()[child_slot(e)].push(r);
@@ -329,7 +328,8 @@ impl<S: TableSet> Tabular<S> {
                 return Ok(ControlFlow::Break(()));
             }
         }
-        let mut left: Vec<(Entity, Row)> = index.into_values().flat_map(|kids| Entity::CV_CHILDREN.into_iter().zip(kids).flat_map(|(e, rows)| rows.into_iter().map(move |r| (e, r)))).collect();
+        let mut left: Vec<(Entity, Row)> =
+            index.into_values().flat_map(|kids| Entity::CV_CHILDREN.into_iter().zip(kids).flat_map(|(e, rows)| rows.into_iter().map(move |r| (e, r)))).collect();
         left.sort_by_key(|(e, r)| (*e, r.n));
         for (e, r) in left {
             if sum.emit(emit, self.orphan(&r, e)).is_break() {

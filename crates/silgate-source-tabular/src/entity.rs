@@ -43,16 +43,32 @@ impl Entity {
     pub fn columns(self) -> &'static [&'static str] {
         match self {
             Self::Lavoratori => &[
-                "ID_LAV", "COD_FISC", "COGNOME", "NOME", "SESSO", "DT_NASC", "COM_NASC", "CITT", "COM_DOM", "CAP_DOM", "INDIRIZZO", "TEL", "CELL", "EMAIL", "COD_CPI", "DT_ULT_MOD", "STATO",
+                "ID_LAV",
+                "COD_FISC",
+                "COGNOME",
+                "NOME",
+                "SESSO",
+                "DT_NASC",
+                "COM_NASC",
+                "CITT",
+                "COM_DOM",
+                "CAP_DOM",
+                "INDIRIZZO",
+                "TEL",
+                "CELL",
+                "EMAIL",
+                "COD_CPI",
+                "DT_ULT_MOD",
+                "STATO",
             ],
             Self::Esperienze => &["ID_LAV", "DT_INIZIO", "DT_FINE", "COD_CONTR", "COD_QUAL", "DESCR_QUAL", "DATORE", "MANSIONI"],
             Self::Titoli => &["ID_LAV", "COD_TITOLO", "DESCR", "VOTO"],
             Self::Lingue => &["ID_LAV", "COD_LINGUA", "LIV_LETTO", "LIV_SCRITTO", "LIV_PARLATO"],
             Self::Disponibilita => &["ID_LAV", "COD_QUAL", "DESCR_QUAL", "ORARIO", "COD_CONTR", "TRASFERTE"],
             Self::Aziende => &["ID_AZ", "CF_PIVA", "RAG_SOC", "ATECO", "COM_SEDE", "CAP", "INDIRIZZO", "EMAIL", "TEL"],
-            Self::Richieste => &[
-                "ID_RIC", "ID_AZ", "COD_CPI", "DT_PUBBL", "DT_SCAD", "N_POSTI", "COD_QUAL", "DESCR_QUAL", "DESCRIZIONE", "COM_LAVORO", "COD_CONTR", "ORARIO", "STATO", "RETRIB",
-            ],
+            Self::Richieste => {
+                &["ID_RIC", "ID_AZ", "COD_CPI", "DT_PUBBL", "DT_SCAD", "N_POSTI", "COD_QUAL", "DESCR_QUAL", "DESCRIZIONE", "COM_LAVORO", "COD_CONTR", "ORARIO", "STATO", "RETRIB"]
+            }
         }
     }
 

@@ -105,7 +105,10 @@ impl Mapping {
         let m: Self = toml::from_str(text).map_err(|e| MappingError::Invalid { name: name.into(), message: e.message().to_string() })?;
         for t in m.tables.keys() {
             if Entity::parse(t).is_none() {
-                return Err(MappingError::Invalid { name: name.into(), message: format!("unknown logical table '{t}' (expected one of LAVORATORI, ESPERIENZE, TITOLI, LINGUE, DISPONIBILITA, AZIENDE, RICHIESTE)") });
+                return Err(MappingError::Invalid {
+                    name: name.into(),
+                    message: format!("unknown logical table '{t}' (expected one of LAVORATORI, ESPERIENZE, TITOLI, LINGUE, DISPONIBILITA, AZIENDE, RICHIESTE)"),
+                });
             }
         }
         for (t, tm) in &m.tables {

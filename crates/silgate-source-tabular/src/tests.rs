@@ -103,7 +103,9 @@ impl TableSet for Memory {
 }
 
 fn worker(id: &str) -> Vec<String> {
-    [id, "SPSGNR88B14F839L", "Esposito", "Gennaro", "M", "14/02/1988", "F839", "000", "F839", "80100", "Via Roma 1", "", "333", "g@example.it", "CPI001", "01/10/2026", "A"].map(String::from).to_vec()
+    [id, "SPSGNR88B14F839L", "Esposito", "Gennaro", "M", "14/02/1988", "F839", "000", "F839", "80100", "Via Roma 1", "", "333", "g@example.it", "CPI001", "01/10/2026", "A"]
+        .map(String::from)
+        .to_vec()
 }
 
 fn set(workers: &[&str], langs: &[(&str, &str)]) -> Memory {
@@ -111,7 +113,10 @@ fn set(workers: &[&str], langs: &[(&str, &str)]) -> Memory {
     let h = |e: Entity| e.columns().iter().map(|c| c.to_string()).collect::<Vec<_>>();
     m.insert("LAVORATORI.CSV".into(), (h(Entity::Lavoratori), workers.iter().map(|w| worker(w)).collect()));
     m.insert("LINGUE.CSV".into(), (h(Entity::Lingue), langs.iter().map(|(id, l)| [id, l, "B1", "B1", "B2"].map(|s| s.to_string()).to_vec()).collect()));
-    m.insert("DISPONIBILITA.CSV".into(), (h(Entity::Disponibilita), workers.iter().map(|w| [w, "51220", "Commesso", "F", "A.02.00", "S"].map(|s| s.to_string()).to_vec()).collect()));
+    m.insert(
+        "DISPONIBILITA.CSV".into(),
+        (h(Entity::Disponibilita), workers.iter().map(|w| [w, "51220", "Commesso", "F", "A.02.00", "S"].map(|s| s.to_string()).to_vec()).collect()),
+    );
     Memory(m)
 }
 

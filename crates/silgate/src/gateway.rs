@@ -18,11 +18,12 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 use silgate_audit::{AuditLog, Auditor, Event, NewEntry};
 use silgate_codes::CodeTables;
-use silgate_core::{Date, Queue, QueueItem};
+use silgate_core::{Date, Queue, QueueItem, ReadSummary, Source, SourceItem};
 use silgate_publish::{Admission, ClientConfig, DedupIndex, Offer, RetryConfig};
 use silgate_queue::{AnyQueue, RabbitConfig, RabbitQueue, SqliteConfig, SqliteQueue};
 use silgate_std1546::XsdValidator;
 use std::io::BufRead;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -142,8 +143,12 @@ pub(crate) struct StoreConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SourceConfig {
-    /// The kind of files (`canonical-json`).
+    /// The kind of files (`canonical-json`, `sintesi`, `silplus`, `access`).
     pub(crate) kind: String,
+    /// Table mapping for silplus / access: a TOML file (relative to the config file)
+    /// or a built-in name (`silplus-1`, `campania-1`).
+    #[serde(default)]
+    pub(crate) mapping: Option<String>,
     /// The folder; processed files move to `<inbox>/done/`.
     pub(crate) inbox: PathBuf,
     /// Seconds between polls.
@@ -173,6 +178,12 @@ impl GatewayConfig {
         }
         for s in &mut cfg.sources {
             s.inbox = abs(&s.inbox);
+            anyhow::ensure!(crate::SourceKind::parse(&s.kind).is_some(), "sources: unknown kind '{}' (canonical-json, sintesi, silplus, access)", s.kind);
+            if let Some(m) = &mut s.mapping
+                && silgate_source_tabular::Mapping::builtin(m).is_none()
+            {
+                *m = abs(Path::new(m)).display().to_string();
+            }
         }
         anyhow::ensure!(cfg.region.len() == 2 && cfg.region.bytes().all(|b| b.is_ascii_digit()), "region must be a two-digit ISTAT code, got '{}'", cfg.region);
         Ok(cfg)
@@ -272,6 +283,30 @@ impl<'a> Ingest<'a> {
             }
         }
         self.flush().await
+    }
+
+    /// Ingests everything an adapter reads: the adapter runs on a blocking thread and
+    /// hands items over a bounded channel (memory stays flat), batches are queued as
+    /// they fill. Returns the adapter's summary (with its watermark) once the last
+    /// batch is queued.
+    pub(crate) async fn source(&mut self, src: Box<dyn Source + Send>, progress: Option<&indicatif::ProgressBar>) -> Result<ReadSummary> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<SourceItem>(1024);
+        let reader = tokio::task::spawn_blocking(move || {
+            let mut src = src;
+            src.read(&mut |item| if tx.blocking_send(item).is_ok() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) })
+        });
+        while let Some(item) = rx.recv().await {
+            self.translator.item(item)?;
+            if let Some(pb) = progress {
+                crate::sources::tick(pb, self.translator.summary.records, self.translator.summary.rejected);
+            }
+            if self.pending() >= self.batch {
+                self.flush().await?;
+            }
+        }
+        let summary = reader.await.context("the source reader thread failed")??;
+        self.flush().await?;
+        Ok(summary)
     }
 
     fn pending(&self) -> usize {

@@ -10,6 +10,7 @@
 //! - [`tables`]: loading code tables, with a region's overrides from a directory.
 //! - [`gateway`]: the gateway's config file and the ingest step (translate, dedup,
 //!   queue, audit).
+//! - [`sources`]: the source adapters by kind, mapping files, the progress bar.
 //! - [`run`]: `silgate run` (inbox pollers + publisher, graceful shutdown) and
 //!   `silgate ingest`.
 //! - [`ops`]: `silgate node`, `dlq`, `audit`, `certs`.
@@ -23,6 +24,7 @@ mod gateway;
 mod ops;
 mod pki;
 mod run;
+mod sources;
 mod tables;
 mod translate;
 mod validate;
@@ -78,7 +80,11 @@ enum Command {
         /// records that carry none.
         #[arg(long, value_name = "NN")]
         region: Option<String>,
-        /// Input files.
+        /// Table mapping for silplus / access: a TOML file, or a built-in name
+        /// (`silplus-1`, `campania-1`). (default: the kind's built-in mapping)
+        #[arg(long, value_name = "FILE|NAME")]
+        mapping: Option<String>,
+        /// Input files (folders for SIL Plus exports).
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
         #[command(flatten)]
@@ -102,7 +108,10 @@ enum Command {
         /// The kind of input.
         #[arg(long, value_enum, default_value = "canonical-json")]
         source: SourceKind,
-        /// Input files.
+        /// Table mapping for silplus / access (a TOML file or a built-in name).
+        #[arg(long, value_name = "FILE|NAME")]
+        mapping: Option<String>,
+        /// Input files (folders for SIL Plus exports).
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
     },
@@ -188,11 +197,17 @@ enum AuditCommand {
     },
 }
 
-/// Kinds of input `translate` reads. Adapters add theirs here.
+/// Kinds of input `translate` and `ingest` read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum SourceKind {
     /// The canonical model as JSON, one record per line.
     CanonicalJson,
+    /// A Sintesi XML export feed (`SintesiExport`).
+    Sintesi,
+    /// A SIL Plus export: a folder or zip with `EXPORT.TXT`.
+    Silplus,
+    /// An Access database (.mdb/.accdb), workbook (.xlsx/.xls), CSV exports, or a zip.
+    Access,
 }
 
 fn main() -> ExitCode {
@@ -201,7 +216,7 @@ fn main() -> ExitCode {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).json().try_init();
     let result = match cli.command {
         Command::Validate { files, judging } => validate::run(&files, &judging),
-        Command::Translate { source, out, region, inputs, judging } => translate::run(source, &out, region.as_deref(), &inputs, &judging),
+        Command::Translate { source, out, region, mapping, inputs, judging } => translate::run(source, &out, region.as_deref(), mapping.as_deref(), &inputs, &judging),
         Command::Codes => tables::list(),
         Command::Certs { out, region } => ops::certs(&out, &region),
         command => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -221,7 +236,7 @@ fn main() -> ExitCode {
 async fn async_command(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Demo { out } => demo::run(out).await,
-        Command::Ingest { config, source: SourceKind::CanonicalJson, inputs } => run::ingest(&config, &inputs).await,
+        Command::Ingest { config, source, mapping, inputs } => run::ingest(&config, source, mapping.as_deref(), &inputs).await,
         Command::Run { config } => run::run(&config).await,
         Command::Node { config } => ops::node(&config).await,
         Command::Dlq { command: DlqCommand::List { config, limit } } => ops::dlq_list(&config, limit).await,

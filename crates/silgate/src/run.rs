@@ -6,6 +6,7 @@
 //! requests in flight finish, releases items that were waiting to retry (they stay in
 //! the durable queue), and exits 0.
 
+use crate::SourceKind;
 use crate::gateway::{GatewayConfig, Ingest, IngestSummary};
 use anyhow::{Context, Result};
 use silgate_audit::Auditor;
@@ -77,12 +78,27 @@ impl Parts {
 
     /// Ingests files of canonical JSON lines.
     pub(crate) async fn ingest_files(&self, files: &[PathBuf], today: silgate_core::Date) -> Result<IngestSummary> {
+        self.ingest_inputs(SourceKind::CanonicalJson, None, files, today, false).await
+    }
+
+    /// Ingests inputs of any kind; `progress` draws a bar on a terminal.
+    pub(crate) async fn ingest_inputs(&self, kind: SourceKind, mapping: Option<&str>, inputs: &[PathBuf], today: silgate_core::Date, progress: bool) -> Result<IngestSummary> {
         let tables = silgate_codes::CodeTables::embedded();
         let xsd = silgate_std1546::XsdValidator::shared()?;
+        let mapping = crate::sources::mapping(mapping)?;
         let mut ing = Ingest::new(tables, today, xsd, &self.cfg, &self.queue, &self.dedup, &self.audit)?;
-        for f in files {
-            let file = std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?;
-            ing.canonical_json(BufReader::new(file), &f.display().to_string()).await?;
+        let pb = progress.then(|| crate::sources::progress(kind.as_str()));
+        for f in inputs {
+            if kind == SourceKind::CanonicalJson {
+                let file = std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?;
+                ing.canonical_json(BufReader::new(file), &f.display().to_string()).await?;
+            } else {
+                let src = crate::sources::open(kind, f, mapping.clone())?;
+                ing.source(src, pb.as_ref()).await?;
+            }
+        }
+        if let Some(pb) = pb {
+            pb.finish_and_clear();
         }
         let mut s = ing.summary.clone();
         s.reasons.clone_from(&ing.translator.summary.reasons);
@@ -94,21 +110,29 @@ fn today() -> silgate_core::Date {
     time::OffsetDateTime::now_utc().date()
 }
 
-pub(crate) async fn ingest(config: &Path, files: &[PathBuf]) -> Result<ExitCode> {
+pub(crate) async fn ingest(config: &Path, kind: SourceKind, mapping: Option<&str>, files: &[PathBuf]) -> Result<ExitCode> {
     let parts = Parts::open(GatewayConfig::load(config)?).await?;
-    let s = parts.ingest_files(files, today()).await?;
+    let s = parts.ingest_inputs(kind, mapping, files, today(), true).await?;
     println!("{} record(s): {} queued, {} unchanged (not queued), {} rejected (see {})", s.records, s.queued, s.unchanged, s.rejected, parts.cfg.quarantine_path().display());
     Ok(ExitCode::SUCCESS)
 }
 
-async fn poll_inbox(parts: Arc<Parts>, inbox: PathBuf, every: Duration, mut stop: watch::Receiver<bool>) {
+/// Moves an inbox entry (file or folder) into `to/`.
+fn move_into(f: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    let name = f.file_name().ok_or_else(|| std::io::Error::other("no file name"))?;
+    std::fs::rename(f, to.join(name))
+}
+
+async fn poll_inbox(parts: Arc<Parts>, kind: SourceKind, mapping: Option<String>, inbox: PathBuf, every: Duration, mut stop: watch::Receiver<bool>) {
     let done = inbox.join("done");
+    let refused = inbox.join("refused");
     loop {
         if *stop.borrow() {
             return;
         }
         let mut files: Vec<PathBuf> = match std::fs::read_dir(&inbox) {
-            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "jsonl")).collect(),
+            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| kind.takes(p)).collect(),
             Err(e) => {
                 tracing::warn!(inbox = %inbox.display(), error = %e, "inbox unreadable");
                 Vec::new()
@@ -119,15 +143,24 @@ async fn poll_inbox(parts: Arc<Parts>, inbox: PathBuf, every: Duration, mut stop
             if *stop.borrow() {
                 return;
             }
-            match parts.ingest_files(std::slice::from_ref(&f), today()).await {
+            match parts.ingest_inputs(kind, mapping.as_deref(), std::slice::from_ref(&f), today(), false).await {
                 Ok(s) => {
                     tracing::info!(file = %f.display(), records = s.records, queued = s.queued, unchanged = s.unchanged, rejected = s.rejected, "ingested");
-                    let _ = std::fs::create_dir_all(&done);
-                    if let Some(name) = f.file_name()
-                        && let Err(e) = std::fs::rename(&f, done.join(name))
-                    {
+                    if let Err(e) = move_into(&f, &done) {
                         tracing::error!(file = %f.display(), error = %e, "could not move an ingested file to done/");
                     }
+                }
+                Err(e) if e.downcast_ref::<silgate_core::SourceError>().is_some() => {
+                    // The input itself is unreadable or refused whole (a truncated
+                    // export): nothing of it was queued. Set it aside with the reason.
+                    let reason = format!("{e:#}");
+                    tracing::error!(file = %f.display(), error = %reason, "input refused; moved to refused/");
+                    let note = refused.join(format!("{}.reason.txt", f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()));
+                    if move_into(&f, &refused).is_ok() {
+                        let _ = std::fs::write(note, format!("{reason}\n"));
+                    }
+                    let entry = silgate_audit::NewEntry::now(silgate_audit::Event::Rejected, None, None, None, format!("rule=source.refused at={}", f.display()));
+                    let _ = parts.audit.record(vec![entry]).await;
                 }
                 Err(e) => tracing::error!(file = %f.display(), error = %format!("{e:#}"), "ingest failed; the file stays in the inbox"),
             }
@@ -145,9 +178,9 @@ pub(crate) async fn run(config: &Path) -> Result<ExitCode> {
     let (stop_tx, stop) = watch::channel(false);
     let mut tasks = Vec::new();
     for s in &parts.cfg.sources {
-        anyhow::ensure!(s.kind == "canonical-json", "source kind '{}' is not available in this build (canonical-json is)", s.kind);
+        let kind = SourceKind::parse(&s.kind).with_context(|| format!("unknown source kind '{}'", s.kind))?;
         std::fs::create_dir_all(&s.inbox).with_context(|| format!("creating {}", s.inbox.display()))?;
-        tasks.push(tokio::spawn(poll_inbox(parts.clone(), s.inbox.clone(), Duration::from_secs(s.poll_secs.max(1)), stop.clone())));
+        tasks.push(tokio::spawn(poll_inbox(parts.clone(), kind, s.mapping.clone(), s.inbox.clone(), Duration::from_secs(s.poll_secs.max(1)), stop.clone())));
     }
     let pub_task = {
         let stop = stop.clone();

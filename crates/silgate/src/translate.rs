@@ -10,11 +10,12 @@ use crate::{Judging, SourceKind};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use silgate_codes::CodeTables;
-use silgate_core::{Date, Issue, Position, Provenance, Record, SourceSystem};
+use silgate_core::{CommunicationKind, Date, Issue, Position, Provenance, Record, SourceItem, SourceSystem};
 use silgate_std1546::XsdValidator;
 use silgate_std1546::code::{CodeAllocator, ContentAllocator};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write as _};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -157,11 +158,35 @@ impl<'a> Translator<'a> {
         Ok(())
     }
 
+    /// Translates what an adapter emitted, or quarantines it.
+    pub(crate) fn item(&mut self, item: SourceItem) -> Result<()> {
+        match item {
+            SourceItem::Record(rec) => self.record(*rec),
+            SourceItem::Rejected(r) => {
+                self.summary.records += 1;
+                let position = format!("{}:{}", r.provenance.origin, r.provenance.position);
+                self.quarantine(r.provenance.system, position, &r.issues)
+            }
+        }
+    }
+
     /// Translates one record (already read) or quarantines it.
     pub(crate) fn record(&mut self, mut rec: Record) -> Result<()> {
         self.summary.records += 1;
         let prov = rec.provenance().clone();
         let position = format!("{}:{}", prov.origin, prov.position);
+        // A closure read from a source names no code: it closes the version the same
+        // content was sent as, whose code the allocator derives again.
+        if rec.communication().kind == CommunicationKind::Closure && rec.communication().previous_code.is_none() {
+            let mut twin = rec.clone();
+            let c = twin.communication_mut();
+            c.kind = CommunicationKind::Send;
+            c.closure_reason = None;
+            c.code = None;
+            if let Some(code) = self.allocator.as_mut().and_then(|a| a.allocate(&twin)) {
+                rec.communication_mut().previous_code = Some(code);
+            }
+        }
         if rec.communication().code.is_none() {
             match self.allocator.as_mut().and_then(|a| a.allocate(&rec)) {
                 Some(code) => rec.communication_mut().code = Some(code),
@@ -237,17 +262,36 @@ impl<'a> Translator<'a> {
     }
 }
 
-pub(crate) fn run(source: SourceKind, out: &Path, region: Option<&str>, inputs: &[PathBuf], j: &Judging) -> Result<ExitCode> {
+pub(crate) fn run(source: SourceKind, out: &Path, region: Option<&str>, mapping: Option<&str>, inputs: &[PathBuf], j: &Judging) -> Result<ExitCode> {
     let tables = crate::tables::load(j)?;
     let today = crate::tables::today(j)?;
     let xsd = XsdValidator::shared()?;
+    let mapping = crate::sources::mapping(mapping)?;
     let mut t = Translator::new(tables, today, xsd, region, out)?;
+    let pb = crate::sources::progress(source.as_str());
     for input in inputs {
-        let f = File::open(input).with_context(|| format!("opening {}", input.display()))?;
-        match source {
-            SourceKind::CanonicalJson => t.canonical_json(BufReader::new(f), &input.display().to_string())?,
+        if source == SourceKind::CanonicalJson {
+            let f = File::open(input).with_context(|| format!("opening {}", input.display()))?;
+            t.canonical_json(BufReader::new(f), &input.display().to_string())?;
+            continue;
+        }
+        let mut src = crate::sources::open(source, input, mapping.clone())?;
+        let mut failed = None;
+        src.read(&mut |item| match t.item(item) {
+            Ok(()) => {
+                crate::sources::tick(&pb, t.summary.records, t.summary.rejected);
+                ControlFlow::Continue(())
+            }
+            Err(e) => {
+                failed = Some(e);
+                ControlFlow::Break(())
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
         }
     }
+    pb.finish_and_clear();
     let s = t.finish()?;
     eprintln!(
         "{} record(s): {} accepted ({} file(s) in {}), {} rejected (see {}), {} warning(s)",

@@ -1,0 +1,104 @@
+//! An Excel workbook (calamine): one sheet per table, first row the header.
+
+use crate::ole_datetime;
+use calamine::{Data, Range, Reader};
+use silgate_core::source::SourceError;
+use silgate_core::{Issue, Position};
+use silgate_source_tabular::Cell;
+use silgate_source_tabular::engine::{RawRow, RowReader};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// An opened workbook.
+pub struct Workbook {
+    path: PathBuf,
+    origin: String,
+    /// Sheet names.
+    pub sheets: Vec<String>,
+    book: Mutex<calamine::Sheets<std::io::BufReader<std::fs::File>>>,
+}
+
+impl std::fmt::Debug for Workbook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workbook").field("origin", &self.origin).field("sheets", &self.sheets).finish_non_exhaustive()
+    }
+}
+
+impl Workbook {
+    /// Opens a workbook.
+    pub fn open(path: &Path, origin: &str) -> Result<Self, SourceError> {
+        let book = calamine::open_workbook_auto(path).map_err(|e| SourceError::format(origin, format!("not a readable workbook: {e}")))?;
+        let sheets = book.sheet_names();
+        Ok(Self { path: path.to_path_buf(), origin: origin.to_string(), sheets, book: Mutex::new(book) })
+    }
+
+    /// Opens a sheet by name (any case).
+    pub fn open_table(&self, table: &str) -> Result<Option<Box<dyn RowReader + '_>>, SourceError> {
+        let Some(name) = self.sheets.iter().find(|s| s.eq_ignore_ascii_case(table)).cloned() else { return Ok(None) };
+        let origin = format!("{}!{name}", self.origin);
+        let range = {
+            let mut book = self.book.lock().map_err(|_| SourceError::format(&origin, "workbook lock poisoned"))?;
+            book.worksheet_range(&name).map_err(|e| SourceError::format(&origin, format!("unreadable sheet: {e}")))?
+        };
+        let _ = &self.path;
+        let header = range.rows().next().map(|r| r.iter().map(|c| cell(c).ok().and_then(|c| c.text()).unwrap_or_default()).collect()).unwrap_or_default();
+        Ok(Some(Box::new(Sheet { range, header, origin, name, next: 1 })))
+    }
+}
+
+struct Sheet {
+    range: Range<Data>,
+    header: Vec<String>,
+    origin: String,
+    name: String,
+    next: usize,
+}
+
+fn cell(d: &Data) -> Result<Cell, &'static str> {
+    Ok(match d {
+        Data::Empty => Cell::Null,
+        Data::Int(i) => Cell::Int(*i),
+        Data::Float(f) => Cell::Float(*f),
+        Data::String(s) => Cell::Text(s.clone()),
+        Data::Bool(b) => Cell::Bool(*b),
+        Data::DateTime(x) => Cell::DateTime(ole_datetime(x.as_f64()).ok_or("a date out of range")?),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => Cell::Text(s.clone()),
+        Data::Error(_) => return Err("the cell holds a spreadsheet error (#N/A, #VALUE!...)"),
+    })
+}
+
+impl RowReader for Sheet {
+    fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    fn next_row(&mut self) -> Result<Option<RawRow>, SourceError> {
+        let height = self.range.height();
+        while self.next < height {
+            let i = self.next;
+            self.next += 1;
+            let width = self.range.width();
+            let row: Vec<&Data> = (0..width).map(|j| self.range.get((i, j)).unwrap_or(&Data::Empty)).collect();
+            if row.iter().all(|c| matches!(c, Data::Empty)) {
+                continue;
+            }
+            let mut issues = Vec::new();
+            let cells = row
+                .iter()
+                .enumerate()
+                .map(|(j, d)| {
+                    cell(d).unwrap_or_else(|m| {
+                        issues.push(Issue::error(format!("{}/{}", self.name, self.header.get(j).map_or("?", String::as_str)), "field.type", m));
+                        Cell::Null
+                    })
+                })
+                .collect();
+            return Ok(Some(RawRow { position: Position::Row { table: self.name.clone(), row: i as u64 }, cells, issues }));
+        }
+        Ok(None)
+    }
+}
