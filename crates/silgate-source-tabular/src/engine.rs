@@ -134,7 +134,20 @@ impl Table<'_> {
         let Some(raw) = self.reader.next_row()? else { return Ok(None) };
         self.n += 1;
         let mut cells = raw.cells;
-        let logical = self.index.iter().map(|i| i.and_then(|i| cells.get_mut(i).map(std::mem::take)).unwrap_or(Cell::Null)).collect();
+        // A physical column may serve several logical ones: the last use takes the
+        // value, the others copy it.
+        let logical = self
+            .index
+            .iter()
+            .enumerate()
+            .map(|(at, i)| {
+                i.and_then(|i| {
+                    let again = self.index[at + 1..].contains(&Some(i));
+                    cells.get_mut(i).map(|c| if again { c.clone() } else { std::mem::take(c) })
+                })
+                .unwrap_or(Cell::Null)
+            })
+            .collect();
         Ok(Some(Row { table: self.name.clone(), origin: self.origin.clone(), position: raw.position, n: self.n, cells: logical, issues: raw.issues }))
     }
 
