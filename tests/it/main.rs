@@ -2,6 +2,8 @@
 //!
 //! One integration binary (matklad's advice): every end-to-end test lives here.
 
+mod adapters;
 mod cli;
 mod delivery;
+mod generate;
 mod tidy;

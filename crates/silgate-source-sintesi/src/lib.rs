@@ -162,7 +162,7 @@ impl<R: BufRead> Source for Sintesi<R> {
                 Event::End(_) => {}
                 Event::Eof => {
                     if header.is_none() {
-                        return Err(SourceError::format(&origin, "empty: no SintesiExport element"));
+                        return Err(SourceError::format(&origin, "not a Sintesi export: no SintesiExport element"));
                     }
                     break;
                 }

@@ -97,7 +97,9 @@ impl<R: Read> RowReader for CsvTable<R> {
         if !more {
             return Ok(None);
         }
-        let line = self.record.position().map_or(0, csv::Position::line);
+        // csv's position is taken after the previous terminator: its line is one
+        // short of the line the record starts on (pinned by a unit test).
+        let line = self.record.position().map_or(0, csv::Position::line) + 1;
         let mut issues = Vec::new();
         let mut cells = Vec::with_capacity(self.header.len());
         for (i, f) in self.record.iter().enumerate() {

@@ -180,3 +180,15 @@ proptest! {
         prop_assert_eq!(orphans, expected_orphans);
     }
 }
+
+#[test]
+fn given_quoted_line_breaks_rows_should_report_the_line_they_start_on() {
+    use crate::csv::{CsvTable, Encoding};
+    let text = b"A;B\r\n1;\"x\r\ny\"\r\n2;z\r\n3;\"p\r\nq\r\nr\"\r\n4;w\r\n";
+    let mut t = CsvTable::new(&text[..], "t.csv", "T", b';', Encoding::Windows1252).unwrap();
+    let mut lines = Vec::new();
+    while let Some(r) = t.next_row().unwrap() {
+        lines.push(r.position.to_string());
+    }
+    assert_eq!(lines, ["line 2", "line 4", "line 5", "line 8"]);
+}

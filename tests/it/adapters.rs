@@ -1,0 +1,246 @@
+//! The source adapters end to end through the real binary: generated SIL Plus, Access
+//! (CSV, workbook, zip) and Sintesi inputs in, exactly the expected documents out
+//! (valid under our XSDs and the ministry's, checked by xmllint), exactly the expected
+//! quarantine lines, refused inputs with exit code 2, and re-ingest queueing nothing.
+#![allow(clippy::unwrap_used)]
+
+use crate::generate::{self, Entity, Val};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn silgate() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_silgate"))
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixtures() -> PathBuf {
+    root().join("tests/fixtures")
+}
+
+fn translate(kind: &str, input: &Path, out: &Path, extra: &[&str]) -> (i32, String) {
+    let o = silgate().args(["translate", "--source", kind, "--region", "16", "--today", "2026-11-24", "--out"]).arg(out).args(extra).arg(input).output().unwrap();
+    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// The documents written, file name -> content.
+fn docs(out: &Path) -> BTreeMap<String, String> {
+    std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "xml"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
+        .collect()
+}
+
+fn quarantine(out: &Path) -> Vec<Value> {
+    std::fs::read_to_string(out.join("quarantine.jsonl")).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// Every document valid under the ministry's XSD and ours, by xmllint.
+fn xmllint_all(out: &Path) {
+    let d = docs(out);
+    for (prefix, ministry, ours) in
+        [("cv-", "Rev.038_CL_Allegato_4_Candidatura.xsd", "candidatura.xsd"), ("vacancy-", "Rev.064_CL_Allegato_4_Ricerca_personale.xsd", "vacancy.xsd")]
+    {
+        let files: Vec<PathBuf> = d.keys().filter(|n| n.starts_with(prefix)).map(|n| out.join(n)).collect();
+        if files.is_empty() {
+            continue;
+        }
+        for xsd in [root().join("../shared/reference/cliclavoro").join(ministry), root().join("schemas").join(ours)] {
+            let o = Command::new("xmllint").arg("--noout").arg("--schema").arg(&xsd).args(&files).output().expect("xmllint (libxml2-utils) is needed");
+            assert!(o.status.success(), "{}: {}", xsd.display(), String::from_utf8_lossy(&o.stderr));
+        }
+    }
+}
+
+fn fiscal_codes(t: &generate::Tables) -> Vec<String> {
+    t[&Entity::Lavoratori].iter().map(|r| if let Val::S(s) = &r[1] { s.clone() } else { String::new() }).collect()
+}
+
+#[test]
+fn given_the_generators_the_committed_fixtures_should_be_what_they_write() {
+    if std::env::var_os("SILGATE_BLESS").is_some() {
+        generate::write_fixtures(&fixtures());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    generate::write_fixtures(dir.path());
+    let mut checked = 0;
+    let mut stack = vec![dir.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let rel = p.strip_prefix(dir.path()).unwrap();
+            let committed = std::fs::read(fixtures().join(rel)).unwrap_or_else(|_| panic!("{} is not committed: run SILGATE_BLESS=1", rel.display()));
+            assert!(committed == std::fs::read(&p).unwrap(), "{} differs from what the generator writes: run SILGATE_BLESS=1", rel.display());
+            checked += 1;
+        }
+    }
+    assert!(checked > 25, "{checked}");
+}
+
+#[test]
+fn given_a_valid_silplus_export_every_record_should_become_one_valid_document_and_again_the_same_bytes() {
+    let t = generate::valid(12, 6);
+    let dir = tempfile::tempdir().unwrap();
+    let (code, err) = translate("silplus", &fixtures().join("silplus/valid"), &dir.path().join("a"), &[]);
+    assert_eq!(code, 0, "{err}");
+    let a = docs(&dir.path().join("a"));
+    assert_eq!(a.keys().filter(|k| k.starts_with("cv-")).count(), 12, "{err}");
+    assert_eq!(a.keys().filter(|k| k.starts_with("vacancy-")).count(), 6, "{err}");
+    assert!(quarantine(&dir.path().join("a")).is_empty(), "{:?}", quarantine(&dir.path().join("a")));
+    for cf in fiscal_codes(&t) {
+        assert_eq!(a.values().filter(|x| x.contains(&format!(">{cf}<"))).count(), 1, "{cf}");
+    }
+    // Closed worker 7, closed vacancy 5, withdrawn vacancy 6: closures naming the
+    // code of the version they close, with their reasons.
+    let closures: Vec<&String> = a.values().filter(|x| x.contains("<cliclavoro:motivochiusura>")).collect();
+    assert_eq!(closures.len(), 3);
+    assert!(closures.iter().any(|x| x.contains("<cliclavoro:motivochiusura>03<")), "withdrawn");
+    for c in &closures {
+        assert!(c.contains("precedente>"), "{c}");
+    }
+    // Accents from Windows-1252, quoted separators and line breaks survive.
+    assert!(a.values().any(|x| x.contains("Citrà")) && a.values().any(|x| x.contains("Niccolò")));
+    assert!(a.values().any(|x| x.contains("Via Roma 3; scala B")));
+    xmllint_all(&dir.path().join("a"));
+    // Deterministic: the same export (here zipped) gives the same files, byte for byte.
+    let (code, err) = translate("silplus", &fixtures().join("silplus/valid.zip"), &dir.path().join("b"), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(a, docs(&dir.path().join("b")));
+}
+
+#[test]
+fn given_a_broken_silplus_export_each_bad_row_should_give_exactly_its_quarantine_line() {
+    let (t, want) = generate::broken();
+    let dir = tempfile::tempdir().unwrap();
+    let lines = generate::silplus(&dir.path().join("in"), &t);
+    let out = dir.path().join("out");
+    let (code, err) = translate("silplus", &dir.path().join("in"), &out, &[]);
+    assert_eq!(code, 0, "{err}");
+    let q = quarantine(&out);
+    let mut got: Vec<(String, String, String)> = q
+        .iter()
+        .map(|l| (l["position"].as_str().unwrap().rsplit('/').next().unwrap().to_string(), l["field"].as_str().unwrap().to_string(), l["rule"].as_str().unwrap().to_string()))
+        .collect();
+    let mut expected: Vec<(String, String, String)> = want
+        .iter()
+        .map(|(e, row, field, rule)| {
+            let line = lines[e][*row];
+            let field = field.replace("line *", &format!("line {line}"));
+            (format!("{}.CSV:line {line}", e.name()), field, rule.clone())
+        })
+        .collect();
+    got.sort();
+    expected.sort();
+    assert_eq!(got, expected, "{q:#?}");
+    for l in &q {
+        assert_eq!(l["source"], "silplus");
+        let text = l.to_string();
+        assert!(!text.contains("Esposito") && !text.contains("Gennaro"), "personal data in quarantine: {text}");
+    }
+    // The valid rest went through: 6 workers and 4 vacancies (vacancy 5 closed).
+    let d = docs(&out);
+    assert_eq!(d.keys().filter(|k| k.starts_with("cv-")).count(), 6, "{err}");
+    assert_eq!(d.keys().filter(|k| k.starts_with("vacancy-")).count(), 4, "{err}");
+    xmllint_all(&out);
+}
+
+#[test]
+fn given_unreadable_or_refused_inputs_translate_should_fail_whole_with_exit_two_and_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_zip = dir.path().join("export.zip");
+    std::fs::write(&not_zip, b"PK\x03\x04 this is not a zip archive").unwrap();
+    let not_jet = dir.path().join("cpi.mdb");
+    std::fs::write(&not_jet, vec![7u8; 8192]).unwrap();
+    let cases: [(&str, PathBuf, &str); 7] = [
+        ("silplus", fixtures().join("silplus/truncated"), "ESPERIENZE.CSV holds"),
+        ("silplus", fixtures().join("silplus/missing-column"), "required column COD_FISC is missing"),
+        ("silplus", fixtures().join("silplus/unbalanced-quote"), "TITOLI.CSV holds"),
+        ("silplus", not_zip, "not a readable zip"),
+        ("silplus", dir.path().join("missing"), "No such file"),
+        ("access", not_jet, "not a readable Access"),
+        ("sintesi", fixtures().join("silplus/valid/EXPORT.TXT"), "not a Sintesi export"),
+    ];
+    for (i, (kind, input, says)) in cases.iter().enumerate() {
+        let out = dir.path().join(format!("out{i}"));
+        let (code, err) = translate(kind, input, &out, &[]);
+        assert_eq!(code, 2, "{}: {err}", input.display());
+        assert!(err.contains(says), "{}: expected '{says}' in: {err}", input.display());
+        assert!(docs(&out).is_empty(), "{}: a refused input wrote documents", input.display());
+    }
+}
+
+#[test]
+fn given_the_same_data_as_access_csv_workbook_or_zip_the_documents_should_be_those_of_silplus() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, err) = translate("silplus", &fixtures().join("silplus/valid"), &dir.path().join("silplus"), &[]);
+    assert_eq!(code, 0, "{err}");
+    let want = docs(&dir.path().join("silplus"));
+    for (i, input) in ["access/csv", "access/export.xlsx", "access/csv.zip"].iter().enumerate() {
+        let out = dir.path().join(format!("access{i}"));
+        let (code, err) = translate("access", &fixtures().join(input), &out, &[]);
+        assert_eq!(code, 0, "{input}: {err}");
+        assert!(quarantine(&out).is_empty(), "{input}: {:?}", quarantine(&out));
+        assert_eq!(docs(&out), want, "{input}");
+    }
+    // An explicit mapping file gives the same.
+    let (code, err) = translate("access", &fixtures().join("access/csv"), &dir.path().join("m"), &["--mapping", "campania-1"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(docs(&dir.path().join("m")), want);
+}
+
+#[test]
+fn given_a_sintesi_feed_records_should_map_and_broken_ones_give_their_lines() {
+    let t = generate::valid(12, 6);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("valid");
+    let (code, err) = translate("sintesi", &fixtures().join("sintesi/valid.xml"), &out, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(quarantine(&out).is_empty(), "{:?}", quarantine(&out));
+    let d = docs(&out);
+    assert_eq!(d.keys().filter(|k| k.starts_with("cv-")).count(), 12);
+    assert_eq!(d.keys().filter(|k| k.starts_with("vacancy-")).count(), 6);
+    for cf in fiscal_codes(&t) {
+        assert_eq!(d.values().filter(|x| x.contains(&format!(">{cf}<"))).count(), 1, "{cf}");
+    }
+    xmllint_all(&out);
+    let out = dir.path().join("broken");
+    let (code, err) = translate("sintesi", &fixtures().join("sintesi/broken.xml"), &out, &[]);
+    assert_eq!(code, 0, "{err}");
+    let (_, want) = generate::sintesi_broken();
+    let got: Vec<(String, String, String)> = quarantine(&out)
+        .iter()
+        .map(|l| (l["position"].as_str().unwrap().rsplit(':').next().unwrap().to_string(), l["field"].as_str().unwrap().to_string(), l["rule"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(docs(&out).len(), 1, "only the first record of the broken feed is whole");
+}
+
+#[test]
+fn given_an_export_ingested_twice_the_second_ingest_should_queue_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("gw.toml");
+    std::fs::write(&cfg, format!("region = \"16\"\nregion_name = \"PUGLIA\"\ndata_dir = \"{}\"\n[node]\nurl = \"https://127.0.0.1:9/ws\"\n", dir.path().join("data").display()))
+        .unwrap();
+    for (kind, input, n) in [("silplus", "silplus/valid.zip", 18), ("access", "access/export.xlsx", 18), ("sintesi", "sintesi/valid.xml", 18)] {
+        let first = silgate().args(["ingest", "--config"]).arg(&cfg).args(["--source", kind]).arg(fixtures().join(input)).output().unwrap();
+        let out = String::from_utf8_lossy(&first.stdout);
+        assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+        // A message id names its source system: the same person from two systems is
+        // two messages (a region runs one system per CPI).
+        assert!(out.contains(&format!("{n} record(s): {n} queued, 0 unchanged")), "{kind}: {out}");
+        let again = silgate().args(["ingest", "--config"]).arg(&cfg).args(["--source", kind]).arg(fixtures().join(input)).output().unwrap();
+        let out = String::from_utf8_lossy(&again.stdout);
+        assert!(out.contains(&format!("{n} record(s): 0 queued, {n} unchanged")), "{kind} again: {out}");
+    }
+}
