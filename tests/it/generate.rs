@@ -70,7 +70,7 @@ pub(crate) fn worker(i: u32) -> (Vec<Val>, Vec<(Entity, Vec<Val>)>) {
     let (name, sex) = NAMES[i as usize % NAMES.len()];
     let birth = (1960 + (i % 40) as u16, 1 + (i % 12) as u8, 1 + (i % 28) as u8);
     let place = PLACES[i as usize % PLACES.len()];
-    let street = if i % 3 == 0 { format!("Via Roma {i}; scala B\r\ninterno \"2\"") } else { format!("Via Roma {i}") };
+    let street = if i.is_multiple_of(3) { format!("Via Roma {i}; scala B\r\ninterno \"2\"") } else { format!("Via Roma {i}") };
     let row = vec![
         Val::Num(f64::from(id)),
         s(fiscal_code(surname, name, sex, birth, place)),
@@ -83,12 +83,12 @@ pub(crate) fn worker(i: u32) -> (Vec<Val>, Vec<(Entity, Vec<Val>)>) {
         s(place),
         s("80100"),
         s(street),
-        if i % 2 == 0 { s(format!("081{i:07}")) } else { Val::Empty },
+        if i.is_multiple_of(2) { s(format!("081{i:07}")) } else { Val::Empty },
         s(format!("333{i:07}")),
         s(format!("p{i}@example.it")),
         s(CPI),
         Val::DateTime(2026, 10, 1 + (i % 28) as u8, 9, (i % 60) as u8),
-        s(if i % 7 == 0 { "C" } else { "A" }),
+        s(if i.is_multiple_of(7) { "C" } else { "A" }),
     ];
     let idv = || Val::Num(f64::from(id));
     let mut kids = Vec::new();
@@ -137,9 +137,9 @@ pub(crate) fn company(c: u32, ateco: &str) -> Vec<Val> {
 }
 
 pub(crate) fn job(j: u32, az: u32, qual: &str) -> Vec<Val> {
-    let state = if j % 5 == 0 {
+    let state = if j.is_multiple_of(5) {
         "C"
-    } else if j % 6 == 0 {
+    } else if j.is_multiple_of(6) {
         "R"
     } else {
         "A"
