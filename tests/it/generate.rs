@@ -345,7 +345,7 @@ pub(crate) fn access_xlsx(path: &Path, t: &Tables) {
                         sheet.write_string(r, c, String::from_utf8_lossy(b)).unwrap();
                     }
                     Val::Date(y, mo, d) => {
-                        sheet.write_datetime_with_format(r, c, &ExcelDateTime::from_ymd(*y, *mo, *d).unwrap(), &date).unwrap();
+                        sheet.write_datetime_with_format(r, c, ExcelDateTime::from_ymd(*y, *mo, *d).unwrap(), &date).unwrap();
                     }
                     Val::DateTime(y, mo, d, h, mi) => {
                         let dt = ExcelDateTime::from_ymd(*y, *mo, *d).unwrap().and_hms(u16::from(*h), *mi, 0).unwrap();
