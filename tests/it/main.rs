@@ -6,4 +6,5 @@ mod adapters;
 mod cli;
 mod delivery;
 mod generate;
+mod roundtrip;
 mod tidy;
