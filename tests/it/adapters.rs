@@ -244,3 +244,40 @@ fn given_an_export_ingested_twice_the_second_ingest_should_queue_nothing() {
         assert!(out.contains(&format!("{n} record(s): 0 queued, {n} unchanged")), "{kind} again: {out}");
     }
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+    }
+}
+
+#[test]
+fn given_exports_dropped_in_inboxes_run_should_deliver_them_and_set_a_truncated_one_aside() {
+    use crate::delivery::{certs, gateway, node, run, totals, wait_for};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    let extra = format!(
+        "[[sources]]\nkind = \"silplus\"\ninbox = \"{}\"\npoll_secs = 1\n[[sources]]\nkind = \"sintesi\"\ninbox = \"{}\"\npoll_secs = 1\n",
+        dir.path().join("sil").display(),
+        dir.path().join("sin").display()
+    );
+    let cfg = gateway(dir.path(), &pki, &base, &extra);
+    std::fs::create_dir_all(dir.path().join("sil")).unwrap();
+    std::fs::create_dir_all(dir.path().join("sin")).unwrap();
+    copy_dir(&fixtures().join("silplus/truncated"), &dir.path().join("sil/truncated"));
+    std::fs::copy(fixtures().join("silplus/valid.zip"), dir.path().join("sil/export-2026-11-24.zip")).unwrap();
+    std::fs::copy(fixtures().join("sintesi/valid.xml"), dir.path().join("sin/feed.xml")).unwrap();
+    let gw = run(&cfg);
+    wait_for("36 documents at the node", Duration::from_secs(120), || totals(&base, &pki, "accepted") == 36);
+    wait_for("the truncated export set aside", Duration::from_secs(30), || dir.path().join("sil/refused/truncated.reason.txt").exists());
+    assert_eq!(gw.term(), 0);
+    let reason = std::fs::read_to_string(dir.path().join("sil/refused/truncated.reason.txt")).unwrap();
+    assert!(reason.contains("ESPERIENZE.CSV holds") && reason.contains("EXPORT.TXT says"), "{reason}");
+    assert!(dir.path().join("sil/done/export-2026-11-24.zip").exists());
+    assert!(dir.path().join("sin/done/feed.xml").exists());
+    assert_eq!(totals(&base, &pki, "duplicates"), 0);
+}

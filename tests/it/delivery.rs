@@ -14,7 +14,7 @@ fn silgate() -> Command {
 }
 
 /// A child process killed when dropped.
-struct Proc(Child);
+pub(crate) struct Proc(Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -29,7 +29,7 @@ impl Proc {
         let _ = self.0.wait();
     }
 
-    fn term(mut self) -> i32 {
+    pub(crate) fn term(mut self) -> i32 {
         let _ = Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -42,7 +42,7 @@ impl Proc {
     }
 }
 
-fn certs(dir: &Path) -> PathBuf {
+pub(crate) fn certs(dir: &Path) -> PathBuf {
     let pki = dir.join("pki");
     let st = silgate().args(["certs", "--out"]).arg(&pki).args(["--region", "PUGLIA"]).output().unwrap();
     assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
@@ -51,7 +51,7 @@ fn certs(dir: &Path) -> PathBuf {
 
 /// Starts `silgate node` with `faults` (TOML of the `[faults]` table); returns it and
 /// its base URL. `serve_pki` is the PKI whose node certificate it presents.
-fn node(dir: &Path, pki: &Path, serve_pki: &Path, faults: &str) -> (Proc, String) {
+pub(crate) fn node(dir: &Path, pki: &Path, serve_pki: &Path, faults: &str) -> (Proc, String) {
     node_with(dir, pki, serve_pki, faults, "")
 }
 
@@ -77,7 +77,7 @@ fn node_with(dir: &Path, pki: &Path, serve_pki: &Path, faults: &str, top: &str) 
     (Proc(child), base)
 }
 
-fn gateway(dir: &Path, pki: &Path, base: &str, extra: &str) -> PathBuf {
+pub(crate) fn gateway(dir: &Path, pki: &Path, base: &str, extra: &str) -> PathBuf {
     let cfg = dir.join("gateway.toml");
     std::fs::write(
         &cfg,
@@ -125,7 +125,7 @@ fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
 }
 
-fn stats(base: &str, pki: &Path) -> Value {
+pub(crate) fn stats(base: &str, pki: &Path) -> Value {
     block_on(async { serde_json::from_slice(&https(pki).await.get(format!("{base}/api/stats")).send().await.unwrap().bytes().await.unwrap()).unwrap() })
 }
 
@@ -140,11 +140,11 @@ fn put_faults(base: &str, pki: &Path, json: &str) {
     });
 }
 
-fn totals(base: &str, pki: &Path, key: &str) -> i64 {
+pub(crate) fn totals(base: &str, pki: &Path, key: &str) -> i64 {
     stats(base, pki)["totals"][key].as_i64().unwrap()
 }
 
-fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !f() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -152,7 +152,7 @@ fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-fn run(cfg: &Path) -> Proc {
+pub(crate) fn run(cfg: &Path) -> Proc {
     Proc(silgate().args(["run", "--config"]).arg(cfg).env("SILGATE_LOG", "error").stdout(Stdio::null()).spawn().unwrap())
 }
 
