@@ -16,6 +16,8 @@ pub struct Database {
     origin: String,
     /// User table names, as written.
     pub tables: Vec<String>,
+    /// Table name -> its definition page, from the catalog read at open.
+    pages: Vec<(String, u32)>,
 }
 
 fn jet(origin: &str, e: &jetdb::FileError) -> SourceError {
@@ -30,7 +32,9 @@ impl Database {
             other => jet(origin, &other),
         })?;
         let tables = jetdb::table_names(&mut r).map_err(|e| jet(origin, &e))?;
-        Ok(Self { path: path.to_path_buf(), origin: origin.to_string(), tables })
+        let catalog = jetdb::read_catalog(&mut r).map_err(|e| jet(origin, &e))?;
+        let pages = catalog.into_iter().filter(|e| tables.contains(&e.name)).map(|e| (e.name, e.table_page)).collect();
+        Ok(Self { path: path.to_path_buf(), origin: origin.to_string(), tables, pages })
     }
 
     /// Opens a table by name (any case).
@@ -43,9 +47,8 @@ impl Database {
         let Some(name) = self.tables.iter().find(|t| t.eq_ignore_ascii_case(table)).cloned() else { return Ok(None) };
         let origin = format!("{}!{name}", self.origin);
         let mut reader = PageReader::open(&self.path).map_err(|e| jet(&origin, &e))?;
-        let catalog = jetdb::read_catalog(&mut reader).map_err(|e| jet(&origin, &e))?;
-        let entry = catalog.iter().find(|e| e.name == name).ok_or_else(|| SourceError::format(&origin, "table listed but not in the catalog"))?;
-        let def = jetdb::read_table_def(&mut reader, &entry.name, entry.table_page).map_err(|e| jet(&origin, &e))?;
+        let page = self.pages.iter().find(|(n, _)| *n == name).map(|(_, p)| *p).ok_or_else(|| SourceError::format(&origin, "table listed but not in the catalog"))?;
+        let def = jetdb::read_table_def(&mut reader, &name, page).map_err(|e| jet(&origin, &e))?;
         let calculated = jetdb::calculated_column_types(&mut reader, &def);
         let header = def.columns.iter().map(|c| c.name.clone()).collect();
         Ok(Some(DbTable { reader, def, calculated, header, origin, name, next: Some(RowPosition::default()), buffer: VecDeque::new(), n: 0 }))

@@ -7,6 +7,7 @@ use crate::tree::El;
 use silgate_core::source::Rejection;
 use silgate_core::time_types::parse_date;
 use silgate_core::*;
+use std::fmt::Display;
 
 /// The shape of an element: its attributes and children.
 struct Spec {
@@ -68,9 +69,18 @@ const RICHIESTA: Spec = Spec {
     ],
 };
 
+/// True when `el` has only the attributes and children `spec` allows, at any depth
+/// (no allocation: the common case costs nothing more).
+fn fits(el: &El, spec: &Spec) -> bool {
+    el.attrs.iter().all(|(k, _)| spec.attrs.contains(&k.as_ref())) && el.kids.iter().all(|k| spec.kids.iter().any(|s| s.name == k.name && fits(k, s)))
+}
+
 fn check_shape(el: &El, spec: &Spec, path: &str, issues: &mut Vec<Issue>) {
+    if fits(el, spec) {
+        return;
+    }
     for (k, _) in &el.attrs {
-        if !spec.attrs.contains(&k.as_str()) {
+        if !spec.attrs.contains(&k.as_ref()) {
             issues.push(Issue::error(format!("{path}/@{k}"), "sintesi.attribute", format!("attribute {k} is not part of {}", spec.name)));
         }
     }
@@ -100,7 +110,7 @@ struct F<'a> {
 }
 
 impl F<'_> {
-    fn err(&mut self, at: &str, rule: &str, msg: impl Into<String>) {
+    fn err(&mut self, at: impl Display, rule: &str, msg: impl Into<String>) {
         self.issues.push(Issue::error(format!("{}/{at}", self.base), rule, msg));
     }
 
@@ -114,17 +124,17 @@ impl F<'_> {
         }
     }
 
-    fn req_attr(&mut self, el: Option<&El>, at: &str, attr: &str) -> String {
+    fn req_attr(&mut self, el: Option<&El>, at: impl Display + Copy, attr: &str) -> String {
         match el.and_then(|e| e.attr(attr)) {
             Some(v) => v.to_string(),
             None => {
-                self.err(&format!("{at}/@{attr}"), "field.required", "is required and missing or empty");
+                self.err(format_args!("{at}/@{attr}"), "field.required", "is required and missing or empty");
                 String::new()
             }
         }
     }
 
-    fn date(&mut self, v: Option<&str>, at: &str) -> Option<Date> {
+    fn date(&mut self, v: Option<&str>, at: impl Display + Copy) -> Option<Date> {
         let v = v?;
         match parse_date(v) {
             Ok(d) => Some(d),
@@ -135,7 +145,7 @@ impl F<'_> {
         }
     }
 
-    fn timestamp(&mut self, v: Option<&str>, at: &str) -> Option<Timestamp> {
+    fn timestamp(&mut self, v: Option<&str>, at: impl Display + Copy) -> Option<Timestamp> {
         let Some(v) = v else {
             self.err(at, "field.required", "is required and missing or empty");
             return None;
@@ -149,7 +159,7 @@ impl F<'_> {
         }
     }
 
-    fn cefr(&mut self, v: Option<&str>, at: &str) -> Option<Cefr> {
+    fn cefr(&mut self, v: Option<&str>, at: impl Display + Copy) -> Option<Cefr> {
         let v = v?;
         let c = Cefr::parse(v);
         if c.is_none() {
@@ -158,7 +168,7 @@ impl F<'_> {
         c
     }
 
-    fn contract(&mut self, v: Option<&str>, at: &str) -> Option<String> {
+    fn contract(&mut self, v: Option<&str>, at: impl Display + Copy) -> Option<String> {
         let v = v?;
         let b = v.as_bytes();
         if b.len() == 3 && b[0].is_ascii_uppercase() && b[1..].iter().all(u8::is_ascii_digit) {
@@ -173,7 +183,7 @@ impl F<'_> {
         }
     }
 
-    fn working_time(&mut self, v: Option<String>, at: &str) -> Option<String> {
+    fn working_time(&mut self, v: Option<String>, at: impl Display + Copy) -> Option<String> {
         let v = v?;
         match v.as_str() {
             "FT" | "PT" => Some(v),
@@ -184,18 +194,32 @@ impl F<'_> {
         }
     }
 
-    fn language(&mut self, l: &El, at: &str) -> LanguageSkill {
+    fn language(&mut self, l: &El, at: impl Display + Copy) -> LanguageSkill {
         LanguageSkill {
             language: self.req_attr(Some(l), at, "codice"),
-            reading: self.cefr(l.attr("lettura"), &format!("{at}/@lettura")),
-            writing: self.cefr(l.attr("scrittura"), &format!("{at}/@scrittura")),
-            speaking: self.cefr(l.attr("parlato"), &format!("{at}/@parlato")),
+            reading: self.cefr(l.attr("lettura"), format_args!("{at}/@lettura")),
+            writing: self.cefr(l.attr("scrittura"), format_args!("{at}/@scrittura")),
+            speaking: self.cefr(l.attr("parlato"), format_args!("{at}/@parlato")),
         }
     }
 }
 
-fn indexed<'a>(el: &'a El, group: &'a str, item: &'a str) -> impl Iterator<Item = (String, &'a El)> + 'a {
-    el.children(group).flat_map(move |g| g.children(item)).enumerate().map(move |(i, e)| (format!("{group}/{item}[{}]", i + 1), e))
+/// Where a repeated element is, formatted only when an issue names it.
+#[derive(Clone, Copy)]
+struct Loc<'a> {
+    group: &'a str,
+    item: &'a str,
+    n: usize,
+}
+
+impl Display for Loc<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.group.is_empty() { write!(f, "{}[{}]", self.item, self.n) } else { write!(f, "{}/{}[{}]", self.group, self.item, self.n) }
+    }
+}
+
+fn indexed<'a>(el: &'a El, group: &'a str, item: &'a str) -> impl Iterator<Item = (Loc<'a>, &'a El)> + 'a {
+    el.children(group).flat_map(move |g| g.children(item)).enumerate().map(move |(i, e)| (Loc { group, item, n: i + 1 }, e))
 }
 
 /// A `Lavoratore` to a CV.
@@ -240,9 +264,9 @@ pub(crate) fn worker(el: &El, h: &Header, prov: Provenance, base: &str) -> Resul
     let mut experiences = Vec::new();
     for (at, e) in indexed(el, "Esperienze", "Esperienza") {
         experiences.push(WorkExperience {
-            start: f.date(e.attr("dal"), &format!("{at}/@dal")),
-            end: f.date(e.attr("al"), &format!("{at}/@al")),
-            contract_type: f.contract(e.attr("contratto"), &format!("{at}/@contratto")),
+            start: f.date(e.attr("dal"), format_args!("{at}/@dal")),
+            end: f.date(e.attr("al"), format_args!("{at}/@al")),
+            contract_type: f.contract(e.attr("contratto"), format_args!("{at}/@contratto")),
             profession: e.attr("qualifica").map(str::to_string),
             profession_title: None,
             duties: e.child("Mansioni").and_then(El::value),
@@ -252,26 +276,26 @@ pub(crate) fn worker(el: &El, h: &Header, prov: Provenance, base: &str) -> Resul
     }
     let mut education = Vec::new();
     for (at, t) in indexed(el, "Titoli", "Titolo") {
-        education.push(Education { level: f.req_attr(Some(t), &at, "livello"), description: t.value(), grade: None });
+        education.push(Education { level: f.req_attr(Some(t), at, "livello"), description: t.value(), grade: None });
     }
     let mut languages = Vec::new();
     for (at, l) in indexed(el, "Lingue", "Lingua") {
-        languages.push(f.language(l, &at));
+        languages.push(f.language(l, at));
     }
     let mut licences = Licences::default();
     for (at, p) in indexed(el, "Patenti", "Patente") {
-        licences.driving.push(f.req_attr(Some(p), &at, "codice"));
+        licences.driving.push(f.req_attr(Some(p), at, "codice"));
     }
     let mut desired = Vec::new();
     for (at, p) in indexed(el, "Disponibilita", "Professione") {
         desired.push(DesiredProfession {
-            profession: f.req_attr(Some(p), &at, "codice"),
+            profession: f.req_attr(Some(p), at, "codice"),
             title: p.value().unwrap_or_else(|| {
-                f.err(&at, "field.required", "the profession's description is required");
+                f.err(at, "field.required", "the profession's description is required");
                 String::new()
             }),
-            working_time: f.working_time(p.attr("orario").map(str::to_string), &format!("{at}/@orario")).into_iter().collect(),
-            contract_types: f.contract(p.attr("contratto"), &format!("{at}/@contratto")).into_iter().collect(),
+            working_time: f.working_time(p.attr("orario").map(str::to_string), format_args!("{at}/@orario")).into_iter().collect(),
+            contract_types: f.contract(p.attr("contratto"), format_args!("{at}/@contratto")).into_iter().collect(),
             ..Default::default()
         });
     }
@@ -321,7 +345,10 @@ pub(crate) fn vacancy(el: &El, h: &Header, prov: Provenance, base: &str) -> Resu
     let mut issues = Vec::new();
     check_shape(el, &RICHIESTA, base, &mut issues);
     let mut f = F { base, issues };
-    let id = f.req_attr(Some(el), "", "id");
+    let id = el.attr("id").map(str::to_string).unwrap_or_else(|| {
+        f.err("@id", "field.required", "is required and missing or empty");
+        String::new()
+    });
     let _ = f.timestamp(el.attr("ultimaModifica"), "@ultimaModifica");
     let (kind, reason) = match el.attr("stato") {
         None | Some("aperta") => (CommunicationKind::Send, None),
@@ -380,15 +407,15 @@ pub(crate) fn vacancy(el: &El, h: &Header, prov: Provenance, base: &str) -> Resu
     let mut requirements = Requirements::default();
     if let Some(r) = el.child("Requisiti") {
         for (i, t) in r.children("Titolo").enumerate() {
-            let at = format!("Requisiti/Titolo[{}]", i + 1);
-            requirements.education.push(EducationRequirement { level: f.req_attr(Some(t), &at, "livello"), description: t.value() });
+            let at = Loc { group: "Requisiti", item: "Titolo", n: i + 1 };
+            requirements.education.push(EducationRequirement { level: f.req_attr(Some(t), at, "livello"), description: t.value() });
         }
         for (i, l) in r.children("Lingua").enumerate() {
-            let skill = f.language(l, &format!("Requisiti/Lingua[{}]", i + 1));
+            let skill = f.language(l, Loc { group: "Requisiti", item: "Lingua", n: i + 1 });
             requirements.languages.push(skill);
         }
         for (i, p) in r.children("Patente").enumerate() {
-            let code = f.req_attr(Some(p), &format!("Requisiti/Patente[{}]", i + 1), "codice");
+            let code = f.req_attr(Some(p), Loc { group: "Requisiti", item: "Patente", n: i + 1 }, "codice");
             requirements.driving_licences.push(code);
         }
     }

@@ -3,22 +3,87 @@
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
+use std::borrow::Cow;
 use std::io::BufRead;
 
 const MAX_DEPTH: usize = 16;
 
+/// The element and attribute names of the format: names read from the feed are
+/// matched against these and shared, not copied (the feed repeats them millions of
+/// times); an unknown name is copied.
+const NAMES: [&str; 54] = [
+    "Lavoratore",
+    "Richiesta",
+    "CodiceFiscale",
+    "Cognome",
+    "Nome",
+    "Sesso",
+    "DataNascita",
+    "ComuneNascita",
+    "Cittadinanza",
+    "Domicilio",
+    "Email",
+    "Cellulare",
+    "Telefono",
+    "Esperienze",
+    "Esperienza",
+    "Datore",
+    "Mansioni",
+    "Titoli",
+    "Titolo",
+    "Lingue",
+    "Lingua",
+    "Patenti",
+    "Patente",
+    "Disponibilita",
+    "Professione",
+    "Note",
+    "Azienda",
+    "RagioneSociale",
+    "Indirizzo",
+    "Posti",
+    "Descrizione",
+    "SedeLavoro",
+    "Contratto",
+    "Orario",
+    "Pubblicazione",
+    "Scadenza",
+    "Requisiti",
+    "id",
+    "ultimaModifica",
+    "stato",
+    "codice",
+    "comune",
+    "cap",
+    "dal",
+    "al",
+    "contratto",
+    "qualifica",
+    "livello",
+    "lettura",
+    "scrittura",
+    "parlato",
+    "orario",
+    "cf",
+    "ateco",
+];
+
+fn intern(name: &str) -> Cow<'static, str> {
+    NAMES.iter().find(|n| **n == name).map_or_else(|| Cow::Owned(name.to_string()), |n| Cow::Borrowed(*n))
+}
+
 /// An element: local name, attributes, text, children.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct El {
-    pub(crate) name: String,
-    pub(crate) attrs: Vec<(String, String)>,
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) attrs: Vec<(Cow<'static, str>, String)>,
     pub(crate) text: String,
     pub(crate) kids: Vec<El>,
 }
 
 impl El {
     pub(crate) fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim()).filter(|v| !v.is_empty())
+        self.attrs.iter().find(|(k, _)| k.as_ref() == name).map(|(_, v)| v.trim()).filter(|v| !v.is_empty())
     }
 
     pub(crate) fn child(&self, name: &str) -> Option<&El> {
@@ -44,9 +109,9 @@ fn start(s: &BytesStart<'_>) -> Result<El, String> {
             continue;
         }
         let v = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| format!("malformed attribute value: {e}"))?;
-        attrs.push((a.key.local_name().as_ref().to_string(), v.into_owned()));
+        attrs.push((intern(a.key.local_name().as_ref()), v.into_owned()));
     }
-    Ok(El { name: s.local_name().as_ref().to_string(), attrs, text: String::new(), kids: Vec::new() })
+    Ok(El { name: intern(s.local_name().as_ref()), attrs, text: String::new(), kids: Vec::new() })
 }
 
 /// Reads the element opened by `first` up to its end tag. `Err`: the XML is malformed

@@ -27,7 +27,7 @@ pub(crate) struct Ctx<'a> {
 /// Reads the logical columns of one row, collecting issues.
 struct Fields<'r> {
     e: Entity,
-    row: &'r Row,
+    row: &'r mut Row,
     mapping: &'r Mapping,
     issues: &'r mut Vec<Issue>,
 }
@@ -46,8 +46,9 @@ impl Fields<'_> {
         self.issues.push(Issue::error(p, rule, message));
     }
 
-    fn text(&self, logical: &str) -> Option<String> {
-        self.cell(logical).text()
+    /// The text of a column, moved out of the row (each column is read once).
+    fn text(&mut self, logical: &str) -> Option<String> {
+        self.e.index(logical).and_then(|i| self.row.cells.get_mut(i)).and_then(Cell::take_text)
     }
 
     fn req(&mut self, logical: &str) -> String {
@@ -94,6 +95,11 @@ impl Fields<'_> {
     /// A code: the mapping's local table first, then `form` (the built-in local form);
     /// `None` from `form` is an error naming the code and the table.
     fn code(&mut self, logical: &str, table: &str, required: bool, form: fn(&str) -> Option<String>) -> Option<String> {
+        self.code_with(logical, table, required, |v| form(&v).ok_or(v))
+    }
+
+    /// [`Fields::code`] with a form that takes the value (no copy when it is kept).
+    fn code_with(&mut self, logical: &str, table: &str, required: bool, form: impl FnOnce(String) -> Result<String, String>) -> Option<String> {
         let Some(v) = self.text(logical) else {
             if required {
                 self.error(logical, "field.required", "is required and empty");
@@ -103,9 +109,9 @@ impl Fields<'_> {
         if let Some(n) = self.mapping.local_code(table, &v) {
             return Some(n.to_string());
         }
-        match form(&v) {
-            Some(n) => Some(n),
-            None => {
+        match form(v) {
+            Ok(n) => Some(n),
+            Err(v) => {
                 let shown = if v.chars().count() <= 12 && v.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c)) { v } else { "(value)".to_string() };
                 self.error(logical, "code.unknown", format!("local code '{shown}' is not in table {table} nor in its national form"));
                 None
@@ -114,8 +120,8 @@ impl Fields<'_> {
     }
 }
 
-fn same(v: &str) -> Option<String> {
-    Some(v.to_string())
+fn same(v: String) -> Result<String, String> {
+    Ok(v)
 }
 
 /// `51220` -> `5.1.2.2.0`; `51220-1` -> `5.1.2.2.0.1`; a dotted code is kept.
@@ -130,14 +136,21 @@ pub fn qualification(v: &str) -> Option<String> {
     if main.len() != 5 || !main.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let mut out: Vec<String> = main.chars().map(String::from).collect();
+    let mut out = String::with_capacity(16);
+    for (i, c) in main.chars().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        out.push(c);
+    }
     if let Some(s) = sixth {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
-        out.push(s.to_string());
+        out.push('.');
+        out.push_str(s);
     }
-    Some(out.join("."))
+    Some(out)
 }
 
 /// `620100` -> `62.01.00`; a dotted code is kept.
@@ -203,13 +216,14 @@ fn timestamp(d: time::PrimitiveDateTime) -> Timestamp {
 }
 
 /// The CV of one worker row and its child rows (by [`Entity::CV_CHILDREN`] order).
-pub(crate) fn cv(ctx: &Ctx<'_>, lav: &Row, kids: &[Vec<Row>; 4]) -> Result<Record, Rejection> {
-    let mut issues: Vec<Issue> = lav.issues.clone();
-    for rows in kids {
+pub(crate) fn cv(ctx: &Ctx<'_>, mut lav: Row, mut kids: [Vec<Row>; 4]) -> Result<Record, Rejection> {
+    let mut issues: Vec<Issue> = std::mem::take(&mut lav.issues);
+    for rows in &mut kids {
         for r in rows {
-            issues.extend(r.issues.iter().cloned());
+            issues.append(&mut r.issues);
         }
     }
+    let lav = &mut lav;
     let m = ctx.mapping;
     let mut f = Fields { e: Entity::Lavoratori, row: lav, mapping: m, issues: &mut issues };
     let cpi = f.req("COD_CPI");
@@ -218,9 +232,9 @@ pub(crate) fn cv(ctx: &Ctx<'_>, lav: &Row, kids: &[Vec<Row>; 4]) -> Result<Recor
     let name = f.req("NOME");
     let sex = f.code("SESSO", "sesso", true, sex).map(|s| if s == "F" { Sex::F } else { Sex::M });
     let birth = f.date("DT_NASC", true);
-    let birthplace = f.code("COM_NASC", "comune", true, same).unwrap_or_default();
-    let citizenship = f.code("CITT", "cittadinanza", true, same).unwrap_or_default();
-    let dom = f.code("COM_DOM", "comune", true, same).unwrap_or_default();
+    let birthplace = f.code_with("COM_NASC", "comune", true, same).unwrap_or_default();
+    let citizenship = f.code_with("CITT", "cittadinanza", true, same).unwrap_or_default();
+    let dom = f.code_with("COM_DOM", "comune", true, same).unwrap_or_default();
     let cap = f.text("CAP_DOM");
     let street = f.text("INDIRIZZO");
     let phone = f.text("TEL");
@@ -230,7 +244,7 @@ pub(crate) fn cv(ctx: &Ctx<'_>, lav: &Row, kids: &[Vec<Row>; 4]) -> Result<Recor
     let state = f.code("STATO", "stato_lavoratore", false, worker_state);
 
     let mut experiences = Vec::new();
-    for r in &kids[0] {
+    for r in &mut kids[0] {
         let mut f = Fields { e: Entity::Esperienze, row: r, mapping: m, issues: &mut issues };
         experiences.push(WorkExperience {
             start: f.date("DT_INIZIO", false),
@@ -244,20 +258,20 @@ pub(crate) fn cv(ctx: &Ctx<'_>, lav: &Row, kids: &[Vec<Row>; 4]) -> Result<Recor
         });
     }
     let mut education = Vec::new();
-    for r in &kids[1] {
+    for r in &mut kids[1] {
         let mut f = Fields { e: Entity::Titoli, row: r, mapping: m, issues: &mut issues };
-        education.push(Education { level: f.code("COD_TITOLO", "titolo", true, same).unwrap_or_default(), description: f.text("DESCR"), grade: f.text("VOTO") });
+        education.push(Education { level: f.code_with("COD_TITOLO", "titolo", true, same).unwrap_or_default(), description: f.text("DESCR"), grade: f.text("VOTO") });
     }
     let mut languages = Vec::new();
-    for r in &kids[2] {
+    for r in &mut kids[2] {
         let mut f = Fields { e: Entity::Lingue, row: r, mapping: m, issues: &mut issues };
-        let language = f.code("COD_LINGUA", "lingua", true, same).unwrap_or_default();
+        let language = f.code_with("COD_LINGUA", "lingua", true, same).unwrap_or_default();
         let mut level = |c: &str| f.code(c, "livello", false, cefr).and_then(|s| Cefr::parse(&s));
         let (reading, writing, speaking) = (level("LIV_LETTO"), level("LIV_SCRITTO"), level("LIV_PARLATO"));
         languages.push(LanguageSkill { language, reading, writing, speaking });
     }
     let mut desired = Vec::new();
-    for r in &kids[3] {
+    for r in &mut kids[3] {
         let mut f = Fields { e: Entity::Disponibilita, row: r, mapping: m, issues: &mut issues };
         desired.push(DesiredProfession {
             profession: f.code("COD_QUAL", "qualifica", true, qualification).unwrap_or_default(),
@@ -317,8 +331,10 @@ pub(crate) fn cv(ctx: &Ctx<'_>, lav: &Row, kids: &[Vec<Row>; 4]) -> Result<Recor
 }
 
 /// The vacancy of one request row and its employer row.
-pub(crate) fn vacancy(ctx: &Ctx<'_>, req: &Row, az: &Row) -> Result<Record, Rejection> {
-    let mut issues: Vec<Issue> = req.issues.iter().chain(az.issues.iter()).cloned().collect();
+pub(crate) fn vacancy(ctx: &Ctx<'_>, mut req: Row, mut az: Row) -> Result<Record, Rejection> {
+    let mut issues: Vec<Issue> = std::mem::take(&mut req.issues);
+    issues.append(&mut az.issues);
+    let (req, az) = (&mut req, &mut az);
     let m = ctx.mapping;
     let mut f = Fields { e: Entity::Aziende, row: az, mapping: m, issues: &mut issues };
     let employer = Employer {
@@ -327,7 +343,7 @@ pub(crate) fn vacancy(ctx: &Ctx<'_>, req: &Row, az: &Row) -> Result<Record, Reje
         sector: f.code("ATECO", "ateco", true, ateco).unwrap_or_default(),
         size_class: None,
         web: None,
-        address: Address { comune: f.code("COM_SEDE", "comune", true, same).unwrap_or_default(), cap: f.text("CAP"), street: f.text("INDIRIZZO") },
+        address: Address { comune: f.code_with("COM_SEDE", "comune", true, same).unwrap_or_default(), cap: f.text("CAP"), street: f.text("INDIRIZZO") },
         phone: f.text("TEL"),
         fax: None,
         email: f.req("EMAIL"),
@@ -348,7 +364,7 @@ pub(crate) fn vacancy(ctx: &Ctx<'_>, req: &Row, az: &Row) -> Result<Record, Reje
     let profession = f.code("COD_QUAL", "qualifica", true, qualification).unwrap_or_default();
     let profession_title = f.req("DESCR_QUAL");
     let description = f.req("DESCRIZIONE");
-    let workplace = f.code("COM_LAVORO", "comune", true, same).unwrap_or_default();
+    let workplace = f.code_with("COM_LAVORO", "comune", true, same).unwrap_or_default();
     let contract_type = f.code("COD_CONTR", "contratto", true, contract).unwrap_or_default();
     let working = f.code("ORARIO", "orario", false, working_time);
     let state = f.code("STATO", "stato_richiesta", false, vacancy_state);

@@ -42,6 +42,32 @@ impl Cell {
         (!s.is_empty()).then_some(s)
     }
 
+    /// Like [`Cell::text`], but moves the text out (the cell is left empty): no copy
+    /// when the storage gave text.
+    pub fn take_text(&mut self) -> Option<String> {
+        match std::mem::take(self) {
+            Self::Text(s) => {
+                let t = s.trim();
+                if t.is_empty() {
+                    None
+                } else if t.len() == s.len() {
+                    Some(s)
+                } else {
+                    Some(t.to_string())
+                }
+            }
+            other => other.text(),
+        }
+    }
+
+    /// The key text of the cell without copying text (numbers are formatted).
+    pub fn key(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Self::Text(s) => std::borrow::Cow::Borrowed(s.trim()),
+            other => std::borrow::Cow::Owned(other.text().unwrap_or_default()),
+        }
+    }
+
     /// The value as a date and time (midnight for a date alone).
     pub fn datetime(&self) -> Result<Option<PrimitiveDateTime>, &'static str> {
         match self {

@@ -92,6 +92,21 @@ impl<R: Read> RowReader for CsvTable<R> {
         &self.origin
     }
 
+    fn next_key(&mut self, key: usize, out: &mut String) -> Result<bool, SourceError> {
+        out.clear();
+        let more = self.reader.read_byte_record(&mut self.record).map_err(|e| SourceError::io(&self.origin, std::io::Error::other(e.to_string())))?;
+        if !more {
+            return Ok(false);
+        }
+        if let Some(f) = self.record.get(key) {
+            match self.encoding {
+                Encoding::Utf8 => out.push_str(std::str::from_utf8(f).unwrap_or_default().trim()),
+                Encoding::Windows1252 => out.push_str(encoding_rs::WINDOWS_1252.decode_without_bom_handling(f).0.trim()),
+            }
+        }
+        Ok(true)
+    }
+
     fn next_row(&mut self) -> Result<Option<RawRow>, SourceError> {
         let more = self.reader.read_byte_record(&mut self.record).map_err(|e| SourceError::io(&self.origin, std::io::Error::other(e.to_string())))?;
         if !more {

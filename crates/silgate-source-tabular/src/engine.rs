@@ -50,6 +50,17 @@ pub trait RowReader {
     fn origin(&self) -> &str;
     /// The next row; `None` at the end. An error means the table cannot be read on.
     fn next_row(&mut self) -> Result<Option<RawRow>, SourceError>;
+
+    /// Passes over the next row, writing only the text of column `key` into `out`
+    /// (empty when the row has none): the scan's fast path. `false` at the end.
+    fn next_key(&mut self, key: usize, out: &mut String) -> Result<bool, SourceError> {
+        out.clear();
+        let Some(r) = self.next_row()? else { return Ok(false) };
+        if let Some(c) = r.cells.get(key) {
+            out.push_str(&c.key());
+        }
+        Ok(true)
+    }
 }
 
 /// What a storage adapter gives: its tables by physical name.
@@ -74,8 +85,6 @@ pub struct Scan {
     pub table: String,
     /// Rows, header excluded.
     pub rows: u64,
-    /// Rows with problems of their own (encoding, field count).
-    pub bad_rows: u64,
     /// Sorted by the join key.
     pub sorted: bool,
 }
@@ -107,8 +116,8 @@ pub(crate) struct Row {
 }
 
 impl Row {
-    pub(crate) fn key(&self, e: Entity) -> String {
-        e.index(e.key()).and_then(|i| self.cells.get(i)).and_then(Cell::text).unwrap_or_default()
+    pub(crate) fn key(&self, e: Entity) -> std::borrow::Cow<'_, str> {
+        e.index(e.key()).and_then(|i| self.cells.get(i)).map_or(std::borrow::Cow::Borrowed(""), Cell::key)
     }
 
     pub(crate) fn provenance(&self, system: SourceSystem) -> Provenance {
@@ -122,6 +131,8 @@ struct Table<'a> {
     origin: Arc<str>,
     reader: Box<dyn RowReader + 'a>,
     index: Vec<Option<usize>>,
+    /// For each logical column, whether a later one reads the same physical column.
+    again: Vec<bool>,
     n: u64,
     peeked: Option<Row>,
 }
@@ -139,14 +150,8 @@ impl Table<'_> {
         let logical = self
             .index
             .iter()
-            .enumerate()
-            .map(|(at, i)| {
-                i.and_then(|i| {
-                    let again = self.index[at + 1..].contains(&Some(i));
-                    cells.get_mut(i).map(|c| if again { c.clone() } else { std::mem::take(c) })
-                })
-                .unwrap_or(Cell::Null)
-            })
+            .zip(&self.again)
+            .map(|(i, again)| i.and_then(|i| cells.get_mut(i).map(|c| if *again { c.clone() } else { std::mem::take(c) })).unwrap_or(Cell::Null))
             .collect();
         Ok(Some(Row { table: self.name.clone(), origin: self.origin.clone(), position: raw.position, n: self.n, cells: logical, issues: raw.issues }))
     }
@@ -192,7 +197,8 @@ impl<S: TableSet> Tabular<S> {
             index.push(at);
         }
         let origin: Arc<str> = reader.origin().into();
-        Ok(Some(Table { entity: e, name: name.into(), origin, reader, index, n: 0, peeked: None }))
+        let again = index.iter().enumerate().map(|(at, i)| i.is_some() && index[at + 1..].contains(i)).collect();
+        Ok(Some(Table { entity: e, name: name.into(), origin, reader, index, again, n: 0, peeked: None }))
     }
 
     /// Pass 1: rows and key order of every table present.
@@ -200,22 +206,24 @@ impl<S: TableSet> Tabular<S> {
         let mut out = Vec::new();
         for e in Entity::ALL {
             let Some(mut t) = self.open(e)? else { continue };
-            let (mut rows, mut bad, mut sorted) = (0u64, 0u64, true);
-            let mut last: Option<String> = None;
-            while let Some(r) = t.next()? {
-                rows += 1;
-                if !r.issues.is_empty() {
-                    bad += 1;
+            let (mut rows, mut sorted) = (0u64, true);
+            let key = e.index(e.key()).and_then(|i| t.index[i]);
+            let (mut last, mut cur) = (String::new(), String::new());
+            loop {
+                let more = match key {
+                    Some(k) => t.reader.next_key(k, &mut cur)?,
+                    None => t.reader.next_row()?.is_some(),
+                };
+                if !more {
+                    break;
                 }
-                let k = r.key(e);
-                if let Some(l) = &last
-                    && key_cmp(&k, l) == Ordering::Less
-                {
+                if rows > 0 && sorted && key_cmp(&cur, &last) == Ordering::Less {
                     sorted = false;
                 }
-                last = Some(k);
+                rows += 1;
+                std::mem::swap(&mut last, &mut cur);
             }
-            out.push(Scan { entity: e, table: t.name.to_string(), rows, bad_rows: bad, sorted });
+            out.push(Scan { entity: e, table: t.name.to_string(), rows, sorted });
         }
         Ok(out)
     }
@@ -229,14 +237,14 @@ impl<S: TableSet> Tabular<S> {
                 if companies.len() as u64 >= self.limits.max_index_rows {
                     return Err(SourceError::refused(&*az.origin, format!("table {} has more than {} employers: raise the index limit", az.name, self.limits.max_index_rows)));
                 }
-                companies.insert(r.key(Entity::Aziende), r);
+                companies.insert(r.key(Entity::Aziende).into_owned(), r);
             }
         }
         let ctx = build::Ctx { mapping: &self.mapping, system };
         while let Some(r) = req.next()? {
-            let key = r.key(Entity::Richieste);
+            let key = r.key(Entity::Richieste).into_owned();
             let item = match companies.get(&key) {
-                Some(az) => build::vacancy(&ctx, &r, az),
+                Some(az) => build::vacancy(&ctx, r, az.clone()),
                 None => Err(Rejection::one(
                     r.provenance(system),
                     format!("{}/{}", r.table, self.mapping.column(Entity::Richieste, "ID_AZ")),
@@ -271,7 +279,7 @@ impl<S: TableSet> Tabular<S> {
             }
         }
         while let Some(parent) = lav.next()? {
-            let key = parent.key(Entity::Lavoratori);
+            let key = parent.key(Entity::Lavoratori).into_owned();
             let mut children: [Vec<Row>; 4] = Default::default();
             for t in &mut kids {
                 let entity = t.entity;
@@ -297,7 +305,7 @@ impl<S: TableSet> Tabular<S> {
                     }
                 }
             }
-            if sum.emit(emit, to_item(build::cv(&ctx, &parent, &children))).is_break() {
+            if sum.emit(emit, to_item(build::cv(&ctx, parent, children))).is_break() {
                 return Ok(ControlFlow::Break(()));
             }
         }
@@ -332,12 +340,12 @@ impl<S: TableSet> Tabular<S> {
                         ),
                     ));
                 }
-                index.entry(r.key(e)).or_default()[child_slot(e)].push(r);
+                index.entry(r.key(e).into_owned()).or_default()[child_slot(e)].push(r);
             }
         }
         while let Some(parent) = lav.next()? {
-            let children = index.remove(&parent.key(Entity::Lavoratori)).unwrap_or_default();
-            if sum.emit(emit, to_item(build::cv(&ctx, &parent, &children))).is_break() {
+            let children = index.remove(&*parent.key(Entity::Lavoratori)).unwrap_or_default();
+            if sum.emit(emit, to_item(build::cv(&ctx, parent, children))).is_break() {
                 return Ok(ControlFlow::Break(()));
             }
         }

@@ -19,7 +19,8 @@
 //!   records and rejections.
 //!
 //! The helpers [`csv`] (a delimited file as a [`RowReader`], any of the two encodings)
-//! and [`unzip`] (a zip unpacked with size and ratio limits) serve both adapters.
+//! and [`unzip`] (a zip unpacked with size and ratio limits) serve both adapters;
+//! [`synth`] writes synthetic exports of any size for benchmarks and fuzz seeds.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -29,6 +30,7 @@ pub mod csv;
 pub mod engine;
 pub mod entity;
 pub mod mapping;
+pub mod synth;
 pub mod unzip;
 
 pub use cell::Cell;
