@@ -281,3 +281,61 @@ fn given_exports_dropped_in_inboxes_run_should_deliver_them_and_set_a_truncated_
     assert!(dir.path().join("sin/done/feed.xml").exists());
     assert_eq!(totals(&base, &pki, "duplicates"), 0);
 }
+
+#[test]
+fn given_a_sintesi_server_run_should_pull_incrementally_from_the_persisted_watermark() {
+    use crate::delivery::{certs, gateway, node, run, totals, wait_for};
+    use std::io::BufRead;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    // The server's feeds: the first pull gets workers 1-3; from the watermark of
+    // worker 3 on, worker 3 again (the boundary, unchanged) and the new worker 4.
+    let srv = dir.path().join("srv");
+    std::fs::create_dir_all(&srv).unwrap();
+    let all = generate::valid(4, 0);
+    let only = |ids: &[usize]| {
+        let mut t = generate::valid(0, 0);
+        for i in ids {
+            t.get_mut(&Entity::Lavoratori).unwrap().push(all[&Entity::Lavoratori][i - 1].clone());
+            let id = all[&Entity::Lavoratori][i - 1][0].clone();
+            for e in Entity::CV_CHILDREN {
+                let rows: Vec<Vec<Val>> = all[&e].iter().filter(|r| r[0] == id).cloned().collect();
+                t.get_mut(&e).unwrap().extend(rows);
+            }
+        }
+        generate::sintesi(&t)
+    };
+    std::fs::write(srv.join("feed0.xml"), only(&[1, 2, 3])).unwrap();
+    std::fs::write(srv.join("feed1.xml"), only(&[3, 4])).unwrap();
+    std::fs::write(srv.join("feeds.json"), r#"{"": "feed0.xml", "2026-10-04T09:03:00": "feed1.xml"}"#).unwrap();
+    let mut server = std::process::Command::new("python3")
+        .arg(root().join("tests/fixtures/peers/sintesi_server.py"))
+        .arg(&srv)
+        .arg(pki.join("node.pem"))
+        .arg(pki.join("node.key"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port = line.trim().strip_prefix("port ").unwrap().to_string();
+    let extra =
+        format!("[[sources]]\nkind = \"sintesi\"\nurl = \"https://127.0.0.1:{port}/\"\ncpi = \"{}\"\nca = \"{}\"\npoll_secs = 1\n", generate::CPI, pki.join("ca.pem").display());
+    let cfg = gateway(dir.path(), &pki, &base, &extra);
+    let gw = run(&cfg);
+    let wm = dir.path().join(format!("data/watermarks/sintesi-{}.txt", generate::CPI));
+    wait_for("four workers at the node", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 4);
+    wait_for("the watermark of worker 4", Duration::from_secs(30), || std::fs::read_to_string(&wm).is_ok_and(|w| w.trim() == "2026-10-05T09:04:00"));
+    wait_for("a pull from the new watermark", Duration::from_secs(30), || std::fs::read_to_string(srv.join("requests.log")).is_ok_and(|l| l.contains("\t2026-10-05T09:04:00")));
+    assert_eq!(gw.term(), 0);
+    let _ = server.kill();
+    let _ = server.wait();
+    let log = std::fs::read_to_string(srv.join("requests.log")).unwrap();
+    let dals: Vec<&str> = log.lines().map(|l| l.split('\t').nth(1).unwrap_or("")).collect();
+    assert_eq!(&dals[..2], ["", "2026-10-04T09:03:00"], "{log}");
+    assert!(log.lines().all(|l| l.starts_with(generate::CPI)), "{log}");
+    assert_eq!(totals(&base, &pki, "duplicates"), 0);
+    assert_eq!(totals(&base, &pki, "accepted"), 4, "worker 3 twice in the feed, once at the node");
+}

@@ -105,33 +105,39 @@ fn tls_err(what: &str, p: &std::path::Path, e: impl std::fmt::Display) -> Publis
     PublishError::Config(format!("{what} {}: {e}", p.display()))
 }
 
+/// A rustls client configuration trusting only the CA certificates of `ca` (PEM), with
+/// a client certificate when `client_cert` and `client_key` are both given. Shared by
+/// the node client and the gateway's HTTPS pulls (Sintesi).
+pub fn tls_config(ca: &std::path::Path, client_cert: Option<&std::path::Path>, client_key: Option<&std::path::Path>) -> Result<rustls::ClientConfig, PublishError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(ca).map_err(|e| tls_err("reading CA", ca, e))? {
+        roots.add(c.map_err(|e| tls_err("reading CA", ca, e))?).map_err(|e| tls_err("CA", ca, e))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder =
+        rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions().map_err(|e| PublishError::Config(e.to_string()))?.with_root_certificates(roots);
+    let tls = match (client_cert, client_key) {
+        (Some(cert), Some(key)) => {
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+                .map_err(|e| tls_err("reading client certificate", cert, e))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| tls_err("reading client certificate", cert, e))?;
+            let k = PrivateKeyDer::from_pem_file(key).map_err(|e| tls_err("reading client key", key, e))?;
+            builder.with_client_auth_cert(chain, k).map_err(|e| PublishError::Config(format!("client certificate: {e}")))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => return Err(PublishError::Config("client_cert and client_key go together".into())),
+    };
+    Ok(tls)
+}
+
 impl NodeClient {
     /// Builds the client; `sender` is the region's eGov party name (`PUGLIA`).
     pub fn new(cfg: ClientConfig, sender: &str) -> Result<Self, PublishError> {
         let mut b = reqwest::Client::builder().timeout(Duration::from_secs(cfg.timeout_secs)).connect_timeout(Duration::from_secs(10)).pool_max_idle_per_host(64).http1_only();
         if cfg.url.starts_with("https://") {
             let ca = cfg.ca.as_ref().ok_or_else(|| PublishError::Config("node.ca is required for an https node".into()))?;
-            let mut roots = rustls::RootCertStore::empty();
-            for c in CertificateDer::pem_file_iter(ca).map_err(|e| tls_err("reading CA", ca, e))? {
-                roots.add(c.map_err(|e| tls_err("reading CA", ca, e))?).map_err(|e| tls_err("CA", ca, e))?;
-            }
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let builder = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| PublishError::Config(e.to_string()))?
-                .with_root_certificates(roots);
-            let tls = match (&cfg.client_cert, &cfg.client_key) {
-                (Some(cert), Some(key)) => {
-                    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-                        .map_err(|e| tls_err("reading client certificate", cert, e))?
-                        .collect::<Result<_, _>>()
-                        .map_err(|e| tls_err("reading client certificate", cert, e))?;
-                    let k = PrivateKeyDer::from_pem_file(key).map_err(|e| tls_err("reading client key", key, e))?;
-                    builder.with_client_auth_cert(chain, k).map_err(|e| PublishError::Config(format!("client certificate: {e}")))?
-                }
-                (None, None) => builder.with_no_client_auth(),
-                _ => return Err(PublishError::Config("node.client_cert and node.client_key go together".into())),
-            };
+            let tls = tls_config(ca, cfg.client_cert.as_deref(), cfg.client_key.as_deref())?;
             b = b.tls_backend_preconfigured(tls);
         } else if !is_loopback_url(&cfg.url) {
             return Err(PublishError::Config(format!("plain http is only allowed to a loopback node, not {}", cfg.url)));

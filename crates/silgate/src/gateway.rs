@@ -139,18 +139,36 @@ pub(crate) struct StoreConfig {
     pub(crate) url: Option<String>,
 }
 
-/// `[[sources]]`: an inbox folder polled for files of one kind.
+/// `[[sources]]`: an inbox folder polled for files of one kind, or (Sintesi) a feed
+/// pulled over HTTPS.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SourceConfig {
     /// The kind of files (`canonical-json`, `sintesi`, `silplus`, `access`).
     pub(crate) kind: String,
+    /// Sintesi over HTTPS: the base URL; `GET {url}/export?cpi={cpi}&dal={watermark}`.
+    #[serde(default)]
+    pub(crate) url: Option<String>,
+    /// Sintesi over HTTPS: the CPI whose feed is pulled.
+    #[serde(default)]
+    pub(crate) cpi: Option<String>,
+    /// Sintesi over HTTPS: the CA certificate(s) the server's certificate must chain to.
+    #[serde(default)]
+    pub(crate) ca: Option<PathBuf>,
+    /// Sintesi over HTTPS: client certificate and key, when the server asks for one.
+    #[serde(default)]
+    pub(crate) client_cert: Option<PathBuf>,
+    /// See `client_cert`.
+    #[serde(default)]
+    pub(crate) client_key: Option<PathBuf>,
     /// Table mapping for silplus / access: a TOML file (relative to the config file)
     /// or a built-in name (`silplus-1`, `campania-1`).
     #[serde(default)]
     pub(crate) mapping: Option<String>,
-    /// The folder; processed files move to `<inbox>/done/`.
-    pub(crate) inbox: PathBuf,
+    /// The folder; processed files move to `<inbox>/done/`, refused ones to
+    /// `<inbox>/refused/` with a `.reason.txt` beside them.
+    #[serde(default)]
+    pub(crate) inbox: Option<PathBuf>,
     /// Seconds between polls.
     #[serde(default = "default_poll")]
     pub(crate) poll_secs: u64,
@@ -177,7 +195,15 @@ impl GatewayConfig {
             *p = abs(p);
         }
         for s in &mut cfg.sources {
-            s.inbox = abs(&s.inbox);
+            s.inbox = s.inbox.as_deref().map(abs);
+            for p in [&mut s.ca, &mut s.client_cert, &mut s.client_key].into_iter().flatten() {
+                *p = abs(p);
+            }
+            match (&s.inbox, &s.url) {
+                (Some(_), None) => {}
+                (None, Some(_)) => anyhow::ensure!(s.kind == "sintesi" && s.cpi.is_some() && s.ca.is_some(), "sources: a pulled source (url) must be kind sintesi with cpi and ca"),
+                _ => anyhow::bail!("sources: give each source either an inbox or (sintesi) a url"),
+            }
             anyhow::ensure!(crate::SourceKind::parse(&s.kind).is_some(), "sources: unknown kind '{}' (canonical-json, sintesi, silplus, access)", s.kind);
             if let Some(m) = &mut s.mapping
                 && silgate_source_tabular::Mapping::builtin(m).is_none()

@@ -11,6 +11,7 @@
 //! - [`gateway`]: the gateway's config file and the ingest step (translate, dedup,
 //!   queue, audit).
 //! - [`sources`]: the source adapters by kind, mapping files, the progress bar.
+//! - [`pull`]: the Sintesi feed pulled over HTTPS with a persisted watermark.
 //! - [`run`]: `silgate run` (inbox pollers + publisher, graceful shutdown) and
 //!   `silgate ingest`.
 //! - [`ops`]: `silgate node`, `dlq`, `audit`, `certs`.
@@ -23,6 +24,7 @@ mod demo;
 mod gateway;
 mod ops;
 mod pki;
+mod pull;
 mod run;
 mod sources;
 mod tables;

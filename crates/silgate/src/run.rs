@@ -104,9 +104,21 @@ impl Parts {
         s.reasons.clone_from(&ing.translator.summary.reasons);
         Ok(s)
     }
+
+    /// Ingests everything one source reads; returns the ingest's and the source's
+    /// summaries (the latter has the watermark), once every batch is queued.
+    pub(crate) async fn ingest_source(&self, src: Box<dyn silgate_core::Source + Send>, today: silgate_core::Date) -> Result<(IngestSummary, silgate_core::ReadSummary)> {
+        let tables = silgate_codes::CodeTables::embedded();
+        let xsd = silgate_std1546::XsdValidator::shared()?;
+        let mut ing = Ingest::new(tables, today, xsd, &self.cfg, &self.queue, &self.dedup, &self.audit)?;
+        let read = ing.source(src, None).await?;
+        let mut s = ing.summary.clone();
+        s.reasons.clone_from(&ing.translator.summary.reasons);
+        Ok((s, read))
+    }
 }
 
-fn today() -> silgate_core::Date {
+pub(crate) fn today() -> silgate_core::Date {
     time::OffsetDateTime::now_utc().date()
 }
 
@@ -179,8 +191,17 @@ pub(crate) async fn run(config: &Path) -> Result<ExitCode> {
     let mut tasks = Vec::new();
     for s in &parts.cfg.sources {
         let kind = SourceKind::parse(&s.kind).with_context(|| format!("unknown source kind '{}'", s.kind))?;
-        std::fs::create_dir_all(&s.inbox).with_context(|| format!("creating {}", s.inbox.display()))?;
-        tasks.push(tokio::spawn(poll_inbox(parts.clone(), kind, s.mapping.clone(), s.inbox.clone(), Duration::from_secs(s.poll_secs.max(1)), stop.clone())));
+        let every = Duration::from_secs(s.poll_secs.max(1));
+        match &s.inbox {
+            Some(inbox) => {
+                std::fs::create_dir_all(inbox).with_context(|| format!("creating {}", inbox.display()))?;
+                tasks.push(tokio::spawn(poll_inbox(parts.clone(), kind, s.mapping.clone(), inbox.clone(), every, stop.clone())));
+            }
+            None => {
+                let puller = crate::pull::SintesiPull::new(s)?;
+                tasks.push(tokio::spawn(puller.run(parts.clone(), every, stop.clone())));
+            }
+        }
     }
     let pub_task = {
         let stop = stop.clone();
