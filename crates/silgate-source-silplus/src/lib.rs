@@ -104,31 +104,42 @@ impl Export {
     fn read_manifest(&mut self) -> Result<(), SourceError> {
         let name = self.files.get(MANIFEST).cloned().unwrap_or_else(|| MANIFEST.to_string());
         let bytes = std::fs::read(self.dir.join(&name)).map_err(|e| SourceError::io(self.origin_of(&name), e))?;
-        let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(&bytes);
-        for (i, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() {
-                continue;
-            }
-            let mut parts = line.split(';');
-            let file = parts.next().unwrap_or_default().trim().to_uppercase();
-            let value = parts.next().unwrap_or_default().trim();
-            if file == "GENERATO" {
-                self.generated = Some(value.to_string());
-                continue;
-            }
-            let rows = value.parse::<u64>().map_err(|_| SourceError::refused(&self.input, format!("{MANIFEST} line {}: expected NAME;ROWS;", i + 1)))?;
-            self.manifest.insert(file, rows);
-        }
-        if self.generated.is_none() {
-            return Err(SourceError::refused(&self.input, format!("{MANIFEST} has no GENERATO line: the manifest itself is truncated")));
-        }
+        let (files, generated) = parse_manifest(&bytes).map_err(|m| SourceError::refused(&self.input, m))?;
+        self.manifest = files;
+        self.generated = Some(generated);
         Ok(())
     }
 
     fn origin_of(&self, file: &str) -> String {
         if self.zipped { format!("{}!{file}", self.input) } else { self.dir.join(file).display().to_string() }
     }
+}
+
+/// Parses a manifest (Windows-1252): `NAME;ROWS;` lines and the `GENERATO;...;` line.
+/// Returns file (upper case) -> rows, and the generation time as written.
+pub fn parse_manifest(bytes: &[u8]) -> Result<(BTreeMap<String, u64>, String), String> {
+    let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
+    let mut files = BTreeMap::new();
+    let mut generated = None;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut parts = line.split(';');
+        let file = parts.next().unwrap_or_default().trim().to_uppercase();
+        let value = parts.next().unwrap_or_default().trim();
+        if file == "GENERATO" {
+            generated = Some(value.to_string());
+            continue;
+        }
+        let rows = value.parse::<u64>().map_err(|_| format!("{MANIFEST} line {}: expected NAME;ROWS;", i + 1))?;
+        if files.insert(file.clone(), rows).is_some() {
+            return Err(format!("{MANIFEST} line {}: {file} is listed twice", i + 1));
+        }
+    }
+    let generated = generated.ok_or_else(|| format!("{MANIFEST} has no GENERATO line: the manifest itself is truncated"))?;
+    Ok((files, generated))
 }
 
 impl TableSet for Export {

@@ -11,7 +11,10 @@ fn given_the_embedded_example_it_should_load_with_sqlite_everywhere() {
     let c = GatewayConfig::load(&example("gateway.example.toml")).unwrap();
     assert_eq!((c.region.as_str(), c.region_name.as_str(), c.queue.backend.as_str()), ("16", "PUGLIA", "sqlite"));
     assert_eq!(c.delivery.max_attempts, 12);
-    assert_eq!(c.sources.len(), 1);
+    let kinds: Vec<&str> = c.sources.iter().map(|s| s.kind.as_str()).collect();
+    assert_eq!(kinds, ["canonical-json", "sintesi", "silplus", "access"]);
+    assert!(c.sources[1].url.is_some() && c.sources[1].inbox.is_none());
+    assert_eq!(c.sources[3].mapping.as_deref(), Some("campania-1"));
     assert!(c.node.url.starts_with("https://"));
 }
 
@@ -39,4 +42,20 @@ fn given_a_bad_region_loading_should_say_so() {
     std::fs::write(&p, "region = \"Puglia\"\nregion_name = \"PUGLIA\"\ndata_dir = \"d\"\n[node]\nurl = \"https://x\"\n").unwrap();
     let e = GatewayConfig::load(&p).unwrap_err();
     assert!(format!("{e:#}").contains("two-digit ISTAT code"), "{e:#}");
+}
+
+#[test]
+fn given_a_source_with_both_or_neither_of_inbox_and_url_the_config_should_be_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "region = \"16\"\nregion_name = \"PUGLIA\"\ndata_dir = \"d\"\n[node]\nurl = \"https://x/ws\"\n";
+    for (src, says) in [
+        ("[[sources]]\nkind = \"silplus\"\n", "either an inbox"),
+        ("[[sources]]\nkind = \"silplus\"\nurl = \"https://x\"\n", "must be kind sintesi"),
+        ("[[sources]]\nkind = \"pdf\"\ninbox = \"i\"\n", "unknown kind"),
+    ] {
+        let p = dir.path().join("g.toml");
+        std::fs::write(&p, format!("{base}{src}")).unwrap();
+        let e = GatewayConfig::load(&p).unwrap_err();
+        assert!(format!("{e:#}").contains(says), "{e:#}");
+    }
 }
