@@ -237,11 +237,12 @@ fn given_an_export_ingested_twice_the_second_ingest_should_queue_nothing() {
         let out = String::from_utf8_lossy(&first.stdout);
         assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
         // A message id names its source system: the same person from two systems is
-        // two messages (a region runs one system per CPI).
-        assert!(out.contains(&format!("{n} record(s): {n} queued, 0 unchanged")), "{kind}: {out}");
+        // two messages (a region runs one system per CPI). The three closures close
+        // records this gateway never sent: quarantined (closure.unknown-original).
+        assert!(out.contains(&format!("{n} record(s): {} queued, 0 unchanged (not queued), 3 rejected", n - 3)), "{kind}: {out}");
         let again = silgate().args(["ingest", "--config"]).arg(&cfg).args(["--source", kind]).arg(fixtures().join(input)).output().unwrap();
         let out = String::from_utf8_lossy(&again.stdout);
-        assert!(out.contains(&format!("{n} record(s): 0 queued, {n} unchanged")), "{kind} again: {out}");
+        assert!(out.contains(&format!("{n} record(s): 0 queued, {} unchanged (not queued), 3 rejected", n - 3)), "{kind} again: {out}");
     }
 }
 
@@ -272,7 +273,8 @@ fn given_exports_dropped_in_inboxes_run_should_deliver_them_and_set_a_truncated_
     std::fs::copy(fixtures().join("silplus/valid.zip"), dir.path().join("sil/export-2026-11-24.zip")).unwrap();
     std::fs::copy(fixtures().join("sintesi/valid.xml"), dir.path().join("sin/feed.xml")).unwrap();
     let gw = run(&cfg);
-    wait_for("36 documents at the node", Duration::from_secs(120), || totals(&base, &pki, "accepted") == 36);
+    // 18 + 18 records, of which 3 + 3 are closures of records never sent here.
+    wait_for("30 documents at the node", Duration::from_secs(120), || totals(&base, &pki, "accepted") == 30);
     wait_for("the truncated export set aside", Duration::from_secs(30), || dir.path().join("sil/refused/truncated.reason.txt").exists());
     assert_eq!(gw.term(), 0);
     let reason = std::fs::read_to_string(dir.path().join("sil/refused/truncated.reason.txt")).unwrap();
@@ -338,4 +340,79 @@ fn given_a_sintesi_server_run_should_pull_incrementally_from_the_persisted_water
     assert!(log.lines().all(|l| l.starts_with(generate::CPI)), "{log}");
     assert_eq!(totals(&base, &pki, "duplicates"), 0);
     assert_eq!(totals(&base, &pki, "accepted"), 4, "worker 3 twice in the feed, once at the node");
+}
+
+#[test]
+fn given_a_record_closed_after_it_was_sent_the_closure_should_name_the_code_that_was_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("gw.toml");
+    std::fs::write(&cfg, format!("region = \"16\"\nregion_name = \"PUGLIA\"\ndata_dir = \"{}\"\n[node]\nurl = \"https://127.0.0.1:9/ws\"\n", dir.path().join("data").display()))
+        .unwrap();
+    let ingest = |t: &generate::Tables, name: &str| {
+        let d = dir.path().join(name);
+        generate::silplus(&d, t);
+        let o = silgate().args(["ingest", "--config"]).arg(&cfg).args(["--source", "silplus"]).arg(&d).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // Worker 1 sent as active; then closed, with the change time the source gives it.
+    let mut t = generate::valid(1, 0);
+    let out = ingest(&t, "first");
+    assert!(out.contains("1 record(s): 1 queued"), "{out}");
+    let lav = &mut t.get_mut(&Entity::Lavoratori).unwrap()[0];
+    lav[16] = Val::S("C".into());
+    lav[15] = Val::DateTime(2026, 11, 20, 8, 0);
+    let out = ingest(&t, "closed");
+    assert!(out.contains("1 record(s): 1 queued"), "{out}");
+    let db = rusqlite::Connection::open(dir.path().join("data/queue.db")).unwrap();
+    let items: Vec<Value> =
+        db.prepare("SELECT item FROM queue ORDER BY seq").unwrap().query_map([], |r| r.get::<_, String>(0)).unwrap().map(|i| serde_json::from_str(&i.unwrap()).unwrap()).collect();
+    assert_eq!(items.len(), 2);
+    let sent = items[0]["communication_code"].as_str().unwrap();
+    let closure = items[1]["document"].as_str().unwrap();
+    assert!(closure.contains(&format!("codicecandidaturaprecedente>{sent}<")), "the closure must name {sent}:\n{closure}");
+    // A record closed that this gateway never sent: nothing to close, quarantined.
+    let mut other = generate::valid(0, 0);
+    let (mut row, kids) = generate::worker(2);
+    row[16] = Val::S("C".into());
+    other.get_mut(&Entity::Lavoratori).unwrap().push(row);
+    for (e, r) in kids {
+        other.get_mut(&e).unwrap().push(r);
+    }
+    let out = ingest(&other, "never-sent");
+    assert!(out.contains("0 queued") && out.contains("1 rejected"), "{out}");
+    let q = std::fs::read_to_string(dir.path().join("data/quarantine.jsonl")).unwrap();
+    assert!(q.contains("\"rule\":\"closure.unknown-original\""), "{q}");
+}
+
+#[test]
+fn given_a_file_still_growing_in_the_inbox_run_should_wait_until_it_is_whole() {
+    use crate::delivery::{certs, gateway, node, run, totals, wait_for};
+    use std::io::Write;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    let extra = format!("[[sources]]\nkind = \"sintesi\"\ninbox = \"{}\"\npoll_secs = 1\n", dir.path().join("sin").display());
+    let cfg = gateway(dir.path(), &pki, &base, &extra);
+    std::fs::create_dir_all(dir.path().join("sin")).unwrap();
+    let feed = std::fs::read(fixtures().join("sintesi/valid.xml")).unwrap();
+    let half = feed.len() / 2;
+    let path = dir.path().join("sin/feed.xml");
+    let mut f = std::fs::File::create(&path).unwrap();
+    f.write_all(&feed[..half]).unwrap();
+    f.flush().unwrap();
+    let gw = run(&cfg);
+    // The copy goes on, slowly: never taken half-written.
+    for chunk in feed[half..].chunks(feed[half..].len() / 4 + 1) {
+        std::thread::sleep(Duration::from_millis(700));
+        f.write_all(chunk).unwrap();
+        f.flush().unwrap();
+    }
+    drop(f);
+    // 18 records, of which 3 closures of records never sent here: 15 at the node.
+    wait_for("the whole feed at the node", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 15);
+    assert_eq!(gw.term(), 0);
+    assert!(dir.path().join("sin/done/feed.xml").exists());
+    assert!(!dir.path().join("sin/refused").exists(), "a growing file was taken half-written");
 }

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS latest (
     delivered_ms INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS egov_counter (sender TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sent_codes (key_hash TEXT PRIMARY KEY, code TEXT NOT NULL, updated_ms INTEGER NOT NULL);
 ";
 
 /// What the index says about a record version offered for queueing.
@@ -100,6 +101,17 @@ impl DedupIndex {
     /// Records that these versions are in the durable queue.
     pub async fn mark_queued(&self, offers: Vec<Offer>) -> Result<(), PublishError> {
         each!(self, d => d.mark_queued(offers).await)
+    }
+
+    /// Remembers the communication code last queued for each business key (hashed):
+    /// what a later closure of the record must name as the code it closes.
+    pub async fn remember_codes(&self, codes: Vec<(String, String)>) -> Result<(), PublishError> {
+        each!(self, d => d.remember_codes(codes).await)
+    }
+
+    /// For each hashed business key, the communication code last queued for it.
+    pub async fn last_codes(&self, keys: Vec<String>) -> Result<Vec<Option<String>>, PublishError> {
+        each!(self, d => d.last_codes(keys).await)
     }
 
     /// For each message id, its receipt when it was already delivered.
@@ -201,6 +213,34 @@ impl SqliteDedup {
                 } else {
                     Admission::New
                 });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn remember_codes(&self, codes: Vec<(String, String)>) -> Result<(), PublishError> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut up = tx.prepare_cached("INSERT INTO sent_codes (key_hash, code, updated_ms) VALUES (?1, ?2, ?3) ON CONFLICT(key_hash) DO UPDATE SET code = excluded.code, updated_ms = excluded.updated_ms")?;
+                let now = now_ms();
+                for (k, code) in &codes {
+                    up.execute(params![k, code, now])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn last_codes(&self, keys: Vec<String>) -> Result<Vec<Option<String>>, PublishError> {
+        self.with(move |c| {
+            let mut q = c.prepare_cached("SELECT code FROM sent_codes WHERE key_hash = ?1")?;
+            let mut out = Vec::with_capacity(keys.len());
+            for k in &keys {
+                out.push(q.query_row([k], |r| r.get(0)).optional()?);
             }
             Ok(out)
         })

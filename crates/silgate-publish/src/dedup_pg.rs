@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS dedup_latest (
     delivered_ms BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS dedup_egov_counter (sender TEXT PRIMARY KEY, n BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS dedup_sent_codes (key_hash TEXT PRIMARY KEY, code TEXT NOT NULL, updated_ms BIGINT NOT NULL);
 ";
 
 fn pg(e: tokio_postgres::Error) -> PublishError {
@@ -52,6 +53,30 @@ impl PgDedup {
         });
         client.batch_execute(&format!("SELECT pg_advisory_lock(7154602); {SCHEMA} SELECT pg_advisory_unlock(7154602);")).await.map_err(pg)?;
         Ok(Self { client: Arc::new(Mutex::new(client)) })
+    }
+
+    pub(crate) async fn remember_codes(&self, codes: Vec<(String, String)>) -> Result<(), PublishError> {
+        let mut c = self.client.lock().await;
+        let tx = c.transaction().await.map_err(pg)?;
+        let up = tx
+            .prepare("INSERT INTO dedup_sent_codes (key_hash, code, updated_ms) VALUES ($1, $2, $3) ON CONFLICT (key_hash) DO UPDATE SET code = EXCLUDED.code, updated_ms = EXCLUDED.updated_ms")
+            .await
+            .map_err(pg)?;
+        let now = now_ms();
+        for (k, code) in &codes {
+            tx.execute(&up, &[k, code, &now]).await.map_err(pg)?;
+        }
+        tx.commit().await.map_err(pg)
+    }
+
+    pub(crate) async fn last_codes(&self, keys: Vec<String>) -> Result<Vec<Option<String>>, PublishError> {
+        let c = self.client.lock().await;
+        let q = c.prepare("SELECT code FROM dedup_sent_codes WHERE key_hash = $1").await.map_err(pg)?;
+        let mut out = Vec::with_capacity(keys.len());
+        for k in &keys {
+            out.push(c.query_opt(&q, &[k]).await.map_err(pg)?.map(|r| r.get(0)));
+        }
+        Ok(out)
     }
 
     pub(crate) async fn admit(&self, offers: Vec<Offer>) -> Result<Vec<Admission>, PublishError> {

@@ -25,6 +25,11 @@ fn jet(origin: &str, e: &jetdb::FileError) -> SourceError {
 }
 
 impl Database {
+    /// The input as named in errors and provenance.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     /// Opens `path` and reads its catalog.
     pub fn open(path: &Path, origin: &str) -> Result<Self, SourceError> {
         let mut r = PageReader::open(path).map_err(|e| match e {

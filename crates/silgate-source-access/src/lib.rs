@@ -107,6 +107,22 @@ impl TableSet for Opened {
         SourceSystem::Access
     }
 
+    fn tables(&self) -> Vec<String> {
+        match &self.storage {
+            Storage::Database(d) => d.tables.clone(),
+            Storage::Workbook(w) => w.sheets.clone(),
+            Storage::Csv(c) => std::fs::read_dir(&c.dir).map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect()).unwrap_or_default(),
+        }
+    }
+
+    fn origin(&self) -> String {
+        match &self.storage {
+            Storage::Database(d) => d.origin().to_string(),
+            Storage::Workbook(w) => w.origin().to_string(),
+            Storage::Csv(c) => c.origin.clone(),
+        }
+    }
+
     fn open(&self, table: &str) -> Result<Option<Box<dyn RowReader + '_>>, SourceError> {
         match &self.storage {
             Storage::Database(d) => d.open_table(table),
@@ -126,19 +142,27 @@ fn ext(p: &Path) -> String {
 fn storage(path: &Path, origin: &str, mapping: &Mapping) -> Result<Option<Storage>, SourceError> {
     let encoding = Encoding::parse(&mapping.csv.encoding).unwrap_or(Encoding::Windows1252);
     if path.is_dir() {
-        let entries: Vec<PathBuf> = std::fs::read_dir(path).map_err(|e| SourceError::io(origin, e))?.flatten().map(|e| e.path()).collect();
-        for p in &entries {
-            if matches!(ext(p).as_str(), "mdb" | "accdb" | "xlsx" | "xlsm" | "xls") {
-                return storage(p, &format!("{origin}!{}", p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()), mapping);
+        // Dot files and macOS's __MACOSX folder (resource forks in zips) are not data.
+        let visible = |p: &PathBuf| p.file_name().is_some_and(|n| !n.to_string_lossy().starts_with('.') && n != "__MACOSX");
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path).map_err(|e| SourceError::io(origin, e))?.flatten().map(|e| e.path()).filter(visible).collect();
+        entries.sort();
+        let stores: Vec<&PathBuf> = entries.iter().filter(|p| p.is_file() && matches!(ext(p).as_str(), "mdb" | "accdb" | "xlsx" | "xlsm" | "xls" | "xlsb" | "ods")).collect();
+        if stores.len() > 1 {
+            let names: Vec<String> = stores.iter().filter_map(|p| p.file_name().map(|n| n.to_string_lossy().to_string())).collect();
+            return Err(SourceError::refused(origin, format!("several databases or workbooks ({}): send one per input", names.join(", "))));
+        }
+        if let Some(p) = stores.first() {
+            if entries.iter().any(|e| ext(e) == "csv") {
+                return Err(SourceError::refused(origin, "both a database or workbook and CSV files: which holds the data is unknown"));
             }
+            return storage(p, &format!("{origin}!{}", p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()), mapping);
         }
         if entries.iter().any(|p| ext(p) == "csv") {
             return Ok(Some(Storage::Csv(CsvFolder { dir: path.to_path_buf(), origin: origin.to_string(), delimiter: mapping.delimiter(), encoding })));
         }
-        for p in entries.iter().filter(|p| p.is_dir()) {
-            if let Some(s) = storage(p, origin, mapping)? {
-                return Ok(Some(s));
-            }
+        let dirs: Vec<&PathBuf> = entries.iter().filter(|p| p.is_dir()).collect();
+        if dirs.len() == 1 {
+            return storage(dirs[0], origin, mapping);
         }
         return Ok(None);
     }
@@ -155,7 +179,9 @@ pub fn open(path: &Path, mapping: Option<Mapping>, limits: Limits) -> Result<Acc
     let mapping = mapping.unwrap_or_else(Mapping::campania1);
     let origin = path.display().to_string();
     std::fs::metadata(path).map_err(|e| SourceError::io(&origin, e))?;
-    let (storage, unpacked) = if !path.is_dir() && (ext(path) == "zip" || unzip::is_zip(path) && !matches!(ext(path).as_str(), "xlsx" | "xlsm")) {
+    // xlsx, xlsm, xlsb and ods are zip containers themselves: only .zip (or an
+    // unnamed zip) is unpacked.
+    let (storage, unpacked) = if !path.is_dir() && (ext(path) == "zip" || unzip::is_zip(path) && !matches!(ext(path).as_str(), "xlsx" | "xlsm" | "xlsb" | "ods")) {
         let t = unzip::unpack(path, ZipLimits::default())?;
         let s = storage(t.path(), &origin, &mapping)?;
         (s, Some(t))

@@ -1,6 +1,5 @@
 //! An Excel workbook (calamine): one sheet per table, first row the header.
 
-use crate::ole_datetime;
 use calamine::{Data, Range, Reader};
 use silgate_core::source::SourceError;
 use silgate_core::{Issue, Position};
@@ -25,6 +24,11 @@ impl std::fmt::Debug for Workbook {
 }
 
 impl Workbook {
+    /// The input as named in errors and provenance.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     /// Opens a workbook.
     pub fn open(path: &Path, origin: &str) -> Result<Self, SourceError> {
         let book = calamine::open_workbook_auto(path).map_err(|e| SourceError::format(origin, format!("not a readable workbook: {e}")))?;
@@ -61,7 +65,14 @@ fn cell(d: &Data) -> Result<Cell, &'static str> {
         Data::Float(f) => Cell::Float(*f),
         Data::String(s) => Cell::Text(s.clone()),
         Data::Bool(b) => Cell::Bool(*b),
-        Data::DateTime(x) => Cell::DateTime(ole_datetime(x.as_f64()).ok_or("a date out of range")?),
+        Data::DateTime(x) if x.is_duration() => return Err("a duration where a date or a value was expected"),
+        Data::DateTime(x) => {
+            // calamine knows the workbook's epoch (1900 or 1904).
+            let (y, mo, d, h, mi, sec, _) = x.to_ymd_hms_milli();
+            let date = time::Date::from_calendar_date(i32::from(y), time::Month::try_from(mo).map_err(|_| "a date out of range")?, d).map_err(|_| "a date out of range")?;
+            let t = time::Time::from_hms(h, mi, sec).map_err(|_| "a date out of range")?;
+            Cell::DateTime(time::PrimitiveDateTime::new(date, t))
+        }
         Data::DateTimeIso(s) | Data::DurationIso(s) => Cell::Text(s.clone()),
         Data::Error(_) => return Err("the cell holds a spreadsheet error (#N/A, #VALUE!...)"),
     })

@@ -92,7 +92,26 @@ impl Export {
         for e in std::fs::read_dir(&dir).map_err(|e| SourceError::io(&input, e))?.flatten() {
             if e.path().is_file() {
                 let n = e.file_name().to_string_lossy().to_string();
-                files.insert(n.to_uppercase(), n);
+                if let Some(other) = files.insert(n.to_uppercase(), n.clone()) {
+                    return Err(SourceError::refused(&input, format!("{other} and {n} differ only in case: which one is the export's is unknown")));
+                }
+            }
+        }
+        // A file cut in its last row still has that row's count: every data file must
+        // end with its line break.
+        for (upper, name) in &files {
+            if upper.ends_with(".CSV") {
+                let p = dir.join(name);
+                let mut f = std::fs::File::open(&p).map_err(|e| SourceError::io(&input, e))?;
+                let len = f.metadata().map_err(|e| SourceError::io(&input, e))?.len();
+                if len > 0 {
+                    use std::io::{Read, Seek, SeekFrom};
+                    let mut last = [0u8; 1];
+                    f.seek(SeekFrom::End(-1)).and_then(|_| f.read_exact(&mut last)).map_err(|e| SourceError::io(&input, e))?;
+                    if last[0] != b'\n' {
+                        return Err(SourceError::refused(&input, format!("{name} does not end with a line break: its last row is cut (a truncated upload?)")));
+                    }
+                }
             }
         }
         let encoding = Encoding::parse(&mapping.csv.encoding).unwrap_or(Encoding::Windows1252);
@@ -145,6 +164,14 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<(BTreeMap<String, u64>, String), S
 impl TableSet for Export {
     fn system(&self) -> SourceSystem {
         SourceSystem::SilPlus
+    }
+
+    fn tables(&self) -> Vec<String> {
+        self.files.values().cloned().collect()
+    }
+
+    fn origin(&self) -> String {
+        self.input.clone()
     }
 
     fn open(&self, table: &str) -> Result<Option<Box<dyn RowReader + '_>>, SourceError> {

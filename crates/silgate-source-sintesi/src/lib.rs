@@ -75,23 +75,31 @@ impl<R: BufRead> Source for Sintesi<R> {
         let mut buf = Vec::new();
         let mut sum = ReadSummary::default();
         let mut header: Option<Header> = None;
-        let (mut n_lav, mut n_ric, mut n_other) = (0u64, 0u64, 0u64);
+        let (mut n_lav, mut n_ric) = (0u64, 0u64);
+        let mut others: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+        let mut closed = false;
         let mut watermark: Option<(time::PrimitiveDateTime, String)> = None;
         let malformed = |reader: &Reader<&mut R>, e: &dyn std::fmt::Display| SourceError::format(&origin, format!("not well-formed XML at byte {}: {e}", reader.error_position()));
         loop {
             buf.clear();
             let ev = reader.read_event_into(&mut buf).map_err(|e| malformed(&reader, &e))?;
+            let empty = matches!(ev, Event::Empty(_));
             match ev {
                 Event::Start(s) | Event::Empty(s) if header.is_none() => {
                     let name = s.local_name().as_ref().to_string();
+                    // The root itself must be in the namespace: the default one, or the
+                    // one bound to its own prefix.
+                    let binding = match s.name().prefix() {
+                        Some(p) => format!("xmlns:{}", p.as_ref()),
+                        None => "xmlns".to_string(),
+                    };
                     let mut ns_ok = false;
                     let mut h = Header::default();
                     for a in s.attributes() {
                         let a = a.map_err(|e| malformed(&reader, &e))?;
                         let v = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|e| malformed(&reader, &e))?.to_string();
-                        let key = a.key.as_ref();
-                        if (key == "xmlns" || key.starts_with("xmlns:")) && v == NAMESPACE {
-                            ns_ok = true;
+                        if a.key.as_ref() == binding {
+                            ns_ok = v == NAMESPACE;
                         } else if a.key.local_name().as_ref() == "cpi" {
                             h.cpi = v;
                         }
@@ -99,7 +107,11 @@ impl<R: BufRead> Source for Sintesi<R> {
                     if name != "SintesiExport" || !ns_ok {
                         return Err(SourceError::format(&origin, format!("not a Sintesi export: the root must be SintesiExport in namespace {NAMESPACE}")));
                     }
+                    closed = empty;
                     header = Some(h);
+                }
+                Event::Start(_) | Event::Empty(_) if closed => {
+                    return Err(SourceError::format(&origin, format!("content after </SintesiExport> at byte {}", reader.buffer_position())));
                 }
                 Event::Start(s) => {
                     let name = s.local_name().as_ref().to_string();
@@ -113,8 +125,9 @@ impl<R: BufRead> Source for Sintesi<R> {
                             (format!("/SintesiExport/Richiesta[{n_ric}]"), true)
                         }
                         other => {
-                            n_other += 1;
-                            (format!("/SintesiExport/{other}[{n_other}]"), false)
+                            let n = others.entry(other.to_string()).or_insert(0);
+                            *n += 1;
+                            (format!("/SintesiExport/{other}[{n}]"), false)
                         }
                     };
                     let start = s.into_owned();
@@ -149,9 +162,10 @@ impl<R: BufRead> Source for Sintesi<R> {
                     }
                 }
                 Event::Empty(s) => {
-                    n_other += 1;
                     let name = s.local_name().as_ref().to_string();
-                    let xpath = format!("/SintesiExport/{name}[{n_other}]");
+                    let n = others.entry(name.clone()).or_insert(0);
+                    *n += 1;
+                    let xpath = format!("/SintesiExport/{name}[{n}]");
                     let mut prov = Provenance::new(SourceSystem::Sintesi, &origin, Position::XPath(xpath.clone()));
                     prov.cpi = header.as_ref().map(|h| h.cpi.clone()).unwrap_or_default();
                     let rej = Rejection::one(prov, xpath, "sintesi.element", format!("empty element {name} is not a Sintesi record"));
@@ -159,10 +173,16 @@ impl<R: BufRead> Source for Sintesi<R> {
                         break;
                     }
                 }
-                Event::End(_) => {}
+                Event::End(_) => closed = true,
                 Event::Eof => {
                     if header.is_none() {
                         return Err(SourceError::format(&origin, "not a Sintesi export: no SintesiExport element"));
+                    }
+                    if !closed {
+                        return Err(SourceError::format(
+                            &origin,
+                            format!("the feed is truncated: </SintesiExport> is missing ({} record(s) read before the cut)", sum.records + sum.rejected),
+                        ));
                     }
                     break;
                 }

@@ -204,22 +204,28 @@ impl F<'_> {
     }
 }
 
-/// Where a repeated element is, formatted only when an issue names it.
+/// Where a repeated element is, formatted only when an issue names it. `g` is the
+/// group's own index, written only when the record has several such groups.
 #[derive(Clone, Copy)]
 struct Loc<'a> {
     group: &'a str,
+    g: Option<usize>,
     item: &'a str,
     n: usize,
 }
 
 impl Display for Loc<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.group.is_empty() { write!(f, "{}[{}]", self.item, self.n) } else { write!(f, "{}/{}[{}]", self.group, self.item, self.n) }
+        match self.g {
+            Some(g) => write!(f, "{}[{g}]/{}[{}]", self.group, self.item, self.n),
+            None => write!(f, "{}/{}[{}]", self.group, self.item, self.n),
+        }
     }
 }
 
 fn indexed<'a>(el: &'a El, group: &'a str, item: &'a str) -> impl Iterator<Item = (Loc<'a>, &'a El)> + 'a {
-    el.children(group).flat_map(move |g| g.children(item)).enumerate().map(move |(i, e)| (Loc { group, item, n: i + 1 }, e))
+    let several = el.children(group).nth(1).is_some();
+    el.children(group).enumerate().flat_map(move |(gi, g)| g.children(item).enumerate().map(move |(i, e)| (Loc { group, g: several.then_some(gi + 1), item, n: i + 1 }, e)))
 }
 
 /// A `Lavoratore` to a CV.
@@ -407,15 +413,15 @@ pub(crate) fn vacancy(el: &El, h: &Header, prov: Provenance, base: &str) -> Resu
     let mut requirements = Requirements::default();
     if let Some(r) = el.child("Requisiti") {
         for (i, t) in r.children("Titolo").enumerate() {
-            let at = Loc { group: "Requisiti", item: "Titolo", n: i + 1 };
+            let at = Loc { group: "Requisiti", g: None, item: "Titolo", n: i + 1 };
             requirements.education.push(EducationRequirement { level: f.req_attr(Some(t), at, "livello"), description: t.value() });
         }
         for (i, l) in r.children("Lingua").enumerate() {
-            let skill = f.language(l, Loc { group: "Requisiti", item: "Lingua", n: i + 1 });
+            let skill = f.language(l, Loc { group: "Requisiti", g: None, item: "Lingua", n: i + 1 });
             requirements.languages.push(skill);
         }
         for (i, p) in r.children("Patente").enumerate() {
-            let code = f.req_attr(Some(p), Loc { group: "Requisiti", item: "Patente", n: i + 1 }, "codice");
+            let code = f.req_attr(Some(p), Loc { group: "Requisiti", g: None, item: "Patente", n: i + 1 }, "codice");
             requirements.driving_licences.push(code);
         }
     }

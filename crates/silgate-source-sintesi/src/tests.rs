@@ -76,3 +76,18 @@ fn given_a_huge_record_it_should_be_rejected_without_holding_it() {
     assert_eq!(r.unwrap().records, 1);
     assert!(matches!(&items[0], SourceItem::Rejected(r) if r.issues[0].rule == "sintesi.size"));
 }
+
+#[test]
+fn given_a_feed_cut_after_a_record_or_with_content_after_the_root_it_should_be_an_error() {
+    let cut = feed(WORKER).replace("</SintesiExport>", "");
+    let (items, r) = read(&cut);
+    assert_eq!(items.len(), 1, "what came before the cut is read");
+    assert!(r.unwrap_err().to_string().contains("truncated"));
+    let (_, r) = read(&format!("{}<Lavoratore/>", feed(WORKER)));
+    assert!(r.unwrap_err().to_string().contains("after </SintesiExport>"));
+    // The root must itself be in the namespace.
+    let (_, r) = read(r#"<SintesiExport xmlns:s="urn:silgate:sintesi:export:1"/>"#);
+    assert!(r.unwrap_err().to_string().contains("not a Sintesi export"));
+    let (_, r) = read(r#"<s:SintesiExport xmlns:s="urn:silgate:sintesi:export:1"></s:SintesiExport>"#);
+    assert_eq!(r.unwrap().records, 0);
+}

@@ -169,7 +169,10 @@ pub(crate) fn read_element<R: BufRead>(reader: &mut Reader<R>, first: &BytesStar
                     Ok(Some(c)) => c.to_string(),
                     _ => quick_xml::escape::resolve_predefined_entity(&name).map(str::to_string).ok_or_else(|| format!("unknown entity '&{name};'"))?,
                 };
-                if let Some(p) = stack.last_mut() {
+                size += resolved.len();
+                if skipping.is_none()
+                    && let Some(p) = stack.last_mut()
+                {
                     p.text.push_str(&resolved);
                 }
             }

@@ -58,6 +58,14 @@ impl Fields<'_> {
         })
     }
 
+    /// A fixed-width code column (CAP, partita IVA, citizenship, title level): a number
+    /// typed by Access or Excel lost its leading zeros, which are put back.
+    fn digits(&mut self, logical: &str, width: usize) -> Option<String> {
+        let numeric = matches!(self.cell(logical), Cell::Int(_) | Cell::Float(_));
+        let t = self.text(logical)?;
+        if numeric && t.len() < width && t.bytes().all(|b| b.is_ascii_digit()) { Some(format!("{t:0>width$}")) } else { Some(t) }
+    }
+
     fn datetime(&mut self, logical: &str, required: bool) -> Option<time::PrimitiveDateTime> {
         match self.cell(logical).datetime() {
             Ok(Some(d)) => Some(d),
@@ -100,15 +108,24 @@ impl Fields<'_> {
 
     /// [`Fields::code`] with a form that takes the value (no copy when it is kept).
     fn code_with(&mut self, logical: &str, table: &str, required: bool, form: impl FnOnce(String) -> Result<String, String>) -> Option<String> {
-        let Some(v) = self.text(logical) else {
+        self.code_padded(logical, table, required, 0, form)
+    }
+
+    /// [`Fields::code_with`] for a fixed-width numeric code (`width` digits; 0: none).
+    fn code_padded(&mut self, logical: &str, table: &str, required: bool, width: usize, form: impl FnOnce(String) -> Result<String, String>) -> Option<String> {
+        let value = if width > 0 { self.digits(logical, width) } else { self.text(logical) };
+        let Some(v) = value else {
             if required {
                 self.error(logical, "field.required", "is required and empty");
             }
             return None;
         };
-        if let Some(n) = self.mapping.local_code(table, &v) {
-            return Some(n.to_string());
-        }
+        // A local table's national code still goes through the form check: a mapping
+        // cannot smuggle a malformed code in.
+        let v = match self.mapping.local_code(table, &v) {
+            Some(n) => n.to_string(),
+            None => v,
+        };
         match form(v) {
             Ok(n) => Some(n),
             Err(v) => {
@@ -233,9 +250,9 @@ pub(crate) fn cv(ctx: &Ctx<'_>, mut lav: Row, mut kids: [Vec<Row>; 4]) -> Result
     let sex = f.code("SESSO", "sesso", true, sex).map(|s| if s == "F" { Sex::F } else { Sex::M });
     let birth = f.date("DT_NASC", true);
     let birthplace = f.code_with("COM_NASC", "comune", true, same).unwrap_or_default();
-    let citizenship = f.code_with("CITT", "cittadinanza", true, same).unwrap_or_default();
+    let citizenship = f.code_padded("CITT", "cittadinanza", true, 3, same).unwrap_or_default();
     let dom = f.code_with("COM_DOM", "comune", true, same).unwrap_or_default();
-    let cap = f.text("CAP_DOM");
+    let cap = f.digits("CAP_DOM", 5);
     let street = f.text("INDIRIZZO");
     let phone = f.text("TEL");
     let mobile = f.text("CELL");
@@ -260,7 +277,7 @@ pub(crate) fn cv(ctx: &Ctx<'_>, mut lav: Row, mut kids: [Vec<Row>; 4]) -> Result
     let mut education = Vec::new();
     for r in &mut kids[1] {
         let mut f = Fields { e: Entity::Titoli, row: r, mapping: m, issues: &mut issues };
-        education.push(Education { level: f.code_with("COD_TITOLO", "titolo", true, same).unwrap_or_default(), description: f.text("DESCR"), grade: f.text("VOTO") });
+        education.push(Education { level: f.code_padded("COD_TITOLO", "titolo", true, 2, same).unwrap_or_default(), description: f.text("DESCR"), grade: f.text("VOTO") });
     }
     let mut languages = Vec::new();
     for r in &mut kids[2] {
@@ -338,12 +355,12 @@ pub(crate) fn vacancy(ctx: &Ctx<'_>, mut req: Row, mut az: Row) -> Result<Record
     let m = ctx.mapping;
     let mut f = Fields { e: Entity::Aziende, row: az, mapping: m, issues: &mut issues };
     let employer = Employer {
-        fiscal_code: f.text("CF_PIVA").map(|s| s.to_uppercase()),
+        fiscal_code: f.digits("CF_PIVA", 11).map(|s| s.to_uppercase()),
         name: f.req("RAG_SOC"),
         sector: f.code("ATECO", "ateco", true, ateco).unwrap_or_default(),
         size_class: None,
         web: None,
-        address: Address { comune: f.code_with("COM_SEDE", "comune", true, same).unwrap_or_default(), cap: f.text("CAP"), street: f.text("INDIRIZZO") },
+        address: Address { comune: f.code_with("COM_SEDE", "comune", true, same).unwrap_or_default(), cap: f.digits("CAP", 5), street: f.text("INDIRIZZO") },
         phone: f.text("TEL"),
         fax: None,
         email: f.req("EMAIL"),

@@ -10,6 +10,7 @@ use crate::cell::Cell;
 use crate::engine::{RawRow, RowReader};
 use silgate_core::source::SourceError;
 use silgate_core::{Issue, Position};
+use std::collections::VecDeque;
 use std::io::Read;
 
 /// The text encoding of a delimited file.
@@ -32,9 +33,65 @@ impl Encoding {
     }
 }
 
+/// Most bytes one record may span before the file is refused: a quote left open would
+/// otherwise swallow the rest of the file into one record, in memory.
+pub const MAX_RECORD_BYTES: u64 = 64 << 20;
+
+/// The input under the CSV parser: counts bytes and remembers where the line breaks
+/// are (a record's line is then 1 + the breaks before its first byte, whatever the
+/// line ends: CRLF, LF, blank lines, breaks inside quotes), and stops a record that
+/// runs past [`MAX_RECORD_BYTES`].
+struct Tracked<R> {
+    inner: R,
+    offset: u64,
+    /// Offsets of line breaks ahead of the parser, each with whether its line was blank.
+    breaks: VecDeque<(u64, bool)>,
+    /// Whether the line being read so far holds anything but `\r`.
+    content: bool,
+    lines_before: u64,
+    record_start: u64,
+}
+
+impl<R: Read> Read for Tracked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.offset.saturating_sub(self.record_start) > MAX_RECORD_BYTES {
+            return Err(std::io::Error::other(format!("a record runs past {} MiB: a quote left open?", MAX_RECORD_BYTES >> 20)));
+        }
+        let n = self.inner.read(buf)?;
+        for (i, b) in buf[..n].iter().enumerate() {
+            if *b == b'\n' {
+                self.breaks.push_back((self.offset + i as u64, !self.content));
+                self.content = false;
+            } else if *b != b'\r' {
+                self.content = true;
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R> Tracked<R> {
+    /// The 1-based line of the byte at `start`, forgetting the breaks before it.
+    fn line_of(&mut self, start: u64) -> u64 {
+        // With CRLF, csv puts a record's start on the LF ending the one before: count it.
+        while self.breaks.front().is_some_and(|(b, _)| *b <= start) {
+            self.breaks.pop_front();
+            self.lines_before += 1;
+        }
+        // Blank lines before a record are skipped by the parser: the record starts after.
+        while self.breaks.front().is_some_and(|(_, blank)| *blank) {
+            self.breaks.pop_front();
+            self.lines_before += 1;
+        }
+        self.record_start = start;
+        self.lines_before + 1
+    }
+}
+
 /// One delimited file.
 pub struct CsvTable<R: Read> {
-    reader: csv::Reader<R>,
+    reader: csv::Reader<Tracked<R>>,
     record: csv::ByteRecord,
     header: Vec<String>,
     origin: String,
@@ -64,7 +121,8 @@ impl<R: Read> CsvTable<R> {
     /// Reads the header of `input`. `origin` names the file in provenance and errors,
     /// `table` prefixes issue paths (`LAVORATORI.CSV/COD_FISC`).
     pub fn new(input: R, origin: &str, table: &str, delimiter: u8, encoding: Encoding) -> Result<Self, SourceError> {
-        let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(input);
+        let tracked = Tracked { inner: input, offset: 0, breaks: VecDeque::new(), content: false, lines_before: 0, record_start: 0 };
+        let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).buffer_capacity(256 * 1024).from_reader(tracked);
         let mut record = csv::ByteRecord::new();
         let io = |e: csv::Error| SourceError::io(origin, std::io::Error::other(e.to_string()));
         if !reader.read_byte_record(&mut record).map_err(io)? {
@@ -98,6 +156,8 @@ impl<R: Read> RowReader for CsvTable<R> {
         if !more {
             return Ok(false);
         }
+        let start = self.record.position().map_or(0, csv::Position::byte);
+        self.reader.get_mut().line_of(start);
         if let Some(f) = self.record.get(key) {
             match self.encoding {
                 Encoding::Utf8 => out.push_str(std::str::from_utf8(f).unwrap_or_default().trim()),
@@ -112,9 +172,8 @@ impl<R: Read> RowReader for CsvTable<R> {
         if !more {
             return Ok(None);
         }
-        // csv's position is taken after the previous terminator: its line is one
-        // short of the line the record starts on (pinned by a unit test).
-        let line = self.record.position().map_or(0, csv::Position::line) + 1;
+        let start = self.record.position().map_or(0, csv::Position::byte);
+        let line = self.reader.get_mut().line_of(start);
         let mut issues = Vec::new();
         let mut cells = Vec::with_capacity(self.header.len());
         for (i, f) in self.record.iter().enumerate() {

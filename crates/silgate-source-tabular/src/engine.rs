@@ -69,6 +69,14 @@ pub trait TableSet {
     fn system(&self) -> SourceSystem;
     /// Opens a table; `None` when the storage has no such table.
     fn open(&self, table: &str) -> Result<Option<Box<dyn RowReader + '_>>, SourceError>;
+    /// The tables the storage has, for error messages.
+    fn tables(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// The input, for errors about it as a whole.
+    fn origin(&self) -> String {
+        "input".to_string()
+    }
     /// Checks the scan of every table before anything is emitted (the SIL Plus
     /// manifest); an error refuses the input whole.
     fn check(&self, _scans: &[Scan]) -> Result<(), SourceError> {
@@ -133,6 +141,8 @@ struct Table<'a> {
     index: Vec<Option<usize>>,
     /// For each logical column, whether a later one reads the same physical column.
     again: Vec<bool>,
+    /// The physical columns the mapping reads.
+    used: Vec<String>,
     n: u64,
     peeked: Option<Row>,
 }
@@ -153,7 +163,14 @@ impl Table<'_> {
             .zip(&self.again)
             .map(|(i, again)| i.and_then(|i| cells.get_mut(i).map(|c| if *again { c.clone() } else { std::mem::take(c) })).unwrap_or(Cell::Null))
             .collect();
-        Ok(Some(Row { table: self.name.clone(), origin: self.origin.clone(), position: raw.position, n: self.n, cells: logical, issues: raw.issues }))
+        // A problem in a column the mapping does not read (a photo, an attachment, a
+        // spreadsheet error in a note column) is not the record's problem.
+        let mut issues = raw.issues;
+        issues.retain(|i| {
+            let column = i.path.rsplit('/').next().unwrap_or_default();
+            column.starts_with("line ") || self.used.iter().any(|u| u.eq_ignore_ascii_case(column))
+        });
+        Ok(Some(Row { table: self.name.clone(), origin: self.origin.clone(), position: raw.position, n: self.n, cells: logical, issues }))
     }
 
     fn peek(&mut self) -> Result<Option<&Row>, SourceError> {
@@ -198,7 +215,8 @@ impl<S: TableSet> Tabular<S> {
         }
         let origin: Arc<str> = reader.origin().into();
         let again = index.iter().enumerate().map(|(at, i)| i.is_some() && index[at + 1..].contains(i)).collect();
-        Ok(Some(Table { entity: e, name: name.into(), origin, reader, index, again, n: 0, peeked: None }))
+        let used = index.iter().flatten().filter_map(|i| reader.header().get(*i).map(|h| h.trim().trim_start_matches('\u{feff}').to_string())).collect();
+        Ok(Some(Table { entity: e, name: name.into(), origin, reader, index, again, used, n: 0, peeked: None }))
     }
 
     /// Pass 1: rows and key order of every table present.
@@ -237,7 +255,20 @@ impl<S: TableSet> Tabular<S> {
                 if companies.len() as u64 >= self.limits.max_index_rows {
                     return Err(SourceError::refused(&*az.origin, format!("table {} has more than {} employers: raise the index limit", az.name, self.limits.max_index_rows)));
                 }
-                companies.insert(r.key(Entity::Aziende).into_owned(), r);
+                let key = r.key(Entity::Aziende).into_owned();
+                if companies.contains_key(&key) {
+                    let dup = Rejection::one(
+                        r.provenance(self.set.system()),
+                        format!("{}/{}", r.table, self.mapping.column(Entity::Aziende, "ID_AZ")),
+                        "row.duplicate-key",
+                        "another employer row has the same id: which one the vacancies mean is unknown",
+                    );
+                    if sum.emit(emit, SourceItem::Rejected(dup)).is_break() {
+                        return Ok(ControlFlow::Break(()));
+                    }
+                    continue;
+                }
+                companies.insert(key, r);
             }
         }
         let ctx = build::Ctx { mapping: &self.mapping, system };
@@ -268,6 +299,15 @@ impl<S: TableSet> Tabular<S> {
         ))
     }
 
+    fn duplicate_worker(&self, r: &Row) -> SourceItem {
+        SourceItem::Rejected(Rejection::one(
+            r.provenance(self.set.system()),
+            format!("{}/{}", r.table, self.mapping.column(Entity::Lavoratori, "ID_LAV")),
+            "row.duplicate-key",
+            "another worker row has the same id: whose experiences and languages follow is unknown",
+        ))
+    }
+
     fn cvs_merged(&self, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> Result<ControlFlow<()>, SourceError> {
         let system = self.set.system();
         let ctx = build::Ctx { mapping: &self.mapping, system };
@@ -278,9 +318,18 @@ impl<S: TableSet> Tabular<S> {
                 kids.push(t);
             }
         }
+        let mut previous: Option<String> = None;
         while let Some(parent) = lav.next()? {
             let key = parent.key(Entity::Lavoratori).into_owned();
+            if previous.as_deref() == Some(key.as_str()) {
+                if sum.emit(emit, self.duplicate_worker(&parent)).is_break() {
+                    return Ok(ControlFlow::Break(()));
+                }
+                continue;
+            }
+            previous = Some(key.clone());
             let mut children: [Vec<Row>; 4] = Default::default();
+            let mut held = 0u64;
             for t in &mut kids {
                 let entity = t.entity;
                 loop {
@@ -298,6 +347,10 @@ impl<S: TableSet> Tabular<S> {
                             }
                         }
                         Ordering::Equal => {
+                            held += 1;
+                            if held > self.limits.max_index_rows {
+                                return Err(SourceError::refused(&*t.origin, format!("more than {} child rows for one worker id", self.limits.max_index_rows)));
+                            }
                             if let Some(r) = t.next()? {
                                 children[child_slot(t.entity)].push(r);
                             }
@@ -343,7 +396,14 @@ impl<S: TableSet> Tabular<S> {
                 index.entry(r.key(e).into_owned()).or_default()[child_slot(e)].push(r);
             }
         }
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         while let Some(parent) = lav.next()? {
+            if !seen.insert(parent.key(Entity::Lavoratori).into_owned()) {
+                if sum.emit(emit, self.duplicate_worker(&parent)).is_break() {
+                    return Ok(ControlFlow::Break(()));
+                }
+                continue;
+            }
             let children = index.remove(&*parent.key(Entity::Lavoratori)).unwrap_or_default();
             if sum.emit(emit, to_item(build::cv(&ctx, parent, children))).is_break() {
                 return Ok(ControlFlow::Break(()));
@@ -380,12 +440,32 @@ impl<S: TableSet> Source for Tabular<S> {
     fn read(&mut self, emit: &mut Emit<'_>) -> Result<ReadSummary, SourceError> {
         let scans = self.scan()?;
         self.set.check(&scans)?;
+        let has = |e: Entity| scans.iter().any(|s| s.entity == e);
+        if !has(Entity::Lavoratori) && !has(Entity::Richieste) {
+            let want = format!("{} or {}", self.mapping.table(Entity::Lavoratori), self.mapping.table(Entity::Richieste));
+            let found = self.set.tables();
+            let found = if found.is_empty() { "none".to_string() } else { found.join(", ") };
+            return Err(SourceError::refused(self.set.origin(), format!("neither {want} is in the input (tables found: {found}): is the mapping right?")));
+        }
+        let cv_tables: Vec<&Scan> = scans.iter().filter(|s| s.entity == Entity::Lavoratori || Entity::CV_CHILDREN.contains(&s.entity)).collect();
+        let sorted = cv_tables.iter().all(|s| s.sorted);
+        let child_rows: u64 = cv_tables.iter().filter(|s| s.entity != Entity::Lavoratori).map(|s| s.rows).sum();
+        if !sorted && child_rows > self.limits.max_index_rows {
+            let unsorted: Vec<&str> = cv_tables.iter().filter(|s| !s.sorted).map(|s| s.table.as_str()).collect();
+            return Err(SourceError::refused(
+                self.set.origin(),
+                format!(
+                    "{} not sorted by ID_LAV and the child tables hold {child_rows} rows, more than the {} an unsorted export may: sort every file by ID_LAV (or raise the index limit)",
+                    unsorted.join(", "),
+                    self.limits.max_index_rows
+                ),
+            ));
+        }
         let mut sum = ReadSummary::default();
         if self.vacancies(&mut sum, emit)?.is_break() {
             return Ok(sum);
         }
-        let cv_tables: Vec<&Scan> = scans.iter().filter(|s| s.entity == Entity::Lavoratori || Entity::CV_CHILDREN.contains(&s.entity)).collect();
-        if cv_tables.iter().all(|s| s.sorted) {
+        if sorted {
             let _ = self.cvs_merged(&mut sum, emit)?;
         } else {
             let _ = self.cvs_indexed(&mut sum, emit)?;

@@ -102,14 +102,20 @@ impl Entity {
     }
 }
 
-/// Compares two keys the way exports sort them: numerically when both are digits,
-/// else as text.
+/// Compares two keys the way exports sort them: all-digit keys first, in numeric order
+/// (`9` < `10`), then the others as text. A total order that agrees with string
+/// equality: numerically equal keys written differently (`007`, `7`) are ordered by
+/// their text, so the merge join and the index join see the same keys.
 pub fn key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
     let num = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
-    if num(a) && num(b) {
-        let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
-        a.len().cmp(&b.len()).then_with(|| a.cmp(b))
-    } else {
-        a.cmp(b)
+    match (num(a), num(b)) {
+        (true, true) => {
+            let (x, y) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+            x.len().cmp(&y.len()).then_with(|| x.cmp(y)).then_with(|| a.cmp(b))
+        }
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        (false, false) => a.cmp(b),
     }
 }

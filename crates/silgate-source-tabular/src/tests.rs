@@ -184,11 +184,117 @@ proptest! {
 #[test]
 fn given_quoted_line_breaks_rows_should_report_the_line_they_start_on() {
     use crate::csv::{CsvTable, Encoding};
-    let text = b"A;B\r\n1;\"x\r\ny\"\r\n2;z\r\n3;\"p\r\nq\r\nr\"\r\n4;w\r\n";
-    let mut t = CsvTable::new(&text[..], "t.csv", "T", b';', Encoding::Windows1252).unwrap();
-    let mut lines = Vec::new();
-    while let Some(r) = t.next_row().unwrap() {
-        lines.push(r.position.to_string());
+    let lines = |text: &[u8]| {
+        let mut t = CsvTable::new(text, "t.csv", "T", b';', Encoding::Windows1252).unwrap();
+        let mut lines = Vec::new();
+        while let Some(r) = t.next_row().unwrap() {
+            lines.push(r.position.to_string());
+        }
+        lines
+    };
+    let crlf = b"A;B\r\n1;\"x\r\ny\"\r\n2;z\r\n3;\"p\r\nq\r\nr\"\r\n4;w\r\n";
+    assert_eq!(lines(crlf), ["line 2", "line 4", "line 5", "line 8"]);
+    let lf = b"A;B\n1;\"x\ny\"\n2;z\n3;\"p\nq\nr\"\n4;w\n";
+    assert_eq!(lines(lf), ["line 2", "line 4", "line 5", "line 8"]);
+    let blank = b"A;B\r\n\r\n1;x\r\n\r\n\r\n2;y";
+    assert_eq!(lines(blank), ["line 3", "line 6"]);
+}
+
+#[test]
+fn given_a_quote_left_open_in_a_huge_file_the_reader_should_stop_not_swallow_it() {
+    use crate::csv::{CsvTable, MAX_RECORD_BYTES};
+    use crate::engine::RowReader;
+    let mut text = b"A;B\r\n1;\"open\r\n".to_vec();
+    text.extend(std::iter::repeat_n(b'x', (MAX_RECORD_BYTES + (1 << 20)) as usize));
+    let mut t = CsvTable::new(&text[..], "t.csv", "T", b';', crate::csv::Encoding::Utf8).unwrap();
+    let e = t.next_row().unwrap_err();
+    assert!(e.to_string().contains("quote left open"), "{e}");
+}
+
+#[test]
+fn given_codes_typed_as_numbers_their_leading_zeros_should_come_back_and_mapped_codes_be_checked() {
+    let mut m = set(&["1"], &[]);
+    let t = m.0.get_mut("LAVORATORI.CSV").unwrap();
+    t.1[0][7] = "0".into(); // CITT as text "0": a real value, not padded
+    let items = collect(m, 10).unwrap();
+    // The text "0" stays "0" (and the national rules will judge it).
+    let SourceItem::Record(r) = &items[0] else { panic!("{items:?}") };
+    let Record::Cv(cv) = &**r else { panic!() };
+    assert_eq!(cv.worker.citizenship, "0");
+    // A local table cannot smuggle a malformed code in.
+    let mut mapping = Mapping::silplus();
+    mapping.codes.insert("sesso".into(), [("2".to_string(), "female".to_string())].into_iter().collect());
+    let mut m = set(&["1"], &[]);
+    m.0.get_mut("LAVORATORI.CSV").unwrap().1[0][4] = "2".into();
+    let mut out = Vec::new();
+    Tabular::new(m, mapping, Limits::default())
+        .read(&mut |i| {
+            out.push(i);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert!(matches!(&out[0], SourceItem::Rejected(r) if r.issues.iter().any(|i| i.rule == "code.unknown" && i.path == "LAVORATORI.CSV/SESSO")), "{out:?}");
+}
+
+/// A table set of in-memory CSV files (Windows-1252), as an export would hold them.
+struct CsvFiles(BTreeMap<String, Vec<u8>>);
+
+impl TableSet for CsvFiles {
+    fn system(&self) -> SourceSystem {
+        SourceSystem::SilPlus
     }
-    assert_eq!(lines, ["line 2", "line 4", "line 5", "line 8"]);
+    fn open(&self, table: &str) -> Result<Option<Box<dyn RowReader + '_>>, SourceError> {
+        match self.0.get(table) {
+            Some(b) => Ok(Some(Box::new(crate::csv::CsvTable::new(&b[..], table, table, b';', crate::csv::Encoding::Windows1252)?))),
+            None => Ok(None),
+        }
+    }
+}
+
+fn csv_export(extra_header: &str, extra_value: &[u8], surname: &[u8]) -> CsvFiles {
+    let mut lav = format!("{};{extra_header}\r\n", Entity::Lavoratori.columns().join(";")).into_bytes();
+    let w = worker("1");
+    for (i, v) in w.iter().enumerate() {
+        if i > 0 {
+            lav.push(b';');
+        }
+        if i == 2 { lav.extend_from_slice(surname) } else { lav.extend_from_slice(v.as_bytes()) }
+    }
+    lav.push(b';');
+    lav.extend_from_slice(extra_value);
+    lav.extend_from_slice(b"\r\n");
+    let disp = format!("{}\r\n1;51220;Commesso;F;A.02.00;S\r\n", Entity::Disponibilita.columns().join(";")).into_bytes();
+    CsvFiles([("LAVORATORI.CSV".to_string(), lav), ("DISPONIBILITA.CSV".to_string(), disp)].into_iter().collect())
+}
+
+fn read_set(set: impl TableSet) -> Result<Vec<SourceItem>, SourceError> {
+    let mut out = Vec::new();
+    Tabular::new(set, Mapping::silplus(), Limits::default()).read(&mut |i| {
+        out.push(i);
+        ControlFlow::Continue(())
+    })?;
+    Ok(out)
+}
+
+#[test]
+fn given_a_bad_byte_only_in_a_column_nobody_reads_the_record_should_pass() {
+    let items = read_set(csv_export("NOTE", b"caff\x81", b"Esposito")).unwrap();
+    assert!(matches!(&items[0], SourceItem::Record(_)), "{items:?}");
+    let items = read_set(csv_export("NOTE", b"ok", b"Espo\x81ito")).unwrap();
+    assert!(matches!(&items[0], SourceItem::Rejected(r) if r.issues[0].rule == "encoding.windows-1252" && r.issues[0].path == "LAVORATORI.CSV/COGNOME"), "{items:?}");
+}
+
+#[test]
+fn given_an_input_with_none_of_the_mapped_tables_it_should_be_refused_naming_what_it_has() {
+    let e = read_set(CsvFiles([("Foglio1".to_string(), b"A;B\r\n1;2\r\n".to_vec())].into_iter().collect())).unwrap_err();
+    assert!(e.to_string().contains("LAVORATORI.CSV or RICHIESTE.CSV"), "{e}");
+}
+
+#[test]
+fn given_two_workers_with_one_id_the_second_should_be_rejected_not_sent_bare() {
+    for ids in [["1", "1", "2"], ["2", "1", "1"]] {
+        let items = collect(set(&ids, &[("1", "ENG")]), 10).unwrap();
+        let dups = items.iter().filter(|i| matches!(i, SourceItem::Rejected(r) if r.issues[0].rule == "row.duplicate-key")).count();
+        assert_eq!(dups, 1, "{ids:?}: {items:?}");
+    }
 }

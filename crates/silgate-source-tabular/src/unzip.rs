@@ -52,6 +52,9 @@ pub fn unpack(path: &Path, limits: ZipLimits) -> Result<tempfile::TempDir, Sourc
         };
         let compressed = entry.compressed_size().max(1);
         let target = dir.path().join(&rel);
+        if target.exists() {
+            return Err(SourceError::refused(&name, format!("entry {} appears twice: which one is the export's is unknown", rel.display())));
+        }
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(|e| SourceError::io(&name, e))?;
         }

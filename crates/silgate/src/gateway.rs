@@ -322,6 +322,7 @@ impl<'a> Ingest<'a> {
             src.read(&mut |item| if tx.blocking_send(item).is_ok() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) })
         });
         while let Some(item) = rx.recv().await {
+            let item = self.previous_code(item).await?;
             self.translator.item(item)?;
             if let Some(pb) = progress {
                 crate::sources::tick(pb, self.translator.summary.records, self.translator.summary.rejected);
@@ -330,9 +331,37 @@ impl<'a> Ingest<'a> {
                 self.flush().await?;
             }
         }
-        let summary = reader.await.context("the source reader thread failed")??;
+        let summary = reader.await.context("the source reader thread failed")?;
+        // What was read before an error is queued or quarantined, and audited, before
+        // the error is reported: the record of what happened stays whole.
         self.flush().await?;
-        Ok(summary)
+        Ok(summary?)
+    }
+
+    /// A closure read from a source names the code it closes from the dedup index (the
+    /// code last queued for the record's business key); a closure of a record this
+    /// gateway never sent is rejected: there is nothing at the node to close.
+    async fn previous_code(&self, item: SourceItem) -> Result<SourceItem> {
+        let SourceItem::Record(mut rec) = item else { return Ok(item) };
+        if rec.communication().kind != silgate_core::CommunicationKind::Closure || rec.communication().previous_code.is_some() {
+            return Ok(SourceItem::Record(rec));
+        }
+        let key_hash = silgate_publish::sha256_hex(&[rec.business_key().as_bytes()]);
+        match self.dedup.last_codes(vec![key_hash]).await?.pop().flatten() {
+            Some(code) => {
+                rec.communication_mut().previous_code = Some(code);
+                Ok(SourceItem::Record(rec))
+            }
+            None => {
+                let what = if rec.kind() == silgate_core::RecordKind::Cv { "candidatura" } else { "offerta" };
+                Ok(SourceItem::Rejected(silgate_core::Rejection::one(
+                    rec.provenance().clone(),
+                    format!("DatiSistema/codice{what}precedente"),
+                    "closure.unknown-original",
+                    "no version of this record was sent through this gateway: there is nothing to close",
+                )))
+            }
+        }
     }
 
     fn pending(&self) -> usize {
@@ -352,15 +381,20 @@ impl<'a> Ingest<'a> {
         }
         self.summary.rejected += rejected.len();
         self.summary.records += rejected.len() + accepted.len();
+        let sends: Vec<bool> = accepted.iter().map(|a| a.record.communication().kind == silgate_core::CommunicationKind::Send).collect();
         let items: Vec<QueueItem> = accepted.into_iter().map(|a| item(a, now_ms())).collect();
         let offers: Vec<Offer> = items.iter().map(|i| Offer { message_id: i.message_id.clone(), key_hash: i.key_hash.clone(), content_hash: i.content_hash.clone() }).collect();
         let verdicts = self.dedup.admit(offers.clone()).await?;
         let mut fresh = Vec::new();
         let mut fresh_offers = Vec::new();
-        for ((it, off), v) in items.into_iter().zip(offers).zip(verdicts) {
+        let mut codes = Vec::new();
+        for (((it, off), v), send) in items.into_iter().zip(offers).zip(verdicts).zip(sends) {
             entries.push(NewEntry::now(Event::Received, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi), format!("at={}", it.source)));
             match v {
                 Admission::New => {
+                    if send {
+                        codes.push((it.key_hash.clone(), it.communication_code.clone()));
+                    }
                     fresh.push(it);
                     fresh_offers.push(off);
                 }
@@ -379,6 +413,7 @@ impl<'a> Ingest<'a> {
         if n > 0 {
             self.queue.enqueue(fresh).await?;
             self.dedup.mark_queued(fresh_offers).await?;
+            self.dedup.remember_codes(codes).await?;
         }
         self.summary.queued += n;
         entries.extend(queued);

@@ -129,29 +129,75 @@ pub(crate) async fn ingest(config: &Path, kind: SourceKind, mapping: Option<&str
     Ok(ExitCode::SUCCESS)
 }
 
-/// Moves an inbox entry (file or folder) into `to/`.
-fn move_into(f: &Path, to: &Path) -> std::io::Result<()> {
+/// Moves an inbox entry (file or folder) into `to/`, under a new name if one of that
+/// name is already there (an export re-sent under the same name is not overwritten).
+/// Returns the name it got.
+fn move_into(f: &Path, to: &Path) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(to)?;
     let name = f.file_name().ok_or_else(|| std::io::Error::other("no file name"))?;
-    std::fs::rename(f, to.join(name))
+    let mut target = to.join(name);
+    if target.exists() {
+        let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        target = to.join(format!("{}.{ms}", name.to_string_lossy()));
+    }
+    std::fs::rename(f, &target)?;
+    Ok(target)
+}
+
+/// Size and last change of a file, or of everything in a folder: an input is taken only
+/// when this is the same at two polls in a row (it is not being copied in any more).
+fn fingerprint(p: &Path) -> Option<(u64, std::time::SystemTime)> {
+    let m = std::fs::metadata(p).ok()?;
+    if m.is_file() {
+        return Some((m.len(), m.modified().ok()?));
+    }
+    let mut size = 0;
+    let mut last = m.modified().ok()?;
+    for e in std::fs::read_dir(p).ok()?.flatten() {
+        let (s, t) = fingerprint(&e.path())?;
+        size += s;
+        last = last.max(t);
+    }
+    Some((size, last))
+}
+
+/// Names an inbox never takes: hidden files and the usual partial-upload names.
+fn in_transit(p: &Path) -> bool {
+    let n = p.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    n.starts_with('.') || [".part", ".tmp", ".partial", ".crdownload", ".filepart"].iter().any(|s| n.ends_with(s))
 }
 
 async fn poll_inbox(parts: Arc<Parts>, kind: SourceKind, mapping: Option<String>, inbox: PathBuf, every: Duration, mut stop: watch::Receiver<bool>) {
     let done = inbox.join("done");
     let refused = inbox.join("refused");
+    let mut seen: std::collections::HashMap<PathBuf, (u64, std::time::SystemTime)> = std::collections::HashMap::new();
+    let mut stuck: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     loop {
         if *stop.borrow() {
             return;
         }
         let mut files: Vec<PathBuf> = match std::fs::read_dir(&inbox) {
-            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| kind.takes(p)).collect(),
+            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| !in_transit(p) && !stuck.contains(p) && kind.takes(p)).collect(),
             Err(e) => {
                 tracing::warn!(inbox = %inbox.display(), error = %e, "inbox unreadable");
                 Vec::new()
             }
         };
         files.sort();
+        // Only what did not change since the last poll: a file still being copied in
+        // waits for the next one.
+        let mut now_seen = std::collections::HashMap::new();
+        let mut ready = Vec::new();
         for f in files {
+            let Some(fp) = fingerprint(&f) else { continue };
+            if seen.get(&f) == Some(&fp) {
+                ready.push(f);
+            } else {
+                now_seen.insert(f, fp);
+            }
+        }
+        seen = now_seen;
+        for f in ready {
             if *stop.borrow() {
                 return;
             }
@@ -159,17 +205,32 @@ async fn poll_inbox(parts: Arc<Parts>, kind: SourceKind, mapping: Option<String>
                 Ok(s) => {
                     tracing::info!(file = %f.display(), records = s.records, queued = s.queued, unchanged = s.unchanged, rejected = s.rejected, "ingested");
                     if let Err(e) = move_into(&f, &done) {
-                        tracing::error!(file = %f.display(), error = %e, "could not move an ingested file to done/");
+                        tracing::error!(file = %f.display(), error = %e, "could not move an ingested file to done/; it will not be taken again");
+                        stuck.insert(f);
                     }
                 }
+                Err(e) if matches!(e.downcast_ref::<silgate_core::SourceError>(), Some(silgate_core::SourceError::Io { .. })) => {
+                    // Locked, permissions, a disk error: the input may be fine later.
+                    tracing::error!(file = %f.display(), error = %format!("{e:#}"), "input unreadable now; it stays in the inbox for the next poll");
+                }
                 Err(e) if e.downcast_ref::<silgate_core::SourceError>().is_some() => {
-                    // The input itself is unreadable or refused whole (a truncated
-                    // export): nothing of it was queued. Set it aside with the reason.
+                    // Not what the kind reads, refused whole before anything was emitted
+                    // (a truncated export), or unreadable past some point (what came
+                    // before is queued or quarantined). Set it aside with the reason.
                     let reason = format!("{e:#}");
                     tracing::error!(file = %f.display(), error = %reason, "input refused; moved to refused/");
-                    let note = refused.join(format!("{}.reason.txt", f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()));
-                    if move_into(&f, &refused).is_ok() {
-                        let _ = std::fs::write(note, format!("{reason}\n"));
+                    match move_into(&f, &refused) {
+                        Ok(target) => {
+                            let note = PathBuf::from(format!("{}.reason.txt", target.display()));
+                            let _ = std::fs::write(
+                                note,
+                                format!("{reason}\nRecords read before the error, if any, were queued or quarantined (see the audit log); nothing after it was.\n"),
+                            );
+                        }
+                        Err(e) => {
+                            tracing::error!(file = %f.display(), error = %e, "could not move a refused input to refused/; it will not be taken again");
+                            stuck.insert(f.clone());
+                        }
                     }
                     let entry = silgate_audit::NewEntry::now(silgate_audit::Event::Rejected, None, None, None, format!("rule=source.refused at={}", f.display()));
                     let _ = parts.audit.record(vec![entry]).await;

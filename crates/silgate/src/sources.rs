@@ -32,7 +32,9 @@ impl SourceKind {
             Self::CanonicalJson => path.is_file() && ext == "jsonl",
             Self::Sintesi => path.is_file() && ext == "xml",
             Self::Silplus => (path.is_file() && ext == "zip") || (path.is_dir() && path.join(silgate_source_silplus::MANIFEST).is_file()),
-            Self::Access => (path.is_file() && matches!(ext.as_str(), "mdb" | "accdb" | "xlsx" | "xlsm" | "xls" | "zip")) || (path.is_dir() && path.join(".ready").is_file()),
+            Self::Access => {
+                (path.is_file() && matches!(ext.as_str(), "mdb" | "accdb" | "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" | "zip")) || (path.is_dir() && path.join(".ready").is_file())
+            }
         }
     }
 }

@@ -175,9 +175,11 @@ impl<'a> Translator<'a> {
         self.summary.records += 1;
         let prov = rec.provenance().clone();
         let position = format!("{}:{}", prov.origin, prov.position);
-        // A closure read from a source names no code: it closes the version the same
-        // content was sent as, whose code the allocator derives again.
-        if rec.communication().kind == CommunicationKind::Closure && rec.communication().previous_code.is_none() {
+        // A closure read from a source names no code. `translate` has no memory of
+        // what was sent: it names the code the same content had as a send (exact when
+        // the source changed only the state). `ingest` and `run` fill it from the dedup
+        // index before the record gets here (see `Ingest::source`).
+        if matches!(self.out, Output::Dir(_)) && rec.communication().kind == CommunicationKind::Closure && rec.communication().previous_code.is_none() {
             let mut twin = rec.clone();
             let c = twin.communication_mut();
             c.kind = CommunicationKind::Send;
