@@ -36,6 +36,51 @@ pub const NAMESPACE: &str = "urn:silgate:sintesi:export:1";
 /// Largest size of one record's text and attributes.
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
 
+/// Longest run of bytes without a `<` (one text node or attribute value, or a comment
+/// or CDATA section without one) before the feed is refused: quick-xml holds a whole
+/// event in memory, so an endless text node must be stopped before it is read whole.
+pub const MAX_RUN_BYTES: u64 = 64 << 20;
+
+/// The input under the parser: counts the bytes consumed since the last `<` and fails
+/// the next read once they pass [`MAX_RUN_BYTES`].
+struct Guard<R> {
+    inner: R,
+    run: u64,
+}
+
+impl<R: BufRead> std::io::Read for Guard<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = {
+            let buf = self.fill_buf()?;
+            let n = buf.len().min(out.len());
+            out[..n].copy_from_slice(&buf[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Guard<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.run > MAX_RUN_BYTES {
+            return Err(std::io::Error::other(format!("more than {} MiB of text without markup: not a Sintesi feed", MAX_RUN_BYTES >> 20)));
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        if let Ok(buf) = self.inner.fill_buf() {
+            let seen = &buf[..amt.min(buf.len())];
+            match seen.iter().rposition(|b| *b == b'<') {
+                Some(i) => self.run = (seen.len() - i - 1) as u64,
+                None => self.run += seen.len() as u64,
+            }
+        }
+        self.inner.consume(amt);
+    }
+}
+
 /// A Sintesi feed over any buffered reader.
 #[derive(Debug)]
 pub struct Sintesi<R> {
@@ -70,7 +115,7 @@ impl<R: BufRead> Source for Sintesi<R> {
 
     fn read(&mut self, emit: &mut Emit<'_>) -> Result<ReadSummary, SourceError> {
         let origin = self.origin.clone();
-        let mut reader = Reader::from_reader(&mut self.input);
+        let mut reader = Reader::from_reader(Guard { inner: &mut self.input, run: 0 });
         reader.config_mut().trim_text(false);
         let mut buf = Vec::new();
         let mut sum = ReadSummary::default();
@@ -79,7 +124,8 @@ impl<R: BufRead> Source for Sintesi<R> {
         let mut others: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
         let mut closed = false;
         let mut watermark: Option<(time::PrimitiveDateTime, String)> = None;
-        let malformed = |reader: &Reader<&mut R>, e: &dyn std::fmt::Display| SourceError::format(&origin, format!("not well-formed XML at byte {}: {e}", reader.error_position()));
+        let malformed =
+            |reader: &Reader<Guard<&mut R>>, e: &dyn std::fmt::Display| SourceError::format(&origin, format!("not well-formed XML at byte {}: {e}", reader.error_position()));
         loop {
             buf.clear();
             let ev = reader.read_event_into(&mut buf).map_err(|e| malformed(&reader, &e))?;

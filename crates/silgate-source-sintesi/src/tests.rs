@@ -91,3 +91,26 @@ fn given_a_feed_cut_after_a_record_or_with_content_after_the_root_it_should_be_a
     let (_, r) = read(r#"<s:SintesiExport xmlns:s="urn:silgate:sintesi:export:1"></s:SintesiExport>"#);
     assert_eq!(r.unwrap().records, 0);
 }
+
+#[test]
+fn given_an_endless_text_node_the_reader_should_stop_without_holding_it() {
+    struct Endless(u64);
+    impl std::io::Read for Endless {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let head = b"<SintesiExport xmlns=\"urn:silgate:sintesi:export:1\" cpi=\"C\"><Lavoratore><Note>";
+            let n = out.len();
+            for (i, b) in out.iter_mut().enumerate() {
+                let at = self.0 + i as u64;
+                *b = if (at as usize) < head.len() { head[at as usize] } else { b'x' };
+            }
+            self.0 += n as u64;
+            Ok(n)
+        }
+    }
+    let mut n = 0;
+    let r = Sintesi::new(std::io::BufReader::new(Endless(0)), "endless").read(&mut |_| {
+        n += 1;
+        ControlFlow::Continue(())
+    });
+    assert!(r.unwrap_err().to_string().contains("without markup"));
+}

@@ -46,8 +46,10 @@ struct Tracked<R> {
     offset: u64,
     /// Offsets of line breaks ahead of the parser, each with whether its line was blank.
     breaks: VecDeque<(u64, bool)>,
-    /// Whether the line being read so far holds anything but `\r`.
-    content: bool,
+    /// Offset of the last line break seen (or -1 before the first).
+    last_break: i64,
+    /// The last byte of the previous read, for a line that spans two reads.
+    last_byte: u8,
     lines_before: u64,
     record_start: u64,
 }
@@ -58,13 +60,20 @@ impl<R: Read> Read for Tracked<R> {
             return Err(std::io::Error::other(format!("a record runs past {} MiB: a quote left open?", MAX_RECORD_BYTES >> 20)));
         }
         let n = self.inner.read(buf)?;
-        for (i, b) in buf[..n].iter().enumerate() {
-            if *b == b'\n' {
-                self.breaks.push_back((self.offset + i as u64, !self.content));
-                self.content = false;
-            } else if *b != b'\r' {
-                self.content = true;
-            }
+        let data = &buf[..n];
+        for i in memchr::memchr_iter(b'\n', data) {
+            let at = self.offset as i64 + i as i64;
+            // Blank: nothing, or a lone `\r`, since the previous break.
+            let blank = match at - self.last_break - 1 {
+                0 => true,
+                1 => (if i >= 1 { data[i - 1] } else { self.last_byte }) == b'\r',
+                _ => false,
+            };
+            self.breaks.push_back((at as u64, blank));
+            self.last_break = at;
+        }
+        if let Some(b) = data.last() {
+            self.last_byte = *b;
         }
         self.offset += n as u64;
         Ok(n)
@@ -121,7 +130,7 @@ impl<R: Read> CsvTable<R> {
     /// Reads the header of `input`. `origin` names the file in provenance and errors,
     /// `table` prefixes issue paths (`LAVORATORI.CSV/COD_FISC`).
     pub fn new(input: R, origin: &str, table: &str, delimiter: u8, encoding: Encoding) -> Result<Self, SourceError> {
-        let tracked = Tracked { inner: input, offset: 0, breaks: VecDeque::new(), content: false, lines_before: 0, record_start: 0 };
+        let tracked = Tracked { inner: input, offset: 0, breaks: VecDeque::new(), last_break: -1, last_byte: 0, lines_before: 0, record_start: 0 };
         let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).buffer_capacity(256 * 1024).from_reader(tracked);
         let mut record = csv::ByteRecord::new();
         let io = |e: csv::Error| SourceError::io(origin, std::io::Error::other(e.to_string()));
