@@ -6,5 +6,6 @@ mod adapters;
 mod cli;
 mod delivery;
 mod generate;
+mod pec;
 mod roundtrip;
 mod tidy;

@@ -54,6 +54,12 @@ pub(crate) struct GatewayConfig {
     /// Records per ingest batch (one queue transaction each).
     #[serde(default = "default_batch")]
     pub(crate) batch: usize,
+    /// PEC: provider certificates, allowed senders, limits.
+    #[serde(default)]
+    pub(crate) pec: Option<crate::sources::PecSettings>,
+    /// The folder the config file is in (relative paths of `[pec]` resolve there).
+    #[serde(skip)]
+    pub(crate) base: PathBuf,
 }
 
 fn default_instance() -> String {
@@ -189,6 +195,7 @@ impl GatewayConfig {
             .with_context(|| format!("reading {}", path.display()))?;
         let mut cfg: Self = raw.try_deserialize().with_context(|| format!("{}: invalid configuration", path.display()))?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        cfg.base.clone_from(&base);
         let abs = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
         cfg.data_dir = abs(&cfg.data_dir);
         for p in [&mut cfg.node.ca, &mut cfg.node.client_cert, &mut cfg.node.client_key].into_iter().flatten() {
@@ -204,7 +211,7 @@ impl GatewayConfig {
                 (None, Some(_)) => anyhow::ensure!(s.kind == "sintesi" && s.cpi.is_some() && s.ca.is_some(), "sources: a pulled source (url) must be kind sintesi with cpi and ca"),
                 _ => anyhow::bail!("sources: give each source either an inbox or (sintesi) a url"),
             }
-            anyhow::ensure!(crate::SourceKind::parse(&s.kind).is_some(), "sources: unknown kind '{}' (canonical-json, sintesi, silplus, access)", s.kind);
+            anyhow::ensure!(crate::SourceKind::parse(&s.kind).is_some(), "sources: unknown kind '{}' (canonical-json, sintesi, silplus, access, pec)", s.kind);
             if let Some(m) = &mut s.mapping
                 && silgate_source_tabular::Mapping::builtin(m).is_none()
             {

@@ -86,6 +86,10 @@ enum Command {
         /// (`silplus-1`, `campania-1`). (default: the kind's built-in mapping)
         #[arg(long, value_name = "FILE|NAME")]
         mapping: Option<String>,
+        /// For `--source pec`: a TOML file with a `[pec]` table (provider certificates,
+        /// allowed senders), e.g. the gateway's config.
+        #[arg(long, value_name = "FILE")]
+        pec_config: Option<PathBuf>,
         /// Input files (folders for SIL Plus exports).
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
@@ -210,6 +214,9 @@ enum SourceKind {
     Silplus,
     /// An Access database (.mdb/.accdb), workbook (.xlsx/.xls), CSV exports, or a zip.
     Access,
+    /// A PEC message saved as .eml (needs the `[pec]` settings: --pec-config or the
+    /// gateway config).
+    Pec,
 }
 
 fn main() -> ExitCode {
@@ -218,7 +225,9 @@ fn main() -> ExitCode {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).json().try_init();
     let result = match cli.command {
         Command::Validate { files, judging } => validate::run(&files, &judging),
-        Command::Translate { source, out, region, mapping, inputs, judging } => translate::run(source, &out, region.as_deref(), mapping.as_deref(), &inputs, &judging),
+        Command::Translate { source, out, region, mapping, pec_config, inputs, judging } => {
+            translate::run(source, &out, region.as_deref(), mapping.as_deref(), pec_config.as_deref(), &inputs, &judging)
+        }
         Command::Codes => tables::list(),
         Command::Certs { out, region } => ops::certs(&out, &region),
         command => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

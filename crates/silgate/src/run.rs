@@ -86,6 +86,10 @@ impl Parts {
         let tables = silgate_codes::CodeTables::embedded();
         let xsd = silgate_std1546::XsdValidator::shared()?;
         let mapping = crate::sources::mapping(mapping)?;
+        let pec = match (&self.cfg.pec, kind) {
+            (Some(p), SourceKind::Pec) => Some(p.build(&self.cfg.base)?),
+            _ => None,
+        };
         let mut ing = Ingest::new(tables, today, xsd, &self.cfg, &self.queue, &self.dedup, &self.audit)?;
         let pb = progress.then(|| crate::sources::progress(kind.as_str()));
         for f in inputs {
@@ -93,7 +97,7 @@ impl Parts {
                 let file = std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?;
                 ing.canonical_json(BufReader::new(file), &f.display().to_string()).await?;
             } else {
-                let src = crate::sources::open(kind, f, mapping.clone())?;
+                let src = crate::sources::open(kind, f, mapping.clone(), pec.as_ref())?;
                 ing.source(src, pb.as_ref()).await?;
             }
         }

@@ -5,8 +5,12 @@ use crate::SourceKind;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use silgate_core::Source;
+use silgate_source_pec::PecConfig;
 use silgate_source_tabular::{Limits, Mapping};
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 impl SourceKind {
@@ -17,12 +21,13 @@ impl SourceKind {
             Self::Sintesi => "sintesi",
             Self::Silplus => "silplus",
             Self::Access => "access",
+            Self::Pec => "pec",
         }
     }
 
     /// Parses a config's `kind`.
     pub(crate) fn parse(s: &str) -> Option<Self> {
-        [Self::CanonicalJson, Self::Sintesi, Self::Silplus, Self::Access].into_iter().find(|k| k.as_str() == s)
+        [Self::CanonicalJson, Self::Sintesi, Self::Silplus, Self::Access, Self::Pec].into_iter().find(|k| k.as_str() == s)
     }
 
     /// True when `path` (a file or folder in an inbox) is an input of this kind.
@@ -32,6 +37,7 @@ impl SourceKind {
             Self::CanonicalJson => path.is_file() && ext == "jsonl",
             Self::Sintesi => path.is_file() && ext == "xml",
             Self::Silplus => (path.is_file() && ext == "zip") || (path.is_dir() && path.join(silgate_source_silplus::MANIFEST).is_file()),
+            Self::Pec => path.is_file() && ext == "eml",
             Self::Access => {
                 (path.is_file() && matches!(ext.as_str(), "mdb" | "accdb" | "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" | "zip")) || (path.is_dir() && path.join(".ready").is_file())
             }
@@ -50,9 +56,73 @@ pub(crate) fn mapping(spec: Option<&str>) -> Result<Option<Mapping>> {
     Ok(Some(Mapping::parse(spec, &text)?))
 }
 
+/// The `[pec]` table of a config file.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PecSettings {
+    /// PEM files of the PEC providers' certificates (relative to the config file).
+    #[serde(default)]
+    pub(crate) providers: Vec<PathBuf>,
+    /// Certified sender address -> CPI code.
+    #[serde(default)]
+    pub(crate) senders: BTreeMap<String, String>,
+    /// Ingest anomaly envelopes (the original came by ordinary mail).
+    #[serde(default)]
+    pub(crate) accept_anomalies: bool,
+    /// Largest attachment, MiB.
+    #[serde(default = "default_attachment_mib")]
+    pub(crate) max_attachment_mib: u64,
+    /// Largest message, MiB.
+    #[serde(default = "default_message_mib")]
+    pub(crate) max_message_mib: u64,
+}
+
+fn default_attachment_mib() -> u64 {
+    64
+}
+fn default_message_mib() -> u64 {
+    256
+}
+
+impl PecSettings {
+    /// The adapter's config; relative provider paths resolve against `base`.
+    pub(crate) fn build(&self, base: &Path) -> Result<Arc<PecConfig>> {
+        let mut pems = Vec::new();
+        for p in &self.providers {
+            let p = if p.is_absolute() { p.clone() } else { base.join(p) };
+            pems.push(std::fs::read(&p).with_context(|| format!("pec.providers: reading {}", p.display()))?);
+        }
+        let trust = silgate_source_pec::Trust::from_pems(&pems)?;
+        let senders = self.senders.iter().map(|(a, c)| (a.trim().to_ascii_lowercase(), c.clone())).collect();
+        let mut c = PecConfig::new(trust, senders);
+        c.accept_anomalies = self.accept_anomalies;
+        c.max_attachment_bytes = self.max_attachment_mib << 20;
+        c.max_message_bytes = self.max_message_mib << 20;
+        Ok(Arc::new(c))
+    }
+}
+
+/// Reads the `[pec]` table of a TOML file.
+pub(crate) fn pec_config(path: &Path) -> Result<Arc<PecConfig>> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        #[serde(default)]
+        pec: Option<PecSettings>,
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let f: File = toml::from_str(&text).with_context(|| format!("{}: invalid [pec] table", path.display()))?;
+    let s = f.pec.with_context(|| format!("{} has no [pec] table", path.display()))?;
+    s.build(path.parent().unwrap_or(Path::new(".")))
+}
+
 /// Opens one input of an adapter kind (not canonical JSON, which is read by lines).
-pub(crate) fn open(kind: SourceKind, path: &Path, mapping: Option<Mapping>) -> Result<Box<dyn Source + Send>> {
+pub(crate) fn open(kind: SourceKind, path: &Path, mapping: Option<Mapping>, pec: Option<&Arc<PecConfig>>) -> Result<Box<dyn Source + Send>> {
     Ok(match kind {
+        SourceKind::Pec => {
+            let config = pec.context("--source pec needs the [pec] settings (--pec-config FILE, or a [pec] table in the gateway config)")?.clone();
+            let raw = std::fs::read(path).map_err(|e| silgate_core::SourceError::io(path.display().to_string(), e))?;
+            Box::new(silgate_source_pec::PecMessage::new(raw, path.display().to_string(), config))
+        }
         SourceKind::Sintesi => Box::new(silgate_source_sintesi::open(path)?),
         SourceKind::Silplus => Box::new(silgate_source_silplus::open(path, mapping, Limits::default())?),
         SourceKind::Access => Box::new(silgate_source_access::open(path, mapping, Limits::default())?),

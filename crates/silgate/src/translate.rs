@@ -264,7 +264,8 @@ impl<'a> Translator<'a> {
     }
 }
 
-pub(crate) fn run(source: SourceKind, out: &Path, region: Option<&str>, mapping: Option<&str>, inputs: &[PathBuf], j: &Judging) -> Result<ExitCode> {
+pub(crate) fn run(source: SourceKind, out: &Path, region: Option<&str>, mapping: Option<&str>, pec: Option<&Path>, inputs: &[PathBuf], j: &Judging) -> Result<ExitCode> {
+    let pec = pec.map(crate::sources::pec_config).transpose()?;
     let tables = crate::tables::load(j)?;
     let today = crate::tables::today(j)?;
     let xsd = XsdValidator::shared()?;
@@ -277,7 +278,7 @@ pub(crate) fn run(source: SourceKind, out: &Path, region: Option<&str>, mapping:
             t.canonical_json(BufReader::new(f), &input.display().to_string())?;
             continue;
         }
-        let mut src = crate::sources::open(source, input, mapping.clone())?;
+        let mut src = crate::sources::open(source, input, mapping.clone(), pec.as_ref())?;
         let mut failed = None;
         src.read(&mut |item| match t.item(item) {
             Ok(()) => {

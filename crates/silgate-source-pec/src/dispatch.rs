@@ -1,0 +1,222 @@
+//! The attachments of `postacert.eml`, each to the adapter its type calls for.
+//!
+//! An attachment is written to a private temporary folder and opened by type: a zip
+//! is unpacked (entry, total and ratio limits) and its content dispatched again (a
+//! SIL Plus export when it holds `EXPORT.TXT`, else its zips one by one, else Access
+//! exports); `.xml` is a Sintesi feed or a national 1546 document by its root; `.mdb`,
+//! `.accdb`, `.xlsx`, `.xls`, `.csv` go to the Access adapter. Whatever an attachment
+//! gives is forwarded with the PEC provenance; a record of another CPI than the
+//! sender's is rejected (`pec.cpi`); an attachment that cannot be read is one rejection
+//! (`pec.attachment`), and the message goes on.
+
+use crate::PecConfig;
+use mail_parser::{MessageParser, MimeHeaders};
+use silgate_core::source::{Emit, ReadSummary, Rejection, Source, SourceItem};
+use silgate_core::{Position, Provenance, Record, SourceSystem};
+use silgate_source_tabular::Limits;
+use silgate_source_tabular::unzip::{self, ZipLimits};
+use std::ops::ControlFlow;
+use std::path::Path;
+
+const MAX_ZIP_DEPTH: u8 = 3;
+
+fn reject(sum: &mut ReadSummary, emit: &mut Emit<'_>, origin: &str, rule: &str, message: String) -> ControlFlow<()> {
+    let prov = Provenance::new(SourceSystem::Pec, origin, Position::MimePart("attachment".into()));
+    sum.emit(emit, SourceItem::Rejected(Rejection::one(prov, "attachment", rule, message)))
+}
+
+/// Dispatches every attachment of the original message `eml`.
+pub fn attachments(eml: &[u8], base: &str, cpi: &str, config: &PecConfig, sum: &mut ReadSummary, emit: &mut Emit<'_>) {
+    let Some(msg) = MessageParser::default().parse(eml) else {
+        let _ = reject(sum, emit, base, "pec.postacert", "postacert.eml is not a MIME message".into());
+        return;
+    };
+    let Ok(dir) = tempfile::Builder::new().prefix("silgate-pec-").tempdir() else {
+        let _ = reject(sum, emit, base, "pec.attachment", "no temporary folder for the attachments".into());
+        return;
+    };
+    let mut any = false;
+    for (i, part) in msg.attachments().enumerate() {
+        any = true;
+        let name = part.attachment_name().map(sanitize).unwrap_or_else(|| format!("attachment-{}", i + 1));
+        let origin = format!("{base}/{name}");
+        let bytes = part.contents();
+        if bytes.len() as u64 > config.max_attachment_bytes {
+            if reject(sum, emit, &origin, "pec.attachment-size", format!("the attachment is larger than {} MiB", config.max_attachment_bytes >> 20)).is_break() {
+                return;
+            }
+            continue;
+        }
+        let path = dir.path().join(format!("{i}-{name}"));
+        if std::fs::write(&path, bytes).is_err() {
+            let _ = reject(sum, emit, &origin, "pec.attachment", "could not be written to a temporary file".into());
+            continue;
+        }
+        if file(&path, &origin, cpi, config, 0, sum, emit).is_break() {
+            return;
+        }
+    }
+    if !any {
+        let _ = reject(sum, emit, base, "pec.attachment", "the message carries no attachment".into());
+    }
+}
+
+fn sanitize(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let clean: String = base.chars().map(|c| if c.is_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+    if clean.is_empty() || clean.starts_with('.') { format!("_{clean}") } else { clean }
+}
+
+fn ext(p: &Path) -> String {
+    p.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default()
+}
+
+/// Forwards what one source gives, with PEC provenance and the CPI check.
+fn forward(mut src: Box<dyn Source + '_>, origin: &str, cpi: &str, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> ControlFlow<()> {
+    let mut flow = ControlFlow::Continue(());
+    let result = src.read(&mut |item| {
+        flow = pass(item, origin, cpi, sum, emit);
+        flow
+    });
+    if let Err(e) = result {
+        return reject(sum, emit, origin, "pec.attachment", format!("unreadable: {e}"));
+    }
+    flow
+}
+
+fn pass(item: SourceItem, origin: &str, cpi: &str, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> ControlFlow<()> {
+    let rebase = |p: &mut Provenance| {
+        p.system = SourceSystem::Pec;
+        p.origin = origin.to_string();
+    };
+    match item {
+        SourceItem::Record(mut rec) => {
+            rebase(rec.provenance_mut());
+            let theirs = record_cpi(&rec);
+            if theirs != cpi {
+                let r = Rejection::one(
+                    rec.provenance().clone(),
+                    "DatiSistema/intermediario",
+                    "pec.cpi",
+                    format!("a record of CPI {theirs} sent by the address of CPI {cpi}: a CPI may only send its own records"),
+                );
+                return sum.emit(emit, SourceItem::Rejected(r));
+            }
+            sum.emit(emit, SourceItem::Record(rec))
+        }
+        SourceItem::Rejected(mut r) => {
+            rebase(&mut r.provenance);
+            sum.emit(emit, SourceItem::Rejected(r))
+        }
+    }
+}
+
+fn record_cpi(rec: &Record) -> String {
+    let p = &rec.provenance().cpi;
+    if !p.is_empty() {
+        return p.clone();
+    }
+    match rec {
+        Record::Cv(c) => c.system.intermediary.id.clone(),
+        Record::Vacancy(v) => v.system.intermediary.id.clone(),
+    }
+    .unwrap_or_default()
+}
+
+/// One file (an attachment, or an entry of an unpacked zip).
+fn file(path: &Path, origin: &str, cpi: &str, config: &PecConfig, depth: u8, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> ControlFlow<()> {
+    match ext(path).as_str() {
+        "zip" => zip(path, origin, cpi, config, depth, sum, emit),
+        "xml" => xml(path, origin, cpi, sum, emit),
+        "mdb" | "accdb" | "xlsx" | "xlsm" | "xls" => match silgate_source_access::open(path, None, Limits::default()) {
+            Ok(s) => forward(Box::new(s), origin, cpi, sum, emit),
+            Err(e) => reject(sum, emit, origin, "pec.attachment", format!("unreadable: {e}")),
+        },
+        _ => reject(sum, emit, origin, "pec.attachment-type", "an attachment of a type no adapter reads (zip, xml, mdb, accdb, xlsx, xls)".into()),
+    }
+}
+
+fn zip(path: &Path, origin: &str, cpi: &str, config: &PecConfig, depth: u8, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> ControlFlow<()> {
+    if depth >= MAX_ZIP_DEPTH {
+        return reject(sum, emit, origin, "pec.attachment", format!("zips nested deeper than {MAX_ZIP_DEPTH}"));
+    }
+    let limits = ZipLimits { max_entry_bytes: config.max_attachment_bytes, max_total_bytes: config.max_attachment_bytes.saturating_mul(4), ..ZipLimits::default() };
+    let dir = match unzip::unpack(path, limits) {
+        Ok(d) => d,
+        Err(e) => return reject(sum, emit, origin, "pec.attachment", format!("{e}")),
+    };
+    let mut files: Vec<std::path::PathBuf> = walk(dir.path());
+    files.sort();
+    if files.iter().any(|f| f.file_name().is_some_and(|n| n.to_string_lossy().eq_ignore_ascii_case(silgate_source_silplus::MANIFEST))) {
+        return match silgate_source_silplus::open(dir.path(), None, Limits::default()) {
+            Ok(s) => forward(Box::new(s), origin, cpi, sum, emit),
+            Err(e) => reject(sum, emit, origin, "pec.attachment", format!("{e}")),
+        };
+    }
+    let (zips, rest): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| ext(f) == "zip");
+    for z in &zips {
+        let inner = format!("{origin}!{}", z.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default());
+        if zip(z, &inner, cpi, config, depth + 1, sum, emit).is_break() {
+            return ControlFlow::Break(());
+        }
+    }
+    let xmls: Vec<_> = rest.iter().filter(|f| ext(f) == "xml").collect();
+    for x in &xmls {
+        let inner = format!("{origin}!{}", x.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default());
+        if xml(x, &inner, cpi, sum, emit).is_break() {
+            return ControlFlow::Break(());
+        }
+    }
+    if rest.iter().any(|f| matches!(ext(f).as_str(), "csv" | "mdb" | "accdb" | "xlsx" | "xls")) {
+        return match silgate_source_access::open(dir.path(), None, Limits::default()) {
+            Ok(s) => forward(Box::new(s), origin, cpi, sum, emit),
+            Err(e) => reject(sum, emit, origin, "pec.attachment", format!("{e}")),
+        };
+    }
+    if zips.is_empty() && xmls.is_empty() {
+        return reject(sum, emit, origin, "pec.attachment-type", "a zip holding nothing an adapter reads".into());
+    }
+    ControlFlow::Continue(())
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.') || n == "__MACOSX") {
+                continue;
+            }
+            if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+        }
+    }
+    out
+}
+
+/// An XML attachment: a Sintesi feed or a national document, by its root.
+fn xml(path: &Path, origin: &str, cpi: &str, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> ControlFlow<()> {
+    let head = {
+        use std::io::Read;
+        let mut h = vec![0u8; 4096];
+        let n = std::fs::File::open(path).and_then(|mut f| f.read(&mut h)).unwrap_or(0);
+        h.truncate(n);
+        String::from_utf8_lossy(&h).into_owned()
+    };
+    if head.contains("SintesiExport") {
+        return match silgate_source_sintesi::open(path) {
+            Ok(s) => forward(Box::new(s), origin, cpi, sum, emit),
+            Err(e) => reject(sum, emit, origin, "pec.attachment", format!("{e}")),
+        };
+    }
+    let Ok(bytes) = std::fs::read(path) else { return reject(sum, emit, origin, "pec.attachment", "unreadable".into()) };
+    let prov = Provenance::new(SourceSystem::Pec, origin, Position::Unknown);
+    let (rec, issues) = silgate_std1546::read::read_document(&bytes, prov.clone());
+    match rec {
+        Some(r) if !silgate_core::issue::has_errors(&issues) => pass(SourceItem::Record(Box::new(r)), origin, cpi, sum, emit),
+        _ => {
+            let issues =
+                if issues.is_empty() { vec![silgate_core::Issue::error("document", "pec.attachment", "neither a Sintesi feed nor a national 1546 document")] } else { issues };
+            sum.emit(emit, SourceItem::Rejected(Rejection { provenance: prov, issues }))
+        }
+    }
+}

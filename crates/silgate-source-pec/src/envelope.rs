@@ -1,0 +1,153 @@
+//! A PEC message as received: its class by top-level headers, the provider's S/MIME
+//! signature, and the signed parts (`daticert.xml`, `postacert.eml`).
+//!
+//! Order of the checks (sources.md): a message without PEC headers is not PEC; one with
+//! them must carry a detached S/MIME signature (`multipart/signed`, `smime.p7s`, micalg
+//! sha-256 or sha1) that verifies against the configured provider certificates; only
+//! then is it classified (receipt / transport envelope / anomaly envelope) and are its
+//! parts read, from the signed content alone: nothing outside the signature is trusted.
+
+use crate::daticert::{self, DatiCert};
+use mail_parser::{MessageParser, MimeHeaders};
+use openssl::pkcs7::{Pkcs7, Pkcs7Flags};
+use openssl::stack::Stack;
+use openssl::x509::X509;
+use openssl::x509::store::{X509Store, X509StoreBuilder};
+
+/// What a message is, by its top-level headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Class {
+    /// `X-Ricevuta: <type>`: accettazione, avvenuta-consegna, ...
+    Receipt(String),
+    /// `X-Trasporto: posta-certificata`: a transport envelope, to ingest.
+    Transport,
+    /// `X-Trasporto: errore`: an anomaly envelope (the original came by ordinary mail).
+    Anomaly,
+    /// None of the PEC headers.
+    NotPec,
+}
+
+/// The receipt types of the PEC rules.
+pub const RECEIPTS: [&str; 7] = ["accettazione", "non-accettazione", "presa-in-carico", "avvenuta-consegna", "errore-consegna", "preavviso-errore-consegna", "rilevazione-virus"];
+
+/// Why a message cannot be taken: a stable rule and a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{rule}: {message}")]
+pub struct EnvelopeError {
+    /// `pec.mime`, `pec.unsigned`, `pec.signature`, `pec.untrusted`, `pec.daticert`,
+    /// `pec.postacert`, `pec.header`.
+    pub rule: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn err(rule: &'static str, message: impl Into<String>) -> EnvelopeError {
+    EnvelopeError { rule, message: message.into() }
+}
+
+/// The providers' certificates a signature must chain to.
+pub struct Trust {
+    store: X509Store,
+}
+
+impl std::fmt::Debug for Trust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Trust")
+    }
+}
+
+impl Trust {
+    /// Trusts the certificates in these PEM texts (providers' CAs or their own
+    /// certificates).
+    pub fn from_pems(pems: &[Vec<u8>]) -> Result<Self, EnvelopeError> {
+        let mut b = X509StoreBuilder::new().map_err(|e| err("pec.config", e.to_string()))?;
+        let mut n = 0;
+        for pem in pems {
+            for c in X509::stack_from_pem(pem).map_err(|e| err("pec.config", format!("a provider certificate is not PEM: {e}")))? {
+                b.add_cert(c).map_err(|e| err("pec.config", e.to_string()))?;
+                n += 1;
+            }
+        }
+        if n == 0 {
+            return Err(err("pec.config", "no provider certificate configured: no PEC signature could verify"));
+        }
+        Ok(Self { store: b.build() })
+    }
+}
+
+/// A message taken apart.
+#[derive(Debug, Clone, Default)]
+pub struct Envelope {
+    /// Its class.
+    pub class: Option<Class>,
+    /// The certified data (receipts and envelopes carry one).
+    pub daticert: Option<DatiCert>,
+    /// The original message, raw (`postacert.eml`; envelopes only).
+    pub postacert: Option<Vec<u8>>,
+    /// The envelope's own `Message-ID`.
+    pub message_id: String,
+}
+
+fn header(raw: &mail_parser::Message<'_>, name: &str) -> Option<String> {
+    raw.header_raw(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+/// Classifies by the top-level headers alone.
+pub fn classify(msg: &mail_parser::Message<'_>) -> Result<Class, EnvelopeError> {
+    if let Some(r) = header(msg, "X-Ricevuta") {
+        let r = r.to_ascii_lowercase();
+        return if RECEIPTS.contains(&r.as_str()) { Ok(Class::Receipt(r)) } else { Err(err("pec.header", "X-Ricevuta names no receipt type of the PEC rules")) };
+    }
+    match header(msg, "X-Trasporto").map(|t| t.to_ascii_lowercase()).as_deref() {
+        Some("posta-certificata") => Ok(Class::Transport),
+        Some("errore") => Ok(Class::Anomaly),
+        Some(_) => Err(err("pec.header", "X-Trasporto is neither posta-certificata nor errore")),
+        None => Ok(Class::NotPec),
+    }
+}
+
+/// Verifies the signature of `raw` and returns the signed content.
+pub fn verify(raw: &[u8], trust: &Trust) -> Result<Vec<u8>, EnvelopeError> {
+    let (p7, content) = Pkcs7::from_smime(raw).map_err(|_| err("pec.unsigned", "not an S/MIME signed message (multipart/signed with smime.p7s)"))?;
+    let content = content.ok_or_else(|| err("pec.unsigned", "the signature is not detached: no signed content"))?;
+    let none = Stack::new().map_err(|e| err("pec.signature", e.to_string()))?;
+    match p7.verify(&none, &trust.store, Some(&content), None, Pkcs7Flags::BINARY) {
+        Ok(()) => Ok(content),
+        Err(e) => {
+            let why = e.to_string();
+            if why.contains("certificate verify") || why.contains("unable to get") || why.contains("self-signed") || why.contains("self signed") {
+                Err(err("pec.untrusted", "the signer's certificate does not chain to a configured PEC provider"))
+            } else {
+                Err(err("pec.signature", "the provider's signature does not verify: the message was altered"))
+            }
+        }
+    }
+}
+
+/// Takes a received message apart: class, then (for PEC messages) signature, then the
+/// signed parts.
+pub fn open(raw: &[u8], trust: &Trust) -> Result<Envelope, EnvelopeError> {
+    let msg = MessageParser::default().parse(raw).ok_or_else(|| err("pec.mime", "not a MIME message"))?;
+    let message_id = header(&msg, "Message-ID").unwrap_or_default();
+    let class = classify(&msg)?;
+    if class == Class::NotPec {
+        return Ok(Envelope { class: Some(class), message_id, ..Envelope::default() });
+    }
+    let signed = verify(raw, trust)?;
+    let inner = MessageParser::default().parse(&signed).ok_or_else(|| err("pec.mime", "the signed content is not a MIME entity"))?;
+    let mut daticert = None;
+    let mut postacert = None;
+    for part in inner.attachments() {
+        let name = part.attachment_name().unwrap_or_default().to_ascii_lowercase();
+        if name == "daticert.xml" {
+            daticert = Some(daticert::parse(part.contents()).map_err(|e| err("pec.daticert", e.0))?);
+        } else if name == "postacert.eml" || (postacert.is_none() && part.is_message()) {
+            postacert = Some(part.contents().to_vec());
+        }
+    }
+    let daticert = daticert.ok_or_else(|| err("pec.daticert", "the envelope carries no daticert.xml"))?;
+    if matches!(class, Class::Transport | Class::Anomaly) && postacert.is_none() {
+        return Err(err("pec.postacert", "the envelope carries no postacert.eml"));
+    }
+    Ok(Envelope { class: Some(class), daticert: Some(daticert), postacert, message_id })
+}
