@@ -24,7 +24,7 @@ impl Drop for Proc {
 }
 
 impl Proc {
-    fn kill9(mut self) {
+    pub(crate) fn kill9(mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }

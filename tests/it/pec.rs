@@ -181,6 +181,14 @@ fn given_saved_pec_messages_each_should_be_ingested_or_quarantined_with_its_reas
         std::fs::write(&p, bytes).unwrap();
         files.push(p);
     }
+    if std::env::var_os("SILGATE_PEC_SEEDS").is_some() {
+        // Seeds for the pec_envelope fuzz target (scripts/fuzz).
+        let seeds = root().join("target/pec-seeds");
+        std::fs::create_dir_all(&seeds).unwrap();
+        for f in &files {
+            std::fs::copy(f, seeds.join(f.file_name().unwrap())).unwrap();
+        }
+    }
     let out = dir.path().join("out");
     let (code, err) = translate(&cfg, &out, &files);
     assert_eq!(code, 0, "{err}");
@@ -201,4 +209,244 @@ fn given_saved_pec_messages_each_should_be_ingested_or_quarantined_with_its_reas
     assert_eq!(docs, 18, "{err}");
     // The CPI that sent another CPI's records: every record rejected.
     assert_eq!(q.iter().filter(|l| l["rule"] == "pec.cpi").count(), 18);
+}
+
+/// A private dovecot on loopback (DESIGN.md §8): its own config, Maildir and users in a
+/// temporary folder, IMAP (plain, STARTTLS) and IMAPS with the test PKI's certificate.
+pub(crate) struct Dovecot {
+    dir: tempfile::TempDir,
+    conf: PathBuf,
+    pub(crate) imap: u16,
+    pub(crate) imaps: u16,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Dovecot {
+    pub(crate) fn start(pki: &Path) -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        assert!(Path::new("/usr/sbin/dovecot").exists(), "dovecot is needed (scripts/test installs dovecot-imapd)");
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for sub in ["run", "mail", "home"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(d.join("run"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let st = Command::new("chown").args(["-R", "dovecot:dovecot"]).arg(d.join("mail")).arg(d.join("home")).status().unwrap();
+        assert!(st.success());
+        std::fs::write(d.join("users"), "silgate:{PLAIN}segreta\n").unwrap();
+        let (imap, imaps) = (free_port(), free_port());
+        let conf = d.join("dovecot.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "base_dir = {d}/run\nstate_dir = {d}/run/state\nlog_path = {d}/dovecot.log\nprotocols = imap\nlisten = 127.0.0.1\nssl = yes\nssl_cert = <{cert}\nssl_key = <{key}\n\
+                 disable_plaintext_auth = no\nauth_mechanisms = plain login\nmail_location = maildir:{d}/mail/%u\nfirst_valid_uid = 100\ndefault_internal_user = dovecot\ndefault_login_user = dovenull\n\
+                 passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {d}/users\n}}\nuserdb {{\n  driver = static\n  args = uid=dovecot gid=dovecot home={d}/home/%u\n}}\n\
+                 service imap-login {{\n  chroot =\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {imap}\n  }}\n  inet_listener imaps {{\n    address = 127.0.0.1\n    port = {imaps}\n    ssl = yes\n  }}\n}}\nservice anvil {{\n  chroot =\n}}\n",
+                d = d.display(),
+                cert = pki.join("node.pem").display(),
+                key = pki.join("node.key").display(),
+            ),
+        )
+        .unwrap();
+        let st = Command::new("/usr/sbin/dovecot").arg("-c").arg(&conf).status().unwrap();
+        assert!(st.success(), "dovecot did not start: {}", std::fs::read_to_string(d.join("dovecot.log")).unwrap_or_default());
+        let me = Self { dir, conf, imap, imaps };
+        crate::delivery::wait_for("dovecot listening", std::time::Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", imaps)).is_ok());
+        me
+    }
+
+    fn tool(&self, args: &[&str], files: &[PathBuf]) -> String {
+        let o = Command::new("python3")
+            .arg(root().join("tests/fixtures/peers/imap_tool.py"))
+            .arg(self.imap.to_string())
+            .args(["silgate", "segreta"])
+            .args(args)
+            .args(files)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
+    pub(crate) fn append(&self, folder: &str, messages: &[Vec<u8>]) {
+        let files: Vec<PathBuf> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let p = self.dir.path().join(format!("seed-{}-{i}.eml", fastrand_id()));
+                std::fs::write(&p, m).unwrap();
+                p
+            })
+            .collect();
+        self.tool(&["append", folder], &files);
+    }
+
+    pub(crate) fn count(&self, folder: &str) -> usize {
+        self.tool(&["count", folder], &[]).parse().unwrap_or(0)
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = Command::new("/usr/sbin/dovecot").arg("-c").arg(&self.conf).arg("stop").status();
+    }
+}
+
+/// A gateway config with a PEC mailbox source on `dovecot` (IMAPS) and the [pec] table.
+fn mailbox_gateway(dir: &Path, pki: &Path, base: &str, dovecot: &Dovecot, provider_ca: &str) -> PathBuf {
+    std::fs::write(dir.join("provider-ca.pem"), provider_ca).unwrap();
+    let extra = format!(
+        "[[sources]]\nkind = \"pec\"\npoll_secs = 1\n[sources.imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"imaps\"\nuser = \"silgate\"\npassword = \"segreta\"\nca = \"{}\"\n\n\
+         [pec]\nproviders = [\"provider-ca.pem\"]\nmax_attachment_mib = 1\n[pec.senders]\n\"{CPI_ADDR}\" = \"{}\"\n\"{OTHER_ADDR}\" = \"CPI999999\"\n",
+        dovecot.imaps,
+        pki.join("ca.pem").display(),
+        crate::generate::CPI
+    );
+    crate::delivery::gateway(dir, pki, base, &extra)
+}
+
+/// National documents of workers `ids` (translated from a generated SIL Plus export).
+fn national_docs(dir: &Path, ids: &[u32]) -> Vec<Vec<u8>> {
+    let mut t = crate::generate::valid(0, 0);
+    for i in ids {
+        let (row, kids) = crate::generate::worker(*i);
+        t.get_mut(&crate::generate::Entity::Lavoratori).unwrap().push(row);
+        for (e, r) in kids {
+            t.get_mut(&e).unwrap().push(r);
+        }
+    }
+    let src = dir.join(format!("nat-{}", ids[0]));
+    crate::generate::silplus(&src, &t);
+    let out = dir.join(format!("nat-out-{}", ids[0]));
+    let o = Command::new(env!("CARGO_BIN_EXE_silgate"))
+        .args(["translate", "--source", "silplus", "--region", "16", "--today", "2026-11-24", "--out"])
+        .arg(&out)
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "xml")).collect();
+    docs.sort();
+    docs.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+#[test]
+fn given_a_pec_mailbox_run_should_ingest_envelopes_quarantine_the_rest_and_move_each_when_done() {
+    use crate::delivery::{certs, node, run, totals, wait_for};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    let dovecot = Dovecot::start(&pki);
+    let good = provider("Gestore");
+    let rogue = provider("Sconosciuto");
+    let fixtures = root().join("tests/fixtures");
+    let zip = std::fs::read(fixtures.join("silplus/valid.zip")).unwrap();
+    let xlsx = std::fs::read(fixtures.join("access/export.xlsx")).unwrap();
+    let nat = national_docs(dir.path(), &[50, 51]);
+    let transport = "X-Trasporto: posta-certificata";
+    let dc = |id: &str| daticert("posta-certificata", CPI_ADDR, id);
+    let mut msgs = vec![
+        envelope(&good, transport, &dc("id-1"), Some(&postacert(CPI_ADDR, &[("export.zip", "application/zip", zip.clone())]))),
+        envelope(&good, transport, &dc("id-2"), Some(&postacert(CPI_ADDR, &[("export.xlsx", "application/octet-stream", xlsx)]))),
+        envelope(&good, transport, &dc("id-3"), Some(&postacert(CPI_ADDR, &[("cv-a.xml", "application/xml", nat[0].clone()), ("cv-b.xml", "application/xml", nat[1].clone())]))),
+        envelope(&good, "X-Trasporto: errore", &daticert("errore", CPI_ADDR, "id-a"), Some(&postacert(CPI_ADDR, &[("export.zip", "application/zip", zip.clone())]))),
+        envelope(&rogue, transport, &dc("id-u"), Some(&postacert(CPI_ADDR, &[("export.zip", "application/zip", zip.clone())]))),
+        envelope(
+            &good,
+            transport,
+            &daticert("posta-certificata", "chi@pec.example.it", "id-s"),
+            Some(&postacert("chi@pec.example.it", &[("export.zip", "application/zip", zip.clone())])),
+        ),
+        envelope(&good, transport, &daticert("posta-certificata", OTHER_ADDR, "id-o"), Some(&postacert(OTHER_ADDR, &[("export.zip", "application/zip", zip.clone())]))),
+        envelope(&good, transport, &dc("id-b"), Some(&postacert(CPI_ADDR, &[("big.zip", "application/zip", vec![7u8; 2 << 20])]))),
+        b"From: a@example.it\r\nTo: silgate@example.it\r\nSubject: ciao\r\nMessage-ID: <plain@example.it>\r\n\r\nnon PEC\r\n".to_vec(),
+    ];
+    for t in silgate_source_pec::envelope::RECEIPTS {
+        msgs.push(envelope(&good, &format!("X-Ricevuta: {t}"), &daticert(t, CPI_ADDR, "id-r"), None));
+    }
+    let mut tampered = envelope(&good, transport, &dc("id-t"), Some(&postacert(CPI_ADDR, &[("export.zip", "application/zip", zip)])));
+    let at = tampered.windows(8).position(|w| w == b"In alleg").unwrap();
+    tampered[at] = b'i';
+    msgs.push(tampered);
+    let total = msgs.len();
+    dovecot.append("INBOX", &msgs);
+    assert_eq!(dovecot.count("INBOX"), total);
+    let cfg = mailbox_gateway(dir.path(), &pki, &base, &dovecot, &good.ca_pem);
+    let gw = run(&cfg);
+    // SIL Plus export: 18 records, 3 of them closures of records never sent: 15. The
+    // workbook holds the same records (known: nothing new). Two national documents.
+    wait_for("every message processed", Duration::from_secs(90), || dovecot.count("silgate-processed") == total);
+    wait_for("17 documents at the node", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 17);
+    assert_eq!(gw.term(), 0);
+    assert_eq!(dovecot.count("INBOX"), 0);
+    assert_eq!(totals(&base, &pki, "duplicates"), 0);
+    let q = std::fs::read_to_string(dir.path().join("data/quarantine.jsonl")).unwrap();
+    for rule in ["pec.anomaly", "pec.untrusted", "pec.sender", "pec.cpi", "pec.attachment-size", "pec.not-pec", "pec.receipt", "pec.signature", "closure.unknown-original"] {
+        assert!(q.contains(&format!("\"rule\":\"{rule}\"")), "{rule} missing from quarantine");
+    }
+    assert_eq!(q.lines().filter(|l| l.contains("\"rule\":\"pec.receipt\"")).count(), 7);
+    // The audit shows every message's fate.
+    let out = Command::new(env!("CARGO_BIN_EXE_silgate")).args(["audit", "verify", "--config"]).arg(&cfg).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let db = rusqlite::Connection::open(dir.path().join("data/audit.db")).unwrap();
+    let inputs: i64 = db.query_row("SELECT count(*) FROM audit WHERE event = 'input' AND detail LIKE 'pec uid=%'", [], |r| r.get(0)).unwrap();
+    assert_eq!(inputs as usize, total);
+}
+
+#[test]
+fn given_kill_9_during_a_mailbox_run_a_restart_should_queue_nothing_twice() {
+    use crate::delivery::{certs, node, run, totals, wait_for};
+    use crate::generate::{Entity, valid, worker, zip_dir};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    let dovecot = Dovecot::start(&pki);
+    let good = provider("Gestore");
+    // Twelve envelopes, each a SIL Plus export of its own eight active workers.
+    let mut msgs = Vec::new();
+    let mut expected = 0;
+    for k in 0..12u32 {
+        let mut t = valid(0, 0);
+        for i in (100 + k * 10..100 + k * 10 + 10).filter(|i| i % 7 != 0).take(8) {
+            let (row, kids) = worker(i);
+            t.get_mut(&Entity::Lavoratori).unwrap().push(row);
+            for (e, r) in kids {
+                t.get_mut(&e).unwrap().push(r);
+            }
+            expected += 1;
+        }
+        let src = dir.path().join(format!("exp-{k}"));
+        crate::generate::silplus(&src, &t);
+        let z = dir.path().join(format!("exp-{k}.zip"));
+        zip_dir(&src, &z);
+        let id = format!("id-k{k}");
+        msgs.push(envelope(
+            &good,
+            "X-Trasporto: posta-certificata",
+            &daticert("posta-certificata", CPI_ADDR, &id),
+            Some(&postacert(CPI_ADDR, &[("export.zip", "application/zip", std::fs::read(&z).unwrap())])),
+        ));
+    }
+    dovecot.append("INBOX", &msgs);
+    let cfg = mailbox_gateway(dir.path(), &pki, &base, &dovecot, &good.ca_pem);
+    let gw = run(&cfg);
+    wait_for("a first message processed", Duration::from_secs(60), || dovecot.count("silgate-processed") >= 1);
+    gw.kill9();
+    let gw = run(&cfg);
+    wait_for("every message processed", Duration::from_secs(120), || dovecot.count("silgate-processed") == msgs.len());
+    wait_for("every record at the node", Duration::from_secs(120), || totals(&base, &pki, "accepted") == expected);
+    // A message seen again (put back by hand): processed whole before, only moved.
+    dovecot.append("INBOX", &msgs[..1]);
+    wait_for("the repeated message moved", Duration::from_secs(60), || dovecot.count("INBOX") == 0);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(gw.term(), 0);
+    assert_eq!(totals(&base, &pki, "accepted"), expected);
+    assert_eq!(totals(&base, &pki, "duplicates"), 0);
 }

@@ -30,6 +30,9 @@ pub enum Event {
     DeadLettered,
     /// A dead letter was put back in the queue.
     Replayed,
+    /// An input as a whole (a file, a PEC message) was taken (detail: its kind, its
+    /// class and its fate: ingested, refused, a receipt...).
+    Input,
 }
 
 impl Event {
@@ -45,12 +48,13 @@ impl Event {
             Self::Refused => "refused",
             Self::DeadLettered => "dead-lettered",
             Self::Replayed => "replayed",
+            Self::Input => "input",
         }
     }
 
     /// Parses a stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Received, Self::Rejected, Self::Queued, Self::Deduplicated, Self::Attempt, Self::Delivered, Self::Refused, Self::DeadLettered, Self::Replayed]
+        [Self::Received, Self::Rejected, Self::Queued, Self::Deduplicated, Self::Attempt, Self::Delivered, Self::Refused, Self::DeadLettered, Self::Replayed, Self::Input]
             .into_iter()
             .find(|e| e.as_str() == s)
     }

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS latest (
 );
 CREATE TABLE IF NOT EXISTS egov_counter (sender TEXT PRIMARY KEY, n INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sent_codes (key_hash TEXT PRIMARY KEY, code TEXT NOT NULL, updated_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS seen_inputs (key TEXT PRIMARY KEY, at_ms INTEGER NOT NULL);
 ";
 
 /// What the index says about a record version offered for queueing.
@@ -107,6 +108,17 @@ impl DedupIndex {
     /// what a later closure of the record must name as the code it closes.
     pub async fn remember_codes(&self, codes: Vec<(String, String)>) -> Result<(), PublishError> {
         each!(self, d => d.remember_codes(codes).await)
+    }
+
+    /// True when an input with this key (a PEC message: identificativo + content hash)
+    /// was processed whole before.
+    pub async fn input_seen(&self, key: &str) -> Result<bool, PublishError> {
+        each!(self, d => d.input_seen(key.to_string()).await)
+    }
+
+    /// Records that an input was processed whole (every record queued or quarantined).
+    pub async fn mark_input(&self, key: &str) -> Result<(), PublishError> {
+        each!(self, d => d.mark_input(key.to_string()).await)
     }
 
     /// For each hashed business key, the communication code last queued for it.
@@ -230,6 +242,18 @@ impl SqliteDedup {
                 }
             }
             tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn input_seen(&self, key: String) -> Result<bool, PublishError> {
+        self.with(move |c| Ok(c.prepare_cached("SELECT 1 FROM seen_inputs WHERE key = ?1")?.query_row([&key], |_| Ok(())).optional()?.is_some())).await
+    }
+
+    pub(crate) async fn mark_input(&self, key: String) -> Result<(), PublishError> {
+        self.with(move |c| {
+            c.execute("INSERT OR IGNORE INTO seen_inputs (key, at_ms) VALUES (?1, ?2)", params![key, now_ms()])?;
             Ok(())
         })
         .await

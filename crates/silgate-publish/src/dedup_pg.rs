@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS dedup_latest (
 );
 CREATE TABLE IF NOT EXISTS dedup_egov_counter (sender TEXT PRIMARY KEY, n BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS dedup_sent_codes (key_hash TEXT PRIMARY KEY, code TEXT NOT NULL, updated_ms BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS dedup_seen_inputs (key TEXT PRIMARY KEY, at_ms BIGINT NOT NULL);
 ";
 
 fn pg(e: tokio_postgres::Error) -> PublishError {
@@ -67,6 +68,17 @@ impl PgDedup {
             tx.execute(&up, &[k, code, &now]).await.map_err(pg)?;
         }
         tx.commit().await.map_err(pg)
+    }
+
+    pub(crate) async fn input_seen(&self, key: String) -> Result<bool, PublishError> {
+        let c = self.client.lock().await;
+        Ok(c.query_opt("SELECT 1 FROM dedup_seen_inputs WHERE key = $1", &[&key]).await.map_err(pg)?.is_some())
+    }
+
+    pub(crate) async fn mark_input(&self, key: String) -> Result<(), PublishError> {
+        let c = self.client.lock().await;
+        c.execute("INSERT INTO dedup_seen_inputs (key, at_ms) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", &[&key, &now_ms()]).await.map_err(pg)?;
+        Ok(())
     }
 
     pub(crate) async fn last_codes(&self, keys: Vec<String>) -> Result<Vec<Option<String>>, PublishError> {

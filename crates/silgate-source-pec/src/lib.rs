@@ -27,6 +27,7 @@
 pub mod daticert;
 pub mod dispatch;
 pub mod envelope;
+pub mod mailbox;
 
 pub use daticert::DatiCert;
 pub use envelope::{Class, Envelope, EnvelopeError, Trust};

@@ -167,6 +167,9 @@ pub(crate) struct SourceConfig {
     /// See `client_cert`.
     #[serde(default)]
     pub(crate) client_key: Option<PathBuf>,
+    /// PEC: the mailbox polled over IMAP.
+    #[serde(default)]
+    pub(crate) imap: Option<ImapConfig>,
     /// Table mapping for silplus / access: a TOML file (relative to the config file)
     /// or a built-in name (`silplus-1`, `campania-1`).
     #[serde(default)]
@@ -178,6 +181,46 @@ pub(crate) struct SourceConfig {
     /// Seconds between polls.
     #[serde(default = "default_poll")]
     pub(crate) poll_secs: u64,
+}
+
+/// `[sources.imap]`: a PEC mailbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ImapConfig {
+    /// Server host.
+    pub(crate) host: String,
+    /// Port (993 for IMAPS, 143 for STARTTLS).
+    pub(crate) port: u16,
+    /// `imaps`, `starttls`, or `insecure-loopback` (plaintext, loopback servers only).
+    #[serde(default = "default_security")]
+    pub(crate) security: String,
+    /// Login name.
+    pub(crate) user: String,
+    /// Password (prefer `password_env`).
+    #[serde(default)]
+    pub(crate) password: Option<String>,
+    /// The environment variable holding the password.
+    #[serde(default)]
+    pub(crate) password_env: Option<String>,
+    /// CA certificate(s) the server's certificate must chain to.
+    #[serde(default)]
+    pub(crate) ca: Option<PathBuf>,
+    /// Folder polled.
+    #[serde(default = "default_inbox_folder")]
+    pub(crate) mailbox: String,
+    /// Folder processed messages move to.
+    #[serde(default = "default_processed_folder")]
+    pub(crate) processed: String,
+}
+
+fn default_security() -> String {
+    "imaps".into()
+}
+fn default_inbox_folder() -> String {
+    "INBOX".into()
+}
+fn default_processed_folder() -> String {
+    "silgate-processed".into()
 }
 
 fn default_poll() -> u64 {
@@ -206,11 +249,25 @@ impl GatewayConfig {
             for p in [&mut s.ca, &mut s.client_cert, &mut s.client_key].into_iter().flatten() {
                 *p = abs(p);
             }
-            match (&s.inbox, &s.url) {
-                (Some(_), None) => {}
-                (None, Some(_)) => anyhow::ensure!(s.kind == "sintesi" && s.cpi.is_some() && s.ca.is_some(), "sources: a pulled source (url) must be kind sintesi with cpi and ca"),
-                _ => anyhow::bail!("sources: give each source either an inbox or (sintesi) a url"),
+            if let Some(ca) = s.imap.as_mut().and_then(|i| i.ca.as_mut()) {
+                *ca = abs(ca);
             }
+            match (&s.inbox, &s.url, &s.imap) {
+                (Some(_), None, None) => {}
+                (None, Some(_), None) => {
+                    anyhow::ensure!(s.kind == "sintesi" && s.cpi.is_some() && s.ca.is_some(), "sources: a pulled source (url) must be kind sintesi with cpi and ca")
+                }
+                (None, None, Some(i)) => {
+                    anyhow::ensure!(s.kind == "pec", "sources: an imap mailbox is a source of kind pec");
+                    anyhow::ensure!(
+                        matches!(i.security.as_str(), "imaps" | "starttls" | "insecure-loopback"),
+                        "sources.imap.security must be imaps, starttls or insecure-loopback"
+                    );
+                    anyhow::ensure!(i.security == "insecure-loopback" || i.ca.is_some(), "sources.imap.ca is required with TLS");
+                }
+                _ => anyhow::bail!("sources: give each source either an inbox, (sintesi) a url, or (pec) an imap mailbox"),
+            }
+            anyhow::ensure!(s.kind != "pec" || cfg.pec.is_some(), "sources: a pec source needs the [pec] table (provider certificates, allowed senders)");
             anyhow::ensure!(crate::SourceKind::parse(&s.kind).is_some(), "sources: unknown kind '{}' (canonical-json, sintesi, silplus, access, pec)", s.kind);
             if let Some(m) = &mut s.mapping
                 && silgate_source_tabular::Mapping::builtin(m).is_none()

@@ -11,6 +11,7 @@
 //! - [`gateway`]: the gateway's config file and the ingest step (translate, dedup,
 //!   queue, audit).
 //! - [`sources`]: the source adapters by kind, mapping files, the progress bar.
+//! - [`mailbox`]: PEC mailboxes over IMAP, exactly once.
 //! - [`pull`]: the Sintesi feed pulled over HTTPS with a persisted watermark.
 //! - [`run`]: `silgate run` (inbox pollers + publisher, graceful shutdown) and
 //!   `silgate ingest`.
@@ -22,6 +23,7 @@
 
 mod demo;
 mod gateway;
+mod mailbox;
 mod ops;
 mod pki;
 mod pull;

@@ -257,12 +257,16 @@ pub(crate) async fn run(config: &Path) -> Result<ExitCode> {
     for s in &parts.cfg.sources {
         let kind = SourceKind::parse(&s.kind).with_context(|| format!("unknown source kind '{}'", s.kind))?;
         let every = Duration::from_secs(s.poll_secs.max(1));
-        match &s.inbox {
-            Some(inbox) => {
+        match (&s.inbox, &s.imap) {
+            (Some(inbox), _) => {
                 std::fs::create_dir_all(inbox).with_context(|| format!("creating {}", inbox.display()))?;
                 tasks.push(tokio::spawn(poll_inbox(parts.clone(), kind, s.mapping.clone(), inbox.clone(), every, stop.clone())));
             }
-            None => {
+            (None, Some(imap)) => {
+                let mb = crate::mailbox::PecMailbox::new(imap, &parts.cfg)?;
+                tasks.push(tokio::spawn(mb.run(parts.clone(), every, stop.clone())));
+            }
+            (None, None) => {
                 let puller = crate::pull::SintesiPull::new(s)?;
                 tasks.push(tokio::spawn(puller.run(parts.clone(), every, stop.clone())));
             }

@@ -1,0 +1,121 @@
+//! `silgate run` on a PEC mailbox: every message not yet processed is fetched (without
+//! marking it read), taken apart by the PEC adapter, its records queued or quarantined,
+//! its fate audited, and only then marked `\Seen` and moved to the processed folder.
+//!
+//! Exactly once: a crash before the move leaves the message in the inbox; seen again,
+//! its records are known to the dedup index and queue nothing, and a message recorded
+//! as processed whole (key: the PEC `identificativo` + the SHA-256 of its bytes) is
+//! only moved. Connections are retried with a doubling delay (capped at a minute);
+//! between polls the client IDLEs when the server can.
+
+use crate::gateway::{GatewayConfig, ImapConfig};
+use crate::run::{Parts, today};
+use anyhow::{Context, Result};
+use silgate_audit::{Event, NewEntry};
+use silgate_source_pec::mailbox::{ImapSettings, Mailbox, Security};
+use silgate_source_pec::{PecConfig, PecMessage};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// One polled mailbox.
+#[derive(Debug, Clone)]
+pub(crate) struct PecMailbox {
+    settings: ImapSettings,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    pec: Arc<PecConfig>,
+}
+
+impl PecMailbox {
+    pub(crate) fn new(c: &ImapConfig, cfg: &GatewayConfig) -> Result<Self> {
+        let security = match c.security.as_str() {
+            "imaps" => Security::Imaps,
+            "starttls" => Security::StartTls,
+            _ => Security::InsecureLoopback,
+        };
+        let password = match (&c.password, &c.password_env) {
+            (_, Some(var)) => std::env::var(var).with_context(|| format!("sources.imap.password_env: {var} is not set"))?,
+            (Some(p), None) => p.clone(),
+            (None, None) => anyhow::bail!("sources.imap: password or password_env is required"),
+        };
+        let tls = match &c.ca {
+            Some(ca) => Some(Arc::new(silgate_publish::tls_config(ca, None, None)?)),
+            None => None,
+        };
+        let pec = cfg.pec.as_ref().context("a pec source needs the [pec] table")?.build(&cfg.base)?;
+        let settings = ImapSettings { host: c.host.clone(), port: c.port, security, user: c.user.clone(), password, mailbox: c.mailbox.clone(), processed: c.processed.clone() };
+        Ok(Self { settings, tls, pec })
+    }
+
+    fn origin(&self, uid: u32) -> String {
+        format!("imap://{}@{}/{};UID={uid}", self.settings.user, self.settings.host, self.settings.mailbox)
+    }
+
+    /// Handles one message whole; returns once it may be marked processed.
+    async fn one(&self, parts: &Parts, uid: u32, raw: Vec<u8>) -> Result<()> {
+        let hash = silgate_publish::sha256_hex(&[&raw]);
+        let (class, id, cpi) = match silgate_source_pec::envelope::open(&raw, &self.pec.trust) {
+            Ok(env) => {
+                let dc = env.daticert.unwrap_or_default();
+                let cpi = self.pec.senders.get(&dc.mittente.trim().to_ascii_lowercase()).cloned();
+                (format!("{:?}", env.class.unwrap_or(silgate_source_pec::Class::NotPec)).to_lowercase(), dc.identificativo, cpi)
+            }
+            Err(e) => (format!("invalid ({})", e.rule), String::new(), None),
+        };
+        let key = format!("pec:{id}:{hash}");
+        if parts.dedup.input_seen(&key).await? {
+            let e = NewEntry::now(Event::Input, None, None, cpi.as_deref(), format!("pec uid={uid} id={id} already processed whole: moved only"));
+            parts.audit.record(vec![e]).await?;
+            return Ok(());
+        }
+        let msg = PecMessage::new(raw, self.origin(uid), self.pec.clone());
+        let (s, _) = parts.ingest_source(Box::new(msg), today()).await?;
+        parts.dedup.mark_input(&key).await?;
+        let detail = format!("pec uid={uid} id={id} class={class} records={} queued={} unchanged={} rejected={}", s.records, s.queued, s.unchanged, s.rejected);
+        tracing::info!(uid, class = %class, records = s.records, queued = s.queued, rejected = s.rejected, "pec message processed");
+        parts.audit.record(vec![NewEntry::now(Event::Input, None, None, cpi.as_deref(), detail)]).await?;
+        Ok(())
+    }
+
+    async fn session(&self, parts: &Parts, every: Duration, stop: &mut watch::Receiver<bool>) -> Result<()> {
+        let mut mb = Mailbox::connect(self.settings.clone(), self.tls.clone()).await?;
+        loop {
+            for uid in mb.unseen().await? {
+                if *stop.borrow() {
+                    mb.logout().await;
+                    return Ok(());
+                }
+                let Some(raw) = mb.fetch(uid).await? else { continue };
+                self.one(parts, uid, raw).await?;
+                mb.processed(uid).await?;
+            }
+            if *stop.borrow() {
+                mb.logout().await;
+                return Ok(());
+            }
+            mb = tokio::select! {
+                r = mb.wait(every) => r?,
+                _ = stop.changed() => return Ok(()),
+            };
+        }
+    }
+
+    /// Polls until `stop`, reconnecting after failures.
+    pub(crate) async fn run(self, parts: Arc<Parts>, every: Duration, mut stop: watch::Receiver<bool>) {
+        let mut delay = Duration::from_secs(1);
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            match self.session(&parts, every, &mut stop).await {
+                Ok(()) => return,
+                Err(e) => tracing::error!(host = %self.settings.host, error = %format!("{e:#}"), retry_in_secs = delay.as_secs(), "pec mailbox failed; reconnecting"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = stop.changed() => return,
+            }
+            delay = (delay * 2).min(Duration::from_secs(60));
+        }
+    }
+}
