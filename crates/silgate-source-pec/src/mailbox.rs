@@ -126,6 +126,9 @@ impl Mailbox {
     /// folder exists. `tls_config` is required unless the security is
     /// [`Security::InsecureLoopback`] (refused for a host that is not loopback).
     pub async fn connect(settings: ImapSettings, tls_config: Option<Arc<rustls::ClientConfig>>) -> Result<Self, ImapError> {
+        if settings.security == Security::InsecureLoopback && !is_loopback(&settings.host) {
+            return Err(ImapError { step: "connect", message: format!("plaintext IMAP is only allowed to a loopback server, not {}", settings.host) });
+        }
         let tcp = tokio::time::timeout(Duration::from_secs(15), TcpStream::connect((settings.host.as_str(), settings.port)))
             .await
             .map_err(|e| fail("connect")(&e))?
@@ -145,9 +148,6 @@ impl Mailbox {
                 async_imap::Client::new(tls(tcp, &settings.host, &needs_tls()?).await?)
             }
             Security::InsecureLoopback => {
-                if !is_loopback(&settings.host) {
-                    return Err(ImapError { step: "connect", message: format!("plaintext IMAP is only allowed to a loopback server, not {}", settings.host) });
-                }
                 let mut c = async_imap::Client::new(Conn::Plain(tcp));
                 c.read_response().await.map_err(|e| fail("greeting")(&e))?;
                 c
