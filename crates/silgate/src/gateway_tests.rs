@@ -12,7 +12,9 @@ fn given_the_embedded_example_it_should_load_with_sqlite_everywhere() {
     assert_eq!((c.region.as_str(), c.region_name.as_str(), c.queue.backend.as_str()), ("16", "PUGLIA", "sqlite"));
     assert_eq!(c.delivery.max_attempts, 12);
     let kinds: Vec<&str> = c.sources.iter().map(|s| s.kind.as_str()).collect();
-    assert_eq!(kinds, ["canonical-json", "sintesi", "silplus", "access"]);
+    assert_eq!(kinds, ["canonical-json", "sintesi", "silplus", "access", "pec"]);
+    assert!(c.sources[4].imap.is_some());
+    assert_eq!(c.pec.as_ref().map(|p| p.senders.len()), Some(2));
     assert!(c.sources[1].url.is_some() && c.sources[1].inbox.is_none());
     assert_eq!(c.sources[3].mapping.as_deref(), Some("campania-1"));
     assert!(c.node.url.starts_with("https://"));
