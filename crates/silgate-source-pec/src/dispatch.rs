@@ -11,7 +11,7 @@
 
 use crate::PecConfig;
 use mail_parser::{MessageParser, MimeHeaders};
-use silgate_core::source::{Emit, ReadSummary, Rejection, Source, SourceItem};
+use silgate_core::source::{Emit, ReadSummary, Rejection, Source, SourceError, SourceItem};
 use silgate_core::{Position, Provenance, Record, SourceSystem};
 use silgate_source_tabular::Limits;
 use silgate_source_tabular::unzip::{self, ZipLimits};
@@ -25,39 +25,84 @@ fn reject(sum: &mut ReadSummary, emit: &mut Emit<'_>, origin: &str, rule: &str, 
     sum.emit(emit, SourceItem::Rejected(Rejection::one(prov, "attachment", rule, message)))
 }
 
-/// Dispatches every attachment of the original message `eml`.
-pub fn attachments(eml: &[u8], base: &str, cpi: &str, config: &PecConfig, sum: &mut ReadSummary, emit: &mut Emit<'_>) {
+/// Loose attachments of these types are read together, as one export (a SIL Plus
+/// export sent as its files, Access CSV exports, a database or a workbook).
+const LOOSE: [&str; 8] = ["csv", "txt", "mdb", "accdb", "xlsx", "xlsm", "xls", "ods"];
+
+/// Dispatches every attachment of the original message `eml`. An error is a local
+/// failure (disk, temporary folder): the message must be tried again later, not
+/// quarantined.
+pub fn attachments(eml: &[u8], base: &str, cpi: &str, config: &PecConfig, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> Result<(), SourceError> {
     let Some(msg) = MessageParser::default().parse(eml) else {
         let _ = reject(sum, emit, base, "pec.postacert", "postacert.eml is not a MIME message".into());
-        return;
+        return Ok(());
     };
-    let Ok(dir) = tempfile::Builder::new().prefix("silgate-pec-").tempdir() else {
-        let _ = reject(sum, emit, base, "pec.attachment", "no temporary folder for the attachments".into());
-        return;
-    };
+    let dir = tempfile::Builder::new().prefix("silgate-pec-").tempdir().map_err(|e| SourceError::io(base, e))?;
+    let loose = dir.path().join("attachments");
+    std::fs::create_dir_all(&loose).map_err(|e| SourceError::io(base, e))?;
     let mut any = false;
+    let mut loose_any = false;
+    let mut budget = Budget { left: config.max_attachment_bytes.saturating_mul(4) };
     for (i, part) in msg.attachments().enumerate() {
         any = true;
         let name = part.attachment_name().map(sanitize).unwrap_or_else(|| format!("attachment-{}", i + 1));
-        let origin = format!("{base}/{name}");
+        let kind = ext(Path::new(&name));
+        // File names may hold personal data (CV_Nome_Cognome.xlsx): provenance names
+        // attachments by position and type only.
+        let origin = format!("{base}/attachment-{}.{kind}", i + 1);
         let bytes = part.contents();
         if bytes.len() as u64 > config.max_attachment_bytes {
             if reject(sum, emit, &origin, "pec.attachment-size", format!("the attachment is larger than {} MiB", config.max_attachment_bytes >> 20)).is_break() {
-                return;
+                return Ok(());
             }
             continue;
         }
-        let path = dir.path().join(format!("{i}-{name}"));
-        if std::fs::write(&path, bytes).is_err() {
-            let _ = reject(sum, emit, &origin, "pec.attachment", "could not be written to a temporary file".into());
-            continue;
+        let flow = match kind.as_str() {
+            "zip" | "xml" => {
+                let path = dir.path().join(format!("{i}.{kind}"));
+                std::fs::write(&path, bytes).map_err(|e| SourceError::io(&origin, e))?;
+                file(&path, &origin, cpi, config, 0, &mut budget, sum, emit)?
+            }
+            k if LOOSE.contains(&k) => {
+                std::fs::write(loose.join(&name), bytes).map_err(|e| SourceError::io(&origin, e))?;
+                loose_any = true;
+                ControlFlow::Continue(())
+            }
+            _ => reject(sum, emit, &origin, "pec.attachment-type", "an attachment of a type no adapter reads (zip, xml, csv, txt, mdb, accdb, xlsx, xls)".into()),
+        };
+        if flow.is_break() {
+            return Ok(());
         }
-        if file(&path, &origin, cpi, config, 0, sum, emit).is_break() {
-            return;
-        }
+    }
+    if loose_any {
+        let origin = format!("{base}/attachments");
+        let _ = folder(&loose, &origin, cpi, sum, emit)?;
     }
     if !any {
         let _ = reject(sum, emit, base, "pec.attachment", "the message carries no attachment".into());
+    }
+    Ok(())
+}
+
+/// Bytes a message's zips may still unpack to, shared by every level of nesting.
+#[derive(Debug)]
+struct Budget {
+    left: u64,
+}
+
+/// A folder of loose files: a SIL Plus export when it holds the manifest, else Access
+/// exports (CSV, a database, a workbook).
+fn folder(dir: &Path, origin: &str, cpi: &str, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> Result<ControlFlow<()>, SourceError> {
+    let has_manifest = walk(dir).iter().any(|f| f.file_name().is_some_and(|n| n.to_string_lossy().eq_ignore_ascii_case(silgate_source_silplus::MANIFEST)));
+    let opened: Result<Box<dyn Source>, SourceError> = if has_manifest {
+        silgate_source_silplus::open(dir, None, Limits::default()).map(|s| Box::new(s) as Box<dyn Source>)
+    } else {
+        silgate_source_access::open(dir, None, Limits::default()).map(|s| Box::new(s) as Box<dyn Source>)
+    };
+    match opened {
+        Ok(s) => forward(s, origin, cpi, sum, emit),
+        Err(e @ SourceError::Io { .. }) => Err(e),
+        Err(e) => Ok(reject(sum, emit, origin, "pec.attachment", format!("{e}"))),
     }
 }
 
@@ -72,16 +117,17 @@ fn ext(p: &Path) -> String {
 }
 
 /// Forwards what one source gives, with PEC provenance and the CPI check.
-fn forward(mut src: Box<dyn Source + '_>, origin: &str, cpi: &str, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> ControlFlow<()> {
+fn forward(mut src: Box<dyn Source + '_>, origin: &str, cpi: &str, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> Result<ControlFlow<()>, SourceError> {
     let mut flow = ControlFlow::Continue(());
     let result = src.read(&mut |item| {
         flow = pass(item, origin, cpi, sum, emit);
         flow
     });
-    if let Err(e) = result {
-        return reject(sum, emit, origin, "pec.attachment", format!("unreadable: {e}"));
+    match result {
+        Ok(_) => Ok(flow),
+        Err(e @ SourceError::Io { .. }) => Err(e),
+        Err(e) => Ok(reject(sum, emit, origin, "pec.attachment", format!("unreadable: {e}"))),
     }
-    flow
 }
 
 fn pass(item: SourceItem, origin: &str, cpi: &str, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> ControlFlow<()> {
@@ -124,59 +170,75 @@ fn record_cpi(rec: &Record) -> String {
 }
 
 /// One file (an attachment, or an entry of an unpacked zip).
-fn file(path: &Path, origin: &str, cpi: &str, config: &PecConfig, depth: u8, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> ControlFlow<()> {
+#[allow(clippy::too_many_arguments, reason = "the recursion carries the message's context")]
+fn file(
+    path: &Path,
+    origin: &str,
+    cpi: &str,
+    config: &PecConfig,
+    depth: u8,
+    budget: &mut Budget,
+    sum: &mut ReadSummary,
+    emit: &mut Emit<'_>,
+) -> Result<ControlFlow<()>, SourceError> {
     match ext(path).as_str() {
-        "zip" => zip(path, origin, cpi, config, depth, sum, emit),
+        "zip" => zip(path, origin, cpi, config, depth, budget, sum, emit),
         "xml" => xml(path, origin, cpi, sum, emit),
-        "mdb" | "accdb" | "xlsx" | "xlsm" | "xls" => match silgate_source_access::open(path, None, Limits::default()) {
-            Ok(s) => forward(Box::new(s), origin, cpi, sum, emit),
-            Err(e) => reject(sum, emit, origin, "pec.attachment", format!("unreadable: {e}")),
-        },
-        _ => reject(sum, emit, origin, "pec.attachment-type", "an attachment of a type no adapter reads (zip, xml, mdb, accdb, xlsx, xls)".into()),
+        _ => Ok(reject(sum, emit, origin, "pec.attachment-type", "an attachment of a type no adapter reads".into())),
     }
 }
 
-fn zip(path: &Path, origin: &str, cpi: &str, config: &PecConfig, depth: u8, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> ControlFlow<()> {
+#[allow(clippy::too_many_arguments, reason = "the recursion carries the message's context")]
+fn zip(
+    path: &Path,
+    origin: &str,
+    cpi: &str,
+    config: &PecConfig,
+    depth: u8,
+    budget: &mut Budget,
+    sum: &mut ReadSummary,
+    emit: &mut Emit<'_>,
+) -> Result<ControlFlow<()>, SourceError> {
     if depth >= MAX_ZIP_DEPTH {
-        return reject(sum, emit, origin, "pec.attachment", format!("zips nested deeper than {MAX_ZIP_DEPTH}"));
+        return Ok(reject(sum, emit, origin, "pec.attachment", format!("zips nested deeper than {MAX_ZIP_DEPTH}")));
     }
-    let limits = ZipLimits { max_entry_bytes: config.max_attachment_bytes, max_total_bytes: config.max_attachment_bytes.saturating_mul(4), ..ZipLimits::default() };
+    if budget.left == 0 {
+        return Ok(reject(sum, emit, origin, "pec.attachment", "the message's zips unpack past its size budget".into()));
+    }
+    let limits = ZipLimits { max_entry_bytes: config.max_attachment_bytes, max_total_bytes: budget.left, ..ZipLimits::default() };
     let dir = match unzip::unpack(path, limits) {
         Ok(d) => d,
-        Err(e) => return reject(sum, emit, origin, "pec.attachment", format!("{e}")),
+        Err(e @ SourceError::Io { .. }) => return Err(e),
+        Err(e) => return Ok(reject(sum, emit, origin, "pec.attachment", format!("{e}"))),
     };
     let mut files: Vec<std::path::PathBuf> = walk(dir.path());
     files.sort();
-    if files.iter().any(|f| f.file_name().is_some_and(|n| n.to_string_lossy().eq_ignore_ascii_case(silgate_source_silplus::MANIFEST))) {
-        return match silgate_source_silplus::open(dir.path(), None, Limits::default()) {
-            Ok(s) => forward(Box::new(s), origin, cpi, sum, emit),
-            Err(e) => reject(sum, emit, origin, "pec.attachment", format!("{e}")),
-        };
-    }
+    let unpacked: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    budget.left = budget.left.saturating_sub(unpacked);
     let (zips, rest): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| ext(f) == "zip");
-    for z in &zips {
-        let inner = format!("{origin}!{}", z.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default());
-        if zip(z, &inner, cpi, config, depth + 1, sum, emit).is_break() {
-            return ControlFlow::Break(());
+    for (k, z) in zips.iter().enumerate() {
+        let inner = format!("{origin}!zip-{}", k + 1);
+        if zip(z, &inner, cpi, config, depth + 1, budget, sum, emit)?.is_break() {
+            return Ok(ControlFlow::Break(()));
         }
     }
+    let manifest = rest.iter().any(|f| f.file_name().is_some_and(|n| n.to_string_lossy().eq_ignore_ascii_case(silgate_source_silplus::MANIFEST)));
     let xmls: Vec<_> = rest.iter().filter(|f| ext(f) == "xml").collect();
-    for x in &xmls {
-        let inner = format!("{origin}!{}", x.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default());
-        if xml(x, &inner, cpi, sum, emit).is_break() {
-            return ControlFlow::Break(());
+    if !manifest {
+        for (k, x) in xmls.iter().enumerate() {
+            let inner = format!("{origin}!xml-{}", k + 1);
+            if xml(x, &inner, cpi, sum, emit)?.is_break() {
+                return Ok(ControlFlow::Break(()));
+            }
         }
     }
-    if rest.iter().any(|f| matches!(ext(f).as_str(), "csv" | "mdb" | "accdb" | "xlsx" | "xls")) {
-        return match silgate_source_access::open(dir.path(), None, Limits::default()) {
-            Ok(s) => forward(Box::new(s), origin, cpi, sum, emit),
-            Err(e) => reject(sum, emit, origin, "pec.attachment", format!("{e}")),
-        };
+    if manifest || rest.iter().any(|f| LOOSE.contains(&ext(f).as_str()) && ext(f) != "txt") {
+        return folder(dir.path(), origin, cpi, sum, emit);
     }
     if zips.is_empty() && xmls.is_empty() {
-        return reject(sum, emit, origin, "pec.attachment-type", "a zip holding nothing an adapter reads".into());
+        return Ok(reject(sum, emit, origin, "pec.attachment-type", "a zip holding nothing an adapter reads".into()));
     }
-    ControlFlow::Continue(())
+    Ok(ControlFlow::Continue(()))
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -194,7 +256,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 /// An XML attachment: a Sintesi feed or a national document, by its root.
-fn xml(path: &Path, origin: &str, cpi: &str, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> ControlFlow<()> {
+fn xml(path: &Path, origin: &str, cpi: &str, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> Result<ControlFlow<()>, SourceError> {
     let head = {
         use std::io::Read;
         let mut h = vec![0u8; 4096];
@@ -205,18 +267,19 @@ fn xml(path: &Path, origin: &str, cpi: &str, sum: &mut ReadSummary, emit: &mut E
     if head.contains("SintesiExport") {
         return match silgate_source_sintesi::open(path) {
             Ok(s) => forward(Box::new(s), origin, cpi, sum, emit),
-            Err(e) => reject(sum, emit, origin, "pec.attachment", format!("{e}")),
+            Err(e @ SourceError::Io { .. }) => Err(e),
+            Err(e) => Ok(reject(sum, emit, origin, "pec.attachment", format!("{e}"))),
         };
     }
-    let Ok(bytes) = std::fs::read(path) else { return reject(sum, emit, origin, "pec.attachment", "unreadable".into()) };
+    let bytes = std::fs::read(path).map_err(|e| SourceError::io(origin, e))?;
     let prov = Provenance::new(SourceSystem::Pec, origin, Position::Unknown);
     let (rec, issues) = silgate_std1546::read::read_document(&bytes, prov.clone());
-    match rec {
+    Ok(match rec {
         Some(r) if !silgate_core::issue::has_errors(&issues) => pass(SourceItem::Record(Box::new(r)), origin, cpi, sum, emit),
         _ => {
             let issues =
                 if issues.is_empty() { vec![silgate_core::Issue::error("document", "pec.attachment", "neither a Sintesi feed nor a national 1546 document")] } else { issues };
             sum.emit(emit, SourceItem::Rejected(Rejection { provenance: prov, issues }))
         }
-    }
+    })
 }

@@ -45,9 +45,12 @@ fn err(rule: &'static str, message: impl Into<String>) -> EnvelopeError {
     EnvelopeError { rule, message: message.into() }
 }
 
-/// The providers' certificates a signature must chain to.
+/// The providers' certificates a signature must chain to, and (optionally) the exact
+/// signing certificates allowed (pinning: a CA that also issues S/MIME certificates to
+/// others cannot then vouch for a forged daticert.xml).
 pub struct Trust {
     store: X509Store,
+    pinned: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Trust {
@@ -60,7 +63,20 @@ impl Trust {
     /// Trusts the certificates in these PEM texts (providers' CAs or their own
     /// certificates).
     pub fn from_pems(pems: &[Vec<u8>]) -> Result<Self, EnvelopeError> {
+        Self::with_signers(pems, &[])
+    }
+
+    /// Trusts `pems` (a provider certificate need not be a root: partial chains are
+    /// accepted) and, when `signers` is not empty, only these signing certificates.
+    pub fn with_signers(pems: &[Vec<u8>], signers: &[Vec<u8>]) -> Result<Self, EnvelopeError> {
         let mut b = X509StoreBuilder::new().map_err(|e| err("pec.config", e.to_string()))?;
+        b.set_flags(openssl::x509::verify::X509VerifyFlags::PARTIAL_CHAIN).map_err(|e| err("pec.config", e.to_string()))?;
+        let mut pinned = Vec::new();
+        for pem in signers {
+            for c in X509::stack_from_pem(pem).map_err(|e| err("pec.config", format!("a pinned signer certificate is not PEM: {e}")))? {
+                pinned.push(c.to_der().map_err(|e| err("pec.config", e.to_string()))?);
+            }
+        }
         let mut n = 0;
         for pem in pems {
             for c in X509::stack_from_pem(pem).map_err(|e| err("pec.config", format!("a provider certificate is not PEM: {e}")))? {
@@ -71,7 +87,7 @@ impl Trust {
         if n == 0 {
             return Err(err("pec.config", "no provider certificate configured: no PEC signature could verify"));
         }
-        Ok(Self { store: b.build() })
+        Ok(Self { store: b.build(), pinned })
     }
 }
 
@@ -92,8 +108,14 @@ fn header(raw: &mail_parser::Message<'_>, name: &str) -> Option<String> {
     raw.header_raw(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
-/// Classifies by the top-level headers alone.
+/// Classifies by the top-level headers alone (a PEC header given twice is an error:
+/// which one counts would be the attacker's choice).
 pub fn classify(msg: &mail_parser::Message<'_>) -> Result<Class, EnvelopeError> {
+    for name in ["X-Ricevuta", "X-Trasporto"] {
+        if msg.header_values(name).count() > 1 {
+            return Err(err("pec.header", format!("{name} appears more than once")));
+        }
+    }
     if let Some(r) = header(msg, "X-Ricevuta") {
         let r = r.to_ascii_lowercase();
         return if RECEIPTS.contains(&r.as_str()) { Ok(Class::Receipt(r)) } else { Err(err("pec.header", "X-Ricevuta names no receipt type of the PEC rules")) };
@@ -106,13 +128,31 @@ pub fn classify(msg: &mail_parser::Message<'_>) -> Result<Class, EnvelopeError> 
     }
 }
 
+fn class_name(c: &Class) -> String {
+    match c {
+        Class::Receipt(t) => format!("receipt {t}"),
+        Class::Transport => "transport envelope".into(),
+        Class::Anomaly => "anomaly envelope".into(),
+        Class::NotPec => "not PEC".into(),
+    }
+}
+
 /// Verifies the signature of `raw` and returns the signed content.
 pub fn verify(raw: &[u8], trust: &Trust) -> Result<Vec<u8>, EnvelopeError> {
     let (p7, content) = Pkcs7::from_smime(raw).map_err(|_| err("pec.unsigned", "not an S/MIME signed message (multipart/signed with smime.p7s)"))?;
     let content = content.ok_or_else(|| err("pec.unsigned", "the signature is not detached: no signed content"))?;
     let none = Stack::new().map_err(|e| err("pec.signature", e.to_string()))?;
     match p7.verify(&none, &trust.store, Some(&content), None, Pkcs7Flags::BINARY) {
-        Ok(()) => Ok(content),
+        Ok(()) => {
+            if !trust.pinned.is_empty() {
+                let signers = p7.signers(&none, Pkcs7Flags::empty()).map_err(|_| err("pec.untrusted", "no signer certificate in the signature"))?;
+                let pinned = signers.iter().all(|c| c.to_der().is_ok_and(|d| trust.pinned.contains(&d)));
+                if !pinned || signers.is_empty() {
+                    return Err(err("pec.untrusted", "the signer is not one of the pinned provider signing certificates"));
+                }
+            }
+            Ok(content)
+        }
         Err(e) => {
             let why = e.to_string();
             if why.contains("certificate verify") || why.contains("unable to get") || why.contains("self-signed") || why.contains("self signed") {
@@ -133,6 +173,15 @@ pub fn open(raw: &[u8], trust: &Trust) -> Result<Envelope, EnvelopeError> {
     if class == Class::NotPec {
         return Ok(Envelope { class: Some(class), message_id, ..Envelope::default() });
     }
+    // OpenSSL reports a bad content type with the header's bytes, and the openssl
+    // crate panics on error data that is not UTF-8 (openssl 0.10.82, found by fuzzing):
+    // header bytes that are not UTF-8 are malformed MIME anyway, refused before.
+    for part in &msg.parts {
+        let (a, b) = (part.raw_header_offset() as usize, part.raw_body_offset() as usize);
+        if raw.get(a..b.max(a)).is_some_and(|h| std::str::from_utf8(h).is_err()) {
+            return Err(err("pec.mime", "header bytes that are not UTF-8"));
+        }
+    }
     let signed = verify(raw, trust)?;
     let inner = MessageParser::default().parse(&signed).ok_or_else(|| err("pec.mime", "the signed content is not a MIME entity"))?;
     let mut daticert = None;
@@ -146,6 +195,18 @@ pub fn open(raw: &[u8], trust: &Trust) -> Result<Envelope, EnvelopeError> {
         }
     }
     let daticert = daticert.ok_or_else(|| err("pec.daticert", "the envelope carries no daticert.xml"))?;
+    // The top-level headers are outside the signature: they must agree with the signed
+    // daticert.xml, or a relabelled message could skip ingest or bypass the anomaly rule.
+    let tipo = daticert.tipo.to_ascii_lowercase();
+    let agrees = match &class {
+        Class::Receipt(t) => *t == tipo,
+        Class::Transport => tipo == "posta-certificata" && matches!(daticert.errore.to_ascii_lowercase().as_str(), "" | "nessuno"),
+        Class::Anomaly => tipo == "posta-certificata" || tipo == "errore",
+        Class::NotPec => false,
+    };
+    if !agrees {
+        return Err(err("pec.header", format!("the top-level headers say {} but the signed daticert.xml says tipo={tipo}", class_name(&class))));
+    }
     if matches!(class, Class::Transport | Class::Anomaly) && postacert.is_none() {
         return Err(err("pec.postacert", "the envelope carries no postacert.eml"));
     }

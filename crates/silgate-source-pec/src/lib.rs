@@ -131,7 +131,7 @@ impl Source for PecMessage {
         };
         let postacert = env.postacert.clone().unwrap_or_default();
         let base = format!("{}#{}", self.origin, if id.is_empty() { env.message_id.clone() } else { id });
-        dispatch::attachments(&postacert, &base, &cpi, &self.config, &mut sum, emit);
+        dispatch::attachments(&postacert, &base, &cpi, &self.config, &mut sum, emit)?;
         Ok(sum)
     }
 }

@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 /// How to reach the mailbox.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ImapSettings {
     /// Server host name (also the TLS name).
     pub host: String,
@@ -35,6 +35,29 @@ pub struct ImapSettings {
     pub mailbox: String,
     /// Where processed messages are moved (created if missing).
     pub processed: String,
+}
+
+impl std::fmt::Debug for ImapSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImapSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("user", &self.user)
+            .field("password", &"***")
+            .field("mailbox", &self.mailbox)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The longest any one IMAP command may take.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+
+async fn timed<T, E: std::fmt::Display>(step: &'static str, f: impl std::future::Future<Output = Result<T, E>>) -> Result<T, ImapError> {
+    match tokio::time::timeout(COMMAND_TIMEOUT, f).await {
+        Ok(r) => r.map_err(|e| fail(step)(&e)),
+        Err(_) => Err(ImapError { step, message: format!("no answer in {} s", COMMAND_TIMEOUT.as_secs()) }),
+    }
 }
 
 /// Transport security.
@@ -109,6 +132,7 @@ pub struct Mailbox {
     session: Session<Conn>,
     settings: ImapSettings,
     idle: bool,
+    moves: bool,
 }
 
 async fn tls(tcp: TcpStream, host: &str, tls: &Arc<rustls::ClientConfig>) -> Result<Conn, ImapError> {
@@ -134,7 +158,7 @@ impl Mailbox {
             .map_err(|e| fail("connect")(&e))?
             .map_err(|e| fail("connect")(&e))?;
         let needs_tls = || tls_config.clone().ok_or_else(|| ImapError { step: "tls", message: "no TLS configuration".into() });
-        let mut client = match settings.security {
+        let client = match settings.security {
             Security::Imaps => {
                 let mut c = async_imap::Client::new(tls(tcp, &settings.host, &needs_tls()?).await?);
                 c.read_response().await.map_err(|e| fail("greeting")(&e))?;
@@ -153,29 +177,62 @@ impl Mailbox {
                 c
             }
         };
-        let _ = &mut client;
-        let mut session = client.login(&settings.user, &settings.password).await.map_err(|(e, _)| fail("login")(&e))?;
-        let caps = session.capabilities().await.map_err(|e| fail("capability")(&e))?;
+        let mut session = match tokio::time::timeout(COMMAND_TIMEOUT, client.login(&settings.user, &settings.password)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err((e, _))) => return Err(fail("login")(&e)),
+            Err(_) => return Err(ImapError { step: "login", message: "no answer".into() }),
+        };
+        let caps = timed("capability", session.capabilities()).await?;
         let idle = caps.has_str("IDLE");
-        let _ = session.create(&settings.processed).await;
-        session.select(&settings.mailbox).await.map_err(|e| fail("select")(&e))?;
-        Ok(Self { session, settings, idle })
+        let moves = caps.has_str("MOVE");
+        timed("select", session.select(&settings.mailbox)).await?;
+        Ok(Self { session, settings, idle, moves })
     }
 
-    /// UIDs of the messages not processed yet, oldest first.
-    pub async fn unseen(&mut self) -> Result<Vec<u32>, ImapError> {
-        let mut uids: Vec<u32> = self.session.uid_search("UNSEEN").await.map_err(|e| fail("search")(&e))?.into_iter().collect();
+    /// Creates a folder if it is missing (an error other than "exists" is reported).
+    pub async fn ensure_folder(&mut self, name: &str) -> Result<(), ImapError> {
+        let exists = {
+            let mut list = timed("list", self.session.list(None, Some(name))).await?;
+            let mut found = false;
+            while let Some(n) = list.next().await {
+                found |= n.is_ok_and(|n| n.name() == name);
+            }
+            found
+        };
+        if !exists {
+            timed("create", self.session.create(name)).await?;
+        }
+        Ok(())
+    }
+
+    /// UIDs of every message in the polled folder (processed ones are moved out of
+    /// it: a message another client marked read is still taken), oldest first.
+    pub async fn pending(&mut self) -> Result<Vec<u32>, ImapError> {
+        let mut uids: Vec<u32> = timed("search", self.session.uid_search("ALL")).await?.into_iter().collect();
         uids.sort_unstable();
         Ok(uids)
     }
 
+    /// A message's size in bytes, asked before its bytes are fetched.
+    pub async fn size(&mut self, uid: u32) -> Result<Option<u64>, ImapError> {
+        let mut stream = timed("fetch", self.session.uid_fetch(uid.to_string(), "RFC822.SIZE")).await?;
+        let mut size = None;
+        while let Some(f) = timed("fetch", async { Ok::<_, ImapError>(stream.next().await) }).await? {
+            let f = f.map_err(|e| fail("fetch")(&e))?;
+            if f.uid == Some(uid) {
+                size = f.size.map(u64::from);
+            }
+        }
+        Ok(size)
+    }
+
     /// A message's bytes, without marking it read.
     pub async fn fetch(&mut self, uid: u32) -> Result<Option<Vec<u8>>, ImapError> {
-        let mut stream = self.session.uid_fetch(uid.to_string(), "BODY.PEEK[]").await.map_err(|e| fail("fetch")(&e))?;
+        let mut stream = timed("fetch", self.session.uid_fetch(uid.to_string(), "BODY.PEEK[]")).await?;
         let mut body = None;
-        while let Some(f) = stream.next().await {
+        while let Some(f) = timed("fetch", async { Ok::<_, ImapError>(stream.next().await) }).await? {
             let f = f.map_err(|e| fail("fetch")(&e))?;
-            if f.uid == Some(uid) || body.is_none() {
+            if f.uid == Some(uid) {
                 body = f.body().map(<[u8]>::to_vec).or(body);
             }
         }
@@ -184,13 +241,36 @@ impl Mailbox {
 
     /// Marks a message processed: `\Seen`, then moved to the processed folder.
     pub async fn processed(&mut self, uid: u32) -> Result<(), ImapError> {
+        let to = self.settings.processed.clone();
+        self.move_to(uid, &to).await
+    }
+
+    /// `\Seen`, then moved to `folder` (MOVE, or COPY + `\Deleted` + EXPUNGE when the
+    /// server has no MOVE).
+    pub async fn move_to(&mut self, uid: u32, folder: &str) -> Result<(), ImapError> {
+        self.ensure_folder(folder).await?;
         {
-            let mut s = self.session.uid_store(uid.to_string(), "+FLAGS (\\Seen)").await.map_err(|e| fail("store")(&e))?;
+            let mut s = timed("store", self.session.uid_store(uid.to_string(), "+FLAGS (\\Seen)")).await?;
             while let Some(r) = s.next().await {
                 r.map_err(|e| fail("store")(&e))?;
             }
         }
-        self.session.uid_mv(uid.to_string(), &self.settings.processed).await.map_err(|e| fail("move")(&e))
+        if self.moves {
+            return timed("move", self.session.uid_mv(uid.to_string(), folder)).await;
+        }
+        timed("copy", self.session.uid_copy(uid.to_string(), folder)).await?;
+        {
+            let mut s = timed("store", self.session.uid_store(uid.to_string(), "+FLAGS (\\Deleted)")).await?;
+            while let Some(r) = s.next().await {
+                r.map_err(|e| fail("store")(&e))?;
+            }
+        }
+        let gone = timed("expunge", self.session.expunge()).await?;
+        let mut gone = std::pin::pin!(gone);
+        while let Some(r) = gone.next().await {
+            r.map_err(|e| fail("expunge")(&e))?;
+        }
+        Ok(())
     }
 
     /// Waits for news in the mailbox, at most `limit` (IDLE when the server has it).
@@ -200,14 +280,14 @@ impl Mailbox {
             tokio::time::sleep(limit).await;
             return Ok(self);
         }
-        let Self { session, settings, idle } = self;
+        let Self { session, settings, idle, moves } = self;
         let mut handle = session.idle();
-        handle.init().await.map_err(|e| fail("idle")(&e))?;
+        timed("idle", handle.init()).await?;
         let (wait, _stop) = handle.wait_with_timeout(limit);
         let r: Result<IdleResponse, _> = wait.await;
         r.map_err(|e| fail("idle")(&e))?;
-        let session = handle.done().await.map_err(|e| fail("idle")(&e))?;
-        Ok(Self { session, settings, idle })
+        let session = timed("idle", handle.done()).await?;
+        Ok(Self { session, settings, idle, moves })
     }
 
     /// Logs out.

@@ -1,12 +1,15 @@
-//! `silgate run` on a PEC mailbox: every message not yet processed is fetched (without
+//! `silgate run` on a PEC mailbox: every message in the polled folder is fetched (without
 //! marking it read), taken apart by the PEC adapter, its records queued or quarantined,
 //! its fate audited, and only then marked `\Seen` and moved to the processed folder.
 //!
 //! Exactly once: a crash before the move leaves the message in the inbox; seen again,
 //! its records are known to the dedup index and queue nothing, and a message recorded
 //! as processed whole (key: the PEC `identificativo` + the SHA-256 of its bytes) is
-//! only moved. Connections are retried with a doubling delay (capped at a minute);
-//! between polls the client IDLEs when the server can.
+//! only moved. A message larger than the limit is not fetched; one whose reading fails
+//! three times is set aside in `silgate-failed` (audited) so the others go on; the
+//! gateway's own failures (queue, database, disk) restart the session instead.
+//! Connections are retried with a doubling delay (capped at a minute, reset on
+//! connect); between polls the client IDLEs when the server can.
 
 use crate::gateway::{GatewayConfig, ImapConfig};
 use crate::run::{Parts, today};
@@ -14,9 +17,29 @@ use anyhow::{Context, Result};
 use silgate_audit::{Event, NewEntry};
 use silgate_source_pec::mailbox::{ImapSettings, Mailbox, Security};
 use silgate_source_pec::{PecConfig, PecMessage};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+
+/// Attempts at one message before it is set aside.
+const MAX_ATTEMPTS: u32 = 3;
+
+/// Where messages the gateway cannot take go (audited), so the rest go on.
+const FAILED: &str = "silgate-failed";
+
+/// True when a failure belongs to the message (its reader panicked, the server gave no
+/// body), not to the gateway (queue, database, local disk: then every message would
+/// fail alike, and none should be set aside).
+fn per_message(e: &anyhow::Error) -> bool {
+    if e.downcast_ref::<tokio::task::JoinError>().is_some() {
+        return true;
+    }
+    if let Some(s) = e.downcast_ref::<silgate_core::SourceError>() {
+        return !matches!(s, silgate_core::SourceError::Io { .. });
+    }
+    e.to_string().contains("gave no body")
+}
 
 /// One polled mailbox.
 #[derive(Debug, Clone)]
@@ -31,7 +54,8 @@ impl PecMailbox {
         let security = match c.security.as_str() {
             "imaps" => Security::Imaps,
             "starttls" => Security::StartTls,
-            _ => Security::InsecureLoopback,
+            "insecure-loopback" => Security::InsecureLoopback,
+            other => anyhow::bail!("sources.imap.security must be imaps, starttls or insecure-loopback, not '{other}'"),
         };
         let password = match (&c.password, &c.password_env) {
             (_, Some(var)) => std::env::var(var).with_context(|| format!("sources.imap.password_env: {var} is not set"))?,
@@ -54,7 +78,9 @@ impl PecMailbox {
     /// Handles one message whole; returns once it may be marked processed.
     async fn one(&self, parts: &Parts, uid: u32, raw: Vec<u8>) -> Result<()> {
         let hash = silgate_publish::sha256_hex(&[&raw]);
-        let (class, id, cpi) = match silgate_source_pec::envelope::open(&raw, &self.pec.trust) {
+        let (pec, copy) = (self.pec.clone(), raw.clone());
+        let opened = tokio::task::spawn_blocking(move || silgate_source_pec::envelope::open(&copy, &pec.trust)).await.context("the envelope check failed")?;
+        let (class, id, cpi) = match opened {
             Ok(env) => {
                 let dc = env.daticert.unwrap_or_default();
                 let cpi = self.pec.senders.get(&dc.mittente.trim().to_ascii_lowercase()).cloned();
@@ -77,17 +103,44 @@ impl PecMailbox {
         Ok(())
     }
 
-    async fn session(&self, parts: &Parts, every: Duration, stop: &mut watch::Receiver<bool>) -> Result<()> {
+    async fn session(&self, parts: &Parts, every: Duration, stop: &mut watch::Receiver<bool>, delay: &mut Duration, failures: &mut HashMap<u32, u32>) -> Result<()> {
         let mut mb = Mailbox::connect(self.settings.clone(), self.tls.clone()).await?;
+        *delay = Duration::from_secs(1);
+        mb.ensure_folder(&self.settings.processed).await?;
         loop {
-            for uid in mb.unseen().await? {
+            for uid in mb.pending().await? {
                 if *stop.borrow() {
                     mb.logout().await;
                     return Ok(());
                 }
-                let Some(raw) = mb.fetch(uid).await? else { continue };
-                self.one(parts, uid, raw).await?;
-                mb.processed(uid).await?;
+                if let Some(n) = mb.size(uid).await?
+                    && n > self.pec.max_message_bytes
+                {
+                    self.set_aside(parts, &mut mb, uid, &format!("larger than {} MiB: not fetched", self.pec.max_message_bytes >> 20)).await?;
+                    continue;
+                }
+                let outcome = match mb.fetch(uid).await? {
+                    Some(raw) => self.one(parts, uid, raw).await,
+                    None => Err(anyhow::anyhow!("the server gave no body for UID {uid}")),
+                };
+                match outcome {
+                    Ok(()) => {
+                        failures.remove(&uid);
+                        mb.processed(uid).await?;
+                    }
+                    // The gateway's own trouble (queue, database, disk): not the
+                    // message's; the session restarts later and takes it again.
+                    Err(e) if !per_message(&e) => return Err(e),
+                    Err(e) => {
+                        let n = failures.entry(uid).or_insert(0);
+                        *n += 1;
+                        tracing::error!(uid, attempt = *n, error = %format!("{e:#}"), "pec message failed");
+                        if *n >= MAX_ATTEMPTS {
+                            failures.remove(&uid);
+                            self.set_aside(parts, &mut mb, uid, &format!("failed {MAX_ATTEMPTS} times: {e:#}")).await?;
+                        }
+                    }
+                }
             }
             if *stop.borrow() {
                 mb.logout().await;
@@ -100,14 +153,25 @@ impl PecMailbox {
         }
     }
 
+    /// Moves a message the gateway cannot take to the failed folder, audited: the
+    /// mailbox goes on with the next one.
+    async fn set_aside(&self, parts: &Parts, mb: &mut Mailbox, uid: u32, why: &str) -> Result<()> {
+        tracing::error!(uid, reason = %why, folder = FAILED, "pec message set aside");
+        let e = NewEntry::now(Event::Input, None, None, None, format!("pec uid={uid} set aside in {FAILED}: {why}"));
+        parts.audit.record(vec![e]).await?;
+        mb.move_to(uid, FAILED).await?;
+        Ok(())
+    }
+
     /// Polls until `stop`, reconnecting after failures.
     pub(crate) async fn run(self, parts: Arc<Parts>, every: Duration, mut stop: watch::Receiver<bool>) {
         let mut delay = Duration::from_secs(1);
+        let mut failures = HashMap::new();
         loop {
             if *stop.borrow() {
                 return;
             }
-            match self.session(&parts, every, &mut stop).await {
+            match self.session(&parts, every, &mut stop, &mut delay, &mut failures).await {
                 Ok(()) => return,
                 Err(e) => tracing::error!(host = %self.settings.host, error = %format!("{e:#}"), retry_in_secs = delay.as_secs(), "pec mailbox failed; reconnecting"),
             }
