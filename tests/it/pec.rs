@@ -602,6 +602,8 @@ fn given_sha1_anomalies_nested_zips_loose_exports_relabelled_headers_bombs_and_b
         ("malformed-mime", b"X-Trasporto: posta-certificata\r\nContent-Type: multipart/signed; boundary=\"x\"\r\n\r\n--x\r\nbroken".to_vec(), &cfg, "pec.unsigned", 0),
         // Found by fuzzing: a content type that is not UTF-8 made the openssl crate panic.
         ("fuzz-regression", std::fs::read(fixtures.join("pec/regression-openssl-utf8.eml")).unwrap(), &cfg, "pec.mime", 0),
+        ("fuzz-regression-p7s", std::fs::read(fixtures.join("pec/regression-openssl-utf8-p7s.eml")).unwrap(), &cfg, "pec.mime", 0),
+        ("fuzz-regression-prefix", std::fs::read(fixtures.join("pec/regression-openssl-boundary-prefix.eml")).unwrap(), &cfg, "pec.mime", 0),
     ];
     for (name, bytes, config, rule, want_docs) in cases {
         let p = dir.path().join(format!("{name}.eml"));

@@ -164,6 +164,40 @@ pub fn verify(raw: &[u8], trust: &Trust) -> Result<Vec<u8>, EnvelopeError> {
     }
 }
 
+/// True when the top-level header block, and the header block of every part of the
+/// top-level multipart (what OpenSSL's S/MIME reader parses), are UTF-8.
+fn headers_utf8(raw: &[u8], boundary: Option<&str>) -> bool {
+    fn block_end(b: &[u8]) -> usize {
+        let mut i = 0;
+        for line in b.split_inclusive(|c| *c == b'\n') {
+            i += line.len();
+            if line == b"\n" || line == b"\r\n" {
+                return i;
+            }
+        }
+        b.len()
+    }
+    if std::str::from_utf8(&raw[..block_end(raw)]).is_err() {
+        return false;
+    }
+    let Some(boundary) = boundary else { return true };
+    let marker = format!("--{boundary}");
+    let mut at = 0;
+    for line in raw.split_inclusive(|c| *c == b'\n') {
+        at += line.len();
+        let trimmed = line.strip_suffix(b"\n").unwrap_or(line);
+        let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
+        // OpenSSL takes any line starting with the marker as a boundary.
+        if trimmed.starts_with(marker.as_bytes()) {
+            let rest = &raw[at..];
+            if std::str::from_utf8(&rest[..block_end(rest)]).is_err() {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 /// Takes a received message apart: class, then (for PEC messages) signature, then the
 /// signed parts.
 pub fn open(raw: &[u8], trust: &Trust) -> Result<Envelope, EnvelopeError> {
@@ -176,11 +210,9 @@ pub fn open(raw: &[u8], trust: &Trust) -> Result<Envelope, EnvelopeError> {
     // OpenSSL reports a bad content type with the header's bytes, and the openssl
     // crate panics on error data that is not UTF-8 (openssl 0.10.82, found by fuzzing):
     // header bytes that are not UTF-8 are malformed MIME anyway, refused before.
-    for part in &msg.parts {
-        let (a, b) = (part.raw_header_offset() as usize, part.raw_body_offset() as usize);
-        if raw.get(a..b.max(a)).is_some_and(|h| std::str::from_utf8(h).is_err()) {
-            return Err(err("pec.mime", "header bytes that are not UTF-8"));
-        }
+    let boundary = msg.content_type().and_then(|c| c.attribute("boundary")).map(str::to_string);
+    if !headers_utf8(raw, boundary.as_deref()) {
+        return Err(err("pec.mime", "header bytes that are not UTF-8"));
     }
     let signed = verify(raw, trust)?;
     let inner = MessageParser::default().parse(&signed).ok_or_else(|| err("pec.mime", "the signed content is not a MIME entity"))?;

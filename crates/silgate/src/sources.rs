@@ -63,6 +63,10 @@ pub(crate) struct PecSettings {
     /// PEM files of the PEC providers' certificates (relative to the config file).
     #[serde(default)]
     pub(crate) providers: Vec<PathBuf>,
+    /// PEM files of the providers' signing certificates: when given, a signature must
+    /// come from one of them (pinning), not merely chain to a provider.
+    #[serde(default)]
+    pub(crate) signers: Vec<PathBuf>,
     /// Certified sender address -> CPI code.
     #[serde(default)]
     pub(crate) senders: BTreeMap<String, String>,
@@ -92,7 +96,12 @@ impl PecSettings {
             let p = if p.is_absolute() { p.clone() } else { base.join(p) };
             pems.push(std::fs::read(&p).with_context(|| format!("pec.providers: reading {}", p.display()))?);
         }
-        let trust = silgate_source_pec::Trust::from_pems(&pems)?;
+        let mut pinned = Vec::new();
+        for p in &self.signers {
+            let p = if p.is_absolute() { p.clone() } else { base.join(p) };
+            pinned.push(std::fs::read(&p).with_context(|| format!("pec.signers: reading {}", p.display()))?);
+        }
+        let trust = silgate_source_pec::Trust::with_signers(&pems, &pinned)?;
         let senders = self.senders.iter().map(|(a, c)| (a.trim().to_ascii_lowercase(), c.clone())).collect();
         let mut c = PecConfig::new(trust, senders);
         c.accept_anomalies = self.accept_anomalies;
