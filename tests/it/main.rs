@@ -3,6 +3,7 @@
 //! One integration binary (matklad's advice): every end-to-end test lives here.
 
 mod adapters;
+mod api;
 mod cli;
 mod delivery;
 mod generate;

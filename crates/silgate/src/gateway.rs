@@ -57,6 +57,9 @@ pub(crate) struct GatewayConfig {
     /// PEC: provider certificates, allowed senders, limits.
     #[serde(default)]
     pub(crate) pec: Option<crate::sources::PecSettings>,
+    /// The CPI push API.
+    #[serde(default)]
+    pub(crate) api: Option<crate::api::ApiConfig>,
     /// The folder the config file is in (relative paths of `[pec]` resolve there).
     #[serde(skip)]
     pub(crate) base: PathBuf,

@@ -6,6 +6,7 @@
 //! - [`translate`]: `silgate translate`, any source kind -> 1546 XML files plus
 //!   `quarantine.jsonl`.
 //! - [`validate`]: `silgate validate`, judges 1546 documents.
+//! - [`api`]: the CPI push API (`silgate run` serves it when `[api]` is set).
 //! - [`demo`]: `silgate demo`, the whole current path on bundled samples.
 //! - [`tables`]: loading code tables, with a region's overrides from a directory.
 //! - [`gateway`]: the gateway's config file and the ingest step (translate, dedup,
@@ -21,6 +22,7 @@
 //! Only the binary reads files or the environment; the library crates get bytes and
 //! values. `anyhow` lives here and nowhere else.
 
+mod api;
 mod demo;
 mod gateway;
 mod mailbox;

@@ -272,6 +272,14 @@ pub(crate) async fn run(config: &Path) -> Result<ExitCode> {
             }
         }
     }
+    if let Some(api) = parts.cfg.api.clone() {
+        let (parts, stop) = (parts.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = crate::api::serve(api, parts, stop).await {
+                tracing::error!(error = %format!("{e:#}"), "push API stopped");
+            }
+        }));
+    }
     let pub_task = {
         let stop = stop.clone();
         tokio::spawn(async move { publisher.run(stop, None).await })

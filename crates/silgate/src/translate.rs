@@ -48,7 +48,7 @@ fn value_free(msg: &str) -> String {
 /// Parses one canonical JSON line. The error names the field by its path
 /// (`worker.birth_date`) and the rule (`json.syntax`, `json.schema`); messages keep
 /// the column and the expected form, never the value.
-fn parse_record(line: &str) -> std::result::Result<Record, Issue> {
+pub(crate) fn parse_record(line: &str) -> std::result::Result<Record, Issue> {
     let mut value: serde_json::Value = serde_json::from_str(line).map_err(|e| Issue::error(format!("column {}", e.column()), "json.syntax", e.to_string()))?;
     let kind = value.as_object_mut().and_then(|m| m.remove("kind"));
     let schema = |e: serde_path_to_error::Error<serde_json::Error>| Issue::error(e.path().to_string(), "json.schema", value_free(&e.into_inner().to_string()));

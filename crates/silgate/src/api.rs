@@ -1,0 +1,368 @@
+//! The CPI push API: CPI systems push vacancies and CVs as they change, instead of
+//! waiting for an export.
+//!
+//! - `POST /v1/vacancies`, `POST /v1/cvs`: one record, as canonical JSON (the serde
+//!   form of `silgate_core::Record`) or a national 1546 XML document
+//!   (`Content-Type: application/xml`). `202` with `{"id": <tracking id>}` once the
+//!   record is in the durable queue; `422` with every issue when it is invalid.
+//! - `POST /v1/batch`: `{"records": [...]}` of canonical JSON, `200` with one outcome
+//!   per item (`queued` + id, `unchanged` + id, or `rejected` + issues).
+//! - `GET /v1/records/{id}`: the record's history from the audit log (received,
+//!   queued, attempts, delivered with the node's receipt, rejected with reasons).
+//!
+//! Each CPI has a bearer token; the config holds only its SHA-256. A CPI may push and
+//! read only records of its own CPI code (`403`). A request without credentials, or
+//! with unknown ones, is `401` and audited. Bodies over `max_body_kib` are refused
+//! (`413`) before they are read whole; more than `rate_per_minute` requests from one
+//! CPI are `429` with `Retry-After`. Every error is JSON:
+//! `{"error": {"code": "...", "message": "...", "field": "..."}}`. The API is plain
+//! HTTP and binds only to loopback: TLS (and client certificates) are the reverse
+//! proxy's in front of it.
+
+use crate::gateway::Ingest;
+use crate::run::{Parts, today};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use silgate_audit::{Event, NewEntry, Query};
+use silgate_core::{Issue, Position, Provenance, Record, RecordKind, SourceSystem};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::watch;
+
+/// `[api]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApiConfig {
+    /// Where to listen (a loopback address).
+    pub(crate) listen: SocketAddr,
+    /// Largest body, KiB.
+    #[serde(default = "default_body_kib")]
+    pub(crate) max_body_kib: usize,
+    /// Requests per minute per CPI.
+    #[serde(default = "default_rate")]
+    pub(crate) rate_per_minute: u32,
+    /// The CPIs allowed to push.
+    #[serde(default)]
+    pub(crate) clients: Vec<ApiClient>,
+}
+
+/// `[[api.clients]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApiClient {
+    /// The CPI code.
+    pub(crate) cpi: String,
+    /// SHA-256 (hex) of its bearer token.
+    pub(crate) token_sha256: String,
+}
+
+fn default_body_kib() -> usize {
+    256
+}
+fn default_rate() -> u32 {
+    600
+}
+
+struct ApiState {
+    parts: Arc<Parts>,
+    tokens: HashMap<String, String>,
+    rate: u32,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    /// One request at a time reaches the ingest step (its translator and batch).
+    ingest: tokio::sync::Mutex<()>,
+}
+
+fn error(status: StatusCode, code: &str, message: &str, field: &str) -> Response {
+    (status, axum::Json(json!({"error": {"code": code, "message": message, "field": field}}))).into_response()
+}
+
+fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl ApiState {
+    /// The caller's CPI, or the response refusing it.
+    async fn caller(&self, headers: &HeaderMap) -> Result<String, Box<Response>> {
+        let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+        let cpi = token.and_then(|t| self.tokens.get(&token_hash(t)).cloned());
+        match cpi {
+            Some(c) => {
+                if !self.allow(&c) {
+                    let mut r = error(StatusCode::TOO_MANY_REQUESTS, "api.rate", "too many requests from this CPI", "");
+                    r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+                    return Err(Box::new(r));
+                }
+                Ok(c)
+            }
+            None => {
+                let why = if token.is_some() { "unknown token" } else { "no credentials" };
+                let _ = self.parts.audit.record(vec![NewEntry::now(Event::Rejected, None, None, None, format!("rule=api.unauthenticated {why}"))]).await;
+                Err(Box::new(error(StatusCode::UNAUTHORIZED, "api.unauthenticated", "a bearer token of a configured CPI is required", "Authorization")))
+            }
+        }
+    }
+
+    /// A token bucket per CPI: `rate` per minute, bursts of `rate / 6` (10 s).
+    fn allow(&self, cpi: &str) -> bool {
+        let Ok(mut b) = self.buckets.lock() else { return false };
+        let cap = f64::from(self.rate.max(6)) / 6.0;
+        let per_sec = f64::from(self.rate) / 60.0;
+        let now = Instant::now();
+        let (tokens, last) = b.entry(cpi.to_string()).or_insert((cap, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * per_sec).min(cap);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// One record's outcome.
+enum Outcome {
+    Queued(String),
+    Unchanged(String),
+    Rejected(Vec<Issue>),
+    Forbidden(String),
+}
+
+fn record_cpi(r: &Record) -> Option<String> {
+    match r {
+        Record::Cv(c) => c.system.intermediary.id.clone(),
+        Record::Vacancy(v) => v.system.intermediary.id.clone(),
+    }
+}
+
+/// Parses a body as canonical JSON or a national document.
+fn parse(body: &[u8], xml: bool, want: Option<RecordKind>) -> Result<Record, Vec<Issue>> {
+    let rec = if xml {
+        let (rec, issues) = silgate_std1546::read::read_document(body, Provenance::new(SourceSystem::Push, "push", Position::Unknown));
+        match rec {
+            Some(r) if !silgate_core::issue::has_errors(&issues) => r,
+            _ => return Err(issues),
+        }
+    } else {
+        let text = std::str::from_utf8(body).map_err(|_| vec![Issue::error("", "json.syntax", "the body is not UTF-8")])?;
+        let mut v: Value = serde_json::from_str(text).map_err(|e| vec![Issue::error(format!("column {}", e.column()), "json.syntax", "the body is not JSON")])?;
+        if let (Some(k), Some(o)) = (want, v.as_object_mut()) {
+            o.entry("kind").or_insert_with(|| Value::String(k.as_str().to_string()));
+        }
+        crate::translate::parse_record(&v.to_string()).map_err(|i| vec![i])?
+    };
+    if let Some(k) = want
+        && rec.kind() != k
+    {
+        return Err(vec![Issue::error("kind", "api.kind", format!("this endpoint takes a {}", k.as_str()))]);
+    }
+    Ok(rec)
+}
+
+async fn ingest_one(st: &ApiState, cpi: &str, mut rec: Record) -> anyhow::Result<Outcome> {
+    if record_cpi(&rec).as_deref() != Some(cpi) {
+        return Ok(Outcome::Forbidden(record_cpi(&rec).unwrap_or_default()));
+    }
+    {
+        let p = rec.provenance_mut();
+        *p = Provenance::new(SourceSystem::Push, format!("push:{cpi}"), Position::Unknown);
+        p.cpi = cpi.to_string();
+    }
+    // A closure pushed without the code it closes names the one last queued here.
+    if rec.communication().kind == silgate_core::CommunicationKind::Closure && rec.communication().previous_code.is_none() {
+        let key_hash = silgate_publish::sha256_hex(&[rec.business_key().as_bytes()]);
+        match st.parts.dedup.last_codes(vec![key_hash]).await?.pop().flatten() {
+            Some(code) => rec.communication_mut().previous_code = Some(code),
+            None => {
+                return Ok(Outcome::Rejected(vec![Issue::error(
+                    "system.communication.previous_code",
+                    "closure.unknown-original",
+                    "no version of this record was sent through this gateway: there is nothing to close",
+                )]));
+            }
+        }
+    }
+    if rec.communication().code.is_none() {
+        use silgate_std1546::code::CodeAllocator;
+        let code = silgate_std1546::code::ContentAllocator { region: st.parts.cfg.region.clone() }.allocate(&rec);
+        rec.communication_mut().code = code;
+    }
+    let tables = silgate_codes::CodeTables::embedded();
+    let xsd = silgate_std1546::XsdValidator::shared()?;
+    let (_, issues) = silgate_std1546::emit(&rec, tables, today(), xsd)?;
+    if silgate_core::issue::has_errors(&issues) {
+        let entries = vec![
+            NewEntry::now(Event::Received, None, None, Some(cpi), "at=push"),
+            NewEntry::now(Event::Rejected, None, None, Some(cpi), format!("rule={} at=push", issues.iter().find(|i| i.is_error()).map_or("", |i| i.rule.as_str()))),
+        ];
+        st.parts.audit.record(entries).await?;
+        return Ok(Outcome::Rejected(issues));
+    }
+    let content = silgate_std1546::code::content_hash(&rec).iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let id = silgate_publish::message_id(SourceSystem::Push.as_str(), &rec.business_key(), &content);
+    let _guard = st.ingest.lock().await;
+    let parts = &st.parts;
+    let mut ing = Ingest::new(tables, today(), xsd, &parts.cfg, &parts.queue, &parts.dedup, &parts.audit)?;
+    ing.translator.record(rec)?;
+    ing.flush().await?;
+    Ok(if ing.summary.queued == 1 { Outcome::Queued(id) } else { Outcome::Unchanged(id) })
+}
+
+fn respond(o: Outcome) -> Response {
+    match o {
+        Outcome::Queued(id) => (StatusCode::ACCEPTED, axum::Json(json!({"id": id, "status": "queued"}))).into_response(),
+        Outcome::Unchanged(id) => (StatusCode::ACCEPTED, axum::Json(json!({"id": id, "status": "unchanged"}))).into_response(),
+        Outcome::Rejected(issues) => {
+            let first = issues.iter().find(|i| i.is_error()).cloned().unwrap_or_else(|| Issue::error("", "invalid", "invalid record"));
+            (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({"error": {"code": first.rule, "message": first.message, "field": first.path}, "issues": issues}))).into_response()
+        }
+        Outcome::Forbidden(theirs) => {
+            error(StatusCode::FORBIDDEN, "api.cpi", &format!("a CPI may push only its own records (this one is of CPI {theirs})"), "system.intermediary.id")
+        }
+    }
+}
+
+fn is_xml(h: &HeaderMap) -> bool {
+    h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("xml"))
+}
+
+type Body = Result<Bytes, axum::extract::rejection::BytesRejection>;
+
+/// The body, or the JSON refusal: `413` past the limit (axum stops reading there).
+fn body_or_refusal(body: Body) -> Result<Bytes, Box<Response>> {
+    body.map_err(|e| {
+        Box::new(if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            error(StatusCode::PAYLOAD_TOO_LARGE, "api.too-large", "the body is larger than the limit (max_body_kib)", "")
+        } else {
+            error(StatusCode::BAD_REQUEST, "api.body", "the body could not be read", "")
+        })
+    })
+}
+
+async fn push(st: Arc<ApiState>, headers: HeaderMap, body: Body, kind: RecordKind) -> Response {
+    let cpi = match st.caller(&headers).await {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let body = match body_or_refusal(body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let rec = match parse(&body, is_xml(&headers), Some(kind)) {
+        Ok(r) => r,
+        Err(issues) => return respond(Outcome::Rejected(issues)),
+    };
+    match ingest_one(&st, &cpi, rec).await {
+        Ok(o) => respond(o),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "push ingest failed");
+            error(StatusCode::SERVICE_UNAVAILABLE, "api.unavailable", "the record could not be queued now: try again", "")
+        }
+    }
+}
+
+async fn vacancies(State(st): State<Arc<ApiState>>, headers: HeaderMap, body: Body) -> Response {
+    push(st, headers, body, RecordKind::Vacancy).await
+}
+
+async fn cvs(State(st): State<Arc<ApiState>>, headers: HeaderMap, body: Body) -> Response {
+    push(st, headers, body, RecordKind::Cv).await
+}
+
+async fn batch(State(st): State<Arc<ApiState>>, headers: HeaderMap, body: Body) -> Response {
+    let cpi = match st.caller(&headers).await {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let body = match body_or_refusal(body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let Ok(Value::Object(mut o)) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "json.syntax", "the body must be {\"records\": [...]}", "");
+    };
+    let Some(Value::Array(items)) = o.remove("records") else {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "json.schema", "the body must be {\"records\": [...]}", "records");
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let outcome = match parse(item.to_string().as_bytes(), false, None) {
+            Ok(rec) => match ingest_one(&st, &cpi, rec).await {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "push ingest failed");
+                    return error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "api.unavailable",
+                        "the batch could not be queued now: the items before this one were",
+                        &format!("records[{i}]"),
+                    );
+                }
+            },
+            Err(issues) => Outcome::Rejected(issues),
+        };
+        out.push(match outcome {
+            Outcome::Queued(id) => json!({"index": i, "status": "queued", "id": id}),
+            Outcome::Unchanged(id) => json!({"index": i, "status": "unchanged", "id": id}),
+            Outcome::Rejected(issues) => json!({"index": i, "status": "rejected", "issues": issues}),
+            Outcome::Forbidden(_) => {
+                json!({"index": i, "status": "forbidden", "issues": [Issue::error("system.intermediary.id", "api.cpi", "a CPI may push only its own records")]})
+            }
+        });
+    }
+    (StatusCode::OK, axum::Json(json!({"results": out}))).into_response()
+}
+
+async fn status(State(st): State<Arc<ApiState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let cpi = match st.caller(&headers).await {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let entries = match st.parts.audit_log.query(&Query { record: Some(id.clone()), ..Query::default() }).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, "audit query failed");
+            return error(StatusCode::SERVICE_UNAVAILABLE, "api.unavailable", "the history could not be read now", "");
+        }
+    };
+    if entries.is_empty() {
+        return error(StatusCode::NOT_FOUND, "api.unknown", "no record with this id", "id");
+    }
+    if entries.iter().any(|e| e.cpi.as_deref().is_some_and(|c| c != cpi)) {
+        return error(StatusCode::FORBIDDEN, "api.cpi", "a CPI may read only its own records", "id");
+    }
+    let history: Vec<Value> = entries.iter().map(|e| json!({"event": e.event, "at_ms": e.at_ms, "code": e.code, "detail": e.detail})).collect();
+    let current = entries.last().map(|e| e.event.clone()).unwrap_or_default();
+    (StatusCode::OK, axum::Json(json!({"id": id, "status": current, "history": history}))).into_response()
+}
+
+/// Serves the API until `stop`.
+pub(crate) async fn serve(cfg: ApiConfig, parts: Arc<Parts>, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    anyhow::ensure!(cfg.listen.ip().is_loopback(), "api.listen must be a loopback address (TLS belongs to the reverse proxy in front), not {}", cfg.listen);
+    let tokens = cfg.clients.iter().map(|c| (c.token_sha256.to_ascii_lowercase(), c.cpi.clone())).collect();
+    let st = Arc::new(ApiState { parts, tokens, rate: cfg.rate_per_minute, buckets: Mutex::new(HashMap::new()), ingest: tokio::sync::Mutex::new(()) });
+    let app = Router::new()
+        .route("/v1/vacancies", post(vacancies))
+        .route("/v1/cvs", post(cvs))
+        .route("/v1/batch", post(batch))
+        .route("/v1/records/{id}", get(status))
+        .layer(DefaultBodyLimit::max(cfg.max_body_kib * 1024))
+        .with_state(st);
+    let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
+    tracing::info!(listen = %listener.local_addr()?, "push API listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.changed().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! The CPI push API through the real `silgate run`: tokens, own-CPI rule, 202 once
+//! queued and then delivered, 422 with every issue, 413 before the body is read whole,
+//! 429 past the rate, batch outcomes, status history from the audit log.
+#![allow(clippy::unwrap_used)]
+
+use crate::delivery::{certs, gateway, node, run, totals, wait_for};
+use serde_json::Value;
+use std::time::Duration;
+
+fn sha256(s: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sample(kind_id: &str) -> Value {
+    let line = include_str!("../../crates/silgate/samples/demo.jsonl").lines().find(|l| l.contains(kind_id)).unwrap();
+    serde_json::from_str(line).unwrap()
+}
+
+/// A plain HTTP/1.1 exchange on loopback: (status, JSON body).
+fn call(port: u16, method: &str, path: &str, token: Option<&str>, ctype: &str, body: &[u8]) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    s.write_all(head.as_bytes()).unwrap();
+    let _ = s.write_all(body);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out);
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let json = text.split_once("\r\n\r\n").and_then(|(_, b)| serde_json::from_str(b).ok()).unwrap_or(Value::Null);
+    (status, json)
+}
+
+fn port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn given_cpis_pushing_records_the_api_should_queue_refuse_and_report_as_the_contract_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    let api = port();
+    let extra = format!(
+        "[api]\nlisten = \"127.0.0.1:{api}\"\nmax_body_kib = 64\nrate_per_minute = 60\n[[api.clients]]\ncpi = \"CPIBA01\"\ntoken_sha256 = \"{}\"\n[[api.clients]]\ncpi = \"CPICE01\"\ntoken_sha256 = \"{}\"\n",
+        sha256("bari-secret"),
+        sha256("caserta-secret")
+    );
+    let cfg = gateway(dir.path(), &pki, &base, &extra);
+    let gw = run(&cfg);
+    wait_for("the API listening", Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", api)).is_ok());
+    let post = |path: &str, token: Option<&str>, body: String, ctype: &str| call(api, "POST", path, token, ctype, body.as_bytes());
+    let get = |path: &str, token: &str| call(api, "GET", path, Some(token), "application/json", b"");
+    let vacancy = sample("\"2026/77\"");
+    let cv = sample("SPSGNR88B14F839L");
+
+    // 401 without or with a wrong token; JSON errors with a stable code.
+    let (s, b) = post("/v1/vacancies", None, vacancy.to_string(), "application/json");
+    assert_eq!((s, b["error"]["code"].as_str()), (401, Some("api.unauthenticated")), "{b}");
+    let (s, _) = post("/v1/vacancies", Some("guess"), vacancy.to_string(), "application/json");
+    assert_eq!(s, 401);
+    // 202 with a tracking id for Bari's own vacancy; the same again: unchanged.
+    let (s, b) = post("/v1/vacancies", Some("bari-secret"), vacancy.to_string(), "application/json");
+    assert_eq!(s, 202, "{b}");
+    let id = b["id"].as_str().unwrap().to_string();
+    assert_eq!(b["status"], "queued");
+    let (s, b) = post("/v1/vacancies", Some("bari-secret"), vacancy.to_string(), "application/json");
+    assert_eq!((s, b["status"].as_str()), (202, Some("unchanged")), "{b}");
+    // 403: Bari pushing Caserta's CV.
+    let (s, b) = post("/v1/cvs", Some("bari-secret"), cv.to_string(), "application/json");
+    assert_eq!((s, b["error"]["code"].as_str()), (403, Some("api.cpi")), "{b}");
+    // 422 with every issue: a bad fiscal code and an unknown ATECO.
+    let mut bad = vacancy.clone();
+    bad["employer"]["sector"] = Value::String("99.99.99".into());
+    bad["system"]["source_vacancy_id"] = Value::String("2026/bad".into());
+    let (s, b) = post("/v1/vacancies", Some("bari-secret"), bad.to_string(), "application/json");
+    assert_eq!(s, 422, "{b}");
+    assert!(b["issues"].as_array().unwrap().iter().any(|i| i["rule"] == "ateco.unknown"), "{b}");
+    let (s, b) = post("/v1/vacancies", Some("bari-secret"), "{not json".into(), "application/json");
+    assert_eq!((s, b["error"]["code"].as_str()), (422, Some("json.syntax")), "{b}");
+    // A national XML document is accepted too: Caserta's CV, written by `translate`.
+    let json = dir.path().join("cv.jsonl");
+    std::fs::write(&json, format!("{cv}\n")).unwrap();
+    let out = dir.path().join("cv-xml");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_silgate"))
+        .args(["translate", "--source", "canonical-json", "--region", "15", "--out"])
+        .arg(&out)
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let xml = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|x| x == "xml")).unwrap();
+    let (s, b) = call(api, "POST", "/v1/cvs", Some("caserta-secret"), "application/xml", &std::fs::read(xml).unwrap());
+    assert_eq!(s, 202, "{b}");
+    // 413 before the body is read whole.
+    let (s, b) = post("/v1/vacancies", Some("bari-secret"), "x".repeat(200 * 1024), "application/json");
+    assert_eq!((s, b["error"]["code"].as_str()), (413, Some("api.too-large")), "{b}");
+    // Batch: per-item outcomes.
+    let mut other = vacancy.clone();
+    other["system"]["source_vacancy_id"] = Value::String("2026/78".into());
+    let batch = serde_json::json!({"records": [other, cv, bad]});
+    let (s, b) = post("/v1/batch", Some("bari-secret"), batch.to_string(), "application/json");
+    assert_eq!(s, 200, "{b}");
+    let statuses: Vec<&str> = b["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["queued", "forbidden", "rejected"], "{b}");
+    // Delivered, and the history says so with the node's receipt.
+    wait_for("three documents at the node", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 3);
+    wait_for("the history to show the delivery", Duration::from_secs(30), || {
+        let (_, r) = get(&format!("/v1/records/{id}"), "bari-secret");
+        r["history"].as_array().is_some_and(|h| h.iter().any(|e| e["event"] == "delivered"))
+    });
+    assert_eq!(get(&format!("/v1/records/{id}"), "caserta-secret").0, 403, "another CPI cannot read Bari's record");
+    // 429 past the rate (bursts of 10 at 60 per minute).
+    let codes: Vec<u16> = (0..15).map(|_| post("/v1/vacancies", Some("caserta-secret"), "{}".into(), "application/json").0).collect();
+    assert!(codes.contains(&429), "{codes:?}");
+    assert_eq!(gw.term(), 0);
+}
