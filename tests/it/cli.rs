@@ -191,3 +191,38 @@ fn given_a_wrongly_typed_personal_value_the_quarantine_should_not_echo_it() {
     assert!(q.contains("\"field\":\"worker.birth_date\"") && q.contains("\"rule\":\"json.schema\""), "{q}");
     assert!(!q.contains("19880214"), "{q}");
 }
+
+#[test]
+fn given_the_gateway_examples_config_check_should_pass_and_a_broken_config_should_list_every_problem() {
+    for example in ["gateway.example.toml", "gateway-rabbitmq.example.toml"] {
+        let (code, out, err) = run(silgate().args(["config", "check", "--offline"]).arg(root().join("config").join(example)));
+        assert_eq!(code, 0, "{example}: {out}{err}");
+        assert!(out.contains(": ok"), "{out}");
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("broken.toml");
+    std::fs::write(
+        &cfg,
+        "region = \"1\"\nregion_name = \"X\"\ndata_dir = \"d\"\ncolour = \"blue\"\n[queue]\nbackend = \"kafka\"\n[node]\nurl = \"https://node.example/ws\"\n\
+         [[sources]]\nkind = \"pdf\"\ninbox = \"i\"\n[[sources]]\nkind = \"silplus\"\ninbox = \"i\"\nmapping = \"missing.toml\"\n[[sources]]\nkind = \"pec\"\n[sources.imap]\nhost = \"mail.example\"\nport = 143\nsecurity = \"insecure-loopback\"\nuser = \"u\"\n\
+         [api]\nlisten = \"0.0.0.0:80\"\n[[api.clients]]\ncpi = \"C\"\ntoken_sha256 = \"abc\"\n",
+    )
+    .expect("write");
+    let (code, out, _) = run(silgate().args(["config", "check"]).arg(&cfg));
+    assert_eq!(code, 1, "{out}");
+    for want in [
+        "colour: unknown key",
+        "region: must be a two-digit",
+        "queue.backend: 'kafka'",
+        "node.ca: required",
+        "sources[0].kind: 'pdf'",
+        "sources[1].mapping:",
+        "sources[2].imap.security: insecure-loopback with a host that is not loopback",
+        "sources[2].imap: password or password_env",
+        "sources[2]: a pec source needs the [pec] table",
+        "api.listen: 0.0.0.0:80 is not loopback",
+        "api.clients[0].token_sha256",
+    ] {
+        assert!(out.contains(want), "missing '{want}' in:\n{out}");
+    }
+}

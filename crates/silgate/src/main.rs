@@ -7,6 +7,7 @@
 //!   `quarantine.jsonl`.
 //! - [`validate`]: `silgate validate`, judges 1546 documents.
 //! - [`api`]: the CPI push API (`silgate run` serves it when `[api]` is set).
+//! - [`check`]: `silgate config check`, every problem of a configuration at once.
 //! - [`demo`]: `silgate demo`, the whole current path on bundled samples.
 //! - [`tables`]: loading code tables, with a region's overrides from a directory.
 //! - [`gateway`]: the gateway's config file and the ingest step (translate, dedup,
@@ -23,6 +24,7 @@
 //! values. `anyhow` lives here and nowhere else.
 
 mod api;
+mod check;
 mod demo;
 mod gateway;
 mod mailbox;
@@ -148,6 +150,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Write a throwaway PKI (CA, node and client certificates) for trials and tests.
     Certs {
         /// Output directory.
@@ -156,6 +163,20 @@ enum Command {
         /// The client certificate's common name (the region).
         #[arg(long, default_value = "REGIONE")]
         region: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Report every problem of a gateway configuration at once (`FILE: key: problem`);
+    /// exit 1 if there is any.
+    Check {
+        /// Gateway configuration file.
+        file: PathBuf,
+        /// Do not look at the files it names (certificates, mappings): check the
+        /// configuration alone, e.g. on a build machine.
+        #[arg(long)]
+        offline: bool,
     },
 }
 
@@ -233,6 +254,7 @@ fn main() -> ExitCode {
             translate::run(source, &out, region.as_deref(), mapping.as_deref(), pec_config.as_deref(), &inputs, &judging)
         }
         Command::Codes => tables::list(),
+        Command::Config { command: ConfigCommand::Check { file, offline } } => check::run(&file, offline),
         Command::Certs { out, region } => ops::certs(&out, &region),
         command => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
             Ok(rt) => rt.block_on(async_command(command)),
@@ -258,6 +280,6 @@ async fn async_command(command: Command) -> anyhow::Result<ExitCode> {
         Command::Dlq { command: DlqCommand::Replay { config, ids } } => ops::dlq_replay(&config, &ids).await,
         Command::Audit { command: AuditCommand::Verify { config } } => ops::audit_verify(&config).await,
         Command::Audit { command: AuditCommand::Query { config, record, cpi, since } } => ops::audit_query(&config, record, cpi, since).await,
-        Command::Validate { .. } | Command::Translate { .. } | Command::Codes | Command::Certs { .. } => unreachable!("handled synchronously"),
+        Command::Validate { .. } | Command::Translate { .. } | Command::Codes | Command::Certs { .. } | Command::Config { .. } => unreachable!("handled synchronously"),
     }
 }
