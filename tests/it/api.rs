@@ -117,3 +117,57 @@ fn given_cpis_pushing_records_the_api_should_queue_refuse_and_report_as_the_cont
     assert!(codes.contains(&429), "{codes:?}");
     assert_eq!(gw.term(), 0);
 }
+
+#[test]
+fn given_records_through_run_the_metrics_should_count_them_without_personal_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    let mport = port();
+    let cfg = gateway(dir.path(), &pki, &base, &format!("[metrics]\nlisten = \"127.0.0.1:{mport}\"\n"));
+    let gw = run(&cfg);
+    wait_for("the metrics endpoint", Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", mport)).is_ok());
+    // Three vacancies of Bari and one broken CV of Caserta, dropped in the inbox.
+    let mut lines: Vec<String> = (0..3)
+        .map(|i| {
+            let mut v = sample("\"2026/77\"");
+            v["system"]["source_vacancy_id"] = Value::String(format!("M/{i}"));
+            v.to_string()
+        })
+        .collect();
+    let mut cv = sample("SPSGNR88B14F839L");
+    cv["worker"]["fiscal_code"] = Value::String("SPSGNR88B14F839X".into());
+    lines.push(cv.to_string());
+    std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
+    std::fs::write(dir.path().join("inbox/batch.jsonl"), lines.join("\n") + "\n").unwrap();
+    wait_for("three documents at the node", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 3);
+    let scrape = || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", mport)).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    };
+    wait_for("the deliveries counted", Duration::from_secs(30), || scrape().contains("silgate_gateway_delivery_outcomes_total{outcome=\"delivered\"} 3"));
+    let m = scrape();
+    for want in [
+        "silgate_gateway_records_total{source=\"canonical-json\",cpi=\"CPIBA01\",outcome=\"queued\"} 3",
+        "silgate_gateway_rejections_total{source=\"canonical-json\",cpi=\"CPICE01\",rule=\"cf.checksum\"} 1",
+        "silgate_gateway_enqueued_total 3",
+        "silgate_gateway_dequeued_total 3",
+        "silgate_gateway_breaker_state 0",
+        "silgate_gateway_dlq_size 0",
+        "silgate_gateway_delivery_latency_seconds_count 3",
+        "# EOF",
+    ] {
+        assert!(m.contains(want), "missing '{want}' in:\n{m}");
+    }
+    assert!(!m.contains("SPSGNR") && !m.contains("Esposito"), "personal data in metrics");
+    let probe = |path: &str| {
+        let (code, _) = call(mport, "GET", path, None, "text/plain", b"");
+        code
+    };
+    assert_eq!((probe("/healthz"), probe("/readyz")), (200, 200));
+    assert_eq!(gw.term(), 0);
+}

@@ -30,7 +30,7 @@ pub use breaker::{BreakerState, CircuitBreaker};
 pub use client::{ClientConfig, NodeClient, Outcome, tls_config};
 pub use dedup::{Admission, DedupIndex, Offer, SqliteDedup};
 pub use dedup_pg::PgDedup;
-pub use publisher::{Counters, Publisher, RefusalSink, RetryConfig};
+pub use publisher::{Counters, LATENCY_BOUNDS, Latency, Publisher, RefusalSink, RetryConfig};
 
 use sha2::{Digest, Sha256};
 

@@ -61,6 +61,34 @@ pub struct Counters {
     pub attempts: AtomicU64,
     /// Transient failures.
     pub transient: AtomicU64,
+    /// Time of each send (request to answer).
+    pub latency: Latency,
+}
+
+/// Upper bounds, seconds, of the send-latency buckets.
+pub const LATENCY_BOUNDS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+/// A latency histogram of atomic counters (Prometheus buckets are cumulative: the
+/// exporter adds them up).
+#[derive(Debug, Default)]
+pub struct Latency {
+    /// Observations per bucket of [`LATENCY_BOUNDS`], the last one above them all.
+    pub buckets: [AtomicU64; 11],
+    /// Sum of the observations, microseconds.
+    pub sum_us: AtomicU64,
+    /// Number of observations.
+    pub count: AtomicU64,
+}
+
+impl Latency {
+    /// Records one observation.
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        let i = LATENCY_BOUNDS.iter().position(|b| secs <= *b).unwrap_or(LATENCY_BOUNDS.len());
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// See the crate documentation.
@@ -297,7 +325,9 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                 }
             };
             self.counters.attempts.fetch_add(1, Ordering::Relaxed);
+            let sent = std::time::Instant::now();
             let outcome = self.client.send(action, &egov_id, &item.document).await;
+            self.counters.latency.observe(sent.elapsed());
             let detail = match &outcome {
                 Outcome::Transient { detail, .. } => format!("n={attempt} outcome={} egov={egov_id} {detail}", outcome.class()),
                 _ => format!("n={attempt} outcome={} egov={egov_id}", outcome.class()),

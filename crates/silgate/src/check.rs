@@ -46,7 +46,7 @@ pub(crate) fn problems(path: &Path, offline: bool) -> Vec<String> {
         Err(e) => return vec![format!("not TOML: {}", e.message())],
     };
     let base = path.parent().unwrap_or(Path::new("."));
-    const KEYS: [&str; 13] = ["instance", "region", "region_name", "data_dir", "queue", "audit", "dedup", "node", "delivery", "sources", "batch", "pec", "api"];
+    const KEYS: [&str; 14] = ["instance", "region", "region_name", "data_dir", "queue", "audit", "dedup", "node", "delivery", "sources", "batch", "pec", "api", "metrics"];
     for k in root.keys() {
         if !KEYS.contains(&k.as_str()) {
             p.push(format!("{k}: unknown key (expected one of {})", KEYS.join(", ")));

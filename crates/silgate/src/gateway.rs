@@ -60,6 +60,9 @@ pub(crate) struct GatewayConfig {
     /// The CPI push API.
     #[serde(default)]
     pub(crate) api: Option<crate::api::ApiConfig>,
+    /// Prometheus metrics and health probes.
+    #[serde(default)]
+    pub(crate) metrics: Option<crate::metrics::MetricsConfig>,
     /// The folder the config file is in (relative paths of `[pec]` resolve there).
     #[serde(skip)]
     pub(crate) base: PathBuf,
@@ -442,9 +445,11 @@ impl<'a> Ingest<'a> {
     pub(crate) async fn flush(&mut self) -> Result<()> {
         let (accepted, rejected) = self.translator.drain()?;
         let mut entries = Vec::new();
-        for (position, rule) in &rejected {
-            entries.push(NewEntry::now(Event::Received, None, None, None, format!("at={position}")));
-            entries.push(NewEntry::now(Event::Rejected, None, None, None, format!("rule={rule} at={position}")));
+        let m = crate::metrics::global();
+        for r in &rejected {
+            entries.push(NewEntry::now(Event::Received, None, None, None, format!("at={}", r.position)));
+            entries.push(NewEntry::now(Event::Rejected, None, None, None, format!("rule={} at={}", r.rule, r.position)));
+            m.rejected(r.source, &r.cpi, &r.rule);
         }
         self.summary.rejected += rejected.len();
         self.summary.records += rejected.len() + accepted.len();
@@ -459,6 +464,7 @@ impl<'a> Ingest<'a> {
             entries.push(NewEntry::now(Event::Received, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi), format!("at={}", it.source)));
             match v {
                 Admission::New => {
+                    m.record(it.source.split(':').next().unwrap_or(""), &it.cpi, "queued");
                     if send {
                         codes.push((it.key_hash.clone(), it.communication_code.clone()));
                     }
@@ -466,6 +472,7 @@ impl<'a> Ingest<'a> {
                     fresh_offers.push(off);
                 }
                 Admission::Unchanged | Admission::Known => {
+                    m.record(it.source.split(':').next().unwrap_or(""), &it.cpi, "unchanged");
                     self.summary.unchanged += 1;
                     let why = if v == Admission::Unchanged { "unchanged since last delivery" } else { "already queued" };
                     entries.push(NewEntry::now(Event::Deduplicated, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi), why));
@@ -479,6 +486,7 @@ impl<'a> Ingest<'a> {
         let n = fresh.len();
         if n > 0 {
             self.queue.enqueue(fresh).await?;
+            m.enqueued(n as u64);
             self.dedup.mark_queued(fresh_offers).await?;
             self.dedup.remember_codes(codes).await?;
         }

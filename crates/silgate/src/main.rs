@@ -17,6 +17,7 @@
 //! - [`pull`]: the Sintesi feed pulled over HTTPS with a persisted watermark.
 //! - [`run`]: `silgate run` (inbox pollers + publisher, graceful shutdown) and
 //!   `silgate ingest`.
+//! - [`metrics`]: the gateway's Prometheus metrics and health probes.
 //! - [`ops`]: `silgate node`, `dlq`, `audit`, `certs`.
 //! - [`pki`]: a throwaway PKI for the demo and tests.
 //!
@@ -28,6 +29,7 @@ mod check;
 mod demo;
 mod gateway;
 mod mailbox;
+mod metrics;
 mod ops;
 mod pki;
 mod pull;

@@ -280,6 +280,14 @@ pub(crate) async fn run(config: &Path) -> Result<ExitCode> {
             }
         }));
     }
+    if let Some(m) = parts.cfg.metrics.clone() {
+        let (parts, stop, counters, breaker) = (parts.clone(), stop.clone(), publisher.counters(), publisher.breaker());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = crate::metrics::serve(m, parts, counters, breaker, stop).await {
+                tracing::error!(error = %format!("{e:#}"), "metrics endpoint stopped");
+            }
+        }));
+    }
     let pub_task = {
         let stop = stop.clone();
         tokio::spawn(async move { publisher.run(stop, None).await })

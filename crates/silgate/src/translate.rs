@@ -88,8 +88,14 @@ pub(crate) struct Accepted {
     pub(crate) xml: String,
 }
 
-/// A rejected record as the audit sees it: (position, rule).
-pub(crate) type Rejected = (String, String);
+/// A rejected record as the audit and the metrics see it.
+#[derive(Debug, Clone)]
+pub(crate) struct Rejected {
+    pub(crate) position: String,
+    pub(crate) rule: String,
+    pub(crate) source: &'static str,
+    pub(crate) cpi: String,
+}
 
 /// Where accepted records go.
 pub(crate) enum Output {
@@ -145,11 +151,11 @@ impl<'a> Translator<'a> {
         })
     }
 
-    fn quarantine(&mut self, source: SourceSystem, position: String, issues: &[Issue]) -> Result<()> {
+    fn quarantine(&mut self, source: SourceSystem, cpi: &str, position: String, issues: &[Issue]) -> Result<()> {
         let first = issues.iter().find(|i| i.is_error()).or(issues.first());
         let (field, rule, message) = first.map_or(("", "unknown", ""), |i| (i.path.as_str(), i.rule.as_str(), i.message.as_str()));
         if let Output::Collect { rejected, .. } = &mut self.out {
-            rejected.push((position.clone(), rule.to_string()));
+            rejected.push(Rejected { position: position.clone(), rule: rule.to_string(), source: source.as_str(), cpi: cpi.to_string() });
         }
         let line = QuarantineLine { source: source.as_str(), position, field, rule, message, issues };
         serde_json::to_writer(&mut self.quarantine, &line)?;
@@ -165,7 +171,7 @@ impl<'a> Translator<'a> {
             SourceItem::Rejected(r) => {
                 self.summary.records += 1;
                 let position = format!("{}:{}", r.provenance.origin, r.provenance.position);
-                self.quarantine(r.provenance.system, position, &r.issues)
+                self.quarantine(r.provenance.system, &r.provenance.cpi, position, &r.issues)
             }
         }
     }
@@ -194,14 +200,14 @@ impl<'a> Translator<'a> {
                 Some(code) => rec.communication_mut().code = Some(code),
                 None => {
                     let issue = Issue::error("DatiSistema/codice", "code.unallocated", "the record has no communication code and no --region was given to allocate one");
-                    return self.quarantine(prov.system, position, &[issue]);
+                    return self.quarantine(prov.system, &prov.cpi, position, &[issue]);
                 }
             }
         }
         let (xml, issues) = silgate_std1546::emit(&rec, self.tables, self.today, self.xsd)?;
         self.summary.warnings += issues.iter().filter(|i| !i.is_error()).count();
         if silgate_core::issue::has_errors(&issues) {
-            return self.quarantine(prov.system, position, &issues);
+            return self.quarantine(prov.system, &prov.cpi, position, &issues);
         }
         self.summary.accepted += 1;
         match &mut self.out {
@@ -249,7 +255,7 @@ impl<'a> Translator<'a> {
                 }
                 Err(issue) => {
                     self.summary.records += 1;
-                    self.quarantine(SourceSystem::CanonicalJson, format!("{origin}:line {n}"), &[issue])?;
+                    self.quarantine(SourceSystem::CanonicalJson, "", format!("{origin}:line {n}"), &[issue])?;
                 }
             }
         }
