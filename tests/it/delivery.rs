@@ -129,7 +129,7 @@ pub(crate) fn stats(base: &str, pki: &Path) -> Value {
     block_on(async { serde_json::from_slice(&https(pki).await.get(format!("{base}/api/stats")).send().await.unwrap().bytes().await.unwrap()).unwrap() })
 }
 
-fn get_text(url: &str, pki: &Path) -> String {
+pub(crate) fn get_text(url: &str, pki: &Path) -> String {
     block_on(async { https(pki).await.get(url).send().await.unwrap().text().await.unwrap() })
 }
 

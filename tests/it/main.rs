@@ -6,6 +6,7 @@ mod adapters;
 mod api;
 mod cli;
 mod delivery;
+mod deploy;
 mod generate;
 mod pec;
 mod roundtrip;
