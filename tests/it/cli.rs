@@ -194,7 +194,7 @@ fn given_a_wrongly_typed_personal_value_the_quarantine_should_not_echo_it() {
 
 #[test]
 fn given_the_gateway_examples_config_check_should_pass_and_a_broken_config_should_list_every_problem() {
-    for example in ["gateway.example.toml", "gateway-rabbitmq.example.toml"] {
+    for example in ["gateway.example.toml", "gateway-rabbitmq.example.toml", "puglia-sintesi.toml", "sicilia-silplus.toml", "campania-access.toml", "calabria-pec.toml"] {
         let (code, out, err) = run(silgate().args(["config", "check", "--offline"]).arg(root().join("config").join(example)));
         assert_eq!(code, 0, "{example}: {out}{err}");
         assert!(out.contains(": ok"), "{out}");

@@ -61,3 +61,21 @@ fn given_a_source_with_both_or_neither_of_inbox_and_url_the_config_should_be_ref
         assert!(format!("{e:#}").contains(says), "{e:#}");
     }
 }
+
+#[test]
+fn given_every_region_example_it_should_load_with_the_sources_it_describes() {
+    let want = [
+        ("puglia-sintesi.toml", "16", vec!["sintesi", "sintesi", "sintesi"]),
+        ("sicilia-silplus.toml", "19", vec!["silplus", "pec"]),
+        ("campania-access.toml", "15", vec!["access"]),
+        ("calabria-pec.toml", "18", vec!["pec"]),
+    ];
+    for (file, region, kinds) in want {
+        let c = GatewayConfig::load(&example(file)).unwrap_or_else(|e| panic!("{file}: {e:#}"));
+        assert_eq!(c.region, region, "{file}");
+        assert_eq!(c.sources.iter().map(|s| s.kind.as_str()).collect::<Vec<_>>(), kinds, "{file}");
+        assert!(c.metrics.is_some(), "{file}");
+    }
+    let c = GatewayConfig::load(&example("calabria-pec.toml")).unwrap();
+    assert_eq!(c.pec.as_ref().map(|p| (p.senders.len(), p.signers.len())), Some((3, 1)));
+}
