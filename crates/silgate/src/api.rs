@@ -248,13 +248,15 @@ fn body_or_refusal(body: Body) -> Result<Bytes, Box<Response>> {
     })
 }
 
+/// The caller's CPI and the body, or the refusal (401, 429, 413) to send instead.
+async fn admitted(st: &ApiState, headers: &HeaderMap, body: Body) -> Result<(String, Bytes), Box<Response>> {
+    let cpi = st.caller(headers).await?;
+    Ok((cpi, body_or_refusal(body)?))
+}
+
 async fn push(st: Arc<ApiState>, headers: HeaderMap, body: Body, kind: RecordKind) -> Response {
-    let cpi = match st.caller(&headers).await {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    let body = match body_or_refusal(body) {
-        Ok(b) => b,
+    let (cpi, body) = match admitted(&st, &headers, body).await {
+        Ok(x) => x,
         Err(r) => return *r,
     };
     let rec = match parse(&body, is_xml(&headers), Some(kind)) {
@@ -279,12 +281,8 @@ async fn cvs(State(st): State<Arc<ApiState>>, headers: HeaderMap, body: Body) ->
 }
 
 async fn batch(State(st): State<Arc<ApiState>>, headers: HeaderMap, body: Body) -> Response {
-    let cpi = match st.caller(&headers).await {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    let body = match body_or_refusal(body) {
-        Ok(b) => b,
+    let (cpi, body) = match admitted(&st, &headers, body).await {
+        Ok(x) => x,
         Err(r) => return *r,
     };
     let Ok(Value::Object(mut o)) = serde_json::from_slice::<Value>(&body) else {
