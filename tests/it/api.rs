@@ -170,4 +170,25 @@ fn given_records_through_run_the_metrics_should_count_them_without_personal_data
     };
     assert_eq!((probe("/healthz"), probe("/readyz")), (200, 200));
     assert_eq!(gw.term(), 0);
+    // The weekly report of the same records, from the audit log.
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let report = |format: &str, province: Option<&str>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_silgate"));
+        c.args(["report", "weekly", "--config"]).arg(&cfg).args(["--since", &today, "--format", format]);
+        if let Some(p) = province {
+            c.args(["--province", p]);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let csv = report("csv", None);
+    let bari = csv.lines().find(|l| l.starts_with("CPIBA01,")).unwrap_or_else(|| panic!("{csv}"));
+    assert!(bari.starts_with("CPIBA01,3,3,0,\"\","), "{csv}");
+    let delays: Vec<&str> = bari.rsplit(',').take(2).collect();
+    assert!(delays.iter().all(|d| d.parse::<f64>().is_ok()), "median and p95 delays: {bari}");
+    assert!(csv.contains("CPICE01,1,0,1,\"cf.checksum (1)\""), "{csv}");
+    assert!(csv.contains("0 of 2 known CPIs sent nothing"), "{csv}");
+    let html = report("html", None);
+    assert!(html.contains("<table>") && html.contains("<td>CPIBA01</td>"), "{html}");
 }

@@ -447,21 +447,25 @@ impl<'a> Ingest<'a> {
         let mut entries = Vec::new();
         let m = crate::metrics::global();
         for r in &rejected {
-            entries.push(NewEntry::now(Event::Received, None, None, None, format!("at={}", r.position)));
-            entries.push(NewEntry::now(Event::Rejected, None, None, None, format!("rule={} at={}", r.rule, r.position)));
+            let cpi = (!r.cpi.is_empty()).then_some(r.cpi.as_str());
+            entries.push(NewEntry::now(Event::Received, None, None, cpi, format!("at={}", r.position)));
+            entries.push(NewEntry::now(Event::Rejected, None, None, cpi, format!("rule={} at={}", r.rule, r.position)));
             m.rejected(r.source, &r.cpi, &r.rule);
         }
         self.summary.rejected += rejected.len();
         self.summary.records += rejected.len() + accepted.len();
         let sends: Vec<bool> = accepted.iter().map(|a| a.record.communication().kind == silgate_core::CommunicationKind::Send).collect();
+        // When the CPI entered or changed the record: the start of the delay the weekly
+        // report measures (to the node's receipt).
+        let at_cpi: Vec<i64> = accepted.iter().map(|a| cpi_time_ms(&a.record)).collect();
         let items: Vec<QueueItem> = accepted.into_iter().map(|a| item(a, now_ms())).collect();
         let offers: Vec<Offer> = items.iter().map(|i| Offer { message_id: i.message_id.clone(), key_hash: i.key_hash.clone(), content_hash: i.content_hash.clone() }).collect();
         let verdicts = self.dedup.admit(offers.clone()).await?;
         let mut fresh = Vec::new();
         let mut fresh_offers = Vec::new();
         let mut codes = Vec::new();
-        for (((it, off), v), send) in items.into_iter().zip(offers).zip(verdicts).zip(sends) {
-            entries.push(NewEntry::now(Event::Received, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi), format!("at={}", it.source)));
+        for ((((it, off), v), send), t_cpi) in items.into_iter().zip(offers).zip(verdicts).zip(sends).zip(at_cpi) {
+            entries.push(NewEntry::now(Event::Received, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi), format!("at={} t_cpi={t_cpi}", it.source)));
             match v {
                 Admission::New => {
                     m.record(it.source.split(':').next().unwrap_or(""), &it.cpi, "queued");
@@ -495,6 +499,18 @@ impl<'a> Ingest<'a> {
         self.audit.record(entries).await?;
         Ok(())
     }
+}
+
+/// The time the CPI gives the record (CV: entered or changed; vacancy: published), in
+/// Unix milliseconds; a time without an offset is read as Italian standard time.
+fn cpi_time_ms(r: &silgate_core::Record) -> i64 {
+    let t = match r {
+        silgate_core::Record::Cv(c) => c.system.inserted_at,
+        silgate_core::Record::Vacancy(v) => v.publication.published_at,
+    };
+    let offset = t.offset.unwrap_or(time::UtcOffset::from_hms(1, 0, 0).unwrap_or(time::UtcOffset::UTC));
+    let dt = t.local.assume_offset(offset);
+    i64::try_from(dt.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
 
 /// Builds the queue item of an accepted record.

@@ -15,6 +15,7 @@
 //! - [`sources`]: the source adapters by kind, mapping files, the progress bar.
 //! - [`mailbox`]: PEC mailboxes over IMAP, exactly once.
 //! - [`pull`]: the Sintesi feed pulled over HTTPS with a persisted watermark.
+//! - [`report`]: `silgate report weekly`, per CPI, from the audit log.
 //! - [`run`]: `silgate run` (inbox pollers + publisher, graceful shutdown) and
 //!   `silgate ingest`.
 //! - [`metrics`]: the gateway's Prometheus metrics and health probes.
@@ -33,6 +34,7 @@ mod metrics;
 mod ops;
 mod pki;
 mod pull;
+mod report;
 mod run;
 mod sources;
 mod tables;
@@ -152,6 +154,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Reports from the audit log.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Configuration files.
     Config {
         #[command(subcommand)]
@@ -165,6 +172,27 @@ enum Command {
         /// The client certificate's common name (the region).
         #[arg(long, default_value = "REGIONE")]
         region: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Per CPI, for the week from --since: received, delivered, rejected (top reasons),
+    /// median and p95 delay from the CPI's time to the node's receipt; and the share of
+    /// known CPIs that sent nothing.
+    Weekly {
+        /// Gateway configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The first day of the week (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        since: String,
+        /// Only the CPIs of this ISTAT province code (3 digits, as in `CPI072006`).
+        #[arg(long, value_name = "PPP")]
+        province: Option<String>,
+        /// csv or html.
+        #[arg(long, default_value = "csv")]
+        format: String,
     },
 }
 
@@ -282,6 +310,7 @@ async fn async_command(command: Command) -> anyhow::Result<ExitCode> {
         Command::Dlq { command: DlqCommand::Replay { config, ids } } => ops::dlq_replay(&config, &ids).await,
         Command::Audit { command: AuditCommand::Verify { config } } => ops::audit_verify(&config).await,
         Command::Audit { command: AuditCommand::Query { config, record, cpi, since } } => ops::audit_query(&config, record, cpi, since).await,
+        Command::Report { command: ReportCommand::Weekly { config, since, province, format } } => report::weekly(&config, &since, province.as_deref(), &format).await,
         Command::Validate { .. } | Command::Translate { .. } | Command::Codes | Command::Certs { .. } | Command::Config { .. } => unreachable!("handled synchronously"),
     }
 }
