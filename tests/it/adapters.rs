@@ -162,7 +162,9 @@ fn given_unreadable_or_refused_inputs_translate_should_fail_whole_with_exit_two_
     std::fs::write(&not_zip, b"PK\x03\x04 this is not a zip archive").unwrap();
     let not_jet = dir.path().join("cpi.mdb");
     std::fs::write(&not_jet, vec![7u8; 8192]).unwrap();
-    let cases: [(&str, PathBuf, &str); 7] = [
+    let cases: [(&str, PathBuf, &str); 8] = [
+        // Found by fuzzing: calamine overflowed on a cell reference (a panic, caught).
+        ("access", fixtures().join("access/regression-calamine-overflow.xlsx"), "readable"),
         ("silplus", fixtures().join("silplus/truncated"), "ESPERIENZE.CSV holds"),
         ("silplus", fixtures().join("silplus/missing-column"), "required column COD_FISC is missing"),
         ("silplus", fixtures().join("silplus/unbalanced-quote"), "TITOLI.CSV holds"),

@@ -31,7 +31,11 @@ impl Workbook {
 
     /// Opens a workbook.
     pub fn open(path: &Path, origin: &str) -> Result<Self, SourceError> {
-        let book = calamine::open_workbook_auto(path).map_err(|e| SourceError::format(origin, format!("not a readable workbook: {e}")))?;
+        // calamine can panic on malformed files (an overflowing cell reference, found by
+        // fuzzing): a panic is an unreadable workbook, not a dead process.
+        let book = std::panic::catch_unwind(|| calamine::open_workbook_auto(path))
+            .map_err(|_| SourceError::format(origin, "not a readable workbook (the reader failed on it)"))?
+            .map_err(|e| SourceError::format(origin, format!("not a readable workbook: {e}")))?;
         let sheets = book.sheet_names();
         Ok(Self { path: path.to_path_buf(), origin: origin.to_string(), sheets, book: Mutex::new(book) })
     }
@@ -42,7 +46,9 @@ impl Workbook {
         let origin = format!("{}!{name}", self.origin);
         let range = {
             let mut book = self.book.lock().map_err(|_| SourceError::format(&origin, "workbook lock poisoned"))?;
-            book.worksheet_range(&name).map_err(|e| SourceError::format(&origin, format!("unreadable sheet: {e}")))?
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| book.worksheet_range(&name)))
+                .map_err(|_| SourceError::format(&origin, "unreadable sheet (the reader failed on it)"))?
+                .map_err(|e| SourceError::format(&origin, format!("unreadable sheet: {e}")))?
         };
         let _ = &self.path;
         let header = range.rows().next().map(|r| r.iter().map(|c| cell(c).ok().and_then(|c| c.text()).unwrap_or_default()).collect()).unwrap_or_default();
