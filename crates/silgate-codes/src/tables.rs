@@ -78,6 +78,24 @@ pub struct Contracts {
     co_to_clic: Vec<(String, String)>,
 }
 
+/// The documented compact-form rule: a CO code `A.02.00` -> the ClicLavoro code `A02`
+/// (letter + the first two digits); `None` when `co` is not of the CO form.
+pub fn co_compact(co: &str) -> Option<String> {
+    let b = co.as_bytes();
+    let shape = b.len() == 7 && b[0].is_ascii_uppercase() && b[1] == b'.' && b[4] == b'.' && [2, 3, 5, 6].iter().all(|&i| b[i].is_ascii_digit());
+    shape.then(|| format!("{}{}", &co[..1], &co[2..4]))
+}
+
+/// A contract code as sources write it, in the ClicLavoro form: `A02` is kept, a CO
+/// code `A.02.00` is compacted ([`co_compact`]); `None` for anything else.
+pub fn contract_clic(v: &str) -> Option<String> {
+    let b = v.as_bytes();
+    if b.len() == 3 && b[0].is_ascii_uppercase() && b[1].is_ascii_digit() && b[2].is_ascii_digit() {
+        return Some(v.to_string());
+    }
+    co_compact(v)
+}
+
 impl Contracts {
     fn parse(text: &str) -> Result<Self, TableError> {
         let raw = crate::table::parse("contratti", text, &["co_code", "clic_code", "title", "source"])?;
@@ -90,9 +108,7 @@ impl Contracts {
         if let Some((_, clic)) = self.co_to_clic.iter().find(|(c, _)| c == co) {
             return Some(clic.clone());
         }
-        let b = co.as_bytes();
-        let shape = b.len() == 7 && b[0].is_ascii_uppercase() && b[1] == b'.' && b[4] == b'.' && [2, 3, 5, 6].iter().all(|&i| b[i].is_ascii_digit());
-        shape.then(|| format!("{}{}", &co[..1], &co[2..4]))
+        co_compact(co)
     }
 
     /// True if a ClicLavoro code is listed.

@@ -74,6 +74,12 @@ impl PecMessage {
         Self { raw, origin: origin.into(), config, envelope: None }
     }
 
+    /// A message whose envelope the caller has already opened (the mailbox path opens
+    /// it first, for the audit): its signature is not verified a second time.
+    pub fn opened(raw: Vec<u8>, origin: impl Into<String>, config: Arc<PecConfig>, envelope: Envelope) -> Self {
+        Self { raw, origin: origin.into(), config, envelope: Some(envelope) }
+    }
+
     /// The envelope once read (class, daticert), for the audit and the mailbox path.
     pub fn envelope(&self) -> Option<&Envelope> {
         self.envelope.as_ref()
@@ -96,7 +102,7 @@ impl Source for PecMessage {
             self.reject(&mut sum, emit, "pec.size", format!("the message is larger than {} MiB", self.config.max_message_bytes >> 20));
             return Ok(sum);
         }
-        let env = match envelope::open(&self.raw, &self.config.trust) {
+        let env = match self.envelope.clone().map_or_else(|| envelope::open(&self.raw, &self.config.trust), Ok) {
             Ok(e) => e,
             Err(e) => {
                 self.reject(&mut sum, emit, e.rule, e.message);

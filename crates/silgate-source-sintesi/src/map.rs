@@ -170,13 +170,9 @@ impl F<'_> {
 
     fn contract(&mut self, v: Option<&str>, at: impl Display + Copy) -> Option<String> {
         let v = v?;
-        let b = v.as_bytes();
-        if b.len() == 3 && b[0].is_ascii_uppercase() && b[1..].iter().all(u8::is_ascii_digit) {
-            return Some(v.to_string());
-        }
-        let co = b.len() == 7 && b[0].is_ascii_uppercase() && b[1] == b'.' && b[4] == b'.' && [2, 3, 5, 6].iter().all(|&i| b[i].is_ascii_digit());
-        if co {
-            Some(format!("{}{}", &v[..1], &v[2..4]))
+        let clic = silgate_codes::tables::contract_clic(v);
+        if clic.is_some() {
+            clic
         } else {
             self.err(at, "code.unknown", format!("contract code '{}' is not a CO code (A.02.00)", v.chars().take(12).collect::<String>()));
             None

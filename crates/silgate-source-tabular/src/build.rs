@@ -179,14 +179,10 @@ pub fn ateco(v: &str) -> Option<String> {
     (b.len() == 6 && b.iter().all(u8::is_ascii_digit)).then(|| format!("{}.{}.{}", &v[..2], &v[2..4], &v[4..]))
 }
 
-/// A CO code `A.02.00` -> `A02`; a ClicLavoro code `A02` is kept.
+/// A CO code `A.02.00` -> `A02`; a ClicLavoro code `A02` is kept
+/// ([`silgate_codes::tables::contract_clic`]).
 pub fn contract(v: &str) -> Option<String> {
-    let b = v.as_bytes();
-    if b.len() == 3 && b[0].is_ascii_uppercase() && b[1].is_ascii_digit() && b[2].is_ascii_digit() {
-        return Some(v.to_string());
-    }
-    let shape = b.len() == 7 && b[0].is_ascii_uppercase() && b[1] == b'.' && b[4] == b'.' && [2, 3, 5, 6].iter().all(|&i| b[i].is_ascii_digit());
-    shape.then(|| format!("{}{}", &v[..1], &v[2..4]))
+    silgate_codes::tables::contract_clic(v)
 }
 
 fn working_time(v: &str) -> Option<String> {

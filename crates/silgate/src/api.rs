@@ -19,7 +19,6 @@
 //! HTTP and binds only to loopback: TLS (and client certificates) are the reverse
 //! proxy's in front of it.
 
-use crate::gateway::Ingest;
 use crate::run::{Parts, today};
 use axum::Router;
 use axum::body::Bytes;
@@ -211,7 +210,7 @@ async fn ingest_one(st: &ApiState, cpi: &str, mut rec: Record) -> anyhow::Result
     let id = silgate_publish::message_id(SourceSystem::Push.as_str(), &rec.business_key(), &content);
     let _guard = st.ingest.lock().await;
     let parts = &st.parts;
-    let mut ing = Ingest::new(tables, today(), xsd, &parts.cfg, &parts.queue, &parts.dedup, &parts.audit)?;
+    let mut ing = parts.ingest(today())?;
     ing.translator.record(rec)?;
     ing.flush().await?;
     Ok(if ing.summary.queued == 1 { Outcome::Queued(id) } else { Outcome::Unchanged(id) })

@@ -80,11 +80,11 @@ impl PecMailbox {
         let hash = silgate_publish::sha256_hex(&[&raw]);
         let (pec, copy) = (self.pec.clone(), raw.clone());
         let opened = tokio::task::spawn_blocking(move || silgate_source_pec::envelope::open(&copy, &pec.trust)).await.context("the envelope check failed")?;
-        let (class, id, cpi) = match opened {
+        let (class, id, cpi) = match &opened {
             Ok(env) => {
-                let dc = env.daticert.unwrap_or_default();
+                let dc = env.daticert.clone().unwrap_or_default();
                 let cpi = self.pec.senders.get(&dc.mittente.trim().to_ascii_lowercase()).cloned();
-                (format!("{:?}", env.class.unwrap_or(silgate_source_pec::Class::NotPec)).to_lowercase(), dc.identificativo, cpi)
+                (format!("{:?}", env.class.clone().unwrap_or(silgate_source_pec::Class::NotPec)).to_lowercase(), dc.identificativo, cpi)
             }
             Err(e) => (format!("invalid ({})", e.rule), String::new(), None),
         };
@@ -94,7 +94,11 @@ impl PecMailbox {
             parts.audit.record(vec![e]).await?;
             return Ok(());
         }
-        let msg = PecMessage::new(raw, self.origin(uid), self.pec.clone());
+        let msg = match opened {
+            // Opened once above: the adapter does not verify the signature again.
+            Ok(env) => PecMessage::opened(raw, self.origin(uid), self.pec.clone(), env),
+            Err(_) => PecMessage::new(raw, self.origin(uid), self.pec.clone()),
+        };
         let (s, _) = parts.ingest_source(Box::new(msg), today()).await?;
         parts.dedup.mark_input(&key).await?;
         let detail = format!("pec uid={uid} id={id} class={class} records={} queued={} unchanged={} rejected={}", s.records, s.queued, s.unchanged, s.rejected);

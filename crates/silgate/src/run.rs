@@ -76,6 +76,13 @@ impl Parts {
         Ok(Publisher::new(self.queue.clone(), self.dedup.clone(), client, self.audit.clone(), self.cfg.delivery.clone(), sink))
     }
 
+    /// An ingest step over this gateway's queue, dedup index and audit, judging with
+    /// the embedded code tables at `today`.
+    pub(crate) fn ingest(&self, today: silgate_core::Date) -> Result<Ingest<'_>> {
+        let xsd = silgate_std1546::XsdValidator::shared()?;
+        Ingest::new(silgate_codes::CodeTables::embedded(), today, xsd, &self.cfg, &self.queue, &self.dedup, &self.audit)
+    }
+
     /// Ingests files of canonical JSON lines.
     pub(crate) async fn ingest_files(&self, files: &[PathBuf], today: silgate_core::Date) -> Result<IngestSummary> {
         self.ingest_inputs(SourceKind::CanonicalJson, None, files, today, false).await
@@ -83,14 +90,12 @@ impl Parts {
 
     /// Ingests inputs of any kind; `progress` draws a bar on a terminal.
     pub(crate) async fn ingest_inputs(&self, kind: SourceKind, mapping: Option<&str>, inputs: &[PathBuf], today: silgate_core::Date, progress: bool) -> Result<IngestSummary> {
-        let tables = silgate_codes::CodeTables::embedded();
-        let xsd = silgate_std1546::XsdValidator::shared()?;
         let mapping = crate::sources::mapping(mapping)?;
         let pec = match (&self.cfg.pec, kind) {
             (Some(p), SourceKind::Pec) => Some(p.build(&self.cfg.base)?),
             _ => None,
         };
-        let mut ing = Ingest::new(tables, today, xsd, &self.cfg, &self.queue, &self.dedup, &self.audit)?;
+        let mut ing = self.ingest(today)?;
         let pb = progress.then(|| crate::sources::progress(kind.as_str()));
         for f in inputs {
             if kind == SourceKind::CanonicalJson {
@@ -112,9 +117,7 @@ impl Parts {
     /// Ingests everything one source reads; returns the ingest's and the source's
     /// summaries (the latter has the watermark), once every batch is queued.
     pub(crate) async fn ingest_source(&self, src: Box<dyn silgate_core::Source + Send>, today: silgate_core::Date) -> Result<(IngestSummary, silgate_core::ReadSummary)> {
-        let tables = silgate_codes::CodeTables::embedded();
-        let xsd = silgate_std1546::XsdValidator::shared()?;
-        let mut ing = Ingest::new(tables, today, xsd, &self.cfg, &self.queue, &self.dedup, &self.audit)?;
+        let mut ing = self.ingest(today)?;
         let read = ing.source(src, None).await?;
         let mut s = ing.summary.clone();
         s.reasons.clone_from(&ing.translator.summary.reasons);
