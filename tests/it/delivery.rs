@@ -14,7 +14,7 @@ fn silgate() -> Command {
 }
 
 /// A child process killed when dropped.
-pub(crate) struct Proc(Child);
+pub(crate) struct Proc(pub(crate) Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -57,6 +57,13 @@ pub(crate) fn node(dir: &Path, pki: &Path, serve_pki: &Path, faults: &str) -> (P
 
 /// [`node`] with extra top-level settings (`postgres = "..."`).
 fn node_with(dir: &Path, pki: &Path, serve_pki: &Path, faults: &str, top: &str) -> (Proc, String) {
+    let (p, mut lines) = node_lines(dir, pki, serve_pki, faults, top, 1);
+    (p, lines.remove(0))
+}
+
+/// Starts a node and returns the first `lines` lines it prints, each cut to its last
+/// word (the base URL, then the dashboard URL when `dashboard_listen` is set).
+pub(crate) fn node_lines(dir: &Path, pki: &Path, serve_pki: &Path, faults: &str, top: &str, lines: usize) -> (Proc, Vec<String>) {
     let cfg = dir.join("node.toml");
     std::fs::write(
         &cfg,
@@ -70,11 +77,15 @@ fn node_with(dir: &Path, pki: &Path, serve_pki: &Path, faults: &str, top: &str) 
     )
     .unwrap();
     let mut child = silgate().args(["node", "--config"]).arg(&cfg).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().rsplit(' ').next().unwrap().to_string();
-    assert!(base.starts_with("https://127.0.0.1:"), "{line}");
-    (Proc(child), base)
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut words = Vec::new();
+    for _ in 0..lines {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        words.push(line.trim().rsplit(' ').next().unwrap().to_string());
+    }
+    assert!(words[0].starts_with("https://127.0.0.1:"), "{words:?}");
+    (Proc(child), words)
 }
 
 pub(crate) fn gateway(dir: &Path, pki: &Path, base: &str, extra: &str) -> PathBuf {
@@ -95,13 +106,13 @@ pub(crate) fn gateway(dir: &Path, pki: &Path, base: &str, extra: &str) -> PathBu
 }
 
 /// `n` distinct valid vacancies (same employer, distinct source ids).
-fn vacancies(n: usize, tag: &str) -> String {
+pub(crate) fn vacancies(n: usize, tag: &str) -> String {
     let template = include_str!("../../crates/silgate/samples/demo.jsonl").lines().find(|l| l.contains("\"2026/77\"")).unwrap();
     (0..n).map(|i| template.replace("\"2026/77\"", &format!("\"{tag}/{i}\"")) + "\n").collect()
 }
 
 /// A client of the node with our PKI (mTLS).
-async fn https(pki: &Path) -> reqwest::Client {
+pub(crate) async fn https(pki: &Path) -> reqwest::Client {
     {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -121,7 +132,7 @@ async fn https(pki: &Path) -> reqwest::Client {
     }
 }
 
-fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+pub(crate) fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
 }
 

@@ -17,11 +17,15 @@
 //! 5. stores the document and the answer (SQLite, or PostgreSQL with `postgres = ...`).
 //!
 //! `GET /api/stats` gives totals and per-minute throughput per region, CPI and kind;
-//! `GET /metrics` the Prometheus text; `GET /healthz`; `GET|PUT /admin/faults` when
-//! `admin = true`.
+//! `GET /dashboard` the operators' page over the same numbers (server-rendered SVG,
+//! reloading itself); `GET /metrics` the Prometheus text; `GET /healthz`;
+//! `GET|PUT /admin/faults` when `admin = true`. With `dashboard_listen` the page, the
+//! stats, the metrics and the health probe are also served read-only over plain HTTP
+//! on a second address, for browsers that hold no region certificate.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod dashboard;
 pub mod faults;
 mod metrics;
 mod server;
@@ -29,8 +33,9 @@ mod store;
 mod store_pg;
 mod tls;
 
+pub use dashboard::LatencyMinute;
 pub use faults::{Faults, Outage};
-pub use server::{NodeHandle, Stats, Totals, start};
+pub use server::{MinuteRowOut, NodeHandle, Stats, Totals, start};
 pub use store::MinuteRow;
 
 use serde::Deserialize;
@@ -98,6 +103,12 @@ pub struct NodeConfig {
     /// The eGov `Servizio` the node publishes.
     #[serde(default = "default_service")]
     pub service: String,
+    /// A second, plain-HTTP listener for operators: `/dashboard`, `/api/stats`,
+    /// `/metrics`, `/healthz`, read-only (no SOAP, no admin). The page carries counts
+    /// and codes, never document content; bind it to loopback or the operators'
+    /// network, behind their reverse proxy.
+    #[serde(default)]
+    pub dashboard_listen: Option<SocketAddr>,
     /// Whether `PUT /admin/faults` is served.
     #[serde(default)]
     pub admin: bool,

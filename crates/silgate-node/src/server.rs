@@ -1,5 +1,6 @@
 //! The HTTP side: routes, the SOAP handler, the listener with TLS.
 
+use crate::dashboard::{LatencyMinute, LatencyRing};
 use crate::faults::{Decision, FaultState, Faults};
 use crate::metrics::{DocLabels, FaultLabels, Metrics};
 use crate::store::{MinuteRow, Store, Stored};
@@ -32,6 +33,7 @@ struct App {
     /// Message id -> instant before which the client was told not to come back.
     not_before: Mutex<HashMap<String, Instant>>,
     metrics: Metrics,
+    answer_times: LatencyRing,
     tables: &'static CodeTables,
     xsd: &'static XsdValidator,
     today: Option<Date>,
@@ -68,6 +70,10 @@ pub struct Stats {
     pub rejects_by_reason: Vec<(String, i64)>,
     /// Per-minute counts over the window asked (`?hours=N`, default 3).
     pub per_minute: Vec<MinuteRowOut>,
+    /// The node's answer times per minute over the same window (kept in memory since
+    /// the node started).
+    #[serde(default)]
+    pub latency: Vec<LatencyMinute>,
 }
 
 /// A per-minute row as served.
@@ -89,10 +95,14 @@ pub struct MinuteRowOut {
 
 impl From<MinuteRow> for MinuteRowOut {
     fn from(r: MinuteRow) -> Self {
-        let t = time::OffsetDateTime::from_unix_timestamp(r.minute * 60).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-        let minute = format!("{:04}-{:02}-{:02}T{:02}:{:02}Z", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute());
-        Self { minute, region: r.region, cpi: r.cpi, kind: r.kind, outcome: r.outcome, n: r.n }
+        Self { minute: minute_label(r.minute), region: r.region, cpi: r.cpi, kind: r.kind, outcome: r.outcome, n: r.n }
     }
+}
+
+/// `YYYY-MM-DDTHH:MMZ` of a Unix minute.
+pub(crate) fn minute_label(minute: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(minute * 60).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!("{:04}-{:02}-{:02}T{:02}:{:02}Z", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
 }
 
 /// A running node.
@@ -101,8 +111,10 @@ pub struct NodeHandle {
     pub addr: SocketAddr,
     /// `https` or `http`.
     pub scheme: &'static str,
+    /// The operators' plain-HTTP listener (`dashboard_listen`), when configured.
+    pub dashboard: Option<SocketAddr>,
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
     app: Arc<App>,
 }
 
@@ -131,12 +143,16 @@ impl NodeHandle {
     /// Stops accepting connections and waits for the accept loop to end.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        for t in self.tasks {
+            let _ = t.await;
+        }
     }
 
     /// Waits until the node stops (it runs until [`NodeHandle::stop`] or an error).
     pub async fn wait(self) {
-        let _ = self.task.await;
+        for t in self.tasks {
+            let _ = t.await;
+        }
     }
 }
 
@@ -171,7 +187,7 @@ fn now_stamp() -> String {
 async fn soap_endpoint(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let started = Instant::now();
     let resp = handle(&app, &body, None).await;
-    app.metrics.latency.observe(started.elapsed().as_secs_f64());
+    answered(&app, started);
     resp
 }
 
@@ -180,8 +196,15 @@ async fn soap_endpoint(State(app): State<Arc<App>>, body: Bytes) -> Response {
 async fn pdd_endpoint(State(app): State<Arc<App>>, axum::extract::Path((servizio, azione)): axum::extract::Path<(String, String)>, body: Bytes) -> Response {
     let started = Instant::now();
     let resp = handle(&app, &body, Some((servizio, azione))).await;
-    app.metrics.latency.observe(started.elapsed().as_secs_f64());
+    answered(&app, started);
     resp
+}
+
+/// Notes an answer's time in the metrics and the dashboard's per-minute ring.
+fn answered(app: &App, started: Instant) {
+    let took = started.elapsed();
+    app.metrics.latency.observe(took.as_secs_f64());
+    app.answer_times.observe(now_ms() / 60_000, took);
 }
 
 fn refused(app: &App, e: &egov::EnvelopeError) -> Response {
@@ -361,6 +384,26 @@ struct StatsQuery {
     hours: Option<i64>,
 }
 
+#[derive(Debug, Deserialize)]
+struct DashboardQuery {
+    hours: Option<i64>,
+    refresh: Option<u64>,
+}
+
+/// `GET /dashboard`: the operators' page (see [`crate::dashboard`]).
+async fn dashboard(State(app): State<Arc<App>>, Query(q): Query<DashboardQuery>) -> Response {
+    let hours = q.hours.unwrap_or(3).clamp(1, 24);
+    let refresh = q.refresh.unwrap_or(10).clamp(2, 3600);
+    let generated = now_ms();
+    match compute_stats(&app, hours).await {
+        Ok(s) => {
+            let page = crate::dashboard::render(&s, hours, refresh, generated / 60_000, generated);
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], page).into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
 async fn stats(State(app): State<Arc<App>>, Query(q): Query<StatsQuery>) -> Response {
     match compute_stats(&app, q.hours.unwrap_or(3)).await {
         Ok(s) => axum::Json(s).into_response(),
@@ -385,6 +428,7 @@ async fn compute_stats(app: &App, hours: i64) -> Result<Stats, NodeError> {
         },
         rejects_by_reason: reasons,
         per_minute: minutes.into_iter().map(Into::into).collect(),
+        latency: app.answer_times.since(since),
     })
 }
 
@@ -419,10 +463,23 @@ fn router(app: Arc<App>) -> Router {
         .route("/ws/cliclavoro", post(soap_endpoint))
         .route("/pdd/PD/{servizio}/{azione}", post(pdd_endpoint))
         .route("/api/stats", get(stats))
+        .route("/dashboard", get(dashboard))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/admin/faults", get(get_faults).put(put_faults))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(app)
+}
+
+/// The operators' listener (`dashboard_listen`): read-only pages and numbers, no SOAP,
+/// no admin. Plain HTTP, for a browser on the operators' network.
+fn ops_router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(|| async { axum::response::Redirect::to("/dashboard") }))
+        .route("/dashboard", get(dashboard))
+        .route("/api/stats", get(stats))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok" }))
         .with_state(app)
 }
 
@@ -451,6 +508,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
         store,
         not_before: Mutex::new(HashMap::new()),
         metrics: Metrics::new(),
+        answer_times: LatencyRing::default(),
         tables,
         xsd,
         today,
@@ -459,42 +517,50 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
         violations: AtomicU64::new(0),
     });
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let (stop, mut stopped) = watch::channel(false);
-    let service = router(app.clone());
-    let task = tokio::spawn(async move {
-        loop {
-            let accepted = tokio::select! {
-                a = listener.accept() => a,
-                _ = stopped.changed() => break,
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = vec![tokio::spawn(serve(listener, tls, router(app.clone()), stopped.clone()))];
+    let mut dashboard = None;
+    if let Some(at) = app.cfg.dashboard_listen {
+        let ops = tokio::net::TcpListener::bind(at).await.map_err(|e| NodeError::Io(format!("binding {at}: {e}")))?;
+        dashboard = Some(ops.local_addr().map_err(|e| NodeError::Io(e.to_string()))?);
+        tasks.push(tokio::spawn(serve(ops, None, ops_router(app.clone()), stopped)));
+    }
+    Ok(NodeHandle { addr, scheme, dashboard, stop, tasks, app })
+}
+
+/// Accepts connections on `listener` (TLS when an acceptor is given) until `stopped`.
+async fn serve(listener: tokio::net::TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, service: Router, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stopped.changed() => break,
+        };
+        let (tcp, _peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let service = service.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let svc = hyper_util::service::TowerToHyperService::new(service);
+            let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let res = match tls {
+                Some(acceptor) => match acceptor.accept(tcp).await {
+                    Ok(stream) => builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await,
+                    Err(e) => {
+                        tracing::info!(error = %e, "TLS handshake refused");
+                        return;
+                    }
+                },
+                None => builder.serve_connection(hyper_util::rt::TokioIo::new(tcp), svc).await,
             };
-            let (tcp, _peer) = match accepted {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    continue;
-                }
-            };
-            let _ = tcp.set_nodelay(true);
-            let service = service.clone();
-            let tls = tls.clone();
-            tokio::spawn(async move {
-                let svc = hyper_util::service::TowerToHyperService::new(service);
-                let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-                let res = match tls {
-                    Some(acceptor) => match acceptor.accept(tcp).await {
-                        Ok(stream) => builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await,
-                        Err(e) => {
-                            tracing::info!(error = %e, "TLS handshake refused");
-                            return;
-                        }
-                    },
-                    None => builder.serve_connection(hyper_util::rt::TokioIo::new(tcp), svc).await,
-                };
-                if let Err(e) = res {
-                    tracing::debug!(error = %e, "connection ended with an error");
-                }
-            });
-        }
-    });
-    Ok(NodeHandle { addr, scheme, stop, task, app })
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
 }

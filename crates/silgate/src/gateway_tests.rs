@@ -35,6 +35,11 @@ fn given_the_node_example_it_should_parse() {
     assert!(n.tls.is_some());
     let f = &n.faults;
     assert_eq!((f.error_rate, f.throttle_rate, f.reject_rate, f.outages.len()), (0.0, 0.0, 0.0, 0), "the example injects no fault");
+    assert!(n.dashboard_listen.is_some_and(|a| a.ip().is_loopback()));
+    // The compose node too (deploy/compose/node.toml).
+    let text = std::fs::read_to_string(example("../deploy/compose/node.toml")).unwrap();
+    let n: silgate_node::NodeConfig = toml::from_str(&text).unwrap();
+    assert_eq!(n.dashboard_listen.map(|a| a.port()), Some(8090));
 }
 
 #[test]

@@ -22,6 +22,9 @@ pub(crate) async fn node(config: &Path) -> Result<ExitCode> {
     let handle = silgate_node::start(cfg).await?;
     // The line tests and scripts wait for.
     println!("silgate node listening on {}", handle.base());
+    if let Some(at) = handle.dashboard {
+        println!("silgate node dashboard on http://{at}/dashboard");
+    }
     tokio::select! {
         _ = crate::run::shutdown_signal() => {}
     }
