@@ -192,3 +192,112 @@ fn given_records_through_run_the_metrics_should_count_them_without_personal_data
     let html = report("html", None);
     assert!(html.contains("<table>") && html.contains("<td>CPIBA01</td>"), "{html}");
 }
+
+/// SHA-256 of the first certificate of a PEM file (its DER), as `cert_sha256` wants.
+fn cert_fingerprint(pem: &std::path::Path) -> String {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    use sha2::Digest;
+    let der = CertificateDer::pem_file_iter(pem).unwrap().next().unwrap().unwrap();
+    sha2::Sha256::digest(der.as_ref()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An HTTPS client trusting `pki`'s CA, showing `client` (a PKI folder's client.pem) if given.
+fn tls_client(pki: &std::path::Path, client: Option<&std::path::Path>) -> reqwest::Client {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(pki.join("ca.pem")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let b = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider())).with_safe_default_protocol_versions().unwrap().with_root_certificates(roots);
+    let tls = match client {
+        Some(dir) => {
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("client.pem")).unwrap().map(Result::unwrap).collect();
+            b.with_client_auth_cert(chain, PrivateKeyDer::from_pem_file(dir.join("client.key")).unwrap()).unwrap()
+        }
+        None => b.with_no_client_auth(),
+    };
+    reqwest::Client::builder().tls_backend_preconfigured(tls).build().unwrap()
+}
+
+#[test]
+fn given_client_certificates_the_api_should_know_each_cpi_by_its_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    // Two CAs the API trusts (Bari's certificate is configured, the other CA's is not)
+    // and one it does not.
+    let other = certs(&dir.path().join("other"));
+    let rogue = certs(&dir.path().join("rogue"));
+    let bundle = dir.path().join("cpi-ca.pem");
+    std::fs::write(&bundle, [std::fs::read(pki.join("ca.pem")).unwrap(), std::fs::read(other.join("ca.pem")).unwrap()].concat()).unwrap();
+    let api = port();
+    let extra = format!(
+        "[api]\nlisten = \"127.0.0.1:{api}\"\n[api.tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n\
+         [[api.clients]]\ncpi = \"CPIBA01\"\ncert_sha256 = \"{}\"\n[[api.clients]]\ncpi = \"CPICE01\"\ntoken_sha256 = \"{}\"\n",
+        pki.join("node.pem").display(),
+        pki.join("node.key").display(),
+        bundle.display(),
+        cert_fingerprint(&pki.join("client.pem")),
+        sha256("caserta-secret")
+    );
+    let cfg = gateway(dir.path(), &pki, &base, &extra);
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_silgate")).args(["config", "check"]).arg(&cfg).output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    let gw = run(&cfg);
+    wait_for("the API listening", Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", api)).is_ok());
+    let url = |p: &str| format!("https://127.0.0.1:{api}{p}");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let send = |c: &reqwest::Client, path: &str, token: Option<&str>, body: &Value| -> Result<(u16, Value), reqwest::Error> {
+        rt.block_on(async {
+            let mut r = c.post(url(path)).header("content-type", "application/json").body(body.to_string());
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            let resp = r.send().await?;
+            let status = resp.status().as_u16();
+            Ok((status, serde_json::from_slice(&resp.bytes().await?).unwrap_or(Value::Null)))
+        })
+    };
+    let vacancy = sample("\"2026/77\"");
+    let cv = sample("SPSGNR88B14F839L");
+
+    // Bari by its certificate: its own vacancy queued, Caserta's CV forbidden.
+    let bari = tls_client(&pki, Some(&pki));
+    let (s, b) = send(&bari, "/v1/vacancies", None, &vacancy).unwrap();
+    assert_eq!(s, 202, "{b}");
+    let id = b["id"].as_str().unwrap().to_string();
+    let (s, b) = send(&bari, "/v1/cvs", None, &cv).unwrap();
+    assert_eq!((s, b["error"]["code"].as_str()), (403, Some("api.cpi")), "{b}");
+    let (s, b) = rt.block_on(async {
+        let r = bari.get(url(&format!("/v1/records/{id}"))).send().await.unwrap();
+        (r.status().as_u16(), serde_json::from_slice::<Value>(&r.bytes().await.unwrap()).unwrap())
+    });
+    assert_eq!((s, b["id"].as_str()), (200, Some(id.as_str())), "{b}");
+    // A certificate of a trusted CA that no CPI is configured with: 401, audited.
+    let (s, b) = send(&tls_client(&pki, Some(&other)), "/v1/vacancies", None, &vacancy).unwrap();
+    assert_eq!((s, b["error"]["code"].as_str()), (401, Some("api.unauthenticated")), "{b}");
+    assert!(b["error"]["message"].as_str().unwrap().contains("unknown client certificate"), "{b}");
+    // A certificate shown decides: Bari's certificate with Caserta's token is still Bari.
+    let (s, _) = send(&bari, "/v1/cvs", Some("caserta-secret"), &cv).unwrap();
+    assert_eq!(s, 403);
+    // No certificate: the token works over TLS; nothing at all is 401.
+    let anonymous = tls_client(&pki, None);
+    assert_eq!(send(&anonymous, "/v1/cvs", Some("caserta-secret"), &cv).unwrap().0, 202);
+    assert_eq!(send(&anonymous, "/v1/cvs", None, &cv).unwrap().0, 401);
+    // A certificate of a CA the API does not trust never gets a request through.
+    assert!(send(&tls_client(&pki, Some(&rogue)), "/v1/vacancies", None, &vacancy).is_err(), "an untrusted client certificate must fail the handshake");
+    // Plain HTTP to the TLS port gets no API answer.
+    let (plain, _) = call(api, "POST", "/v1/vacancies", Some("caserta-secret"), "application/json", vacancy.to_string().as_bytes());
+    assert_ne!(plain, 202);
+    wait_for("both records at the node", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 2);
+    assert_eq!(gw.term(), 0);
+    // Each refused caller is in the audit log, and the chain still verifies.
+    let db = rusqlite::Connection::open(dir.path().join("data/audit.db")).unwrap();
+    let refusals: Vec<String> =
+        db.prepare("SELECT detail FROM audit WHERE detail LIKE 'rule=api.unauthenticated%' ORDER BY seq").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    assert_eq!(refusals, ["rule=api.unauthenticated unknown client certificate", "rule=api.unauthenticated no credentials"]);
+    let v = std::process::Command::new(env!("CARGO_BIN_EXE_silgate")).args(["audit", "verify", "--config"]).arg(&cfg).output().unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+}

@@ -10,18 +10,20 @@
 //! - `GET /v1/records/{id}`: the record's history from the audit log (received,
 //!   queued, attempts, delivered with the node's receipt, rejected with reasons).
 //!
-//! Each CPI has a bearer token; the config holds only its SHA-256. A CPI may push and
-//! read only records of its own CPI code (`403`). A request without credentials, or
-//! with unknown ones, is `401` and audited. Bodies over `max_body_kib` are refused
-//! (`413`) before they are read whole; more than `rate_per_minute` requests from one
-//! CPI are `429` with `Retry-After`. Every error is JSON:
-//! `{"error": {"code": "...", "message": "...", "field": "..."}}`. The API is plain
-//! HTTP and binds only to loopback: TLS (and client certificates) are the reverse
-//! proxy's in front of it.
+//! A CPI proves who it is with a bearer token (the config holds only its SHA-256) or,
+//! when `[api.tls]` is set, with a client certificate signed by `client_ca` whose
+//! SHA-256 fingerprint is configured for it (`cert_sha256`). A CPI may push and read
+//! only records of its own CPI code (`403`). A request without credentials, or with
+//! unknown ones, is `401` and audited. Bodies over `max_body_kib` are refused (`413`)
+//! before they are read whole; more than `rate_per_minute` requests from one CPI are
+//! `429` with `Retry-After`. Every error is JSON:
+//! `{"error": {"code": "...", "message": "...", "field": "..."}}`. Without `[api.tls]`
+//! the API is plain HTTP and binds only to loopback (TLS is then the reverse proxy's).
 
 use crate::run::{Parts, today};
 use axum::Router;
 use axum::body::Bytes;
+use axum::Extension;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -51,6 +53,23 @@ pub(crate) struct ApiConfig {
     /// The CPIs allowed to push.
     #[serde(default)]
     pub(crate) clients: Vec<ApiClient>,
+    /// HTTPS, with client certificates asked for (and checked when given).
+    #[serde(default)]
+    pub(crate) tls: Option<ApiTls>,
+}
+
+/// `[api.tls]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApiTls {
+    /// PEM certificate chain of the API.
+    pub(crate) cert: std::path::PathBuf,
+    /// PEM private key.
+    pub(crate) key: std::path::PathBuf,
+    /// PEM CA certificates that sign the CPIs' client certificates. A client that shows
+    /// a certificate not signed by one of them is refused in the handshake; one that
+    /// shows none may still use a bearer token.
+    pub(crate) client_ca: std::path::PathBuf,
 }
 
 /// `[[api.clients]]`.
@@ -60,8 +79,18 @@ pub(crate) struct ApiClient {
     /// The CPI code.
     pub(crate) cpi: String,
     /// SHA-256 (hex) of its bearer token.
-    pub(crate) token_sha256: String,
+    #[serde(default)]
+    pub(crate) token_sha256: Option<String>,
+    /// SHA-256 (hex) of its client certificate (DER), with `[api.tls]`:
+    /// `openssl x509 -in cpi.pem -outform der | sha256sum`.
+    #[serde(default)]
+    pub(crate) cert_sha256: Option<String>,
 }
+
+/// The SHA-256 fingerprint of the client certificate the connection showed, if any:
+/// put on every request of a TLS connection.
+#[derive(Debug, Clone)]
+struct PeerCert(Option<String>);
 
 fn default_body_kib() -> usize {
     256
@@ -73,6 +102,7 @@ fn default_rate() -> u32 {
 struct ApiState {
     parts: Arc<Parts>,
     tokens: HashMap<String, String>,
+    certs: HashMap<String, String>,
     rate: u32,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
     /// One request at a time reaches the ingest step (its translator and batch).
@@ -83,16 +113,21 @@ fn error(status: StatusCode, code: &str, message: &str, field: &str) -> Response
     (status, axum::Json(json!({"error": {"code": code, "message": message, "field": field}}))).into_response()
 }
 
-fn token_hash(token: &str) -> String {
+fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl ApiState {
     /// The caller's CPI, or the response refusing it.
-    async fn caller(&self, headers: &HeaderMap) -> Result<String, Box<Response>> {
+    async fn caller(&self, headers: &HeaderMap, peer: Option<&PeerCert>) -> Result<String, Box<Response>> {
         let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
-        let cpi = token.and_then(|t| self.tokens.get(&token_hash(t)).cloned());
+        let cert = peer.and_then(|p| p.0.as_deref());
+        // A certificate, when shown, decides; else the token.
+        let cpi = match cert {
+            Some(fp) => self.certs.get(fp).cloned(),
+            None => token.and_then(|t| self.tokens.get(&sha256_hex(t.as_bytes())).cloned()),
+        };
         match cpi {
             Some(c) => {
                 if !self.allow(&c) {
@@ -103,9 +138,18 @@ impl ApiState {
                 Ok(c)
             }
             None => {
-                let why = if token.is_some() { "unknown token" } else { "no credentials" };
+                let why = match (cert, token) {
+                    (Some(_), _) => "unknown client certificate",
+                    (None, Some(_)) => "unknown token",
+                    (None, None) => "no credentials",
+                };
                 let _ = self.parts.audit.record(vec![NewEntry::now(Event::Rejected, None, None, None, format!("rule=api.unauthenticated {why}"))]).await;
-                Err(Box::new(error(StatusCode::UNAUTHORIZED, "api.unauthenticated", "a bearer token of a configured CPI is required", "Authorization")))
+                Err(Box::new(error(
+                    StatusCode::UNAUTHORIZED,
+                    "api.unauthenticated",
+                    &format!("a bearer token or client certificate of a configured CPI is required ({why})"),
+                    "Authorization",
+                )))
             }
         }
     }
@@ -248,13 +292,16 @@ fn body_or_refusal(body: Body) -> Result<Bytes, Box<Response>> {
 }
 
 /// The caller's CPI and the body, or the refusal (401, 429, 413) to send instead.
-async fn admitted(st: &ApiState, headers: &HeaderMap, body: Body) -> Result<(String, Bytes), Box<Response>> {
-    let cpi = st.caller(headers).await?;
+async fn admitted(st: &ApiState, headers: &HeaderMap, peer: Option<&PeerCert>, body: Body) -> Result<(String, Bytes), Box<Response>> {
+    let cpi = st.caller(headers, peer).await?;
     Ok((cpi, body_or_refusal(body)?))
 }
 
-async fn push(st: Arc<ApiState>, headers: HeaderMap, body: Body, kind: RecordKind) -> Response {
-    let (cpi, body) = match admitted(&st, &headers, body).await {
+/// The certificate fingerprint put on the request by the TLS listener.
+type Peer = Option<Extension<PeerCert>>;
+
+async fn push(st: Arc<ApiState>, headers: HeaderMap, peer: Peer, body: Body, kind: RecordKind) -> Response {
+    let (cpi, body) = match admitted(&st, &headers, peer.as_ref().map(|p| &p.0), body).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -271,16 +318,16 @@ async fn push(st: Arc<ApiState>, headers: HeaderMap, body: Body, kind: RecordKin
     }
 }
 
-async fn vacancies(State(st): State<Arc<ApiState>>, headers: HeaderMap, body: Body) -> Response {
-    push(st, headers, body, RecordKind::Vacancy).await
+async fn vacancies(State(st): State<Arc<ApiState>>, headers: HeaderMap, peer: Peer, body: Body) -> Response {
+    push(st, headers, peer, body, RecordKind::Vacancy).await
 }
 
-async fn cvs(State(st): State<Arc<ApiState>>, headers: HeaderMap, body: Body) -> Response {
-    push(st, headers, body, RecordKind::Cv).await
+async fn cvs(State(st): State<Arc<ApiState>>, headers: HeaderMap, peer: Peer, body: Body) -> Response {
+    push(st, headers, peer, body, RecordKind::Cv).await
 }
 
-async fn batch(State(st): State<Arc<ApiState>>, headers: HeaderMap, body: Body) -> Response {
-    let (cpi, body) = match admitted(&st, &headers, body).await {
+async fn batch(State(st): State<Arc<ApiState>>, headers: HeaderMap, peer: Peer, body: Body) -> Response {
+    let (cpi, body) = match admitted(&st, &headers, peer.as_ref().map(|p| &p.0), body).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -319,8 +366,8 @@ async fn batch(State(st): State<Arc<ApiState>>, headers: HeaderMap, body: Body) 
     (StatusCode::OK, axum::Json(json!({"results": out}))).into_response()
 }
 
-async fn status(State(st): State<Arc<ApiState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let cpi = match st.caller(&headers).await {
+async fn status(State(st): State<Arc<ApiState>>, headers: HeaderMap, peer: Peer, Path(id): Path<String>) -> Response {
+    let cpi = match st.caller(&headers, peer.as_ref().map(|p| &p.0)).await {
         Ok(c) => c,
         Err(r) => return *r,
     };
@@ -344,9 +391,14 @@ async fn status(State(st): State<Arc<ApiState>>, headers: HeaderMap, Path(id): P
 
 /// Serves the API until `stop`.
 pub(crate) async fn serve(cfg: ApiConfig, parts: Arc<Parts>, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
-    anyhow::ensure!(cfg.listen.ip().is_loopback(), "api.listen must be a loopback address (TLS belongs to the reverse proxy in front), not {}", cfg.listen);
-    let tokens = cfg.clients.iter().map(|c| (c.token_sha256.to_ascii_lowercase(), c.cpi.clone())).collect();
-    let st = Arc::new(ApiState { parts, tokens, rate: cfg.rate_per_minute, buckets: Mutex::new(HashMap::new()), ingest: tokio::sync::Mutex::new(()) });
+    anyhow::ensure!(
+        cfg.tls.is_some() || cfg.listen.ip().is_loopback(),
+        "api.listen must be a loopback address without [api.tls] (TLS then belongs to the reverse proxy in front), not {}",
+        cfg.listen
+    );
+    let tokens = cfg.clients.iter().filter_map(|c| Some((c.token_sha256.as_ref()?.to_ascii_lowercase(), c.cpi.clone()))).collect();
+    let certs = cfg.clients.iter().filter_map(|c| Some((c.cert_sha256.as_ref()?.to_ascii_lowercase().replace(':', ""), c.cpi.clone()))).collect();
+    let st = Arc::new(ApiState { parts, tokens, certs, rate: cfg.rate_per_minute, buckets: Mutex::new(HashMap::new()), ingest: tokio::sync::Mutex::new(()) });
     let app = Router::new()
         .route("/v1/vacancies", post(vacancies))
         .route("/v1/cvs", post(cvs))
@@ -355,11 +407,80 @@ pub(crate) async fn serve(cfg: ApiConfig, parts: Arc<Parts>, mut stop: watch::Re
         .layer(DefaultBodyLimit::max(cfg.max_body_kib * 1024))
         .with_state(st);
     let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
-    tracing::info!(listen = %listener.local_addr()?, "push API listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stop.changed().await;
-        })
-        .await?;
+    tracing::info!(listen = %listener.local_addr()?, tls = cfg.tls.is_some(), "push API listening");
+    match &cfg.tls {
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.changed().await;
+                })
+                .await?;
+        }
+        Some(t) => serve_tls(listener, tls_acceptor(t)?, app, stop).await,
+    }
     Ok(())
+}
+
+/// The API's rustls config: its certificate, client certificates asked for and
+/// verified against `client_ca` when shown (a client without one may use a token).
+fn tls_acceptor(t: &ApiTls) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    use anyhow::Context as _;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(&t.cert).and_then(Iterator::collect).with_context(|| format!("api.tls.cert {}", t.cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&t.key).with_context(|| format!("api.tls.key {}", t.key.display()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_file_iter(&t.client_ca).with_context(|| format!("api.tls.client_ca {}", t.client_ca.display()))? {
+        roots.add(ca.with_context(|| format!("api.tls.client_ca {}", t.client_ca.display()))?)?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).allow_unauthenticated().build()?;
+    let mut sc = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .context("api.tls: certificate and key")?;
+    sc.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(sc)))
+}
+
+/// Accepts TLS connections until `stop`, each request carrying the fingerprint of the
+/// client certificate its connection showed. On stop, requests in flight get up to 10 s.
+async fn serve_tls(listener: tokio::net::TcpListener, acceptor: tokio_rustls::TlsAcceptor, app: Router, mut stop: watch::Receiver<bool>) {
+    let open = Arc::new(());
+    loop {
+        let (tcp, _) = tokio::select! {
+            a = listener.accept() => match a {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "API accept failed");
+                    continue;
+                }
+            },
+            _ = stop.changed() => break,
+        };
+        let (acceptor, app, open) = (acceptor.clone(), app.clone(), open.clone());
+        tokio::spawn(async move {
+            let _open = open;
+            let stream = match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::info!(error = %e, "API TLS handshake refused");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let fp = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| sha256_hex(c.as_ref()));
+            let svc = hyper_util::service::TowerToHyperService::new(app.layer(Extension(PeerCert(fp))));
+            let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            if let Err(e) = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await {
+                tracing::debug!(error = %e, "API connection ended with an error");
+            }
+        });
+    }
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while Arc::strong_count(&open) > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

@@ -113,12 +113,29 @@ pub(crate) fn problems(path: &Path, offline: bool) -> Vec<String> {
         }
     }
     if let Some(a) = section::<crate::api::ApiConfig>(root.get("api"), "api", &mut p) {
-        if !a.listen.ip().is_loopback() {
-            p.push(format!("api.listen: {} is not loopback (TLS belongs to the proxy in front)", a.listen));
+        if let Some(t) = &a.tls {
+            file(base, &t.cert, "api.tls.cert", offline, &mut p);
+            file(base, &t.key, "api.tls.key", offline, &mut p);
+            file(base, &t.client_ca, "api.tls.client_ca", offline, &mut p);
         }
+        if a.tls.is_none() && !a.listen.ip().is_loopback() {
+            p.push(format!("api.listen: {} is not loopback: without [api.tls], TLS belongs to the proxy in front", a.listen));
+        }
+        let is_sha256 = |h: &str| {
+            let h = h.replace(':', "");
+            h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())
+        };
         for (i, c) in a.clients.iter().enumerate() {
-            if c.token_sha256.len() != 64 || !c.token_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if c.token_sha256.as_deref().is_some_and(|h| !is_sha256(h)) {
                 p.push(format!("api.clients[{i}].token_sha256: not a SHA-256 in hex (64 characters)"));
+            }
+            if c.cert_sha256.as_deref().is_some_and(|h| !is_sha256(h)) {
+                p.push(format!("api.clients[{i}].cert_sha256: not a SHA-256 in hex (64 characters)"));
+            }
+            match (&c.token_sha256, &c.cert_sha256) {
+                (None, None) => p.push(format!("api.clients[{i}] ({}): give token_sha256, cert_sha256 or both", c.cpi)),
+                (_, Some(_)) if a.tls.is_none() => p.push(format!("api.clients[{i}].cert_sha256: client certificates need [api.tls]")),
+                _ => {}
             }
         }
     }

@@ -250,6 +250,11 @@ impl GatewayConfig {
         for p in [&mut cfg.node.ca, &mut cfg.node.client_cert, &mut cfg.node.client_key].into_iter().flatten() {
             *p = abs(p);
         }
+        if let Some(t) = cfg.api.as_mut().and_then(|a| a.tls.as_mut()) {
+            for p in [&mut t.cert, &mut t.key, &mut t.client_ca] {
+                *p = abs(p);
+            }
+        }
         for s in &mut cfg.sources {
             s.inbox = s.inbox.as_deref().map(abs);
             for p in [&mut s.ca, &mut s.client_cert, &mut s.client_key].into_iter().flatten() {
