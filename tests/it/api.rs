@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use crate::delivery::{certs, gateway, node, run, totals, wait_for};
+use crate::schemas::conforms;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -59,6 +60,7 @@ fn given_cpis_pushing_records_the_api_should_queue_refuse_and_report_as_the_cont
     // 401 without or with a wrong token; JSON errors with a stable code.
     let (s, b) = post("/v1/vacancies", None, vacancy.to_string(), "application/json");
     assert_eq!((s, b["error"]["code"].as_str()), (401, Some("api.unauthenticated")), "{b}");
+    conforms("post", "/v1/vacancies", s, &b);
     let (s, _) = post("/v1/vacancies", Some("guess"), vacancy.to_string(), "application/json");
     assert_eq!(s, 401);
     // 202 with a tracking id for Bari's own vacancy; the same again: unchanged.
@@ -66,11 +68,13 @@ fn given_cpis_pushing_records_the_api_should_queue_refuse_and_report_as_the_cont
     assert_eq!(s, 202, "{b}");
     let id = b["id"].as_str().unwrap().to_string();
     assert_eq!(b["status"], "queued");
+    conforms("post", "/v1/vacancies", s, &b);
     let (s, b) = post("/v1/vacancies", Some("bari-secret"), vacancy.to_string(), "application/json");
     assert_eq!((s, b["status"].as_str()), (202, Some("unchanged")), "{b}");
     // 403: Bari pushing Caserta's CV.
     let (s, b) = post("/v1/cvs", Some("bari-secret"), cv.to_string(), "application/json");
     assert_eq!((s, b["error"]["code"].as_str()), (403, Some("api.cpi")), "{b}");
+    conforms("post", "/v1/cvs", s, &b);
     // 422 with every issue: a bad fiscal code and an unknown ATECO.
     let mut bad = vacancy.clone();
     bad["employer"]["sector"] = Value::String("99.99.99".into());
@@ -78,6 +82,7 @@ fn given_cpis_pushing_records_the_api_should_queue_refuse_and_report_as_the_cont
     let (s, b) = post("/v1/vacancies", Some("bari-secret"), bad.to_string(), "application/json");
     assert_eq!(s, 422, "{b}");
     assert!(b["issues"].as_array().unwrap().iter().any(|i| i["rule"] == "ateco.unknown"), "{b}");
+    conforms("post", "/v1/vacancies", s, &b);
     let (s, b) = post("/v1/vacancies", Some("bari-secret"), "{not json".into(), "application/json");
     assert_eq!((s, b["error"]["code"].as_str()), (422, Some("json.syntax")), "{b}");
     // A national XML document is accepted too: Caserta's CV, written by `translate`.
@@ -97,6 +102,7 @@ fn given_cpis_pushing_records_the_api_should_queue_refuse_and_report_as_the_cont
     // 413 before the body is read whole.
     let (s, b) = post("/v1/vacancies", Some("bari-secret"), "x".repeat(200 * 1024), "application/json");
     assert_eq!((s, b["error"]["code"].as_str()), (413, Some("api.too-large")), "{b}");
+    conforms("post", "/v1/vacancies", s, &b);
     // Batch: per-item outcomes.
     let mut other = vacancy.clone();
     other["system"]["source_vacancy_id"] = Value::String("2026/78".into());
@@ -105,16 +111,20 @@ fn given_cpis_pushing_records_the_api_should_queue_refuse_and_report_as_the_cont
     assert_eq!(s, 200, "{b}");
     let statuses: Vec<&str> = b["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["queued", "forbidden", "rejected"], "{b}");
+    conforms("post", "/v1/batch", s, &b);
     // Delivered, and the history says so with the node's receipt.
     wait_for("three documents at the node", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 3);
     wait_for("the history to show the delivery", Duration::from_secs(30), || {
         let (_, r) = get(&format!("/v1/records/{id}"), "bari-secret");
         r["history"].as_array().is_some_and(|h| h.iter().any(|e| e["event"] == "delivered"))
     });
+    let (s, b) = get(&format!("/v1/records/{id}"), "bari-secret");
+    conforms("get", "/v1/records/{id}", s, &b);
     assert_eq!(get(&format!("/v1/records/{id}"), "caserta-secret").0, 403, "another CPI cannot read Bari's record");
     // 429 past the rate (bursts of 10 at 60 per minute).
-    let codes: Vec<u16> = (0..15).map(|_| post("/v1/vacancies", Some("caserta-secret"), "{}".into(), "application/json").0).collect();
-    assert!(codes.contains(&429), "{codes:?}");
+    let answers: Vec<(u16, Value)> = (0..15).map(|_| post("/v1/vacancies", Some("caserta-secret"), "{}".into(), "application/json")).collect();
+    let limited = answers.iter().find(|(s, _)| *s == 429).unwrap_or_else(|| panic!("no 429 in {answers:?}"));
+    conforms("post", "/v1/vacancies", limited.0, &limited.1);
     assert_eq!(gw.term(), 0);
 }
 
@@ -210,7 +220,10 @@ fn tls_client(pki: &std::path::Path, client: Option<&std::path::Path>) -> reqwes
     for c in CertificateDer::pem_file_iter(pki.join("ca.pem")).unwrap() {
         roots.add(c.unwrap()).unwrap();
     }
-    let b = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider())).with_safe_default_protocol_versions().unwrap().with_root_certificates(roots);
+    let b = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
     let tls = match client {
         Some(dir) => {
             let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("client.pem")).unwrap().map(Result::unwrap).collect();
@@ -295,8 +308,13 @@ fn given_client_certificates_the_api_should_know_each_cpi_by_its_certificate() {
     assert_eq!(gw.term(), 0);
     // Each refused caller is in the audit log, and the chain still verifies.
     let db = rusqlite::Connection::open(dir.path().join("data/audit.db")).unwrap();
-    let refusals: Vec<String> =
-        db.prepare("SELECT detail FROM audit WHERE detail LIKE 'rule=api.unauthenticated%' ORDER BY seq").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let refusals: Vec<String> = db
+        .prepare("SELECT detail FROM audit WHERE detail LIKE 'rule=api.unauthenticated%' ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(refusals, ["rule=api.unauthenticated unknown client certificate", "rule=api.unauthenticated no credentials"]);
     let v = std::process::Command::new(env!("CARGO_BIN_EXE_silgate")).args(["audit", "verify", "--config"]).arg(&cfg).output().unwrap();
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));

@@ -11,4 +11,5 @@ mod deploy;
 mod generate;
 mod pec;
 mod roundtrip;
+mod schemas;
 mod tidy;

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 /// A record of either kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Record {
     /// A worker's CV.
@@ -26,6 +27,7 @@ pub enum Record {
 
 /// The two kinds of record, as a plain value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     /// A worker's CV (Candidatura).
@@ -115,6 +117,7 @@ fn non_empty(s: &str) -> Option<&str> {
 
 /// Sex as the fiscal code and the standard encode it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Sex {
     /// Male (`M`).
     M,
@@ -124,6 +127,7 @@ pub enum Sex {
 
 /// A CEFR language level (`idlivelloletto`, `idlivelloscritto`, `idlivelloparlato`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[allow(missing_docs, reason = "the six CEFR levels are their own documentation")]
 pub enum Cefr {
     A1,
@@ -158,6 +162,7 @@ impl Cefr {
 
 /// A place: comune or foreign state (Belfiore code), with postcode and street.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Address {
     /// Belfiore code of the comune or foreign state (`idcomune`).
@@ -172,6 +177,7 @@ pub struct Address {
 
 /// How to reach the worker (`Recapiti`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Contacts {
     /// Landline (`telefono`).
@@ -189,6 +195,7 @@ pub struct Contacts {
 
 /// The worker: identity, birth, citizenship, residence, domicile, contacts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Worker {
     /// Codice fiscale, 16 characters (or 11 digits for a provisional code) (`codicefiscale`).
@@ -201,6 +208,7 @@ pub struct Worker {
     pub sex: Sex,
     /// Birth date (`datanascita`).
     #[serde(with = "serde_date")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::time_types::DateSchema"))]
     pub birth_date: Date,
     /// Belfiore code of the birthplace, comune or foreign state (`DatiAnagrafici/idcomune`).
     pub birthplace: String,
@@ -218,6 +226,7 @@ pub struct Worker {
 
 /// One past job (`EsperienzeLavorative`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WorkExperience {
     /// Contract type of the experience, ClicLavoro form `A02` (`tipoesperienza`).
@@ -237,9 +246,11 @@ pub struct WorkExperience {
     pub employer_name: Option<String>,
     /// Start (`datainizio`).
     #[serde(default, with = "serde_date::option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<crate::time_types::DateSchema>"))]
     pub start: Option<Date>,
     /// End (`datafine`).
     #[serde(default, with = "serde_date::option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<crate::time_types::DateSchema>"))]
     pub end: Option<Date>,
     /// Employer's address (`indirizzodatore`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -248,6 +259,7 @@ pub struct WorkExperience {
 
 /// One school qualification (`Istruzione`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Education {
     /// Level code, 2 digits (`titolostudio`).
@@ -262,6 +274,7 @@ pub struct Education {
 
 /// Unit of a course duration (`idtipologiadurata`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum DurationUnit {
     /// Hours (`O`, ore).
     O,
@@ -275,6 +288,7 @@ pub enum DurationUnit {
 
 /// Certificate obtained at the end of a course (`idattestazione`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[allow(missing_docs, reason = "the ministry's letters; their meaning is in the standard's table")]
 pub enum Attestation {
     N,
@@ -287,6 +301,7 @@ pub enum Attestation {
 
 /// One training course (`Formazione`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Training {
     /// Course title (`titolocorso`).
@@ -314,6 +329,7 @@ pub struct Training {
 
 /// One language with CEFR levels (`Lingue` in the CV, `Lingua` in the vacancy).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LanguageSkill {
     /// Language code: 3 digits, or ISO 639-2 in capitals (`idlingua`).
@@ -331,6 +347,7 @@ pub struct LanguageSkill {
 
 /// IT skills (`ConoscenzeInformatiche`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ItSkills {
     /// Kind of knowledge (`tipoconoscenza`).
@@ -343,6 +360,7 @@ pub struct ItSkills {
 
 /// Licences, registers and permits (`AbilitazioniPatenti`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Licences {
     /// Professional registers, `00NN` (`idalbo`).
@@ -365,6 +383,7 @@ impl Licences {
 
 /// A desired profession and availability (`ProfessioneDesiderataDisponibilita`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DesiredProfession {
     /// CP2011 six-segment code (`idprofessione`).
@@ -396,6 +415,7 @@ pub struct DesiredProfession {
 
 /// Scope of publication (`ambitodiffusione`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Diffusion {
     /// `01` regionale.
@@ -429,6 +449,7 @@ impl Diffusion {
 
 /// The intermediary that holds the record: the CPI (`DatiSistema`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Intermediary {
     /// CPI code, at most 11 characters (`idintermediario` / `intermediario`).
@@ -462,6 +483,7 @@ pub struct Intermediary {
 
 /// Insert/update or closure (`tipocandidatura` / `tipoofferta`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CommunicationKind {
     /// `01` invio: a new record or a new version of it.
@@ -492,6 +514,7 @@ impl CommunicationKind {
 
 /// Which communication this version of the record is.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Communication {
     /// Send or closure.
@@ -512,6 +535,7 @@ pub struct Communication {
 
 /// Consent given by the worker.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Consent {
     /// The CV may be shown to employers (`visibilita`). `None`: not stated.
@@ -521,6 +545,7 @@ pub struct Consent {
 
 /// The system part of a CV (`DatiSistema`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CvSystem {
     /// Scope of publication (`ambitodiffusione`).
@@ -529,6 +554,7 @@ pub struct CvSystem {
     pub inserted_at: Timestamp,
     /// Until when the CV stands (`datascadenza`).
     #[serde(default, with = "serde_date::option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<crate::time_types::DateSchema>"))]
     pub expires_on: Option<Date>,
     /// The CPI that holds the CV.
     #[serde(default)]
@@ -543,6 +569,7 @@ pub struct CvSystem {
 
 /// A worker's CV: the "candidatura" of decreto 1546/2011.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Cv {
     /// Where it came from.
@@ -579,6 +606,7 @@ pub struct Cv {
 
 /// The employer (`DatoreLavoro`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Employer {
     /// Codice fiscale or partita IVA (`codicefiscale`).
@@ -608,6 +636,7 @@ pub struct Employer {
 
 /// The requested profile (`ProfiloRichiesto`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     /// Number of positions, 1 to 99 (`numerolavoratori`).
@@ -628,6 +657,7 @@ pub struct Profile {
 
 /// A required school qualification (`titolostudio`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EducationRequirement {
     /// Level code, 2 digits (`idtitolostudio`).
@@ -639,6 +669,7 @@ pub struct EducationRequirement {
 
 /// Requirements (`IstruzioneFormazione`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Requirements {
     /// Qualifications (`titolostudio`).
@@ -675,6 +706,7 @@ pub struct Requirements {
 
 /// What is offered (`CondizioniOfferte`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Conditions {
     /// Belfiore code of the workplace (`idcomune`).
@@ -703,17 +735,20 @@ pub struct Conditions {
 
 /// When the vacancy is published (`DurataRichiesta`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Publication {
     /// Publication time (`datapubblicazione`).
     pub published_at: Timestamp,
     /// Last day to apply (`datascadenza`).
     #[serde(default, with = "serde_date::option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<crate::time_types::DateSchema>"))]
     pub expires_on: Option<Date>,
 }
 
 /// The system part of a vacancy (`DatiSistema`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VacancySystem {
     /// The CPI that publishes the vacancy; candidates apply through it.
@@ -732,6 +767,7 @@ pub struct VacancySystem {
 
 /// An employer's vacancy: the "ricerca di personale" of decreto 1546/2011.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Vacancy {
     /// Where it came from.

@@ -8,6 +8,7 @@ use std::fmt;
 
 /// The kind of system a record was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum SourceSystem {
     /// Sintesi XML export feed (Puglia, Lombardy).
@@ -50,6 +51,7 @@ impl fmt::Display for SourceSystem {
 
 /// A position inside the origin (file or message) of a record.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", content = "at", rename_all = "kebab-case")]
 pub enum Position {
     /// Position not known (a record built in memory).
@@ -84,6 +86,7 @@ impl fmt::Display for Position {
 
 /// Where a record came from: system, CPI, file or message, position.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Provenance {
     /// The kind of source system.

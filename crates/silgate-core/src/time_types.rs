@@ -156,6 +156,38 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Timestamp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "YYYY-MM-DDTHH:MM[:SS[.fraction]], with Z or +HH:MM when the source gave an offset",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}"
+        })
+    }
+}
+
+/// The JSON Schema of a date field (`YYYY-MM-DD`), for fields serialized through
+/// [`serde_date`].
+#[cfg(feature = "schema")]
+#[derive(Debug)]
+pub struct DateSchema;
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for DateSchema {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Date".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$" })
+    }
+}
+
 /// Serde helpers for `time::Date` as `YYYY-MM-DD`.
 pub mod serde_date {
     use super::*;

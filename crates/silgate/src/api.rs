@@ -21,9 +21,9 @@
 //! the API is plain HTTP and binds only to loopback (TLS is then the reverse proxy's).
 
 use crate::run::{Parts, today};
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
-use axum::Extension;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -427,8 +427,7 @@ fn tls_acceptor(t: &ApiTls) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
     use anyhow::Context as _;
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let chain: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(&t.cert).and_then(Iterator::collect).with_context(|| format!("api.tls.cert {}", t.cert.display()))?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&t.cert).and_then(Iterator::collect).with_context(|| format!("api.tls.cert {}", t.cert.display()))?;
     let key = PrivateKeyDer::from_pem_file(&t.key).with_context(|| format!("api.tls.key {}", t.key.display()))?;
     let mut roots = rustls::RootCertStore::empty();
     for ca in CertificateDer::pem_file_iter(&t.client_ca).with_context(|| format!("api.tls.client_ca {}", t.client_ca.display()))? {
