@@ -11,5 +11,6 @@ mod deploy;
 mod generate;
 mod pec;
 mod roundtrip;
+mod scale;
 mod schemas;
 mod tidy;

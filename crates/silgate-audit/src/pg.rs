@@ -52,8 +52,11 @@ impl PgAudit {
                 tracing::error!(error = %e, "audit PostgreSQL connection ended");
             }
         });
-        // Concurrent first starts race on CREATE ... IF NOT EXISTS: serialise them.
-        client.batch_execute(&format!("SELECT pg_advisory_lock(7154600); {SCHEMA} SELECT pg_advisory_unlock(7154600);")).await?;
+        // Concurrent first starts race on CREATE ... IF NOT EXISTS: serialise them. The
+        // statements of one simple query run as one transaction, so the lock must be the
+        // transaction-level one: a session lock released before that transaction commits
+        // lets the next starter miss the uncommitted tables (found by the scale-out test).
+        client.batch_execute(&format!("SELECT pg_advisory_xact_lock(7154600); {SCHEMA}")).await?;
         Ok(Self { client: Arc::new(Mutex::new(client)) })
     }
 

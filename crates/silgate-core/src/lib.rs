@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 pub mod issue;
+pub mod json;
 pub mod model;
 pub mod provenance;
 pub mod queue;

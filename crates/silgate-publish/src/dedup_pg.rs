@@ -52,7 +52,10 @@ impl PgDedup {
                 tracing::error!(error = %e, "dedup PostgreSQL connection ended");
             }
         });
-        client.batch_execute(&format!("SELECT pg_advisory_lock(7154602); {SCHEMA} SELECT pg_advisory_unlock(7154602);")).await.map_err(pg)?;
+        // Concurrent first starts race on CREATE ... IF NOT EXISTS: serialise them with a
+        // transaction-level lock (the statements of one simple query are one transaction; a
+        // session lock would be released before it commits).
+        client.batch_execute(&format!("SELECT pg_advisory_xact_lock(7154602); {SCHEMA}")).await.map_err(pg)?;
         Ok(Self { client: Arc::new(Mutex::new(client)) })
     }
 

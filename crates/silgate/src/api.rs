@@ -196,12 +196,7 @@ fn parse(body: &[u8], xml: bool, want: Option<RecordKind>) -> Result<Record, Vec
             _ => return Err(issues),
         }
     } else {
-        let text = std::str::from_utf8(body).map_err(|_| vec![Issue::error("", "json.syntax", "the body is not UTF-8")])?;
-        let mut v: Value = serde_json::from_str(text).map_err(|e| vec![Issue::error(format!("column {}", e.column()), "json.syntax", "the body is not JSON")])?;
-        if let (Some(k), Some(o)) = (want, v.as_object_mut()) {
-            o.entry("kind").or_insert_with(|| Value::String(k.as_str().to_string()));
-        }
-        crate::translate::parse_record(&v.to_string()).map_err(|i| vec![i])?
+        return silgate_core::json::parse_body(body, want).map_err(|i| vec![i]);
     };
     if let Some(k) = want
         && rec.kind() != k
@@ -331,15 +326,13 @@ async fn batch(State(st): State<Arc<ApiState>>, headers: HeaderMap, peer: Peer, 
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let Ok(Value::Object(mut o)) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "json.syntax", "the body must be {\"records\": [...]}", "");
-    };
-    let Some(Value::Array(items)) = o.remove("records") else {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "json.schema", "the body must be {\"records\": [...]}", "records");
+    let items = match silgate_core::json::batch_items(&body) {
+        Ok(items) => items,
+        Err(i) => return error(StatusCode::UNPROCESSABLE_ENTITY, &i.rule, &i.message, &i.path),
     };
     let mut out = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
-        let outcome = match parse(item.to_string().as_bytes(), false, None) {
+        let outcome = match silgate_core::json::record_from_value(item).map_err(|e| vec![e]) {
             Ok(rec) => match ingest_one(&st, &cpi, rec).await {
                 Ok(o) => o,
                 Err(e) => {

@@ -174,9 +174,30 @@ fn in_transit(p: &Path) -> bool {
     n.starts_with('.') || [".part", ".tmp", ".partial", ".crdownload", ".filepart"].iter().any(|s| n.ends_with(s))
 }
 
+/// Where an instance holds the inputs it took from a shared inbox:
+/// `INBOX/.claimed/<instance>/`.
+fn claims_of(inbox: &Path, instance: &str) -> PathBuf {
+    let safe: String = instance.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    inbox.join(".claimed").join(safe)
+}
+
+/// Takes a stable input for this instance with one atomic rename into its claims
+/// folder. `None` when another instance took it first (the file is gone).
+fn claim(f: &Path, claims: &Path) -> std::io::Result<Option<PathBuf>> {
+    match move_into(f, claims) {
+        Ok(p) => Ok(Some(p)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !f.exists() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Polls one inbox. Several instances may poll the same one (scale-out): an input is
+/// taken by renaming it into this instance's claims folder, which only one rename can
+/// do; inputs left there by a crash of this instance are taken again first.
 async fn poll_inbox(parts: Arc<Parts>, kind: SourceKind, mapping: Option<String>, inbox: PathBuf, every: Duration, mut stop: watch::Receiver<bool>) {
     let done = inbox.join("done");
     let refused = inbox.join("refused");
+    let claims = claims_of(&inbox, &parts.cfg.instance);
     let mut seen: std::collections::HashMap<PathBuf, (u64, std::time::SystemTime)> = std::collections::HashMap::new();
     let mut stuck: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     loop {
@@ -204,7 +225,18 @@ async fn poll_inbox(parts: Arc<Parts>, kind: SourceKind, mapping: Option<String>
             }
         }
         seen = now_seen;
+        // What this instance held when it stopped, then what it takes now.
+        let mut taken: Vec<PathBuf> =
+            std::fs::read_dir(&claims).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| !stuck.contains(p) && kind.takes(p)).collect()).unwrap_or_default();
+        taken.sort();
         for f in ready {
+            match claim(&f, &claims) {
+                Ok(Some(p)) => taken.push(p),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(file = %f.display(), error = %e, "could not take an input from the inbox"),
+            }
+        }
+        for f in taken {
             if *stop.borrow() {
                 return;
             }

@@ -30,34 +30,8 @@ pub(crate) struct QuarantineLine<'a> {
     pub(crate) issues: &'a [Issue],
 }
 
-/// serde_json quotes the offending value in "invalid type: string \"...\", expected X"
-/// and similar messages: keep the rule and the expectation, drop the value (it may be
-/// a name, a fiscal code or a birth date).
-fn value_free(msg: &str) -> String {
-    for head in ["invalid type", "invalid value", "invalid length", "unknown variant"] {
-        if let Some(rest) = msg.strip_prefix(head) {
-            return match rest.find(", expected") {
-                Some(i) => format!("{head}{}", &rest[i..]),
-                None => head.to_string(),
-            };
-        }
-    }
-    msg.to_string()
-}
-
-/// Parses one canonical JSON line. The error names the field by its path
-/// (`worker.birth_date`) and the rule (`json.syntax`, `json.schema`); messages keep
-/// the column and the expected form, never the value.
-pub(crate) fn parse_record(line: &str) -> std::result::Result<Record, Issue> {
-    let mut value: serde_json::Value = serde_json::from_str(line).map_err(|e| Issue::error(format!("column {}", e.column()), "json.syntax", e.to_string()))?;
-    let kind = value.as_object_mut().and_then(|m| m.remove("kind"));
-    let schema = |e: serde_path_to_error::Error<serde_json::Error>| Issue::error(e.path().to_string(), "json.schema", value_free(&e.into_inner().to_string()));
-    match kind.as_ref().and_then(|k| k.as_str()) {
-        Some("cv") => serde_path_to_error::deserialize(value).map(|c| Record::Cv(Box::new(c))).map_err(schema),
-        Some("vacancy") => serde_path_to_error::deserialize(value).map(|v| Record::Vacancy(Box::new(v))).map_err(schema),
-        _ => Err(Issue::error("kind", "json.schema", "field `kind` must be \"cv\" or \"vacancy\"")),
-    }
-}
+/// Parses one canonical JSON line (see [`silgate_core::json`]).
+pub(crate) use silgate_core::json::parse_record;
 
 /// Counters of one run.
 #[derive(Debug, Default)]
