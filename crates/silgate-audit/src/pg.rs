@@ -38,30 +38,55 @@ DO $$ BEGIN
 END $$;
 ";
 
+async fn open(conninfo: &str) -> Result<Client, AuditError> {
+    let (client, connection) = tokio_postgres::connect(conninfo, NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::error!(error = %e, "audit PostgreSQL connection ended");
+        }
+    });
+    Ok(client)
+}
+
+/// One connection that comes back after the server restarts: each use checks it and
+/// reconnects once it has closed. The operation that saw it close failed, and its
+/// caller retries it (an input stays in its inbox, a delivery is settled again).
+#[derive(Debug)]
+struct Conn {
+    conninfo: String,
+    client: Mutex<Client>,
+}
+
+impl Conn {
+    async fn get(&self) -> Result<tokio::sync::MutexGuard<'_, Client>, AuditError> {
+        let mut c = self.client.lock().await;
+        if c.is_closed() {
+            tracing::warn!("audit PostgreSQL connection closed: reconnecting");
+            *c = open(&self.conninfo).await?;
+        }
+        Ok(c)
+    }
+}
+
 /// A PostgreSQL audit database. Cloning shares the connection.
 #[derive(Debug, Clone)]
 pub struct PgAudit {
-    client: Arc<Mutex<Client>>,
+    conn: Arc<Conn>,
 }
 
 impl PgAudit {
     pub(crate) async fn connect(conninfo: &str) -> Result<Self, AuditError> {
-        let (client, connection) = tokio_postgres::connect(conninfo, NoTls).await?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::error!(error = %e, "audit PostgreSQL connection ended");
-            }
-        });
+        let client = open(conninfo).await?;
         // Concurrent first starts race on CREATE ... IF NOT EXISTS: serialise them. The
         // statements of one simple query run as one transaction, so the lock must be the
         // transaction-level one: a session lock released before that transaction commits
         // lets the next starter miss the uncommitted tables (found by the scale-out test).
         client.batch_execute(&format!("SELECT pg_advisory_xact_lock(7154600); {SCHEMA}")).await?;
-        Ok(Self { client: Arc::new(Mutex::new(client)) })
+        Ok(Self { conn: Arc::new(Conn { conninfo: conninfo.to_string(), client: Mutex::new(client) }) })
     }
 
     pub(crate) async fn append(&self, instance: &str, entries: Vec<NewEntry>) -> Result<Vec<Entry>, AuditError> {
-        let mut client = self.client.lock().await;
+        let mut client = self.conn.get().await?;
         let tx = client.transaction().await?;
         tx.execute("INSERT INTO audit_heads (instance, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (instance) DO NOTHING", &[&instance, &GENESIS]).await?;
         let head = tx.query_one("SELECT seq, hash FROM audit_heads WHERE instance = $1 FOR UPDATE", &[&instance]).await?;
@@ -83,7 +108,7 @@ impl PgAudit {
     }
 
     pub(crate) async fn query(&self, q: &Query) -> Result<Vec<Entry>, AuditError> {
-        let client = self.client.lock().await;
+        let client = self.conn.get().await?;
         let rows = client
             .query(
                 "SELECT instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash FROM audit
@@ -99,7 +124,7 @@ impl PgAudit {
 
     pub(crate) async fn verify(&self) -> Result<VerifyReport, AuditError> {
         use futures_util::TryStreamExt as _;
-        let client = self.client.lock().await;
+        let client = self.conn.get().await?;
         let heads = client.query("SELECT instance, seq, hash FROM audit_heads ORDER BY instance", &[]).await?.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
         let mut walker = Walker::new(heads);
         let no_params: [&str; 0] = [];

@@ -137,3 +137,27 @@ async fn given_postgres_two_instances_and_an_edit_verify_should_name_the_entry()
     let r = a.verify().await.unwrap();
     assert_eq!(r.problems, vec![Problem::Deleted { instance: "gw-1".into(), after: 3, next: 5 }, Problem::Edited { instance: "gw-2".into(), seq: 2 }]);
 }
+
+#[tokio::test]
+async fn given_its_postgres_connection_killed_the_log_should_reconnect_and_keep_one_chain() {
+    let conninfo = pg_schema().await;
+    let app = format!("audit_reconnect_{}", fastrand_name());
+    let log = AuditLog::postgres(&format!("{conninfo} application_name={app}")).await.unwrap();
+    log.append("gw-1", entries(3)).await.unwrap();
+    let (admin, conn) = tokio_postgres::connect("host=127.0.0.1 user=postgres dbname=test", tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let killed = admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", &[&app]).await.unwrap();
+    assert_eq!(killed.len(), 1);
+    // The append that finds the connection gone may fail (the caller retries it).
+    let mut appended = false;
+    for _ in 0..2 {
+        if log.append("gw-1", entries(2)).await.is_ok() {
+            appended = true;
+            break;
+        }
+    }
+    assert!(appended, "the log did not reconnect");
+    let r = log.verify().await.unwrap();
+    assert!(r.is_ok(), "{:?}", r.problems);
+    assert_eq!((r.chains, r.entries), (1, 5));
+}

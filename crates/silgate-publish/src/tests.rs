@@ -94,3 +94,30 @@ async fn given_offers_the_postgres_index_should_tell_new_known_and_unchanged() {
     let url = format!("host=127.0.0.1 user=postgres dbname=test options='-c search_path={schema}'");
     index_behaves(DedupIndex::postgres(&url).await.unwrap()).await;
 }
+
+#[tokio::test]
+async fn given_its_postgres_connection_killed_the_index_should_reconnect_on_the_next_use() {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let schema = format!("dedup_reconnect_{}_{}", std::process::id(), t % 1_000_000_000);
+    let (admin, conn) = tokio_postgres::connect("host=127.0.0.1 user=postgres dbname=test", tokio_postgres::NoTls).await.expect("PostgreSQL on 127.0.0.1:5432");
+    tokio::spawn(conn);
+    admin.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+    let url = format!("host=127.0.0.1 user=postgres dbname=test application_name={schema} options='-c search_path={schema}'");
+    let index = DedupIndex::postgres(&url).await.unwrap();
+    assert!(!index.input_seen("before").await.unwrap());
+    // What a PostgreSQL restart does to the gateway's session.
+    let killed = admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", &[&schema]).await.unwrap();
+    assert_eq!(killed.len(), 1);
+    // The use that finds the connection gone may fail (its caller retries); the next works.
+    let mut ok = false;
+    for _ in 0..2 {
+        if index.mark_input("after").await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ok, "the index did not reconnect");
+    assert!(index.input_seen("after").await.unwrap());
+    admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
+}

@@ -116,6 +116,9 @@ enum Command {
     },
     /// List the embedded code tables with their source, licence and completeness.
     Codes,
+    /// Print the JSON Schema of one canonical record (the push API body, a line of a
+    /// canonical-json inbox file); `schemas/canonical-record.schema.json` is this output.
+    Schema,
     /// Ingest files into the durable queue (translate, quarantine, dedup, enqueue).
     Ingest {
         /// Gateway configuration file.
@@ -284,6 +287,10 @@ fn main() -> ExitCode {
             translate::run(source, &out, region.as_deref(), mapping.as_deref(), pec_config.as_deref(), &inputs, &judging)
         }
         Command::Codes => tables::list(),
+        Command::Schema => record_schema().map(|s| {
+            println!("{s}");
+            ExitCode::SUCCESS
+        }),
         Command::Config { command: ConfigCommand::Check { file, offline } } => check::run(&file, offline),
         Command::Certs { out, region } => ops::certs(&out, &region),
         command => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -311,6 +318,19 @@ async fn async_command(command: Command) -> anyhow::Result<ExitCode> {
         Command::Audit { command: AuditCommand::Verify { config } } => ops::audit_verify(&config).await,
         Command::Audit { command: AuditCommand::Query { config, record, cpi, since } } => ops::audit_query(&config, record, cpi, since).await,
         Command::Report { command: ReportCommand::Weekly { config, since, province, format } } => report::weekly(&config, &since, province.as_deref(), &format).await,
-        Command::Validate { .. } | Command::Translate { .. } | Command::Codes | Command::Certs { .. } | Command::Config { .. } => unreachable!("handled synchronously"),
+        Command::Validate { .. } | Command::Translate { .. } | Command::Codes | Command::Schema | Command::Certs { .. } | Command::Config { .. } => {
+            unreachable!("handled synchronously")
+        }
     }
+}
+
+/// The JSON Schema of a canonical record, derived from the model (schemars), with the
+/// title and description the published file carries.
+fn record_schema() -> anyhow::Result<String> {
+    let mut s = serde_json::to_value(schemars::schema_for!(silgate_core::Record))?;
+    s["title"] = serde_json::json!("silgate canonical record");
+    s["description"] = serde_json::json!(
+        "A CV (kind = cv) or a vacancy (kind = vacancy) in silgate's canonical JSON: the body of POST /v1/cvs and /v1/vacancies, one line of a canonical-json inbox file. Generated from silgate-core's model; codes are checked against the national tables on receipt, beyond what this schema can say."
+    );
+    Ok(serde_json::to_string_pretty(&s)?)
 }
