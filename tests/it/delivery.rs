@@ -459,3 +459,35 @@ fn rogue_client(pki: &Path, rogue: &Path) -> PathBuf {
     std::fs::copy(pki.join("client.key"), v.join("client.key")).unwrap();
     v
 }
+
+#[test]
+fn given_a_message_id_reused_for_another_document_the_node_should_refuse_it_not_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    let envelope = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/egov/request-egov.xml")).unwrap();
+    // The same id, another document: what two deployments with one sender name and two
+    // counters would send.
+    let other = envelope.replacen("&lt;/", "X&lt;/", 1);
+    assert_ne!(other, envelope);
+    let post = |body: &str| -> (u16, String) {
+        block_on(async {
+            let r = https(&pki).await.post(format!("{base}/ws/cliclavoro")).header("content-type", "text/xml; charset=utf-8").body(body.to_string()).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        })
+    };
+    let (s1, first) = post(&envelope);
+    assert_eq!(s1, 200, "{first}");
+    // The same document again: the first answer, counted as a duplicate.
+    assert_eq!(post(&envelope), (200, first.clone()));
+    let before = stats(&base, &pki)["totals"].clone();
+    let (s3, body) = post(&other);
+    assert_eq!(s3, 500, "{body}");
+    assert!(body.contains("EGOV_IT_100") && body.contains("Client"), "{body}");
+    let after = stats(&base, &pki)["totals"].clone();
+    assert_eq!(
+        (after["accepted"].clone(), after["rejected"].clone(), after["duplicates"].clone()),
+        (before["accepted"].clone(), before["rejected"].clone(), before["duplicates"].clone())
+    );
+    assert_eq!(after["envelopes_refused"].as_u64().unwrap(), before["envelopes_refused"].as_u64().unwrap() + 1);
+}

@@ -3,7 +3,7 @@
 use crate::dashboard::{LatencyMinute, LatencyRing};
 use crate::faults::{Decision, FaultState, Faults};
 use crate::metrics::{DocLabels, FaultLabels, Metrics};
-use crate::store::{MinuteRow, Store, Stored};
+use crate::store::{MinuteRow, Seen, Store, Stored};
 use crate::{NodeConfig, NodeError};
 use axum::Router;
 use axum::body::Bytes;
@@ -296,12 +296,17 @@ async fn handle(app: &Arc<App>, body: &[u8], pdd: Option<(String, String)>) -> R
         Decision::Serve | Decision::Reject => {}
     }
     let minute = now_ms() / 60_000;
-    match app.store.repeat(&h.message_id, minute).await {
-        Ok(Some((first, region))) => {
+    let digest = {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(req.document.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    match app.store.repeat(&h.message_id, &digest, minute).await {
+        Ok((Seen::Same(first), region)) => {
             app.metrics.documents.get_or_create(&DocLabels { region, kind: kind_of(req.action), outcome: "duplicate".into() }).inc();
             return soap(StatusCode::OK, first);
         }
-        Ok(None) => {}
+        Ok((Seen::Conflict, _)) => return id_reused(app, &h),
+        Ok((Seen::New, _)) => {}
         Err(e) => return server_fault(&h, &e),
     }
     // Judge the document (XSD + rules) off the async threads.
@@ -344,14 +349,16 @@ async fn handle(app: &Arc<App>, body: &[u8], pdd: Option<(String, String)>) -> R
         reason: reason.clone(),
         received_ms: now_ms(),
         document: ok.then(|| req.document.clone()),
+        digest,
     };
     let action = req.action;
     let hh = h.clone();
     let descr = if ok { String::new() } else { format!("documento rifiutato: {reason}") };
     let result = app.store.insert(stored, move |receipt| egov::response(Some(&reply_header(&hh, receipt)), action, ok, if ok { receipt } else { &descr })).await;
     match result {
-        Ok((resp, repeat)) => {
-            let outcome = if repeat {
+        Ok((_, Seen::Conflict)) => id_reused(app, &h),
+        Ok((resp, seen)) => {
+            let outcome = if matches!(seen, Seen::Same(_)) {
                 "duplicate"
             } else if ok {
                 "accepted"
@@ -363,6 +370,17 @@ async fn handle(app: &Arc<App>, body: &[u8], pdd: Option<(String, String)>) -> R
         }
         Err(e) => server_fault(&h, &e),
     }
+}
+
+/// The sender used a message id again for a different document. Replaying the first
+/// answer would tell it this document arrived: refuse it instead (`Client`, a header
+/// error other than `EGOV_IT_110`, so the sender treats it as permanent and says so).
+fn id_reused(app: &App, h: &Header) -> Response {
+    tracing::warn!(sender = %h.sender, "a message id came again with a different document");
+    refused(
+        app,
+        &egov::EnvelopeError { code: "EGOV_IT_100", fault: "Client", message: "identificativo already used for a different document: a sender's ids must be unique".into() },
+    )
 }
 
 fn kind_of(a: Action) -> String {

@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS documents (
     reason      TEXT    NOT NULL,
     received_ms INTEGER NOT NULL,
     document    TEXT,
-    response    TEXT    NOT NULL
+    response    TEXT    NOT NULL,
+    digest      TEXT
 );
 CREATE INDEX IF NOT EXISTS documents_code ON documents (code);
 CREATE TABLE IF NOT EXISTS minutes (
@@ -50,6 +51,25 @@ pub(crate) struct Stored {
     pub(crate) reason: String,
     pub(crate) received_ms: i64,
     pub(crate) document: Option<String>,
+    /// SHA-256 of the document as received: a repeated id must carry the same one.
+    pub(crate) digest: String,
+}
+
+/// What the store knows of a message id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// Never received.
+    New,
+    /// Received with the same document: the first answer, to replay.
+    Same(String),
+    /// Received with a different document: the sender reused an id. Answering with the
+    /// first answer would tell it a document arrived that never did.
+    Conflict,
+}
+
+/// The same digest, or a row from before digests were kept (trusted as the same).
+fn same(stored: Option<&str>, digest: &str) -> bool {
+    stored.is_none_or(|d| d == digest)
 }
 
 /// One row of per-minute throughput.
@@ -79,14 +99,14 @@ pub(crate) enum Store {
 }
 
 impl Store {
-    pub(crate) async fn repeat(&self, egov_id: &str, minute: i64) -> Result<Option<(String, String)>, NodeError> {
+    pub(crate) async fn repeat(&self, egov_id: &str, digest: &str, minute: i64) -> Result<(Seen, String), NodeError> {
         match self {
-            Self::Sqlite(s) => s.repeat(egov_id, minute).await,
-            Self::Postgres(p) => p.repeat(egov_id, minute).await,
+            Self::Sqlite(s) => s.repeat(egov_id, digest, minute).await,
+            Self::Postgres(p) => p.repeat(egov_id, digest, minute).await,
         }
     }
 
-    pub(crate) async fn insert(&self, s: Stored, respond: impl FnOnce(&str) -> String + Send + 'static) -> Result<(String, bool), NodeError> {
+    pub(crate) async fn insert(&self, s: Stored, respond: impl FnOnce(&str) -> String + Send + 'static) -> Result<(String, Seen), NodeError> {
         match self {
             Self::Sqlite(q) => q.insert(s, respond).await,
             Self::Postgres(p) => p.insert(s, respond).await,
@@ -127,6 +147,11 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
+        // Stores made before digests were kept.
+        let has_digest: i64 = conn.query_row("SELECT count(*) FROM pragma_table_info('documents') WHERE name = 'digest'", [], |r| r.get(0))?;
+        if has_digest == 0 {
+            conn.execute_batch("ALTER TABLE documents ADD COLUMN digest TEXT")?;
+        }
         Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
 
@@ -140,40 +165,49 @@ impl SqliteStore {
         .map_err(|e| NodeError::Io(e.to_string()))?
     }
 
-    /// The first answer given to this message id, counting the repeat.
-    pub(crate) async fn repeat(&self, egov_id: &str, minute: i64) -> Result<Option<(String, String)>, NodeError> {
-        let id = egov_id.to_string();
+    /// What is known of this message id (a repeat with the same document is counted),
+    /// with the region it was stored under.
+    pub(crate) async fn repeat(&self, egov_id: &str, digest: &str, minute: i64) -> Result<(Seen, String), NodeError> {
+        let (id, digest) = (egov_id.to_string(), digest.to_string());
         self.with(move |c| {
-            let row: Option<(String, String, String, String)> =
-                c.query_row("SELECT response, region, cpi, kind FROM documents WHERE egov_id = ?1", [&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional()?;
-            if let Some((resp, region, cpi, kind)) = row {
-                bump(c, minute, &region, &cpi, &kind, "duplicate")?;
-                return Ok(Some((resp, region)));
+            let row: Option<(String, String, String, String, Option<String>)> = c
+                .query_row("SELECT response, region, cpi, kind, digest FROM documents WHERE egov_id = ?1", [&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+                .optional()?;
+            match row {
+                None => Ok((Seen::New, String::new())),
+                Some((_, region, _, _, stored)) if !same(stored.as_deref(), &digest) => Ok((Seen::Conflict, region)),
+                Some((resp, region, cpi, kind, _)) => {
+                    bump(c, minute, &region, &cpi, &kind, "duplicate")?;
+                    Ok((Seen::Same(resp), region))
+                }
             }
-            Ok(None)
         })
         .await
     }
 
     /// Stores a new message; `respond(receipt)` builds the answer. Returns the answer
     /// and whether this was a repeat that raced in (then the stored answer).
-    pub(crate) async fn insert(&self, s: Stored, respond: impl FnOnce(&str) -> String + Send + 'static) -> Result<(String, bool), NodeError> {
+    pub(crate) async fn insert(&self, s: Stored, respond: impl FnOnce(&str) -> String + Send + 'static) -> Result<(String, Seen), NodeError> {
         self.with(move |c| {
             let tx = c.transaction()?;
             let minute = s.received_ms / 60_000;
-            let existing: Option<String> = tx.query_row("SELECT response FROM documents WHERE egov_id = ?1", [&s.egov_id], |r| r.get(0)).optional()?;
-            if let Some(resp) = existing {
+            let existing: Option<(String, Option<String>)> =
+                tx.query_row("SELECT response, digest FROM documents WHERE egov_id = ?1", [&s.egov_id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+            if let Some((resp, stored)) = existing {
+                if !same(stored.as_deref(), &s.digest) {
+                    return Ok((String::new(), Seen::Conflict));
+                }
                 bump(&tx, minute, &s.region, &s.cpi, &s.kind, "duplicate")?;
                 tx.commit()?;
-                return Ok((resp, true));
+                return Ok((resp.clone(), Seen::Same(resp)));
             }
             let next: i64 = tx.query_row("SELECT coalesce(max(seq), 0) + 1 FROM documents", [], |r| r.get(0))?;
             let receipt = receipt_id(next, s.received_ms);
             let response = respond(&receipt);
             tx.execute(
-                "INSERT INTO documents (seq, egov_id, receipt, sender, region, cpi, kind, code, ok, reason, received_ms, document, response)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                params![next, s.egov_id, receipt, s.sender, s.region, s.cpi, s.kind, s.code, s.ok, s.reason, s.received_ms, s.document, response],
+                "INSERT INTO documents (seq, egov_id, receipt, sender, region, cpi, kind, code, ok, reason, received_ms, document, response, digest)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                params![next, s.egov_id, receipt, s.sender, s.region, s.cpi, s.kind, s.code, s.ok, s.reason, s.received_ms, s.document, response, s.digest],
             )?;
             bump(&tx, minute, &s.region, &s.cpi, &s.kind, if s.ok { "accepted" } else { "rejected" })?;
             if !s.ok {
@@ -182,7 +216,7 @@ impl SqliteStore {
                 }
             }
             tx.commit()?;
-            Ok((response, false))
+            Ok((response, Seen::New))
         })
         .await
     }

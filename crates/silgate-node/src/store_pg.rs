@@ -3,7 +3,7 @@
 //! several processes or kept beside the gateways' PostgreSQL.
 
 use crate::NodeError;
-use crate::store::{MinuteRow, Stored, Totals, receipt_id};
+use crate::store::{MinuteRow, Seen, Stored, Totals, receipt_id};
 use std::sync::Arc;
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls};
@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS node_documents (
     document    TEXT,
     response    TEXT    NOT NULL
 );
+ALTER TABLE node_documents ADD COLUMN IF NOT EXISTS digest TEXT;
 CREATE INDEX IF NOT EXISTS node_documents_code ON node_documents (code);
 CREATE TABLE IF NOT EXISTS node_minutes (
     minute  BIGINT NOT NULL,
@@ -65,32 +66,41 @@ impl PgStore {
         Ok(Self { client: Arc::new(Mutex::new(client)) })
     }
 
-    pub(crate) async fn repeat(&self, egov_id: &str, minute: i64) -> Result<Option<(String, String)>, NodeError> {
+    pub(crate) async fn repeat(&self, egov_id: &str, digest: &str, minute: i64) -> Result<(Seen, String), NodeError> {
         let c = self.client.lock().await;
-        let Some(row) = c.query_opt("SELECT response, region, cpi, kind FROM node_documents WHERE egov_id = $1", &[&egov_id]).await.map_err(pg)? else { return Ok(None) };
-        let (resp, region, cpi, kind): (String, String, String, String) = (row.get(0), row.get(1), row.get(2), row.get(3));
+        let Some(row) = c.query_opt("SELECT response, region, cpi, kind, digest FROM node_documents WHERE egov_id = $1", &[&egov_id]).await.map_err(pg)? else {
+            return Ok((Seen::New, String::new()));
+        };
+        let (resp, region, cpi, kind, stored): (String, String, String, String, Option<String>) = (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+        if stored.as_deref().is_some_and(|d| d != digest) {
+            return Ok((Seen::Conflict, region));
+        }
         c.execute(BUMP, &[&minute, &region, &cpi, &kind, &"duplicate"]).await.map_err(pg)?;
-        Ok(Some((resp, region)))
+        Ok((Seen::Same(resp), region))
     }
 
-    pub(crate) async fn insert(&self, s: Stored, respond: impl FnOnce(&str) -> String + Send + 'static) -> Result<(String, bool), NodeError> {
+    pub(crate) async fn insert(&self, s: Stored, respond: impl FnOnce(&str) -> String + Send + 'static) -> Result<(String, Seen), NodeError> {
         let mut c = self.client.lock().await;
         let tx = c.transaction().await.map_err(pg)?;
         let minute = s.received_ms / 60_000;
         // Serialise inserts of one id: the loser of a race sees the winner's answer.
         tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&s.egov_id]).await.map_err(pg)?;
-        if let Some(row) = tx.query_opt("SELECT response FROM node_documents WHERE egov_id = $1", &[&s.egov_id]).await.map_err(pg)? {
+        if let Some(row) = tx.query_opt("SELECT response, digest FROM node_documents WHERE egov_id = $1", &[&s.egov_id]).await.map_err(pg)? {
+            let (resp, stored): (String, Option<String>) = (row.get(0), row.get(1));
+            if stored.as_deref().is_some_and(|d| d != s.digest) {
+                return Ok((String::new(), Seen::Conflict));
+            }
             tx.execute(BUMP, &[&minute, &s.region, &s.cpi, &s.kind, &"duplicate"]).await.map_err(pg)?;
             tx.commit().await.map_err(pg)?;
-            return Ok((row.get(0), true));
+            return Ok((resp.clone(), Seen::Same(resp)));
         }
         let seq: i64 = tx.query_one("SELECT nextval(pg_get_serial_sequence('node_documents', 'seq'))", &[]).await.map_err(pg)?.get(0);
         let receipt = receipt_id(seq, s.received_ms);
         let response = respond(&receipt);
         tx.execute(
-            "INSERT INTO node_documents (seq, egov_id, receipt, sender, region, cpi, kind, code, ok, reason, received_ms, document, response)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            &[&seq, &s.egov_id, &receipt, &s.sender, &s.region, &s.cpi, &s.kind, &s.code, &s.ok, &s.reason, &s.received_ms, &s.document, &response],
+            "INSERT INTO node_documents (seq, egov_id, receipt, sender, region, cpi, kind, code, ok, reason, received_ms, document, response, digest)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            &[&seq, &s.egov_id, &receipt, &s.sender, &s.region, &s.cpi, &s.kind, &s.code, &s.ok, &s.reason, &s.received_ms, &s.document, &response, &s.digest],
         )
         .await
         .map_err(pg)?;
@@ -102,7 +112,7 @@ impl PgStore {
             }
         }
         tx.commit().await.map_err(pg)?;
-        Ok((response, false))
+        Ok((response, Seen::New))
     }
 
     pub(crate) async fn minutes(&self, since_minute: i64) -> Result<Vec<MinuteRow>, NodeError> {

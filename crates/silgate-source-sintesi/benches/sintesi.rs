@@ -109,4 +109,11 @@ fn main() {
     println!("sintesi adapter           {:>10.1} MiB/s  {:>10.0} records/s  ({records} records, {mib:.0} MiB)", mib / adapter, records as f64 / adapter);
     println!("sintesi ratio to raw      {:>10.2}  (goal >= 0.50)", raw / adapter);
     println!("sintesi peak RSS          {:>10.1} MiB for a {mib:.0} MiB feed (flat in size)", peak_rss_mib());
+    println!(
+        "BENCH\tSintesi adapter, {mib:.0} MiB feed\t{:.1} MiB/s, RSS {:.1} MiB\tquick-xml events {:.1} MiB/s\t{:.2}\t>= 0.50",
+        mib / adapter,
+        peak_rss_mib(),
+        mib / raw,
+        raw / adapter
+    );
 }

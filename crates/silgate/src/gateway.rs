@@ -369,7 +369,7 @@ impl<'a> Ingest<'a> {
         dedup: &'a DedupIndex,
         audit: &'a Auditor,
     ) -> Result<Self> {
-        let translator = Translator::collecting(tables, today, xsd, &cfg.region, &cfg.quarantine_path())?;
+        let translator = Translator::collecting(tables, today, xsd, &cfg.region, &cfg.quarantine_path())?.deferring();
         Ok(Self { translator, queue, dedup, audit, batch: cfg.batch.max(1), summary: IngestSummary::default() })
     }
 
@@ -440,16 +440,54 @@ impl<'a> Ingest<'a> {
     }
 
     fn pending(&self) -> usize {
-        match &self.translator.out {
-            crate::translate::Output::Collect { accepted, rejected } => accepted.len() + rejected.len(),
-            crate::translate::Output::Dir(_) => 0,
+        self.translator.deferred_len()
+            + match &self.translator.out {
+                crate::translate::Output::Collect { accepted, rejected } => accepted.len() + rejected.len(),
+                crate::translate::Output::Dir(_) => 0,
+            }
+    }
+
+    /// Asks the dedup index about the records waiting in the translator: an unchanged
+    /// one is counted and audited as such without being judged again; the others are
+    /// judged (XSD + rules) now.
+    async fn judge_deferred(&mut self, entries: &mut Vec<NewEntry>) -> Result<()> {
+        let waiting = self.translator.take_deferred();
+        if waiting.is_empty() {
+            return Ok(());
         }
+        let offers: Vec<Offer> = waiting
+            .iter()
+            .map(|r| {
+                let (message_id, key_hash, content_hash) = identity(r);
+                Offer { message_id, key_hash, content_hash }
+            })
+            .collect();
+        let verdicts = self.dedup.admit(offers.clone()).await?;
+        let m = crate::metrics::global();
+        for ((rec, off), v) in waiting.into_iter().zip(offers).zip(verdicts) {
+            if v == Admission::New {
+                self.translator.judge(rec)?;
+                continue;
+            }
+            let prov = rec.provenance();
+            let code = rec.communication().code.clone().unwrap_or_default();
+            let cpi = (!prov.cpi.is_empty()).then_some(prov.cpi.as_str());
+            let at = format!("{}:{}:{}", prov.system, prov.origin, prov.position);
+            entries.push(NewEntry::now(Event::Received, Some(&off.message_id), Some(&code), cpi, format!("at={at} t_cpi={}", cpi_time_ms(&rec))));
+            let why = if v == Admission::Unchanged { "unchanged since last delivery" } else { "already queued" };
+            entries.push(NewEntry::now(Event::Deduplicated, Some(&off.message_id), Some(&code), cpi, why));
+            m.record(prov.system.as_str(), &prov.cpi, "unchanged");
+            self.summary.unchanged += 1;
+            self.summary.records += 1;
+        }
+        Ok(())
     }
 
     /// Queues what the translator accepted so far.
     pub(crate) async fn flush(&mut self) -> Result<()> {
-        let (accepted, rejected) = self.translator.drain()?;
         let mut entries = Vec::new();
+        self.judge_deferred(&mut entries).await?;
+        let (accepted, rejected) = self.translator.drain()?;
         let m = crate::metrics::global();
         for r in &rejected {
             let cpi = (!r.cpi.is_empty()).then_some(r.cpi.as_str());
@@ -519,15 +557,21 @@ fn cpi_time_ms(r: &silgate_core::Record) -> i64 {
 }
 
 /// Builds the queue item of an accepted record.
-fn item(a: Accepted, received_ms: i64) -> QueueItem {
-    let rec = &a.record;
-    let prov = rec.provenance();
+/// A record version's message id, business-key hash and content hash.
+fn identity(rec: &silgate_core::Record) -> (String, String, String) {
     let content_hash: String = silgate_std1546::code::content_hash(rec).iter().map(|b| format!("{b:02x}")).collect();
     let key = rec.business_key();
     let key_hash = silgate_publish::sha256_hex(&[key.as_bytes()]);
+    (silgate_publish::message_id(rec.provenance().system.as_str(), &key, &content_hash), key_hash, content_hash)
+}
+
+fn item(a: Accepted, received_ms: i64) -> QueueItem {
+    let rec = &a.record;
+    let prov = rec.provenance();
+    let (message_id, key_hash, content_hash) = identity(rec);
     let code = rec.communication().code.clone().unwrap_or_default();
     QueueItem {
-        message_id: silgate_publish::message_id(prov.system.as_str(), &key, &content_hash),
+        message_id,
         key_hash,
         content_hash,
         kind: rec.kind(),

@@ -89,6 +89,11 @@ pub(crate) struct Translator<'a> {
     pub(crate) out: Output,
     quarantine: BufWriter<File>,
     pub(crate) summary: Summary,
+    /// When deferring (the ingest step), records wait here with their codes allocated
+    /// until the dedup index has said which are unchanged: those are not judged again
+    /// (the XSD and rules are most of an ingest's cost; an unchanged re-export should
+    /// cost little). See [`Translator::judge`].
+    deferred: Option<Vec<Record>>,
 }
 
 impl<'a> Translator<'a> {
@@ -113,7 +118,23 @@ impl<'a> Translator<'a> {
         if let Some(r) = region {
             anyhow::ensure!(r.len() == 2 && r.bytes().all(|b| b.is_ascii_digit()), "the region must be a two-digit ISTAT region code, got '{r}'");
         }
-        Ok(Self { tables, today, xsd, allocator: region.map(|r| ContentAllocator { region: r.to_string() }), out, quarantine, summary: Summary::default() })
+        Ok(Self { tables, today, xsd, allocator: region.map(|r| ContentAllocator { region: r.to_string() }), out, quarantine, summary: Summary::default(), deferred: None })
+    }
+
+    /// Records wait for [`Translator::take_deferred`] instead of being judged at once.
+    pub(crate) fn deferring(mut self) -> Self {
+        self.deferred = Some(Vec::new());
+        self
+    }
+
+    /// The records waiting to be judged.
+    pub(crate) fn take_deferred(&mut self) -> Vec<Record> {
+        self.deferred.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// How many records wait to be judged.
+    pub(crate) fn deferred_len(&self) -> usize {
+        self.deferred.as_ref().map_or(0, Vec::len)
     }
 
     /// Takes the accepted and rejected records collected so far.
@@ -178,6 +199,18 @@ impl<'a> Translator<'a> {
                 }
             }
         }
+        if let Some(waiting) = &mut self.deferred {
+            waiting.push(rec);
+            return Ok(());
+        }
+        self.judge(rec)
+    }
+
+    /// Judges a record whose code is allocated (XSD + rules): accepted with its
+    /// document, or quarantined.
+    pub(crate) fn judge(&mut self, rec: Record) -> Result<()> {
+        let prov = rec.provenance().clone();
+        let position = format!("{}:{}", prov.origin, prov.position);
         let (xml, issues) = silgate_std1546::emit(&rec, self.tables, self.today, self.xsd)?;
         self.summary.warnings += issues.iter().filter(|i| !i.is_error()).count();
         if silgate_core::issue::has_errors(&issues) {
