@@ -48,6 +48,9 @@ impl SqliteAudit {
             conn.busy_timeout(std::time::Duration::from_secs(30))?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "FULL")?;
+            // Its indexes take random keys (hashes, ids): a page cache that holds them
+            // saves a read per insert (profiled on an unchanged re-ingest). Bounded: 32 MiB.
+            conn.pragma_update(None, "cache_size", -32_768)?;
             conn.execute_batch(SCHEMA)?;
             Ok(conn)
         })

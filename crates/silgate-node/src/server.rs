@@ -234,7 +234,7 @@ async fn handle(app: &Arc<App>, body: &[u8], pdd: Option<(String, String)>) -> R
             // content, so that a retried send is still recognised as a repeat.
             use sha2::Digest as _;
             let digest = sha2::Sha256::digest(req.document.as_bytes());
-            let id: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+            let id = hex::encode(&digest[..16]);
             Header {
                 sender: "PDD".into(),
                 receiver: egov::NATIONAL.into(),
@@ -298,7 +298,7 @@ async fn handle(app: &Arc<App>, body: &[u8], pdd: Option<(String, String)>) -> R
     let minute = now_ms() / 60_000;
     let digest = {
         use sha2::Digest as _;
-        sha2::Sha256::digest(req.document.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>()
+        hex::encode(sha2::Sha256::digest(req.document.as_bytes()))
     };
     match app.store.repeat(&h.message_id, &digest, minute).await {
         Ok((Seen::Same(first), region)) => {

@@ -191,6 +191,9 @@ impl SqliteDedup {
             c.busy_timeout(std::time::Duration::from_secs(30))?;
             c.pragma_update(None, "journal_mode", "WAL")?;
             c.pragma_update(None, "synchronous", "FULL")?;
+            // Its indexes take random keys (hashes, ids): a page cache that holds them
+            // saves a read per insert (profiled on an unchanged re-ingest). Bounded: 32 MiB.
+            c.pragma_update(None, "cache_size", -32_768)?;
             c.execute_batch(SCHEMA)?;
             Ok(c)
         })
@@ -213,8 +216,11 @@ impl SqliteDedup {
     /// [`DedupIndex::mark_queued`], after the queue has committed them).
     pub(crate) async fn admit(&self, offers: Vec<Offer>) -> Result<Vec<Admission>, PublishError> {
         self.with(move |c| {
-            let mut latest = c.prepare_cached("SELECT content_hash FROM latest WHERE key_hash = ?1")?;
-            let mut known = c.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1")?;
+            // One read transaction for the batch: outside one, every lookup would take
+            // and drop the database's shared lock on its own.
+            let tx = c.transaction()?;
+            let mut latest = tx.prepare_cached("SELECT content_hash FROM latest WHERE key_hash = ?1")?;
+            let mut known = tx.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1")?;
             let mut out = Vec::with_capacity(offers.len());
             for o in &offers {
                 let last: Option<String> = latest.query_row([&o.key_hash], |r| r.get(0)).optional()?;
@@ -226,6 +232,8 @@ impl SqliteDedup {
                     Admission::New
                 });
             }
+            drop((latest, known));
+            tx.commit()?;
             Ok(out)
         })
         .await

@@ -115,7 +115,7 @@ fn error(status: StatusCode, code: &str, message: &str, field: &str) -> Response
 
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 impl ApiState {
@@ -245,7 +245,7 @@ async fn ingest_one(st: &ApiState, cpi: &str, mut rec: Record) -> anyhow::Result
         st.parts.audit.record(entries).await?;
         return Ok(Outcome::Rejected(issues));
     }
-    let content = silgate_std1546::code::content_hash(&rec).iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let content = hex::encode(silgate_std1546::code::content_hash(&rec));
     let id = silgate_publish::message_id(SourceSystem::Push.as_str(), &rec.business_key(), &content);
     let _guard = st.ingest.lock().await;
     let parts = &st.parts;

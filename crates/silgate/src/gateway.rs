@@ -462,23 +462,27 @@ impl<'a> Ingest<'a> {
                 Offer { message_id, key_hash, content_hash }
             })
             .collect();
-        let verdicts = self.dedup.admit(offers.clone()).await?;
+        let verdicts = self.dedup.admit(offers).await?;
         let m = crate::metrics::global();
-        for ((rec, off), v) in waiting.into_iter().zip(offers).zip(verdicts) {
+        // Versions seen again unchanged change no state: one audit entry per CPI, input
+        // and verdict for the batch, with the count (the weekly report adds it to the
+        // CPI's received), instead of one per record.
+        let mut seen_again: std::collections::BTreeMap<(String, String, &'static str), usize> = std::collections::BTreeMap::new();
+        for (rec, v) in waiting.into_iter().zip(verdicts) {
             if v == Admission::New {
                 self.translator.judge(rec)?;
                 continue;
             }
             let prov = rec.provenance();
-            let code = rec.communication().code.clone().unwrap_or_default();
-            let cpi = (!prov.cpi.is_empty()).then_some(prov.cpi.as_str());
-            let at = format!("{}:{}:{}", prov.system, prov.origin, prov.position);
-            entries.push(NewEntry::now(Event::Received, Some(&off.message_id), Some(&code), cpi, format!("at={at} t_cpi={}", cpi_time_ms(&rec))));
-            let why = if v == Admission::Unchanged { "unchanged since last delivery" } else { "already queued" };
-            entries.push(NewEntry::now(Event::Deduplicated, Some(&off.message_id), Some(&code), cpi, why));
+            let why = if v == Admission::Unchanged { "unchanged" } else { "already-queued" };
+            *seen_again.entry((prov.cpi.clone(), format!("{}:{}", prov.system, prov.origin), why)).or_default() += 1;
             m.record(prov.system.as_str(), &prov.cpi, "unchanged");
             self.summary.unchanged += 1;
             self.summary.records += 1;
+        }
+        for ((cpi, origin, why), n) in seen_again {
+            let cpi = (!cpi.is_empty()).then_some(cpi.as_str());
+            entries.push(NewEntry::now(Event::Deduplicated, None, None, cpi, format!("n={n} {why} at={origin}")));
         }
         Ok(())
     }
@@ -559,7 +563,7 @@ fn cpi_time_ms(r: &silgate_core::Record) -> i64 {
 /// Builds the queue item of an accepted record.
 /// A record version's message id, business-key hash and content hash.
 fn identity(rec: &silgate_core::Record) -> (String, String, String) {
-    let content_hash: String = silgate_std1546::code::content_hash(rec).iter().map(|b| format!("{b:02x}")).collect();
+    let content_hash = hex::encode(silgate_std1546::code::content_hash(rec));
     let key = rec.business_key();
     let key_hash = silgate_publish::sha256_hex(&[key.as_bytes()]);
     (silgate_publish::message_id(rec.provenance().system.as_str(), &key, &content_hash), key_hash, content_hash)
