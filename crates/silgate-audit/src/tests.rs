@@ -149,12 +149,15 @@ async fn given_its_postgres_connection_killed_the_log_should_reconnect_and_keep_
     let killed = admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", &[&app]).await.unwrap();
     assert_eq!(killed.len(), 1);
     // The append that finds the connection gone may fail (the caller retries it).
+    // (The client learns the connection closed asynchronously: the caller's retries
+    // come some time apart, as they do in the gateway.)
     let mut appended = false;
-    for _ in 0..2 {
+    for _ in 0..10 {
         if log.append("gw-1", entries(2)).await.is_ok() {
             appended = true;
             break;
         }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert!(appended, "the log did not reconnect");
     let r = log.verify().await.unwrap();

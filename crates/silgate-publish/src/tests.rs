@@ -110,12 +110,12 @@ async fn given_its_postgres_connection_killed_the_index_should_reconnect_on_the_
     assert_eq!(killed.len(), 1);
     // The use that finds the connection gone may fail (its caller retries); the next works.
     let mut ok = false;
-    for _ in 0..2 {
+    for _ in 0..10 {
         if index.mark_input("after").await.is_ok() {
             ok = true;
             break;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert!(ok, "the index did not reconnect");
     assert!(index.input_seen("after").await.unwrap());

@@ -439,14 +439,22 @@ fn tls_acceptor(t: &ApiTls) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
 
 /// Accepts TLS connections until `stop`, each request carrying the fingerprint of the
 /// client certificate its connection showed. On stop, requests in flight get up to 10 s.
+/// At most this many connections at once: with `[api.tls]` the API may face more than
+/// the region's CPIs, and idle connections must not use up the process's descriptors.
+const MAX_TLS_CONNECTIONS: usize = 512;
+
 async fn serve_tls(listener: tokio::net::TcpListener, acceptor: tokio_rustls::TlsAcceptor, app: Router, mut stop: watch::Receiver<bool>) {
     let open = Arc::new(());
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_TLS_CONNECTIONS));
     loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else { break };
         let (tcp, _) = tokio::select! {
             a = listener.accept() => match a {
                 Ok(x) => x,
                 Err(e) => {
+                    // Out of descriptors, say: do not spin.
                     tracing::warn!(error = %e, "API accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                     continue;
                 }
             },
@@ -455,6 +463,7 @@ async fn serve_tls(listener: tokio::net::TcpListener, acceptor: tokio_rustls::Tl
         let (acceptor, app, open) = (acceptor.clone(), app.clone(), open.clone());
         tokio::spawn(async move {
             let _open = open;
+            let _slot = slot;
             let stream = match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
@@ -465,7 +474,9 @@ async fn serve_tls(listener: tokio::net::TcpListener, acceptor: tokio_rustls::Tl
             };
             let fp = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| sha256_hex(c.as_ref()));
             let svc = hyper_util::service::TowerToHyperService::new(app.layer(Extension(PeerCert(fp))));
-            let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            // A client that does not send its request headers in time is dropped.
+            builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(std::time::Duration::from_secs(15));
             if let Err(e) = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await {
                 tracing::debug!(error = %e, "API connection ended with an error");
             }

@@ -81,8 +81,10 @@ pub(crate) async fn weekly(config: &Path, since: &str, province: Option<&str>, f
         let row = rows.entry(cpi.to_string()).or_default();
         match e.event.as_str() {
             "received" => row.received += 1,
-            // Versions seen again unchanged: one entry per batch, with their count.
-            "deduplicated" => row.received += field(&e.detail, "n").and_then(|n| n.parse().ok()).unwrap_or(1),
+            // Versions seen again unchanged at ingest: one entry per batch with their count
+            // (`n=`); other deduplicated entries (a redelivered item already delivered)
+            // are not receipts.
+            "deduplicated" => row.received += field(&e.detail, "n").and_then(|n| n.parse::<u64>().ok()).unwrap_or(0),
             "delivered" => {
                 row.delivered += 1;
                 if let Some(t) = e.message_id.as_deref().and_then(|id| t_cpi.get(id)) {

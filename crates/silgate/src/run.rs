@@ -144,8 +144,14 @@ fn move_into(f: &Path, to: &Path) -> std::io::Result<PathBuf> {
     let name = f.file_name().ok_or_else(|| std::io::Error::other("no file name"))?;
     let mut target = to.join(name);
     if target.exists() {
+        // The stamp goes before the extension: the name must still be what its kind
+        // takes (a claimed input is listed again by extension).
         let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
-        target = to.join(format!("{}.{ms}", name.to_string_lossy()));
+        let p = Path::new(name);
+        target = match (p.file_stem(), p.extension()) {
+            (Some(stem), Some(ext)) => to.join(format!("{}.{ms}.{}", stem.to_string_lossy(), ext.to_string_lossy())),
+            _ => to.join(format!("{}.{ms}", name.to_string_lossy())),
+        };
     }
     std::fs::rename(f, &target)?;
     Ok(target)
@@ -181,6 +187,42 @@ fn claims_of(inbox: &Path, instance: &str) -> PathBuf {
     inbox.join(".claimed").join(safe)
 }
 
+/// Holds this instance's claims folder: an exclusive lock on `<claims>.lock`, kept while
+/// the poller runs and released by the kernel when the process dies. A second process
+/// with the same instance name is refused (two of them would read each other's claims).
+fn lock_claims(claims: &Path) -> std::io::Result<std::fs::File> {
+    if let Some(dir) = claims.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(PathBuf::from(format!("{}.lock", claims.display())))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(std::io::Error::other(format!("another running instance holds {}: give every instance polling this inbox its own `instance` name", claims.display())))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// Takes over what instances that are not running any more left in their claims
+/// folders (their lock is free: the instance died, or was renamed or scaled in): the
+/// inputs move into this instance's claims and are ingested here.
+fn adopt_orphans(inbox: &Path, claims: &Path) {
+    let Ok(rd) = std::fs::read_dir(inbox.join(".claimed")) else { return };
+    for other in rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir() && p != claims) {
+        let Ok(lock) = lock_claims(&other) else { continue };
+        if let Ok(items) = std::fs::read_dir(&other) {
+            for item in items.filter_map(|e| e.ok().map(|e| e.path())) {
+                match move_into(&item, claims) {
+                    Ok(to) => tracing::warn!(from = %item.display(), to = %to.display(), "took over an input left by an instance that is not running"),
+                    Err(e) => tracing::warn!(file = %item.display(), error = %e, "could not take over a left input"),
+                }
+            }
+        }
+        drop(lock);
+    }
+}
+
 /// Takes a stable input for this instance with one atomic rename into its claims
 /// folder. `None` when another instance took it first (the file is gone).
 fn claim(f: &Path, claims: &Path) -> std::io::Result<Option<PathBuf>> {
@@ -198,6 +240,13 @@ async fn poll_inbox(parts: Arc<Parts>, kind: SourceKind, mapping: Option<String>
     let done = inbox.join("done");
     let refused = inbox.join("refused");
     let claims = claims_of(&inbox, &parts.cfg.instance);
+    let _held = match lock_claims(&claims) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(inbox = %inbox.display(), error = %e, "this inbox cannot be polled");
+            return;
+        }
+    };
     let mut seen: std::collections::HashMap<PathBuf, (u64, std::time::SystemTime)> = std::collections::HashMap::new();
     let mut stuck: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     loop {
@@ -225,7 +274,9 @@ async fn poll_inbox(parts: Arc<Parts>, kind: SourceKind, mapping: Option<String>
             }
         }
         seen = now_seen;
-        // What this instance held when it stopped, then what it takes now.
+        // What this instance (or one that is not running any more) held, then what it
+        // takes now.
+        adopt_orphans(&inbox, &claims);
         let mut taken: Vec<PathBuf> =
             std::fs::read_dir(&claims).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| !stuck.contains(p) && kind.takes(p)).collect()).unwrap_or_default();
         taken.sort();
@@ -351,5 +402,53 @@ pub(crate) async fn shutdown_signal() {
     tokio::select! {
         _ = term => {}
         _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_a_name_taken_in_the_claims_the_input_should_keep_its_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        let (inbox, claims) = (dir.path().join("inbox"), dir.path().join("claims"));
+        std::fs::create_dir_all(&inbox).unwrap();
+        std::fs::create_dir_all(&claims).unwrap();
+        std::fs::write(claims.join("export.jsonl"), "first\n").unwrap();
+        std::fs::write(inbox.join("export.jsonl"), "second\n").unwrap();
+        let moved = claim(&inbox.join("export.jsonl"), &claims).unwrap().unwrap();
+        assert!(SourceKind::CanonicalJson.takes(&moved), "{}", moved.display());
+        assert_eq!(std::fs::read_to_string(claims.join("export.jsonl")).unwrap(), "first\n");
+        // Gone already: another instance took it.
+        assert!(claim(&inbox.join("export.jsonl"), &claims).unwrap().is_none());
+    }
+
+    #[test]
+    fn given_two_pollers_with_one_instance_name_the_second_should_be_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let claims = claims_of(dir.path(), "gw");
+        let held = lock_claims(&claims).unwrap();
+        let e = lock_claims(&claims).unwrap_err();
+        assert!(e.to_string().contains("its own `instance` name"), "{e}");
+        drop(held);
+        assert!(lock_claims(&claims).is_ok(), "free again once the holder is gone");
+    }
+
+    #[test]
+    fn given_claims_of_an_instance_not_running_another_should_take_them_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path();
+        let (dead, mine, alive) = (claims_of(inbox, "gone"), claims_of(inbox, "me"), claims_of(inbox, "busy"));
+        for c in [&dead, &mine, &alive] {
+            std::fs::create_dir_all(c).unwrap();
+        }
+        std::fs::write(dead.join("left.jsonl"), "x\n").unwrap();
+        std::fs::write(alive.join("working.jsonl"), "y\n").unwrap();
+        let _busy = lock_claims(&alive).unwrap();
+        let _me = lock_claims(&mine).unwrap();
+        adopt_orphans(inbox, &mine);
+        assert!(mine.join("left.jsonl").is_file(), "the dead instance's input is taken over");
+        assert!(alive.join("working.jsonl").is_file(), "a running instance keeps its own");
     }
 }
