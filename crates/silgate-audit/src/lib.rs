@@ -31,6 +31,7 @@
 
 mod entry;
 mod pg;
+pub mod pgconn;
 mod sqlite;
 mod writer;
 

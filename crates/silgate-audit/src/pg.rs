@@ -2,9 +2,8 @@
 
 use crate::AuditError;
 use crate::entry::{Entry, GENESIS, NewEntry, Query, VerifyReport, Walker};
+use crate::pgconn::PgConn;
 use std::sync::Arc;
-use tokio::sync::Mutex;
-use tokio_postgres::{Client, NoTls};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS audit (
@@ -38,51 +37,21 @@ DO $$ BEGIN
 END $$;
 ";
 
-async fn open(conninfo: &str) -> Result<Client, AuditError> {
-    let (client, connection) = tokio_postgres::connect(conninfo, NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::error!(error = %e, "audit PostgreSQL connection ended");
-        }
-    });
-    Ok(client)
-}
-
-/// One connection that comes back after the server restarts: each use checks it and
-/// reconnects once it has closed. The operation that saw it close failed, and its
-/// caller retries it (an input stays in its inbox, a delivery is settled again).
-#[derive(Debug)]
-struct Conn {
-    conninfo: String,
-    client: Mutex<Client>,
-}
-
-impl Conn {
-    async fn get(&self) -> Result<tokio::sync::MutexGuard<'_, Client>, AuditError> {
-        let mut c = self.client.lock().await;
-        if c.is_closed() {
-            tracing::warn!("audit PostgreSQL connection closed: reconnecting");
-            *c = open(&self.conninfo).await?;
-        }
-        Ok(c)
-    }
-}
-
 /// A PostgreSQL audit database. Cloning shares the connection.
 #[derive(Debug, Clone)]
 pub struct PgAudit {
-    conn: Arc<Conn>,
+    conn: Arc<PgConn>,
 }
 
 impl PgAudit {
     pub(crate) async fn connect(conninfo: &str) -> Result<Self, AuditError> {
-        let client = open(conninfo).await?;
+        let conn = PgConn::connect(conninfo, "audit").await?;
         // Concurrent first starts race on CREATE ... IF NOT EXISTS: serialise them. The
         // statements of one simple query run as one transaction, so the lock must be the
         // transaction-level one: a session lock released before that transaction commits
         // lets the next starter miss the uncommitted tables (found by the scale-out test).
-        client.batch_execute(&format!("SELECT pg_advisory_xact_lock(7154600); {SCHEMA}")).await?;
-        Ok(Self { conn: Arc::new(Conn { conninfo: conninfo.to_string(), client: Mutex::new(client) }) })
+        conn.get().await?.batch_execute(&format!("SELECT pg_advisory_xact_lock(7154600); {SCHEMA}")).await?;
+        Ok(Self { conn: Arc::new(conn) })
     }
 
     pub(crate) async fn append(&self, instance: &str, entries: Vec<NewEntry>) -> Result<Vec<Entry>, AuditError> {

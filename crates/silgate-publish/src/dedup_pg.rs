@@ -5,9 +5,8 @@
 
 use crate::PublishError;
 use crate::dedup::{Admission, Offer};
+use silgate_audit::pgconn::PgConn;
 use std::sync::Arc;
-use tokio::sync::Mutex;
-use tokio_postgres::{Client, NoTls};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS dedup_messages (
@@ -38,55 +37,25 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-async fn open(conninfo: &str) -> Result<Client, PublishError> {
-    let (client, connection) = tokio_postgres::connect(conninfo, NoTls).await.map_err(pg)?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::error!(error = %e, "dedup PostgreSQL connection ended");
-        }
-    });
-    Ok(client)
-}
-
-/// One connection that comes back after the server restarts: each use checks it and
-/// reconnects once it has closed. The operation that saw it close failed, and its
-/// caller retries it (an input stays in its inbox, a delivery is settled again).
-#[derive(Debug)]
-struct Conn {
-    conninfo: String,
-    client: Mutex<Client>,
-}
-
-impl Conn {
-    async fn get(&self) -> Result<tokio::sync::MutexGuard<'_, Client>, PublishError> {
-        let mut c = self.client.lock().await;
-        if c.is_closed() {
-            tracing::warn!("dedup PostgreSQL connection closed: reconnecting");
-            *c = open(&self.conninfo).await?;
-        }
-        Ok(c)
-    }
-}
-
 /// The PostgreSQL dedup index. Cloning shares the connection.
 #[derive(Debug, Clone)]
 pub struct PgDedup {
-    conn: Arc<Conn>,
+    conn: Arc<PgConn>,
 }
 
 impl PgDedup {
     pub(crate) async fn connect(conninfo: &str) -> Result<Self, PublishError> {
-        let client = open(conninfo).await?;
+        let conn = PgConn::connect(conninfo, "dedup").await.map_err(pg)?;
         // Concurrent first starts race on CREATE ... IF NOT EXISTS: serialise them. The
         // statements of one simple query run as one transaction, so the lock must be the
         // transaction-level one: a session lock released before that transaction commits
         // lets the next starter miss the uncommitted tables (found by the scale-out test).
-        client.batch_execute(&format!("SELECT pg_advisory_xact_lock(7154602); {SCHEMA}")).await.map_err(pg)?;
-        Ok(Self { conn: Arc::new(Conn { conninfo: conninfo.to_string(), client: Mutex::new(client) }) })
+        conn.get().await.map_err(pg)?.batch_execute(&format!("SELECT pg_advisory_xact_lock(7154602); {SCHEMA}")).await.map_err(pg)?;
+        Ok(Self { conn: Arc::new(conn) })
     }
 
     pub(crate) async fn remember_codes(&self, codes: Vec<(String, String)>) -> Result<(), PublishError> {
-        let mut c = self.conn.get().await?;
+        let mut c = self.conn.get().await.map_err(pg)?;
         let tx = c.transaction().await.map_err(pg)?;
         let up = tx
             .prepare("INSERT INTO dedup_sent_codes (key_hash, code, updated_ms) VALUES ($1, $2, $3) ON CONFLICT (key_hash) DO UPDATE SET code = EXCLUDED.code, updated_ms = EXCLUDED.updated_ms")
@@ -100,18 +69,18 @@ impl PgDedup {
     }
 
     pub(crate) async fn input_seen(&self, key: String) -> Result<bool, PublishError> {
-        let c = self.conn.get().await?;
+        let c = self.conn.get().await.map_err(pg)?;
         Ok(c.query_opt("SELECT 1 FROM dedup_seen_inputs WHERE key = $1", &[&key]).await.map_err(pg)?.is_some())
     }
 
     pub(crate) async fn mark_input(&self, key: String) -> Result<(), PublishError> {
-        let c = self.conn.get().await?;
+        let c = self.conn.get().await.map_err(pg)?;
         c.execute("INSERT INTO dedup_seen_inputs (key, at_ms) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", &[&key, &now_ms()]).await.map_err(pg)?;
         Ok(())
     }
 
     pub(crate) async fn last_codes(&self, keys: Vec<String>) -> Result<Vec<Option<String>>, PublishError> {
-        let c = self.conn.get().await?;
+        let c = self.conn.get().await.map_err(pg)?;
         let q = c.prepare("SELECT code FROM dedup_sent_codes WHERE key_hash = $1").await.map_err(pg)?;
         let mut out = Vec::with_capacity(keys.len());
         for k in &keys {
@@ -121,7 +90,7 @@ impl PgDedup {
     }
 
     pub(crate) async fn admit(&self, offers: Vec<Offer>) -> Result<Vec<Admission>, PublishError> {
-        let c = self.conn.get().await?;
+        let c = self.conn.get().await.map_err(pg)?;
         let latest = c.prepare("SELECT content_hash FROM dedup_latest WHERE key_hash = $1").await.map_err(pg)?;
         let known = c.prepare("SELECT 1 FROM dedup_messages WHERE message_id = $1").await.map_err(pg)?;
         let mut out = Vec::with_capacity(offers.len());
@@ -139,7 +108,7 @@ impl PgDedup {
     }
 
     pub(crate) async fn mark_queued(&self, offers: Vec<Offer>) -> Result<(), PublishError> {
-        let mut c = self.conn.get().await?;
+        let mut c = self.conn.get().await.map_err(pg)?;
         let tx = c.transaction().await.map_err(pg)?;
         let ins = tx
             .prepare("INSERT INTO dedup_messages (message_id, key_hash, content_hash, state, updated_ms) VALUES ($1, $2, $3, 'queued', $4) ON CONFLICT (message_id) DO NOTHING")
@@ -153,7 +122,7 @@ impl PgDedup {
     }
 
     pub(crate) async fn delivered_many(&self, ids: Vec<String>) -> Result<Vec<Option<String>>, PublishError> {
-        let c = self.conn.get().await?;
+        let c = self.conn.get().await.map_err(pg)?;
         let st = c.prepare("SELECT receipt FROM dedup_messages WHERE message_id = $1 AND state = 'delivered'").await.map_err(pg)?;
         let mut out = Vec::with_capacity(ids.len());
         for id in &ids {
@@ -163,7 +132,7 @@ impl PgDedup {
     }
 
     pub(crate) async fn egov_ids(&self, offers: Vec<Offer>, sender: &str, make: impl Fn(u64) -> Option<String> + Send + 'static) -> Result<Vec<String>, PublishError> {
-        let mut c = self.conn.get().await?;
+        let mut c = self.conn.get().await.map_err(pg)?;
         let tx = c.transaction().await.map_err(pg)?;
         let get = tx.prepare("SELECT egov_id FROM dedup_messages WHERE message_id = $1").await.map_err(pg)?;
         let bump = tx
@@ -197,7 +166,7 @@ impl PgDedup {
     }
 
     pub(crate) async fn mark_delivered_many(&self, done: Vec<(Offer, String)>) -> Result<(), PublishError> {
-        let mut c = self.conn.get().await?;
+        let mut c = self.conn.get().await.map_err(pg)?;
         let tx = c.transaction().await.map_err(pg)?;
         let upd = tx.prepare("UPDATE dedup_messages SET state = 'delivered', receipt = $2, updated_ms = $3 WHERE message_id = $1").await.map_err(pg)?;
         let latest = tx
@@ -216,13 +185,13 @@ impl PgDedup {
     }
 
     pub(crate) async fn mark_refused(&self, message_id: &str) -> Result<(), PublishError> {
-        let c = self.conn.get().await?;
+        let c = self.conn.get().await.map_err(pg)?;
         c.execute("UPDATE dedup_messages SET state = 'refused', updated_ms = $2 WHERE message_id = $1", &[&message_id, &now_ms()]).await.map_err(pg)?;
         Ok(())
     }
 
     pub(crate) async fn reopen(&self, ids: Vec<String>) -> Result<(), PublishError> {
-        let c = self.conn.get().await?;
+        let c = self.conn.get().await.map_err(pg)?;
         for id in &ids {
             c.execute("UPDATE dedup_messages SET state = 'queued' WHERE message_id = $1 AND state <> 'delivered'", &[id]).await.map_err(pg)?;
         }
