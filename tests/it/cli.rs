@@ -213,9 +213,9 @@ fn given_the_gateway_examples_config_check_should_pass_and_a_broken_config_shoul
     for want in [
         "colour: unknown key",
         "region: must be a two-digit",
-        "queue.backend: 'kafka'",
+        "queue.backend: unknown variant `kafka`",
         "node.ca: required",
-        "sources[0].kind: 'pdf'",
+        "sources[0].kind: unknown variant `pdf`",
         "sources[1].mapping:",
         "sources[2].imap.security: insecure-loopback with a host that is not loopback",
         "sources[2].imap: password or password_env",

@@ -90,7 +90,7 @@ fn given_every_record_the_gateway_reads_it_should_conform_to_the_schema() {
     assert!(!errors(&v, &cv).is_empty(), "a date not YYYY-MM-DD");
 }
 
-/// The routes the API serves (crates/silgate/src/api.rs), with their methods.
+/// The routes the API serves (crates/silgate-gateway/src/drivers/api.rs), with their methods.
 const ROUTES: [(&str, &str); 4] = [("/v1/vacancies", "post"), ("/v1/cvs", "post"), ("/v1/batch", "post"), ("/v1/records/{id}", "get")];
 
 #[test]
@@ -107,7 +107,7 @@ fn given_the_openapi_document_it_should_describe_exactly_the_routes_served() {
     let mut served: Vec<(String, String)> = ROUTES.iter().map(|(p, m)| ((*p).to_string(), (*m).to_string())).collect();
     served.sort();
     assert_eq!(documented, served);
-    let api = std::fs::read_to_string(root().join("crates/silgate/src/api.rs")).unwrap();
+    let api = std::fs::read_to_string(root().join("crates/silgate-gateway/src/drivers/api.rs")).unwrap();
     for (p, m) in ROUTES {
         assert!(api.contains(&format!(".route(\"{p}\", {m}(")), "api.rs does not serve {m} {p}");
     }

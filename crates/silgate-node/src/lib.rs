@@ -120,6 +120,14 @@ pub struct NodeConfig {
     pub today: Option<String>,
 }
 
+impl NodeConfig {
+    /// A node on `listen` storing in the SQLite file `store`, with every other setting
+    /// at its default (no TLS: loopback only; no faults).
+    pub fn new(listen: SocketAddr, store: PathBuf) -> Self {
+        Self { listen, tls: None, store, postgres: None, service: default_service(), dashboard_listen: None, admin: false, faults: Faults::default(), today: None }
+    }
+}
+
 fn default_store() -> PathBuf {
     "node.db".into()
 }

@@ -42,6 +42,13 @@ pub struct ClientConfig {
     pub plain_soap: bool,
 }
 
+impl ClientConfig {
+    /// A node at `url` with every other setting at its default (no certificates).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self { url: url.into(), ca: None, client_cert: None, client_key: None, service: default_service(), timeout_secs: default_timeout(), plain_soap: false }
+    }
+}
+
 fn default_service() -> String {
     "ClicLavoro".into()
 }
@@ -139,7 +146,7 @@ impl NodeClient {
             let ca = cfg.ca.as_ref().ok_or_else(|| PublishError::Config("node.ca is required for an https node".into()))?;
             let tls = tls_config(ca, cfg.client_cert.as_deref(), cfg.client_key.as_deref())?;
             b = b.tls_backend_preconfigured(tls);
-        } else if !is_loopback_url(&cfg.url) {
+        } else if !plain_http_allowed(&cfg.url) {
             return Err(PublishError::Config(format!("plain http is only allowed to a loopback node, not {}", cfg.url)));
         }
         let http = b.build().map_err(|e| PublishError::Config(format!("HTTP client: {e}")))?;
@@ -188,9 +195,19 @@ impl NodeClient {
     }
 }
 
-fn is_loopback_url(url: &str) -> bool {
-    let rest = url.strip_prefix("http://").unwrap_or("");
-    rest.starts_with("127.") || rest.starts_with("localhost") || rest.starts_with("[::1]")
+/// The rule for a node reached over plain HTTP: only on this machine (a test node, or
+/// a local Porta di Dominio that carries the traffic on). The URL's host must be a
+/// loopback address or `localhost` (`http://127.0.0.1.example.org` is not).
+pub fn plain_http_allowed(url: &str) -> bool {
+    let Ok(u) = reqwest::Url::parse(url) else { return false };
+    u.scheme() == "http" && u.host_str().is_some_and(is_loopback_host)
+}
+
+/// A host name or address that can only be this machine: `localhost`, or a loopback
+/// address (`127.0.0.0/8`, `::1`, with or without brackets).
+pub fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost") || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `OraRegistrazione` of the first send, recovered from the id (`..._yyyy-MM-dd_HH:mm`),

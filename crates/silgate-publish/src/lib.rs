@@ -27,7 +27,7 @@ mod dedup_pg;
 mod publisher;
 
 pub use breaker::{BreakerState, CircuitBreaker};
-pub use client::{ClientConfig, NodeClient, Outcome, tls_config};
+pub use client::{ClientConfig, NodeClient, Outcome, is_loopback_host, plain_http_allowed, tls_config};
 pub use dedup::{Admission, DedupIndex, Offer, SqliteDedup};
 pub use dedup_pg::PgDedup;
 pub use publisher::{Counters, LATENCY_BOUNDS, Latency, Publisher, RefusalSink, RetryConfig};

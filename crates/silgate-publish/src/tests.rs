@@ -121,3 +121,13 @@ async fn given_its_postgres_connection_killed_the_index_should_reconnect_on_the_
     assert!(index.input_seen("after").await.unwrap());
     admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
 }
+
+#[test]
+fn given_a_plain_http_url_only_a_loopback_host_should_be_allowed() {
+    for ok in ["http://127.0.0.1:8080/ws", "http://127.1.2.3/ws", "http://localhost/ws", "http://LOCALHOST:9/ws", "http://[::1]:8443/ws"] {
+        assert!(plain_http_allowed(ok), "{ok}");
+    }
+    for no in ["http://127.0.0.1.example.org/ws", "http://localhost.example.org/ws", "http://10.0.0.1/ws", "https://127.0.0.1/ws", "http://[::2]/ws", "not a url", "http://"] {
+        assert!(!plain_http_allowed(no), "{no}");
+    }
+}

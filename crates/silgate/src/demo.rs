@@ -2,11 +2,14 @@
 //! binary: canonical JSON -> business rules -> 1546 XML -> SQLite queue -> publisher
 //! -> the built-in reference node on loopback (HTTPS with client certificates from a
 //! throwaway PKI), then the same input again to show deduplication, then the audit
-//! chain verified.
+//! chain verified. The node and the gateway run in this process, started from typed
+//! configs through `silgate_node::start` and `silgate_gateway::Gateway::start`.
 
-use crate::gateway::GatewayConfig;
-use crate::run::Parts;
 use anyhow::{Context, Result};
+use silgate_core::Queue;
+use silgate_gateway::{Gateway, GatewayConfig, GatewayHandle};
+use silgate_publish::ClientConfig;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -27,30 +30,26 @@ pub(crate) async fn run(out: Option<PathBuf>) -> Result<ExitCode> {
     }
     std::fs::create_dir_all(&dir)?;
     let pki = crate::pki::DevPki::generate("CAMPANIA")?;
-    pki.write(&dir.join("pki"))?;
-    let node_cfg: silgate_node::NodeConfig = toml::from_str(&format!(
-        "listen = \"127.0.0.1:0\"\nstore = \"{}\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n",
-        dir.join("node/documents.db").display(),
-        dir.join("pki/node.pem").display(),
-        dir.join("pki/node.key").display(),
-        dir.join("pki/ca.pem").display()
-    ))?;
+    let certs = dir.join("pki");
+    pki.write(&certs)?;
+    let mut node_cfg = silgate_node::NodeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), dir.join("node/documents.db"));
+    node_cfg.tls = Some(silgate_node::TlsConfig { cert: certs.join("node.pem"), key: certs.join("node.key"), client_ca: certs.join("ca.pem") });
     let node = silgate_node::start(node_cfg).await?;
-    let gw_toml = dir.join("gateway.toml");
-    std::fs::write(
-        &gw_toml,
-        format!(
-            "instance = \"demo\"\nregion = \"15\"\nregion_name = \"CAMPANIA\"\ndata_dir = \"data\"\n\n[node]\nurl = \"{}\"\nca = \"pki/ca.pem\"\nclient_cert = \"pki/client.pem\"\nclient_key = \"pki/client.key\"\n\n[delivery]\nconcurrency = 4\n",
-            node.endpoint()
-        ),
-    )?;
+    let mut to_node = ClientConfig::new(node.endpoint());
+    to_node.ca = Some(certs.join("ca.pem"));
+    to_node.client_cert = Some(certs.join("client.pem"));
+    to_node.client_key = Some(certs.join("client.key"));
+    let mut cfg = GatewayConfig::new("15", "CAMPANIA", dir.join("data"), to_node);
+    cfg.instance = "demo".into();
+    cfg.delivery.concurrency = 4;
     let inbox = dir.join("inbox");
     std::fs::create_dir_all(&inbox)?;
     let input = inbox.join("demo.jsonl");
     std::fs::write(&input, SAMPLES)?;
     println!("silgate demo in {}", dir.display());
     println!("  path: bundled samples -> 1546 XML -> SQLite queue -> publisher -> reference node {} (mTLS)", node.endpoint());
-    let parts = Parts::open(GatewayConfig::load(&gw_toml)?).await?;
+    let gw = Gateway::start(cfg).await?;
+    let parts = gw.parts().clone();
     let today = time::OffsetDateTime::now_utc().date();
     let first = parts.ingest_files(std::slice::from_ref(&input), today).await?;
     println!("  records read:        {}", first.records);
@@ -59,22 +58,37 @@ pub(crate) async fn run(out: Option<PathBuf>) -> Result<ExitCode> {
         println!("      {n} x {rule}");
     }
     println!("  queued:              {}", first.queued);
-    let publisher = parts.publisher()?;
-    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
-    publisher.run(stop.clone(), Some(Duration::from_millis(300))).await?;
-    let c = publisher.counters();
+    let c = gw.delivery();
+    drained(&gw, first.queued as u64).await?;
     println!("  delivered:           {} (receipts in the audit log)", c.delivered.load(Ordering::Relaxed));
     println!("  refused by the node: {}", c.refused.load(Ordering::Relaxed));
     let second = parts.ingest_files(std::slice::from_ref(&input), today).await?;
-    publisher.run(stop, Some(Duration::from_millis(300))).await?;
+    drained(&gw, (first.queued + second.queued) as u64).await?;
     println!("  same file again:     {} queued, {} deduplicated, {} rejected again (unchanged since delivery)", second.queued, second.unchanged, second.rejected);
     let stats = node.stats(1).await?;
     let t = &stats.totals;
     println!("  node:                {} accepted, {} distinct codes, {} rejected, {} duplicates", t.accepted, t.distinct_codes, t.rejected, t.duplicates);
     let report = parts.audit_log.verify().await?;
     println!("  audit:               {} entries, chain {}", report.entries, if report.is_ok() { "intact" } else { "BROKEN" });
+    gw.shutdown().await?;
     node.stop().await;
     anyhow::ensure!(report.is_ok(), "audit chain broken: {:?}", report.problems);
     anyhow::ensure!(second.queued == 0, "the second ingest queued {} records", second.queued);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits until the publisher has settled `settled` items for good (delivered,
+/// refused or dead-lettered) and the queue is empty.
+async fn drained(gw: &GatewayHandle, settled: u64) -> Result<()> {
+    let c = gw.delivery();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let done = c.delivered.load(Ordering::Relaxed) + c.refused.load(Ordering::Relaxed) + c.dead_lettered.load(Ordering::Relaxed);
+        let q = gw.parts().queue.stats().await?;
+        if done >= settled && q.ready == 0 && q.leased.unwrap_or(0) == 0 {
+            return Ok(());
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the queue was not delivered within two minutes ({done} of {settled} settled)");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -6,42 +6,27 @@
 //! - [`translate`]: `silgate translate`, any source kind -> 1546 XML files plus
 //!   `quarantine.jsonl`.
 //! - [`validate`]: `silgate validate`, judges 1546 documents.
-//! - [`api`]: the CPI push API (`silgate run` serves it when `[api]` is set).
-//! - [`check`]: `silgate config check`, every problem of a configuration at once.
-//! - [`demo`]: `silgate demo`, the whole current path on bundled samples.
+//! - [`demo`]: `silgate demo`, the whole path on bundled samples, in process.
 //! - [`tables`]: loading code tables, with a region's overrides from a directory.
-//! - [`gateway`]: the gateway's config file and the ingest step (translate, dedup,
-//!   queue, audit).
-//! - [`sources`]: the source adapters by kind, mapping files, the progress bar.
-//! - [`mailbox`]: PEC mailboxes over IMAP, exactly once.
-//! - [`pull`]: the Sintesi feed pulled over HTTPS with a persisted watermark.
-//! - [`report`]: `silgate report weekly`, per CPI, from the audit log.
-//! - [`run`]: `silgate run` (inbox pollers + publisher, graceful shutdown) and
-//!   `silgate ingest`.
-//! - [`metrics`]: the gateway's Prometheus metrics and health probes.
-//! - [`ops`]: `silgate node`, `dlq`, `audit`, `certs`.
+//! - [`ops`]: `run`, `ingest`, `node`, `dlq`, `audit`, `config check`, `report`,
+//!   `certs`.
+//! - [`progress`]: the progress bar.
 //! - [`pki`]: a throwaway PKI for the demo and tests.
 //!
-//! Only the binary reads files or the environment; the library crates get bytes and
-//! values. `anyhow` lives here and nowhere else.
+//! The runtime is the `silgate_gateway` library; this binary parses arguments and
+//! prints. `anyhow` lives here and nowhere else.
 
-mod api;
-mod check;
 mod demo;
-mod gateway;
-mod mailbox;
-mod metrics;
 mod ops;
 mod pki;
-mod pull;
-mod report;
-mod run;
-mod sources;
+mod progress;
 mod tables;
 mod translate;
 mod validate;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use silgate_gateway::SourceKind;
+
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -82,8 +67,10 @@ enum Command {
     /// Translate source records into one 1546 XML file per accepted record in DIR, and
     /// one line per rejected record in DIR/quarantine.jsonl.
     Translate {
-        /// The kind of input.
-        #[arg(long, value_enum)]
+        /// The kind of input: canonical-json (JSON lines), sintesi (a SintesiExport
+        /// feed), silplus (a folder or zip with EXPORT.TXT), access (.mdb/.accdb, a
+        /// workbook, CSV exports or a zip), pec (saved .eml envelopes, with --pec-config).
+        #[arg(long, value_parser = source_kind())]
         source: SourceKind,
         /// Output directory (created if missing).
         #[arg(long, value_name = "DIR")]
@@ -124,8 +111,8 @@ enum Command {
         /// Gateway configuration file.
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
-        /// The kind of input.
-        #[arg(long, value_enum, default_value = "canonical-json")]
+        /// The kind of input (as for translate).
+        #[arg(long, value_parser = source_kind(), default_value = "canonical-json")]
         source: SourceKind,
         /// Table mapping for silplus / access (a TOML file or a built-in name).
         #[arg(long, value_name = "FILE|NAME")]
@@ -261,20 +248,10 @@ enum AuditCommand {
     },
 }
 
-/// Kinds of input `translate` and `ingest` read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum SourceKind {
-    /// The canonical model as JSON, one record per line.
-    CanonicalJson,
-    /// A Sintesi XML export feed (`SintesiExport`).
-    Sintesi,
-    /// A SIL Plus export: a folder or zip with `EXPORT.TXT`.
-    Silplus,
-    /// An Access database (.mdb/.accdb), workbook (.xlsx/.xls), CSV exports, or a zip.
-    Access,
-    /// A PEC message saved as .eml (needs the `[pec]` settings: --pec-config or the
-    /// gateway config).
-    Pec,
+/// The `--source` values: every [`SourceKind`] by its config name.
+fn source_kind() -> impl clap::builder::TypedValueParser<Value = SourceKind> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(SourceKind::ALL.map(SourceKind::as_str)).try_map(|s| s.parse::<SourceKind>())
 }
 
 fn main() -> ExitCode {
@@ -291,7 +268,7 @@ fn main() -> ExitCode {
             println!("{s}");
             ExitCode::SUCCESS
         }),
-        Command::Config { command: ConfigCommand::Check { file, offline } } => check::run(&file, offline),
+        Command::Config { command: ConfigCommand::Check { file, offline } } => ops::config_check(&file, offline),
         Command::Certs { out, region } => ops::certs(&out, &region),
         command => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
             Ok(rt) => rt.block_on(async_command(command)),
@@ -310,14 +287,14 @@ fn main() -> ExitCode {
 async fn async_command(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Demo { out } => demo::run(out).await,
-        Command::Ingest { config, source, mapping, inputs } => run::ingest(&config, source, mapping.as_deref(), &inputs).await,
-        Command::Run { config } => run::run(&config).await,
+        Command::Ingest { config, source, mapping, inputs } => ops::ingest(&config, source, mapping.as_deref(), &inputs).await,
+        Command::Run { config } => ops::run(&config).await,
         Command::Node { config } => ops::node(&config).await,
         Command::Dlq { command: DlqCommand::List { config, limit } } => ops::dlq_list(&config, limit).await,
         Command::Dlq { command: DlqCommand::Replay { config, ids } } => ops::dlq_replay(&config, &ids).await,
         Command::Audit { command: AuditCommand::Verify { config } } => ops::audit_verify(&config).await,
         Command::Audit { command: AuditCommand::Query { config, record, cpi, since } } => ops::audit_query(&config, record, cpi, since).await,
-        Command::Report { command: ReportCommand::Weekly { config, since, province, format } } => report::weekly(&config, &since, province.as_deref(), &format).await,
+        Command::Report { command: ReportCommand::Weekly { config, since, province, format } } => ops::report_weekly(&config, &since, province.as_deref(), &format).await,
         Command::Validate { .. } | Command::Translate { .. } | Command::Codes | Command::Schema | Command::Certs { .. } | Command::Config { .. } => {
             unreachable!("handled synchronously")
         }

@@ -1,12 +1,70 @@
-//! Operator commands: `node`, `dlq list|replay`, `audit verify|query`, `certs`.
+//! Operator commands: `run`, `ingest`, `node`, `dlq list|replay`, `audit verify|query`,
+//! `config check`, `report weekly`, `certs`. Each loads what it needs through
+//! `silgate_gateway` and prints; none holds runtime logic.
 
-use crate::gateway::GatewayConfig;
-use crate::run::Parts;
 use anyhow::{Context, Result};
 use silgate_audit::{Event, NewEntry, Query};
 use silgate_core::Queue;
-use std::path::Path;
+use silgate_gateway::{Files, Gateway, GatewayConfig, Parts, SourceKind};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// `silgate run`: the gateway until SIGTERM or SIGINT, which drains.
+pub(crate) async fn run(config: &Path) -> Result<ExitCode> {
+    let gw = Gateway::start(GatewayConfig::load(config)?).await?;
+    shutdown_signal().await;
+    gw.shutdown().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `silgate ingest`: inputs into the durable queue, with a progress bar.
+pub(crate) async fn ingest(config: &Path, kind: SourceKind, mapping: Option<&str>, files: &[PathBuf]) -> Result<ExitCode> {
+    let parts = Parts::open(GatewayConfig::load(config)?).await?;
+    let pb = crate::progress::bar(kind.as_str());
+    let s = parts.ingest_inputs(kind, mapping, files, silgate_gateway::today(), Some(&pb)).await?;
+    pb.finish_and_clear();
+    println!("{} record(s): {} queued, {} unchanged (not queued), {} rejected (see {})", s.records, s.queued, s.unchanged, s.rejected, parts.cfg.quarantine_path().display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub(crate) async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// `silgate config check FILE [--offline]`.
+pub(crate) fn config_check(path: &Path, offline: bool) -> Result<ExitCode> {
+    let found = silgate_gateway::config::check_file(path, if offline { Files::Ignore } else { Files::Check });
+    for p in &found {
+        println!("{}: {p}", path.display());
+    }
+    if found.is_empty() {
+        println!("{}: ok", path.display());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("{} problem(s)", found.len());
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// `silgate report weekly`.
+pub(crate) async fn report_weekly(config: &Path, since: &str, province: Option<&str>, format: &str) -> Result<ExitCode> {
+    let format = format.parse()?;
+    let cfg = GatewayConfig::load(config)?;
+    print!("{}", silgate_gateway::report::weekly(&cfg, since, province, format).await?);
+    Ok(ExitCode::SUCCESS)
+}
 
 pub(crate) async fn node(config: &Path) -> Result<ExitCode> {
     let text = std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
@@ -25,9 +83,7 @@ pub(crate) async fn node(config: &Path) -> Result<ExitCode> {
     if let Some(at) = handle.dashboard {
         println!("silgate node dashboard on http://{at}/dashboard");
     }
-    tokio::select! {
-        _ = crate::run::shutdown_signal() => {}
-    }
+    shutdown_signal().await;
     handle.stop().await;
     Ok(ExitCode::SUCCESS)
 }

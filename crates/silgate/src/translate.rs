@@ -1,301 +1,39 @@
-//! `silgate translate --source KIND --out DIR INPUT...`.
+//! `silgate translate --source KIND --out DIR INPUT...`: the batch path, writing files.
 //!
 //! Each accepted record becomes `DIR/{cv|vacancy}-{code}.xml`; each rejected record one
-//! JSON line in `DIR/quarantine.jsonl` with `source`, `position`, `field`, `rule`,
-//! `message` (the first error) and `issues` (all of them). Inputs are streamed line by
-//! line: memory does not grow with the input. The same input always gives the same
-//! files, byte for byte (codes are derived from content when the record has none).
+//! JSON line in `DIR/quarantine.jsonl` (see `silgate_gateway::translate`). The same
+//! input always gives the same files, byte for byte.
 
-use crate::{Judging, SourceKind};
+use crate::Judging;
 use anyhow::{Context, Result};
-use serde::Serialize;
-use silgate_codes::CodeTables;
-use silgate_core::{CommunicationKind, Date, Issue, Position, Provenance, Record, SourceItem, SourceSystem};
+use silgate_gateway::SourceKind;
+use silgate_gateway::translate::Translator;
 use silgate_std1546::XsdValidator;
-use silgate_std1546::code::{CodeAllocator, ContentAllocator};
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write as _};
+use std::io::BufReader;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// One quarantine line.
-#[derive(Debug, Serialize)]
-pub(crate) struct QuarantineLine<'a> {
-    pub(crate) source: &'a str,
-    pub(crate) position: String,
-    pub(crate) field: &'a str,
-    pub(crate) rule: &'a str,
-    pub(crate) message: &'a str,
-    pub(crate) issues: &'a [Issue],
-}
-
-/// Parses one canonical JSON line (see [`silgate_core::json`]).
-pub(crate) use silgate_core::json::parse_record;
-
-/// Counters of one run.
-#[derive(Debug, Default)]
-pub(crate) struct Summary {
-    pub(crate) records: usize,
-    pub(crate) accepted: usize,
-    pub(crate) rejected: usize,
-    pub(crate) warnings: usize,
-    pub(crate) written: Vec<PathBuf>,
-    /// (rule, count) of the first error of each rejected record.
-    pub(crate) reasons: Vec<(String, usize)>,
-}
-
-impl Summary {
-    fn reject(&mut self, rule: &str) {
-        self.rejected += 1;
-        match self.reasons.iter_mut().find(|(r, _)| r == rule) {
-            Some((_, n)) => *n += 1,
-            None => self.reasons.push((rule.to_string(), 1)),
-        }
-    }
-}
-
-/// A record that passed every check, with what the queue needs.
-#[derive(Debug)]
-pub(crate) struct Accepted {
-    pub(crate) record: Record,
-    pub(crate) xml: String,
-}
-
-/// A rejected record as the audit and the metrics see it.
-#[derive(Debug, Clone)]
-pub(crate) struct Rejected {
-    pub(crate) position: String,
-    pub(crate) rule: String,
-    pub(crate) source: &'static str,
-    pub(crate) cpi: String,
-}
-
-/// Where accepted records go.
-pub(crate) enum Output {
-    /// One file per document in this directory (`translate`).
-    Dir(PathBuf),
-    /// Kept for the caller to queue (`ingest`, `run`); rejects are kept too, as
-    /// (position, rule) for the audit.
-    Collect { accepted: Vec<Accepted>, rejected: Vec<Rejected> },
-}
-
-/// Everything a translation needs besides its input.
-pub(crate) struct Translator<'a> {
-    pub(crate) tables: &'a CodeTables,
-    pub(crate) today: Date,
-    pub(crate) xsd: &'a XsdValidator,
-    pub(crate) allocator: Option<ContentAllocator>,
-    pub(crate) out: Output,
-    quarantine: BufWriter<File>,
-    pub(crate) summary: Summary,
-    /// When deferring (the ingest step), records wait here with their codes allocated
-    /// until the dedup index has said which are unchanged: those are not judged again
-    /// (the XSD and rules are most of an ingest's cost; an unchanged re-export should
-    /// cost little). See [`Translator::judge`].
-    deferred: Option<Vec<Record>>,
-}
-
-impl<'a> Translator<'a> {
-    pub(crate) fn new(tables: &'a CodeTables, today: Date, xsd: &'a XsdValidator, region: Option<&str>, out: &Path) -> Result<Self> {
-        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-        let q = out.join("quarantine.jsonl");
-        let quarantine = BufWriter::new(File::create(&q).with_context(|| format!("creating {}", q.display()))?);
-        Self::with(tables, today, xsd, region, Output::Dir(out.to_path_buf()), quarantine)
-    }
-
-    /// A translator that keeps accepted records for the queue and appends rejects to
-    /// the `quarantine` file.
-    pub(crate) fn collecting(tables: &'a CodeTables, today: Date, xsd: &'a XsdValidator, region: &str, quarantine: &Path) -> Result<Self> {
-        if let Some(dir) = quarantine.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        let f = std::fs::OpenOptions::new().create(true).append(true).open(quarantine).with_context(|| format!("opening {}", quarantine.display()))?;
-        Self::with(tables, today, xsd, Some(region), Output::Collect { accepted: Vec::new(), rejected: Vec::new() }, BufWriter::new(f))
-    }
-
-    fn with(tables: &'a CodeTables, today: Date, xsd: &'a XsdValidator, region: Option<&str>, out: Output, quarantine: BufWriter<File>) -> Result<Self> {
-        if let Some(r) = region {
-            anyhow::ensure!(r.len() == 2 && r.bytes().all(|b| b.is_ascii_digit()), "the region must be a two-digit ISTAT region code, got '{r}'");
-        }
-        Ok(Self { tables, today, xsd, allocator: region.map(|r| ContentAllocator { region: r.to_string() }), out, quarantine, summary: Summary::default(), deferred: None })
-    }
-
-    /// Records wait for [`Translator::take_deferred`] instead of being judged at once.
-    pub(crate) fn deferring(mut self) -> Self {
-        self.deferred = Some(Vec::new());
-        self
-    }
-
-    /// The records waiting to be judged.
-    pub(crate) fn take_deferred(&mut self) -> Vec<Record> {
-        self.deferred.as_mut().map(std::mem::take).unwrap_or_default()
-    }
-
-    /// How many records wait to be judged.
-    pub(crate) fn deferred_len(&self) -> usize {
-        self.deferred.as_ref().map_or(0, Vec::len)
-    }
-
-    /// Takes the accepted and rejected records collected so far.
-    pub(crate) fn drain(&mut self) -> Result<(Vec<Accepted>, Vec<Rejected>)> {
-        self.quarantine.flush()?;
-        Ok(match &mut self.out {
-            Output::Collect { accepted, rejected } => (std::mem::take(accepted), std::mem::take(rejected)),
-            Output::Dir(_) => (Vec::new(), Vec::new()),
-        })
-    }
-
-    fn quarantine(&mut self, source: SourceSystem, cpi: &str, position: String, issues: &[Issue]) -> Result<()> {
-        let first = issues.iter().find(|i| i.is_error()).or(issues.first());
-        let (field, rule, message) = first.map_or(("", "unknown", ""), |i| (i.path.as_str(), i.rule.as_str(), i.message.as_str()));
-        if let Output::Collect { rejected, .. } = &mut self.out {
-            rejected.push(Rejected { position: position.clone(), rule: rule.to_string(), source: source.as_str(), cpi: cpi.to_string() });
-        }
-        let line = QuarantineLine { source: source.as_str(), position, field, rule, message, issues };
-        serde_json::to_writer(&mut self.quarantine, &line)?;
-        self.quarantine.write_all(b"\n")?;
-        self.summary.reject(rule);
-        Ok(())
-    }
-
-    /// Translates what an adapter emitted, or quarantines it.
-    pub(crate) fn item(&mut self, item: SourceItem) -> Result<()> {
-        match item {
-            SourceItem::Record(rec) => self.record(*rec),
-            SourceItem::Rejected(r) => {
-                self.summary.records += 1;
-                let position = format!("{}:{}", r.provenance.origin, r.provenance.position);
-                self.quarantine(r.provenance.system, &r.provenance.cpi, position, &r.issues)
-            }
-        }
-    }
-
-    /// Translates one record (already read) or quarantines it.
-    pub(crate) fn record(&mut self, mut rec: Record) -> Result<()> {
-        self.summary.records += 1;
-        let prov = rec.provenance().clone();
-        let position = format!("{}:{}", prov.origin, prov.position);
-        // A closure read from a source names no code. `translate` has no memory of
-        // what was sent: it names the code the same content had as a send (exact when
-        // the source changed only the state). `ingest` and `run` fill it from the dedup
-        // index before the record gets here (see `Ingest::source`).
-        if matches!(self.out, Output::Dir(_)) && rec.communication().kind == CommunicationKind::Closure && rec.communication().previous_code.is_none() {
-            let mut twin = rec.clone();
-            let c = twin.communication_mut();
-            c.kind = CommunicationKind::Send;
-            c.closure_reason = None;
-            c.code = None;
-            if let Some(code) = self.allocator.as_mut().and_then(|a| a.allocate(&twin)) {
-                rec.communication_mut().previous_code = Some(code);
-            }
-        }
-        if rec.communication().code.is_none() {
-            match self.allocator.as_mut().and_then(|a| a.allocate(&rec)) {
-                Some(code) => rec.communication_mut().code = Some(code),
-                None => {
-                    let issue = Issue::error("DatiSistema/codice", "code.unallocated", "the record has no communication code and no --region was given to allocate one");
-                    return self.quarantine(prov.system, &prov.cpi, position, &[issue]);
-                }
-            }
-        }
-        if let Some(waiting) = &mut self.deferred {
-            waiting.push(rec);
-            return Ok(());
-        }
-        self.judge(rec)
-    }
-
-    /// Judges a record whose code is allocated (XSD + rules): accepted with its
-    /// document, or quarantined.
-    pub(crate) fn judge(&mut self, rec: Record) -> Result<()> {
-        let prov = rec.provenance().clone();
-        let position = format!("{}:{}", prov.origin, prov.position);
-        let (xml, issues) = silgate_std1546::emit(&rec, self.tables, self.today, self.xsd)?;
-        self.summary.warnings += issues.iter().filter(|i| !i.is_error()).count();
-        if silgate_core::issue::has_errors(&issues) {
-            return self.quarantine(prov.system, &prov.cpi, position, &issues);
-        }
-        self.summary.accepted += 1;
-        match &mut self.out {
-            Output::Dir(dir) => {
-                let code = rec.communication().code.clone().unwrap_or_default();
-                let path = dir.join(format!("{}-{code}.xml", rec.kind().as_str()));
-                std::fs::write(&path, xml).with_context(|| format!("writing {}", path.display()))?;
-                self.summary.written.push(path);
-            }
-            Output::Collect { accepted, .. } => accepted.push(Accepted { record: rec, xml }),
-        }
-        Ok(())
-    }
-
-    /// Reads canonical JSON lines from `input`, naming it `origin` in provenance.
-    pub(crate) fn canonical_json(&mut self, input: impl BufRead, origin: &str) -> Result<()> {
-        for (i, line) in input.lines().enumerate() {
-            let n = u64::try_from(i + 1).unwrap_or(u64::MAX);
-            let line = line.with_context(|| format!("{origin}: line {n}"))?;
-            self.canonical_json_line(&line, n, origin)?;
-        }
-        Ok(())
-    }
-
-    /// One canonical JSON line (`n` is its 1-based number in `origin`).
-    pub(crate) fn canonical_json_line(&mut self, line: &str, n: u64, origin: &str) -> Result<()> {
-        {
-            if line.trim().is_empty() {
-                return Ok(());
-            }
-            match parse_record(line) {
-                Ok(mut rec) => {
-                    let p = rec.provenance_mut();
-                    let cpi = std::mem::take(&mut p.cpi);
-                    *p = Provenance::new(SourceSystem::CanonicalJson, origin, Position::Line(n));
-                    p.cpi = cpi;
-                    if p.cpi.is_empty() {
-                        let id = match &rec {
-                            Record::Cv(c) => c.system.intermediary.id.clone(),
-                            Record::Vacancy(v) => v.system.intermediary.id.clone(),
-                        };
-                        rec.provenance_mut().cpi = id.unwrap_or_default();
-                    }
-                    self.record(rec)?;
-                }
-                Err(issue) => {
-                    self.summary.records += 1;
-                    self.quarantine(SourceSystem::CanonicalJson, "", format!("{origin}:line {n}"), &[issue])?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    pub(crate) fn finish(mut self) -> Result<Summary> {
-        self.quarantine.flush()?;
-        self.summary.written.sort();
-        self.summary.written.dedup();
-        Ok(self.summary)
-    }
-}
-
 pub(crate) fn run(source: SourceKind, out: &Path, region: Option<&str>, mapping: Option<&str>, pec: Option<&Path>, inputs: &[PathBuf], j: &Judging) -> Result<ExitCode> {
-    let pec = pec.map(crate::sources::pec_config).transpose()?;
+    let pec = pec.map(silgate_gateway::sources::pec_config).transpose()?;
     let tables = crate::tables::load(j)?;
     let today = crate::tables::today(j)?;
     let xsd = XsdValidator::shared()?;
-    let mapping = crate::sources::mapping(mapping)?;
+    let mapping = silgate_gateway::sources::mapping(mapping)?;
     let mut t = Translator::new(tables, today, xsd, region, out)?;
-    let pb = crate::sources::progress(source.as_str());
+    let pb = crate::progress::bar(source.as_str());
     for input in inputs {
         if source == SourceKind::CanonicalJson {
             let f = File::open(input).with_context(|| format!("opening {}", input.display()))?;
             t.canonical_json(BufReader::new(f), &input.display().to_string())?;
             continue;
         }
-        let mut src = crate::sources::open(source, input, mapping.clone(), pec.as_ref())?;
+        let mut src = silgate_gateway::sources::open(source, input, mapping.clone(), pec.as_ref())?;
         let mut failed = None;
         src.read(&mut |item| match t.item(item) {
             Ok(()) => {
-                crate::sources::tick(&pb, t.summary.records, t.summary.rejected);
+                silgate_gateway::Progress::tick(&pb, t.summary.records, t.summary.rejected);
                 ControlFlow::Continue(())
             }
             Err(e) => {
@@ -304,7 +42,7 @@ pub(crate) fn run(source: SourceKind, out: &Path, region: Option<&str>, mapping:
             }
         })?;
         if let Some(e) = failed {
-            return Err(e);
+            return Err(e.into());
         }
     }
     pb.finish_and_clear();

@@ -8,14 +8,14 @@
 //! same records next time, and the dedup index makes them cost nothing; a crash after
 //! it loses nothing, because everything up to the watermark is queued.
 
-use crate::gateway::SourceConfig;
-use crate::run::Parts;
-use anyhow::{Context, Result};
+use super::{Driver, Shutdown};
+use crate::Parts;
+use crate::config::SourceConfig;
+use crate::error::{Context as _, GatewayError, Result};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// Largest feed accepted in one pull.
 const MAX_FEED_BYTES: u64 = 16 << 30;
@@ -26,6 +26,7 @@ pub(crate) struct SintesiPull {
     url: String,
     cpi: String,
     http: reqwest::Client,
+    every: Duration,
 }
 
 impl SintesiPull {
@@ -33,10 +34,12 @@ impl SintesiPull {
         let url = s.url.clone().context("sources.url")?;
         let cpi = s.cpi.clone().context("sources.cpi")?;
         let ca = s.ca.clone().context("sources.ca")?;
-        anyhow::ensure!(url.starts_with("https://"), "sources.url must be https://, not {url}");
+        if !url.starts_with("https://") {
+            return Err(GatewayError::config(format!("sources.url must be https://, not {url}")));
+        }
         let tls = silgate_publish::tls_config(&ca, s.client_cert.as_deref(), s.client_key.as_deref())?;
         let http = reqwest::Client::builder().tls_backend_preconfigured(tls).connect_timeout(Duration::from_secs(10)).timeout(Duration::from_secs(3600)).build()?;
-        Ok(Self { url: url.trim_end_matches('/').to_string(), cpi, http })
+        Ok(Self { url: url.trim_end_matches('/').to_string(), cpi, http, every: s.every() })
     }
 
     fn watermark_path(&self, parts: &Parts) -> PathBuf {
@@ -49,22 +52,28 @@ impl SintesiPull {
         let wm_path = self.watermark_path(parts);
         let wm = std::fs::read_to_string(&wm_path).map(|s| s.trim().to_string()).unwrap_or_default();
         let endpoint = format!("{}/export", self.url);
-        let target = reqwest::Url::parse_with_params(&endpoint, [("cpi", self.cpi.as_str()), ("dal", wm.as_str())]).with_context(|| format!("sources.url {}", self.url))?;
+        let target = reqwest::Url::parse_with_params(&endpoint, [("cpi", self.cpi.as_str()), ("dal", wm.as_str())])
+            .map_err(|e| GatewayError::config(format!("sources.url {}: {e}", self.url)))?;
         let mut resp = self.http.get(target).send().await.with_context(|| format!("GET {endpoint}"))?;
-        anyhow::ensure!(resp.status().is_success(), "GET {endpoint}: HTTP {}", resp.status());
-        std::fs::create_dir_all(&parts.cfg.data_dir)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&parts.cfg.data_dir)?;
+        if !resp.status().is_success() {
+            return Err(GatewayError::Http(format!("GET {endpoint}: HTTP {}", resp.status())));
+        }
+        let data = &parts.cfg.data_dir;
+        std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(data).with_context(|| format!("a temporary file in {}", data.display()))?;
         let mut size = 0u64;
         while let Some(chunk) = resp.chunk().await.with_context(|| format!("reading {endpoint}"))? {
             size += chunk.len() as u64;
-            anyhow::ensure!(size <= MAX_FEED_BYTES, "{endpoint}: the feed is larger than {MAX_FEED_BYTES} bytes");
-            tmp.write_all(&chunk)?;
+            if size > MAX_FEED_BYTES {
+                return Err(GatewayError::Http(format!("{endpoint}: the feed is larger than {MAX_FEED_BYTES} bytes")));
+            }
+            tmp.write_all(&chunk).context("writing the pulled feed")?;
         }
-        tmp.flush()?;
+        tmp.flush().context("writing the pulled feed")?;
         let origin = format!("{endpoint}?cpi={}&dal={wm}", self.cpi);
-        let file = std::fs::File::open(tmp.path())?;
+        let file = std::fs::File::open(tmp.path()).context("reading the pulled feed")?;
         let src = silgate_source_sintesi::Sintesi::new(std::io::BufReader::with_capacity(256 * 1024, file), origin);
-        let (summary, read) = parts.ingest_source(Box::new(src), crate::run::today()).await?;
+        let (summary, read) = parts.ingest_source(Box::new(src), crate::parts::today()).await?;
         tracing::info!(cpi = %self.cpi, records = summary.records, queued = summary.queued, unchanged = summary.unchanged, rejected = summary.rejected, "sintesi feed pulled");
         if let Some(new) = read.watermark {
             let newer = match (new.parse::<silgate_core::Timestamp>(), wm.parse::<silgate_core::Timestamp>()) {
@@ -73,28 +82,37 @@ impl SintesiPull {
             };
             if newer {
                 let dir = wm_path.parent().context("watermark folder")?;
-                std::fs::create_dir_all(dir)?;
-                let mut t = tempfile::NamedTempFile::new_in(dir)?;
-                writeln!(t, "{new}")?;
-                t.as_file().sync_all()?;
-                t.persist(&wm_path).with_context(|| format!("writing {}", wm_path.display()))?;
+                let write = || -> std::io::Result<()> {
+                    std::fs::create_dir_all(dir)?;
+                    let mut t = tempfile::NamedTempFile::new_in(dir)?;
+                    writeln!(t, "{new}")?;
+                    t.as_file().sync_all()?;
+                    t.persist(&wm_path).map_err(|e| e.error)?;
+                    Ok(())
+                };
+                write().with_context(|| format!("writing {}", wm_path.display()))?;
             }
         }
         Ok(read.records + read.rejected)
     }
+}
 
-    /// Pulls every `every` until `stop`.
-    pub(crate) async fn run(self, parts: Arc<Parts>, every: Duration, mut stop: watch::Receiver<bool>) {
+impl Driver for SintesiPull {
+    fn name(&self) -> String {
+        format!("sintesi pull {}", self.cpi)
+    }
+
+    /// Pulls every `poll_secs` until shutdown; a failed pull fails the run (the
+    /// supervisor retries after its delay).
+    async fn run(&mut self, parts: &Arc<Parts>, stop: &mut Shutdown) -> Result<()> {
         loop {
-            if *stop.borrow() {
-                return;
+            if stop.is_shutdown() {
+                return Ok(());
             }
-            if let Err(e) = self.once(&parts).await {
-                tracing::error!(cpi = %self.cpi, error = %format!("{e:#}"), "sintesi pull failed; retrying at the next poll");
-            }
+            self.once(parts).await?;
             tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = stop.changed() => {}
+                _ = tokio::time::sleep(self.every) => {}
+                _ = stop.wait() => {}
             }
         }
     }

@@ -9,7 +9,7 @@ fn example(name: &str) -> PathBuf {
 #[test]
 fn given_the_embedded_example_it_should_load_with_sqlite_everywhere() {
     let c = GatewayConfig::load(&example("gateway.example.toml")).unwrap();
-    assert_eq!((c.region.as_str(), c.region_name.as_str(), c.queue.backend.as_str()), ("16", "PUGLIA", "sqlite"));
+    assert_eq!((c.region.as_str(), c.region_name.as_str(), c.queue.backend), ("16", "PUGLIA", QueueBackend::Sqlite));
     assert_eq!(c.delivery.max_attempts, 12);
     let kinds: Vec<&str> = c.sources.iter().map(|s| s.kind.as_str()).collect();
     assert_eq!(kinds, ["canonical-json", "sintesi", "silplus", "access", "pec"]);
@@ -23,9 +23,9 @@ fn given_the_embedded_example_it_should_load_with_sqlite_everywhere() {
 #[test]
 fn given_the_shared_example_it_should_load_rabbitmq_and_postgres() {
     let c = GatewayConfig::load(&example("gateway-rabbitmq.example.toml")).unwrap();
-    assert_eq!(c.queue.backend, "rabbitmq");
-    assert_eq!(c.audit.backend.as_deref(), Some("postgres"));
-    assert_eq!(c.dedup.backend.as_deref(), Some("postgres"));
+    assert_eq!(c.queue.backend, QueueBackend::Rabbitmq);
+    assert_eq!(c.audit.backend, StoreBackend::Postgres);
+    assert_eq!(c.dedup.backend, StoreBackend::Postgres);
 }
 
 #[test]
@@ -48,7 +48,7 @@ fn given_a_bad_region_loading_should_say_so() {
     let p = dir.path().join("g.toml");
     std::fs::write(&p, "region = \"Puglia\"\nregion_name = \"PUGLIA\"\ndata_dir = \"d\"\n[node]\nurl = \"https://x\"\n").unwrap();
     let e = GatewayConfig::load(&p).unwrap_err();
-    assert!(format!("{e:#}").contains("two-digit ISTAT code"), "{e:#}");
+    assert!(e.to_string().contains("region: must be a two-digit ISTAT region code"), "{e}");
 }
 
 #[test]
@@ -56,14 +56,14 @@ fn given_a_source_with_both_or_neither_of_inbox_and_url_the_config_should_be_ref
     let dir = tempfile::tempdir().unwrap();
     let base = "region = \"16\"\nregion_name = \"PUGLIA\"\ndata_dir = \"d\"\n[node]\nurl = \"https://x/ws\"\n";
     for (src, says) in [
-        ("[[sources]]\nkind = \"silplus\"\n", "either an inbox"),
-        ("[[sources]]\nkind = \"silplus\"\nurl = \"https://x\"\n", "must be kind sintesi"),
-        ("[[sources]]\nkind = \"pdf\"\ninbox = \"i\"\n", "unknown kind"),
+        ("[[sources]]\nkind = \"silplus\"\n", "sources[0]: give exactly one of inbox"),
+        ("[[sources]]\nkind = \"silplus\"\nurl = \"https://x\"\n", "sources[0].url: only a sintesi source"),
+        ("[[sources]]\nkind = \"pdf\"\ninbox = \"i\"\n", "variant constructor pdf"),
     ] {
         let p = dir.path().join("g.toml");
         std::fs::write(&p, format!("{base}{src}")).unwrap();
         let e = GatewayConfig::load(&p).unwrap_err();
-        assert!(format!("{e:#}").contains(says), "{e:#}");
+        assert!(e.to_string().contains(says), "{e}");
     }
 }
 
@@ -83,4 +83,32 @@ fn given_every_region_example_it_should_load_with_the_sources_it_describes() {
     }
     let c = GatewayConfig::load(&example("calabria-pec.toml")).unwrap();
     assert_eq!(c.pec.as_ref().map(|p| (p.senders.len(), p.signers.len())), Some((3, 1)));
+}
+
+#[test]
+fn given_a_node_url_that_only_starts_like_loopback_the_validator_should_refuse_it() {
+    let mut c = GatewayConfig::new("16", "PUGLIA", PathBuf::from("/tmp/d"), ClientConfig::new("http://127.0.0.1.example.org/ws"));
+    let problems = c.validate(Files::Ignore);
+    assert!(problems.iter().any(|p| p.key == "node.url"), "{problems:?}");
+    for ok in ["http://127.0.0.1:8080/ws", "http://localhost/ws", "http://[::1]:9/ws"] {
+        c.node = ClientConfig::new(ok);
+        assert_eq!(c.validate(Files::Ignore), vec![], "{ok}");
+    }
+}
+
+#[test]
+fn given_a_broken_file_check_should_name_every_key_and_load_should_refuse_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("g.toml");
+    std::fs::write(
+        &p,
+        "region = \"1\"\nregion_name = \"X\"\ndata_dir = \"d\"\n[queue]\nbackend = \"rabbitmq\"\n[audit]\nbackend = \"postgres\"\n[node]\nurl = \"http://node.example/ws\"\n",
+    )
+    .unwrap();
+    let keys: Vec<String> = check_file(&p, Files::Ignore).into_iter().map(|p| p.key).collect();
+    assert_eq!(keys, ["region", "queue.uri", "audit.url", "node.url"]);
+    let e = GatewayConfig::load(&p).unwrap_err().to_string();
+    for k in keys {
+        assert!(e.contains(&format!("{k}: ")), "{k} in {e}");
+    }
 }

@@ -11,16 +11,17 @@
 //! Connections are retried with a doubling delay (capped at a minute, reset on
 //! connect); between polls the client IDLEs when the server can.
 
-use crate::gateway::{GatewayConfig, ImapConfig};
-use crate::run::{Parts, today};
-use anyhow::{Context, Result};
+use super::{Driver, Shutdown};
+use crate::Parts;
+use crate::config::{GatewayConfig, ImapConfig, ImapSecurity};
+use crate::error::{Context as _, GatewayError, Result};
+use crate::parts::today;
 use silgate_audit::{Event, NewEntry};
 use silgate_source_pec::mailbox::{ImapSettings, Mailbox, Security};
 use silgate_source_pec::{PecConfig, PecMessage};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// Attempts at one message before it is set aside.
 const MAX_ATTEMPTS: u32 = 3;
@@ -28,47 +29,36 @@ const MAX_ATTEMPTS: u32 = 3;
 /// Where messages the gateway cannot take go (audited), so the rest go on.
 const FAILED: &str = "silgate-failed";
 
-/// True when a failure belongs to the message (its reader panicked, the server gave no
-/// body), not to the gateway (queue, database, local disk: then every message would
-/// fail alike, and none should be set aside).
-fn per_message(e: &anyhow::Error) -> bool {
-    if e.downcast_ref::<tokio::task::JoinError>().is_some() {
-        return true;
-    }
-    if let Some(s) = e.downcast_ref::<silgate_core::SourceError>() {
-        return !matches!(s, silgate_core::SourceError::Io { .. });
-    }
-    e.to_string().contains("gave no body")
-}
-
 /// One polled mailbox.
 #[derive(Debug, Clone)]
 pub(crate) struct PecMailbox {
     settings: ImapSettings,
     tls: Option<Arc<rustls::ClientConfig>>,
     pec: Arc<PecConfig>,
+    every: Duration,
+    /// Failed attempts per message UID (kept across sessions).
+    failures: HashMap<u32, u32>,
 }
 
 impl PecMailbox {
-    pub(crate) fn new(c: &ImapConfig, cfg: &GatewayConfig) -> Result<Self> {
-        let security = match c.security.as_str() {
-            "imaps" => Security::Imaps,
-            "starttls" => Security::StartTls,
-            "insecure-loopback" => Security::InsecureLoopback,
-            other => anyhow::bail!("sources.imap.security must be imaps, starttls or insecure-loopback, not '{other}'"),
+    pub(crate) fn new(c: &ImapConfig, cfg: &GatewayConfig, every: Duration) -> Result<Self> {
+        let security = match c.security {
+            ImapSecurity::Imaps => Security::Imaps,
+            ImapSecurity::Starttls => Security::StartTls,
+            ImapSecurity::InsecureLoopback => Security::InsecureLoopback,
         };
         let password = match (&c.password, &c.password_env) {
-            (_, Some(var)) => std::env::var(var).with_context(|| format!("sources.imap.password_env: {var} is not set"))?,
+            (_, Some(var)) => std::env::var(var).map_err(|_| GatewayError::config(format!("sources.imap.password_env: {var} is not set")))?,
             (Some(p), None) => p.clone(),
-            (None, None) => anyhow::bail!("sources.imap: password or password_env is required"),
+            (None, None) => return Err(GatewayError::config("sources.imap: password or password_env is required")),
         };
         let tls = match &c.ca {
             Some(ca) => Some(Arc::new(silgate_publish::tls_config(ca, None, None)?)),
             None => None,
         };
-        let pec = cfg.pec.as_ref().context("a pec source needs the [pec] table")?.build(&cfg.base)?;
+        let pec = cfg.pec.as_ref().context("a pec source needs the [pec] table")?.build()?;
         let settings = ImapSettings { host: c.host.clone(), port: c.port, security, user: c.user.clone(), password, mailbox: c.mailbox.clone(), processed: c.processed.clone() };
-        Ok(Self { settings, tls, pec })
+        Ok(Self { settings, tls, pec, every, failures: HashMap::new() })
     }
 
     fn origin(&self, uid: u32) -> String {
@@ -79,7 +69,7 @@ impl PecMailbox {
     async fn one(&self, parts: &Parts, uid: u32, raw: Vec<u8>) -> Result<()> {
         let hash = silgate_publish::sha256_hex(&[&raw]);
         let (pec, copy) = (self.pec.clone(), raw.clone());
-        let opened = tokio::task::spawn_blocking(move || silgate_source_pec::envelope::open(&copy, &pec.trust)).await.context("the envelope check failed")?;
+        let opened = tokio::task::spawn_blocking(move || silgate_source_pec::envelope::open(&copy, &pec.trust)).await?;
         let (class, id, cpi) = match &opened {
             Ok(env) => {
                 let dc = env.daticert.clone().unwrap_or_default();
@@ -102,18 +92,18 @@ impl PecMailbox {
         let (s, _) = parts.ingest_source(Box::new(msg), today()).await?;
         parts.dedup.mark_input(&key).await?;
         let detail = format!("pec uid={uid} id={id} class={class} records={} queued={} unchanged={} rejected={}", s.records, s.queued, s.unchanged, s.rejected);
-        tracing::info!(uid, class = %class, records = s.records, queued = s.queued, rejected = s.rejected, "pec message processed");
+        tracing::info!(uid, class = %class, records = s.records, queued = s.queued, rejected = s.rejected, "PEC message processed");
         parts.audit.record(vec![NewEntry::now(Event::Input, None, None, cpi.as_deref(), detail)]).await?;
         Ok(())
     }
 
-    async fn session(&self, parts: &Parts, every: Duration, stop: &mut watch::Receiver<bool>, delay: &mut Duration, failures: &mut HashMap<u32, u32>) -> Result<()> {
+    async fn session(&mut self, parts: &Parts, stop: &mut Shutdown) -> Result<()> {
+        let every = self.every;
         let mut mb = Mailbox::connect(self.settings.clone(), self.tls.clone()).await?;
-        *delay = Duration::from_secs(1);
         mb.ensure_folder(&self.settings.processed).await?;
         loop {
             for uid in mb.pending().await? {
-                if *stop.borrow() {
+                if stop.is_shutdown() {
                     mb.logout().await;
                     return Ok(());
                 }
@@ -125,34 +115,35 @@ impl PecMailbox {
                 }
                 let outcome = match mb.fetch(uid).await? {
                     Some(raw) => self.one(parts, uid, raw).await,
-                    None => Err(anyhow::anyhow!("the server gave no body for UID {uid}")),
+                    None => Err(GatewayError::NoBody(uid)),
                 };
                 match outcome {
                     Ok(()) => {
-                        failures.remove(&uid);
+                        self.failures.remove(&uid);
                         mb.processed(uid).await?;
                     }
                     // The gateway's own trouble (queue, database, disk): not the
                     // message's; the session restarts later and takes it again.
-                    Err(e) if !per_message(&e) => return Err(e),
+                    Err(e) if !e.input_fault() => return Err(e),
                     Err(e) => {
-                        let n = failures.entry(uid).or_insert(0);
+                        let n = self.failures.entry(uid).or_insert(0);
                         *n += 1;
-                        tracing::error!(uid, attempt = *n, error = %format!("{e:#}"), "pec message failed");
-                        if *n >= MAX_ATTEMPTS {
-                            failures.remove(&uid);
-                            self.set_aside(parts, &mut mb, uid, &format!("failed {MAX_ATTEMPTS} times: {e:#}")).await?;
+                        let n = *n;
+                        tracing::error!(uid, attempt = n, error = %e, "PEC message failed");
+                        if n >= MAX_ATTEMPTS {
+                            self.failures.remove(&uid);
+                            self.set_aside(parts, &mut mb, uid, &format!("failed {MAX_ATTEMPTS} times: {e}")).await?;
                         }
                     }
                 }
             }
-            if *stop.borrow() {
+            if stop.is_shutdown() {
                 mb.logout().await;
                 return Ok(());
             }
             mb = tokio::select! {
                 r = mb.wait(every) => r?,
-                _ = stop.changed() => return Ok(()),
+                _ = stop.wait() => return Ok(()),
             };
         }
     }
@@ -160,30 +151,22 @@ impl PecMailbox {
     /// Moves a message the gateway cannot take to the failed folder, audited: the
     /// mailbox goes on with the next one.
     async fn set_aside(&self, parts: &Parts, mb: &mut Mailbox, uid: u32, why: &str) -> Result<()> {
-        tracing::error!(uid, reason = %why, folder = FAILED, "pec message set aside");
+        tracing::error!(uid, reason = %why, folder = FAILED, "PEC message set aside");
         let e = NewEntry::now(Event::Input, None, None, None, format!("pec uid={uid} set aside in {FAILED}: {why}"));
         parts.audit.record(vec![e]).await?;
         mb.move_to(uid, FAILED).await?;
         Ok(())
     }
+}
 
-    /// Polls until `stop`, reconnecting after failures.
-    pub(crate) async fn run(self, parts: Arc<Parts>, every: Duration, mut stop: watch::Receiver<bool>) {
-        let mut delay = Duration::from_secs(1);
-        let mut failures = HashMap::new();
-        loop {
-            if *stop.borrow() {
-                return;
-            }
-            match self.session(&parts, every, &mut stop, &mut delay, &mut failures).await {
-                Ok(()) => return,
-                Err(e) => tracing::error!(host = %self.settings.host, error = %format!("{e:#}"), retry_in_secs = delay.as_secs(), "pec mailbox failed; reconnecting"),
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = stop.changed() => return,
-            }
-            delay = (delay * 2).min(Duration::from_secs(60));
-        }
+impl Driver for PecMailbox {
+    fn name(&self) -> String {
+        format!("pec mailbox {}", self.settings.host)
+    }
+
+    /// One IMAP session, until shutdown; a failure (the server, the network, the
+    /// gateway's own stores) ends it and the supervisor reconnects after its delay.
+    async fn run(&mut self, parts: &Arc<Parts>, stop: &mut Shutdown) -> Result<()> {
+        self.session(parts, stop).await
     }
 }

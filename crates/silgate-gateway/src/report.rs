@@ -8,13 +8,31 @@
 //! nothing in the week. `--province` keeps the CPIs whose code carries that ISTAT
 //! province code (`CPI072006`: province 072, Bari).
 
-use crate::gateway::GatewayConfig;
-use anyhow::Result;
+use crate::config::GatewayConfig;
+use crate::error::{GatewayError, Result};
 use silgate_audit::Query;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
-use std::path::Path;
-use std::process::ExitCode;
+
+/// How the weekly report is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// One line per CPI, comma-separated, with a header.
+    Csv,
+    /// A page with one table.
+    Html,
+}
+
+impl std::str::FromStr for ReportFormat {
+    type Err = GatewayError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "csv" => Ok(Self::Csv),
+            "html" => Ok(Self::Html),
+            _ => Err(GatewayError::config("--format must be csv or html")),
+        }
+    }
+}
 
 const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
 
@@ -43,12 +61,12 @@ fn province_of(cpi: &str) -> Option<&str> {
     cpi.strip_prefix("CPI").and_then(|r| r.get(..3)).filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
 }
 
-pub(crate) async fn weekly(config: &Path, since: &str, province: Option<&str>, format: &str) -> Result<ExitCode> {
-    anyhow::ensure!(matches!(format, "csv" | "html"), "--format must be csv or html");
-    let day = silgate_core::time_types::parse_date(since).map_err(|_| anyhow::anyhow!("--since must be YYYY-MM-DD, got '{since}'"))?;
+/// The weekly report of the week from `since` (YYYY-MM-DD), from the audit log of
+/// `cfg`, as text.
+pub async fn weekly(cfg: &GatewayConfig, since: &str, province: Option<&str>, format: ReportFormat) -> Result<String> {
+    let day = silgate_core::time_types::parse_date(since).map_err(|_| GatewayError::config(format!("--since must be YYYY-MM-DD, got '{since}'")))?;
     let from = day.midnight().assume_utc().unix_timestamp() * 1000;
     let to = from + WEEK_MS;
-    let cfg = GatewayConfig::load(config)?;
     let log = cfg.open_audit().await?;
     let entries = log.query(&Query::default()).await?;
     let keep = |cpi: &str| province.is_none_or(|p| province_of(cpi) == Some(p));
@@ -111,7 +129,7 @@ pub(crate) async fn weekly(config: &Path, since: &str, province: Option<&str>, f
     };
     let lines: Vec<_> = rows.iter_mut().map(|(c, r)| line(c, r)).collect();
     let share = if known.is_empty() { 0.0 } else { silent as f64 * 100.0 / known.len() as f64 };
-    if format == "csv" {
+    if format == ReportFormat::Csv {
         out.push_str("cpi,received,delivered,rejected,top_reasons,median_delay_hours,p95_delay_hours\n");
         for (c, rc, d, rj, top, med, p95) in &lines {
             let _ = writeln!(out, "{c},{rc},{d},{rj},\"{top}\",{med},{p95}");
@@ -127,6 +145,5 @@ pub(crate) async fn weekly(config: &Path, since: &str, province: Option<&str>, f
         }
         let _ = write!(out, "</table>\n<p>{silent} of {} known CPIs sent nothing this week ({share:.1}%).</p>\n</body></html>\n", known.len());
     }
-    print!("{out}");
-    Ok(ExitCode::SUCCESS)
+    Ok(out)
 }

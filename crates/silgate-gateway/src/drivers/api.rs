@@ -20,7 +20,11 @@
 //! `{"error": {"code": "...", "message": "...", "field": "..."}}`. Without `[api.tls]`
 //! the API is plain HTTP and binds only to loopback (TLS is then the reverse proxy's).
 
-use crate::run::{Parts, today};
+use super::{Driver, Shutdown};
+use crate::Parts;
+use crate::config::{ApiConfig, ApiTls};
+use crate::error::{Context as _, GatewayError, Result as GwResult};
+use crate::parts::today;
 use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
@@ -28,76 +32,17 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use silgate_audit::{Event, NewEntry, Query};
 use silgate_core::{Issue, Position, Provenance, Record, RecordKind, SourceSystem};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tokio::sync::watch;
-
-/// `[api]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ApiConfig {
-    /// Where to listen (a loopback address).
-    pub(crate) listen: SocketAddr,
-    /// Largest body, KiB.
-    #[serde(default = "default_body_kib")]
-    pub(crate) max_body_kib: usize,
-    /// Requests per minute per CPI.
-    #[serde(default = "default_rate")]
-    pub(crate) rate_per_minute: u32,
-    /// The CPIs allowed to push.
-    #[serde(default)]
-    pub(crate) clients: Vec<ApiClient>,
-    /// HTTPS, with client certificates asked for (and checked when given).
-    #[serde(default)]
-    pub(crate) tls: Option<ApiTls>,
-}
-
-/// `[api.tls]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ApiTls {
-    /// PEM certificate chain of the API.
-    pub(crate) cert: std::path::PathBuf,
-    /// PEM private key.
-    pub(crate) key: std::path::PathBuf,
-    /// PEM CA certificates that sign the CPIs' client certificates. A client that shows
-    /// a certificate not signed by one of them is refused in the handshake; one that
-    /// shows none may still use a bearer token.
-    pub(crate) client_ca: std::path::PathBuf,
-}
-
-/// `[[api.clients]]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ApiClient {
-    /// The CPI code.
-    pub(crate) cpi: String,
-    /// SHA-256 (hex) of its bearer token.
-    #[serde(default)]
-    pub(crate) token_sha256: Option<String>,
-    /// SHA-256 (hex) of its client certificate (DER), with `[api.tls]`:
-    /// `openssl x509 -in cpi.pem -outform der | sha256sum`.
-    #[serde(default)]
-    pub(crate) cert_sha256: Option<String>,
-}
 
 /// The SHA-256 fingerprint of the client certificate the connection showed, if any:
 /// put on every request of a TLS connection.
 #[derive(Debug, Clone)]
 struct PeerCert(Option<String>);
-
-fn default_body_kib() -> usize {
-    256
-}
-fn default_rate() -> u32 {
-    600
-}
 
 struct ApiState {
     parts: Arc<Parts>,
@@ -143,7 +88,10 @@ impl ApiState {
                     (None, Some(_)) => "unknown token",
                     (None, None) => "no credentials",
                 };
-                let _ = self.parts.audit.record(vec![NewEntry::now(Event::Rejected, None, None, None, format!("rule=api.unauthenticated {why}"))]).await;
+                if let Err(e) = self.parts.audit.record(vec![NewEntry::now(Event::Rejected, None, None, None, format!("rule=api.unauthenticated {why}"))]).await {
+                    tracing::error!(error = %e, "Could not audit a refused request");
+                    return Err(Box::new(error(StatusCode::SERVICE_UNAVAILABLE, "api.unavailable", "the request could not be recorded now: try again", "")));
+                }
                 Err(Box::new(error(
                     StatusCode::UNAUTHORIZED,
                     "api.unauthenticated",
@@ -206,7 +154,7 @@ fn parse(body: &[u8], xml: bool, want: Option<RecordKind>) -> Result<Record, Vec
     Ok(rec)
 }
 
-async fn ingest_one(st: &ApiState, cpi: &str, mut rec: Record) -> anyhow::Result<Outcome> {
+async fn ingest_one(st: &ApiState, cpi: &str, mut rec: Record) -> GwResult<Outcome> {
     if record_cpi(&rec).as_deref() != Some(cpi) {
         return Ok(Outcome::Forbidden(record_cpi(&rec).unwrap_or_default()));
     }
@@ -307,7 +255,7 @@ async fn push(st: Arc<ApiState>, headers: HeaderMap, peer: Peer, body: Body, kin
     match ingest_one(&st, &cpi, rec).await {
         Ok(o) => respond(o),
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "push ingest failed");
+            tracing::error!(error = %e, "Push ingest failed");
             error(StatusCode::SERVICE_UNAVAILABLE, "api.unavailable", "the record could not be queued now: try again", "")
         }
     }
@@ -336,7 +284,7 @@ async fn batch(State(st): State<Arc<ApiState>>, headers: HeaderMap, peer: Peer, 
             Ok(rec) => match ingest_one(&st, &cpi, rec).await {
                 Ok(o) => o,
                 Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "push ingest failed");
+                    tracing::error!(error = %e, "Push ingest failed");
                     return error(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "api.unavailable",
@@ -367,7 +315,7 @@ async fn status(State(st): State<Arc<ApiState>>, headers: HeaderMap, peer: Peer,
     let entries = match st.parts.audit_log.query(&Query { record: Some(id.clone()), ..Query::default() }).await {
         Ok(e) => e,
         Err(e) => {
-            tracing::error!(error = %e, "audit query failed");
+            tracing::error!(error = %e, "Audit query failed");
             return error(StatusCode::SERVICE_UNAVAILABLE, "api.unavailable", "the history could not be read now", "");
         }
     };
@@ -382,52 +330,91 @@ async fn status(State(st): State<Arc<ApiState>>, headers: HeaderMap, peer: Peer,
     (StatusCode::OK, axum::Json(json!({"id": id, "status": current, "history": history}))).into_response()
 }
 
-/// Serves the API until `stop`.
-pub(crate) async fn serve(cfg: ApiConfig, parts: Arc<Parts>, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        cfg.tls.is_some() || cfg.listen.ip().is_loopback(),
-        "api.listen must be a loopback address without [api.tls] (TLS then belongs to the reverse proxy in front), not {}",
-        cfg.listen
-    );
-    let tokens = cfg.clients.iter().filter_map(|c| Some((c.token_sha256.as_ref()?.to_ascii_lowercase(), c.cpi.clone()))).collect();
-    let certs = cfg.clients.iter().filter_map(|c| Some((c.cert_sha256.as_ref()?.to_ascii_lowercase().replace(':', ""), c.cpi.clone()))).collect();
-    let st = Arc::new(ApiState { parts, tokens, certs, rate: cfg.rate_per_minute, buckets: Mutex::new(HashMap::new()), ingest: tokio::sync::Mutex::new(()) });
-    let app = Router::new()
-        .route("/v1/vacancies", post(vacancies))
-        .route("/v1/cvs", post(cvs))
-        .route("/v1/batch", post(batch))
-        .route("/v1/records/{id}", get(status))
-        .layer(DefaultBodyLimit::max(cfg.max_body_kib * 1024))
-        .with_state(st);
-    let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
-    tracing::info!(listen = %listener.local_addr()?, tls = cfg.tls.is_some(), "push API listening");
-    match &cfg.tls {
-        None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.changed().await;
-                })
-                .await?;
-        }
-        Some(t) => serve_tls(listener, tls_acceptor(t)?, app, stop).await,
+/// The push API: its listener is bound when the gateway starts (so the address is
+/// known, and a port taken is a start error), then served until shutdown.
+pub(crate) struct ApiDriver {
+    cfg: ApiConfig,
+    listener: Option<tokio::net::TcpListener>,
+    addr: std::net::SocketAddr,
+}
+
+impl std::fmt::Debug for ApiDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiDriver").field("addr", &self.addr).finish_non_exhaustive()
     }
-    Ok(())
+}
+
+impl ApiDriver {
+    /// Binds `[api] listen`.
+    pub(crate) async fn bind(cfg: ApiConfig) -> GwResult<Self> {
+        if cfg.tls.is_none() && !cfg.listen.ip().is_loopback() {
+            return Err(GatewayError::config(format!(
+                "api.listen must be a loopback address without [api.tls] (TLS then belongs to the reverse proxy in front), not {}",
+                cfg.listen
+            )));
+        }
+        let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|err| GatewayError::Serve { what: "api.listen", err })?;
+        let addr = listener.local_addr().map_err(|err| GatewayError::Serve { what: "api.listen", err })?;
+        Ok(Self { cfg, listener: Some(listener), addr })
+    }
+
+    /// The address it listens on.
+    pub(crate) fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+}
+
+impl Driver for ApiDriver {
+    fn name(&self) -> String {
+        format!("push API {}", self.addr)
+    }
+
+    async fn run(&mut self, parts: &Arc<Parts>, stop: &mut Shutdown) -> GwResult<()> {
+        // After a failure the same address is bound again.
+        let listener = match self.listener.take() {
+            Some(l) => l,
+            None => tokio::net::TcpListener::bind(self.addr).await.map_err(|err| GatewayError::Serve { what: "api.listen", err })?,
+        };
+        let cfg = &self.cfg;
+        let tokens = cfg.clients.iter().filter_map(|c| Some((c.token_sha256.as_ref()?.to_ascii_lowercase(), c.cpi.clone()))).collect();
+        let certs = cfg.clients.iter().filter_map(|c| Some((c.cert_sha256.as_ref()?.to_ascii_lowercase().replace(':', ""), c.cpi.clone()))).collect();
+        let st = Arc::new(ApiState { parts: parts.clone(), tokens, certs, rate: cfg.rate_per_minute, buckets: Mutex::new(HashMap::new()), ingest: tokio::sync::Mutex::new(()) });
+        let app = Router::new()
+            .route("/v1/vacancies", post(vacancies))
+            .route("/v1/cvs", post(cvs))
+            .route("/v1/batch", post(batch))
+            .route("/v1/records/{id}", get(status))
+            .layer(DefaultBodyLimit::max(cfg.max_body_kib * 1024))
+            .with_state(st);
+        tracing::info!(listen = %self.addr, tls = cfg.tls.is_some(), "Push API listening");
+        match &cfg.tls {
+            None => {
+                let mut stop = stop.clone();
+                axum::serve(listener, app).with_graceful_shutdown(async move { stop.wait().await }).await.map_err(|err| GatewayError::Serve { what: "push API", err })?;
+            }
+            Some(t) => serve_tls(listener, tls_acceptor(t)?, app, stop.clone()).await,
+        }
+        Ok(())
+    }
 }
 
 /// The API's rustls config: its certificate, client certificates asked for and
 /// verified against `client_ca` when shown (a client without one may use a token).
-fn tls_acceptor(t: &ApiTls) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
-    use anyhow::Context as _;
+fn tls_acceptor(t: &ApiTls) -> GwResult<tokio_rustls::TlsAcceptor> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&t.cert).and_then(Iterator::collect).with_context(|| format!("api.tls.cert {}", t.cert.display()))?;
-    let key = PrivateKeyDer::from_pem_file(&t.key).with_context(|| format!("api.tls.key {}", t.key.display()))?;
+    let pem = |what: &str, p: &std::path::Path, e: rustls::pki_types::pem::Error| GatewayError::Tls(format!("{what} {}: {e}", p.display()));
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&t.cert).and_then(Iterator::collect).map_err(|e| pem("api.tls.cert", &t.cert, e))?;
+    let key = PrivateKeyDer::from_pem_file(&t.key).map_err(|e| pem("api.tls.key", &t.key, e))?;
     let mut roots = rustls::RootCertStore::empty();
-    for ca in CertificateDer::pem_file_iter(&t.client_ca).with_context(|| format!("api.tls.client_ca {}", t.client_ca.display()))? {
-        roots.add(ca.with_context(|| format!("api.tls.client_ca {}", t.client_ca.display()))?)?;
+    for ca in CertificateDer::pem_file_iter(&t.client_ca).map_err(|e| pem("api.tls.client_ca", &t.client_ca, e))? {
+        roots.add(ca.map_err(|e| pem("api.tls.client_ca", &t.client_ca, e))?)?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).allow_unauthenticated().build()?;
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| GatewayError::Tls(format!("api.tls.client_ca: {e}")))?;
     let mut sc = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
@@ -443,7 +430,7 @@ fn tls_acceptor(t: &ApiTls) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
 /// the region's CPIs, and idle connections must not use up the process's descriptors.
 const MAX_TLS_CONNECTIONS: usize = 512;
 
-async fn serve_tls(listener: tokio::net::TcpListener, acceptor: tokio_rustls::TlsAcceptor, app: Router, mut stop: watch::Receiver<bool>) {
+async fn serve_tls(listener: tokio::net::TcpListener, acceptor: tokio_rustls::TlsAcceptor, app: Router, mut stop: Shutdown) {
     let open = Arc::new(());
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_TLS_CONNECTIONS));
     loop {
@@ -458,7 +445,7 @@ async fn serve_tls(listener: tokio::net::TcpListener, acceptor: tokio_rustls::Tl
                     continue;
                 }
             },
-            _ = stop.changed() => break,
+            _ = stop.wait() => break,
         };
         let (acceptor, app, open) = (acceptor.clone(), app.clone(), open.clone());
         tokio::spawn(async move {

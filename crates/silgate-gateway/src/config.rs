@@ -1,0 +1,872 @@
+//! The gateway's configuration (`silgate run --config FILE`, one file per region; see
+//! `config/`), typed, and its one validator.
+//!
+//! Reading happens here and nowhere else: [`GatewayConfig::load`] reads the TOML file
+//! with `SILGATE__SECTION__KEY` environment overrides, resolves relative paths against
+//! the file's folder and runs [`GatewayConfig::validate`]; any problem refuses the
+//! start with every problem listed. [`check_file`] (`silgate config check`) reads the
+//! file section by section, so that a section that does not parse does not hide the
+//! problems of the others, and runs the very same per-section rules on what parsed.
+//! Each rule exists once, in the `check_*` function of its section.
+
+use crate::error::{Context as _, GatewayError, Result};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use silgate_audit::AuditLog;
+use silgate_publish::{ClientConfig, DedupIndex, RetryConfig};
+use silgate_queue::{AnyQueue, RabbitConfig, RabbitQueue, SqliteConfig, SqliteQueue};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// `silgate run --config FILE`: one file per region (see `config/`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// This instance's name: its audit chain and its inbox claims. (default: `gateway`)
+    #[serde(default = "default_instance")]
+    pub instance: String,
+    /// ISTAT region code (two digits).
+    pub region: String,
+    /// The region's eGov party name (`PUGLIA`).
+    pub region_name: String,
+    /// Where the SQLite files and quarantine live (relative to the config file).
+    pub data_dir: PathBuf,
+    /// `[queue]`.
+    #[serde(default)]
+    pub queue: QueueConfig,
+    /// `[audit]`.
+    #[serde(default)]
+    pub audit: StoreConfig,
+    /// `[dedup]`.
+    #[serde(default)]
+    pub dedup: StoreConfig,
+    /// `[node]`: how to reach the national node.
+    pub node: ClientConfig,
+    /// `[delivery]`: retries, concurrency, circuit breaker.
+    #[serde(default)]
+    pub delivery: RetryConfig,
+    /// `[[sources]]`.
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+    /// Records per ingest batch (one queue transaction each). (default: 500)
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+    /// PEC: provider certificates, allowed senders, limits.
+    #[serde(default)]
+    pub pec: Option<PecSettings>,
+    /// The CPI push API.
+    #[serde(default)]
+    pub api: Option<ApiConfig>,
+    /// Prometheus metrics and health probes.
+    #[serde(default)]
+    pub metrics: Option<MetricsConfig>,
+    /// The folder the config file is in (relative paths resolve there).
+    #[serde(skip)]
+    pub base: PathBuf,
+}
+
+fn default_instance() -> String {
+    "gateway".into()
+}
+
+fn default_batch() -> usize {
+    500
+}
+
+/// `[queue] backend`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueBackend {
+    /// The embedded SQLite queue (default).
+    #[default]
+    Sqlite,
+    /// A RabbitMQ quorum queue (scale-out).
+    Rabbitmq,
+}
+
+/// `[queue]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    /// `sqlite` or `rabbitmq`. (default: sqlite)
+    #[serde(default)]
+    pub backend: QueueBackend,
+    /// SQLite: file (relative to data_dir). (default: queue.db)
+    #[serde(default = "default_queue_file")]
+    pub path: PathBuf,
+    /// SQLite: most items held before producers block. (default: 1000000)
+    #[serde(default = "default_capacity")]
+    pub capacity: u64,
+    /// SQLite: lease visibility timeout, seconds. (default: 300)
+    #[serde(default = "default_visibility")]
+    pub visibility_timeout_secs: u64,
+    /// RabbitMQ: URI (required for rabbitmq).
+    #[serde(default)]
+    pub uri: Option<String>,
+    /// RabbitMQ: queue name. (default: silgate.records)
+    #[serde(default = "default_queue_name")]
+    pub name: String,
+    /// RabbitMQ: prefetch. (default: 64)
+    #[serde(default = "default_prefetch")]
+    pub prefetch: u16,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            backend: QueueBackend::Sqlite,
+            path: default_queue_file(),
+            capacity: default_capacity(),
+            visibility_timeout_secs: default_visibility(),
+            uri: None,
+            name: default_queue_name(),
+            prefetch: default_prefetch(),
+        }
+    }
+}
+
+fn default_queue_file() -> PathBuf {
+    "queue.db".into()
+}
+fn default_capacity() -> u64 {
+    1_000_000
+}
+fn default_visibility() -> u64 {
+    300
+}
+fn default_queue_name() -> String {
+    "silgate.records".into()
+}
+fn default_prefetch() -> u16 {
+    64
+}
+
+/// `[audit] backend` and `[dedup] backend`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// A SQLite file under data_dir (default).
+    #[default]
+    Sqlite,
+    /// PostgreSQL, shared by several instances.
+    Postgres,
+}
+
+/// `[audit]` and `[dedup]`: SQLite file (default) or PostgreSQL.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite` or `postgres`. (default: sqlite)
+    #[serde(default)]
+    pub backend: StoreBackend,
+    /// SQLite file (relative to data_dir). (default: audit.db / dedup.db)
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// PostgreSQL connection string (required for postgres).
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// The kinds of input the gateway reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// The canonical model as JSON, one record per line.
+    CanonicalJson,
+    /// A Sintesi XML export feed (`SintesiExport`).
+    Sintesi,
+    /// A SIL Plus export: a folder or zip with `EXPORT.TXT`.
+    Silplus,
+    /// An Access database (.mdb/.accdb), workbook (.xlsx/.xls), CSV exports, or a zip.
+    Access,
+    /// A PEC message saved as .eml, or a PEC mailbox.
+    Pec,
+}
+
+impl SourceKind {
+    /// Every kind, in the order the documentation lists them.
+    pub const ALL: [SourceKind; 5] = [Self::CanonicalJson, Self::Sintesi, Self::Silplus, Self::Access, Self::Pec];
+
+    /// The name used in config files and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CanonicalJson => "canonical-json",
+            Self::Sintesi => "sintesi",
+            Self::Silplus => "silplus",
+            Self::Access => "access",
+            Self::Pec => "pec",
+        }
+    }
+
+    /// The kind of a name (`canonical-json`, ...).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::str::FromStr for SourceKind {
+    type Err = GatewayError;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse(s).ok_or_else(|| GatewayError::config(format!("unknown source kind '{s}' (canonical-json, sintesi, silplus, access, pec)")))
+    }
+}
+
+/// `[[sources]]`: an inbox folder polled for files of one kind, a Sintesi feed pulled
+/// over HTTPS, or a PEC mailbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// The kind of input (`canonical-json`, `sintesi`, `silplus`, `access`, `pec`).
+    pub kind: SourceKind,
+    /// Sintesi over HTTPS: the base URL; `GET {url}/export?cpi={cpi}&dal={watermark}`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Sintesi over HTTPS: the CPI whose feed is pulled.
+    #[serde(default)]
+    pub cpi: Option<String>,
+    /// Sintesi over HTTPS: the CA certificate(s) the server's certificate must chain to.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// Sintesi over HTTPS: client certificate and key, when the server asks for one.
+    #[serde(default)]
+    pub client_cert: Option<PathBuf>,
+    /// See `client_cert`.
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
+    /// PEC: the mailbox polled over IMAP.
+    #[serde(default)]
+    pub imap: Option<ImapConfig>,
+    /// Table mapping for silplus / access: a TOML file (relative to the config file)
+    /// or a built-in name (`silplus-1`, `campania-1`). (default: the kind's built-in)
+    #[serde(default)]
+    pub mapping: Option<String>,
+    /// The folder; processed files move to `<inbox>/done/`, refused ones to
+    /// `<inbox>/refused/` with a `.reason.txt` beside them.
+    #[serde(default)]
+    pub inbox: Option<PathBuf>,
+    /// Seconds between polls. (default: 5)
+    #[serde(default = "default_poll")]
+    pub poll_secs: u64,
+}
+
+/// Where a source's inputs come from: the one of `inbox`, `url` and `imap` it gives.
+#[derive(Debug, Clone, Copy)]
+pub enum Origin<'a> {
+    /// An inbox folder.
+    Inbox(&'a Path),
+    /// A Sintesi feed pulled over HTTPS.
+    Pull(&'a str),
+    /// A PEC mailbox.
+    Imap(&'a ImapConfig),
+}
+
+impl SourceConfig {
+    /// Where its inputs come from, or `None` when it gives none or several.
+    pub fn origin(&self) -> Option<Origin<'_>> {
+        match (&self.inbox, &self.url, &self.imap) {
+            (Some(i), None, None) => Some(Origin::Inbox(i)),
+            (None, Some(u), None) => Some(Origin::Pull(u)),
+            (None, None, Some(m)) => Some(Origin::Imap(m)),
+            _ => None,
+        }
+    }
+
+    /// Seconds between polls, at least one.
+    pub fn every(&self) -> Duration {
+        Duration::from_secs(self.poll_secs.max(1))
+    }
+}
+
+/// `[sources.imap] security`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImapSecurity {
+    /// TLS from the first byte (port 993). (default)
+    #[default]
+    Imaps,
+    /// STARTTLS on a plain connection (port 143).
+    Starttls,
+    /// No TLS at all: loopback servers only (tests).
+    InsecureLoopback,
+}
+
+/// `[sources.imap]`: a PEC mailbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapConfig {
+    /// Server host.
+    pub host: String,
+    /// Port (993 for IMAPS, 143 for STARTTLS).
+    pub port: u16,
+    /// `imaps`, `starttls`, or `insecure-loopback` (plaintext, loopback servers only).
+    /// (default: imaps)
+    #[serde(default)]
+    pub security: ImapSecurity,
+    /// Login name.
+    pub user: String,
+    /// Password (prefer `password_env`).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// The environment variable holding the password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// CA certificate(s) the server's certificate must chain to (required with TLS).
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// Folder polled. (default: INBOX)
+    #[serde(default = "default_inbox_folder")]
+    pub mailbox: String,
+    /// Folder processed messages move to. (default: silgate-processed)
+    #[serde(default = "default_processed_folder")]
+    pub processed: String,
+}
+
+fn default_inbox_folder() -> String {
+    "INBOX".into()
+}
+fn default_processed_folder() -> String {
+    "silgate-processed".into()
+}
+fn default_poll() -> u64 {
+    5
+}
+
+/// The `[pec]` table of a config file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PecSettings {
+    /// PEM files of the PEC providers' certificates (relative to the config file).
+    #[serde(default)]
+    pub providers: Vec<PathBuf>,
+    /// PEM files of the providers' signing certificates: when given, a signature must
+    /// come from one of them (pinning), not merely chain to a provider.
+    #[serde(default)]
+    pub signers: Vec<PathBuf>,
+    /// Certified sender address -> CPI code.
+    #[serde(default)]
+    pub senders: BTreeMap<String, String>,
+    /// Ingest anomaly envelopes (the original came by ordinary mail). (default: false)
+    #[serde(default)]
+    pub accept_anomalies: bool,
+    /// Largest attachment, MiB. (default: 64)
+    #[serde(default = "default_attachment_mib")]
+    pub max_attachment_mib: u64,
+    /// Largest message, MiB. (default: 256)
+    #[serde(default = "default_message_mib")]
+    pub max_message_mib: u64,
+}
+
+fn default_attachment_mib() -> u64 {
+    64
+}
+fn default_message_mib() -> u64 {
+    256
+}
+
+/// `[api]`: the CPI push API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Where to listen (a loopback address without `[api.tls]`).
+    pub listen: SocketAddr,
+    /// Largest body, KiB. (default: 256)
+    #[serde(default = "default_body_kib")]
+    pub max_body_kib: usize,
+    /// Requests per minute per CPI. (default: 600)
+    #[serde(default = "default_rate")]
+    pub rate_per_minute: u32,
+    /// The CPIs allowed to push.
+    #[serde(default)]
+    pub clients: Vec<ApiClient>,
+    /// HTTPS, with client certificates asked for (and checked when given).
+    #[serde(default)]
+    pub tls: Option<ApiTls>,
+}
+
+fn default_body_kib() -> usize {
+    256
+}
+fn default_rate() -> u32 {
+    600
+}
+
+/// `[api.tls]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiTls {
+    /// PEM certificate chain of the API.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+    /// PEM CA certificates that sign the CPIs' client certificates. A client that shows
+    /// a certificate not signed by one of them is refused in the handshake; one that
+    /// shows none may still use a bearer token.
+    pub client_ca: PathBuf,
+}
+
+/// `[[api.clients]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiClient {
+    /// The CPI code.
+    pub cpi: String,
+    /// SHA-256 (hex) of its bearer token.
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+    /// SHA-256 (hex) of its client certificate (DER), with `[api.tls]`:
+    /// `openssl x509 -in cpi.pem -outform der | sha256sum`.
+    #[serde(default)]
+    pub cert_sha256: Option<String>,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where `/metrics`, `/healthz` and `/readyz` are served.
+    pub listen: SocketAddr,
+}
+
+/// One problem of a configuration: the key it is about and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The key (`sources[2].imap.security`), or the section.
+    pub key: String,
+    /// What is wrong, and what to do.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// Whether the validator looks at the files a configuration names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Files {
+    /// Files named must exist; mapping files must parse.
+    Check,
+    /// The configuration alone (a build machine without the certificates).
+    Ignore,
+}
+
+/// Collects problems.
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem { key: key.into(), message: message.into() });
+    }
+
+    fn file(&mut self, files: Files, p: &Path, key: impl Into<String>) {
+        if files == Files::Check && !p.is_file() {
+            self.push(key, format!("{} does not exist or is not a file", p.display()));
+        }
+    }
+}
+
+fn abs(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+}
+
+fn resolve_node(n: &mut ClientConfig, base: &Path) {
+    for p in [&mut n.ca, &mut n.client_cert, &mut n.client_key].into_iter().flatten() {
+        *p = abs(base, p);
+    }
+}
+
+fn resolve_source(s: &mut SourceConfig, base: &Path) {
+    s.inbox = s.inbox.as_deref().map(|p| abs(base, p));
+    for p in [&mut s.ca, &mut s.client_cert, &mut s.client_key].into_iter().flatten() {
+        *p = abs(base, p);
+    }
+    if let Some(ca) = s.imap.as_mut().and_then(|i| i.ca.as_mut()) {
+        *ca = abs(base, ca);
+    }
+    if let Some(m) = &mut s.mapping
+        && silgate_source_tabular::Mapping::builtin(m).is_none()
+    {
+        *m = abs(base, Path::new(m)).display().to_string();
+    }
+}
+
+pub(crate) fn resolve_pec(p: &mut PecSettings, base: &Path) {
+    for f in p.providers.iter_mut().chain(p.signers.iter_mut()) {
+        *f = abs(base, f);
+    }
+}
+
+fn resolve_api(a: &mut ApiConfig, base: &Path) {
+    if let Some(t) = a.tls.as_mut() {
+        for p in [&mut t.cert, &mut t.key, &mut t.client_ca] {
+            *p = abs(base, p);
+        }
+    }
+}
+
+/// The region code rule.
+fn check_region(region: &str, p: &mut Problems) {
+    if !(region.len() == 2 && region.bytes().all(|b| b.is_ascii_digit())) {
+        p.push("region", format!("must be a two-digit ISTAT region code (\"16\"), got '{region}'"));
+    }
+}
+
+fn check_queue(q: &QueueConfig, p: &mut Problems) {
+    if q.backend == QueueBackend::Rabbitmq && q.uri.is_none() {
+        p.push("queue.uri", "required for the rabbitmq backend");
+    }
+}
+
+fn check_store(s: &StoreConfig, name: &str, p: &mut Problems) {
+    if s.backend == StoreBackend::Postgres && s.url.is_none() {
+        p.push(format!("{name}.url"), "required for the postgres backend");
+    }
+}
+
+fn check_node(n: &ClientConfig, files: Files, p: &mut Problems) {
+    if n.url.starts_with("https://") {
+        match &n.ca {
+            Some(ca) => p.file(files, ca, "node.ca"),
+            None => p.push("node.ca", "required for an https node"),
+        }
+    } else if !silgate_publish::plain_http_allowed(&n.url) {
+        p.push("node.url", format!("plain http only to a loopback node (127.0.0.1, [::1], localhost), not {}", n.url));
+    }
+    match (&n.client_cert, &n.client_key) {
+        (Some(c), Some(k)) => {
+            p.file(files, c, "node.client_cert");
+            p.file(files, k, "node.client_key");
+        }
+        (None, None) => {}
+        _ => p.push("node.client_cert, node.client_key", "give both or neither"),
+    }
+}
+
+fn check_pec(s: &PecSettings, files: Files, p: &mut Problems) {
+    if s.providers.is_empty() {
+        p.push("pec.providers", "at least one provider certificate is needed");
+    }
+    for (i, f) in s.providers.iter().enumerate() {
+        p.file(files, f, format!("pec.providers[{i}]"));
+    }
+    for (i, f) in s.signers.iter().enumerate() {
+        p.file(files, f, format!("pec.signers[{i}]"));
+    }
+    if s.senders.is_empty() {
+        p.push("pec.senders", "no sender is allowed: every PEC message would be refused");
+    }
+}
+
+fn check_api(a: &ApiConfig, files: Files, p: &mut Problems) {
+    if let Some(t) = &a.tls {
+        p.file(files, &t.cert, "api.tls.cert");
+        p.file(files, &t.key, "api.tls.key");
+        p.file(files, &t.client_ca, "api.tls.client_ca");
+    }
+    if a.tls.is_none() && !a.listen.ip().is_loopback() {
+        p.push("api.listen", format!("{} is not loopback: without [api.tls], TLS belongs to the proxy in front", a.listen));
+    }
+    let is_sha256 = |h: &str| {
+        let h = h.replace(':', "");
+        h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    for (i, c) in a.clients.iter().enumerate() {
+        if c.token_sha256.as_deref().is_some_and(|h| !is_sha256(h)) {
+            p.push(format!("api.clients[{i}].token_sha256"), "not a SHA-256 in hex (64 characters)");
+        }
+        if c.cert_sha256.as_deref().is_some_and(|h| !is_sha256(h)) {
+            p.push(format!("api.clients[{i}].cert_sha256"), "not a SHA-256 in hex (64 characters)");
+        }
+        match (&c.token_sha256, &c.cert_sha256) {
+            (None, None) => p.push(format!("api.clients[{i}]"), format!("({}) give token_sha256, cert_sha256 or both", c.cpi)),
+            (_, Some(_)) if a.tls.is_none() => p.push(format!("api.clients[{i}].cert_sha256"), "client certificates need [api.tls]"),
+            _ => {}
+        }
+    }
+}
+
+fn check_source(i: usize, s: &SourceConfig, has_pec: bool, files: Files, p: &mut Problems) {
+    let key = format!("sources[{i}]");
+    match s.origin() {
+        Some(Origin::Inbox(_)) => {}
+        Some(Origin::Pull(u)) => {
+            if s.kind != SourceKind::Sintesi {
+                p.push(format!("{key}.url"), "only a sintesi source is pulled over HTTPS");
+            }
+            if !u.starts_with("https://") {
+                p.push(format!("{key}.url"), "must be https://");
+            }
+            if s.cpi.is_none() {
+                p.push(format!("{key}.cpi"), "required with url");
+            }
+            match &s.ca {
+                Some(ca) => p.file(files, ca, format!("{key}.ca")),
+                None => p.push(format!("{key}.ca"), "required with url"),
+            }
+        }
+        Some(Origin::Imap(imap)) => check_imap(imap, &key, s.kind, files, p),
+        None => p.push(&key, "give exactly one of inbox, url (sintesi) or imap (pec)"),
+    }
+    if s.kind == SourceKind::Pec && !has_pec {
+        p.push(&key, "a pec source needs the [pec] table (provider certificates, allowed senders)");
+    }
+    if let Some(m) = &s.mapping
+        && silgate_source_tabular::Mapping::builtin(m).is_none()
+    {
+        match std::fs::read_to_string(m) {
+            Ok(t) => {
+                if let Err(e) = silgate_source_tabular::Mapping::parse(m, &t) {
+                    p.push(format!("{key}.mapping"), e.to_string());
+                }
+            }
+            Err(_) if files == Files::Ignore => {}
+            Err(e) => p.push(format!("{key}.mapping"), format!("{m} cannot be read ({e}); built-in: silplus-1, campania-1")),
+        }
+    }
+}
+
+fn check_imap(imap: &ImapConfig, key: &str, kind: SourceKind, files: Files, p: &mut Problems) {
+    if kind != SourceKind::Pec {
+        p.push(format!("{key}.imap"), "only a pec source reads a mailbox");
+    }
+    match imap.security {
+        ImapSecurity::Imaps | ImapSecurity::Starttls => match &imap.ca {
+            Some(ca) => p.file(files, ca, format!("{key}.imap.ca")),
+            None => p.push(format!("{key}.imap.ca"), "required with TLS"),
+        },
+        ImapSecurity::InsecureLoopback if silgate_publish::is_loopback_host(&imap.host) => {}
+        ImapSecurity::InsecureLoopback => p.push(format!("{key}.imap.security"), format!("insecure-loopback with a host that is not loopback ({})", imap.host)),
+    }
+    if imap.password.is_none() && imap.password_env.is_none() {
+        p.push(format!("{key}.imap"), "password or password_env is required");
+    }
+}
+
+impl GatewayConfig {
+    /// The embedded default for one region: SQLite queue, dedup index and audit under
+    /// `data_dir`, delivery to `node`, no sources (records arrive through
+    /// [`Parts::ingest_files`](crate::Parts::ingest_files) or the push API), every
+    /// other setting at its default.
+    pub fn new(region: impl Into<String>, region_name: impl Into<String>, data_dir: PathBuf, node: ClientConfig) -> Self {
+        Self {
+            instance: default_instance(),
+            region: region.into(),
+            region_name: region_name.into(),
+            data_dir,
+            queue: QueueConfig::default(),
+            audit: StoreConfig::default(),
+            dedup: StoreConfig::default(),
+            node,
+            delivery: RetryConfig::default(),
+            sources: Vec::new(),
+            batch: default_batch(),
+            pec: None,
+            api: None,
+            metrics: None,
+            base: PathBuf::new(),
+        }
+    }
+
+    /// Loads a TOML file, with `SILGATE__SECTION__KEY` environment overrides; relative
+    /// paths are resolved against the file's directory; then validates it (the files it
+    /// names are looked at by [`crate::Gateway::start`], which needs them). Every
+    /// problem found is in the error.
+    pub fn load(path: &Path) -> Result<Self> {
+        let raw = config::Config::builder()
+            .add_source(config::File::from(path).format(config::FileFormat::Toml))
+            .add_source(config::Environment::with_prefix("SILGATE").prefix_separator("__").separator("__"))
+            .build()
+            .map_err(|e| GatewayError::config(format!("reading {}: {e}", path.display())))?;
+        let mut cfg: Self = raw.try_deserialize().map_err(|e| GatewayError::config(format!("{}: invalid configuration: {e}", path.display())))?;
+        cfg.resolve(path.parent().map(Path::to_path_buf).unwrap_or_default());
+        let problems = cfg.validate(Files::Ignore);
+        if !problems.is_empty() {
+            let list: Vec<String> = problems.iter().map(Problem::to_string).collect();
+            return Err(GatewayError::config(format!("{}: {}", path.display(), list.join("; "))));
+        }
+        Ok(cfg)
+    }
+
+    /// Makes the relative paths of the configuration relative to `base` (the config
+    /// file's folder), and remembers `base`.
+    pub fn resolve(&mut self, base: PathBuf) {
+        self.data_dir = abs(&base, &self.data_dir);
+        resolve_node(&mut self.node, &base);
+        if let Some(a) = self.api.as_mut() {
+            resolve_api(a, &base);
+        }
+        if let Some(p) = self.pec.as_mut() {
+            resolve_pec(p, &base);
+        }
+        for s in &mut self.sources {
+            resolve_source(s, &base);
+        }
+        self.base = base;
+    }
+
+    /// Every problem of the configuration (empty: none): the one validator, used by
+    /// `run`, `ingest` and `config check` alike.
+    pub fn validate(&self, files: Files) -> Vec<Problem> {
+        let mut p = Problems(Vec::new());
+        check_region(&self.region, &mut p);
+        check_queue(&self.queue, &mut p);
+        check_store(&self.audit, "audit", &mut p);
+        check_store(&self.dedup, "dedup", &mut p);
+        check_node(&self.node, files, &mut p);
+        if let Some(pec) = &self.pec {
+            check_pec(pec, files, &mut p);
+        }
+        if let Some(a) = &self.api {
+            check_api(a, files, &mut p);
+        }
+        for (i, s) in self.sources.iter().enumerate() {
+            check_source(i, s, self.pec.is_some(), files, &mut p);
+        }
+        p.0
+    }
+
+    fn in_data(&self, p: &Path) -> PathBuf {
+        abs(&self.data_dir, p)
+    }
+
+    /// The quarantine file: one JSON line per rejected record.
+    pub fn quarantine_path(&self) -> PathBuf {
+        self.data_dir.join("quarantine.jsonl")
+    }
+
+    /// Opens the configured queue.
+    pub async fn open_queue(&self) -> Result<AnyQueue> {
+        Ok(match self.queue.backend {
+            QueueBackend::Sqlite => {
+                let mut c = SqliteConfig::new(self.in_data(&self.queue.path));
+                c.capacity = self.queue.capacity;
+                c.visibility_timeout = Duration::from_secs(self.queue.visibility_timeout_secs);
+                AnyQueue::Sqlite(SqliteQueue::open(c).await?)
+            }
+            QueueBackend::Rabbitmq => {
+                let uri = self.queue.uri.clone().context("queue.uri is required for the rabbitmq backend")?;
+                let mut c = RabbitConfig::new(uri);
+                c.queue.clone_from(&self.queue.name);
+                c.prefetch = self.queue.prefetch;
+                AnyQueue::Rabbit(RabbitQueue::connect(c).await?)
+            }
+        })
+    }
+
+    /// Opens the configured audit log.
+    pub async fn open_audit(&self) -> Result<AuditLog> {
+        Ok(match self.audit.backend {
+            StoreBackend::Sqlite => AuditLog::sqlite(&self.in_data(self.audit.path.as_deref().unwrap_or(Path::new("audit.db")))).await?,
+            StoreBackend::Postgres => AuditLog::postgres(self.audit.url.as_deref().context("audit.url is required for the postgres backend")?).await?,
+        })
+    }
+
+    /// Opens the configured dedup index.
+    pub async fn open_dedup(&self) -> Result<DedupIndex> {
+        Ok(match self.dedup.backend {
+            StoreBackend::Sqlite => DedupIndex::open(&self.in_data(self.dedup.path.as_deref().unwrap_or(Path::new("dedup.db")))).await?,
+            StoreBackend::Postgres => DedupIndex::postgres(self.dedup.url.as_deref().context("dedup.url is required for the postgres backend")?).await?,
+        })
+    }
+}
+
+/// The top-level keys of a gateway configuration.
+const KEYS: [&str; 14] = ["instance", "region", "region_name", "data_dir", "queue", "audit", "dedup", "node", "delivery", "sources", "batch", "pec", "api", "metrics"];
+
+/// One section read on its own; a shape problem is reported with its key path.
+fn section<T: DeserializeOwned>(v: Option<&toml::Value>, name: &str, p: &mut Problems) -> Option<T> {
+    let v = v?;
+    match serde_path_to_error::deserialize::<_, T>(v.clone()) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let path = e.path().to_string();
+            let key = if path == "." || path.is_empty() { name.to_string() } else { format!("{name}.{path}") };
+            p.push(key, e.into_inner().message().to_string());
+            None
+        }
+    }
+}
+
+/// `silgate config check FILE`: every problem of a configuration file at once, instead
+/// of the first one a start would stop at. The TOML itself; then each section read on
+/// its own against its shape (unknown keys, wrong types and values, missing keys), so
+/// one bad section does not hide the next; then the rules of [`GatewayConfig::validate`]
+/// on every section that parsed. Environment overrides are not applied: this checks the
+/// file.
+pub fn check_file(path: &Path, files: Files) -> Vec<Problem> {
+    let mut p = Problems(Vec::new());
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return vec![Problem { key: path.display().to_string(), message: format!("cannot be read: {e}") }],
+    };
+    let root: toml::Table = match toml::from_str(&text) {
+        Ok(t) => t,
+        Err(e) => return vec![Problem { key: path.display().to_string(), message: format!("not TOML: {}", e.message()) }],
+    };
+    let base = path.parent().unwrap_or(Path::new("."));
+    for k in root.keys() {
+        if !KEYS.contains(&k.as_str()) {
+            p.push(k, format!("unknown key (expected one of {})", KEYS.join(", ")));
+        }
+    }
+    for k in ["region", "region_name", "data_dir", "node"] {
+        if !root.contains_key(k) {
+            p.push(k, "missing");
+        }
+    }
+    match root.get("region").map(toml::Value::as_str) {
+        Some(Some(r)) => check_region(r, &mut p),
+        Some(None) => p.push("region", "must be a two-digit ISTAT region code (\"16\"), as a string"),
+        None => {}
+    }
+    for k in ["instance", "region_name"] {
+        if root.get(k).is_some_and(|v| !v.is_str()) {
+            p.push(k, "must be a string");
+        }
+    }
+    let _ = section::<PathBuf>(root.get("data_dir"), "data_dir", &mut p);
+    let _ = section::<usize>(root.get("batch"), "batch", &mut p);
+    if let Some(q) = section::<QueueConfig>(root.get("queue"), "queue", &mut p) {
+        check_queue(&q, &mut p);
+    }
+    for name in ["audit", "dedup"] {
+        if let Some(s) = section::<StoreConfig>(root.get(name), name, &mut p) {
+            check_store(&s, name, &mut p);
+        }
+    }
+    if let Some(mut n) = section::<ClientConfig>(root.get("node"), "node", &mut p) {
+        resolve_node(&mut n, base);
+        check_node(&n, files, &mut p);
+    }
+    let _ = section::<RetryConfig>(root.get("delivery"), "delivery", &mut p);
+    let pec = section::<PecSettings>(root.get("pec"), "pec", &mut p);
+    if let Some(mut s) = pec.clone() {
+        resolve_pec(&mut s, base);
+        check_pec(&s, files, &mut p);
+    }
+    if let Some(mut a) = section::<ApiConfig>(root.get("api"), "api", &mut p) {
+        resolve_api(&mut a, base);
+        check_api(&a, files, &mut p);
+    }
+    let _ = section::<MetricsConfig>(root.get("metrics"), "metrics", &mut p);
+    if let Some(list) = root.get("sources") {
+        match list.as_array() {
+            None => p.push("sources", "must be an array of tables ([[sources]])"),
+            Some(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    let Some(mut s) = section::<SourceConfig>(Some(v), &format!("sources[{i}]"), &mut p) else { continue };
+                    resolve_source(&mut s, base);
+                    check_source(i, &s, pec.is_some() || root.contains_key("pec"), files, &mut p);
+                }
+            }
+        }
+    }
+    p.0
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,280 @@
+//! The inbox poller: a folder of one source kind, polled every `poll_secs`.
+//!
+//! Every input it finds stable (same size and time at two polls in a row, no partial
+//! upload name) is claimed by one atomic rename into `INBOX/.claimed/<instance>/`
+//! (several instances may poll one inbox: the loser of a race finds it gone), ingested,
+//! and only then moved to `<inbox>/done/`: the file's receipt, given once every record
+//! of it is queued or quarantined. An input refused whole moves to `refused/` with a
+//! `.reason.txt`; one unreadable now (locked, permissions) stays for the next poll.
+
+use super::{Driver, Shutdown};
+use crate::Parts;
+use crate::config::SourceKind;
+use crate::error::{GatewayError, Result};
+use crate::parts::today;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Moves an inbox entry (file or folder) into `to/`, under a new name if one of that
+/// name is already there (an export re-sent under the same name is not overwritten).
+/// Returns the name it got.
+fn move_into(f: &Path, to: &Path) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(to)?;
+    let name = f.file_name().ok_or_else(|| std::io::Error::other("no file name"))?;
+    let mut target = to.join(name);
+    if target.exists() {
+        // The stamp goes before the extension: the name must still be what its kind
+        // takes (a claimed input is listed again by extension).
+        let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let p = Path::new(name);
+        target = match (p.file_stem(), p.extension()) {
+            (Some(stem), Some(ext)) => to.join(format!("{}.{ms}.{}", stem.to_string_lossy(), ext.to_string_lossy())),
+            _ => to.join(format!("{}.{ms}", name.to_string_lossy())),
+        };
+    }
+    std::fs::rename(f, &target)?;
+    Ok(target)
+}
+
+/// Size and last change of a file, or of everything in a folder: an input is taken only
+/// when this is the same at two polls in a row (it is not being copied in any more).
+fn fingerprint(p: &Path) -> Option<(u64, std::time::SystemTime)> {
+    let m = std::fs::metadata(p).ok()?;
+    if m.is_file() {
+        return Some((m.len(), m.modified().ok()?));
+    }
+    let mut size = 0;
+    let mut last = m.modified().ok()?;
+    for e in std::fs::read_dir(p).ok()?.flatten() {
+        let (s, t) = fingerprint(&e.path())?;
+        size += s;
+        last = last.max(t);
+    }
+    Some((size, last))
+}
+
+/// Names an inbox never takes: hidden files and the usual partial-upload names.
+fn in_transit(p: &Path) -> bool {
+    let n = p.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    n.starts_with('.') || [".part", ".tmp", ".partial", ".crdownload", ".filepart"].iter().any(|s| n.ends_with(s))
+}
+
+/// Where an instance holds the inputs it took from a shared inbox:
+/// `INBOX/.claimed/<instance>/`.
+fn claims_of(inbox: &Path, instance: &str) -> PathBuf {
+    let safe: String = instance.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    inbox.join(".claimed").join(safe)
+}
+
+/// Holds this instance's claims folder: an exclusive lock on `<claims>.lock`, kept while
+/// the poller runs and released by the kernel when the process dies. A second process
+/// with the same instance name is refused (two of them would read each other's claims).
+fn lock_claims(claims: &Path) -> std::io::Result<std::fs::File> {
+    if let Some(dir) = claims.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(PathBuf::from(format!("{}.lock", claims.display())))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(std::io::Error::other(format!("another running instance holds {}: give every instance polling this inbox its own `instance` name", claims.display())))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// Takes over what instances that are not running any more left in their claims
+/// folders (their lock is free: the instance died, or was renamed or scaled in): the
+/// inputs move into this instance's claims and are ingested here.
+fn adopt_orphans(inbox: &Path, claims: &Path) {
+    let Ok(rd) = std::fs::read_dir(inbox.join(".claimed")) else { return };
+    for other in rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir() && p != claims) {
+        let Ok(lock) = lock_claims(&other) else { continue };
+        if let Ok(items) = std::fs::read_dir(&other) {
+            for item in items.filter_map(|e| e.ok().map(|e| e.path())) {
+                match move_into(&item, claims) {
+                    Ok(to) => tracing::warn!(from = %item.display(), to = %to.display(), "took over an input left by an instance that is not running"),
+                    Err(e) => tracing::warn!(file = %item.display(), error = %e, "could not take over a left input"),
+                }
+            }
+        }
+        drop(lock);
+    }
+}
+
+/// Takes a stable input for this instance with one atomic rename into its claims
+/// folder. `None` when another instance took it first (the file is gone).
+fn claim(f: &Path, claims: &Path) -> std::io::Result<Option<PathBuf>> {
+    match move_into(f, claims) {
+        Ok(p) => Ok(Some(p)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !f.exists() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Polls one inbox. Several instances may poll the same one (scale-out): an input is
+/// taken by renaming it into this instance's claims folder, which only one rename can
+/// do; inputs left there by a crash of this instance are taken again first.
+#[derive(Debug)]
+pub(crate) struct InboxDriver {
+    kind: SourceKind,
+    mapping: Option<String>,
+    inbox: PathBuf,
+    every: Duration,
+}
+
+impl InboxDriver {
+    pub(crate) fn new(kind: SourceKind, mapping: Option<String>, inbox: PathBuf, every: Duration) -> Result<Self> {
+        std::fs::create_dir_all(&inbox).map_err(|e| GatewayError::io(format!("creating {}", inbox.display()), e))?;
+        Ok(Self { kind, mapping, inbox, every })
+    }
+}
+
+impl Driver for InboxDriver {
+    fn name(&self) -> String {
+        format!("{} inbox {}", self.kind.as_str(), self.inbox.display())
+    }
+
+    async fn run(&mut self, parts: &Arc<Parts>, stop: &mut Shutdown) -> Result<()> {
+        let (kind, inbox, every) = (self.kind, self.inbox.clone(), self.every);
+        let done = inbox.join("done");
+        let refused = inbox.join("refused");
+        let claims = claims_of(&inbox, &parts.cfg.instance);
+        let _held = lock_claims(&claims).map_err(|e| GatewayError::io(format!("locking {}", claims.display()), e))?;
+        let mut seen: std::collections::HashMap<PathBuf, (u64, std::time::SystemTime)> = std::collections::HashMap::new();
+        let mut stuck: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
+        loop {
+            if stop.is_shutdown() {
+                return Ok(());
+            }
+            let mut files: Vec<PathBuf> = match std::fs::read_dir(&inbox) {
+                Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| !in_transit(p) && !stuck.contains(p) && kind.takes(p)).collect(),
+                Err(e) => {
+                    tracing::warn!(inbox = %inbox.display(), error = %e, "Inbox unreadable");
+                    Vec::new()
+                }
+            };
+            files.sort();
+            // Only what did not change since the last poll: a file still being copied in
+            // waits for the next one.
+            let mut now_seen = std::collections::HashMap::new();
+            let mut ready = Vec::new();
+            for f in files {
+                let Some(fp) = fingerprint(&f) else { continue };
+                if seen.get(&f) == Some(&fp) {
+                    ready.push(f);
+                } else {
+                    now_seen.insert(f, fp);
+                }
+            }
+            seen = now_seen;
+            // What this instance (or one that is not running any more) held, then what it
+            // takes now.
+            adopt_orphans(&inbox, &claims);
+            let mut taken: Vec<PathBuf> =
+                std::fs::read_dir(&claims).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| !stuck.contains(p) && kind.takes(p)).collect()).unwrap_or_default();
+            taken.sort();
+            for f in ready {
+                match claim(&f, &claims) {
+                    Ok(Some(p)) => taken.push(p),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(file = %f.display(), error = %e, "Could not take an input from the inbox"),
+                }
+            }
+            for f in taken {
+                if stop.is_shutdown() {
+                    return Ok(());
+                }
+                match parts.ingest_inputs(kind, self.mapping.as_deref(), std::slice::from_ref(&f), today(), None).await {
+                    Ok(s) => {
+                        tracing::info!(file = %f.display(), records = s.records, queued = s.queued, unchanged = s.unchanged, rejected = s.rejected, "Ingested");
+                        if let Err(e) = move_into(&f, &done) {
+                            tracing::error!(file = %f.display(), error = %e, "Could not move an ingested file to done/; it will not be taken again");
+                            stuck.insert(f);
+                        }
+                    }
+                    Err(e) if matches!(e.source_error(), Some(silgate_core::SourceError::Io { .. })) => {
+                        // Locked, permissions, a disk error: the input may be fine later.
+                        tracing::error!(file = %f.display(), error = %e, "Input unreadable now; it stays in the inbox for the next poll");
+                    }
+                    Err(e) if e.source_error().is_some() => {
+                        // Not what the kind reads, refused whole before anything was emitted
+                        // (a truncated export), or unreadable past some point (what came
+                        // before is queued or quarantined). Set it aside with the reason.
+                        let reason = e.to_string();
+                        tracing::error!(file = %f.display(), error = %reason, "Input refused; moved to refused/");
+                        match move_into(&f, &refused) {
+                            Ok(target) => {
+                                let note = PathBuf::from(format!("{}.reason.txt", target.display()));
+                                let text = format!("{reason}\nRecords read before the error, if any, were queued or quarantined (see the audit log); nothing after it was.\n");
+                                if let Err(e) = std::fs::write(&note, text) {
+                                    tracing::error!(file = %note.display(), error = %e, "Could not write the reason of a refused input");
+                                }
+                            }
+                            Err(e) => {
+                                tracing::error!(file = %f.display(), error = %e, "Could not move a refused input to refused/; it will not be taken again");
+                                stuck.insert(f.clone());
+                            }
+                        }
+                        let entry = silgate_audit::NewEntry::now(silgate_audit::Event::Rejected, None, None, None, format!("rule=source.refused at={}", f.display()));
+                        parts.audit.record(vec![entry]).await?;
+                    }
+                    Err(e) => tracing::error!(file = %f.display(), error = %e, "Ingest failed; the file stays in the inbox"),
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.wait() => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_a_name_taken_in_the_claims_the_input_should_keep_its_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        let (inbox, claims) = (dir.path().join("inbox"), dir.path().join("claims"));
+        std::fs::create_dir_all(&inbox).unwrap();
+        std::fs::create_dir_all(&claims).unwrap();
+        std::fs::write(claims.join("export.jsonl"), "first\n").unwrap();
+        std::fs::write(inbox.join("export.jsonl"), "second\n").unwrap();
+        let moved = claim(&inbox.join("export.jsonl"), &claims).unwrap().unwrap();
+        assert!(SourceKind::CanonicalJson.takes(&moved), "{}", moved.display());
+        assert_eq!(std::fs::read_to_string(claims.join("export.jsonl")).unwrap(), "first\n");
+        // Gone already: another instance took it.
+        assert!(claim(&inbox.join("export.jsonl"), &claims).unwrap().is_none());
+    }
+
+    #[test]
+    fn given_two_pollers_with_one_instance_name_the_second_should_be_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let claims = claims_of(dir.path(), "gw");
+        let held = lock_claims(&claims).unwrap();
+        let e = lock_claims(&claims).unwrap_err();
+        assert!(e.to_string().contains("its own `instance` name"), "{e}");
+        drop(held);
+        assert!(lock_claims(&claims).is_ok(), "free again once the holder is gone");
+    }
+
+    #[test]
+    fn given_claims_of_an_instance_not_running_another_should_take_them_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path();
+        let (dead, mine, alive) = (claims_of(inbox, "gone"), claims_of(inbox, "me"), claims_of(inbox, "busy"));
+        for c in [&dead, &mine, &alive] {
+            std::fs::create_dir_all(c).unwrap();
+        }
+        std::fs::write(dead.join("left.jsonl"), "x\n").unwrap();
+        std::fs::write(alive.join("working.jsonl"), "y\n").unwrap();
+        let _busy = lock_claims(&alive).unwrap();
+        let _me = lock_claims(&mine).unwrap();
+        adopt_orphans(inbox, &mine);
+        assert!(mine.join("left.jsonl").is_file(), "the dead instance's input is taken over");
+        assert!(alive.join("working.jsonl").is_file(), "a running instance keeps its own");
+    }
+}

@@ -1,0 +1,284 @@
+//! The ingest step: source records -> translate and judge -> identity -> dedup ->
+//! enqueue -> audit.
+//!
+//! For each batch of records an adapter yields:
+//!
+//! 1. translate (codes allocated); records wait until the batch is full;
+//! 2. ask the dedup index: unchanged versions are counted and audited (`deduplicated`)
+//!    without being judged again; the others are judged (XSD + rules; quarantine what
+//!    fails, audit `received` + `rejected`);
+//! 3. enqueue the rest (returns once durable: the records are *accepted*);
+//! 4. record them as queued in the index and the audit (`received` + `queued`).
+//!
+//! A crash between 3 and 4 re-queues the batch on the next ingest: harmless, the
+//! queue and the node are idempotent on the message id.
+
+use crate::error::Result;
+use crate::metrics::GatewayMetrics;
+use crate::translate::{Accepted, Translator};
+use silgate_audit::{Auditor, Event, NewEntry};
+use silgate_codes::CodeTables;
+use silgate_core::{Date, Queue, QueueItem, ReadSummary, Source, SourceItem};
+use silgate_publish::{Admission, DedupIndex, Offer};
+use silgate_queue::AnyQueue;
+use silgate_std1546::XsdValidator;
+use std::io::BufRead;
+use std::ops::ControlFlow;
+
+/// Something that shows how an ingest goes (the CLI's progress bar).
+pub trait Progress: Sync {
+    /// Called after each record read: how many so far, and how many rejected.
+    fn tick(&self, records: usize, rejected: usize);
+}
+
+/// What one ingest did.
+#[derive(Debug, Default, Clone)]
+pub struct IngestSummary {
+    /// Records read.
+    pub records: usize,
+    /// Records put in the queue.
+    pub queued: usize,
+    /// Versions already queued or delivered: not queued again.
+    pub unchanged: usize,
+    /// Records quarantined.
+    pub rejected: usize,
+    /// (rule, count) of the rejected records' first errors.
+    pub reasons: Vec<(String, usize)>,
+}
+
+/// The ingest side: translator + dedup + queue + audit.
+pub(crate) struct Ingest<'a> {
+    pub(crate) translator: Translator<'a>,
+    pub(crate) queue: &'a AnyQueue,
+    pub(crate) dedup: &'a DedupIndex,
+    pub(crate) audit: &'a Auditor,
+    pub(crate) metrics: &'a GatewayMetrics,
+    pub(crate) batch: usize,
+    pub(crate) summary: IngestSummary,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl<'a> Ingest<'a> {
+    pub(crate) fn new(tables: &'a CodeTables, today: Date, xsd: &'a XsdValidator, parts: &'a crate::Parts) -> Result<Self> {
+        let cfg = &parts.cfg;
+        let translator = Translator::collecting(tables, today, xsd, &cfg.region, &cfg.quarantine_path())?.deferring();
+        Ok(Self { translator, queue: &parts.queue, dedup: &parts.dedup, audit: &parts.audit, metrics: &parts.metrics, batch: cfg.batch.max(1), summary: IngestSummary::default() })
+    }
+
+    /// Ingests a canonical JSON lines file.
+    pub(crate) async fn canonical_json(&mut self, input: impl BufRead, origin: &str) -> Result<()> {
+        for (i, line) in input.lines().enumerate() {
+            let n = u64::try_from(i + 1).unwrap_or(u64::MAX);
+            let line = line.map_err(|e| silgate_core::SourceError::io(format!("{origin}: line {n}"), e))?;
+            self.translator.canonical_json_line(&line, n, origin)?;
+            if self.pending() >= self.batch {
+                self.flush().await?;
+            }
+        }
+        self.flush().await
+    }
+
+    /// Ingests everything an adapter reads: the adapter runs on a blocking thread and
+    /// hands items over a bounded channel (memory stays flat), batches are queued as
+    /// they fill. Returns the adapter's summary (with its watermark) once the last
+    /// batch is queued.
+    pub(crate) async fn source(&mut self, src: Box<dyn Source + Send>, progress: Option<&dyn Progress>) -> Result<ReadSummary> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<SourceItem>(1024);
+        let reader = tokio::task::spawn_blocking(move || {
+            let mut src = src;
+            src.read(&mut |item| if tx.blocking_send(item).is_ok() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) })
+        });
+        while let Some(item) = rx.recv().await {
+            let item = self.previous_code(item).await?;
+            self.translator.item(item)?;
+            if let Some(p) = progress {
+                p.tick(self.translator.summary.records, self.translator.summary.rejected);
+            }
+            if self.pending() >= self.batch {
+                self.flush().await?;
+            }
+        }
+        let summary = reader.await?;
+        // What was read before an error is queued or quarantined, and audited, before
+        // the error is reported: the record of what happened stays whole.
+        self.flush().await?;
+        Ok(summary?)
+    }
+
+    /// A closure read from a source names the code it closes from the dedup index (the
+    /// code last queued for the record's business key); a closure of a record this
+    /// gateway never sent is rejected: there is nothing at the node to close.
+    async fn previous_code(&self, item: SourceItem) -> Result<SourceItem> {
+        let SourceItem::Record(mut rec) = item else { return Ok(item) };
+        if rec.communication().kind != silgate_core::CommunicationKind::Closure || rec.communication().previous_code.is_some() {
+            return Ok(SourceItem::Record(rec));
+        }
+        let key_hash = silgate_publish::sha256_hex(&[rec.business_key().as_bytes()]);
+        match self.dedup.last_codes(vec![key_hash]).await?.pop().flatten() {
+            Some(code) => {
+                rec.communication_mut().previous_code = Some(code);
+                Ok(SourceItem::Record(rec))
+            }
+            None => {
+                let what = if rec.kind() == silgate_core::RecordKind::Cv { "candidatura" } else { "offerta" };
+                Ok(SourceItem::Rejected(silgate_core::Rejection::one(
+                    rec.provenance().clone(),
+                    format!("DatiSistema/codice{what}precedente"),
+                    "closure.unknown-original",
+                    "no version of this record was sent through this gateway: there is nothing to close",
+                )))
+            }
+        }
+    }
+
+    fn pending(&self) -> usize {
+        self.translator.deferred_len()
+            + match &self.translator.out {
+                crate::translate::Output::Collect { accepted, rejected } => accepted.len() + rejected.len(),
+                crate::translate::Output::Dir(_) => 0,
+            }
+    }
+
+    /// Asks the dedup index about the records waiting in the translator: an unchanged
+    /// one is counted and audited as such without being judged again; the others are
+    /// judged (XSD + rules) now.
+    async fn judge_deferred(&mut self, entries: &mut Vec<NewEntry>) -> Result<()> {
+        let waiting = self.translator.take_deferred();
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let offers: Vec<Offer> = waiting
+            .iter()
+            .map(|r| {
+                let (message_id, key_hash, content_hash) = identity(r);
+                Offer { message_id, key_hash, content_hash }
+            })
+            .collect();
+        let verdicts = self.dedup.admit(offers).await?;
+        let m = self.metrics;
+        // Versions seen again unchanged change no state: one audit entry per CPI, input
+        // and verdict for the batch, with the count (the weekly report adds it to the
+        // CPI's received), instead of one per record.
+        let mut seen_again: std::collections::BTreeMap<(String, String, &'static str), usize> = std::collections::BTreeMap::new();
+        for (rec, v) in waiting.into_iter().zip(verdicts) {
+            if v == Admission::New {
+                self.translator.judge(rec)?;
+                continue;
+            }
+            let prov = rec.provenance();
+            let why = if v == Admission::Unchanged { "unchanged" } else { "already-queued" };
+            *seen_again.entry((prov.cpi.clone(), format!("{}:{}", prov.system, prov.origin), why)).or_default() += 1;
+            m.record(prov.system.as_str(), &prov.cpi, "unchanged");
+            self.summary.unchanged += 1;
+            self.summary.records += 1;
+        }
+        for ((cpi, origin, why), n) in seen_again {
+            let cpi = (!cpi.is_empty()).then_some(cpi.as_str());
+            entries.push(NewEntry::now(Event::Deduplicated, None, None, cpi, format!("n={n} {why} at={origin}")));
+        }
+        Ok(())
+    }
+
+    /// Queues what the translator accepted so far.
+    pub(crate) async fn flush(&mut self) -> Result<()> {
+        let mut entries = Vec::new();
+        self.judge_deferred(&mut entries).await?;
+        let (accepted, rejected) = self.translator.drain()?;
+        let m = self.metrics;
+        for r in &rejected {
+            let cpi = (!r.cpi.is_empty()).then_some(r.cpi.as_str());
+            entries.push(NewEntry::now(Event::Received, None, None, cpi, format!("at={}", r.position)));
+            entries.push(NewEntry::now(Event::Rejected, None, None, cpi, format!("rule={} at={}", r.rule, r.position)));
+            m.rejected(r.source, &r.cpi, &r.rule);
+        }
+        self.summary.rejected += rejected.len();
+        self.summary.records += rejected.len() + accepted.len();
+        let sends: Vec<bool> = accepted.iter().map(|a| a.record.communication().kind == silgate_core::CommunicationKind::Send).collect();
+        // When the CPI entered or changed the record: the start of the delay the weekly
+        // report measures (to the node's receipt).
+        let at_cpi: Vec<i64> = accepted.iter().map(|a| cpi_time_ms(&a.record)).collect();
+        let items: Vec<QueueItem> = accepted.into_iter().map(|a| item(a, now_ms())).collect();
+        let offers: Vec<Offer> = items.iter().map(|i| Offer { message_id: i.message_id.clone(), key_hash: i.key_hash.clone(), content_hash: i.content_hash.clone() }).collect();
+        let verdicts = self.dedup.admit(offers.clone()).await?;
+        let mut fresh = Vec::new();
+        let mut fresh_offers = Vec::new();
+        let mut codes = Vec::new();
+        for ((((it, off), v), send), t_cpi) in items.into_iter().zip(offers).zip(verdicts).zip(sends).zip(at_cpi) {
+            entries.push(NewEntry::now(Event::Received, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi), format!("at={} t_cpi={t_cpi}", it.source)));
+            match v {
+                Admission::New => {
+                    m.record(it.source.split(':').next().unwrap_or(""), &it.cpi, "queued");
+                    if send {
+                        codes.push((it.key_hash.clone(), it.communication_code.clone()));
+                    }
+                    fresh.push(it);
+                    fresh_offers.push(off);
+                }
+                Admission::Unchanged | Admission::Known => {
+                    m.record(it.source.split(':').next().unwrap_or(""), &it.cpi, "unchanged");
+                    self.summary.unchanged += 1;
+                    let why = if v == Admission::Unchanged { "unchanged since last delivery" } else { "already queued" };
+                    entries.push(NewEntry::now(Event::Deduplicated, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi), why));
+                }
+            }
+        }
+        let queued: Vec<NewEntry> = fresh
+            .iter()
+            .map(|it| NewEntry::now(Event::Queued, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi), format!("backend={}", self.queue.backend())))
+            .collect();
+        let n = fresh.len();
+        if n > 0 {
+            self.queue.enqueue(fresh).await?;
+            m.enqueued(n as u64);
+            self.dedup.mark_queued(fresh_offers).await?;
+            self.dedup.remember_codes(codes).await?;
+        }
+        self.summary.queued += n;
+        entries.extend(queued);
+        self.audit.record(entries).await?;
+        Ok(())
+    }
+}
+
+/// The time the CPI gives the record (CV: entered or changed; vacancy: published), in
+/// Unix milliseconds; a time without an offset is read as Italian standard time.
+fn cpi_time_ms(r: &silgate_core::Record) -> i64 {
+    let t = match r {
+        silgate_core::Record::Cv(c) => c.system.inserted_at,
+        silgate_core::Record::Vacancy(v) => v.publication.published_at,
+    };
+    let offset = t.offset.unwrap_or(time::UtcOffset::from_hms(1, 0, 0).unwrap_or(time::UtcOffset::UTC));
+    let dt = t.local.assume_offset(offset);
+    i64::try_from(dt.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
+
+/// Builds the queue item of an accepted record.
+/// A record version's message id, business-key hash and content hash.
+fn identity(rec: &silgate_core::Record) -> (String, String, String) {
+    let content_hash = hex::encode(silgate_std1546::code::content_hash(rec));
+    let key = rec.business_key();
+    let key_hash = silgate_publish::sha256_hex(&[key.as_bytes()]);
+    (silgate_publish::message_id(rec.provenance().system.as_str(), &key, &content_hash), key_hash, content_hash)
+}
+
+fn item(a: Accepted, received_ms: i64) -> QueueItem {
+    let rec = &a.record;
+    let prov = rec.provenance();
+    let (message_id, key_hash, content_hash) = identity(rec);
+    let code = rec.communication().code.clone().unwrap_or_default();
+    QueueItem {
+        message_id,
+        key_hash,
+        content_hash,
+        kind: rec.kind(),
+        region: code.get(..2).unwrap_or_default().to_string(),
+        cpi: prov.cpi.clone(),
+        communication_code: code,
+        source: format!("{}:{}:{}", prov.system, prov.origin, prov.position),
+        received_ms,
+        document: a.xml,
+    }
+}

@@ -1,0 +1,135 @@
+//! The opened components of a gateway ([`Parts`]: config, queue, dedup index, audit
+//! log and writer, metrics) and the ingest entry points the drivers and the CLI share.
+
+use crate::config::{GatewayConfig, SourceKind};
+use crate::error::{Context as _, GatewayError, Result};
+use crate::ingest::{Ingest, IngestSummary, Progress};
+use crate::metrics::GatewayMetrics;
+use silgate_audit::{AuditLog, Auditor};
+use silgate_core::{Date, QueueItem};
+use silgate_publish::{DedupIndex, NodeClient, Publisher, RefusalSink};
+use silgate_queue::AnyQueue;
+use std::io::{BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Node refusals go to the gateway's quarantine file, one JSON line each.
+#[derive(Debug)]
+pub(crate) struct QuarantineFile(Mutex<std::fs::File>);
+
+impl QuarantineFile {
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d).map_err(|e| GatewayError::io(format!("creating {}", d.display()), e))?;
+        }
+        let f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| GatewayError::io(format!("opening {}", path.display()), e))?;
+        Ok(Self(Mutex::new(f)))
+    }
+}
+
+impl RefusalSink for QuarantineFile {
+    fn refused(&self, item: &QueueItem, code: &str, reason: &str) {
+        let line = serde_json::json!({
+            "source": item.source,
+            "position": item.source,
+            "field": "",
+            "rule": code,
+            "message": reason,
+            "message_id": item.message_id,
+            "code": item.communication_code,
+            "issues": [],
+        });
+        if let Ok(mut f) = self.0.lock()
+            && let Err(e) = writeln!(f, "{line}")
+        {
+            tracing::error!(error = %e, "Could not write a refusal to the quarantine file");
+        }
+    }
+}
+
+/// The opened components of a gateway: what every driver and command works with.
+#[derive(Debug)]
+pub struct Parts {
+    /// The configuration it was opened from.
+    pub cfg: GatewayConfig,
+    /// The durable queue.
+    pub queue: AnyQueue,
+    /// The dedup index.
+    pub dedup: DedupIndex,
+    /// The audit log (queries, verify).
+    pub audit_log: AuditLog,
+    /// The audit writer of this instance's chain.
+    pub audit: Auditor,
+    /// The gateway's metrics (ingest counters; delivery figures are read from the
+    /// publisher at scrape time).
+    pub metrics: GatewayMetrics,
+}
+
+impl Parts {
+    /// Opens the queue, the dedup index and the audit log a configuration names.
+    pub async fn open(cfg: GatewayConfig) -> Result<Self> {
+        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| GatewayError::io(format!("creating {}", cfg.data_dir.display()), e))?;
+        let queue = cfg.open_queue().await?;
+        let dedup = cfg.open_dedup().await?;
+        let audit_log = cfg.open_audit().await?;
+        let audit = Auditor::spawn(audit_log.clone(), &cfg.instance);
+        Ok(Self { cfg, queue, dedup, audit_log, audit, metrics: GatewayMetrics::new() })
+    }
+
+    /// The publisher over this gateway's queue, dedup index and audit, refusals going
+    /// to the quarantine file.
+    pub fn publisher(&self) -> Result<Publisher<AnyQueue>> {
+        let client = NodeClient::new(self.cfg.node.clone(), &self.cfg.region_name)?;
+        let sink = Arc::new(QuarantineFile::open(&self.cfg.quarantine_path())?);
+        Ok(Publisher::new(self.queue.clone(), self.dedup.clone(), client, self.audit.clone(), self.cfg.delivery.clone(), sink))
+    }
+
+    /// An ingest step over this gateway's queue, dedup index and audit, judging with
+    /// the embedded code tables at `today`.
+    pub(crate) fn ingest(&self, today: Date) -> Result<Ingest<'_>> {
+        let xsd = silgate_std1546::XsdValidator::shared()?;
+        Ingest::new(silgate_codes::CodeTables::embedded(), today, xsd, self)
+    }
+
+    /// Ingests files of canonical JSON lines.
+    pub async fn ingest_files(&self, files: &[PathBuf], today: Date) -> Result<IngestSummary> {
+        self.ingest_inputs(SourceKind::CanonicalJson, None, files, today, None).await
+    }
+
+    /// Ingests inputs of any kind; `progress` is told as records are read.
+    pub async fn ingest_inputs(&self, kind: SourceKind, mapping: Option<&str>, inputs: &[PathBuf], today: Date, progress: Option<&dyn Progress>) -> Result<IngestSummary> {
+        let mapping = crate::sources::mapping(mapping)?;
+        let pec = match (&self.cfg.pec, kind) {
+            (Some(p), SourceKind::Pec) => Some(p.build()?),
+            _ => None,
+        };
+        let mut ing = self.ingest(today)?;
+        for f in inputs {
+            if kind == SourceKind::CanonicalJson {
+                let file = std::fs::File::open(f).map_err(|e| silgate_core::SourceError::io(f.display().to_string(), e)).with_context(|| format!("opening {}", f.display()))?;
+                ing.canonical_json(BufReader::new(file), &f.display().to_string()).await?;
+            } else {
+                let src = crate::sources::open(kind, f, mapping.clone(), pec.as_ref())?;
+                ing.source(src, progress).await?;
+            }
+        }
+        let mut s = ing.summary.clone();
+        s.reasons.clone_from(&ing.translator.summary.reasons);
+        Ok(s)
+    }
+
+    /// Ingests everything one source reads; returns the ingest's and the source's
+    /// summaries (the latter has the watermark), once every batch is queued.
+    pub(crate) async fn ingest_source(&self, src: Box<dyn silgate_core::Source + Send>, today: Date) -> Result<(IngestSummary, silgate_core::ReadSummary)> {
+        let mut ing = self.ingest(today)?;
+        let read = ing.source(src, None).await?;
+        let mut s = ing.summary.clone();
+        s.reasons.clone_from(&ing.translator.summary.reasons);
+        Ok((s, read))
+    }
+}
+
+/// Today's date (UTC): the date records are judged against in the service.
+pub fn today() -> Date {
+    time::OffsetDateTime::now_utc().date()
+}
