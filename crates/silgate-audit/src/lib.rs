@@ -31,7 +31,6 @@
 
 mod entry;
 mod pg;
-pub mod pgconn;
 mod sqlite;
 mod writer;
 
@@ -49,6 +48,9 @@ pub enum AuditError {
     /// PostgreSQL failed.
     #[error("audit database (PostgreSQL): {0}")]
     Postgres(#[from] tokio_postgres::Error),
+    /// Opening or migrating the store failed.
+    #[error("audit database: {0}")]
+    Store(#[from] silgate_store::StoreError),
     /// The writer task is gone (the process is shutting down).
     #[error("audit writer stopped")]
     WriterStopped,
@@ -63,6 +65,7 @@ impl AuditError {
         match self {
             Self::Sqlite(_) => "audit.sqlite",
             Self::Postgres(_) => "audit.postgres",
+            Self::Store(e) => e.as_code(),
             Self::WriterStopped => "audit.stopped",
             Self::Task(_) => "audit.task",
         }

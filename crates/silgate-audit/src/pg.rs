@@ -2,10 +2,26 @@
 
 use crate::AuditError;
 use crate::entry::{Entry, GENESIS, NewEntry, Query, VerifyReport, Walker};
-use crate::pgconn::PgConn;
+use silgate_store::migrate::{Migration, Schema};
+use silgate_store::pg::PgConn;
 use std::sync::Arc;
 
-const SCHEMA: &str = "
+const SCHEMA: Schema = Schema { store: "audit", migrations: &[Migration { version: 1, name: "audit, audit_heads", sql: V1, breaks_older: false }], every_open: APPEND_ONLY };
+
+/// The append-only trigger, put back at every open (a hand on the database may have
+/// dropped it; `verify` still finds what was changed meanwhile).
+const APPEND_ONLY: &str = "
+CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
+    $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_append_only' AND tgrelid = 'audit'::regclass) THEN
+        CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
+            FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+    END IF;
+END $$;
+";
+
+const V1: &str = "
 CREATE TABLE IF NOT EXISTS audit (
     instance   TEXT   NOT NULL,
     seq        BIGINT NOT NULL,
@@ -27,14 +43,6 @@ CREATE TABLE IF NOT EXISTS audit_heads (
     seq      BIGINT NOT NULL,
     hash     TEXT   NOT NULL
 );
-CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
-    $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'audit_append_only' AND tgrelid = 'audit'::regclass) THEN
-        CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
-            FOR EACH ROW EXECUTE FUNCTION audit_append_only();
-    END IF;
-END $$;
 ";
 
 /// A PostgreSQL audit database. Cloning shares the connection.
@@ -46,11 +54,8 @@ pub struct PgAudit {
 impl PgAudit {
     pub(crate) async fn connect(conninfo: &str) -> Result<Self, AuditError> {
         let conn = PgConn::connect(conninfo, "audit").await?;
-        // Concurrent first starts race on CREATE ... IF NOT EXISTS: serialise them. The
-        // statements of one simple query run as one transaction, so the lock must be the
-        // transaction-level one: a session lock released before that transaction commits
-        // lets the next starter miss the uncommitted tables (found by the scale-out test).
-        conn.get().await?.batch_execute(&format!("SELECT pg_advisory_xact_lock(7154600); {SCHEMA}")).await?;
+        // Under the migration runner's advisory lock: concurrent first starts migrate once.
+        silgate_store::migrate::postgres(&mut *conn.get().await?, &SCHEMA).await?;
         Ok(Self { conn: Arc::new(conn) })
     }
 

@@ -3,10 +3,22 @@
 use crate::AuditError;
 use crate::entry::{Entry, GENESIS, NewEntry, Query, VerifyReport, Walker};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use silgate_store::migrate::{Migration, Schema};
+use silgate_store::sqlite::{Durability, Shared, blocking};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
-const SCHEMA: &str = "
+const SCHEMA: Schema = Schema { store: "audit", migrations: &[Migration { version: 1, name: "audit, audit_heads", sql: V1, breaks_older: false }], every_open: APPEND_ONLY };
+
+/// The append-only triggers, put back at every open (a hand on the file may have dropped
+/// them; `verify` still finds what was changed meanwhile).
+const APPEND_ONLY: &str = "
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+";
+
+const V1: &str = "
 CREATE TABLE IF NOT EXISTS audit (
     instance   TEXT    NOT NULL,
     seq        INTEGER NOT NULL,
@@ -28,43 +40,30 @@ CREATE TABLE IF NOT EXISTS audit_heads (
     seq      INTEGER NOT NULL,
     hash     TEXT    NOT NULL
 );
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 ";
 
 /// A SQLite audit file. Cloning shares the connection.
 #[derive(Debug, Clone)]
 pub struct SqliteAudit {
-    conn: Arc<Mutex<Connection>>,
+    conn: Shared,
 }
 
 impl SqliteAudit {
     pub(crate) async fn open(path: &Path) -> Result<Self, AuditError> {
         let path = path.to_path_buf();
-        let conn = blocking(move || {
-            let conn = Connection::open(&path)?;
-            conn.busy_timeout(std::time::Duration::from_secs(30))?;
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "synchronous", "FULL")?;
+        let conn = blocking(move || -> Result<Connection, AuditError> {
             // Its indexes take random keys (hashes, ids): a page cache that holds them
             // saves a read per insert (profiled on an unchanged re-ingest). Bounded: 32 MiB.
-            conn.pragma_update(None, "cache_size", -32_768)?;
-            conn.execute_batch(SCHEMA)?;
+            let mut conn = silgate_store::sqlite::open(&path, Durability::Full, 32)?;
+            silgate_store::migrate::sqlite(&mut conn, &SCHEMA)?;
             Ok(conn)
         })
         .await?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self { conn: Shared::new(conn) })
     }
 
     async fn with<T: Send + 'static>(&self, f: impl FnOnce(&mut Connection) -> Result<T, AuditError> + Send + 'static) -> Result<T, AuditError> {
-        let conn = self.conn.clone();
-        blocking(move || {
-            let mut guard = conn.lock().map_err(|_| AuditError::Task("audit connection poisoned".into()))?;
-            f(&mut guard)
-        })
-        .await
+        self.conn.with(f).await
     }
 
     pub(crate) async fn append(&self, instance: &str, entries: Vec<NewEntry>) -> Result<Vec<Entry>, AuditError> {
@@ -142,8 +141,4 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
         prev_hash: r.get(8)?,
         hash: r.get(9)?,
     })
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, AuditError> + Send + 'static) -> Result<T, AuditError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| AuditError::Task(e.to_string()))?
 }

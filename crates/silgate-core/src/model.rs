@@ -87,18 +87,30 @@ impl Record {
         }
     }
 
+    /// The CPI the record itself names (its intermediary id), if any.
+    pub fn written_cpi(&self) -> Option<&str> {
+        match self {
+            Self::Cv(c) => c.system.intermediary.id.as_deref(),
+            Self::Vacancy(v) => v.system.intermediary.id.as_deref(),
+        }
+        .filter(|s| !s.is_empty())
+    }
+
+    /// The record's CPI, the one rule for it: the provenance's (the CPI its source speaks
+    /// for), falling back on the one the record names ([`Record::written_cpi`]); empty
+    /// when neither says.
+    pub fn cpi(&self) -> &str {
+        non_empty(&self.provenance().cpi).or(self.written_cpi()).unwrap_or("")
+    }
+
     /// The business key: what identifies "the same record" across versions.
     ///
     /// CV: codice fiscale + CPI. Vacancy: employer id (fiscal code, or name when the
     /// source has no fiscal code) + the source's own vacancy id (or, lacking one, the
-    /// profession and publication time). The CPI is the provenance's, falling back on
-    /// the intermediary id written in the record.
+    /// profession and publication time). The CPI is [`Record::cpi`].
     pub fn business_key(&self) -> String {
         match self {
-            Self::Cv(c) => {
-                let cpi = non_empty(&c.provenance.cpi).or(c.system.intermediary.id.as_deref()).unwrap_or("");
-                format!("cv:{}:{}", c.worker.fiscal_code, cpi)
-            }
+            Self::Cv(c) => format!("cv:{}:{}", c.worker.fiscal_code, self.cpi()),
             Self::Vacancy(v) => {
                 let employer = v.employer.fiscal_code.as_deref().unwrap_or(&v.employer.name);
                 let id = match &v.system.source_vacancy_id {

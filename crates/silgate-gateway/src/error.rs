@@ -42,7 +42,10 @@ pub enum GatewayError {
     /// The audit log failed.
     #[error(transparent)]
     Audit(#[from] silgate_audit::AuditError),
-    /// The dedup index or the delivery failed.
+    /// The dedup index failed.
+    #[error(transparent)]
+    Dedup(#[from] silgate_dedup::DedupError),
+    /// The delivery failed.
     #[error(transparent)]
     Publish(#[from] silgate_publish::PublishError),
     /// The XSD validator could not be built or run.
@@ -108,6 +111,7 @@ impl GatewayError {
             Self::NoBody(_) => "pec.no-body",
             Self::Queue(e) => e.as_code(),
             Self::Audit(e) => e.as_code(),
+            Self::Dedup(e) => e.as_code(),
             Self::Publish(e) => e.as_code(),
             Self::Xsd(_) => "std1546.xsd",
             Self::Mapping(_) => "source.mapping",

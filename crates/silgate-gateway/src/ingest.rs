@@ -15,13 +15,11 @@
 
 use crate::error::Result;
 use crate::metrics::GatewayMetrics;
-use crate::translate::{Accepted, Translator};
+use crate::translate::{Accepted, Ticket, Translator, Verdict};
 use silgate_audit::{Auditor, Event, NewEntry};
-use silgate_codes::CodeTables;
-use silgate_core::{Date, Queue, QueueItem, ReadSummary, Source, SourceItem};
-use silgate_publish::{Admission, DedupIndex, Offer};
+use silgate_core::{Queue, QueueItem, ReadSummary, Source, SourceItem};
+use silgate_dedup::{Admission, DedupIndex, Identity};
 use silgate_queue::AnyQueue;
-use silgate_std1546::XsdValidator;
 use std::io::BufRead;
 use std::ops::ControlFlow;
 
@@ -62,18 +60,15 @@ fn now_ms() -> i64 {
 }
 
 impl<'a> Ingest<'a> {
-    pub(crate) fn new(tables: &'a CodeTables, today: Date, xsd: &'a XsdValidator, parts: &'a crate::Parts) -> Result<Self> {
-        let cfg = &parts.cfg;
-        let translator = Translator::collecting(tables, today, xsd, &cfg.region, &cfg.quarantine_path())?.deferring();
-        Ok(Self { translator, queue: &parts.queue, dedup: &parts.dedup, audit: &parts.audit, metrics: &parts.metrics, batch: cfg.batch.max(1), summary: IngestSummary::default() })
-    }
-
     /// Ingests a canonical JSON lines file.
     pub(crate) async fn canonical_json(&mut self, input: impl BufRead, origin: &str) -> Result<()> {
         for (i, line) in input.lines().enumerate() {
             let n = u64::try_from(i + 1).unwrap_or(u64::MAX);
             let line = line.map_err(|e| silgate_core::SourceError::io(format!("{origin}: line {n}"), e))?;
-            self.translator.canonical_json_line(&line, n, origin)?;
+            if let Some(item) = crate::translate::canonical_json_line(&line, n, origin) {
+                let item = self.previous_code(item).await?;
+                self.translator.item(item)?;
+            }
             if self.pending() >= self.batch {
                 self.flush().await?;
             }
@@ -111,12 +106,12 @@ impl<'a> Ingest<'a> {
     /// A closure read from a source names the code it closes from the dedup index (the
     /// code last queued for the record's business key); a closure of a record this
     /// gateway never sent is rejected: there is nothing at the node to close.
-    async fn previous_code(&self, item: SourceItem) -> Result<SourceItem> {
+    pub(crate) async fn previous_code(&self, item: SourceItem) -> Result<SourceItem> {
         let SourceItem::Record(mut rec) = item else { return Ok(item) };
         if rec.communication().kind != silgate_core::CommunicationKind::Closure || rec.communication().previous_code.is_some() {
             return Ok(SourceItem::Record(rec));
         }
-        let key_hash = silgate_publish::sha256_hex(&[rec.business_key().as_bytes()]);
+        let key_hash = silgate_dedup::sha256_hex(&[rec.business_key().as_bytes()]);
         match self.dedup.last_codes(vec![key_hash]).await?.pop().flatten() {
             Some(code) => {
                 rec.communication_mut().previous_code = Some(code);
@@ -142,38 +137,35 @@ impl<'a> Ingest<'a> {
             }
     }
 
-    /// Asks the dedup index about the records waiting in the translator: an unchanged
-    /// one is counted and audited as such without being judged again; the others are
-    /// judged (XSD + rules) now.
+    /// Asks the dedup index about the records waiting in the translator (once per
+    /// record, with the identity computed when it came in): an unchanged one is counted
+    /// and audited as such without being judged again; the others are judged (XSD +
+    /// rules) now.
     async fn judge_deferred(&mut self, entries: &mut Vec<NewEntry>) -> Result<()> {
         let waiting = self.translator.take_deferred();
         if waiting.is_empty() {
             return Ok(());
         }
-        let offers: Vec<Offer> = waiting
-            .iter()
-            .map(|r| {
-                let (message_id, key_hash, content_hash) = identity(r);
-                Offer { message_id, key_hash, content_hash }
-            })
-            .collect();
-        let verdicts = self.dedup.admit(offers).await?;
+        let verdicts = self.dedup.admit(waiting.iter().map(|p| p.identity.clone()).collect()).await?;
         let m = self.metrics;
         // Versions seen again unchanged change no state: one audit entry per CPI, input
         // and verdict for the batch, with the count (the weekly report adds it to the
         // CPI's received), instead of one per record.
         let mut seen_again: std::collections::BTreeMap<(String, String, &'static str), usize> = std::collections::BTreeMap::new();
-        for (rec, v) in waiting.into_iter().zip(verdicts) {
+        for (p, v) in waiting.into_iter().zip(verdicts) {
             if v == Admission::New {
-                self.translator.judge(rec)?;
+                self.translator.judge_pending(p)?;
                 continue;
             }
-            let prov = rec.provenance();
+            let prov = p.record.provenance();
             let why = if v == Admission::Unchanged { "unchanged" } else { "already-queued" };
             *seen_again.entry((prov.cpi.clone(), format!("{}:{}", prov.system, prov.origin), why)).or_default() += 1;
             m.record(prov.system.as_str(), &prov.cpi, "unchanged");
             self.summary.unchanged += 1;
             self.summary.records += 1;
+            if let Some(t) = p.ticket {
+                self.translator.verdicts.push((t, Verdict::Unchanged(p.identity.message_id)));
+            }
         }
         for ((cpi, origin, why), n) in seen_again {
             let cpi = (!cpi.is_empty()).then_some(cpi.as_str());
@@ -182,7 +174,8 @@ impl<'a> Ingest<'a> {
         Ok(())
     }
 
-    /// Queues what the translator accepted so far.
+    /// Queues what the translator accepted so far: every accepted record is new (the
+    /// dedup index said so in [`Ingest::judge_deferred`]).
     pub(crate) async fn flush(&mut self) -> Result<()> {
         let mut entries = Vec::new();
         self.judge_deferred(&mut entries).await?;
@@ -196,50 +189,48 @@ impl<'a> Ingest<'a> {
         }
         self.summary.rejected += rejected.len();
         self.summary.records += rejected.len() + accepted.len();
-        let sends: Vec<bool> = accepted.iter().map(|a| a.record.communication().kind == silgate_core::CommunicationKind::Send).collect();
-        // When the CPI entered or changed the record: the start of the delay the weekly
-        // report measures (to the node's receipt).
-        let at_cpi: Vec<i64> = accepted.iter().map(|a| cpi_time_ms(&a.record)).collect();
-        let items: Vec<QueueItem> = accepted.into_iter().map(|a| item(a, now_ms())).collect();
-        let offers: Vec<Offer> = items.iter().map(|i| Offer { message_id: i.message_id.clone(), key_hash: i.key_hash.clone(), content_hash: i.content_hash.clone() }).collect();
-        let verdicts = self.dedup.admit(offers.clone()).await?;
-        let mut fresh = Vec::new();
-        let mut fresh_offers = Vec::new();
+        let received_ms = now_ms();
+        let mut items = Vec::with_capacity(accepted.len());
+        let mut identities = Vec::with_capacity(accepted.len());
         let mut codes = Vec::new();
-        for ((((it, off), v), send), t_cpi) in items.into_iter().zip(offers).zip(verdicts).zip(sends).zip(at_cpi) {
-            entries.push(NewEntry::now(Event::Received, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi), format!("at={} t_cpi={t_cpi}", it.source)));
-            match v {
-                Admission::New => {
-                    m.record(it.source.split(':').next().unwrap_or(""), &it.cpi, "queued");
-                    if send {
-                        codes.push((it.key_hash.clone(), it.communication_code.clone()));
-                    }
-                    fresh.push(it);
-                    fresh_offers.push(off);
-                }
-                Admission::Unchanged | Admission::Known => {
-                    m.record(it.source.split(':').next().unwrap_or(""), &it.cpi, "unchanged");
-                    self.summary.unchanged += 1;
-                    let why = if v == Admission::Unchanged { "unchanged since last delivery" } else { "already queued" };
-                    entries.push(NewEntry::now(Event::Deduplicated, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi), why));
-                }
+        let mut tickets = Vec::new();
+        for a in accepted {
+            // When the CPI entered or changed the record: the start of the delay the
+            // weekly report measures (to the node's receipt).
+            let t_cpi = cpi_time_ms(&a.record);
+            let send = a.record.communication().kind == silgate_core::CommunicationKind::Send;
+            let source = a.record.provenance().system;
+            if let Some(t) = a.ticket {
+                tickets.push((t, a.identity.message_id.clone()));
             }
+            identities.push(a.identity.clone());
+            let it = item(a, received_ms);
+            entries.push(NewEntry::now(Event::Received, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi), format!("at={} t_cpi={t_cpi}", it.source)));
+            m.record(source.as_str(), &it.cpi, "queued");
+            if send {
+                codes.push((it.key_hash.clone(), it.communication_code.clone()));
+            }
+            items.push(it);
         }
-        let queued: Vec<NewEntry> = fresh
-            .iter()
-            .map(|it| NewEntry::now(Event::Queued, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi), format!("backend={}", self.queue.backend())))
-            .collect();
-        let n = fresh.len();
+        entries.extend(
+            items.iter().map(|it| NewEntry::now(Event::Queued, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi), format!("backend={}", self.queue.backend()))),
+        );
+        let n = items.len();
         if n > 0 {
-            self.queue.enqueue(fresh).await?;
+            self.queue.enqueue(items).await?;
             m.enqueued(n as u64);
-            self.dedup.mark_queued(fresh_offers).await?;
+            self.dedup.mark_queued(identities).await?;
             self.dedup.remember_codes(codes).await?;
         }
         self.summary.queued += n;
-        entries.extend(queued);
         self.audit.record(entries).await?;
+        self.translator.verdicts.extend(tickets.into_iter().map(|(t, id)| (t, Verdict::Queued(id))));
         Ok(())
+    }
+
+    /// Takes the fates of the ticketed records settled so far.
+    pub(crate) fn take_verdicts(&mut self) -> Vec<(Ticket, Verdict)> {
+        std::mem::take(&mut self.translator.verdicts)
     }
 }
 
@@ -256,18 +247,10 @@ fn cpi_time_ms(r: &silgate_core::Record) -> i64 {
 }
 
 /// Builds the queue item of an accepted record.
-/// A record version's message id, business-key hash and content hash.
-fn identity(rec: &silgate_core::Record) -> (String, String, String) {
-    let content_hash = hex::encode(silgate_std1546::code::content_hash(rec));
-    let key = rec.business_key();
-    let key_hash = silgate_publish::sha256_hex(&[key.as_bytes()]);
-    (silgate_publish::message_id(rec.provenance().system.as_str(), &key, &content_hash), key_hash, content_hash)
-}
-
 fn item(a: Accepted, received_ms: i64) -> QueueItem {
     let rec = &a.record;
     let prov = rec.provenance();
-    let (message_id, key_hash, content_hash) = identity(rec);
+    let Identity { message_id, key_hash, content_hash } = a.identity;
     let code = rec.communication().code.clone().unwrap_or_default();
     QueueItem {
         message_id,

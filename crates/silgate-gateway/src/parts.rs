@@ -5,9 +5,11 @@ use crate::config::{GatewayConfig, SourceKind};
 use crate::error::{Context as _, GatewayError, Result};
 use crate::ingest::{Ingest, IngestSummary, Progress};
 use crate::metrics::GatewayMetrics;
+use crate::translate::Translator;
 use silgate_audit::{AuditLog, Auditor};
 use silgate_core::{Date, QueueItem};
-use silgate_publish::{DedupIndex, NodeClient, Publisher, RefusalSink};
+use silgate_dedup::DedupIndex;
+use silgate_publish::{NodeClient, Publisher, RefusalSink};
 use silgate_queue::AnyQueue;
 use std::io::{BufReader, Write as _};
 use std::path::{Path, PathBuf};
@@ -88,7 +90,16 @@ impl Parts {
     /// the embedded code tables at `today`.
     pub(crate) fn ingest(&self, today: Date) -> Result<Ingest<'_>> {
         let xsd = silgate_std1546::XsdValidator::shared()?;
-        Ingest::new(silgate_codes::CodeTables::embedded(), today, xsd, self)
+        let translator = Translator::collecting(silgate_codes::CodeTables::embedded(), today, xsd, &self.cfg.region, &self.cfg.quarantine_path())?.deferring();
+        Ok(Ingest {
+            translator,
+            queue: &self.queue,
+            dedup: &self.dedup,
+            audit: &self.audit,
+            metrics: &self.metrics,
+            batch: self.cfg.batch.max(1),
+            summary: IngestSummary::default(),
+        })
     }
 
     /// Ingests files of canonical JSON lines.

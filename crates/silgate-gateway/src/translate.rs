@@ -11,7 +11,8 @@
 use crate::error::{Context as _, GatewayError, Result};
 use serde::Serialize;
 use silgate_codes::CodeTables;
-use silgate_core::{CommunicationKind, Date, Issue, Position, Provenance, Record, SourceItem, SourceSystem};
+use silgate_core::{CommunicationKind, Date, Issue, Position, Provenance, Record, Rejection, SourceItem, SourceSystem};
+use silgate_dedup::Identity;
 use silgate_std1546::XsdValidator;
 use silgate_std1546::code::{CodeAllocator, ContentAllocator};
 use std::fs::File;
@@ -69,6 +70,8 @@ impl Summary {
 pub(crate) struct Accepted {
     pub(crate) record: Record,
     pub(crate) xml: String,
+    pub(crate) identity: Identity,
+    pub(crate) ticket: Option<Ticket>,
 }
 
 /// A rejected record as the audit and the metrics see it.
@@ -78,6 +81,35 @@ pub(crate) struct Rejected {
     pub(crate) rule: String,
     pub(crate) source: &'static str,
     pub(crate) cpi: String,
+}
+
+/// Names one record handed to the translator whose fate its caller waits for (a push
+/// API request): its [`Verdict`] is kept under it.
+pub(crate) type Ticket = usize;
+
+/// What became of one ticketed record.
+#[derive(Debug, Clone)]
+pub(crate) enum Verdict {
+    /// In the durable queue, under this message id.
+    Queued(String),
+    /// This version was queued or delivered before: nothing added.
+    Unchanged(String),
+    /// Quarantined, with every issue.
+    Rejected(Vec<Issue>),
+}
+
+/// A record waiting to be judged, with its identity (computed once, here) and ticket.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) record: Record,
+    pub(crate) identity: Identity,
+    pub(crate) ticket: Option<Ticket>,
+}
+
+/// The identity of a record version whose code is allocated: its message id, hashed
+/// business key and content hash.
+pub(crate) fn identity(rec: &Record) -> Identity {
+    Identity::new(rec.provenance().system.as_str(), &rec.business_key(), hex::encode(silgate_std1546::code::content_hash(rec)))
 }
 
 /// Where accepted records go.
@@ -103,7 +135,9 @@ pub struct Translator<'a> {
     /// until the dedup index has said which are unchanged: those are not judged again
     /// (the XSD and rules are most of an ingest's cost; an unchanged re-export should
     /// cost little). See [`Translator::judge`].
-    deferred: Option<Vec<Record>>,
+    deferred: Option<Vec<Pending>>,
+    /// The fates of ticketed records, until taken.
+    pub(crate) verdicts: Vec<(Ticket, Verdict)>,
 }
 
 impl std::fmt::Debug for Translator<'_> {
@@ -138,7 +172,17 @@ impl<'a> Translator<'a> {
         {
             return Err(GatewayError::config(format!("the region must be a two-digit ISTAT region code, got '{r}'")));
         }
-        Ok(Self { tables, today, xsd, allocator: region.map(|r| ContentAllocator { region: r.to_string() }), out, quarantine, summary: Summary::default(), deferred: None })
+        Ok(Self {
+            tables,
+            today,
+            xsd,
+            allocator: region.map(|r| ContentAllocator { region: r.to_string() }),
+            out,
+            quarantine,
+            summary: Summary::default(),
+            deferred: None,
+            verdicts: Vec::new(),
+        })
     }
 
     /// Records wait for [`Translator::take_deferred`] instead of being judged at once.
@@ -148,7 +192,7 @@ impl<'a> Translator<'a> {
     }
 
     /// The records waiting to be judged.
-    pub(crate) fn take_deferred(&mut self) -> Vec<Record> {
+    pub(crate) fn take_deferred(&mut self) -> Vec<Pending> {
         self.deferred.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
@@ -166,7 +210,10 @@ impl<'a> Translator<'a> {
         })
     }
 
-    fn quarantine(&mut self, source: SourceSystem, cpi: &str, position: String, issues: &[Issue]) -> Result<()> {
+    fn quarantine(&mut self, source: SourceSystem, cpi: &str, position: String, issues: &[Issue], ticket: Option<Ticket>) -> Result<()> {
+        if let Some(t) = ticket {
+            self.verdicts.push((t, Verdict::Rejected(issues.to_vec())));
+        }
         let first = issues.iter().find(|i| i.is_error()).or(issues.first());
         let (field, rule, message) = first.map_or(("", "unknown", ""), |i| (i.path.as_str(), i.rule.as_str(), i.message.as_str()));
         if let Output::Collect { rejected, .. } = &mut self.out {
@@ -181,18 +228,23 @@ impl<'a> Translator<'a> {
 
     /// Translates what an adapter emitted, or quarantines it.
     pub fn item(&mut self, item: SourceItem) -> Result<()> {
+        self.item_ticketed(item, None)
+    }
+
+    /// [`Translator::item`], keeping the item's fate under `ticket`.
+    pub(crate) fn item_ticketed(&mut self, item: SourceItem, ticket: Option<Ticket>) -> Result<()> {
         match item {
-            SourceItem::Record(rec) => self.record(*rec),
+            SourceItem::Record(rec) => self.record(*rec, ticket),
             SourceItem::Rejected(r) => {
                 self.summary.records += 1;
                 let position = format!("{}:{}", r.provenance.origin, r.provenance.position);
-                self.quarantine(r.provenance.system, &r.provenance.cpi, position, &r.issues)
+                self.quarantine(r.provenance.system, &r.provenance.cpi, position, &r.issues, ticket)
             }
         }
     }
 
     /// Translates one record (already read) or quarantines it.
-    pub(crate) fn record(&mut self, mut rec: Record) -> Result<()> {
+    fn record(&mut self, mut rec: Record, ticket: Option<Ticket>) -> Result<()> {
         self.summary.records += 1;
         let prov = rec.provenance().clone();
         let position = format!("{}:{}", prov.origin, prov.position);
@@ -215,26 +267,31 @@ impl<'a> Translator<'a> {
                 Some(code) => rec.communication_mut().code = Some(code),
                 None => {
                     let issue = Issue::error("DatiSistema/codice", "code.unallocated", "the record has no communication code and no --region was given to allocate one");
-                    return self.quarantine(prov.system, &prov.cpi, position, &[issue]);
+                    return self.quarantine(prov.system, &prov.cpi, position, &[issue], ticket);
                 }
             }
         }
         if let Some(waiting) = &mut self.deferred {
-            waiting.push(rec);
+            waiting.push(Pending { identity: identity(&rec), record: rec, ticket });
             return Ok(());
         }
-        self.judge(rec)
+        self.judge(rec, None, ticket)
+    }
+
+    /// Judges a record that waited, with the identity computed when it came in.
+    pub(crate) fn judge_pending(&mut self, p: Pending) -> Result<()> {
+        self.judge(p.record, Some(p.identity), p.ticket)
     }
 
     /// Judges a record whose code is allocated (XSD + rules): accepted with its
-    /// document, or quarantined.
-    pub(crate) fn judge(&mut self, rec: Record) -> Result<()> {
+    /// document (and identity, computed now if it has none yet), or quarantined.
+    fn judge(&mut self, rec: Record, id: Option<Identity>, ticket: Option<Ticket>) -> Result<()> {
         let prov = rec.provenance().clone();
         let position = format!("{}:{}", prov.origin, prov.position);
         let (xml, issues) = silgate_std1546::emit(&rec, self.tables, self.today, self.xsd)?;
         self.summary.warnings += issues.iter().filter(|i| !i.is_error()).count();
         if silgate_core::issue::has_errors(&issues) {
-            return self.quarantine(prov.system, &prov.cpi, position, &issues);
+            return self.quarantine(prov.system, &prov.cpi, position, &issues, ticket);
         }
         self.summary.accepted += 1;
         match &mut self.out {
@@ -244,7 +301,10 @@ impl<'a> Translator<'a> {
                 std::fs::write(&path, xml).with_context(|| format!("writing {}", path.display()))?;
                 self.summary.written.push(path);
             }
-            Output::Collect { accepted, .. } => accepted.push(Accepted { record: rec, xml }),
+            Output::Collect { accepted, .. } => {
+                let identity = id.unwrap_or_else(|| identity(&rec));
+                accepted.push(Accepted { record: rec, xml, identity, ticket });
+            }
         }
         Ok(())
     }
@@ -254,36 +314,8 @@ impl<'a> Translator<'a> {
         for (i, line) in input.lines().enumerate() {
             let n = u64::try_from(i + 1).unwrap_or(u64::MAX);
             let line = line.map_err(|e| silgate_core::SourceError::io(format!("{origin}: line {n}"), e))?;
-            self.canonical_json_line(&line, n, origin)?;
-        }
-        Ok(())
-    }
-
-    /// One canonical JSON line (`n` is its 1-based number in `origin`).
-    pub(crate) fn canonical_json_line(&mut self, line: &str, n: u64, origin: &str) -> Result<()> {
-        {
-            if line.trim().is_empty() {
-                return Ok(());
-            }
-            match parse_record(line) {
-                Ok(mut rec) => {
-                    let p = rec.provenance_mut();
-                    let cpi = std::mem::take(&mut p.cpi);
-                    *p = Provenance::new(SourceSystem::CanonicalJson, origin, Position::Line(n));
-                    p.cpi = cpi;
-                    if p.cpi.is_empty() {
-                        let id = match &rec {
-                            Record::Cv(c) => c.system.intermediary.id.clone(),
-                            Record::Vacancy(v) => v.system.intermediary.id.clone(),
-                        };
-                        rec.provenance_mut().cpi = id.unwrap_or_default();
-                    }
-                    self.record(rec)?;
-                }
-                Err(issue) => {
-                    self.summary.records += 1;
-                    self.quarantine(SourceSystem::CanonicalJson, "", format!("{origin}:line {n}"), &[issue])?;
-                }
+            if let Some(item) = canonical_json_line(&line, n, origin) {
+                self.item(item)?;
             }
         }
         Ok(())
@@ -296,4 +328,22 @@ impl<'a> Translator<'a> {
         self.summary.written.dedup();
         Ok(self.summary)
     }
+}
+
+/// One canonical JSON line (`n` is its 1-based number in `origin`) as what an adapter
+/// would emit: the record with its provenance, or its rejection; `None` for a blank line.
+pub(crate) fn canonical_json_line(line: &str, n: u64, origin: &str) -> Option<SourceItem> {
+    if line.trim().is_empty() {
+        return None;
+    }
+    Some(match parse_record(line) {
+        Ok(mut rec) => {
+            let cpi = rec.cpi().to_string();
+            let p = rec.provenance_mut();
+            *p = Provenance::new(SourceSystem::CanonicalJson, origin, Position::Line(n));
+            p.cpi = cpi;
+            SourceItem::Record(Box::new(rec))
+        }
+        Err(issue) => SourceItem::Rejected(Rejection { provenance: Provenance::new(SourceSystem::CanonicalJson, origin, Position::Line(n)), issues: vec![issue] }),
+    })
 }

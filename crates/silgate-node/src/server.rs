@@ -333,8 +333,7 @@ async fn handle(app: &Arc<App>, body: &[u8], pdd: Option<(String, String)>) -> R
         reason = "fault.injected-reject".into();
     }
     let (cpi, code) = match &report.record {
-        Some(silgate_core::Record::Cv(c)) => (c.system.intermediary.id.clone().unwrap_or_default(), c.system.communication.code.clone().unwrap_or_default()),
-        Some(silgate_core::Record::Vacancy(v)) => (v.system.intermediary.id.clone().unwrap_or_default(), v.system.communication.code.clone().unwrap_or_default()),
+        Some(r) => (r.written_cpi().unwrap_or_default().to_string(), r.communication().code.clone().unwrap_or_default()),
         None => (String::new(), String::new()),
     };
     let region = code.get(..2).unwrap_or("").to_string();

@@ -8,7 +8,13 @@ use serde::Serialize;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-const SCHEMA: &str = "
+const SCHEMA: silgate_store::migrate::Schema = silgate_store::migrate::Schema {
+    store: "node",
+    migrations: &[silgate_store::migrate::Migration { version: 1, name: "documents, minutes, reasons", sql: V1, breaks_older: false }],
+    every_open: "",
+};
+
+const V1: &str = "
 CREATE TABLE IF NOT EXISTS documents (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     egov_id     TEXT    NOT NULL UNIQUE,
@@ -139,19 +145,18 @@ pub(crate) struct SqliteStore {
 
 impl SqliteStore {
     pub(crate) fn open(path: &Path) -> Result<Self, NodeError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| NodeError::Io(format!("{}: {e}", dir.display())))?;
+        let store = |e: silgate_store::StoreError| NodeError::Io(e.to_string());
+        let mut conn = silgate_store::sqlite::open(path, silgate_store::sqlite::Durability::Normal, 0).map_err(store)?;
+        // Stores made before digests were kept (before the migration runner): the column
+        // first, so that migration 1 adopts the store whole.
+        let old: i64 = conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'documents'", [], |r| r.get(0))?;
+        if old == 1 {
+            let has_digest: i64 = conn.query_row("SELECT count(*) FROM pragma_table_info('documents') WHERE name = 'digest'", [], |r| r.get(0))?;
+            if has_digest == 0 {
+                conn.execute_batch("ALTER TABLE documents ADD COLUMN digest TEXT")?;
+            }
         }
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.execute_batch(SCHEMA)?;
-        // Stores made before digests were kept.
-        let has_digest: i64 = conn.query_row("SELECT count(*) FROM pragma_table_info('documents') WHERE name = 'digest'", [], |r| r.get(0))?;
-        if has_digest == 0 {
-            conn.execute_batch("ALTER TABLE documents ADD COLUMN digest TEXT")?;
-        }
+        silgate_store::migrate::sqlite(&mut conn, &SCHEMA).map_err(store)?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
 

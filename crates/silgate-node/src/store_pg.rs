@@ -4,11 +4,14 @@
 
 use crate::NodeError;
 use crate::store::{MinuteRow, Seen, Stored, Totals, receipt_id};
+use silgate_store::migrate::{Migration, Schema};
+use silgate_store::pg::PgConn;
 use std::sync::Arc;
-use tokio::sync::Mutex;
-use tokio_postgres::{Client, NoTls};
 
-const SCHEMA: &str = "
+const SCHEMA: Schema =
+    Schema { store: "node", migrations: &[Migration { version: 1, name: "node_documents, node_minutes, node_reasons", sql: V1, breaks_older: false }], every_open: "" };
+
+const V1: &str = "
 CREATE TABLE IF NOT EXISTS node_documents (
     seq         BIGSERIAL PRIMARY KEY,
     egov_id     TEXT    NOT NULL UNIQUE,
@@ -48,26 +51,20 @@ fn pg(e: tokio_postgres::Error) -> NodeError {
 /// The PostgreSQL store. Cloning shares the connection.
 #[derive(Debug, Clone)]
 pub(crate) struct PgStore {
-    client: Arc<Mutex<Client>>,
+    client: Arc<PgConn>,
 }
 
 impl PgStore {
     pub(crate) async fn connect(conninfo: &str) -> Result<Self, NodeError> {
-        let (client, conn) = tokio_postgres::connect(conninfo, NoTls).await.map_err(pg)?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::error!(error = %e, "node PostgreSQL connection ended");
-            }
-        });
-        // Concurrent first starts race on CREATE ... IF NOT EXISTS: serialise them with a
-        // transaction-level lock (the statements of one simple query are one transaction; a
-        // session lock would be released before it commits).
-        client.batch_execute(&format!("SELECT pg_advisory_xact_lock(7154601); {SCHEMA}")).await.map_err(pg)?;
-        Ok(Self { client: Arc::new(Mutex::new(client)) })
+        // A connection that comes back after the server restarts; migrated under the
+        // runner's advisory lock (concurrent first starts migrate once).
+        let conn = PgConn::connect(conninfo, "node").await.map_err(pg)?;
+        silgate_store::migrate::postgres(&mut *conn.get().await.map_err(pg)?, &SCHEMA).await.map_err(|e| NodeError::Io(e.to_string()))?;
+        Ok(Self { client: Arc::new(conn) })
     }
 
     pub(crate) async fn repeat(&self, egov_id: &str, digest: &str, minute: i64) -> Result<(Seen, String), NodeError> {
-        let c = self.client.lock().await;
+        let c = self.client.get().await.map_err(pg)?;
         let Some(row) = c.query_opt("SELECT response, region, cpi, kind, digest FROM node_documents WHERE egov_id = $1", &[&egov_id]).await.map_err(pg)? else {
             return Ok((Seen::New, String::new()));
         };
@@ -80,7 +77,7 @@ impl PgStore {
     }
 
     pub(crate) async fn insert(&self, s: Stored, respond: impl FnOnce(&str) -> String + Send + 'static) -> Result<(String, Seen), NodeError> {
-        let mut c = self.client.lock().await;
+        let mut c = self.client.get().await.map_err(pg)?;
         let tx = c.transaction().await.map_err(pg)?;
         let minute = s.received_ms / 60_000;
         // Serialise inserts of one id: the loser of a race sees the winner's answer.
@@ -116,7 +113,7 @@ impl PgStore {
     }
 
     pub(crate) async fn minutes(&self, since_minute: i64) -> Result<Vec<MinuteRow>, NodeError> {
-        let c = self.client.lock().await;
+        let c = self.client.get().await.map_err(pg)?;
         let rows = c
             .query("SELECT minute, region, cpi, kind, outcome, n FROM node_minutes WHERE minute >= $1 ORDER BY minute, region, cpi, kind, outcome", &[&since_minute])
             .await
@@ -125,7 +122,7 @@ impl PgStore {
     }
 
     pub(crate) async fn totals(&self) -> Result<Totals, NodeError> {
-        let c = self.client.lock().await;
+        let c = self.client.get().await.map_err(pg)?;
         let t = c
             .query_one(
                 "SELECT coalesce(sum(CASE WHEN ok THEN 1 ELSE 0 END), 0)::BIGINT, coalesce(sum(CASE WHEN ok THEN 0 ELSE 1 END), 0)::BIGINT,

@@ -14,7 +14,8 @@
 
 use silgate_audit::{AuditLog, Auditor};
 use silgate_core::{Queue, QueueItem, Record, RecordKind};
-use silgate_publish::{ClientConfig, DedupIndex, NodeClient, Publisher, RefusalSink, RetryConfig};
+use silgate_dedup::DedupIndex;
+use silgate_publish::{ClientConfig, NodeClient, Publisher, RefusalSink, RetryConfig};
 use silgate_queue::{RabbitConfig, RabbitQueue, SqliteConfig, SqliteQueue};
 use silgate_std1546::XsdValidator;
 use silgate_std1546::code::{CodeAllocator, ContentAllocator};
@@ -49,8 +50,8 @@ fn documents(n: usize) -> Vec<QueueItem> {
             assert!(!silgate_core::issue::has_errors(&issues), "{issues:?}");
             let key = rec.business_key();
             QueueItem {
-                message_id: silgate_publish::message_id("bench", &key, &i.to_string()),
-                key_hash: silgate_publish::sha256_hex(&[key.as_bytes()]),
+                message_id: silgate_dedup::message_id("bench", &key, &i.to_string()),
+                key_hash: silgate_dedup::sha256_hex(&[key.as_bytes()]),
                 content_hash: i.to_string(),
                 kind: RecordKind::Vacancy,
                 region: "16".into(),

@@ -1,9 +1,9 @@
-//! Delivery to the national node: dedup index, SOAP/eGov client, retries, circuit
-//! breaker, dead letter.
+//! Delivery to the national node: SOAP/eGov client, retries, circuit breaker, dead
+//! letter, over the dedup index of `silgate-dedup`.
 //!
 //! The [`Publisher`] leases items from any [`silgate_core::Queue`], and for each:
 //!
-//! 1. acks it at once if the [`DedupIndex`] says this message id was delivered
+//! 1. acks it at once if the dedup index (`silgate_dedup::DedupIndex`) says this message id was delivered
 //!    (a redelivery after a crash);
 //! 2. takes its eGov id from the index (allocated and persisted on first use, reused
 //!    on every retry);
@@ -22,24 +22,21 @@
 
 pub mod breaker;
 pub mod client;
-pub mod dedup;
-mod dedup_pg;
 mod publisher;
 
 pub use breaker::{BreakerState, CircuitBreaker};
 pub use client::{ClientConfig, NodeClient, Outcome, is_loopback_host, plain_http_allowed, tls_config};
-pub use dedup::{Admission, DedupIndex, Offer, SqliteDedup};
-pub use dedup_pg::PgDedup;
 pub use publisher::{Counters, LATENCY_BOUNDS, Latency, Publisher, RefusalSink, RetryConfig};
-
-use sha2::{Digest, Sha256};
 
 /// Errors of delivery.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     /// The dedup index failed.
-    #[error("dedup index: {0}")]
-    Dedup(String),
+    #[error(transparent)]
+    Dedup(#[from] silgate_dedup::DedupError),
+    /// A task of the publisher ended abnormally.
+    #[error("publisher task: {0}")]
+    Task(String),
     /// The configuration is unusable (certificates, URL).
     #[error("delivery config: {0}")]
     Config(String),
@@ -51,38 +48,17 @@ pub enum PublishError {
     Audit(#[from] silgate_audit::AuditError),
 }
 
-impl From<rusqlite::Error> for PublishError {
-    fn from(e: rusqlite::Error) -> Self {
-        Self::Dedup(e.to_string())
-    }
-}
-
 impl PublishError {
     /// Stable short code.
     pub fn as_code(&self) -> &'static str {
         match self {
-            Self::Dedup(_) => "publish.dedup",
+            Self::Dedup(e) => e.as_code(),
+            Self::Task(_) => "publish.task",
             Self::Config(_) => "publish.config",
             Self::Queue(e) => e.as_code(),
             Self::Audit(e) => e.as_code(),
         }
     }
-}
-
-/// Lowercase hex of SHA-256.
-pub fn sha256_hex(parts: &[&[u8]]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update((p.len() as u64).to_be_bytes());
-        h.update(p);
-    }
-    hex::encode(h.finalize())
-}
-
-/// The message id of a record version: SHA-256 over (source system, business key,
-/// content hash), hex.
-pub fn message_id(system: &str, business_key: &str, content_hash: &str) -> String {
-    sha256_hex(&[system.as_bytes(), business_key.as_bytes(), content_hash.as_bytes()])
 }
 
 #[cfg(test)]

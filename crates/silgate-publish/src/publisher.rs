@@ -3,10 +3,10 @@
 use crate::PublishError;
 use crate::breaker::CircuitBreaker;
 use crate::client::{NodeClient, Outcome};
-use crate::dedup::{DedupIndex, Offer};
 use backon::BackoffBuilder as _;
 use silgate_audit::{Auditor, Event, NewEntry};
 use silgate_core::{Leased, Queue, QueueItem};
+use silgate_dedup::{DedupIndex, Identity};
 use silgate_std1546::egov::{self, Action};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -110,8 +110,8 @@ impl<Q: Queue> std::fmt::Debug for Publisher<Q> {
     }
 }
 
-fn offer(item: &QueueItem) -> Offer {
-    Offer { message_id: item.message_id.clone(), key_hash: item.key_hash.clone(), content_hash: item.content_hash.clone() }
+fn offer(item: &QueueItem) -> Identity {
+    Identity { message_id: item.message_id.clone(), key_hash: item.key_hash.clone(), content_hash: item.content_hash.clone() }
 }
 
 fn entry(event: Event, item: &QueueItem, detail: String) -> NewEntry {
@@ -126,7 +126,7 @@ fn stamp_now() -> String {
 /// A successful delivery waiting to be committed by the settler.
 struct Settle {
     lease: silgate_core::LeaseId,
-    offer: Offer,
+    offer: Identity,
     receipt: String,
     entries: Vec<NewEntry>,
 }
@@ -231,7 +231,7 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
         // Drain: every in-flight delivery settles or releases, then the settler empties.
         let _all = slots.acquire_many(u32::try_from(width).unwrap_or(u32::MAX)).await;
         drop(settle_tx);
-        settler.await.map_err(|e| PublishError::Dedup(format!("settler task: {e}")))?;
+        settler.await.map_err(|e| PublishError::Task(format!("settler task: {e}")))?;
         Ok(())
     }
 
@@ -337,7 +337,7 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                     self.breaker.success(permit);
                     let entries = vec![entry(Event::Attempt, item, detail), entry(Event::Delivered, item, format!("receipt={receipt} egov={egov_id}"))];
                     if settle.send(Settle { lease: l.lease, offer: o, receipt, entries }).await.is_err() {
-                        return Err(PublishError::Dedup("settler stopped".into()));
+                        return Err(PublishError::Task("settler stopped".into()));
                     }
                     return Ok(Done::Settled);
                 }

@@ -14,7 +14,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-const SCHEMA: &str = "
+const SCHEMA: silgate_store::migrate::Schema = silgate_store::migrate::Schema {
+    store: "queue",
+    migrations: &[silgate_store::migrate::Migration { version: 1, name: "queue, dead, depth", sql: V1, breaks_older: false }],
+    every_open: "",
+};
+
+const V1: &str = "
 CREATE TABLE IF NOT EXISTS queue (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
     message_id TEXT    NOT NULL UNIQUE,
@@ -108,14 +114,8 @@ impl SqliteQueue {
 }
 
 fn open_conn(path: &Path) -> Result<Connection, QueueError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| unavailable(format!("creating {}: {e}", dir.display())))?;
-    }
-    let conn = Connection::open(path).map_err(unavailable)?;
-    conn.busy_timeout(Duration::from_secs(30)).map_err(unavailable)?;
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
-    conn.pragma_update(None, "synchronous", "FULL").map_err(unavailable)?;
-    conn.execute_batch(SCHEMA).map_err(unavailable)?;
+    let mut conn = silgate_store::sqlite::open(path, silgate_store::sqlite::Durability::Full, 0).map_err(unavailable)?;
+    silgate_store::migrate::sqlite(&mut conn, &SCHEMA).map_err(unavailable)?;
     Ok(conn)
 }
 

@@ -12,7 +12,7 @@
 use crate::PecConfig;
 use mail_parser::{MessageParser, MimeHeaders};
 use silgate_core::source::{Emit, ReadSummary, Rejection, Source, SourceError, SourceItem};
-use silgate_core::{Position, Provenance, Record, SourceSystem};
+use silgate_core::{Position, Provenance, SourceSystem};
 use silgate_source_tabular::Limits;
 use silgate_source_tabular::unzip::{self, ZipLimits};
 use std::ops::ControlFlow;
@@ -138,7 +138,7 @@ fn pass(item: SourceItem, origin: &str, cpi: &str, sum: &mut ReadSummary, emit: 
     match item {
         SourceItem::Record(mut rec) => {
             rebase(rec.provenance_mut());
-            let theirs = record_cpi(&rec);
+            let theirs = rec.cpi().to_string();
             if theirs != cpi {
                 let r = Rejection::one(
                     rec.provenance().clone(),
@@ -155,18 +155,6 @@ fn pass(item: SourceItem, origin: &str, cpi: &str, sum: &mut ReadSummary, emit: 
             sum.emit(emit, SourceItem::Rejected(r))
         }
     }
-}
-
-fn record_cpi(rec: &Record) -> String {
-    let p = &rec.provenance().cpi;
-    if !p.is_empty() {
-        return p.clone();
-    }
-    match rec {
-        Record::Cv(c) => c.system.intermediary.id.clone(),
-        Record::Vacancy(v) => v.system.intermediary.id.clone(),
-    }
-    .unwrap_or_default()
 }
 
 /// One file (an attachment, or an entry of an unpacked zip).

@@ -24,7 +24,7 @@ use super::{Driver, Shutdown};
 use crate::Parts;
 use crate::config::{ApiConfig, ApiTls};
 use crate::error::{Context as _, GatewayError, Result as GwResult};
-use crate::parts::today;
+use crate::translate::{Ticket, Verdict};
 use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
@@ -50,8 +50,9 @@ struct ApiState {
     certs: HashMap<String, String>,
     rate: u32,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
-    /// One request at a time reaches the ingest step (its translator and batch).
-    ingest: tokio::sync::Mutex<()>,
+    /// The ingest task's inbox (see [`submissions`]): every request's records go
+    /// through the one ingest step, batched together.
+    submit: tokio::sync::mpsc::Sender<Submission>,
 }
 
 fn error(status: StatusCode, code: &str, message: &str, field: &str) -> Response {
@@ -128,13 +129,6 @@ enum Outcome {
     Forbidden(String),
 }
 
-fn record_cpi(r: &Record) -> Option<String> {
-    match r {
-        Record::Cv(c) => c.system.intermediary.id.clone(),
-        Record::Vacancy(v) => v.system.intermediary.id.clone(),
-    }
-}
-
 /// Parses a body as canonical JSON or a national document.
 fn parse(body: &[u8], xml: bool, want: Option<RecordKind>) -> Result<Record, Vec<Issue>> {
     let rec = if xml {
@@ -154,53 +148,24 @@ fn parse(body: &[u8], xml: bool, want: Option<RecordKind>) -> Result<Record, Vec
     Ok(rec)
 }
 
-async fn ingest_one(st: &ApiState, cpi: &str, mut rec: Record) -> GwResult<Outcome> {
-    if record_cpi(&rec).as_deref() != Some(cpi) {
-        return Ok(Outcome::Forbidden(record_cpi(&rec).unwrap_or_default()));
+/// Takes one record of the caller's CPI through the gateway's ingest (the same path as
+/// a file's record: see [`submissions`]) and waits for its fate.
+async fn ingest_one(st: &ApiState, cpi: &str, mut rec: Record) -> Option<Outcome> {
+    if rec.written_cpi() != Some(cpi) {
+        return Some(Outcome::Forbidden(rec.written_cpi().unwrap_or_default().to_string()));
     }
     {
         let p = rec.provenance_mut();
         *p = Provenance::new(SourceSystem::Push, format!("push:{cpi}"), Position::Unknown);
         p.cpi = cpi.to_string();
     }
-    // A closure pushed without the code it closes names the one last queued here.
-    if rec.communication().kind == silgate_core::CommunicationKind::Closure && rec.communication().previous_code.is_none() {
-        let key_hash = silgate_publish::sha256_hex(&[rec.business_key().as_bytes()]);
-        match st.parts.dedup.last_codes(vec![key_hash]).await?.pop().flatten() {
-            Some(code) => rec.communication_mut().previous_code = Some(code),
-            None => {
-                return Ok(Outcome::Rejected(vec![Issue::error(
-                    "system.communication.previous_code",
-                    "closure.unknown-original",
-                    "no version of this record was sent through this gateway: there is nothing to close",
-                )]));
-            }
-        }
-    }
-    if rec.communication().code.is_none() {
-        use silgate_std1546::code::CodeAllocator;
-        let code = silgate_std1546::code::ContentAllocator { region: st.parts.cfg.region.clone() }.allocate(&rec);
-        rec.communication_mut().code = code;
-    }
-    let tables = silgate_codes::CodeTables::embedded();
-    let xsd = silgate_std1546::XsdValidator::shared()?;
-    let (_, issues) = silgate_std1546::emit(&rec, tables, today(), xsd)?;
-    if silgate_core::issue::has_errors(&issues) {
-        let entries = vec![
-            NewEntry::now(Event::Received, None, None, Some(cpi), "at=push"),
-            NewEntry::now(Event::Rejected, None, None, Some(cpi), format!("rule={} at=push", issues.iter().find(|i| i.is_error()).map_or("", |i| i.rule.as_str()))),
-        ];
-        st.parts.audit.record(entries).await?;
-        return Ok(Outcome::Rejected(issues));
-    }
-    let content = hex::encode(silgate_std1546::code::content_hash(&rec));
-    let id = silgate_publish::message_id(SourceSystem::Push.as_str(), &rec.business_key(), &content);
-    let _guard = st.ingest.lock().await;
-    let parts = &st.parts;
-    let mut ing = parts.ingest(today())?;
-    ing.translator.record(rec)?;
-    ing.flush().await?;
-    Ok(if ing.summary.queued == 1 { Outcome::Queued(id) } else { Outcome::Unchanged(id) })
+    let (reply, verdict) = tokio::sync::oneshot::channel();
+    st.submit.send(Submission { record: rec, reply }).await.ok()?;
+    Some(match verdict.await.ok()?? {
+        Verdict::Queued(id) => Outcome::Queued(id),
+        Verdict::Unchanged(id) => Outcome::Unchanged(id),
+        Verdict::Rejected(issues) => Outcome::Rejected(issues),
+    })
 }
 
 fn respond(o: Outcome) -> Response {
@@ -253,11 +218,8 @@ async fn push(st: Arc<ApiState>, headers: HeaderMap, peer: Peer, body: Body, kin
         Err(issues) => return respond(Outcome::Rejected(issues)),
     };
     match ingest_one(&st, &cpi, rec).await {
-        Ok(o) => respond(o),
-        Err(e) => {
-            tracing::error!(error = %e, "Push ingest failed");
-            error(StatusCode::SERVICE_UNAVAILABLE, "api.unavailable", "the record could not be queued now: try again", "")
-        }
+        Some(o) => respond(o),
+        None => error(StatusCode::SERVICE_UNAVAILABLE, "api.unavailable", "the record could not be queued now: try again", ""),
     }
 }
 
@@ -282,9 +244,8 @@ async fn batch(State(st): State<Arc<ApiState>>, headers: HeaderMap, peer: Peer, 
     for (i, item) in items.into_iter().enumerate() {
         let outcome = match silgate_core::json::record_from_value(item).map_err(|e| vec![e]) {
             Ok(rec) => match ingest_one(&st, &cpi, rec).await {
-                Ok(o) => o,
-                Err(e) => {
-                    tracing::error!(error = %e, "Push ingest failed");
+                Some(o) => o,
+                None => {
                     return error(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "api.unavailable",
@@ -376,9 +337,13 @@ impl Driver for ApiDriver {
             None => tokio::net::TcpListener::bind(self.addr).await.map_err(|err| GatewayError::Serve { what: "api.listen", err })?,
         };
         let cfg = &self.cfg;
+        // The ingest task ends once the state (the only sender) is dropped with the
+        // router, after the last request in flight was answered.
+        let (submit, inbox) = tokio::sync::mpsc::channel(1024);
+        let ingest = tokio::spawn(submissions(parts.clone(), inbox));
         let tokens = cfg.clients.iter().filter_map(|c| Some((c.token_sha256.as_ref()?.to_ascii_lowercase(), c.cpi.clone()))).collect();
         let certs = cfg.clients.iter().filter_map(|c| Some((c.cert_sha256.as_ref()?.to_ascii_lowercase().replace(':', ""), c.cpi.clone()))).collect();
-        let st = Arc::new(ApiState { parts: parts.clone(), tokens, certs, rate: cfg.rate_per_minute, buckets: Mutex::new(HashMap::new()), ingest: tokio::sync::Mutex::new(()) });
+        let st = Arc::new(ApiState { parts: parts.clone(), tokens, certs, rate: cfg.rate_per_minute, buckets: Mutex::new(HashMap::new()), submit });
         let app = Router::new()
             .route("/v1/vacancies", post(vacancies))
             .route("/v1/cvs", post(cvs))
@@ -394,6 +359,7 @@ impl Driver for ApiDriver {
             }
             Some(t) => serve_tls(listener, tls_acceptor(t)?, app, stop.clone()).await,
         }
+        ingest.await.map_err(|_| GatewayError::Task("push ingest"))?;
         Ok(())
     }
 }
@@ -473,4 +439,56 @@ async fn serve_tls(listener: tokio::net::TcpListener, acceptor: tokio_rustls::Tl
     while Arc::strong_count(&open) > 1 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// A record pushed through the API, waiting for its fate.
+#[derive(Debug)]
+struct Submission {
+    /// The record, its provenance set (push, the caller's CPI).
+    record: Record,
+    /// Where its verdict goes; `None`: the batch could not be queued now.
+    reply: tokio::sync::oneshot::Sender<Option<Verdict>>,
+}
+
+/// The push API's ingest: one task owns the ingest step and takes the records of
+/// every request through it, in batches of what has arrived (group commit), exactly
+/// as it takes a file's: previous code, code, identity, dedup, judge, queue, audit.
+/// Ends when every sender is gone (the API stopped).
+async fn submissions(parts: Arc<Parts>, mut rx: tokio::sync::mpsc::Receiver<Submission>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < parts.cfg.batch.max(1) {
+            match rx.try_recv() {
+                Ok(s) => batch.push(s),
+                Err(_) => break,
+            }
+        }
+        let (records, replies): (Vec<Record>, Vec<_>) = batch.into_iter().map(|s| (s.record, s.reply)).unzip();
+        let mut verdicts: Vec<Option<Verdict>> = replies.iter().map(|_| None).collect();
+        match ingest_batch(&parts, records).await {
+            Ok(settled) => {
+                for (t, v) in settled {
+                    if let Some(slot) = verdicts.get_mut(t) {
+                        *slot = Some(v);
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, code = e.as_code(), "Push ingest failed; the requests are answered 503"),
+        }
+        for (reply, v) in replies.into_iter().zip(verdicts) {
+            // A caller that went away (timeout, closed connection) needs no answer.
+            let _gone = reply.send(v);
+        }
+    }
+}
+
+/// One batch of pushed records through the ingest step, each under its index as ticket.
+async fn ingest_batch(parts: &Parts, records: Vec<Record>) -> GwResult<Vec<(Ticket, Verdict)>> {
+    let mut ing = parts.ingest(crate::parts::today())?;
+    for (t, rec) in records.into_iter().enumerate() {
+        let item = ing.previous_code(silgate_core::SourceItem::Record(Box::new(rec))).await?;
+        ing.translator.item_ticketed(item, Some(t))?;
+    }
+    ing.flush().await?;
+    Ok(ing.take_verdicts())
 }

@@ -67,7 +67,7 @@ impl PecMailbox {
 
     /// Handles one message whole; returns once it may be marked processed.
     async fn one(&self, parts: &Parts, uid: u32, raw: Vec<u8>) -> Result<()> {
-        let hash = silgate_publish::sha256_hex(&[&raw]);
+        let hash = silgate_dedup::sha256_hex(&[&raw]);
         let (pec, copy) = (self.pec.clone(), raw.clone());
         let opened = tokio::task::spawn_blocking(move || silgate_source_pec::envelope::open(&copy, &pec.trust)).await?;
         let (class, id, cpi) = match &opened {

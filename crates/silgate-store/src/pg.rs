@@ -1,5 +1,5 @@
-//! One PostgreSQL connection that comes back after the server restarts, shared by the
-//! audit log and the dedup index (`silgate-publish`).
+//! One PostgreSQL connection that comes back after the server restarts, used by the
+//! audit log, the dedup index and the node's store.
 //!
 //! Each use checks the connection and reconnects once it has closed. The operation
 //! that saw it close failed, and its caller retries it (an input stays in its inbox, a

@@ -3,12 +3,19 @@
 //! `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` of each allocation, so two
 //! instances never hand out the same progressive.
 
-use crate::PublishError;
-use crate::dedup::{Admission, Offer};
-use silgate_audit::pgconn::PgConn;
+use crate::{Admission, DedupError, Identity};
+use silgate_store::migrate::{Migration, Schema};
+use silgate_store::now_ms;
+use silgate_store::pg::PgConn;
 use std::sync::Arc;
 
-const SCHEMA: &str = "
+const SCHEMA: Schema = Schema {
+    store: "dedup",
+    migrations: &[Migration { version: 1, name: "dedup_messages, dedup_latest, dedup_egov_counter, dedup_sent_codes, dedup_seen_inputs", sql: V1, breaks_older: false }],
+    every_open: "",
+};
+
+const V1: &str = "
 CREATE TABLE IF NOT EXISTS dedup_messages (
     message_id   TEXT PRIMARY KEY,
     key_hash     TEXT   NOT NULL,
@@ -29,12 +36,8 @@ CREATE TABLE IF NOT EXISTS dedup_sent_codes (key_hash TEXT PRIMARY KEY, code TEX
 CREATE TABLE IF NOT EXISTS dedup_seen_inputs (key TEXT PRIMARY KEY, at_ms BIGINT NOT NULL);
 ";
 
-fn pg(e: tokio_postgres::Error) -> PublishError {
-    PublishError::Dedup(format!("PostgreSQL: {e}"))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+fn pg(e: tokio_postgres::Error) -> DedupError {
+    DedupError::Store(e.into())
 }
 
 /// The PostgreSQL dedup index. Cloning shares the connection.
@@ -44,17 +47,14 @@ pub struct PgDedup {
 }
 
 impl PgDedup {
-    pub(crate) async fn connect(conninfo: &str) -> Result<Self, PublishError> {
+    pub(crate) async fn connect(conninfo: &str) -> Result<Self, DedupError> {
         let conn = PgConn::connect(conninfo, "dedup").await.map_err(pg)?;
-        // Concurrent first starts race on CREATE ... IF NOT EXISTS: serialise them. The
-        // statements of one simple query run as one transaction, so the lock must be the
-        // transaction-level one: a session lock released before that transaction commits
-        // lets the next starter miss the uncommitted tables (found by the scale-out test).
-        conn.get().await.map_err(pg)?.batch_execute(&format!("SELECT pg_advisory_xact_lock(7154602); {SCHEMA}")).await.map_err(pg)?;
+        // Under the migration runner's advisory lock: concurrent first starts migrate once.
+        silgate_store::migrate::postgres(&mut *conn.get().await.map_err(pg)?, &SCHEMA).await?;
         Ok(Self { conn: Arc::new(conn) })
     }
 
-    pub(crate) async fn remember_codes(&self, codes: Vec<(String, String)>) -> Result<(), PublishError> {
+    pub(crate) async fn remember_codes(&self, codes: Vec<(String, String)>) -> Result<(), DedupError> {
         let mut c = self.conn.get().await.map_err(pg)?;
         let tx = c.transaction().await.map_err(pg)?;
         let up = tx
@@ -68,18 +68,18 @@ impl PgDedup {
         tx.commit().await.map_err(pg)
     }
 
-    pub(crate) async fn input_seen(&self, key: String) -> Result<bool, PublishError> {
+    pub(crate) async fn input_seen(&self, key: String) -> Result<bool, DedupError> {
         let c = self.conn.get().await.map_err(pg)?;
         Ok(c.query_opt("SELECT 1 FROM dedup_seen_inputs WHERE key = $1", &[&key]).await.map_err(pg)?.is_some())
     }
 
-    pub(crate) async fn mark_input(&self, key: String) -> Result<(), PublishError> {
+    pub(crate) async fn mark_input(&self, key: String) -> Result<(), DedupError> {
         let c = self.conn.get().await.map_err(pg)?;
         c.execute("INSERT INTO dedup_seen_inputs (key, at_ms) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", &[&key, &now_ms()]).await.map_err(pg)?;
         Ok(())
     }
 
-    pub(crate) async fn last_codes(&self, keys: Vec<String>) -> Result<Vec<Option<String>>, PublishError> {
+    pub(crate) async fn last_codes(&self, keys: Vec<String>) -> Result<Vec<Option<String>>, DedupError> {
         let c = self.conn.get().await.map_err(pg)?;
         let q = c.prepare("SELECT code FROM dedup_sent_codes WHERE key_hash = $1").await.map_err(pg)?;
         let mut out = Vec::with_capacity(keys.len());
@@ -89,7 +89,7 @@ impl PgDedup {
         Ok(out)
     }
 
-    pub(crate) async fn admit(&self, offers: Vec<Offer>) -> Result<Vec<Admission>, PublishError> {
+    pub(crate) async fn admit(&self, offers: Vec<Identity>) -> Result<Vec<Admission>, DedupError> {
         let c = self.conn.get().await.map_err(pg)?;
         let latest = c.prepare("SELECT content_hash FROM dedup_latest WHERE key_hash = $1").await.map_err(pg)?;
         let known = c.prepare("SELECT 1 FROM dedup_messages WHERE message_id = $1").await.map_err(pg)?;
@@ -107,7 +107,7 @@ impl PgDedup {
         Ok(out)
     }
 
-    pub(crate) async fn mark_queued(&self, offers: Vec<Offer>) -> Result<(), PublishError> {
+    pub(crate) async fn mark_queued(&self, offers: Vec<Identity>) -> Result<(), DedupError> {
         let mut c = self.conn.get().await.map_err(pg)?;
         let tx = c.transaction().await.map_err(pg)?;
         let ins = tx
@@ -121,7 +121,7 @@ impl PgDedup {
         tx.commit().await.map_err(pg)
     }
 
-    pub(crate) async fn delivered_many(&self, ids: Vec<String>) -> Result<Vec<Option<String>>, PublishError> {
+    pub(crate) async fn delivered_many(&self, ids: Vec<String>) -> Result<Vec<Option<String>>, DedupError> {
         let c = self.conn.get().await.map_err(pg)?;
         let st = c.prepare("SELECT receipt FROM dedup_messages WHERE message_id = $1 AND state = 'delivered'").await.map_err(pg)?;
         let mut out = Vec::with_capacity(ids.len());
@@ -131,7 +131,7 @@ impl PgDedup {
         Ok(out)
     }
 
-    pub(crate) async fn egov_ids(&self, offers: Vec<Offer>, sender: &str, make: impl Fn(u64) -> Option<String> + Send + 'static) -> Result<Vec<String>, PublishError> {
+    pub(crate) async fn egov_ids(&self, offers: Vec<Identity>, sender: &str, make: impl Fn(u64) -> Option<String> + Send + 'static) -> Result<Vec<String>, DedupError> {
         let mut c = self.conn.get().await.map_err(pg)?;
         let tx = c.transaction().await.map_err(pg)?;
         let get = tx.prepare("SELECT egov_id FROM dedup_messages WHERE message_id = $1").await.map_err(pg)?;
@@ -156,7 +156,7 @@ impl PgDedup {
                 continue;
             }
             let n: i64 = tx.query_one(&bump, &[&sender]).await.map_err(pg)?.get(0);
-            let id = make(u64::try_from(n).unwrap_or(0)).ok_or_else(|| PublishError::Dedup(format!("eGov counter for {sender} exhausted (7 digits)")))?;
+            let id = make(u64::try_from(n).unwrap_or(0)).ok_or_else(|| DedupError::CounterExhausted(sender.to_string()))?;
             // Another instance may have allocated one meanwhile: keep the first.
             let kept: String = tx.query_one(&put, &[&o.message_id, &o.key_hash, &o.content_hash, &id, &now]).await.map_err(pg)?.get(0);
             out.push(kept);
@@ -165,7 +165,7 @@ impl PgDedup {
         Ok(out)
     }
 
-    pub(crate) async fn mark_delivered_many(&self, done: Vec<(Offer, String)>) -> Result<(), PublishError> {
+    pub(crate) async fn mark_delivered_many(&self, done: Vec<(Identity, String)>) -> Result<(), DedupError> {
         let mut c = self.conn.get().await.map_err(pg)?;
         let tx = c.transaction().await.map_err(pg)?;
         let upd = tx.prepare("UPDATE dedup_messages SET state = 'delivered', receipt = $2, updated_ms = $3 WHERE message_id = $1").await.map_err(pg)?;
@@ -184,13 +184,13 @@ impl PgDedup {
         tx.commit().await.map_err(pg)
     }
 
-    pub(crate) async fn mark_refused(&self, message_id: &str) -> Result<(), PublishError> {
+    pub(crate) async fn mark_refused(&self, message_id: &str) -> Result<(), DedupError> {
         let c = self.conn.get().await.map_err(pg)?;
         c.execute("UPDATE dedup_messages SET state = 'refused', updated_ms = $2 WHERE message_id = $1", &[&message_id, &now_ms()]).await.map_err(pg)?;
         Ok(())
     }
 
-    pub(crate) async fn reopen(&self, ids: Vec<String>) -> Result<(), PublishError> {
+    pub(crate) async fn reopen(&self, ids: Vec<String>) -> Result<(), DedupError> {
         let c = self.conn.get().await.map_err(pg)?;
         for id in &ids {
             c.execute("UPDATE dedup_messages SET state = 'queued' WHERE message_id = $1 AND state <> 'delivered'", &[id]).await.map_err(pg)?;

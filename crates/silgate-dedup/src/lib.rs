@@ -1,0 +1,261 @@
+//! The dedup index: which record versions exist, which were delivered, and the eGov
+//! message id each one travels under; shared by ingest (is this version new?) and the
+//! publisher (was it delivered? under which eGov id?), so neither calls into the
+//! other's crate.
+//!
+//! - `messages`: one row per message id (record version) ever queued, with its state
+//!   (`queued`, `delivered`, `refused`), its eGov id once allocated, and the node's
+//!   receipt.
+//! - `latest`: per business key (hashed), the content hash last delivered. An ingest
+//!   whose content hash equals it is *unchanged* and is not queued (DESIGN §3.3).
+//! - `egov_counter`: the persisted 7-digit progressive of the eGov ids, per sender.
+//!   An id is allocated once per message id, stored before the first send, and reused
+//!   on every retry (egov.md).
+//!
+//! - `sent_codes`: per business key, the communication code last queued (what a later
+//!   closure names as the code it closes); `seen_inputs`: inputs processed whole (a PEC
+//!   message by identificativo + content hash).
+//!
+//! The publisher marks a message delivered here *before* it acks the queue (DESIGN
+//! §3.2): after a crash between the two, the redelivered item is found delivered and
+//! acked without a second send.
+//!
+//! # Layout
+//!
+//! - `lib.rs`: [`DedupIndex`] (the backend chosen by config), [`Admission`], [`Identity`],
+//!   the identity of a record version ([`message_id`], [`sha256_hex`]), [`DedupError`],
+//!   the schemas.
+//! - `sqlite.rs`: [`SqliteDedup`]; `pg.rs`: [`PgDedup`] (same tables, `dedup_` prefix).
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod pg;
+mod sqlite;
+
+pub use pg::PgDedup;
+pub use sqlite::SqliteDedup;
+
+use sha2::{Digest, Sha256};
+use silgate_store::migrate::{Migration, Schema};
+use std::path::Path;
+
+/// Errors of the dedup index.
+#[derive(Debug, thiserror::Error)]
+pub enum DedupError {
+    /// Its store failed (SQLite, PostgreSQL, a migration).
+    #[error("dedup index: {0}")]
+    Store(#[from] silgate_store::StoreError),
+    /// An allocation of eGov ids returned none.
+    #[error("dedup index: no eGov id was allocated")]
+    NoEgovId,
+    /// The eGov progressive of a sender ran out of its 7 digits.
+    #[error("dedup index: eGov counter for {0} exhausted (7 digits)")]
+    CounterExhausted(String),
+}
+
+impl From<rusqlite::Error> for DedupError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+impl From<tokio_postgres::Error> for DedupError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+impl DedupError {
+    /// Stable short code.
+    pub fn as_code(&self) -> &'static str {
+        match self {
+            Self::Store(e) => e.as_code(),
+            Self::CounterExhausted(_) | Self::NoEgovId => "dedup.counter",
+        }
+    }
+}
+
+/// Lowercase hex of SHA-256 over length-prefixed parts.
+pub fn sha256_hex(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p);
+    }
+    hex::encode(h.finalize())
+}
+
+impl Identity {
+    /// The identity of a version of the record `business_key` read from `system`, whose
+    /// canonical content hashes to `content_hash` (hex).
+    pub fn new(system: &str, business_key: &str, content_hash: String) -> Self {
+        Self { message_id: message_id(system, business_key, &content_hash), key_hash: sha256_hex(&[business_key.as_bytes()]), content_hash }
+    }
+}
+
+/// The message id of a record version: SHA-256 over (source system, business key,
+/// content hash), hex.
+pub fn message_id(system: &str, business_key: &str, content_hash: &str) -> String {
+    sha256_hex(&[system.as_bytes(), business_key.as_bytes(), content_hash.as_bytes()])
+}
+
+/// The SQLite index's migrations.
+pub(crate) const SQLITE_SCHEMA: Schema = Schema {
+    store: "dedup",
+    migrations: &[Migration { version: 1, name: "messages, latest, egov_counter, sent_codes, seen_inputs", sql: SQLITE_V1, breaks_older: false }],
+    every_open: "",
+};
+
+const SQLITE_V1: &str = "
+CREATE TABLE IF NOT EXISTS messages (
+    message_id   TEXT PRIMARY KEY,
+    key_hash     TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    egov_id      TEXT UNIQUE,
+    receipt      TEXT,
+    updated_ms   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS latest (
+    key_hash     TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    message_id   TEXT NOT NULL,
+    delivered_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS egov_counter (sender TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sent_codes (key_hash TEXT PRIMARY KEY, code TEXT NOT NULL, updated_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS seen_inputs (key TEXT PRIMARY KEY, at_ms INTEGER NOT NULL);
+";
+
+/// What the index says about a record version offered for queueing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Not seen: queue it.
+    New,
+    /// This exact content was the last delivered for its business key.
+    Unchanged,
+    /// This version is already queued (or delivered earlier and superseded since):
+    /// nothing to add.
+    Known,
+}
+
+/// A record version's identity, computed once where the record enters ingest and
+/// carried with it to the queue item: what the index is asked about and told of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Message id.
+    pub message_id: String,
+    /// Hashed business key.
+    pub key_hash: String,
+    /// Content hash.
+    pub content_hash: String,
+}
+
+/// The dedup index chosen by config: SQLite (embedded default) or PostgreSQL (shared
+/// by several gateway instances).
+#[derive(Debug, Clone)]
+pub enum DedupIndex {
+    /// A SQLite file.
+    Sqlite(SqliteDedup),
+    /// A PostgreSQL database.
+    Postgres(PgDedup),
+}
+
+macro_rules! each {
+    ($self:ident, $d:ident => $e:expr) => {
+        match $self {
+            DedupIndex::Sqlite($d) => $e,
+            DedupIndex::Postgres($d) => $e,
+        }
+    };
+}
+
+impl DedupIndex {
+    /// Opens (creating if needed) a SQLite index file.
+    pub async fn open(path: &Path) -> Result<Self, DedupError> {
+        Ok(Self::Sqlite(SqliteDedup::open(path).await?))
+    }
+
+    /// Connects to PostgreSQL and creates the tables if needed.
+    pub async fn postgres(conninfo: &str) -> Result<Self, DedupError> {
+        Ok(Self::Postgres(PgDedup::connect(conninfo).await?))
+    }
+
+    /// Judges a batch of offers (read only: nothing is recorded until
+    /// [`DedupIndex::mark_queued`], after the queue has committed them).
+    pub async fn admit(&self, offers: Vec<Identity>) -> Result<Vec<Admission>, DedupError> {
+        each!(self, d => d.admit(offers).await)
+    }
+
+    /// Records that these versions are in the durable queue.
+    pub async fn mark_queued(&self, offers: Vec<Identity>) -> Result<(), DedupError> {
+        each!(self, d => d.mark_queued(offers).await)
+    }
+
+    /// Remembers the communication code last queued for each business key (hashed):
+    /// what a later closure of the record must name as the code it closes.
+    pub async fn remember_codes(&self, codes: Vec<(String, String)>) -> Result<(), DedupError> {
+        each!(self, d => d.remember_codes(codes).await)
+    }
+
+    /// True when an input with this key (a PEC message: identificativo + content hash)
+    /// was processed whole before.
+    pub async fn input_seen(&self, key: &str) -> Result<bool, DedupError> {
+        each!(self, d => d.input_seen(key.to_string()).await)
+    }
+
+    /// Records that an input was processed whole (every record queued or quarantined).
+    pub async fn mark_input(&self, key: &str) -> Result<(), DedupError> {
+        each!(self, d => d.mark_input(key.to_string()).await)
+    }
+
+    /// For each hashed business key, the communication code last queued for it.
+    pub async fn last_codes(&self, keys: Vec<String>) -> Result<Vec<Option<String>>, DedupError> {
+        each!(self, d => d.last_codes(keys).await)
+    }
+
+    /// For each message id, its receipt when it was already delivered.
+    pub async fn delivered_many(&self, ids: Vec<String>) -> Result<Vec<Option<String>>, DedupError> {
+        each!(self, d => d.delivered_many(ids).await)
+    }
+
+    /// The receipt, when this message id was already delivered.
+    pub async fn delivered(&self, message_id: &str) -> Result<Option<String>, DedupError> {
+        Ok(self.delivered_many(vec![message_id.to_string()]).await?.pop().flatten())
+    }
+
+    /// The eGov id of each offer, allocating (with `make(counter)`) and persisting in one
+    /// commit those that have none yet: durable before the first send, reused on every
+    /// retry.
+    pub async fn egov_ids(&self, offers: Vec<Identity>, sender: &str, make: impl Fn(u64) -> Option<String> + Send + 'static) -> Result<Vec<String>, DedupError> {
+        each!(self, d => d.egov_ids(offers, sender, make).await)
+    }
+
+    /// [`DedupIndex::egov_ids`] for one offer.
+    pub async fn egov_id(&self, offer: &Identity, sender: &str, make: impl Fn(u64) -> Option<String> + Send + 'static) -> Result<String, DedupError> {
+        self.egov_ids(vec![offer.clone()], sender, make).await?.pop().ok_or_else(|| DedupError::NoEgovId)
+    }
+
+    /// Records deliveries (before the queue is acked), with the node's receipts.
+    pub async fn mark_delivered_many(&self, done: Vec<(Identity, String)>) -> Result<(), DedupError> {
+        each!(self, d => d.mark_delivered_many(done).await)
+    }
+
+    /// [`DedupIndex::mark_delivered_many`] for one.
+    pub async fn mark_delivered(&self, offer: &Identity, receipt: &str) -> Result<(), DedupError> {
+        self.mark_delivered_many(vec![(offer.clone(), receipt.to_string())]).await
+    }
+
+    /// Records a permanent refusal by the node.
+    pub async fn mark_refused(&self, message_id: &str) -> Result<(), DedupError> {
+        each!(self, d => d.mark_refused(message_id).await)
+    }
+
+    /// Forgets the state of these message ids so a replay resends them.
+    pub async fn reopen(&self, ids: Vec<String>) -> Result<(), DedupError> {
+        each!(self, d => d.reopen(ids).await)
+    }
+}
+
+#[cfg(test)]
+mod tests;

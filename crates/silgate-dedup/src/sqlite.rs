@@ -1,0 +1,201 @@
+//! The SQLite dedup index (embedded default).
+
+use crate::{Admission, DedupError, Identity};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use silgate_store::now_ms;
+use silgate_store::sqlite::{Durability, Shared};
+use std::path::Path;
+
+/// The SQLite dedup index. Cloning shares the connection.
+#[derive(Debug, Clone)]
+pub struct SqliteDedup {
+    conn: Shared,
+}
+
+impl SqliteDedup {
+    /// Opens (creating if needed) the index file and brings its tables up to date.
+    pub(crate) async fn open(path: &Path) -> Result<Self, DedupError> {
+        let path = path.to_path_buf();
+        let conn = silgate_store::sqlite::blocking(move || -> Result<Connection, DedupError> {
+            // Its indexes take random keys (hashes, ids): a page cache that holds them
+            // saves a read per insert (profiled on an unchanged re-ingest). Bounded: 32 MiB.
+            let mut c = silgate_store::sqlite::open(&path, Durability::Full, 32)?;
+            silgate_store::migrate::sqlite(&mut c, &crate::SQLITE_SCHEMA)?;
+            Ok(c)
+        })
+        .await?;
+        Ok(Self { conn: Shared::new(conn) })
+    }
+
+    async fn with<T: Send + 'static>(&self, f: impl FnOnce(&mut Connection) -> Result<T, DedupError> + Send + 'static) -> Result<T, DedupError> {
+        self.conn.with(f).await
+    }
+
+    /// Judges a batch of offers (read only: nothing is recorded until
+    /// [`DedupIndex::mark_queued`], after the queue has committed them).
+    pub(crate) async fn admit(&self, offers: Vec<Identity>) -> Result<Vec<Admission>, DedupError> {
+        self.with(move |c| {
+            // One read transaction for the batch: outside one, every lookup would take
+            // and drop the database's shared lock on its own.
+            let tx = c.transaction()?;
+            let mut latest = tx.prepare_cached("SELECT content_hash FROM latest WHERE key_hash = ?1")?;
+            let mut known = tx.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1")?;
+            let mut out = Vec::with_capacity(offers.len());
+            for o in &offers {
+                let last: Option<String> = latest.query_row([&o.key_hash], |r| r.get(0)).optional()?;
+                out.push(if last.as_deref() == Some(o.content_hash.as_str()) {
+                    Admission::Unchanged
+                } else if known.query_row([&o.message_id], |_| Ok(())).optional()?.is_some() {
+                    Admission::Known
+                } else {
+                    Admission::New
+                });
+            }
+            drop((latest, known));
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn remember_codes(&self, codes: Vec<(String, String)>) -> Result<(), DedupError> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut up = tx.prepare_cached("INSERT INTO sent_codes (key_hash, code, updated_ms) VALUES (?1, ?2, ?3) ON CONFLICT(key_hash) DO UPDATE SET code = excluded.code, updated_ms = excluded.updated_ms")?;
+                let now = now_ms();
+                for (k, code) in &codes {
+                    up.execute(params![k, code, now])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn input_seen(&self, key: String) -> Result<bool, DedupError> {
+        self.with(move |c| Ok(c.prepare_cached("SELECT 1 FROM seen_inputs WHERE key = ?1")?.query_row([&key], |_| Ok(())).optional()?.is_some())).await
+    }
+
+    pub(crate) async fn mark_input(&self, key: String) -> Result<(), DedupError> {
+        self.with(move |c| {
+            c.execute("INSERT OR IGNORE INTO seen_inputs (key, at_ms) VALUES (?1, ?2)", params![key, now_ms()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn last_codes(&self, keys: Vec<String>) -> Result<Vec<Option<String>>, DedupError> {
+        self.with(move |c| {
+            let mut q = c.prepare_cached("SELECT code FROM sent_codes WHERE key_hash = ?1")?;
+            let mut out = Vec::with_capacity(keys.len());
+            for k in &keys {
+                out.push(q.query_row([k], |r| r.get(0)).optional()?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Records that these versions are in the durable queue.
+    pub(crate) async fn mark_queued(&self, offers: Vec<Identity>) -> Result<(), DedupError> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut ins = tx.prepare_cached("INSERT OR IGNORE INTO messages (message_id, key_hash, content_hash, state, updated_ms) VALUES (?1, ?2, ?3, 'queued', ?4)")?;
+                let now = now_ms();
+                for o in &offers {
+                    ins.execute(params![o.message_id, o.key_hash, o.content_hash, now])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// For each message id, its receipt when delivered (one read).
+    pub(crate) async fn delivered_many(&self, ids: Vec<String>) -> Result<Vec<Option<String>>, DedupError> {
+        self.with(move |c| {
+            let mut st = c.prepare_cached("SELECT receipt FROM messages WHERE message_id = ?1 AND state = 'delivered'")?;
+            ids.iter().map(|id| Ok(st.query_row([id], |r| r.get::<_, Option<String>>(0)).optional()?.map(Option::unwrap_or_default))).collect()
+        })
+        .await
+    }
+
+    /// eGov ids for many offers in one transaction (one commit).
+    pub(crate) async fn egov_ids(&self, offers: Vec<Identity>, sender: &str, make: impl Fn(u64) -> Option<String> + Send + 'static) -> Result<Vec<String>, DedupError> {
+        let sender = sender.to_string();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut out = Vec::with_capacity(offers.len());
+            {
+                let mut get = tx.prepare_cached("SELECT egov_id FROM messages WHERE message_id = ?1")?;
+                let mut bump = tx.prepare_cached("INSERT INTO egov_counter (sender, n) VALUES (?1, 1) ON CONFLICT (sender) DO UPDATE SET n = n + 1 RETURNING n")?;
+                let mut put = tx.prepare_cached(
+                    "INSERT INTO messages (message_id, key_hash, content_hash, state, egov_id, updated_ms) VALUES (?1, ?2, ?3, 'queued', ?4, ?5)
+                     ON CONFLICT (message_id) DO UPDATE SET egov_id = excluded.egov_id, updated_ms = excluded.updated_ms",
+                )?;
+                let now = now_ms();
+                for o in &offers {
+                    let existing: Option<Option<String>> = get.query_row([&o.message_id], |r| r.get(0)).optional()?;
+                    if let Some(Some(id)) = existing {
+                        out.push(id);
+                        continue;
+                    }
+                    let n: i64 = bump.query_row([&sender], |r| r.get(0))?;
+                    let id = make(u64::try_from(n).unwrap_or(0)).ok_or_else(|| DedupError::CounterExhausted(sender.to_string()))?;
+                    put.execute(params![o.message_id, o.key_hash, o.content_hash, id, now])?;
+                    out.push(id);
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Deliveries in one transaction.
+    pub(crate) async fn mark_delivered_many(&self, done: Vec<(Identity, String)>) -> Result<(), DedupError> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let now = now_ms();
+                let mut upd = tx.prepare_cached("UPDATE messages SET state = 'delivered', receipt = ?2, updated_ms = ?3 WHERE message_id = ?1")?;
+                let mut latest = tx.prepare_cached(
+                    "INSERT INTO latest (key_hash, content_hash, message_id, delivered_ms) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (key_hash) DO UPDATE SET content_hash = excluded.content_hash, message_id = excluded.message_id, delivered_ms = excluded.delivered_ms",
+                )?;
+                for (o, receipt) in &done {
+                    upd.execute(params![o.message_id, receipt, now])?;
+                    latest.execute(params![o.key_hash, o.content_hash, o.message_id, now])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records a permanent refusal by the node.
+    pub(crate) async fn mark_refused(&self, message_id: &str) -> Result<(), DedupError> {
+        let id = message_id.to_string();
+        self.with(move |c| {
+            c.execute("UPDATE messages SET state = 'refused', updated_ms = ?2 WHERE message_id = ?1", params![id, now_ms()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Forgets the state of these message ids so a replay resends them.
+    pub(crate) async fn reopen(&self, ids: Vec<String>) -> Result<(), DedupError> {
+        self.with(move |c| {
+            for id in &ids {
+                c.execute("UPDATE messages SET state = 'queued' WHERE message_id = ?1 AND state <> 'delivered'", [id])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,76 @@
+//! Unit tests: message ids, and the index's answers on SQLite and on the machine's
+//! PostgreSQL (with a reconnect after the server drops the session).
+
+use super::*;
+use silgate_std1546::egov;
+
+#[test]
+fn given_the_same_version_the_message_id_should_be_stable() {
+    let a = message_id("sintesi", "cv:RSSMRA80A01H501U:CPI1", "c1");
+    assert_eq!(a, message_id("sintesi", "cv:RSSMRA80A01H501U:CPI1", "c1"));
+    assert_ne!(a, message_id("sintesi", "cv:RSSMRA80A01H501U:CPI1", "c2"));
+    assert_ne!(a, message_id("silplus", "cv:RSSMRA80A01H501U:CPI1", "c1"));
+    assert_eq!(a.len(), 64);
+}
+
+async fn index_behaves(idx: DedupIndex) {
+    let o = |m: &str, c: &str| Identity { message_id: m.into(), key_hash: "k".into(), content_hash: c.into() };
+    assert_eq!(idx.admit(vec![o("m1", "c1")]).await.unwrap(), [Admission::New]);
+    idx.mark_queued(vec![o("m1", "c1")]).await.unwrap();
+    assert_eq!(idx.admit(vec![o("m1", "c1")]).await.unwrap(), [Admission::Known]);
+    let id1 = idx.egov_id(&o("m1", "c1"), "PUGLIA", |n| egov::message_id("PUGLIA", n, "2026-11-24T10:15:00")).await.unwrap();
+    let again = idx.egov_id(&o("m1", "c1"), "PUGLIA", |n| egov::message_id("PUGLIA", n, "2026-11-24T11:00:00")).await.unwrap();
+    assert_eq!(id1, again, "a retry reuses the id");
+    assert_eq!(id1, "PUGLIA_PUGLIASPCoopIT_0000001_2026-11-24_10:15");
+    idx.mark_delivered(&o("m1", "c1"), "R1").await.unwrap();
+    assert_eq!(idx.delivered("m1").await.unwrap().as_deref(), Some("R1"));
+    assert_eq!(idx.admit(vec![o("m1", "c1"), o("m2", "c2")]).await.unwrap(), [Admission::Unchanged, Admission::New]);
+    let ids = idx.egov_ids(vec![o("m2", "c2"), o("m3", "c3"), o("m1", "c1")], "PUGLIA", |n| egov::message_id("PUGLIA", n, "2026-11-24T10:16:00")).await.unwrap();
+    assert!(ids[0].contains("_0000002_") && ids[1].contains("_0000003_"), "{ids:?}");
+    assert_eq!(ids[2], id1);
+    assert_eq!(idx.delivered_many(vec!["m1".into(), "m2".into()]).await.unwrap(), [Some("R1".to_string()), None]);
+}
+
+#[tokio::test]
+async fn given_offers_the_sqlite_index_should_tell_new_known_and_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    index_behaves(DedupIndex::open(&dir.path().join("d.db")).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn given_offers_the_postgres_index_should_tell_new_known_and_unchanged() {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let schema = format!("dedup_test_{}_{}", std::process::id(), t % 1_000_000_000);
+    let (client, conn) = tokio_postgres::connect("host=127.0.0.1 user=postgres dbname=test", tokio_postgres::NoTls).await.expect("PostgreSQL on 127.0.0.1:5432");
+    tokio::spawn(conn);
+    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+    let url = format!("host=127.0.0.1 user=postgres dbname=test options='-c search_path={schema}'");
+    index_behaves(DedupIndex::postgres(&url).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn given_its_postgres_connection_killed_the_index_should_reconnect_on_the_next_use() {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let schema = format!("dedup_reconnect_{}_{}", std::process::id(), t % 1_000_000_000);
+    let (admin, conn) = tokio_postgres::connect("host=127.0.0.1 user=postgres dbname=test", tokio_postgres::NoTls).await.expect("PostgreSQL on 127.0.0.1:5432");
+    tokio::spawn(conn);
+    admin.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+    let url = format!("host=127.0.0.1 user=postgres dbname=test application_name={schema} options='-c search_path={schema}'");
+    let index = DedupIndex::postgres(&url).await.unwrap();
+    assert!(!index.input_seen("before").await.unwrap());
+    // What a PostgreSQL restart does to the gateway's session.
+    let killed = admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", &[&schema]).await.unwrap();
+    assert_eq!(killed.len(), 1);
+    // The use that finds the connection gone may fail (its caller retries); the next works.
+    let mut ok = false;
+    for _ in 0..10 {
+        if index.mark_input("after").await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(ok, "the index did not reconnect");
+    assert!(index.input_seen("after").await.unwrap());
+    admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
+}

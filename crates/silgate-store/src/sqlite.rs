@@ -1,0 +1,87 @@
+//! Opening a SQLite store file and using its connection from async code.
+
+use crate::StoreError;
+use rusqlite::Connection;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How durable a store's commits are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: a commit survives a power cut (the gateway's stores).
+    Full,
+    /// `synchronous=NORMAL`: a commit survives a process crash, not a power cut.
+    Normal,
+}
+
+/// Opens (creating it and its folder if needed) a store file: WAL journal, the given
+/// durability, a 30 s busy timeout (several processes may share a file), a page cache
+/// of at most `cache_mib` MiB (0: SQLite's default). A new file is made readable by its
+/// owner only: it holds personal data.
+pub fn open(path: &Path, durability: Durability, cache_mib: u32) -> Result<Connection, StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|err| StoreError::Io { path: dir.display().to_string(), err })?;
+    }
+    let fresh = !path.exists();
+    let conn = Connection::open(path)?;
+    if fresh {
+        owner_only(path)?;
+    }
+    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", if durability == Durability::Full { "FULL" } else { "NORMAL" })?;
+    if cache_mib > 0 {
+        // Negative: KiB, not pages.
+        conn.pragma_update(None, "cache_size", -(i64::from(cache_mib) * 1024))?;
+    }
+    Ok(conn)
+}
+
+#[cfg(unix)]
+fn owner_only(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|err| StoreError::Io { path: path.display().to_string(), err })
+}
+
+#[cfg(not(unix))]
+fn owner_only(_path: &Path) -> Result<(), StoreError> {
+    Ok(())
+}
+
+/// One SQLite connection shared by clones, used from `spawn_blocking` (rusqlite is
+/// blocking; the runtime's threads must not wait on a disk).
+#[derive(Debug, Clone)]
+pub struct Shared {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Shared {
+    /// Wraps an opened connection.
+    pub fn new(conn: Connection) -> Self {
+        Self { conn: Arc::new(Mutex::new(conn)) }
+    }
+
+    /// Runs `f` with the connection on a blocking thread.
+    pub async fn with<T, E>(&self, f: impl FnOnce(&mut Connection) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        blocking(move || {
+            let mut g = conn.lock().map_err(|_| StoreError::Task("a store connection was poisoned by a panic".into()))?;
+            f(&mut g)
+        })
+        .await
+    }
+}
+
+/// Runs `f` on a blocking thread.
+pub async fn blocking<T, E>(f: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f).await.map_err(|e| E::from(StoreError::Task(e.to_string())))?
+}
