@@ -11,6 +11,7 @@ mod deploy;
 mod generate;
 mod pec;
 mod roundtrip;
+mod runtime;
 mod scale;
 mod schemas;
 mod tidy;

@@ -1,70 +1,12 @@
 //! Entries, their hash, and the chain walk.
 
+use crate::event::Event;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::fmt;
 
 /// The `prev_hash` of the first entry of every chain.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// The state changes the audit records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Event {
-    /// A record was read from a source.
-    Received,
-    /// A record failed parsing, mapping or validation (detail: the rule).
-    Rejected,
-    /// A record was stored in the durable queue: it is accepted.
-    Queued,
-    /// A record was not queued because the same version was already delivered or
-    /// waiting.
-    Deduplicated,
-    /// One delivery attempt (detail: `n=<attempt> outcome=<class>`).
-    Attempt,
-    /// The node accepted the record (detail: its receipt id).
-    Delivered,
-    /// The node refused the record for good (detail: its reason code).
-    Refused,
-    /// Delivery gave up; the record is in the dead-letter store.
-    DeadLettered,
-    /// A dead letter was put back in the queue.
-    Replayed,
-    /// An input as a whole (a file, a PEC message) was taken (detail: its kind, its
-    /// class and its fate: ingested, refused, a receipt...).
-    Input,
-}
-
-impl Event {
-    /// The stable name stored in the log.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Received => "received",
-            Self::Rejected => "rejected",
-            Self::Queued => "queued",
-            Self::Deduplicated => "deduplicated",
-            Self::Attempt => "attempt",
-            Self::Delivered => "delivered",
-            Self::Refused => "refused",
-            Self::DeadLettered => "dead-lettered",
-            Self::Replayed => "replayed",
-            Self::Input => "input",
-        }
-    }
-
-    /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Received, Self::Rejected, Self::Queued, Self::Deduplicated, Self::Attempt, Self::Delivered, Self::Refused, Self::DeadLettered, Self::Replayed, Self::Input]
-            .into_iter()
-            .find(|e| e.as_str() == s)
-    }
-}
-
-impl fmt::Display for Event {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// An entry to append: what happened, to which record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,18 +19,15 @@ pub struct NewEntry {
     pub code: Option<String>,
     /// CPI code.
     pub cpi: Option<String>,
-    /// Short, content-free detail: attempt number and outcome class, receipt id,
-    /// rule id, source position.
-    pub detail: String,
     /// When it happened, Unix milliseconds.
     pub at_ms: i64,
 }
 
 impl NewEntry {
     /// An entry stamped now.
-    pub fn now(event: Event, message_id: Option<&str>, code: Option<&str>, cpi: Option<&str>, detail: impl Into<String>) -> Self {
+    pub fn now(event: Event, message_id: Option<&str>, code: Option<&str>, cpi: Option<&str>) -> Self {
         let at_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        Self { event, message_id: message_id.map(str::to_string), code: code.map(str::to_string), cpi: cpi.map(str::to_string), detail: detail.into(), at_ms }
+        Self { event, message_id: message_id.map(str::to_string), code: code.map(str::to_string), cpi: cpi.map(str::to_string), at_ms }
     }
 }
 
@@ -109,8 +48,11 @@ pub struct Entry {
     pub code: Option<String>,
     /// CPI code.
     pub cpi: Option<String>,
-    /// Detail.
+    /// The event as text, for people (`audit query`).
     pub detail: String,
+    /// The event's typed fields as JSON (see [`Entry::typed`]); `None` for entries
+    /// written before they were stored (schema version 1).
+    pub fields: Option<String>,
     /// Hash of the previous entry of the chain ([`GENESIS`] for the first).
     pub prev_hash: String,
     /// Hash of this entry.
@@ -124,11 +66,12 @@ impl Entry {
             instance: instance.to_string(),
             seq,
             at_ms: e.at_ms,
-            event: e.event.as_str().to_string(),
+            event: e.event.name().to_string(),
             message_id: e.message_id,
             code: e.code,
             cpi: e.cpi,
-            detail: e.detail,
+            detail: e.event.to_string(),
+            fields: Some(e.event.to_json()),
             prev_hash: prev_hash.to_string(),
             hash: String::new(),
         };
@@ -136,8 +79,19 @@ impl Entry {
         out
     }
 
+    /// What happened, typed: from the stored fields, or (an entry written before they
+    /// were stored) from its name and detail through [`crate::event::legacy`]. `None`
+    /// when neither says anything this build knows.
+    pub fn typed(&self) -> Option<Event> {
+        match &self.fields {
+            Some(f) => serde_json::from_str(f).ok(),
+            None => crate::event::legacy(&self.event, &self.detail),
+        }
+    }
+
     /// SHA-256 over every field but `hash`, each length-prefixed so that no two
-    /// different entries encode alike.
+    /// different entries encode alike. The typed fields count when present; an entry
+    /// written before they existed hashes as it did then.
     pub fn compute_hash(&self) -> String {
         let mut h = Sha256::new();
         let seq = self.seq.to_string();
@@ -153,7 +107,7 @@ impl Entry {
             self.cpi.as_deref().unwrap_or("\u{0}"),
             &self.detail,
         ];
-        for f in fields {
+        for f in fields.into_iter().chain(self.fields.as_deref()) {
             h.update((f.len() as u64).to_be_bytes());
             h.update(f.as_bytes());
         }

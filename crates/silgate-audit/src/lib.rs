@@ -30,11 +30,13 @@
 #![forbid(unsafe_code)]
 
 mod entry;
+pub mod event;
 mod pg;
 mod sqlite;
 mod writer;
 
-pub use entry::{Entry, Event, GENESIS, NewEntry, Problem, Query, VerifyReport};
+pub use entry::{Entry, GENESIS, NewEntry, Problem, Query, VerifyReport};
+pub use event::{DeadReason, Event, Input, SeenAgain};
 pub use writer::Auditor;
 
 use std::path::Path;

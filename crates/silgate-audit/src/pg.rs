@@ -6,7 +6,11 @@ use silgate_store::migrate::{Migration, Schema};
 use silgate_store::pg::PgConn;
 use std::sync::Arc;
 
-const SCHEMA: Schema = Schema { store: "audit", migrations: &[Migration { version: 1, name: "audit, audit_heads", sql: V1, breaks_older: false }], every_open: APPEND_ONLY };
+const SCHEMA: Schema = Schema { store: "audit", migrations: &[Migration { version: 1, name: "audit, audit_heads", sql: V1, breaks_older: false }, V2], every_open: APPEND_ONLY };
+
+/// The typed fields of an event, in its hash. A build that does not know them would
+/// find every new entry "edited": it must not read this store.
+const V2: Migration = Migration { version: 2, name: "audit.fields", sql: "ALTER TABLE audit ADD COLUMN IF NOT EXISTS fields TEXT", breaks_older: true };
 
 /// The append-only trigger, put back at every open (a hand on the database may have
 /// dropped it; `verify` still finds what was changed meanwhile).
@@ -65,14 +69,20 @@ impl PgAudit {
         tx.execute("INSERT INTO audit_heads (instance, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (instance) DO NOTHING", &[&instance, &GENESIS]).await?;
         let head = tx.query_one("SELECT seq, hash FROM audit_heads WHERE instance = $1 FOR UPDATE", &[&instance]).await?;
         let (mut seq, mut prev): (i64, String) = (head.get(0), head.get(1));
-        let ins =
-            tx.prepare("INSERT INTO audit (instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)").await?;
+        let ins = tx
+            .prepare(
+                "INSERT INTO audit (instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash, fields) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .await?;
         let mut out = Vec::with_capacity(entries.len());
         for e in entries {
             seq += 1;
             let entry = Entry::chain(instance, seq, &prev, e);
-            tx.execute(&ins, &[&entry.instance, &entry.seq, &entry.at_ms, &entry.event, &entry.message_id, &entry.code, &entry.cpi, &entry.detail, &entry.prev_hash, &entry.hash])
-                .await?;
+            tx.execute(
+                &ins,
+                &[&entry.instance, &entry.seq, &entry.at_ms, &entry.event, &entry.message_id, &entry.code, &entry.cpi, &entry.detail, &entry.prev_hash, &entry.hash, &entry.fields],
+            )
+            .await?;
             prev.clone_from(&entry.hash);
             out.push(entry);
         }
@@ -85,7 +95,7 @@ impl PgAudit {
         let client = self.conn.get().await?;
         let rows = client
             .query(
-                "SELECT instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash FROM audit
+                "SELECT instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash, fields FROM audit
                  WHERE ($1::TEXT IS NULL OR message_id = $1 OR code = $1)
                    AND ($2::TEXT IS NULL OR cpi = $2)
                    AND ($3::BIGINT IS NULL OR at_ms >= $3)
@@ -102,7 +112,8 @@ impl PgAudit {
         let heads = client.query("SELECT instance, seq, hash FROM audit_heads ORDER BY instance", &[]).await?.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
         let mut walker = Walker::new(heads);
         let no_params: [&str; 0] = [];
-        let stream = client.query_raw("SELECT instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash FROM audit ORDER BY instance, seq", no_params).await?;
+        let stream =
+            client.query_raw("SELECT instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash, fields FROM audit ORDER BY instance, seq", no_params).await?;
         let mut stream = std::pin::pin!(stream);
         while let Some(r) = stream.try_next().await? {
             walker.push(row(&r));
@@ -123,5 +134,6 @@ fn row(r: &tokio_postgres::Row) -> Entry {
         detail: r.get(7),
         prev_hash: r.get(8),
         hash: r.get(9),
+        fields: r.get(10),
     }
 }

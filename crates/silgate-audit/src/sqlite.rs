@@ -7,7 +7,11 @@ use silgate_store::migrate::{Migration, Schema};
 use silgate_store::sqlite::{Durability, Shared, blocking};
 use std::path::Path;
 
-const SCHEMA: Schema = Schema { store: "audit", migrations: &[Migration { version: 1, name: "audit, audit_heads", sql: V1, breaks_older: false }], every_open: APPEND_ONLY };
+const SCHEMA: Schema = Schema { store: "audit", migrations: &[Migration { version: 1, name: "audit, audit_heads", sql: V1, breaks_older: false }, V2], every_open: APPEND_ONLY };
+
+/// The typed fields of an event, in its hash. A build that does not know them would
+/// find every new entry "edited": it must not read this store.
+const V2: Migration = Migration { version: 2, name: "audit.fields", sql: "ALTER TABLE audit ADD COLUMN fields TEXT", breaks_older: true };
 
 /// The append-only triggers, put back at every open (a hand on the file may have dropped
 /// them; `verify` still finds what was changed meanwhile).
@@ -75,12 +79,24 @@ impl SqliteAudit {
             let mut out = Vec::with_capacity(entries.len());
             {
                 let mut ins = tx.prepare_cached(
-                    "INSERT INTO audit (instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    "INSERT INTO audit (instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash, fields) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )?;
                 for e in entries {
                     seq += 1;
                     let entry = Entry::chain(&instance, seq, &prev, e);
-                    ins.execute(params![entry.instance, entry.seq, entry.at_ms, entry.event, entry.message_id, entry.code, entry.cpi, entry.detail, entry.prev_hash, entry.hash])?;
+                    ins.execute(params![
+                        entry.instance,
+                        entry.seq,
+                        entry.at_ms,
+                        entry.event,
+                        entry.message_id,
+                        entry.code,
+                        entry.cpi,
+                        entry.detail,
+                        entry.prev_hash,
+                        entry.hash,
+                        entry.fields
+                    ])?;
                     prev.clone_from(&entry.hash);
                     out.push(entry);
                 }
@@ -99,7 +115,7 @@ impl SqliteAudit {
         let q = q.clone();
         self.with(move |conn| {
             let mut stmt = conn.prepare(
-                "SELECT instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash FROM audit
+                "SELECT instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash, fields FROM audit
                  WHERE (?1 IS NULL OR message_id = ?1 OR code = ?1)
                    AND (?2 IS NULL OR cpi = ?2)
                    AND (?3 IS NULL OR at_ms >= ?3)
@@ -118,7 +134,7 @@ impl SqliteAudit {
                 stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()?
             };
             let mut walker = Walker::new(heads);
-            let mut stmt = conn.prepare("SELECT instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash FROM audit ORDER BY instance, seq")?;
+            let mut stmt = conn.prepare("SELECT instance, seq, at_ms, event, message_id, code, cpi, detail, prev_hash, hash, fields FROM audit ORDER BY instance, seq")?;
             for e in stmt.query_map([], row)? {
                 walker.push(e?);
             }
@@ -140,5 +156,6 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
         detail: r.get(7)?,
         prev_hash: r.get(8)?,
         hash: r.get(9)?,
+        fields: r.get(10)?,
     })
 }

@@ -3,7 +3,7 @@
 use super::*;
 
 fn entries(n: usize) -> Vec<NewEntry> {
-    (0..n).map(|i| NewEntry::now(Event::Queued, Some(&format!("m{i}")), Some("1500025211000000000000001"), Some("CPI01"), format!("n={i}"))).collect()
+    (0..n).map(|i| NewEntry::now(Event::Queued { backend: format!("b{i}") }, Some(&format!("m{i}")), Some("1500025211000000000000001"), Some("CPI01"))).collect()
 }
 
 fn tamper(path: &std::path::Path, sql: &str) {
@@ -163,4 +163,83 @@ async fn given_its_postgres_connection_killed_the_log_should_reconnect_and_keep_
     let r = log.verify().await.unwrap();
     assert!(r.is_ok(), "{:?}", r.problems);
     assert_eq!((r.chains, r.entries), (1, 5));
+}
+
+#[tokio::test]
+async fn given_typed_events_they_should_come_back_typed_and_an_edit_of_their_fields_should_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let a = AuditLog::sqlite(&path).await.unwrap();
+    let ev = Event::Received { at: Some("canonical-json:/in/a.jsonl:line 3".into()), t_cpi_ms: Some(1_700_000_000_000) };
+    a.append(
+        "gw",
+        vec![
+            NewEntry::now(ev.clone(), Some("m1"), Some("c1"), Some("CPI01")),
+            NewEntry::now(Event::Delivered { receipt: "R1".into(), egov_id: "E1".into() }, Some("m1"), Some("c1"), Some("CPI01")),
+        ],
+    )
+    .await
+    .unwrap();
+    let got = a.query(&Query { record: Some("m1".into()), ..Query::default() }).await.unwrap();
+    assert_eq!(got[0].typed(), Some(ev));
+    assert_eq!(got[0].detail, "at=canonical-json:/in/a.jsonl:line 3 t_cpi=1700000000000");
+    assert_eq!(got[1].typed(), Some(Event::Delivered { receipt: "R1".into(), egov_id: "E1".into() }));
+    tamper(&path, "UPDATE audit SET fields = replace(fields, 'R1', 'R2') WHERE seq = 2");
+    assert_eq!(a.verify().await.unwrap().problems, vec![Problem::Edited { instance: "gw".into(), seq: 2 }]);
+}
+
+#[tokio::test]
+async fn given_a_store_written_before_typed_fields_it_should_verify_and_read_its_details() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    {
+        // A version-1 store as the gateway wrote it before the migration runner.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE audit (instance TEXT NOT NULL, seq INTEGER NOT NULL, at_ms INTEGER NOT NULL, event TEXT NOT NULL, message_id TEXT, code TEXT, cpi TEXT, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (instance, seq));
+             CREATE TABLE audit_heads (instance TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL);",
+        )
+        .unwrap();
+        let mut prev = GENESIS.to_string();
+        for (seq, (event, detail)) in [
+            ("received", "at=silplus:/in/x.zip:LAVORATORI row 2 t_cpi=1700000000000"),
+            ("deduplicated", "n=4 unchanged at=silplus:/in/x.zip"),
+            ("rejected", "rule=cf.checksum at=x"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let seq = i64::try_from(seq).unwrap() + 1;
+            let mut e = Entry {
+                instance: "gw".into(),
+                seq,
+                at_ms: 1,
+                event: event.into(),
+                message_id: Some("m".into()),
+                code: None,
+                cpi: Some("CPI01".into()),
+                detail: detail.into(),
+                fields: None,
+                prev_hash: prev.clone(),
+                hash: String::new(),
+            };
+            e.hash = e.compute_hash();
+            c.execute(
+                "INSERT INTO audit VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                rusqlite::params![e.instance, e.seq, e.at_ms, e.event, e.message_id, e.code, e.cpi, e.detail, e.prev_hash, e.hash],
+            )
+            .unwrap();
+            prev = e.hash;
+        }
+        c.execute("INSERT INTO audit_heads VALUES ('gw', 3, ?1)", [&prev]).unwrap();
+    }
+    let a = AuditLog::sqlite(&path).await.unwrap();
+    a.append("gw", entries(1)).await.unwrap();
+    let r = a.verify().await.unwrap();
+    assert!(r.is_ok(), "{:?}", r.problems);
+    assert_eq!(r.entries, 4);
+    let old = a.query(&Query { record: Some("m".into()), ..Query::default() }).await.unwrap();
+    assert_eq!(old[0].typed(), Some(Event::Received { at: Some("silplus:/in/x.zip:LAVORATORI".into()), t_cpi_ms: Some(1_700_000_000_000) }));
+    assert_eq!(old[1].typed(), Some(Event::Deduplicated { count: 4, why: SeenAgain::Unchanged, at: Some("silplus:/in/x.zip".into()), receipt: None }));
+    assert_eq!(old[2].typed(), Some(Event::Rejected { rule: "cf.checksum".into(), at: Some("x".into()), note: None }));
 }

@@ -1,10 +1,36 @@
 //! The group-commit writer behind [`Auditor`].
 
-use crate::entry::{Entry, NewEntry};
+use crate::entry::NewEntry;
 use crate::{AuditError, AuditLog};
 use tokio::sync::{mpsc, oneshot};
 
 type Job = (Vec<NewEntry>, oneshot::Sender<Result<(), String>>);
+
+/// Attempts at one group commit before its callers are told it failed (a database
+/// that restarted, a lock held too long): the delays between them double from 100 ms.
+const ATTEMPTS: u32 = 5;
+
+/// Appends, trying again on failure; the callers learn of a failure only after every
+/// attempt failed, and then do not go on with what depended on it.
+async fn append_retrying(log: &AuditLog, instance: &str, entries: Vec<NewEntry>) -> Result<(), String> {
+    let mut delay = std::time::Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        match log.append(instance, entries.clone()).await {
+            Ok(_) => return Ok(()),
+            Err(e) if attempt < ATTEMPTS => {
+                tracing::warn!(error = %e, attempt, "Audit append failed; trying again");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                attempt += 1;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, attempts = ATTEMPTS, "Audit append failed for good");
+                return Err(e.to_string());
+            }
+        }
+    }
+}
 
 /// Cloneable handle that appends to one instance's chain. Appends from many tasks are
 /// gathered and committed together; [`Auditor::record`] returns once its entries are
@@ -35,10 +61,7 @@ impl Auditor {
                     all.extend(entries);
                     replies.push(reply);
                 }
-                let res = log.append(&inst, all).await.map(|_: Vec<Entry>| ()).map_err(|e| e.to_string());
-                if let Err(e) = &res {
-                    tracing::error!(error = %e, "audit append failed");
-                }
+                let res = append_retrying(&log, &inst, all).await;
                 for r in replies {
                     let _ = r.send(res.clone());
                 }

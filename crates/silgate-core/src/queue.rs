@@ -19,7 +19,7 @@
 //! - A full queue blocks the producer ([`FullPolicy::Block`]) instead of growing: back
 //!   pressure, not memory growth (DESIGN §3.7).
 
-use crate::RecordKind;
+use crate::{Provenance, RecordKind};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::time::Duration;
@@ -45,8 +45,11 @@ pub struct QueueItem {
     pub cpi: String,
     /// The 25-character codice comunicazione of this version.
     pub communication_code: String,
-    /// Where it came from, as `system:origin:position` (no personal data).
-    pub source: String,
+    /// Where it came from: system, CPI, origin, position (no personal data). An item
+    /// queued by a build that kept it as a `system:origin:position` text is read too
+    /// (system parsed, the rest kept as its origin).
+    #[serde(deserialize_with = "provenance_or_text")]
+    pub source: Provenance,
     /// When silgate received it, Unix milliseconds.
     pub received_ms: i64,
     /// The 1546 XML document.
@@ -171,4 +174,49 @@ pub trait Queue: Send + Sync {
 
     /// Current counts.
     fn stats(&self) -> impl Future<Output = Result<QueueStats, QueueError>> + Send;
+}
+
+/// Reads [`QueueItem::source`]: the provenance, or the text older builds queued.
+fn provenance_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Provenance, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Struct(Provenance),
+        Text(String),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::Struct(p) => p,
+        Either::Text(t) => {
+            let (system, rest) = t.split_once(':').unwrap_or(("", t.as_str()));
+            let system = serde_json::from_value(serde_json::Value::String(system.to_string())).unwrap_or_default();
+            Provenance::new(system, rest, crate::Position::Unknown)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Position, SourceSystem};
+
+    fn json(source: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"message_id": "m", "key_hash": "k", "content_hash": "c", "kind": "vacancy", "region": "16", "cpi": "CPI01",
+            "communication_code": "1600000000000000000000001", "source": source, "received_ms": 1, "document": "<x/>"})
+    }
+
+    #[test]
+    fn given_an_item_it_should_round_trip_with_its_provenance() {
+        let mut p = Provenance::new(SourceSystem::SilPlus, "/in/x.zip", Position::Row { table: "LAVORATORI".into(), row: 2 });
+        p.cpi = "CPI01".into();
+        let item: QueueItem = serde_json::from_value(json(serde_json::to_value(&p).unwrap())).unwrap();
+        assert_eq!(item.source, p);
+        let back: QueueItem = serde_json::from_str(&serde_json::to_string(&item).unwrap()).unwrap();
+        assert_eq!(back, item);
+    }
+
+    #[test]
+    fn given_an_item_queued_by_an_older_build_its_text_source_should_be_read() {
+        let item: QueueItem = serde_json::from_value(json(serde_json::json!("pec:imap://u@h/INBOX;UID=3:part 1.2"))).unwrap();
+        assert_eq!(item.source, Provenance::new(SourceSystem::Pec, "imap://u@h/INBOX;UID=3:part 1.2", Position::Unknown));
+    }
 }

@@ -676,6 +676,20 @@ impl GatewayConfig {
     /// names are looked at by [`crate::Gateway::start`], which needs them). Every
     /// problem found is in the error.
     pub fn load(path: &Path) -> Result<Self> {
+        let cfg = Self::read(path)?;
+        let problems = cfg.validate(Files::Ignore);
+        if !problems.is_empty() {
+            let list: Vec<String> = problems.iter().map(Problem::to_string).collect();
+            return Err(GatewayError::config(format!("{}: {}", path.display(), list.join("; "))));
+        }
+        Ok(cfg)
+    }
+
+    /// Reads a configuration as [`GatewayConfig::load`] does, without judging what its
+    /// sections mean: for the commands that only read the stores (`audit verify`,
+    /// `audit query`, `report weekly`, `dlq list`), which an operator must be able to
+    /// run on a configuration that would not start (a broken `[api]` section, say).
+    pub fn read(path: &Path) -> Result<Self> {
         let raw = config::Config::builder()
             .add_source(config::File::from(path).format(config::FileFormat::Toml))
             .add_source(config::Environment::with_prefix("SILGATE").prefix_separator("__").separator("__"))
@@ -683,11 +697,6 @@ impl GatewayConfig {
             .map_err(|e| GatewayError::config(format!("reading {}: {e}", path.display())))?;
         let mut cfg: Self = raw.try_deserialize().map_err(|e| GatewayError::config(format!("{}: invalid configuration: {e}", path.display())))?;
         cfg.resolve(path.parent().map(Path::to_path_buf).unwrap_or_default());
-        let problems = cfg.validate(Files::Ignore);
-        if !problems.is_empty() {
-            let list: Vec<String> = problems.iter().map(Problem::to_string).collect();
-            return Err(GatewayError::config(format!("{}: {}", path.display(), list.join("; "))));
-        }
         Ok(cfg)
     }
 

@@ -10,13 +10,16 @@
 //! 3. enqueue the rest (returns once durable: the records are *accepted*);
 //! 4. record them as queued in the index and the audit (`received` + `queued`).
 //!
-//! A crash between 3 and 4 re-queues the batch on the next ingest: harmless, the
-//! queue and the node are idempotent on the message id.
+//! A crash between 3 and 4 re-queues the batch on the next ingest: harmless, nothing is
+//! sent twice. The SQLite queue keeps one item per message id; on RabbitMQ the item is
+//! there twice, and the publisher finds the second delivered in the dedup index (or,
+//! if both are in flight at once, both travel under the one eGov id of their message
+//! id, on which the node is idempotent).
 
 use crate::error::Result;
 use crate::metrics::GatewayMetrics;
 use crate::translate::{Accepted, Ticket, Translator, Verdict};
-use silgate_audit::{Auditor, Event, NewEntry};
+use silgate_audit::{Auditor, Event, NewEntry, SeenAgain};
 use silgate_core::{Queue, QueueItem, ReadSummary, Source, SourceItem};
 use silgate_dedup::{Admission, DedupIndex, Identity};
 use silgate_queue::AnyQueue;
@@ -146,19 +149,27 @@ impl<'a> Ingest<'a> {
         if waiting.is_empty() {
             return Ok(());
         }
-        let verdicts = self.dedup.admit(waiting.iter().map(|p| p.identity.clone()).collect()).await?;
+        let mut verdicts = self.dedup.admit(waiting.iter().map(|p| p.identity.clone()).collect()).await?;
+        // The index knows nothing of this batch yet (it is told after the queue commit):
+        // a version twice in one batch is new once, then already queued.
+        let mut in_batch = std::collections::HashSet::new();
+        for (p, v) in waiting.iter().zip(verdicts.iter_mut()) {
+            if *v == Admission::New && !in_batch.insert(p.identity.message_id.clone()) {
+                *v = Admission::Known;
+            }
+        }
         let m = self.metrics;
         // Versions seen again unchanged change no state: one audit entry per CPI, input
         // and verdict for the batch, with the count (the weekly report adds it to the
         // CPI's received), instead of one per record.
-        let mut seen_again: std::collections::BTreeMap<(String, String, &'static str), usize> = std::collections::BTreeMap::new();
+        let mut seen_again: std::collections::BTreeMap<(String, String, SeenAgain), u64> = std::collections::BTreeMap::new();
         for (p, v) in waiting.into_iter().zip(verdicts) {
             if v == Admission::New {
                 self.translator.judge_pending(p)?;
                 continue;
             }
             let prov = p.record.provenance();
-            let why = if v == Admission::Unchanged { "unchanged" } else { "already-queued" };
+            let why = if v == Admission::Unchanged { SeenAgain::Unchanged } else { SeenAgain::AlreadyQueued };
             *seen_again.entry((prov.cpi.clone(), format!("{}:{}", prov.system, prov.origin), why)).or_default() += 1;
             m.record(prov.system.as_str(), &prov.cpi, "unchanged");
             self.summary.unchanged += 1;
@@ -169,7 +180,7 @@ impl<'a> Ingest<'a> {
         }
         for ((cpi, origin, why), n) in seen_again {
             let cpi = (!cpi.is_empty()).then_some(cpi.as_str());
-            entries.push(NewEntry::now(Event::Deduplicated, None, None, cpi, format!("n={n} {why} at={origin}")));
+            entries.push(NewEntry::now(Event::Deduplicated { count: n, why, at: Some(origin), receipt: None }, None, None, cpi));
         }
         Ok(())
     }
@@ -183,8 +194,8 @@ impl<'a> Ingest<'a> {
         let m = self.metrics;
         for r in &rejected {
             let cpi = (!r.cpi.is_empty()).then_some(r.cpi.as_str());
-            entries.push(NewEntry::now(Event::Received, None, None, cpi, format!("at={}", r.position)));
-            entries.push(NewEntry::now(Event::Rejected, None, None, cpi, format!("rule={} at={}", r.rule, r.position)));
+            entries.push(NewEntry::now(Event::Received { at: Some(r.position.clone()), t_cpi_ms: None }, None, None, cpi));
+            entries.push(NewEntry::now(Event::Rejected { rule: r.rule.clone(), at: Some(r.position.clone()), note: None }, None, None, cpi));
             m.rejected(r.source, &r.cpi, &r.rule);
         }
         self.summary.rejected += rejected.len();
@@ -205,7 +216,12 @@ impl<'a> Ingest<'a> {
             }
             identities.push(a.identity.clone());
             let it = item(a, received_ms);
-            entries.push(NewEntry::now(Event::Received, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi), format!("at={} t_cpi={t_cpi}", it.source)));
+            entries.push(NewEntry::now(
+                Event::Received { at: Some(it.source.to_string()), t_cpi_ms: Some(t_cpi) },
+                Some(&it.message_id),
+                Some(&it.communication_code),
+                Some(&it.cpi),
+            ));
             m.record(source.as_str(), &it.cpi, "queued");
             if send {
                 codes.push((it.key_hash.clone(), it.communication_code.clone()));
@@ -213,7 +229,7 @@ impl<'a> Ingest<'a> {
             items.push(it);
         }
         entries.extend(
-            items.iter().map(|it| NewEntry::now(Event::Queued, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi), format!("backend={}", self.queue.backend()))),
+            items.iter().map(|it| NewEntry::now(Event::Queued { backend: self.queue.backend().to_string() }, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi))),
         );
         let n = items.len();
         if n > 0 {
@@ -260,7 +276,7 @@ fn item(a: Accepted, received_ms: i64) -> QueueItem {
         region: code.get(..2).unwrap_or_default().to_string(),
         cpi: prov.cpi.clone(),
         communication_code: code,
-        source: format!("{}:{}:{}", prov.system, prov.origin, prov.position),
+        source: prov.clone(),
         received_ms,
         document: a.xml,
     }

@@ -144,10 +144,23 @@ impl GatewayHandle {
         tracing::info!("Shutting down: draining in-flight deliveries");
         // Receivers gone means every task ended already: nothing to tell.
         let _no_receivers = self.stop.send(true);
+        // Every task is waited for, whatever one of them came to; the first failure is
+        // reported once all have ended.
+        let mut first: Option<GatewayError> = None;
         for t in self.drivers {
-            t.await.map_err(|_| GatewayError::Task("driver"))?;
+            if t.await.is_err() {
+                first.get_or_insert(GatewayError::Task("driver"));
+            }
         }
-        self.publisher.await.map_err(|_| GatewayError::Task("publisher"))??;
-        Ok(())
+        match self.publisher.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                first.get_or_insert(e.into());
+            }
+            Err(_) => {
+                first.get_or_insert(GatewayError::Task("publisher"));
+            }
+        }
+        first.map_or(Ok(()), Err)
     }
 }

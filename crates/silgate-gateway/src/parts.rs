@@ -30,10 +30,10 @@ impl QuarantineFile {
 }
 
 impl RefusalSink for QuarantineFile {
-    fn refused(&self, item: &QueueItem, code: &str, reason: &str) {
+    fn refused(&self, item: &QueueItem, code: &str, reason: &str) -> std::io::Result<()> {
         let line = serde_json::json!({
-            "source": item.source,
-            "position": item.source,
+            "source": item.source.system,
+            "position": format!("{}:{}", item.source.origin, item.source.position),
             "field": "",
             "rule": code,
             "message": reason,
@@ -41,11 +41,9 @@ impl RefusalSink for QuarantineFile {
             "code": item.communication_code,
             "issues": [],
         });
-        if let Ok(mut f) = self.0.lock()
-            && let Err(e) = writeln!(f, "{line}")
-        {
-            tracing::error!(error = %e, "Could not write a refusal to the quarantine file");
-        }
+        let mut f = self.0.lock().map_err(|_| std::io::Error::other("the quarantine file's lock was poisoned"))?;
+        writeln!(f, "{line}")?;
+        f.flush()
     }
 }
 

@@ -10,7 +10,7 @@
 
 use crate::config::GatewayConfig;
 use crate::error::{GatewayError, Result};
-use silgate_audit::Query;
+use silgate_audit::{Event, Query};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
@@ -43,10 +43,6 @@ struct Row {
     rejected: u64,
     reasons: BTreeMap<String, u64>,
     delays_ms: Vec<i64>,
-}
-
-fn field<'a>(detail: &'a str, key: &str) -> Option<&'a str> {
-    detail.split_whitespace().find_map(|w| w.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
 }
 
 fn percentile(sorted: &[i64], p: f64) -> Option<f64> {
@@ -88,30 +84,28 @@ pub async fn weekly(cfg: &GatewayConfig, since: &str, province: Option<&str>, fo
         if e.at_ms < to {
             known.insert(cpi.to_string());
         }
-        if e.event == "received"
-            && let (Some(id), Some(t)) = (e.message_id.as_deref(), field(&e.detail, "t_cpi").and_then(|t| t.parse().ok()))
-        {
-            t_cpi.insert(id.to_string(), t);
+        let event = e.typed();
+        if let (Some(Event::Received { t_cpi_ms: Some(t), .. }), Some(id)) = (&event, e.message_id.as_deref()) {
+            t_cpi.insert(id.to_string(), *t);
         }
         if e.at_ms < from || e.at_ms >= to {
             continue;
         }
         let row = rows.entry(cpi.to_string()).or_default();
-        match e.event.as_str() {
-            "received" => row.received += 1,
-            // Versions seen again unchanged at ingest: one entry per batch with their count
-            // (`n=`); other deduplicated entries (a redelivered item already delivered)
-            // are not receipts.
-            "deduplicated" => row.received += field(&e.detail, "n").and_then(|n| n.parse::<u64>().ok()).unwrap_or(0),
-            "delivered" => {
+        match event {
+            Some(Event::Received { .. }) => row.received += 1,
+            // Versions a source sent again unchanged: one entry per batch with their
+            // count; the publisher's redeliveries found delivered are not receipts.
+            Some(Event::Deduplicated { count, why, .. }) if why.is_a_receipt() => row.received += count,
+            Some(Event::Delivered { .. }) => {
                 row.delivered += 1;
                 if let Some(t) = e.message_id.as_deref().and_then(|id| t_cpi.get(id)) {
                     row.delays_ms.push(e.at_ms - t);
                 }
             }
-            "rejected" => {
+            Some(Event::Rejected { rule, .. }) => {
                 row.rejected += 1;
-                *row.reasons.entry(field(&e.detail, "rule").unwrap_or("unknown").to_string()).or_default() += 1;
+                *row.reasons.entry(rule).or_default() += 1;
             }
             _ => {}
         }

@@ -28,8 +28,9 @@ const CONCURRENCY: usize = 16;
 #[derive(Debug)]
 struct Discard;
 impl RefusalSink for Discard {
-    fn refused(&self, _item: &QueueItem, code: &str, _reason: &str) {
+    fn refused(&self, _item: &QueueItem, code: &str, _reason: &str) -> std::io::Result<()> {
         eprintln!("refused: {code}");
+        Ok(())
     }
 }
 
@@ -57,7 +58,7 @@ fn documents(n: usize) -> Vec<QueueItem> {
                 region: "16".into(),
                 cpi: "CPIBA01".into(),
                 communication_code: rec.communication().code.clone().unwrap_or_default(),
-                source: format!("bench:{i}"),
+                source: silgate_core::Provenance::new(silgate_core::SourceSystem::CanonicalJson, format!("bench:{i}"), silgate_core::Position::Unknown),
                 received_ms: 0,
                 document: xml,
             }

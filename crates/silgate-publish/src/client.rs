@@ -148,6 +148,16 @@ impl NodeClient {
             b = b.tls_backend_preconfigured(tls);
         } else if !plain_http_allowed(&cfg.url) {
             return Err(PublishError::Config(format!("plain http is only allowed to a loopback node, not {}", cfg.url)));
+        } else {
+            // Plain HTTP still needs a TLS backend to build the client (reqwest has no
+            // default crypto provider here): one that trusts nothing, never used.
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let none = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| PublishError::Config(e.to_string()))?
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
+            b = b.tls_backend_preconfigured(none);
         }
         let http = b.build().map_err(|e| PublishError::Config(format!("HTTP client: {e}")))?;
         tracing::info!(url = %cfg.url, plain_soap = cfg.plain_soap, service = %cfg.service, "node client ready");

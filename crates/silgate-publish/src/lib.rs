@@ -34,6 +34,9 @@ pub enum PublishError {
     /// The dedup index failed.
     #[error(transparent)]
     Dedup(#[from] silgate_dedup::DedupError),
+    /// A refusal could not be written to the quarantine.
+    #[error("quarantine: {0}")]
+    Quarantine(String),
     /// A task of the publisher ended abnormally.
     #[error("publisher task: {0}")]
     Task(String),
@@ -54,6 +57,7 @@ impl PublishError {
         match self {
             Self::Dedup(e) => e.as_code(),
             Self::Task(_) => "publish.task",
+            Self::Quarantine(_) => "publish.quarantine",
             Self::Config(_) => "publish.config",
             Self::Queue(e) => e.as_code(),
             Self::Audit(e) => e.as_code(),

@@ -4,7 +4,7 @@ use crate::PublishError;
 use crate::breaker::CircuitBreaker;
 use crate::client::{NodeClient, Outcome};
 use backon::BackoffBuilder as _;
-use silgate_audit::{Auditor, Event, NewEntry};
+use silgate_audit::{Auditor, DeadReason, Event, NewEntry, SeenAgain};
 use silgate_core::{Leased, Queue, QueueItem};
 use silgate_dedup::{DedupIndex, Identity};
 use silgate_std1546::egov::{self, Action};
@@ -42,8 +42,10 @@ impl Default for RetryConfig {
 
 /// Where permanently refused records go (the gateway's quarantine).
 pub trait RefusalSink: Send + Sync {
-    /// The node refused `item` for good with `code` / `reason`.
-    fn refused(&self, item: &QueueItem, code: &str, reason: &str);
+    /// The node refused `item` for good with `code` / `reason`. An error (the
+    /// quarantine could not be written) keeps the item in the queue: it is not acked,
+    /// and comes back.
+    fn refused(&self, item: &QueueItem, code: &str, reason: &str) -> std::io::Result<()>;
 }
 
 /// Running totals, for the demo and metrics.
@@ -114,8 +116,8 @@ fn offer(item: &QueueItem) -> Identity {
     Identity { message_id: item.message_id.clone(), key_hash: item.key_hash.clone(), content_hash: item.content_hash.clone() }
 }
 
-fn entry(event: Event, item: &QueueItem, detail: String) -> NewEntry {
-    NewEntry::now(event, Some(&item.message_id), Some(&item.communication_code), Some(&item.cpi), detail)
+fn entry(event: Event, item: &QueueItem) -> NewEntry {
+    NewEntry::now(event, Some(&item.message_id), Some(&item.communication_code), Some(&item.cpi))
 }
 
 fn stamp_now() -> String {
@@ -207,10 +209,8 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                 Ok(r) => r,
                 Err(e) => {
                     // Give the items back now rather than when their leases lapse.
-                    tracing::error!(error = %e, code = e.as_code(), "could not prepare a leased batch; releasing it");
-                    for l in leases {
-                        let _ = self.queue.release(l, Duration::from_secs(1)).await;
-                    }
+                    tracing::error!(error = %e, code = e.as_code(), "Could not prepare a leased batch; releasing it");
+                    self.release_all(leases).await;
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     continue;
                 }
@@ -246,13 +246,13 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
         for (l, receipt) in leased.into_iter().zip(receipts) {
             match receipt {
                 Some(r) => {
-                    entries.push(entry(Event::Deduplicated, &l.item, format!("already delivered receipt={r}")));
+                    entries.push(entry(Event::Deduplicated { count: 1, why: SeenAgain::AlreadyDelivered, at: None, receipt: Some(r) }, &l.item));
                     done.push(l.lease);
                 }
                 None if l.deliveries > self.cfg.max_deliveries => {
                     self.queue.dead_letter(l.lease, "delivery.poison: handed out too many times").await?;
                     self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                    entries.push(entry(Event::DeadLettered, &l.item, format!("poison deliveries={}", l.deliveries)));
+                    entries.push(entry(Event::DeadLettered { reason: DeadReason::Poison { deliveries: l.deliveries } }, &l.item));
                 }
                 None => todo.push(l),
             }
@@ -292,16 +292,32 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                 entries.extend(s.entries);
             }
             if let Err(e) = self.dedup.mark_delivered_many(marks).await {
-                tracing::error!(error = %e, "could not record deliveries; the items will be offered again (the node is idempotent)");
+                tracing::error!(error = %e, "Could not record deliveries; the items will be offered again (the node is idempotent)");
+                self.release_all(leases).await;
                 continue;
             }
+            // Nothing is acked before its delivery is audited (the writer has tried
+            // again already): the items come back, are found delivered, and their
+            // receipt is audited then.
             if let Err(e) = self.audit.record(entries).await {
-                tracing::error!(error = %e, "could not audit deliveries");
+                tracing::error!(error = %e, "Could not audit deliveries; the items stay in the queue");
+                self.release_all(leases).await;
+                continue;
             }
             if let Err(e) = self.queue.ack_all(leases).await {
-                tracing::warn!(error = %e, "ack failed; the delivered items will come back and be acked as already delivered");
+                tracing::warn!(error = %e, "Ack failed; the delivered items will come back and be acked as already delivered");
             }
             self.counters.delivered.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Gives leases back at once; one that cannot be given back lapses at its
+    /// visibility timeout instead (logged: nothing is lost either way).
+    async fn release_all(&self, leases: Vec<silgate_core::LeaseId>) {
+        for l in leases {
+            if let Err(e) = self.queue.release(l, Duration::from_secs(1)).await {
+                tracing::warn!(error = %e, "Could not release a lease; it lapses at its visibility timeout");
+            }
         }
     }
 
@@ -328,14 +344,19 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
             let sent = std::time::Instant::now();
             let outcome = self.client.send(action, &egov_id, &item.document).await;
             self.counters.latency.observe(sent.elapsed());
-            let detail = match &outcome {
-                Outcome::Transient { detail, .. } => format!("n={attempt} outcome={} egov={egov_id} {detail}", outcome.class()),
-                _ => format!("n={attempt} outcome={} egov={egov_id}", outcome.class()),
+            let tried = Event::Attempt {
+                n: attempt,
+                outcome: outcome.class().to_string(),
+                egov_id: egov_id.clone(),
+                detail: match &outcome {
+                    Outcome::Transient { detail, .. } => Some(detail.clone()),
+                    _ => None,
+                },
             };
             match outcome {
                 Outcome::Delivered { receipt } | Outcome::Duplicate { receipt } => {
                     self.breaker.success(permit);
-                    let entries = vec![entry(Event::Attempt, item, detail), entry(Event::Delivered, item, format!("receipt={receipt} egov={egov_id}"))];
+                    let entries = vec![entry(tried, item), entry(Event::Delivered { receipt: receipt.clone(), egov_id: egov_id.clone() }, item)];
                     if settle.send(Settle { lease: l.lease, offer: o, receipt, entries }).await.is_err() {
                         return Err(PublishError::Task("settler stopped".into()));
                     }
@@ -343,16 +364,16 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                 }
                 Outcome::Refused { code, reason } => {
                     self.breaker.success(permit);
-                    self.audit.one(entry(Event::Attempt, item, detail)).await?;
+                    self.audit.one(entry(tried, item)).await?;
                     self.dedup.mark_refused(&item.message_id).await?;
-                    self.sink.refused(item, &code, &reason);
-                    self.audit.one(entry(Event::Refused, item, format!("code={code}"))).await?;
+                    self.sink.refused(item, &code, &reason).map_err(|e| PublishError::Quarantine(e.to_string()))?;
+                    self.audit.one(entry(Event::Refused { code }, item)).await?;
                     self.queue.ack(l.lease).await?;
                     self.counters.refused.fetch_add(1, Ordering::Relaxed);
                     return Ok(Done::Settled);
                 }
                 Outcome::Transient { class, detail: why, retry_after } => {
-                    self.audit.one(entry(Event::Attempt, item, detail)).await?;
+                    self.audit.one(entry(tried, item)).await?;
                     self.breaker.failure(permit);
                     self.counters.transient.fetch_add(1, Ordering::Relaxed);
                     last = format!("{class}: {why}");
@@ -381,7 +402,7 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
         let reason = format!("delivery.attempts-exhausted: {last}");
         self.queue.dead_letter(l.lease, &reason).await?;
         self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
-        self.audit.one(entry(Event::DeadLettered, item, format!("attempts={}", self.cfg.max_attempts))).await?;
+        self.audit.one(entry(Event::DeadLettered { reason: DeadReason::AttemptsExhausted { attempts: self.cfg.max_attempts } }, item)).await?;
         Ok(Done::Settled)
     }
 }

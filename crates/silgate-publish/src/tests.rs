@@ -60,3 +60,9 @@ fn given_a_plain_http_url_only_a_loopback_host_should_be_allowed() {
         assert!(!plain_http_allowed(no), "{no}");
     }
 }
+
+#[test]
+fn given_a_loopback_plain_http_node_the_client_should_build_and_another_host_should_be_refused() {
+    assert!(NodeClient::new(ClientConfig::new("http://127.0.0.1:9/ws"), "PUGLIA").is_ok());
+    assert!(matches!(NodeClient::new(ClientConfig::new("http://node.example/ws"), "PUGLIA"), Err(PublishError::Config(_))));
+}

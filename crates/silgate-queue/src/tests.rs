@@ -13,7 +13,7 @@ pub(crate) fn item(i: usize) -> QueueItem {
         region: "16".into(),
         cpi: "CPI01".into(),
         communication_code: format!("1600026221{i:015}"),
-        source: format!("canonical-json:test:{i}"),
+        source: silgate_core::Provenance::new(silgate_core::SourceSystem::CanonicalJson, format!("test:{i}"), silgate_core::Position::Unknown),
         received_ms: 0,
         document: format!("<doc n=\"{i}\"/>"),
     }

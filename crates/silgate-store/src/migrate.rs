@@ -62,6 +62,9 @@ impl Schema {
     }
 
     fn check(&self, version: u32, min_reader: u32) -> Result<(), StoreError> {
+        if self.migrations.iter().zip(1..).any(|(m, n)| m.version != n) {
+            return Err(StoreError::Task(format!("the {} store's migrations are not numbered 1, 2, 3 ... in order", self.store)));
+        }
         if min_reader > self.latest() {
             return Err(StoreError::TooNew { store: self.store, version, min_reader, known: self.latest() });
         }
@@ -96,11 +99,14 @@ pub fn sqlite(conn: &mut rusqlite::Connection, schema: &Schema) -> Result<Outcom
         tx.execute_batch(schema.every_open)?;
     }
     let to = from.max(schema.latest());
-    tx.execute(
-        "INSERT INTO silgate_schema (store, version, min_reader, updated_ms) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (store) DO UPDATE SET version = excluded.version, min_reader = excluded.min_reader, updated_ms = excluded.updated_ms",
-        rusqlite::params![schema.store, to, schema.min_reader(to, min_reader), crate::now_ms()],
-    )?;
+    let new_min = schema.min_reader(to, min_reader);
+    if row != Some((to, new_min)) {
+        tx.execute(
+            "INSERT INTO silgate_schema (store, version, min_reader, updated_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (store) DO UPDATE SET version = excluded.version, min_reader = excluded.min_reader, updated_ms = excluded.updated_ms",
+            rusqlite::params![schema.store, to, new_min, crate::now_ms()],
+        )?;
+    }
     tx.commit()?;
     Ok(Outcome { from, to })
 }
@@ -117,10 +123,8 @@ pub async fn postgres(client: &mut tokio_postgres::Client, schema: &Schema) -> R
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PG_LOCK]).await?;
     tx.batch_execute(TABLE).await?;
     let row = tx.query_opt("SELECT version, min_reader FROM silgate_schema WHERE store = $1", &[&schema.store]).await?;
-    let (from, min_reader) = match row {
-        Some(r) => (u32::try_from(r.get::<_, i32>(0)).unwrap_or(0), u32::try_from(r.get::<_, i32>(1)).unwrap_or(0)),
-        None => (0, 0),
-    };
+    let row = row.map(|r| (u32::try_from(r.get::<_, i32>(0)).unwrap_or(0), u32::try_from(r.get::<_, i32>(1)).unwrap_or(0)));
+    let (from, min_reader) = row.unwrap_or((0, 0));
     schema.check(from, min_reader)?;
     for m in schema.migrations.iter().filter(|m| m.version > from) {
         tracing::info!(store = schema.store, version = m.version, name = m.name, "Migrating a store");
@@ -130,13 +134,16 @@ pub async fn postgres(client: &mut tokio_postgres::Client, schema: &Schema) -> R
         tx.batch_execute(schema.every_open).await?;
     }
     let to = from.max(schema.latest());
-    let (v, mr) = (i32::try_from(to).unwrap_or(i32::MAX), i32::try_from(schema.min_reader(to, min_reader)).unwrap_or(i32::MAX));
-    tx.execute(
-        "INSERT INTO silgate_schema (store, version, min_reader, updated_ms) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (store) DO UPDATE SET version = EXCLUDED.version, min_reader = EXCLUDED.min_reader, updated_ms = EXCLUDED.updated_ms",
-        &[&schema.store, &v, &mr, &crate::now_ms()],
-    )
-    .await?;
+    let new_min = schema.min_reader(to, min_reader);
+    if row != Some((to, new_min)) {
+        let (v, mr) = (i32::try_from(to).unwrap_or(i32::MAX), i32::try_from(new_min).unwrap_or(i32::MAX));
+        tx.execute(
+            "INSERT INTO silgate_schema (store, version, min_reader, updated_ms) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (store) DO UPDATE SET version = EXCLUDED.version, min_reader = EXCLUDED.min_reader, updated_ms = EXCLUDED.updated_ms",
+            &[&schema.store, &v, &mr, &crate::now_ms()],
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(Outcome { from, to })
 }

@@ -61,7 +61,7 @@ pub(crate) fn config_check(path: &Path, offline: bool) -> Result<ExitCode> {
 /// `silgate report weekly`.
 pub(crate) async fn report_weekly(config: &Path, since: &str, province: Option<&str>, format: &str) -> Result<ExitCode> {
     let format = format.parse()?;
-    let cfg = GatewayConfig::load(config)?;
+    let cfg = GatewayConfig::read(config)?;
     print!("{}", silgate_gateway::report::weekly(&cfg, since, province, format).await?);
     Ok(ExitCode::SUCCESS)
 }
@@ -89,7 +89,7 @@ pub(crate) async fn node(config: &Path) -> Result<ExitCode> {
 }
 
 pub(crate) async fn dlq_list(config: &Path, limit: usize) -> Result<ExitCode> {
-    let parts = Parts::open(GatewayConfig::load(config)?).await?;
+    let parts = Parts::open(GatewayConfig::read(config)?).await?;
     let dead = parts.queue.dead_letters(limit).await?;
     for d in &dead {
         println!("{}\t{}\t{}\t{}\t{}", d.item.message_id, d.item.communication_code, d.item.cpi, d.at_ms, d.reason);
@@ -102,14 +102,14 @@ pub(crate) async fn dlq_replay(config: &Path, ids: &[String]) -> Result<ExitCode
     let parts = Parts::open(GatewayConfig::load(config)?).await?;
     let back = parts.queue.replay(ids).await?;
     parts.dedup.reopen(back.iter().map(|i| i.message_id.clone()).collect()).await?;
-    let entries = back.iter().map(|i| NewEntry::now(Event::Replayed, Some(&i.message_id), Some(&i.communication_code), Some(&i.cpi), "from the dead-letter store")).collect();
+    let entries = back.iter().map(|i| NewEntry::now(Event::Replayed, Some(&i.message_id), Some(&i.communication_code), Some(&i.cpi))).collect();
     parts.audit.record(entries).await?;
     println!("{} item(s) replayed into the queue", back.len());
     Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) async fn audit_verify(config: &Path) -> Result<ExitCode> {
-    let cfg = GatewayConfig::load(config)?;
+    let cfg = GatewayConfig::read(config)?;
     let log = cfg.open_audit().await?;
     let r = log.verify().await?;
     if r.is_ok() {
@@ -133,7 +133,7 @@ pub(crate) async fn audit_query(config: &Path, record: Option<String>, cpi: Opti
         }
         None => None,
     };
-    let cfg = GatewayConfig::load(config)?;
+    let cfg = GatewayConfig::read(config)?;
     let log = cfg.open_audit().await?;
     let entries = log.query(&Query { record, cpi, since_ms, limit: None }).await?;
     for e in &entries {

@@ -89,7 +89,9 @@ impl ApiState {
                     (None, Some(_)) => "unknown token",
                     (None, None) => "no credentials",
                 };
-                if let Err(e) = self.parts.audit.record(vec![NewEntry::now(Event::Rejected, None, None, None, format!("rule=api.unauthenticated {why}"))]).await {
+                if let Err(e) =
+                    self.parts.audit.record(vec![NewEntry::now(Event::Rejected { rule: "api.unauthenticated".into(), at: None, note: Some(why.into()) }, None, None, None)]).await
+                {
                     tracing::error!(error = %e, "Could not audit a refused request");
                     return Err(Box::new(error(StatusCode::SERVICE_UNAVAILABLE, "api.unavailable", "the request could not be recorded now: try again", "")));
                 }
@@ -286,7 +288,15 @@ async fn status(State(st): State<Arc<ApiState>>, headers: HeaderMap, peer: Peer,
     if entries.iter().any(|e| e.cpi.as_deref().is_some_and(|c| c != cpi)) {
         return error(StatusCode::FORBIDDEN, "api.cpi", "a CPI may read only its own records", "id");
     }
-    let history: Vec<Value> = entries.iter().map(|e| json!({"event": e.event, "at_ms": e.at_ms, "code": e.code, "detail": e.detail})).collect();
+    // The typed fields, never the stored text (an entry this build cannot read shows
+    // its name only).
+    let history: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            let fields = e.typed().and_then(|t| serde_json::to_value(t).ok()).unwrap_or_else(|| json!({"event": e.event}));
+            json!({"event": e.event, "at_ms": e.at_ms, "code": e.code, "fields": fields})
+        })
+        .collect();
     let current = entries.last().map(|e| e.event.clone()).unwrap_or_default();
     (StatusCode::OK, axum::Json(json!({"id": id, "status": current, "history": history}))).into_response()
 }
@@ -337,10 +347,10 @@ impl Driver for ApiDriver {
             None => tokio::net::TcpListener::bind(self.addr).await.map_err(|err| GatewayError::Serve { what: "api.listen", err })?,
         };
         let cfg = &self.cfg;
-        // The ingest task ends once the state (the only sender) is dropped with the
-        // router, after the last request in flight was answered.
+        // The ingest task ends on stop once what was submitted is answered (or once the
+        // state, the only sender, is dropped with the router).
         let (submit, inbox) = tokio::sync::mpsc::channel(1024);
-        let ingest = tokio::spawn(submissions(parts.clone(), inbox));
+        let ingest = tokio::spawn(submissions(parts.clone(), inbox, stop.clone()));
         let tokens = cfg.clients.iter().filter_map(|c| Some((c.token_sha256.as_ref()?.to_ascii_lowercase(), c.cpi.clone()))).collect();
         let certs = cfg.clients.iter().filter_map(|c| Some((c.cert_sha256.as_ref()?.to_ascii_lowercase().replace(':', ""), c.cpi.clone()))).collect();
         let st = Arc::new(ApiState { parts: parts.clone(), tokens, certs, rate: cfg.rate_per_minute, buckets: Mutex::new(HashMap::new()), submit });
@@ -397,7 +407,9 @@ fn tls_acceptor(t: &ApiTls) -> GwResult<tokio_rustls::TlsAcceptor> {
 const MAX_TLS_CONNECTIONS: usize = 512;
 
 async fn serve_tls(listener: tokio::net::TcpListener, acceptor: tokio_rustls::TlsAcceptor, app: Router, mut stop: Shutdown) {
-    let open = Arc::new(());
+    // Every connection is watched: on stop, each finishes the request it is serving and
+    // closes (keep-alive and HTTP/2 ones too), within the grace period.
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_TLS_CONNECTIONS));
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else { break };
@@ -413,9 +425,8 @@ async fn serve_tls(listener: tokio::net::TcpListener, acceptor: tokio_rustls::Tl
             },
             _ = stop.wait() => break,
         };
-        let (acceptor, app, open) = (acceptor.clone(), app.clone(), open.clone());
+        let (acceptor, app, watcher) = (acceptor.clone(), app.clone(), graceful.watcher());
         tokio::spawn(async move {
-            let _open = open;
             let _slot = slot;
             let stream = match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await {
                 Ok(Ok(s)) => s,
@@ -430,14 +441,14 @@ async fn serve_tls(listener: tokio::net::TcpListener, acceptor: tokio_rustls::Tl
             let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
             // A client that does not send its request headers in time is dropped.
             builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(std::time::Duration::from_secs(15));
-            if let Err(e) = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await {
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc).into_owned();
+            if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(error = %e, "API connection ended with an error");
             }
         });
     }
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while Arc::strong_count(&open) > 1 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    if tokio::time::timeout(std::time::Duration::from_secs(10), graceful.shutdown()).await.is_err() {
+        tracing::warn!("API connections still open after 10 s of grace; leaving them");
     }
 }
 
@@ -454,8 +465,23 @@ struct Submission {
 /// every request through it, in batches of what has arrived (group commit), exactly
 /// as it takes a file's: previous code, code, identity, dedup, judge, queue, audit.
 /// Ends when every sender is gone (the API stopped).
-async fn submissions(parts: Arc<Parts>, mut rx: tokio::sync::mpsc::Receiver<Submission>) {
-    while let Some(first) = rx.recv().await {
+async fn submissions(parts: Arc<Parts>, mut rx: tokio::sync::mpsc::Receiver<Submission>, mut stop: Shutdown) {
+    let mut closed = false;
+    loop {
+        let first = tokio::select! {
+            biased;
+            s = rx.recv() => match s {
+                Some(s) => s,
+                None => return,
+            },
+            // Stopping: no new record is taken (a request that comes now is told to
+            // try again); what is already waiting is still ingested and answered.
+            _ = stop.wait(), if !closed => {
+                rx.close();
+                closed = true;
+                continue;
+            }
+        };
         let mut batch = vec![first];
         while batch.len() < parts.cfg.batch.max(1) {
             match rx.try_recv() {
@@ -465,15 +491,18 @@ async fn submissions(parts: Arc<Parts>, mut rx: tokio::sync::mpsc::Receiver<Subm
         }
         let (records, replies): (Vec<Record>, Vec<_>) = batch.into_iter().map(|s| (s.record, s.reply)).unzip();
         let mut verdicts: Vec<Option<Verdict>> = replies.iter().map(|_| None).collect();
-        match ingest_batch(&parts, records).await {
-            Ok(settled) => {
+        // Its own task: a panic in one batch (an adapter, a rule) fails that batch's
+        // requests, not the API.
+        match tokio::spawn(ingest_batch(parts.clone(), records)).await {
+            Ok(Ok(settled)) => {
                 for (t, v) in settled {
                     if let Some(slot) = verdicts.get_mut(t) {
                         *slot = Some(v);
                     }
                 }
             }
-            Err(e) => tracing::error!(error = %e, code = e.as_code(), "Push ingest failed; the requests are answered 503"),
+            Ok(Err(e)) => tracing::error!(error = %e, code = e.as_code(), "Push ingest failed; the requests are answered 503"),
+            Err(e) => tracing::error!(error = %e, "Push ingest panicked; the requests are answered 503"),
         }
         for (reply, v) in replies.into_iter().zip(verdicts) {
             // A caller that went away (timeout, closed connection) needs no answer.
@@ -483,7 +512,7 @@ async fn submissions(parts: Arc<Parts>, mut rx: tokio::sync::mpsc::Receiver<Subm
 }
 
 /// One batch of pushed records through the ingest step, each under its index as ticket.
-async fn ingest_batch(parts: &Parts, records: Vec<Record>) -> GwResult<Vec<(Ticket, Verdict)>> {
+async fn ingest_batch(parts: Arc<Parts>, records: Vec<Record>) -> GwResult<Vec<(Ticket, Verdict)>> {
     let mut ing = parts.ingest(crate::parts::today())?;
     for (t, rec) in records.into_iter().enumerate() {
         let item = ing.previous_code(silgate_core::SourceItem::Record(Box::new(rec))).await?;

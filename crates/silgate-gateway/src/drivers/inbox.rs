@@ -201,9 +201,12 @@ impl Driver for InboxDriver {
                     Err(e) if e.source_error().is_some() => {
                         // Not what the kind reads, refused whole before anything was emitted
                         // (a truncated export), or unreadable past some point (what came
-                        // before is queued or quarantined). Set it aside with the reason.
+                        // before is queued or quarantined). Audited, then set aside with the
+                        // reason (a failed audit leaves it claimed: taken again next poll).
                         let reason = e.to_string();
                         tracing::error!(file = %f.display(), error = %reason, "Input refused; moved to refused/");
+                        let refusal = silgate_audit::Event::Rejected { rule: "source.refused".into(), at: Some(f.display().to_string()), note: None };
+                        parts.audit.record(vec![silgate_audit::NewEntry::now(refusal, None, None, None)]).await?;
                         match move_into(&f, &refused) {
                             Ok(target) => {
                                 let note = PathBuf::from(format!("{}.reason.txt", target.display()));
@@ -217,8 +220,6 @@ impl Driver for InboxDriver {
                                 stuck.insert(f.clone());
                             }
                         }
-                        let entry = silgate_audit::NewEntry::now(silgate_audit::Event::Rejected, None, None, None, format!("rule=source.refused at={}", f.display()));
-                        parts.audit.record(vec![entry]).await?;
                     }
                     Err(e) => tracing::error!(file = %f.display(), error = %e, "Ingest failed; the file stays in the inbox"),
                 }

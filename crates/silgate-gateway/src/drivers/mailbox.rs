@@ -8,15 +8,16 @@
 //! only moved. A message larger than the limit is not fetched; one whose reading fails
 //! three times is set aside in `silgate-failed` (audited) so the others go on; the
 //! gateway's own failures (queue, database, disk) restart the session instead.
-//! Connections are retried with a doubling delay (capped at a minute, reset on
-//! connect); between polls the client IDLEs when the server can.
+//! A failed session is started again by the driver supervisor (a delay doubling from
+//! one second to a minute, reset once a session lasted a minute); between polls the
+//! client IDLEs when the server can.
 
 use super::{Driver, Shutdown};
 use crate::Parts;
 use crate::config::{GatewayConfig, ImapConfig, ImapSecurity};
 use crate::error::{Context as _, GatewayError, Result};
 use crate::parts::today;
-use silgate_audit::{Event, NewEntry};
+use silgate_audit::{Event, Input, NewEntry};
 use silgate_source_pec::mailbox::{ImapSettings, Mailbox, Security};
 use silgate_source_pec::{PecConfig, PecMessage};
 use std::collections::HashMap;
@@ -80,7 +81,7 @@ impl PecMailbox {
         };
         let key = format!("pec:{id}:{hash}");
         if parts.dedup.input_seen(&key).await? {
-            let e = NewEntry::now(Event::Input, None, None, cpi.as_deref(), format!("pec uid={uid} id={id} already processed whole: moved only"));
+            let e = NewEntry::now(Event::Input(Input::AlreadyProcessed { uid, id }), None, None, cpi.as_deref());
             parts.audit.record(vec![e]).await?;
             return Ok(());
         }
@@ -91,9 +92,10 @@ impl PecMailbox {
         };
         let (s, _) = parts.ingest_source(Box::new(msg), today()).await?;
         parts.dedup.mark_input(&key).await?;
-        let detail = format!("pec uid={uid} id={id} class={class} records={} queued={} unchanged={} rejected={}", s.records, s.queued, s.unchanged, s.rejected);
         tracing::info!(uid, class = %class, records = s.records, queued = s.queued, rejected = s.rejected, "PEC message processed");
-        parts.audit.record(vec![NewEntry::now(Event::Input, None, None, cpi.as_deref(), detail)]).await?;
+        let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+        let done = Input::Processed { uid, id, class, records: n(s.records), queued: n(s.queued), unchanged: n(s.unchanged), rejected: n(s.rejected) };
+        parts.audit.record(vec![NewEntry::now(Event::Input(done), None, None, cpi.as_deref())]).await?;
         Ok(())
     }
 
@@ -152,7 +154,7 @@ impl PecMailbox {
     /// mailbox goes on with the next one.
     async fn set_aside(&self, parts: &Parts, mb: &mut Mailbox, uid: u32, why: &str) -> Result<()> {
         tracing::error!(uid, reason = %why, folder = FAILED, "PEC message set aside");
-        let e = NewEntry::now(Event::Input, None, None, None, format!("pec uid={uid} set aside in {FAILED}: {why}"));
+        let e = NewEntry::now(Event::Input(Input::SetAside { uid, folder: FAILED.to_string(), reason: why.to_string() }), None, None, None);
         parts.audit.record(vec![e]).await?;
         mb.move_to(uid, FAILED).await?;
         Ok(())

@@ -3,8 +3,8 @@
 //!
 //! A [`Driver`] runs until shutdown and returns `Ok(())`, or fails with an error;
 //! [`supervise`] runs it, and after a failure logs it and starts it again after a
-//! delay that doubles from one second up to a minute (reset once a run has lasted a
-//! minute), until shutdown. What a driver does with one input's failure (set it
+//! delay that doubles from one second (or the driver's own floor: a pull's poll
+//! interval) up to a minute (reset once a run has lasted a minute), until shutdown. What a driver does with one input's failure (set it
 //! aside, retry it at the next poll) is its own business; an `Err` is the driver's
 //! own trouble (a lock held by another process, a mailbox that does not answer, a
 //! listener that died).
@@ -61,6 +61,12 @@ pub(crate) trait Driver: Send + 'static {
 
     /// Runs until `shutdown` (`Ok`), or fails (`Err`: [`supervise`] starts it again).
     fn run(&mut self, parts: &Arc<Parts>, shutdown: &mut Shutdown) -> impl Future<Output = Result<()>> + Send;
+
+    /// The shortest wait before it is started again after a failure (a pull waits its
+    /// poll interval: a feed that fails alike every time is not fetched every second).
+    fn min_restart_delay(&self) -> Duration {
+        FIRST_RESTART_DELAY
+    }
 }
 
 /// The first delay before a failed driver is started again; it doubles up to
@@ -82,6 +88,7 @@ pub(crate) async fn supervise<D: Driver>(mut driver: D, parts: Arc<Parts>, mut s
                 if started.elapsed() >= MAX_RESTART_DELAY {
                     delay = FIRST_RESTART_DELAY;
                 }
+                delay = delay.max(driver.min_restart_delay());
                 tracing::error!(driver = %driver.name(), error = %e, code = e.as_code(), retry_in_secs = delay.as_secs(), "Driver failed; starting it again");
             }
         }
@@ -89,6 +96,6 @@ pub(crate) async fn supervise<D: Driver>(mut driver: D, parts: Arc<Parts>, mut s
             _ = tokio::time::sleep(delay) => {}
             _ = shutdown.wait() => return,
         }
-        delay = (delay * 2).min(MAX_RESTART_DELAY);
+        delay = (delay * 2).min(MAX_RESTART_DELAY.max(driver.min_restart_delay()));
     }
 }

@@ -102,6 +102,10 @@ impl Driver for SintesiPull {
         format!("sintesi pull {}", self.cpi)
     }
 
+    fn min_restart_delay(&self) -> Duration {
+        self.every
+    }
+
     /// Pulls every `poll_secs` until shutdown; a failed pull fails the run (the
     /// supervisor retries after its delay).
     async fn run(&mut self, parts: &Arc<Parts>, stop: &mut Shutdown) -> Result<()> {

@@ -1,0 +1,280 @@
+//! The typed audit events: each state change with its own fields, stored as JSON in
+//! the entry's `fields` column (and covered by its hash), read back as the same type.
+//!
+//! Entries written before the fields existed (schema version 1) hold only a `detail`
+//! text of `key=value` words; [`legacy`] reads those into the same types, in this one
+//! place, so that readers (the weekly report, the push API's history) never parse
+//! strings themselves.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What happened to a record (or an input).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    /// A record was read from a source.
+    Received {
+        /// Where it was read: system, input and position (no content).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<String>,
+        /// The CPI's own time on the record (entered, changed, published), Unix ms:
+        /// the start of the delay the weekly report measures.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        t_cpi_ms: Option<i64>,
+    },
+    /// A record (or an input, or a request) failed a rule.
+    Rejected {
+        /// The rule id (`cf.checksum`, `source.refused`, `api.unauthenticated`).
+        rule: String,
+        /// Where.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<String>,
+        /// A short, content-free note (why a request was unauthenticated).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// A record was stored in the durable queue: it is accepted.
+    Queued {
+        /// The queue backend (`sqlite`, `rabbitmq`).
+        backend: String,
+    },
+    /// Versions seen again: not queued (ingest), or not sent (the publisher).
+    Deduplicated {
+        /// How many (ingest counts a batch's per CPI and input in one entry).
+        count: u64,
+        /// Why.
+        why: SeenAgain,
+        /// Where they were read (ingest).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<String>,
+        /// The node's receipt of the earlier delivery (the publisher).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        receipt: Option<String>,
+    },
+    /// One delivery attempt.
+    Attempt {
+        /// Its number, from 1.
+        n: u32,
+        /// Outcome class (`delivered`, `duplicate`, `refused`, `http-5xx`, ...).
+        outcome: String,
+        /// The eGov message id it travelled under.
+        egov_id: String,
+        /// Transport detail of a transient failure (no content).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    /// The node accepted the record.
+    Delivered {
+        /// The node's receipt id.
+        receipt: String,
+        /// The eGov message id.
+        egov_id: String,
+    },
+    /// The node refused the record for good.
+    Refused {
+        /// Its reason code (rule ids or an `EGOV_IT_*` code).
+        code: String,
+    },
+    /// Delivery gave up; the record is in the dead-letter store.
+    DeadLettered {
+        /// Why.
+        reason: DeadReason,
+    },
+    /// A dead letter was put back in the queue.
+    Replayed,
+    /// An input as a whole (a PEC message) and its fate.
+    Input(Input),
+}
+
+/// Why a version was not queued or sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SeenAgain {
+    /// The same content was the last delivered for its business key.
+    Unchanged,
+    /// The same version is already in the queue.
+    AlreadyQueued,
+    /// The publisher found it delivered (a redelivery after a crash).
+    AlreadyDelivered,
+}
+
+impl SeenAgain {
+    /// True for versions a source sent again (counted as received by the weekly
+    /// report), false for the publisher's redeliveries.
+    pub fn is_a_receipt(self) -> bool {
+        !matches!(self, Self::AlreadyDelivered)
+    }
+}
+
+/// Why delivery gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum DeadReason {
+    /// Every attempt failed.
+    AttemptsExhausted {
+        /// How many were made.
+        attempts: u32,
+    },
+    /// The item was handed out too many times (crashes while delivering it).
+    Poison {
+        /// How many times.
+        deliveries: u32,
+    },
+}
+
+/// A PEC message's fate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Input {
+    /// Taken apart, every record queued or quarantined.
+    Processed {
+        /// Its UID in the mailbox.
+        uid: u32,
+        /// The PEC `identificativo`.
+        id: String,
+        /// Its class (transport, receipt, anomaly, not PEC, invalid).
+        class: String,
+        /// Records read, queued, unchanged, rejected.
+        records: u64,
+        /// See `records`.
+        queued: u64,
+        /// See `records`.
+        unchanged: u64,
+        /// See `records`.
+        rejected: u64,
+    },
+    /// Seen whole before (a crash before it was moved): moved only.
+    AlreadyProcessed {
+        /// Its UID.
+        uid: u32,
+        /// The PEC `identificativo`.
+        id: String,
+    },
+    /// Moved to a folder of its own, so the mailbox goes on.
+    SetAside {
+        /// Its UID.
+        uid: u32,
+        /// The folder.
+        folder: String,
+        /// Why (no content).
+        reason: String,
+    },
+}
+
+impl Event {
+    /// The stable name stored in the log's `event` column.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Received { .. } => "received",
+            Self::Rejected { .. } => "rejected",
+            Self::Queued { .. } => "queued",
+            Self::Deduplicated { .. } => "deduplicated",
+            Self::Attempt { .. } => "attempt",
+            Self::Delivered { .. } => "delivered",
+            Self::Refused { .. } => "refused",
+            Self::DeadLettered { .. } => "dead-lettered",
+            Self::Replayed => "replayed",
+            Self::Input(_) => "input",
+        }
+    }
+
+    /// The fields as stored (JSON, with the event's name under `event`).
+    pub(crate) fn to_json(&self) -> String {
+        // A plain enum of strings and numbers: serialising it cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The `detail` text an entry also carries, for people reading `audit query`.
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let opt = |k: &str, v: &Option<String>| v.as_ref().map(|v| format!(" {k}={v}")).unwrap_or_default();
+        match self {
+            Self::Received { at, t_cpi_ms } => write!(f, "{}{}", opt("at", at).trim_start(), t_cpi_ms.map(|t| format!(" t_cpi={t}")).unwrap_or_default()),
+            Self::Rejected { rule, at, note } => write!(f, "rule={rule}{}{}", opt("at", at), note.as_ref().map(|n| format!(" {n}")).unwrap_or_default()),
+            Self::Queued { backend } => write!(f, "backend={backend}"),
+            Self::Deduplicated { count, why, at, receipt } => write!(
+                f,
+                "n={count} {}{}{}",
+                serde_json::to_value(why).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+                opt("at", at),
+                opt("receipt", receipt)
+            ),
+            Self::Attempt { n, outcome, egov_id, detail } => write!(f, "n={n} outcome={outcome} egov={egov_id}{}", detail.as_ref().map(|d| format!(" {d}")).unwrap_or_default()),
+            Self::Delivered { receipt, egov_id } => write!(f, "receipt={receipt} egov={egov_id}"),
+            Self::Refused { code } => write!(f, "code={code}"),
+            Self::DeadLettered { reason: DeadReason::AttemptsExhausted { attempts } } => write!(f, "attempts={attempts}"),
+            Self::DeadLettered { reason: DeadReason::Poison { deliveries } } => write!(f, "poison deliveries={deliveries}"),
+            Self::Replayed => f.write_str("from the dead-letter store"),
+            Self::Input(Input::Processed { uid, id, class, records, queued, unchanged, rejected }) => {
+                write!(f, "pec uid={uid} id={id} class={class} records={records} queued={queued} unchanged={unchanged} rejected={rejected}")
+            }
+            Self::Input(Input::AlreadyProcessed { uid, id }) => write!(f, "pec uid={uid} id={id} already processed whole: moved only"),
+            Self::Input(Input::SetAside { uid, folder, reason }) => write!(f, "pec uid={uid} set aside in {folder}: {reason}"),
+        }
+    }
+}
+
+/// Reads an entry written before the typed fields existed (its `event` name and its
+/// `detail` text) into an [`Event`]: the one place where the old `key=value` details
+/// are parsed. `None` for a name this build does not know.
+pub fn legacy(event: &str, detail: &str) -> Option<Event> {
+    let word = |key: &str| detail.split_whitespace().find_map(|w| w.strip_prefix(key).and_then(|r| r.strip_prefix('='))).map(str::to_string);
+    let num = |key: &str| word(key).and_then(|v| v.parse::<u64>().ok());
+    Some(match event {
+        "received" => Event::Received { at: word("at"), t_cpi_ms: word("t_cpi").and_then(|t| t.parse().ok()) },
+        "rejected" => Event::Rejected { rule: word("rule").unwrap_or_else(|| "unknown".into()), at: word("at"), note: None },
+        "queued" => Event::Queued { backend: word("backend").unwrap_or_default() },
+        "deduplicated" => {
+            let why = if detail.contains("already delivered") {
+                SeenAgain::AlreadyDelivered
+            } else if detail.contains("already-queued") || detail.contains("already queued") {
+                SeenAgain::AlreadyQueued
+            } else {
+                SeenAgain::Unchanged
+            };
+            // Per-batch entries carried their count. A per-record one (no `n=`) of ingest
+            // had its own `received` entry beside it: it adds no receipt; one of the
+            // publisher was one redelivery.
+            let count = num("n").unwrap_or(u64::from(why == SeenAgain::AlreadyDelivered));
+            Event::Deduplicated { count, why, at: word("at"), receipt: word("receipt") }
+        }
+        "attempt" => Event::Attempt {
+            n: num("n").and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
+            outcome: word("outcome").unwrap_or_default(),
+            egov_id: word("egov").unwrap_or_default(),
+            detail: None,
+        },
+        "delivered" => Event::Delivered { receipt: word("receipt").unwrap_or_default(), egov_id: word("egov").unwrap_or_default() },
+        "refused" => Event::Refused { code: word("code").unwrap_or_default() },
+        "dead-lettered" => Event::DeadLettered {
+            reason: match num("deliveries") {
+                Some(d) => DeadReason::Poison { deliveries: u32::try_from(d).unwrap_or(u32::MAX) },
+                None => DeadReason::AttemptsExhausted { attempts: num("attempts").and_then(|n| u32::try_from(n).ok()).unwrap_or(0) },
+            },
+        },
+        "replayed" => Event::Replayed,
+        "input" => {
+            let uid = num("uid").and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
+            let id = word("id").unwrap_or_default();
+            if detail.contains("already processed whole") {
+                Event::Input(Input::AlreadyProcessed { uid, id })
+            } else if let Some((_, why)) = detail.split_once("set aside in ") {
+                let (folder, reason) = why.split_once(": ").unwrap_or((why, ""));
+                Event::Input(Input::SetAside { uid, folder: folder.to_string(), reason: reason.to_string() })
+            } else {
+                Event::Input(Input::Processed {
+                    uid,
+                    id,
+                    class: word("class").unwrap_or_default(),
+                    records: num("records").unwrap_or(0),
+                    queued: num("queued").unwrap_or(0),
+                    unchanged: num("unchanged").unwrap_or(0),
+                    rejected: num("rejected").unwrap_or(0),
+                })
+            }
+        }
+        _ => return None,
+    })
+}

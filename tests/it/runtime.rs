@@ -1,0 +1,85 @@
+//! The gateway started in process through `silgate_gateway::Gateway::start`, as `demo`
+//! and any embedding start it: an inbox, the push API and the metrics listener, the
+//! reference node started the same way, then `shutdown` draining.
+
+use silgate_gateway::config::{ApiClient, ApiConfig, MetricsConfig, SourceConfig};
+use silgate_gateway::{Gateway, GatewayConfig, SourceKind};
+use std::io::{Read as _, Write as _};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// One plain HTTP/1.1 request on loopback; the status code and the body.
+fn http(addr: SocketAddr, request: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.write_all(request.as_bytes()).expect("write");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_a_gateway_started_in_process_it_should_deliver_serve_and_shut_down_draining() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = silgate_node::start(silgate_node::NodeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), dir.path().join("node.db"))).await.expect("node");
+    let inbox = dir.path().join("inbox");
+    let mut cfg = GatewayConfig::new("15", "CAMPANIA", dir.path().join("data"), silgate_publish::ClientConfig::new(node.endpoint()));
+    cfg.sources.push(SourceConfig {
+        kind: SourceKind::CanonicalJson,
+        url: None,
+        cpi: None,
+        ca: None,
+        client_cert: None,
+        client_key: None,
+        imap: None,
+        mapping: None,
+        inbox: Some(inbox.clone()),
+        poll_secs: 1,
+    });
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let token = {
+        use sha2::Digest as _;
+        hex_of(&sha2::Sha256::digest(b"bari-secret"))
+    };
+    cfg.api = Some(ApiConfig {
+        listen: loopback,
+        max_body_kib: 256,
+        rate_per_minute: 600,
+        clients: vec![ApiClient { cpi: "CPIBA01".into(), token_sha256: Some(token), cert_sha256: None }],
+        tls: None,
+    });
+    cfg.metrics = Some(MetricsConfig { listen: loopback });
+    let gw = Gateway::start(cfg).await.expect("start");
+    let (api, metrics) = (gw.api_addr().expect("api bound"), gw.metrics_addr().expect("metrics bound"));
+    assert!(api.port() != 0 && metrics.port() != 0, "the handle names the bound ports");
+    // The bundled samples: eight records the node accepts, two the rules refuse.
+    std::fs::write(inbox.join("demo.jsonl"), include_str!("../../crates/silgate/samples/demo.jsonl")).expect("write");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while node.stats(1).await.expect("stats").totals.accepted < 8 {
+        assert!(Instant::now() < deadline, "the inbox was not delivered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(inbox.join("done/demo.jsonl").is_file(), "the file moved to done/ once its records were queued");
+    let (a, m) = tokio::task::spawn_blocking(move || {
+        (http(api, "GET /v1/records/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), http(metrics, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+    })
+    .await
+    .expect("requests");
+    assert_eq!(a.0, 401, "{a:?}");
+    assert_eq!(m.0, 200);
+    assert!(m.1.contains("silgate_gateway_records_total{source=\"canonical-json\",cpi=\"CPIBA01\",outcome=\"queued\"}"), "{}", m.1);
+    assert!(m.1.contains("silgate_gateway_delivery_outcomes_total{outcome=\"delivered\"} 8"), "{}", m.1);
+    assert!(m.1.trim_end().ends_with("# EOF"), "OpenMetrics text ends with # EOF");
+    let parts = gw.parts().clone();
+    let stopped = Instant::now();
+    tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.expect("shutdown drains in time").expect("shutdown");
+    assert!(stopped.elapsed() < Duration::from_secs(30));
+    assert!(std::net::TcpStream::connect(api).is_err(), "the API listener is closed after shutdown");
+    assert!(parts.audit_log.verify().await.expect("verify").is_ok());
+    node.stop().await;
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
