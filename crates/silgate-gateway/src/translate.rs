@@ -106,10 +106,10 @@ pub(crate) struct Pending {
     pub(crate) ticket: Option<Ticket>,
 }
 
-/// The identity of a record version whose code is allocated: its message id, hashed
-/// business key and content hash.
-pub(crate) fn identity(rec: &Record) -> Identity {
-    Identity::new(rec.provenance().system.as_str(), &rec.business_key(), hex::encode(silgate_std1546::code::content_hash(rec)))
+/// The identity of a record version: its message id, hashed business key and content
+/// hash (`content`, [`silgate_std1546::code::content_hash`] of the record).
+pub(crate) fn identity(rec: &Record, content: &[u8; 32]) -> Identity {
+    Identity::new(rec.provenance().system.as_str(), &rec.business_key(), hex::encode(content))
 }
 
 /// Where accepted records go.
@@ -262,8 +262,13 @@ impl<'a> Translator<'a> {
                 rec.communication_mut().previous_code = Some(code);
             }
         }
+        // The content hash (without provenance and code) names the version and, for a
+        // record without a code, derives it: computed once, here.
+        // (Writing files of records that carry their code, it is not needed at all.)
+        let content = (rec.communication().code.is_none() || !matches!(self.out, Output::Dir(_))).then(|| silgate_std1546::code::content_hash(&rec));
         if rec.communication().code.is_none() {
-            match self.allocator.as_mut().and_then(|a| a.allocate(&rec)) {
+            let hashed = content.as_ref().zip(self.allocator.as_ref());
+            match hashed.and_then(|(c, a)| a.allocate_hashed(&rec, c)) {
                 Some(code) => rec.communication_mut().code = Some(code),
                 None => {
                     let issue = Issue::error("DatiSistema/codice", "code.unallocated", "the record has no communication code and no --region was given to allocate one");
@@ -272,10 +277,12 @@ impl<'a> Translator<'a> {
             }
         }
         if let Some(waiting) = &mut self.deferred {
-            waiting.push(Pending { identity: identity(&rec), record: rec, ticket });
+            let identity = identity(&rec, &content.unwrap_or_else(|| silgate_std1546::code::content_hash(&rec)));
+            waiting.push(Pending { identity, record: rec, ticket });
             return Ok(());
         }
-        self.judge(rec, None, ticket)
+        let id = content.map(|c| identity(&rec, &c));
+        self.judge(rec, id, ticket)
     }
 
     /// Judges a record that waited, with the identity computed when it came in.
@@ -302,7 +309,7 @@ impl<'a> Translator<'a> {
                 self.summary.written.push(path);
             }
             Output::Collect { accepted, .. } => {
-                let identity = id.unwrap_or_else(|| identity(&rec));
+                let identity = id.unwrap_or_else(|| identity(&rec, &silgate_std1546::code::content_hash(&rec)));
                 accepted.push(Accepted { record: rec, xml, identity, ticket });
             }
         }

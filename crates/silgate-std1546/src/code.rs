@@ -55,9 +55,17 @@ pub fn content_hash(record: &Record) -> [u8; 32] {
 
 impl CodeAllocator for ContentAllocator {
     fn allocate(&mut self, record: &Record) -> Option<String> {
+        self.allocate_hashed(record, &content_hash(record))
+    }
+}
+
+impl ContentAllocator {
+    /// [`CodeAllocator::allocate`] for a record whose [`content_hash`] the caller has
+    /// computed already (it also names the record version: hashed once).
+    pub fn allocate_hashed(&self, record: &Record, content: &[u8; 32]) -> Option<String> {
         let mut h = Sha256::new();
         h.update(record.business_key().as_bytes());
-        h.update(content_hash(record));
+        h.update(content);
         let d = h.finalize();
         let mut n = [0u8; 8];
         n.copy_from_slice(&d[..8]);
