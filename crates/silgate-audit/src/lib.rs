@@ -111,6 +111,14 @@ impl AuditLog {
         }
     }
 
+    /// The last entry of `instance`'s chain (its head), if any.
+    pub async fn last(&self, instance: &str) -> Result<Option<Entry>, AuditError> {
+        match self {
+            Self::Sqlite(s) => s.last(instance).await,
+            Self::Postgres(p) => p.last(instance).await,
+        }
+    }
+
     /// Walks every chain and reports the first problem of each.
     pub async fn verify(&self) -> Result<VerifyReport, AuditError> {
         match self {

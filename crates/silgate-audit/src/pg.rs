@@ -106,6 +106,18 @@ impl PgAudit {
         Ok(rows.iter().map(row).collect())
     }
 
+    pub(crate) async fn last(&self, instance: &str) -> Result<Option<Entry>, AuditError> {
+        let client = self.conn.get().await?;
+        let r = client
+            .query_opt(
+                "SELECT a.instance, a.seq, a.at_ms, a.event, a.message_id, a.code, a.cpi, a.detail, a.prev_hash, a.hash, a.fields
+                 FROM audit a JOIN audit_heads h ON h.instance = a.instance AND h.seq = a.seq WHERE a.instance = $1",
+                &[&instance],
+            )
+            .await?;
+        Ok(r.as_ref().map(row))
+    }
+
     pub(crate) async fn verify(&self) -> Result<VerifyReport, AuditError> {
         use futures_util::TryStreamExt as _;
         let client = self.conn.get().await?;

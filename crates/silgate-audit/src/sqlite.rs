@@ -127,6 +127,18 @@ impl SqliteAudit {
         .await
     }
 
+    pub(crate) async fn last(&self, instance: &str) -> Result<Option<Entry>, AuditError> {
+        let instance = instance.to_string();
+        self.with(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT a.instance, a.seq, a.at_ms, a.event, a.message_id, a.code, a.cpi, a.detail, a.prev_hash, a.hash, a.fields
+                 FROM audit a JOIN audit_heads h ON h.instance = a.instance AND h.seq = a.seq WHERE a.instance = ?1",
+            )?;
+            Ok(stmt.query_row([&instance], row).optional()?)
+        })
+        .await
+    }
+
     pub(crate) async fn verify(&self) -> Result<VerifyReport, AuditError> {
         self.with(|conn| {
             let heads = {

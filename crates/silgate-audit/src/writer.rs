@@ -18,6 +18,10 @@ async fn append_retrying(log: &AuditLog, instance: &str, entries: Vec<NewEntry>)
     loop {
         match log.append(instance, entries.clone()).await {
             Ok(_) => return Ok(()),
+            // A commit whose answer was lost (the connection dropped after COMMIT) must
+            // not be written twice: when the chain's head is this batch's last entry,
+            // the batch is in.
+            Err(_) if committed(log, instance, &entries).await => return Ok(()),
             Err(e) if attempt < ATTEMPTS => {
                 tracing::warn!(error = %e, attempt, "Audit append failed; trying again");
                 tokio::time::sleep(delay).await;
@@ -29,6 +33,16 @@ async fn append_retrying(log: &AuditLog, instance: &str, entries: Vec<NewEntry>)
                 return Err(e.to_string());
             }
         }
+    }
+}
+
+/// True when `instance`'s head is the last of `entries` (same time, event, record and
+/// detail): the append that failed had committed.
+async fn committed(log: &AuditLog, instance: &str, entries: &[NewEntry]) -> bool {
+    let Some(mine) = entries.last() else { return true };
+    match log.last(instance).await {
+        Ok(Some(head)) => head.at_ms == mine.at_ms && head.event == mine.event.name() && head.message_id == mine.message_id && head.detail == mine.event.to_string(),
+        _ => false,
     }
 }
 

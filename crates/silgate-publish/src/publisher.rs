@@ -168,7 +168,7 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
         let width = self.cfg.concurrency.max(1);
         let slots = Arc::new(Semaphore::new(width));
         let (settle_tx, settle_rx) = mpsc::channel::<Settle>(width * 4);
-        let settler = tokio::spawn(self.clone().settle(settle_rx));
+        let settler = tokio::spawn(self.clone().settle(settle_rx, stop.clone()));
         let mut idle_since: Option<std::time::Instant> = None;
         loop {
             if *stop.borrow() {
@@ -221,8 +221,12 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                 let stop = stop.clone();
                 let settle = settle_tx.clone();
                 tokio::spawn(async move {
+                    let lease = l.lease;
                     if let Err(e) = me.deliver(l, egov_id, stop, settle).await {
-                        tracing::error!(error = %e, code = e.as_code(), "delivery bookkeeping failed; the item stays queued");
+                        tracing::error!(error = %e, code = e.as_code(), "Delivery bookkeeping failed; the item goes back to the queue");
+                        // Given back now (a RabbitMQ delivery has no timer of its own);
+                        // one already settled refuses the release, harmlessly.
+                        me.release_all(vec![lease]).await;
                     }
                     drop(permit);
                 });
@@ -250,9 +254,10 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                     done.push(l.lease);
                 }
                 None if l.deliveries > self.cfg.max_deliveries => {
+                    // Audited first: a dead letter is never without its entry.
+                    self.audit.one(entry(Event::DeadLettered { reason: DeadReason::Poison { deliveries: l.deliveries } }, &l.item)).await?;
                     self.queue.dead_letter(l.lease, "delivery.poison: handed out too many times").await?;
                     self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                    entries.push(entry(Event::DeadLettered { reason: DeadReason::Poison { deliveries: l.deliveries } }, &l.item));
                 }
                 None => todo.push(l),
             }
@@ -273,7 +278,7 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
 
     /// Commits successful deliveries in batches: dedup index first, then the audit,
     /// then the queue acks (DESIGN §3.2: recorded before acked).
-    async fn settle(self, mut rx: mpsc::Receiver<Settle>) {
+    async fn settle(self, mut rx: mpsc::Receiver<Settle>, mut stop: watch::Receiver<bool>) {
         while let Some(first) = rx.recv().await {
             let mut batch = vec![first];
             while batch.len() < 512 {
@@ -296,11 +301,10 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                 self.release_all(leases).await;
                 continue;
             }
-            // Nothing is acked before its delivery is audited (the writer has tried
-            // again already): the items come back, are found delivered, and their
-            // receipt is audited then.
-            if let Err(e) = self.audit.record(entries).await {
-                tracing::error!(error = %e, "Could not audit deliveries; the items stay in the queue");
+            // Nothing is acked before its delivery is audited: the write is tried again
+            // (the leases kept alive meanwhile) until it succeeds; only a shutdown in
+            // the middle gives the items back unaudited (they come back found delivered).
+            if !self.audit_settled(&entries, &leases, &mut stop).await {
                 self.release_all(leases).await;
                 continue;
             }
@@ -308,6 +312,32 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                 tracing::warn!(error = %e, "Ack failed; the delivered items will come back and be acked as already delivered");
             }
             self.counters.delivered.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Audits settled deliveries, trying again (with a delay doubling to 30 s, the
+    /// leases kept alive) until the write succeeds: true; false when the publisher is
+    /// stopped first.
+    async fn audit_settled(&self, entries: &[NewEntry], leases: &[silgate_core::LeaseId], stop: &mut watch::Receiver<bool>) -> bool {
+        let mut delay = Duration::from_millis(200);
+        loop {
+            match self.audit.record(entries.to_vec()).await {
+                Ok(()) => return true,
+                Err(e) => tracing::error!(error = %e, retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), "Could not audit deliveries; they wait, unacked"),
+            }
+            if *stop.borrow() {
+                return false;
+            }
+            for l in leases {
+                if let Err(e) = self.queue.keep_alive(*l).await {
+                    tracing::warn!(error = %e, "Could not keep a settled item's lease alive");
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = stop.changed() => {}
+            }
+            delay = (delay * 2).min(Duration::from_secs(30));
         }
     }
 
@@ -400,9 +430,10 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
             }
         }
         let reason = format!("delivery.attempts-exhausted: {last}");
+        // Audited first: a dead letter is never without its entry.
+        self.audit.one(entry(Event::DeadLettered { reason: DeadReason::AttemptsExhausted { attempts: self.cfg.max_attempts } }, item)).await?;
         self.queue.dead_letter(l.lease, &reason).await?;
         self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
-        self.audit.one(entry(Event::DeadLettered { reason: DeadReason::AttemptsExhausted { attempts: self.cfg.max_attempts } }, item)).await?;
         Ok(Done::Settled)
     }
 }

@@ -347,10 +347,11 @@ impl Driver for ApiDriver {
             None => tokio::net::TcpListener::bind(self.addr).await.map_err(|err| GatewayError::Serve { what: "api.listen", err })?,
         };
         let cfg = &self.cfg;
-        // The ingest task ends on stop once what was submitted is answered (or once the
-        // state, the only sender, is dropped with the router).
+        // The ingest task ends once the listener has stopped and what was submitted is
+        // answered (or once the state, the only sender, is dropped with the router).
         let (submit, inbox) = tokio::sync::mpsc::channel(1024);
-        let ingest = tokio::spawn(submissions(parts.clone(), inbox, stop.clone()));
+        let (close, closing) = tokio::sync::oneshot::channel();
+        let ingest = tokio::spawn(submissions(parts.clone(), inbox, closing));
         let tokens = cfg.clients.iter().filter_map(|c| Some((c.token_sha256.as_ref()?.to_ascii_lowercase(), c.cpi.clone()))).collect();
         let certs = cfg.clients.iter().filter_map(|c| Some((c.cert_sha256.as_ref()?.to_ascii_lowercase().replace(':', ""), c.cpi.clone()))).collect();
         let st = Arc::new(ApiState { parts: parts.clone(), tokens, certs, rate: cfg.rate_per_minute, buckets: Mutex::new(HashMap::new()), submit });
@@ -362,15 +363,23 @@ impl Driver for ApiDriver {
             .layer(DefaultBodyLimit::max(cfg.max_body_kib * 1024))
             .with_state(st);
         tracing::info!(listen = %self.addr, tls = cfg.tls.is_some(), "Push API listening");
-        match &cfg.tls {
+        let served = match &cfg.tls {
             None => {
                 let mut stop = stop.clone();
-                axum::serve(listener, app).with_graceful_shutdown(async move { stop.wait().await }).await.map_err(|err| GatewayError::Serve { what: "push API", err })?;
+                axum::serve(listener, app).with_graceful_shutdown(async move { stop.wait().await }).await.map_err(|err| GatewayError::Serve { what: "push API", err })
             }
-            Some(t) => serve_tls(listener, tls_acceptor(t)?, app, stop.clone()).await,
-        }
+            Some(t) => match tls_acceptor(t) {
+                Ok(acceptor) => {
+                    serve_tls(listener, acceptor, app, stop.clone()).await;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
+        };
+        // The ingest task may have ended already (its senders gone): nothing to tell.
+        let _ended = close.send(());
         ingest.await.map_err(|_| GatewayError::Task("push ingest"))?;
-        Ok(())
+        served
     }
 }
 
@@ -412,7 +421,14 @@ async fn serve_tls(listener: tokio::net::TcpListener, acceptor: tokio_rustls::Tl
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_TLS_CONNECTIONS));
     loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else { break };
+        // Waiting for a free slot (all taken) still notices the stop.
+        let slot = tokio::select! {
+            s = slots.clone().acquire_owned() => match s {
+                Ok(s) => s,
+                Err(_) => break,
+            },
+            _ = stop.wait() => break,
+        };
         let (tcp, _) = tokio::select! {
             a = listener.accept() => match a {
                 Ok(x) => x,
@@ -465,7 +481,7 @@ struct Submission {
 /// every request through it, in batches of what has arrived (group commit), exactly
 /// as it takes a file's: previous code, code, identity, dedup, judge, queue, audit.
 /// Ends when every sender is gone (the API stopped).
-async fn submissions(parts: Arc<Parts>, mut rx: tokio::sync::mpsc::Receiver<Submission>, mut stop: Shutdown) {
+async fn submissions(parts: Arc<Parts>, mut rx: tokio::sync::mpsc::Receiver<Submission>, mut closing: tokio::sync::oneshot::Receiver<()>) {
     let mut closed = false;
     loop {
         let first = tokio::select! {
@@ -474,9 +490,10 @@ async fn submissions(parts: Arc<Parts>, mut rx: tokio::sync::mpsc::Receiver<Subm
                 Some(s) => s,
                 None => return,
             },
-            // Stopping: no new record is taken (a request that comes now is told to
-            // try again); what is already waiting is still ingested and answered.
-            _ = stop.wait(), if !closed => {
+            // The listener has stopped (the requests in flight were let finish): no new
+            // record is taken (a request still open is told to try again); what is
+            // already waiting is still ingested and answered.
+            _ = &mut closing, if !closed => {
                 rx.close();
                 closed = true;
                 continue;
