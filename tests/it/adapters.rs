@@ -232,7 +232,7 @@ fn given_a_sintesi_feed_records_should_map_and_broken_ones_give_their_lines() {
 fn given_an_export_ingested_twice_the_second_ingest_should_queue_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("gw.toml");
-    std::fs::write(&cfg, format!("region = \"16\"\nregion_name = \"PUGLIA\"\ndata_dir = \"{}\"\n[node]\nurl = \"http://127.0.0.1:9/ws\"\n", dir.path().join("data").display()))
+    std::fs::write(&cfg, format!("region = \"14\"\nregion_name = \"PUGLIA\"\ndata_dir = \"{}\"\n[node]\nurl = \"http://127.0.0.1:9/ws\"\n", dir.path().join("data").display()))
         .unwrap();
     for (kind, input, n) in [("silplus", "silplus/valid.zip", 18), ("access", "access/export.xlsx", 18), ("sintesi", "sintesi/valid.xml", 18)] {
         let first = silgate().args(["ingest", "--config"]).arg(&cfg).args(["--source", kind]).arg(fixtures().join(input)).output().unwrap();
@@ -348,7 +348,7 @@ fn given_a_sintesi_server_run_should_pull_incrementally_from_the_persisted_water
 fn given_a_record_closed_after_it_was_sent_the_closure_should_name_the_code_that_was_sent() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("gw.toml");
-    std::fs::write(&cfg, format!("region = \"16\"\nregion_name = \"PUGLIA\"\ndata_dir = \"{}\"\n[node]\nurl = \"http://127.0.0.1:9/ws\"\n", dir.path().join("data").display()))
+    std::fs::write(&cfg, format!("region = \"14\"\nregion_name = \"PUGLIA\"\ndata_dir = \"{}\"\n[node]\nurl = \"http://127.0.0.1:9/ws\"\n", dir.path().join("data").display()))
         .unwrap();
     let ingest = |t: &generate::Tables, name: &str| {
         let d = dir.path().join(name);

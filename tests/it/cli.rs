@@ -136,19 +136,38 @@ fn given_mixed_canonical_json_translate_should_write_valid_documents_and_quarant
 }
 
 #[test]
-fn given_no_region_translate_should_quarantine_records_without_a_code() {
+fn given_no_region_or_an_unknown_one_translate_should_refuse_the_call_and_say_what_to_pass() {
     let input = root().join("tests/fixtures/canonical/mixed.jsonl");
     let dir = tempfile::tempdir().expect("tmp");
     let (code, _, err) = run(silgate().args(["translate", "--source", "canonical-json", "--out"]).arg(dir.path()).arg(&input));
-    assert_eq!(code, 0, "{err}");
-    let q = std::fs::read_to_string(dir.path().join("quarantine.jsonl")).expect("q");
-    assert_eq!(q.lines().filter(|l| l.contains("\"rule\":\"code.unallocated\"")).count(), 10, "{q}");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--region puglia") && err.contains("--region 14"), "{err}");
+    assert!(!dir.path().join("quarantine.jsonl").exists(), "nothing is translated");
+    let (code, _, err) = run(silgate().args(["translate", "--source", "canonical-json", "--region", "apulia", "--out"]).arg(dir.path()).arg(&input));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--region apulia: not a region"), "{err}");
+}
+
+#[test]
+fn given_a_region_by_name_or_by_code_the_codes_should_start_with_the_ministry_code() {
+    let input = root().join("tests/fixtures/canonical/mixed.jsonl");
+    for (region, prefix) in [("puglia", "14"), ("14", "14"), ("Sicilia", "16")] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (code, _, err) = run(silgate().args(["translate", "--source", "canonical-json", "--region", region, "--today", "2026-11-24", "--out"]).arg(dir.path()).arg(&input));
+        assert_eq!(code, 0, "{err}");
+        let docs: Vec<String> = std::fs::read_dir(dir.path()).expect("out").filter_map(|e| e.ok()?.file_name().into_string().ok()).filter(|n| n.ends_with(".xml")).collect();
+        assert!(!docs.is_empty());
+        for d in docs {
+            let code = d.trim_end_matches(".xml").rsplit('-').next().unwrap_or_default().to_string();
+            assert!(code.len() == 25 && code.starts_with(prefix), "{region}: {d}");
+        }
+    }
 }
 
 #[test]
 fn given_a_missing_input_translate_should_fail() {
     let dir = tempfile::tempdir().expect("tmp");
-    let (code, _, err) = run(silgate().args(["translate", "--source", "canonical-json", "--out"]).arg(dir.path()).arg("/nonexistent.jsonl"));
+    let (code, _, err) = run(silgate().args(["translate", "--source", "canonical-json", "--region", "14", "--out"]).arg(dir.path()).arg("/nonexistent.jsonl"));
     assert_ne!(code, 0);
     assert!(err.contains("/nonexistent.jsonl"), "{err}");
 }
@@ -212,7 +231,7 @@ fn given_the_gateway_examples_config_check_should_pass_and_a_broken_config_shoul
     assert_eq!(code, 1, "{out}");
     for want in [
         "colour: unknown key",
-        "region: must be a two-digit",
+        "region: '1' is neither a region's name nor its code",
         "queue.backend: unknown variant `kafka`",
         "node.ca: required",
         "sources[0].kind: unknown variant `pdf`",

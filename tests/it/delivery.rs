@@ -93,7 +93,7 @@ pub(crate) fn gateway(dir: &Path, pki: &Path, base: &str, extra: &str) -> PathBu
     std::fs::write(
         &cfg,
         format!(
-            "instance = \"gw\"\nregion = \"16\"\nregion_name = \"PUGLIA\"\ndata_dir = \"{}\"\nbatch = 200\n\n[node]\nurl = \"{base}/ws/cliclavoro\"\nca = \"{}\"\nclient_cert = \"{}\"\nclient_key = \"{}\"\ntimeout_secs = 10\n\n[[sources]]\nkind = \"canonical-json\"\ninbox = \"{}\"\npoll_secs = 1\n{extra}\n",
+            "instance = \"gw\"\nregion = \"14\"\nregion_name = \"PUGLIA\"\ndata_dir = \"{}\"\nbatch = 200\n\n[node]\nurl = \"{base}/ws/cliclavoro\"\nca = \"{}\"\nclient_cert = \"{}\"\nclient_key = \"{}\"\ntimeout_secs = 10\n\n[[sources]]\nkind = \"canonical-json\"\ninbox = \"{}\"\npoll_secs = 1\n{extra}\n",
             dir.join("data").display(),
             pki.join("ca.pem").display(),
             pki.join("client.pem").display(),
@@ -267,7 +267,7 @@ fn given_exhausted_attempts_dead_letters_should_be_listed_and_replayed_to_delive
         assert!(hist.contains(event), "{event} missing from:\n{hist}");
     }
     let metrics = get_text(&format!("{base}/metrics"), &pki);
-    assert!(metrics.contains("silgate_node_documents_total{region=\"16\",kind=\"vacancy\",outcome=\"accepted\"} 6"), "{metrics}");
+    assert!(metrics.contains("silgate_node_documents_total{region=\"14\",kind=\"vacancy\",outcome=\"accepted\"} 6"), "{metrics}");
     assert!(metrics.contains("silgate_node_faults_injected_total{fault=\"error\"}"), "{metrics}");
 }
 

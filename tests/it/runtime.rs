@@ -24,7 +24,7 @@ async fn given_a_gateway_started_in_process_it_should_deliver_serve_and_shut_dow
     let dir = tempfile::tempdir().expect("tmp");
     let node = silgate_node::start(silgate_node::NodeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), dir.path().join("node.db"))).await.expect("node");
     let inbox = dir.path().join("inbox");
-    let mut cfg = GatewayConfig::new("15", "CAMPANIA", dir.path().join("data"), silgate_publish::ClientConfig::new(node.endpoint()));
+    let mut cfg = GatewayConfig::new("campania", "CAMPANIA", dir.path().join("data"), silgate_publish::ClientConfig::new(node.endpoint()));
     cfg.sources.push(SourceConfig {
         kind: SourceKind::CanonicalJson,
         url: None,

@@ -10,6 +10,8 @@
 //!   tables overridden by a region (the binary reads override files; this crate does
 //!   no IO).
 //! - [`belfiore`] answers "did this comune or foreign state exist on that date".
+//! - [`regions`]: the ministry's region codes ([`Regions`]), the first two digits of
+//!   every communication code.
 //! - [`cf`] checks a codice fiscale: checksum, omocodia, and coherence with birth date,
 //!   sex and birthplace; [`piva`] checks a partita IVA.
 //!
@@ -22,8 +24,10 @@
 pub mod belfiore;
 pub mod cf;
 pub mod piva;
+pub mod regions;
 pub mod table;
 pub mod tables;
 
+pub use regions::{Region, Regions};
 pub use table::{CodeSet, TableError, TableInfo};
 pub use tables::{CodeCheck, CodeTables, TableName};

@@ -28,9 +28,12 @@ pub struct GatewayConfig {
     /// This instance's name: its audit chain and its inbox claims. (default: `gateway`)
     #[serde(default = "default_instance")]
     pub instance: String,
-    /// ISTAT region code (two digits).
+    /// The region: its name (`puglia`, `emilia-romagna`) or its code in the ministry's
+    /// table (`14`); held as the code once loaded. The first two digits of every
+    /// communication code.
     pub region: String,
-    /// The region's eGov party name (`PUGLIA`).
+    /// The region's eGov party name (`PUGLIA`, `EMILIAROMAGNA`): its name in the
+    /// ministry's table, letters and digits only.
     pub region_name: String,
     /// Where the SQLite files and quarantine live (relative to the config file).
     pub data_dir: PathBuf,
@@ -508,10 +511,29 @@ fn resolve_api(a: &mut ApiConfig, base: &Path) {
     }
 }
 
-/// The region code rule.
-fn check_region(region: &str, p: &mut Problems) {
-    if !(region.len() == 2 && region.bytes().all(|b| b.is_ascii_digit())) {
-        p.push("region", format!("must be a two-digit ISTAT region code (\"16\"), got '{region}'"));
+/// The region rules: `region` names a region of the ministry's table (by name or
+/// code), and `region_name` (the eGov sender) is that region's name, alphanumeric.
+fn check_region(region: &str, region_name: &str, p: &mut Problems) {
+    let regions = silgate_codes::Regions::embedded();
+    let Some(r) = regions.find(region) else {
+        p.push("region", format!("'{region}' is neither a region's name nor its code in the ministry's table (`silgate codes` lists them: 14 PUGLIA, 16 SICILIA, ...)"));
+        return;
+    };
+    if r.is_national() {
+        p.push("region", "00 is the national node's code, not a region's");
+        return;
+    }
+    if !region_name.bytes().all(|b| b.is_ascii_alphanumeric()) || region_name.is_empty() {
+        p.push("region_name", format!("the eGov sender name must be letters and digits only, e.g. {}", r.party_name()));
+    } else if !region_name.eq_ignore_ascii_case(&r.party_name()) {
+        let hint = match regions.find(region_name) {
+            Some(theirs) => format!(" ({region_name} is {} in the table; a configuration written for ISTAT numbers: see README, Upgrading)", theirs.code),
+            None => String::new(),
+        };
+        p.push(
+            "region, region_name",
+            format!("region {region} is {} {} in the ministry's table, but region_name is {region_name}: they must name one region{hint}", r.code, r.name),
+        );
     }
 }
 
@@ -647,14 +669,17 @@ fn check_imap(imap: &ImapConfig, key: &str, kind: SourceKind, files: Files, p: &
 }
 
 impl GatewayConfig {
-    /// The embedded default for one region: SQLite queue, dedup index and audit under
+    /// The embedded default for one region (`region` by name or ministerial code, held
+    /// by its code): SQLite queue, dedup index and audit under
     /// `data_dir`, delivery to `node`, no sources (records arrive through
     /// [`Parts::ingest_files`](crate::Parts::ingest_files) or the push API), every
     /// other setting at its default.
     pub fn new(region: impl Into<String>, region_name: impl Into<String>, data_dir: PathBuf, node: ClientConfig) -> Self {
+        let region = region.into();
+        let region = silgate_codes::Regions::embedded().find(&region).map_or(region, |r| r.code.clone());
         Self {
             instance: default_instance(),
-            region: region.into(),
+            region,
             region_name: region_name.into(),
             data_dir,
             queue: QueueConfig::default(),
@@ -703,6 +728,10 @@ impl GatewayConfig {
     /// Makes the relative paths of the configuration relative to `base` (the config
     /// file's folder), and remembers `base`.
     pub fn resolve(&mut self, base: PathBuf) {
+        // A region given by name is held by its ministerial code from here on.
+        if let Some(r) = silgate_codes::Regions::embedded().find(&self.region) {
+            self.region.clone_from(&r.code);
+        }
         self.data_dir = abs(&base, &self.data_dir);
         resolve_node(&mut self.node, &base);
         if let Some(a) = self.api.as_mut() {
@@ -721,7 +750,7 @@ impl GatewayConfig {
     /// `run`, `ingest` and `config check` alike.
     pub fn validate(&self, files: Files) -> Vec<Problem> {
         let mut p = Problems(Vec::new());
-        check_region(&self.region, &mut p);
+        check_region(&self.region, &self.region_name, &mut p);
         check_queue(&self.queue, &mut p);
         check_store(&self.audit, "audit", &mut p);
         check_store(&self.dedup, "dedup", &mut p);
@@ -827,10 +856,11 @@ pub fn check_file(path: &Path, files: Files) -> Vec<Problem> {
             p.push(k, "missing");
         }
     }
-    match root.get("region").map(toml::Value::as_str) {
-        Some(Some(r)) => check_region(r, &mut p),
-        Some(None) => p.push("region", "must be a two-digit ISTAT region code (\"16\"), as a string"),
-        None => {}
+    match (root.get("region").map(toml::Value::as_str), root.get("region_name").and_then(toml::Value::as_str)) {
+        (Some(Some(r)), Some(name)) => check_region(r, name, &mut p),
+        (Some(Some(r)), None) => check_region(r, "", &mut p),
+        (Some(None), _) => p.push("region", "must be a string: a region's name (\"puglia\") or its ministerial code (\"14\")"),
+        (None, _) => {}
     }
     for k in ["instance", "region_name"] {
         if root.get(k).is_some_and(|v| !v.is_str()) {

@@ -9,7 +9,7 @@ fn example(name: &str) -> PathBuf {
 #[test]
 fn given_the_embedded_example_it_should_load_with_sqlite_everywhere() {
     let c = GatewayConfig::load(&example("gateway.example.toml")).unwrap();
-    assert_eq!((c.region.as_str(), c.region_name.as_str(), c.queue.backend), ("16", "PUGLIA", QueueBackend::Sqlite));
+    assert_eq!((c.region.as_str(), c.region_name.as_str(), c.queue.backend), ("14", "PUGLIA", QueueBackend::Sqlite), "the region by name, held by its ministerial code");
     assert_eq!(c.delivery.max_attempts, 12);
     let kinds: Vec<&str> = c.sources.iter().map(|s| s.kind.as_str()).collect();
     assert_eq!(kinds, ["canonical-json", "sintesi", "silplus", "access", "pec"]);
@@ -46,15 +46,15 @@ fn given_the_node_example_it_should_parse() {
 fn given_a_bad_region_loading_should_say_so() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("g.toml");
-    std::fs::write(&p, "region = \"Puglia\"\nregion_name = \"PUGLIA\"\ndata_dir = \"d\"\n[node]\nurl = \"https://x\"\n").unwrap();
+    std::fs::write(&p, "region = \"Puglia1\"\nregion_name = \"PUGLIA\"\ndata_dir = \"d\"\n[node]\nurl = \"https://x\"\n").unwrap();
     let e = GatewayConfig::load(&p).unwrap_err();
-    assert!(e.to_string().contains("region: must be a two-digit ISTAT region code"), "{e}");
+    assert!(e.to_string().contains("region: 'Puglia1' is neither a region's name nor its code"), "{e}");
 }
 
 #[test]
 fn given_a_source_with_both_or_neither_of_inbox_and_url_the_config_should_be_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let base = "region = \"16\"\nregion_name = \"PUGLIA\"\ndata_dir = \"d\"\n[node]\nurl = \"https://x/ws\"\n";
+    let base = "region = \"14\"\nregion_name = \"PUGLIA\"\ndata_dir = \"d\"\n[node]\nurl = \"https://x/ws\"\n";
     for (src, says) in [
         ("[[sources]]\nkind = \"silplus\"\n", "sources[0]: give exactly one of inbox"),
         ("[[sources]]\nkind = \"silplus\"\nurl = \"https://x\"\n", "sources[0].url: only a sintesi source"),
@@ -70,10 +70,10 @@ fn given_a_source_with_both_or_neither_of_inbox_and_url_the_config_should_be_ref
 #[test]
 fn given_every_region_example_it_should_load_with_the_sources_it_describes() {
     let want = [
-        ("puglia-sintesi.toml", "16", vec!["sintesi", "sintesi", "sintesi"]),
-        ("sicilia-silplus.toml", "19", vec!["silplus", "pec"]),
-        ("campania-access.toml", "15", vec!["access"]),
-        ("calabria-pec.toml", "18", vec!["pec"]),
+        ("puglia-sintesi.toml", "14", vec!["sintesi", "sintesi", "sintesi"]),
+        ("sicilia-silplus.toml", "16", vec!["silplus", "pec"]),
+        ("campania-access.toml", "05", vec!["access"]),
+        ("calabria-pec.toml", "04", vec!["pec"]),
     ];
     for (file, region, kinds) in want {
         let c = GatewayConfig::load(&example(file)).unwrap_or_else(|e| panic!("{file}: {e:#}"));
@@ -87,7 +87,7 @@ fn given_every_region_example_it_should_load_with_the_sources_it_describes() {
 
 #[test]
 fn given_a_node_url_that_only_starts_like_loopback_the_validator_should_refuse_it() {
-    let mut c = GatewayConfig::new("16", "PUGLIA", PathBuf::from("/tmp/d"), ClientConfig::new("http://127.0.0.1.example.org/ws"));
+    let mut c = GatewayConfig::new("puglia", "PUGLIA", PathBuf::from("/tmp/d"), ClientConfig::new("http://127.0.0.1.example.org/ws"));
     let problems = c.validate(Files::Ignore);
     assert!(problems.iter().any(|p| p.key == "node.url"), "{problems:?}");
     for ok in ["http://127.0.0.1:8080/ws", "http://localhost/ws", "http://[::1]:9/ws"] {
@@ -111,4 +111,23 @@ fn given_a_broken_file_check_should_name_every_key_and_load_should_refuse_it() {
     for k in keys {
         assert!(e.contains(&format!("{k}: ")), "{k} in {e}");
     }
+}
+
+#[test]
+fn given_a_region_and_a_region_name_that_disagree_the_config_should_name_both() {
+    // A configuration written for ISTAT numbers: 16 is Puglia for ISTAT, Sicilia for the ministry.
+    let c = GatewayConfig::new("16", "PUGLIA", PathBuf::from("/tmp/d"), ClientConfig::new("http://127.0.0.1/ws"));
+    let p = c.validate(Files::Ignore);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].key, "region, region_name");
+    assert!(p[0].message.contains("region 16 is 16 SICILIA") && p[0].message.contains("PUGLIA is 14"), "{}", p[0].message);
+    for (region, name, code) in [("puglia", "PUGLIA", "14"), ("14", "puglia", "14"), ("emilia-romagna", "EMILIAROMAGNA", "06"), ("bolzano", "BOLZANO", "03")] {
+        let c = GatewayConfig::new(region, name, PathBuf::from("/tmp/d"), ClientConfig::new("http://127.0.0.1/ws"));
+        assert_eq!(c.validate(Files::Ignore), vec![], "{region} {name}");
+        assert_eq!(c.region, code);
+    }
+    let c = GatewayConfig::new("emilia-romagna", "EMILIA ROMAGNA", PathBuf::from("/tmp/d"), ClientConfig::new("http://127.0.0.1/ws"));
+    assert_eq!(c.validate(Files::Ignore).first().map(|p| p.key.as_str()), Some("region_name"), "an eGov name is letters and digits only");
+    let c = GatewayConfig::new("00", "NCN", PathBuf::from("/tmp/d"), ClientConfig::new("http://127.0.0.1/ws"));
+    assert_eq!(c.validate(Files::Ignore).first().map(|p| p.key.as_str()), Some("region"), "the national node is no region");
 }

@@ -170,7 +170,7 @@ impl<'a> Translator<'a> {
         if let Some(r) = region
             && !(r.len() == 2 && r.bytes().all(|b| b.is_ascii_digit()))
         {
-            return Err(GatewayError::config(format!("the region must be a two-digit ISTAT region code, got '{r}'")));
+            return Err(GatewayError::config(format!("the region must be a two-digit code of the ministry's table, got '{r}'")));
         }
         Ok(Self {
             tables,
@@ -271,7 +271,7 @@ impl<'a> Translator<'a> {
             match hashed.and_then(|(c, a)| a.allocate_hashed(&rec, c)) {
                 Some(code) => rec.communication_mut().code = Some(code),
                 None => {
-                    let issue = Issue::error("DatiSistema/codice", "code.unallocated", "the record has no communication code and no --region was given to allocate one");
+                    let issue = Issue::error("DatiSistema/codice", "code.unallocated", "the record has no communication code and no region was given to allocate one");
                     return self.quarantine(prov.system, &prov.cpi, position, &[issue], ticket);
                 }
             }

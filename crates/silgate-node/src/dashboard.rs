@@ -240,7 +240,15 @@ fn sparkline(values: &[f64]) -> String {
     format!("<svg class=\"spark\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\"><polyline fill=\"none\" stroke=\"#1b6ac9\" points=\"{}\"/></svg>", points.trim_end())
 }
 
-fn outcome_table(caption: &str, attr: &str, rows: &[(&String, &Outcomes)], spark: Option<&BTreeMap<String, Vec<f64>>>) -> String {
+/// A region code with its name from the stats (`14 PUGLIA`), or the code alone.
+fn region_label(stats: &Stats, code: &str) -> String {
+    match stats.region_names.get(code) {
+        Some(name) => format!("{code} {name}"),
+        None => code.to_string(),
+    }
+}
+
+fn outcome_table(caption: &str, attr: &str, rows: &[(&String, &Outcomes)], spark: Option<&BTreeMap<String, Vec<f64>>>, label: impl Fn(&str) -> String) -> String {
     let mut s = format!("<table class=\"counts\" data-table=\"{attr}\"><caption>{}</caption><thead><tr><th>{attr}</th>", esc(caption));
     for o in OUTCOMES {
         let _ = write!(s, "<th>{o}</th>");
@@ -250,7 +258,7 @@ fn outcome_table(caption: &str, attr: &str, rows: &[(&String, &Outcomes)], spark
     }
     s.push_str("</tr></thead><tbody>");
     for (key, counts) in rows {
-        let shown = if key.is_empty() { "(none)".to_string() } else { esc(&truncate(key, 40)) };
+        let shown = if key.is_empty() { "(none)".to_string() } else { esc(&truncate(&label(key), 40)) };
         let _ = write!(s, "<tr data-{attr}=\"{}\"><th>{shown}</th>", esc(key));
         for (o, n) in OUTCOMES.iter().zip(counts.iter()) {
             let _ = write!(s, "<td data-outcome=\"{o}\">{n}</td>");
@@ -317,13 +325,13 @@ pub(crate) fn render(stats: &Stats, hours: i64, refresh_secs: u64, now_minute: i
     let mut regions: Vec<(&String, &Vec<f64>)> = w.by_region_minute.iter().collect();
     regions.sort_by(|a, b| b.1.iter().sum::<f64>().total_cmp(&a.1.iter().sum::<f64>()).then(a.0.cmp(b.0)));
     let region_series: Vec<(String, &str, &[f64])> =
-        regions.iter().take(PALETTE.len()).zip(PALETTE).map(|((r, v), c)| (if r.is_empty() { "(none)".into() } else { format!("region {r}") }, c, v.as_slice())).collect();
+        regions.iter().take(PALETTE.len()).zip(PALETTE).map(|((r, v), c)| (if r.is_empty() { "(none)".into() } else { region_label(stats, r) }, c, v.as_slice())).collect();
     s.push_str(&chart("Documents per minute, by region (the busiest eight)", "chart-region", &w.axis, &region_series, "/min", false));
 
     let rows: Vec<(&String, &Outcomes)> = w.region.iter().collect();
-    s.push_str(&outcome_table("By region (ISTAT code)", "region", &rows, None));
+    s.push_str(&outcome_table("By region (the ministry's code)", "region", &rows, None, |k| region_label(stats, k)));
     let rows: Vec<(&String, &Outcomes)> = w.kind.iter().collect();
-    s.push_str(&outcome_table("By kind", "kind", &rows, None));
+    s.push_str(&outcome_table("By kind", "kind", &rows, None, str::to_string));
     let mut cpis: Vec<(&String, &Outcomes)> = w.cpi.iter().collect();
     cpis.sort_by(|a, b| b.1.iter().sum::<i64>().cmp(&a.1.iter().sum::<i64>()).then(a.0.cmp(b.0)));
     let rest: Outcomes = cpis.iter().skip(CPI_ROWS).fold([0; 3], |mut acc, (_, c)| {
@@ -334,7 +342,7 @@ pub(crate) fn render(stats: &Stats, hours: i64, refresh_secs: u64, now_minute: i
     });
     let others = cpis.len().saturating_sub(CPI_ROWS);
     cpis.truncate(CPI_ROWS);
-    s.push_str(&outcome_table(&format!("By CPI (the busiest {CPI_ROWS})"), "cpi", &cpis, Some(&w.by_cpi_minute)));
+    s.push_str(&outcome_table(&format!("By CPI (the busiest {CPI_ROWS})"), "cpi", &cpis, Some(&w.by_cpi_minute), str::to_string));
     if others > 0 {
         let _ = write!(s, "<p data-other-cpis=\"{others}\">…and {others} more CPIs: {} accepted, {} rejected, {} duplicates.</p>", rest[0], rest[1], rest[2]);
     }
@@ -411,12 +419,14 @@ mod tests {
             rejects_by_reason: vec![("rule.<b>".into(), 2)],
             per_minute: vec![row(now - 1, "16", "C001", "cv", "accepted", 5), row(now, "16", "<script>", "vacancy", "rejected", 2), row(now, "15", "C002", "cv", "duplicate", 1)],
             latency: vec![],
+            region_names: [("16".to_string(), "SICILIA".to_string())].into(),
         };
         let page = render(&stats, 3, 10, now, 1);
         assert!(page.contains("<meta http-equiv=\"refresh\" content=\"10\">"));
         assert!(page.contains("data-stat=\"accepted\">7<") && page.contains("data-stat=\"envelopes_refused\">4<"));
         assert!(page.contains("data-window=\"accepted\">5<") && page.contains("data-window=\"rejected\">2<") && page.contains("data-window=\"duplicate\">1<"));
-        assert!(page.contains("<tr data-region=\"16\"><th>16</th><td data-outcome=\"accepted\">5</td><td data-outcome=\"rejected\">2</td>"));
+        assert!(page.contains("<tr data-region=\"16\"><th>16 SICILIA</th><td data-outcome=\"accepted\">5</td><td data-outcome=\"rejected\">2</td>"));
+        assert!(page.contains("<tr data-region=\"15\"><th>15</th>"), "a code without its name in the stats is shown alone");
         assert!(!page.contains("<script>") && page.contains("&lt;script&gt;") && page.contains("rule.&lt;b&gt;"));
         assert!(!page.contains("http://") && !page.contains("https://"), "the page must fetch nothing");
     }

@@ -74,6 +74,10 @@ pub struct Stats {
     /// the node started).
     #[serde(default)]
     pub latency: Vec<LatencyMinute>,
+    /// The name of every region code in `per_minute`, from the ministry's table
+    /// (`14` -> `PUGLIA`).
+    #[serde(default)]
+    pub region_names: std::collections::BTreeMap<String, String>,
 }
 
 /// A per-minute row as served.
@@ -81,7 +85,7 @@ pub struct Stats {
 pub struct MinuteRowOut {
     /// `YYYY-MM-DDTHH:MMZ`.
     pub minute: String,
-    /// ISTAT region code.
+    /// The ministry's region code (the communication code's first two digits).
     pub region: String,
     /// CPI code.
     pub cpi: String,
@@ -443,6 +447,7 @@ async fn compute_stats(app: &App, hours: i64) -> Result<Stats, NodeError> {
             envelopes_refused: app.refused.load(Ordering::Relaxed),
             retry_after_violations: app.violations.load(Ordering::Relaxed),
         },
+        region_names: minutes.iter().filter_map(|m| Some((m.region.clone(), silgate_codes::Regions::embedded().by_code(&m.region)?.name.clone()))).collect(),
         rejects_by_reason: reasons,
         per_minute: minutes.into_iter().map(Into::into).collect(),
         latency: app.answer_times.since(since),

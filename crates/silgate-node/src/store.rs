@@ -83,7 +83,7 @@ fn same(stored: Option<&str>, digest: &str) -> bool {
 pub struct MinuteRow {
     /// Unix minute (seconds / 60).
     pub minute: i64,
-    /// ISTAT region code (from the communication code).
+    /// The ministry's region code (from the communication code).
     pub region: String,
     /// CPI code.
     pub cpi: String,

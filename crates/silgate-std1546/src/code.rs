@@ -39,7 +39,7 @@ pub trait CodeAllocator {
 /// (provenance and codes excluded): deterministic, so translation is reproducible.
 #[derive(Debug, Clone)]
 pub struct ContentAllocator {
-    /// ISTAT region code, two digits.
+    /// The region's code in the ministry's table, two digits (`silgate_codes::Regions`).
     pub region: String,
 }
 

@@ -39,7 +39,7 @@ pub(crate) async fn run(out: Option<PathBuf>) -> Result<ExitCode> {
     to_node.ca = Some(certs.join("ca.pem"));
     to_node.client_cert = Some(certs.join("client.pem"));
     to_node.client_key = Some(certs.join("client.key"));
-    let mut cfg = GatewayConfig::new("15", "CAMPANIA", dir.join("data"), to_node);
+    let mut cfg = GatewayConfig::new("campania", "CAMPANIA", dir.join("data"), to_node);
     cfg.instance = "demo".into();
     cfg.delivery.concurrency = 4;
     let inbox = dir.join("inbox");

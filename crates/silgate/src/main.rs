@@ -75,9 +75,10 @@ enum Command {
         /// Output directory (created if missing).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// ISTAT region code (two digits) used to allocate communication codes for
-        /// records that carry none.
-        #[arg(long, value_name = "NN")]
+        /// The region whose communication codes are allocated for records that carry
+        /// none: its name (`puglia`, `emilia-romagna`) or its code in the ministry's
+        /// table (`14`; `silgate codes` lists them). Required.
+        #[arg(long, value_name = "NAME|NN")]
         region: Option<String>,
         /// Table mapping for silplus / access: a TOML file, or a built-in name
         /// (`silplus-1`, `campania-1`). (default: the kind's built-in mapping)

@@ -37,5 +37,11 @@ pub(crate) fn list() -> Result<ExitCode> {
         let complete = if info.complete { "complete".to_string() } else { format!("incomplete ({})", info.incomplete_because.as_deref().unwrap_or("")) };
         println!("{:<13} {:>6} rows  {complete}\n    {}\n    source: {}\n    licence: {}", name.stem(), info.rows, info.title, info.source, info.licence);
     }
+    let regions = silgate_codes::Regions::embedded();
+    let i = &regions.info;
+    println!("{:<13} {:>6} rows  complete\n    {}\n    source: {}\n    licence: {}", "regioni", i.rows, i.title, i.source, i.licence);
+    for r in regions.all() {
+        println!("    {} {}", r.code, r.name);
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -21,7 +21,15 @@ pub(crate) fn run(source: SourceKind, out: &Path, region: Option<&str>, mapping:
     let today = crate::tables::today(j)?;
     let xsd = XsdValidator::shared()?;
     let mapping = silgate_gateway::sources::mapping(mapping)?;
-    let mut t = Translator::new(tables, today, xsd, region, out)?;
+    let Some(spec) = region else {
+        eprintln!("silgate: error: translate needs --region: the region's name (--region puglia) or its code in the ministry's table (--region 14); `silgate codes` lists them");
+        return Ok(ExitCode::from(2));
+    };
+    let Some(region) = silgate_codes::Regions::embedded().find(spec).filter(|r| !r.is_national()) else {
+        eprintln!("silgate: error: --region {spec}: not a region's name or code in the ministry's table (`silgate codes` lists them: 14 PUGLIA, 16 SICILIA, ...)");
+        return Ok(ExitCode::from(2));
+    };
+    let mut t = Translator::new(tables, today, xsd, Some(&region.code), out)?;
     let pb = crate::progress::bar(source.as_str());
     for input in inputs {
         if source == SourceKind::CanonicalJson {
