@@ -83,3 +83,63 @@ async fn given_a_gateway_started_in_process_it_should_deliver_serve_and_shut_dow
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_a_retry_after_longer_than_the_cap_the_item_should_go_back_to_the_queue_not_hold_a_worker() {
+    use silgate_core::Queue as _;
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut node_cfg = silgate_node::NodeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), dir.path().join("node.db"));
+    // Every request answered 429, come back in an hour.
+    node_cfg.faults = silgate_node::Faults { throttle_rate: 1.0, retry_after_secs: 3600, ..silgate_node::Faults::default() };
+    let node = silgate_node::start(node_cfg).await.expect("node");
+    let mut cfg = GatewayConfig::new("campania", "CAMPANIA", dir.path().join("data"), silgate_publish::ClientConfig::new(node.endpoint()));
+    cfg.delivery.max_retry_after_secs = 1;
+    cfg.delivery.concurrency = 2;
+    let gw = Gateway::start(cfg).await.expect("start");
+    let input = dir.path().join("demo.jsonl");
+    std::fs::write(&input, include_str!("../../crates/silgate/samples/demo.jsonl")).expect("write");
+    let queued = gw.parts().ingest_files(std::slice::from_ref(&input), silgate_gateway::today()).await.expect("ingest").queued;
+    assert_eq!(queued, 8);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while node.stats(1).await.expect("stats").totals.faults_injected < 8 {
+        assert!(Instant::now() < deadline, "not every item was tried");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Two workers got through eight items: none waited the hour out.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let t = node.stats(1).await.expect("stats").totals;
+    assert_eq!((t.faults_injected, t.retry_after_violations, t.accepted), (8, 0, 0), "each tried once, none came back early");
+    let q = gw.parts().queue.stats().await.expect("queue");
+    assert_eq!((q.leased, q.dead), (Some(0), 0), "every item back in the queue, due in an hour: {q:?}");
+    tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.expect("shutdown in time").expect("shutdown");
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_a_send_that_outlives_the_visibility_timeout_its_lease_should_be_renewed_and_the_item_sent_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut node_cfg = silgate_node::NodeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), dir.path().join("node.db"));
+    // The node takes four seconds to answer; a lease lasts two.
+    node_cfg.faults = silgate_node::Faults { latency_ms: 4000, ..silgate_node::Faults::default() };
+    let node = silgate_node::start(node_cfg).await.expect("node");
+    let mut cfg = GatewayConfig::new("campania", "CAMPANIA", dir.path().join("data"), silgate_publish::ClientConfig::new(node.endpoint()));
+    cfg.queue.visibility_timeout_secs = 2;
+    cfg.delivery.lease_renew_secs = 60; // the gateway renews at least twice per visibility timeout
+    cfg.delivery.concurrency = 4;
+    let gw = Gateway::start(cfg).await.expect("start");
+    let input = dir.path().join("one.jsonl");
+    let first = include_str!("../../crates/silgate/samples/demo.jsonl").lines().next().expect("a sample");
+    std::fs::write(&input, format!("{first}\n")).expect("write");
+    assert_eq!(gw.parts().ingest_files(std::slice::from_ref(&input), silgate_gateway::today()).await.expect("ingest").queued, 1);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while node.stats(1).await.expect("stats").totals.accepted < 1 {
+        assert!(Instant::now() < deadline, "not delivered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Time for a second worker to have taken a lapsed lease, had there been one.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let t = node.stats(1).await.expect("stats").totals;
+    assert_eq!((t.accepted, t.duplicates), (1, 0), "sent once: the lease held for the whole send");
+    tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.expect("shutdown in time").expect("shutdown");
+    node.stop().await;
+}

@@ -543,6 +543,12 @@ fn check_queue(q: &QueueConfig, p: &mut Problems) {
     }
 }
 
+fn check_delivery(d: &RetryConfig, p: &mut Problems) {
+    if d.lease_renew_secs == 0 {
+        p.push("delivery.lease_renew_secs", "must be at least 1");
+    }
+}
+
 fn check_store(s: &StoreConfig, name: &str, p: &mut Problems) {
     if s.backend == StoreBackend::Postgres && s.url.is_none() {
         p.push(format!("{name}.url"), "required for the postgres backend");
@@ -752,6 +758,7 @@ impl GatewayConfig {
         let mut p = Problems(Vec::new());
         check_region(&self.region, &self.region_name, &mut p);
         check_queue(&self.queue, &mut p);
+        check_delivery(&self.delivery, &mut p);
         check_store(&self.audit, "audit", &mut p);
         check_store(&self.dedup, "dedup", &mut p);
         check_node(&self.node, files, &mut p);
@@ -774,6 +781,17 @@ impl GatewayConfig {
     /// The quarantine file: one JSON line per rejected record.
     pub fn quarantine_path(&self) -> PathBuf {
         self.data_dir.join("quarantine.jsonl")
+    }
+
+    /// The delivery settings as the publisher uses them: a lease is renewed at least
+    /// twice per visibility timeout of the SQLite queue, whatever `lease_renew_secs`
+    /// says.
+    pub fn effective_delivery(&self) -> RetryConfig {
+        let mut d = self.delivery.clone();
+        if self.queue.backend == QueueBackend::Sqlite {
+            d.lease_renew_secs = d.lease_renew_secs.min((self.queue.visibility_timeout_secs / 2).max(1));
+        }
+        d
     }
 
     /// Opens the configured queue.
@@ -881,7 +899,9 @@ pub fn check_file(path: &Path, files: Files) -> Vec<Problem> {
         resolve_node(&mut n, base);
         check_node(&n, files, &mut p);
     }
-    let _ = section::<RetryConfig>(root.get("delivery"), "delivery", &mut p);
+    if let Some(d) = section::<RetryConfig>(root.get("delivery"), "delivery", &mut p) {
+        check_delivery(&d, &mut p);
+    }
     let pec = section::<PecSettings>(root.get("pec"), "pec", &mut p);
     if let Some(mut s) = pec.clone() {
         resolve_pec(&mut s, base);

@@ -81,7 +81,7 @@ impl Parts {
     pub fn publisher(&self) -> Result<Publisher<AnyQueue>> {
         let client = NodeClient::new(self.cfg.node.clone(), &self.cfg.region_name)?;
         let sink = Arc::new(QuarantineFile::open(&self.cfg.quarantine_path())?);
-        Ok(Publisher::new(self.queue.clone(), self.dedup.clone(), client, self.audit.clone(), self.cfg.delivery.clone(), sink))
+        Ok(Publisher::new(self.queue.clone(), self.dedup.clone(), client, self.audit.clone(), self.cfg.effective_delivery(), sink))
     }
 
     /// An ingest step over this gateway's queue, dedup index and audit, judging with

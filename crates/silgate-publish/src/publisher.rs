@@ -32,11 +32,29 @@ pub struct RetryConfig {
     /// Deliveries of one item (across crashes) after which it is dead-lettered as
     /// poison without another attempt.
     pub max_deliveries: u32,
+    /// The longest `Retry-After` a worker waits out itself, seconds; a longer one
+    /// releases the item to the queue with that delay, and the worker goes on with
+    /// others. (default: 900)
+    pub max_retry_after_secs: u64,
+    /// How often the lease of an item being delivered is renewed, seconds: while its
+    /// send and its waits last, so that it is never handed to a second worker (the
+    /// gateway renews at least twice per visibility timeout). (default: 60)
+    pub lease_renew_secs: u64,
 }
 
 impl Default for RetryConfig {
     fn default() -> Self {
-        Self { concurrency: 16, max_attempts: 12, min_delay_ms: 200, max_delay_ms: 30_000, breaker_failures: 8, breaker_cooldown_ms: 5_000, max_deliveries: 20 }
+        Self {
+            concurrency: 16,
+            max_attempts: 12,
+            min_delay_ms: 200,
+            max_delay_ms: 30_000,
+            breaker_failures: 8,
+            breaker_cooldown_ms: 5_000,
+            max_deliveries: 20,
+            max_retry_after_secs: 900,
+            lease_renew_secs: 60,
+        }
     }
 }
 
@@ -341,6 +359,25 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
         }
     }
 
+    /// Runs `fut` while renewing `lease` every `lease_renew_secs`: a send or a wait that
+    /// lasts keeps its item (a renewal that fails is logged; the lease may lapse).
+    async fn held<T>(&self, lease: silgate_core::LeaseId, fut: impl std::future::Future<Output = T>) -> T {
+        let every = Duration::from_secs(self.cfg.lease_renew_secs.max(1));
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(fut);
+        loop {
+            tokio::select! {
+                out = &mut fut => return out,
+                _ = tick.tick() => {
+                    if let Err(e) = self.queue.keep_alive(lease).await {
+                        tracing::warn!(error = %e, "Could not renew a lease during its delivery");
+                    }
+                }
+            }
+        }
+    }
+
     /// Gives leases back at once; one that cannot be given back lapses at its
     /// visibility timeout instead (logged: nothing is lost either way).
     async fn release_all(&self, leases: Vec<silgate_core::LeaseId>) {
@@ -372,7 +409,7 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
             };
             self.counters.attempts.fetch_add(1, Ordering::Relaxed);
             let sent = std::time::Instant::now();
-            let outcome = self.client.send(action, &egov_id, &item.document).await;
+            let outcome = self.held(l.lease, self.client.send(action, &egov_id, &item.document)).await;
             self.counters.latency.observe(sent.elapsed());
             let tried = Event::Attempt {
                 n: attempt,
@@ -412,6 +449,15 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                     }
                     let step = steps.next().unwrap_or(Duration::from_millis(self.cfg.max_delay_ms));
                     let jittered = Duration::from_millis(fastrand::u64(0..=u64::try_from(step.as_millis()).unwrap_or(u64::MAX)));
+                    // A node that asks for longer than a worker waits gets its item back
+                    // in the queue, due after the time it asked for.
+                    if let Some(ra) = retry_after
+                        && ra > Duration::from_secs(self.cfg.max_retry_after_secs)
+                    {
+                        tracing::info!(retry_after_secs = ra.as_secs(), "The node asked for a long pause; the item goes back to the queue until then");
+                        self.queue.release(l.lease, ra).await?;
+                        return Ok(Done::Released);
+                    }
                     let wait = match retry_after {
                         Some(ra) => ra.max(jittered),
                         None => jittered,
@@ -420,7 +466,7 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                     // lease lapse and hand the item to a second worker.
                     self.queue.keep_alive(l.lease).await?;
                     tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
+                        _ = self.held(l.lease, tokio::time::sleep(wait)) => {}
                         _ = stop.changed() => {
                             self.queue.release(l.lease, Duration::ZERO).await?;
                             return Ok(Done::Released);
