@@ -143,3 +143,40 @@ async fn given_a_send_that_outlives_the_visibility_timeout_its_lease_should_be_r
     tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.expect("shutdown in time").expect("shutdown");
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_records_the_node_refused_a_re_export_should_send_them_again() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut node_cfg = silgate_node::NodeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), dir.path().join("node.db"));
+    node_cfg.admin = true;
+    node_cfg.faults = silgate_node::Faults { reject_rate: 1.0, ..silgate_node::Faults::default() };
+    let node = silgate_node::start(node_cfg).await.expect("node");
+    let cfg = GatewayConfig::new("campania", "CAMPANIA", dir.path().join("data"), silgate_publish::ClientConfig::new(node.endpoint()));
+    let gw = Gateway::start(cfg).await.expect("start");
+    let input = dir.path().join("demo.jsonl");
+    std::fs::write(&input, include_str!("../../crates/silgate/samples/demo.jsonl")).expect("write");
+    let today = silgate_gateway::today();
+    assert_eq!(gw.parts().ingest_files(std::slice::from_ref(&input), today).await.expect("ingest").queued, 8);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while gw.delivery().refused.load(std::sync::atomic::Ordering::Relaxed) < 8 {
+        assert!(Instant::now() < deadline, "not refused");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The node takes documents again; the same export comes again.
+    let addr: SocketAddr = node.base().trim_start_matches("http://").parse().expect("node address");
+    let (status, _) = tokio::task::spawn_blocking(move || {
+        http(addr, "PUT /admin/faults HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+    })
+    .await
+    .expect("put");
+    assert_eq!(status, 204);
+    let again = gw.parts().ingest_files(std::slice::from_ref(&input), today).await.expect("ingest");
+    assert_eq!((again.queued, again.unchanged), (8, 0), "a refused version is not known: it is sent again");
+    while node.stats(1).await.expect("stats").totals.accepted < 8 {
+        assert!(Instant::now() < deadline + Duration::from_secs(30), "not delivered the second time");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gw.parts().audit_log.verify().await.expect("verify").is_ok());
+    tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.expect("shutdown in time").expect("shutdown");
+    node.stop().await;
+}

@@ -92,7 +92,8 @@ impl PgDedup {
     pub(crate) async fn admit(&self, offers: Vec<Identity>) -> Result<Vec<Admission>, DedupError> {
         let c = self.conn.get().await.map_err(pg)?;
         let latest = c.prepare("SELECT content_hash FROM dedup_latest WHERE key_hash = $1").await.map_err(pg)?;
-        let known = c.prepare("SELECT 1 FROM dedup_messages WHERE message_id = $1").await.map_err(pg)?;
+        // A refused version is not known: see the SQLite index.
+        let known = c.prepare("SELECT 1 FROM dedup_messages WHERE message_id = $1 AND state <> 'refused'").await.map_err(pg)?;
         let mut out = Vec::with_capacity(offers.len());
         for o in &offers {
             let last: Option<String> = c.query_opt(&latest, &[&o.key_hash]).await.map_err(pg)?.map(|r| r.get(0));
@@ -111,7 +112,10 @@ impl PgDedup {
         let mut c = self.conn.get().await.map_err(pg)?;
         let tx = c.transaction().await.map_err(pg)?;
         let ins = tx
-            .prepare("INSERT INTO dedup_messages (message_id, key_hash, content_hash, state, updated_ms) VALUES ($1, $2, $3, 'queued', $4) ON CONFLICT (message_id) DO NOTHING")
+            .prepare(
+                "INSERT INTO dedup_messages (message_id, key_hash, content_hash, state, updated_ms) VALUES ($1, $2, $3, 'queued', $4)
+                 ON CONFLICT (message_id) DO UPDATE SET state = 'queued', egov_id = NULL, receipt = NULL, updated_ms = EXCLUDED.updated_ms WHERE dedup_messages.state = 'refused'",
+            )
             .await
             .map_err(pg)?;
         let now = now_ms();

@@ -39,7 +39,9 @@ impl SqliteDedup {
             // and drop the database's shared lock on its own.
             let tx = c.transaction()?;
             let mut latest = tx.prepare_cached("SELECT content_hash FROM latest WHERE key_hash = ?1")?;
-            let mut known = tx.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1")?;
+            // A version the node refused is not known: re-exported (corrected or not), it is
+            // judged and sent again, under a new eGov id (see `mark_queued`).
+            let mut known = tx.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1 AND state <> 'refused'")?;
             let mut out = Vec::with_capacity(offers.len());
             for o in &offers {
                 let last: Option<String> = latest.query_row([&o.key_hash], |r| r.get(0)).optional()?;
@@ -103,7 +105,12 @@ impl SqliteDedup {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
-                let mut ins = tx.prepare_cached("INSERT OR IGNORE INTO messages (message_id, key_hash, content_hash, state, updated_ms) VALUES (?1, ?2, ?3, 'queued', ?4)")?;
+                // A refused version queued again forgets its eGov id: the node answers a
+                // repeated id with its first answer, and this is a new try.
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO messages (message_id, key_hash, content_hash, state, updated_ms) VALUES (?1, ?2, ?3, 'queued', ?4)
+                     ON CONFLICT (message_id) DO UPDATE SET state = 'queued', egov_id = NULL, receipt = NULL, updated_ms = excluded.updated_ms WHERE messages.state = 'refused'",
+                )?;
                 let now = now_ms();
                 for o in &offers {
                     ins.execute(params![o.message_id, o.key_hash, o.content_hash, now])?;

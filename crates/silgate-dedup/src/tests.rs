@@ -29,6 +29,18 @@ async fn index_behaves(idx: DedupIndex) {
     assert!(ids[0].contains("_0000002_") && ids[1].contains("_0000003_"), "{ids:?}");
     assert_eq!(ids[2], id1);
     assert_eq!(idx.delivered_many(vec!["m1".into(), "m2".into()]).await.unwrap(), [Some("R1".to_string()), None]);
+    // Refused by the node: not known any more; queued again, it goes under a new eGov id.
+    idx.mark_queued(vec![o("m2", "c2")]).await.unwrap();
+    let before = idx.egov_id(&o("m2", "c2"), "PUGLIA", |n| egov::message_id("PUGLIA", n, "2026-11-24T10:17:00")).await.unwrap();
+    idx.mark_refused("m2").await.unwrap();
+    assert_eq!(idx.admit(vec![o("m2", "c2")]).await.unwrap(), [Admission::New], "a refused version is sent again");
+    idx.mark_queued(vec![o("m2", "c2")]).await.unwrap();
+    assert_eq!(idx.admit(vec![o("m2", "c2")]).await.unwrap(), [Admission::Known]);
+    let after = idx.egov_id(&o("m2", "c2"), "PUGLIA", |n| egov::message_id("PUGLIA", n, "2026-11-24T10:18:00")).await.unwrap();
+    assert_ne!(after, before, "a new try needs a new eGov id: the node replays its first answer to a repeated one");
+    // A delivered one is not reopened by being queued again.
+    idx.mark_queued(vec![o("m1", "c1")]).await.unwrap();
+    assert_eq!(idx.delivered("m1").await.unwrap().as_deref(), Some("R1"));
 }
 
 #[tokio::test]
