@@ -180,3 +180,36 @@ async fn given_records_the_node_refused_a_re_export_should_send_them_again() {
     tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.expect("shutdown in time").expect("shutdown");
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_an_update_of_a_delivered_vacancy_it_should_name_the_code_it_replaces() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = silgate_node::start(silgate_node::NodeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), dir.path().join("node.db"))).await.expect("node");
+    let cfg = GatewayConfig::new("puglia", "PUGLIA", dir.path().join("data"), silgate_publish::ClientConfig::new(node.endpoint()));
+    let gw = Gateway::start(cfg).await.expect("start");
+    let v1 = include_str!("../../crates/silgate/samples/demo.jsonl").lines().find(|l| l.contains("\"2026/77\"")).expect("the sample vacancy").to_string();
+    let mut v2: serde_json::Value = serde_json::from_str(&v1).expect("json");
+    v2["profile"]["positions"] = serde_json::json!(3);
+    let today = silgate_gateway::today();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for (n, line) in [v1.clone(), v2.to_string()].into_iter().enumerate() {
+        let f = dir.path().join(format!("v{n}.jsonl"));
+        std::fs::write(&f, format!("{line}\n")).expect("write");
+        assert_eq!(gw.parts().ingest_files(std::slice::from_ref(&f), today).await.expect("ingest").queued, 1);
+        while node.stats(1).await.expect("stats").totals.accepted < i64::try_from(n).expect("n") + 1 {
+            assert!(Instant::now() < deadline, "version {n} not delivered");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let db = rusqlite::Connection::open(dir.path().join("node.db")).expect("node store");
+    let docs: Vec<String> = db.prepare("SELECT document FROM documents ORDER BY seq").expect("q").query_map([], |r| r.get(0)).expect("rows").map(|d| d.expect("doc")).collect();
+    let tag = |d: &str, t: &str| d.split(&format!(":{t}>")).nth(1).and_then(|r| r.split('<').next()).map(str::to_string);
+    let codes: Vec<Option<String>> = docs.iter().map(|d| tag(d, "codiceofferta")).collect();
+    let previous: Vec<Option<String>> = docs.iter().map(|d| tag(d, "codiceoffertaprecedente")).collect();
+    assert_eq!(previous[0], None, "the first version replaces nothing");
+    assert_eq!(previous[1], codes[0], "the update names the first version");
+    assert_ne!(codes[1], codes[0]);
+    assert!(codes.iter().all(|c| c.as_deref().is_some_and(|c| c.starts_with("14"))), "Puglia's codes start with its ministerial code: {codes:?}");
+    tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.expect("shutdown in time").expect("shutdown");
+    node.stop().await;
+}

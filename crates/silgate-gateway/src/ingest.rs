@@ -163,8 +163,29 @@ impl<'a> Ingest<'a> {
         // and verdict for the batch, with the count (the weekly report adds it to the
         // CPI's received), instead of one per record.
         let mut seen_again: std::collections::BTreeMap<(String, String, SeenAgain), u64> = std::collections::BTreeMap::new();
-        for (p, v) in waiting.into_iter().zip(verdicts) {
+        // An update names the version it replaces, as a closure does: the code last
+        // queued for its business key (asked once for the batch's new sends).
+        let updates: Vec<usize> = waiting
+            .iter()
+            .zip(&verdicts)
+            .enumerate()
+            .filter(|(_, (p, v))| {
+                **v == Admission::New && p.record.communication().kind == silgate_core::CommunicationKind::Send && p.record.communication().previous_code.is_none()
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let mut previous: std::collections::HashMap<usize, String> = std::collections::HashMap::new();
+        if !updates.is_empty() {
+            let codes = self.dedup.last_codes(updates.iter().map(|i| waiting[*i].identity.key_hash.clone()).collect()).await?;
+            previous.extend(updates.into_iter().zip(codes).filter_map(|(i, c)| Some((i, c?))));
+        }
+        for (i, (mut p, v)) in waiting.into_iter().zip(verdicts).enumerate() {
             if v == Admission::New {
+                if let Some(code) = previous.remove(&i)
+                    && p.record.communication().code.as_deref() != Some(code.as_str())
+                {
+                    p.record.communication_mut().previous_code = Some(code);
+                }
                 self.translator.judge_pending(p)?;
                 continue;
             }
