@@ -90,7 +90,7 @@ fn given_cpis_pushing_records_the_api_should_queue_refuse_and_report_as_the_cont
     std::fs::write(&json, format!("{cv}\n")).unwrap();
     let out = dir.path().join("cv-xml");
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_silgate"))
-        .args(["translate", "--source", "canonical-json", "--region", "15", "--out"])
+        .args(["translate", "--source", "canonical-json", "--region", "14", "--out"])
         .arg(&out)
         .arg(&json)
         .output()

@@ -39,7 +39,8 @@ pub struct QueueItem {
     pub content_hash: String,
     /// CV or vacancy.
     pub kind: RecordKind,
-    /// ISTAT region code (two digits).
+    /// The region's code in the ministry's table (the communication code's first two
+    /// digits).
     pub region: String,
     /// CPI code of the record.
     pub cpi: String,

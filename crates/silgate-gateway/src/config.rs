@@ -525,19 +525,24 @@ fn check_region(region: &str, region_name: &str, p: &mut Problems) {
     }
     if !region_name.bytes().all(|b| b.is_ascii_alphanumeric()) || region_name.is_empty() {
         p.push("region_name", format!("the eGov sender name must be letters and digits only, e.g. {}", r.party_name()));
-    } else if !region_name.eq_ignore_ascii_case(&r.party_name()) {
-        let hint = match regions.find(region_name) {
-            Some(theirs) => format!(" ({region_name} is {} in the table; a configuration written for ISTAT numbers: see README, Upgrading)", theirs.code),
-            None => String::new(),
-        };
+    } else if let Some(theirs) = regions.find(region_name).filter(|t| t.code != r.code) {
+        // A sender name that is another region's name: the two keys disagree (the usual
+        // cause, a configuration written for ISTAT numbers, is named when it fits).
+        let istat = if region.bytes().all(|b| b.is_ascii_digit()) { "; a configuration written for ISTAT numbers? see README, Upgrading" } else { "" };
         p.push(
             "region, region_name",
-            format!("region {region} is {} {} in the ministry's table, but region_name is {region_name}: they must name one region{hint}", r.code, r.name),
+            format!(
+                "region {region} is {} {} in the ministry's table, but region_name {region_name} is {} {}: they must name one region{istat}",
+                r.code, r.name, theirs.code, theirs.name
+            ),
         );
     }
 }
 
 fn check_queue(q: &QueueConfig, p: &mut Problems) {
+    if q.backend == QueueBackend::Sqlite && q.visibility_timeout_secs < 2 {
+        p.push("queue.visibility_timeout_secs", "at least 2: a lease is renewed at half of it");
+    }
     if q.backend == QueueBackend::Rabbitmq && q.uri.is_none() {
         p.push("queue.uri", "required for the rabbitmq backend");
     }
@@ -681,11 +686,9 @@ impl GatewayConfig {
     /// [`Parts::ingest_files`](crate::Parts::ingest_files) or the push API), every
     /// other setting at its default.
     pub fn new(region: impl Into<String>, region_name: impl Into<String>, data_dir: PathBuf, node: ClientConfig) -> Self {
-        let region = region.into();
-        let region = silgate_codes::Regions::embedded().find(&region).map_or(region, |r| r.code.clone());
-        Self {
+        let mut cfg = Self {
             instance: default_instance(),
-            region,
+            region: region.into(),
             region_name: region_name.into(),
             data_dir,
             queue: QueueConfig::default(),
@@ -699,7 +702,9 @@ impl GatewayConfig {
             api: None,
             metrics: None,
             base: PathBuf::new(),
-        }
+        };
+        cfg.normalize_region();
+        cfg
     }
 
     /// Loads a TOML file, with `SILGATE__SECTION__KEY` environment overrides; relative
@@ -731,13 +736,19 @@ impl GatewayConfig {
         Ok(cfg)
     }
 
-    /// Makes the relative paths of the configuration relative to `base` (the config
-    /// file's folder), and remembers `base`.
-    pub fn resolve(&mut self, base: PathBuf) {
-        // A region given by name is held by its ministerial code from here on.
+    /// A region given by name is held by its ministerial code from here on, and the eGov
+    /// sender name in upper case (the envelope carries it as written).
+    pub fn normalize_region(&mut self) {
         if let Some(r) = silgate_codes::Regions::embedded().find(&self.region) {
             self.region.clone_from(&r.code);
         }
+        self.region_name.make_ascii_uppercase();
+    }
+
+    /// Makes the relative paths of the configuration relative to `base` (the config
+    /// file's folder), and remembers `base`.
+    pub fn resolve(&mut self, base: PathBuf) {
+        self.normalize_region();
         self.data_dir = abs(&base, &self.data_dir);
         resolve_node(&mut self.node, &base);
         if let Some(a) = self.api.as_mut() {

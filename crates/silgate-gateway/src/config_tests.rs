@@ -120,11 +120,17 @@ fn given_a_region_and_a_region_name_that_disagree_the_config_should_name_both() 
     let p = c.validate(Files::Ignore);
     assert_eq!(p.len(), 1, "{p:?}");
     assert_eq!(p[0].key, "region, region_name");
-    assert!(p[0].message.contains("region 16 is 16 SICILIA") && p[0].message.contains("PUGLIA is 14"), "{}", p[0].message);
-    for (region, name, code) in [("puglia", "PUGLIA", "14"), ("14", "puglia", "14"), ("emilia-romagna", "EMILIAROMAGNA", "06"), ("bolzano", "BOLZANO", "03")] {
+    assert!(p[0].message.contains("region 16 is 16 SICILIA") && p[0].message.contains("PUGLIA is 14 PUGLIA") && p[0].message.contains("ISTAT"), "{}", p[0].message);
+    for (region, name, code, sender) in [
+        ("puglia", "PUGLIA", "14", "PUGLIA"),
+        ("14", "puglia", "14", "PUGLIA"),
+        ("emilia-romagna", "EMILIAROMAGNA", "06", "EMILIAROMAGNA"),
+        ("bolzano", "BOLZANO", "03", "BOLZANO"),
+        ("puglia", "REGIONEPUGLIA", "14", "REGIONEPUGLIA"),
+    ] {
         let c = GatewayConfig::new(region, name, PathBuf::from("/tmp/d"), ClientConfig::new("http://127.0.0.1/ws"));
         assert_eq!(c.validate(Files::Ignore), vec![], "{region} {name}");
-        assert_eq!(c.region, code);
+        assert_eq!((c.region.as_str(), c.region_name.as_str()), (code, sender), "the code, and the sender as the envelope carries it");
     }
     let c = GatewayConfig::new("emilia-romagna", "EMILIA ROMAGNA", PathBuf::from("/tmp/d"), ClientConfig::new("http://127.0.0.1/ws"));
     assert_eq!(c.validate(Files::Ignore).first().map(|p| p.key.as_str()), Some("region_name"), "an eGov name is letters and digits only");

@@ -67,7 +67,9 @@ pub struct Parts {
 
 impl Parts {
     /// Opens the queue, the dedup index and the audit log a configuration names.
-    pub async fn open(cfg: GatewayConfig) -> Result<Self> {
+    pub async fn open(mut cfg: GatewayConfig) -> Result<Self> {
+        // However the config was made (loaded, built in code, changed after `new`).
+        cfg.normalize_region();
         std::fs::create_dir_all(&cfg.data_dir).map_err(|e| GatewayError::io(format!("creating {}", cfg.data_dir.display()), e))?;
         let queue = cfg.open_queue().await?;
         let dedup = cfg.open_dedup().await?;

@@ -409,6 +409,11 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
             };
             self.counters.attempts.fetch_add(1, Ordering::Relaxed);
             let sent = std::time::Instant::now();
+            // Renewed now (time went by in the breaker, or in the wait before), then while
+            // the send lasts.
+            if let Err(e) = self.queue.keep_alive(l.lease).await {
+                tracing::warn!(error = %e, "Could not renew a lease before its send");
+            }
             let outcome = self.held(l.lease, self.client.send(action, &egov_id, &item.document)).await;
             self.counters.latency.observe(sent.elapsed());
             let tried = Event::Attempt {
@@ -432,14 +437,31 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                 Outcome::Refused { code, reason } => {
                     self.breaker.success(permit);
                     self.audit.one(entry(tried, item)).await?;
-                    self.dedup.mark_refused(&item.message_id).await?;
                     self.sink.refused(item, &code, &reason).map_err(|e| PublishError::Quarantine(e.to_string()))?;
                     self.audit.one(entry(Event::Refused { code }, item)).await?;
+                    // Acked before the index forgets the version: a re-export admitted
+                    // in between must not be queued beside the item about to be acked
+                    // (it would be dropped with it). A crash between the two leaves the
+                    // version known, as it always was: a later change of it is sent.
                     self.queue.ack(l.lease).await?;
+                    self.dedup.mark_refused(&item.message_id).await?;
                     self.counters.refused.fetch_add(1, Ordering::Relaxed);
                     return Ok(Done::Settled);
                 }
                 Outcome::Transient { class, detail: why, retry_after } => {
+                    // A node that asks for longer than a worker waits gets its item back
+                    // in the queue, due after the time it asked for (a day at most): said
+                    // in the attempt's entry.
+                    let release = retry_after.filter(|ra| *ra > Duration::from_secs(self.cfg.max_retry_after_secs)).map(|ra| ra.min(Duration::from_secs(86_400)));
+                    let tried = match (tried, release) {
+                        (Event::Attempt { n, outcome, egov_id, detail }, Some(ra)) => Event::Attempt {
+                            n,
+                            outcome,
+                            egov_id,
+                            detail: Some(format!("{}; released to the queue for {} s (Retry-After)", detail.unwrap_or_default(), ra.as_secs())),
+                        },
+                        (t, _) => t,
+                    };
                     self.audit.one(entry(tried, item)).await?;
                     self.breaker.failure(permit);
                     self.counters.transient.fetch_add(1, Ordering::Relaxed);
@@ -449,11 +471,7 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                     }
                     let step = steps.next().unwrap_or(Duration::from_millis(self.cfg.max_delay_ms));
                     let jittered = Duration::from_millis(fastrand::u64(0..=u64::try_from(step.as_millis()).unwrap_or(u64::MAX)));
-                    // A node that asks for longer than a worker waits gets its item back
-                    // in the queue, due after the time it asked for.
-                    if let Some(ra) = retry_after
-                        && ra > Duration::from_secs(self.cfg.max_retry_after_secs)
-                    {
+                    if let Some(ra) = release {
                         tracing::info!(retry_after_secs = ra.as_secs(), "The node asked for a long pause; the item goes back to the queue until then");
                         self.queue.release(l.lease, ra).await?;
                         return Ok(Done::Released);

@@ -267,7 +267,9 @@ impl Queue for SqliteQueue {
     async fn release(&self, lease: LeaseId, delay: Duration) -> Result<(), QueueError> {
         let d = ms(delay);
         let n = self
-            .with(move |conn| conn.execute("UPDATE queue SET lease = NULL, visible_at = ?2 WHERE lease = ?1", params![lease.0 as i64, now_ms() + d]).map_err(unavailable))
+            .with(move |conn| {
+                conn.execute("UPDATE queue SET lease = NULL, visible_at = ?2 WHERE lease = ?1", params![lease.0 as i64, now_ms().saturating_add(d)]).map_err(unavailable)
+            })
             .await?;
         self.ready.notify_waiters();
         if n == 0 { Err(QueueError::UnknownLease(lease)) } else { Ok(()) }
