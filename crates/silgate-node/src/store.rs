@@ -146,7 +146,7 @@ pub(crate) struct SqliteStore {
 impl SqliteStore {
     pub(crate) fn open(path: &Path) -> Result<Self, NodeError> {
         let store = |e: silgate_store::StoreError| NodeError::Io(e.to_string());
-        let mut conn = silgate_store::sqlite::open(path, silgate_store::sqlite::Durability::Normal, 0).map_err(store)?;
+        let mut conn = silgate_store::sqlite::open(path, silgate_store::sqlite::Durability::Full, 0).map_err(store)?;
         // Stores made before digests were kept (before the migration runner): the column
         // first, so that migration 1 adopts the store whole.
         let old: i64 = conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'documents'", [], |r| r.get(0))?;

@@ -141,7 +141,14 @@ pub fn tls_config(ca: &std::path::Path, client_cert: Option<&std::path::Path>, c
 impl NodeClient {
     /// Builds the client; `sender` is the region's eGov party name (`PUGLIA`).
     pub fn new(cfg: ClientConfig, sender: &str) -> Result<Self, PublishError> {
-        let mut b = reqwest::Client::builder().timeout(Duration::from_secs(cfg.timeout_secs)).connect_timeout(Duration::from_secs(10)).pool_max_idle_per_host(64).http1_only();
+        // No redirect is followed: the node is the one configured endpoint, and a 3xx
+        // (to plain HTTP, or elsewhere) is an answer to classify, not a place to go.
+        let mut b = reqwest::Client::builder()
+            .timeout(Duration::from_secs(cfg.timeout_secs))
+            .connect_timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(64)
+            .http1_only()
+            .redirect(reqwest::redirect::Policy::none());
         if cfg.url.starts_with("https://") {
             let ca = cfg.ca.as_ref().ok_or_else(|| PublishError::Config("node.ca is required for an https node".into()))?;
             let tls = tls_config(ca, cfg.client_cert.as_deref(), cfg.client_key.as_deref())?;

@@ -66,3 +66,24 @@ fn given_a_loopback_plain_http_node_the_client_should_build_and_another_host_sho
     assert!(NodeClient::new(ClientConfig::new("http://127.0.0.1:9/ws"), "PUGLIA").is_ok());
     assert!(matches!(NodeClient::new(ClientConfig::new("http://node.example/ws"), "PUGLIA"), Err(PublishError::Config(_))));
 }
+
+#[tokio::test]
+async fn given_a_node_that_answers_with_a_redirect_the_client_should_not_follow_it() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    // Where the redirect points: it must never be asked.
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = elsewhere.local_addr().unwrap();
+    let node = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = node.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut s, _) = node.accept().await.unwrap();
+        let mut buf = vec![0u8; 65536];
+        let _ = s.read(&mut buf).await;
+        let answer = format!("HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{target}/ws\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        s.write_all(answer.as_bytes()).await.unwrap();
+    });
+    let client = NodeClient::new(ClientConfig::new(format!("http://{at}/ws")), "PUGLIA").unwrap();
+    let out = client.send(Action::Vacancy, "PUGLIA_PUGLIASPCoopIT_0000001_2026-11-24_10:15", "<x/>").await;
+    assert!(matches!(out, Outcome::Transient { class: "http-other", .. }), "{out:?}");
+    assert!(tokio::time::timeout(Duration::from_millis(300), elsewhere.accept()).await.is_err(), "the redirect was followed");
+}

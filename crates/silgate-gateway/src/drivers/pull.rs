@@ -38,7 +38,14 @@ impl SintesiPull {
             return Err(GatewayError::config(format!("sources.url must be https://, not {url}")));
         }
         let tls = silgate_publish::tls_config(&ca, s.client_cert.as_deref(), s.client_key.as_deref())?;
-        let http = reqwest::Client::builder().tls_backend_preconfigured(tls).connect_timeout(Duration::from_secs(10)).timeout(Duration::from_secs(3600)).build()?;
+        // No redirect is followed (to plain HTTP, or to another server): the feed is the
+        // configured URL; a 3xx fails the pull.
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(3600))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
         Ok(Self { url: url.trim_end_matches('/').to_string(), cpi, http, every: s.every() })
     }
 
