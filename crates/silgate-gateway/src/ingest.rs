@@ -23,6 +23,7 @@ use silgate_audit::{Auditor, Event, NewEntry, SeenAgain};
 use silgate_core::{Queue, QueueItem, ReadSummary, Source, SourceItem};
 use silgate_dedup::{Admission, DedupIndex, Identity};
 use silgate_queue::AnyQueue;
+use silgate_store::now_ms;
 use std::io::BufRead;
 use std::ops::ControlFlow;
 
@@ -56,10 +57,6 @@ pub(crate) struct Ingest<'a> {
     pub(crate) metrics: &'a GatewayMetrics,
     pub(crate) batch: usize,
     pub(crate) summary: IngestSummary,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl<'a> Ingest<'a> {

@@ -16,6 +16,7 @@ use silgate_codes::CodeTables;
 use silgate_core::{Date, Provenance, SourceSystem};
 use silgate_std1546::XsdValidator;
 use silgate_std1546::egov::{self, Action, Header};
+use silgate_store::now_ms;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -158,10 +159,6 @@ impl NodeHandle {
             let _ = t.await;
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn soap(status: StatusCode, body: String) -> Response {

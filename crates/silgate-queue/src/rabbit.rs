@@ -22,7 +22,6 @@
 //! - Any channel or connection error drops the connection; the next call reconnects
 //!   with exponential backoff (backon) for up to [`RabbitConfig::reconnect_for`].
 
-use crate::sqlite::now_ms;
 use backon::BackoffBuilder as _;
 use futures_util::StreamExt as _;
 use lapin::options::{
@@ -32,6 +31,7 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Acker, BasicProperties, Channel, Connection, ConnectionProperties, Consumer, ExchangeKind};
 use silgate_core::{DeadLetter, LeaseId, Leased, Queue, QueueError, QueueItem, QueueStats};
+use silgate_store::now_ms;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

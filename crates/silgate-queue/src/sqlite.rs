@@ -9,6 +9,7 @@
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use silgate_core::{DeadLetter, FullPolicy, LeaseId, Leased, Queue, QueueError, QueueItem, QueueStats};
+use silgate_store::now_ms;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -80,10 +81,6 @@ pub struct SqliteQueue {
 
 fn unavailable(e: impl std::fmt::Display) -> QueueError {
     QueueError::Unavailable(e.to_string())
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn ms(d: Duration) -> i64 {
