@@ -162,9 +162,11 @@ fn given_unreadable_or_refused_inputs_translate_should_fail_whole_with_exit_two_
     std::fs::write(&not_zip, b"PK\x03\x04 this is not a zip archive").unwrap();
     let not_jet = dir.path().join("cpi.mdb");
     std::fs::write(&not_jet, vec![7u8; 8192]).unwrap();
-    let cases: [(&str, PathBuf, &str); 8] = [
+    let cases: [(&str, PathBuf, &str); 9] = [
         // Found by fuzzing: calamine overflowed on a cell reference (a panic, caught).
         ("access", fixtures().join("access/regression-calamine-overflow.xlsx"), "readable"),
+        // 1.6 KB, A1 and XFD1048576: calamine asked for 512 GiB and the process aborted.
+        ("access", fixtures().join("access/hostile-far-cell.xlsx"), "over the limit limit.sheet_cells: sheet part xl/worksheets/sheet1.xml"),
         ("silplus", fixtures().join("silplus/truncated"), "ESPERIENZE.CSV holds"),
         ("silplus", fixtures().join("silplus/missing-column"), "required column COD_FISC is missing"),
         ("silplus", fixtures().join("silplus/unbalanced-quote"), "TITOLI.CSV holds"),
@@ -258,19 +260,24 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn given_exports_dropped_in_inboxes_run_should_deliver_them_and_set_a_truncated_one_aside() {
+    // ... and a hostile workbook in a third inbox is set aside too, the others going on.
     use crate::delivery::{certs, gateway, node, run, totals, wait_for};
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
     let pki = certs(dir.path());
     let (_node, base) = node(dir.path(), &pki, &pki, "");
     let extra = format!(
-        "[[sources]]\nkind = \"silplus\"\ninbox = \"{}\"\npoll_secs = 1\n[[sources]]\nkind = \"sintesi\"\ninbox = \"{}\"\npoll_secs = 1\n",
+        "[[sources]]\nkind = \"silplus\"\ninbox = \"{}\"\npoll_secs = 1\n[[sources]]\nkind = \"sintesi\"\ninbox = \"{}\"\npoll_secs = 1\n\
+         [[sources]]\nkind = \"access\"\ninbox = \"{}\"\npoll_secs = 1\n",
         dir.path().join("sil").display(),
-        dir.path().join("sin").display()
+        dir.path().join("sin").display(),
+        dir.path().join("acc").display()
     );
     let cfg = gateway(dir.path(), &pki, &base, &extra);
     std::fs::create_dir_all(dir.path().join("sil")).unwrap();
     std::fs::create_dir_all(dir.path().join("sin")).unwrap();
+    std::fs::create_dir_all(dir.path().join("acc")).unwrap();
+    std::fs::copy(fixtures().join("access/hostile-far-cell.xlsx"), dir.path().join("acc/far.xlsx")).unwrap();
     copy_dir(&fixtures().join("silplus/truncated"), &dir.path().join("sil/truncated"));
     std::fs::copy(fixtures().join("silplus/valid.zip"), dir.path().join("sil/export-2026-11-24.zip")).unwrap();
     std::fs::copy(fixtures().join("sintesi/valid.xml"), dir.path().join("sin/feed.xml")).unwrap();
@@ -278,9 +285,12 @@ fn given_exports_dropped_in_inboxes_run_should_deliver_them_and_set_a_truncated_
     // 18 + 18 records, of which 3 + 3 are closures of records never sent here.
     wait_for("30 documents at the node", Duration::from_secs(120), || totals(&base, &pki, "accepted") == 30);
     wait_for("the truncated export set aside", Duration::from_secs(30), || dir.path().join("sil/refused/truncated.reason.txt").exists());
+    wait_for("the hostile workbook set aside", Duration::from_secs(30), || dir.path().join("acc/refused/far.xlsx.reason.txt").exists());
     assert_eq!(gw.term(), 0);
     let reason = std::fs::read_to_string(dir.path().join("sil/refused/truncated.reason.txt")).unwrap();
     assert!(reason.contains("ESPERIENZE.CSV holds") && reason.contains("EXPORT.TXT says"), "{reason}");
+    let reason = std::fs::read_to_string(dir.path().join("acc/refused/far.xlsx.reason.txt")).unwrap();
+    assert!(reason.contains("limit.sheet_cells"), "{reason}");
     assert!(dir.path().join("sil/done/export-2026-11-24.zip").exists());
     assert!(dir.path().join("sin/done/feed.xml").exists());
     assert_eq!(totals(&base, &pki, "duplicates"), 0);

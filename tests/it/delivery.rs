@@ -216,7 +216,8 @@ fn given_records_through_the_sqlite_queue_the_node_should_hold_each_once_and_a_r
 #[test]
 fn given_records_through_rabbitmq_the_node_should_hold_each_once_and_a_rerun_sends_nothing() {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    end_to_end(&format!("[queue]\nbackend = \"rabbitmq\"\nuri = \"amqp://guest:guest@127.0.0.1:5672/%2f\"\nname = \"silgate.it.e2e.{t}\"\n"), 300);
+    let uri = crate::amqp_test_uri();
+    end_to_end(&format!("[queue]\nbackend = \"rabbitmq\"\nuri = \"{uri}\"\nname = \"silgate.it.e2e.{t}\"\n"), 300);
 }
 
 #[test]
@@ -364,7 +365,9 @@ fn kill_and_restart(extra: &str, n: usize, kills: usize, broker_restart: bool) {
             std::thread::sleep(Duration::from_secs(2));
             let start = Command::new("rabbitmqctl").arg("start_app").output().unwrap();
             assert!(start.status.success(), "{}", String::from_utf8_lossy(&start.stderr));
-            std::thread::sleep(Duration::from_secs(2));
+            // Until the broker's queues are back (the next tests need them).
+            let up = Command::new("rabbitmqctl").args(["await_startup", "--timeout", "60"]).output().unwrap();
+            assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
         }
         gw.kill9();
     }
@@ -395,7 +398,8 @@ fn given_kill_9_at_random_moments_the_node_should_end_with_every_record_once() {
 #[test]
 fn given_a_rabbitmq_restart_mid_run_nothing_should_be_lost_or_duplicated() {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    kill_and_restart(&format!("[queue]\nbackend = \"rabbitmq\"\nuri = \"amqp://guest:guest@127.0.0.1:5672/%2f\"\nname = \"silgate.it.restart.{t}\"\n"), 1_000, 3, true);
+    let uri = crate::amqp_test_uri();
+    kill_and_restart(&format!("[queue]\nbackend = \"rabbitmq\"\nuri = \"{uri}\"\nname = \"silgate.it.restart.{t}\"\n"), 1_000, 3, true);
 }
 
 #[test]

@@ -26,11 +26,12 @@ fn psql(sql: &str) -> String {
 /// database.
 fn instance(dir: &Path, pki: &Path, base: &str, name: &str, queue: &str, pg: &str) -> PathBuf {
     let cfg = dir.join(format!("{name}.toml"));
+    let uri = crate::amqp_test_uri();
     std::fs::write(
         &cfg,
         format!(
             "instance = \"{name}\"\nregion = \"14\"\nregion_name = \"PUGLIA\"\ndata_dir = \"{}\"\nbatch = 500\n\n\
-             [queue]\nbackend = \"rabbitmq\"\nuri = \"amqp://guest:guest@127.0.0.1:5672/%2f\"\nname = \"{queue}\"\n\
+             [queue]\nbackend = \"rabbitmq\"\nuri = \"{uri}\"\nname = \"{queue}\"\n\
              [audit]\nbackend = \"postgres\"\nurl = \"{pg}\"\n[dedup]\nbackend = \"postgres\"\nurl = \"{pg}\"\n\
              [node]\nurl = \"{base}/ws/cliclavoro\"\nca = \"{}\"\nclient_cert = \"{}\"\nclient_key = \"{}\"\ntimeout_secs = 30\n\
              [[sources]]\nkind = \"canonical-json\"\ninbox = \"{}\"\npoll_secs = 1\n",

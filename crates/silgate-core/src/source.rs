@@ -116,6 +116,17 @@ pub enum SourceError {
         /// Why.
         message: String,
     },
+    /// The input is refused whole because reading it would pass a configured limit (a
+    /// sheet's grid, a part's inflated size): what it asks for is said, never allocated.
+    #[error("{input}: refused whole, over the limit {rule}: {message}")]
+    Limit {
+        /// The input.
+        input: String,
+        /// The limit's rule id (`limit.sheet_cells`, ...).
+        rule: &'static str,
+        /// What the input asks for, and the limit.
+        message: String,
+    },
 }
 
 impl SourceError {
@@ -125,6 +136,7 @@ impl SourceError {
             Self::Io { .. } => "source.io",
             Self::Format { .. } => "source.format",
             Self::Refused { .. } => "source.refused",
+            Self::Limit { rule, .. } => rule,
         }
     }
 
@@ -136,6 +148,11 @@ impl SourceError {
     /// A refusal of `input`.
     pub fn refused(input: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Refused { input: input.into(), message: message.into() }
+    }
+
+    /// A refusal of `input` by the limit `rule`.
+    pub fn limit(input: impl Into<String>, rule: &'static str, message: impl Into<String>) -> Self {
+        Self::Limit { input: input.into(), rule, message: message.into() }
     }
 
     /// An IO error on `input`.

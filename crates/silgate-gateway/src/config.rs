@@ -66,6 +66,10 @@ pub struct GatewayConfig {
     /// Prometheus metrics and health probes.
     #[serde(default)]
     pub metrics: Option<MetricsConfig>,
+    /// `[limits]`: what one input may make a reader hold (workbook grids and parts,
+    /// join indexes); an input past one is refused with the limit's rule.
+    #[serde(default)]
+    pub limits: silgate_source_tabular::Limits,
     /// The folder the config file is in (relative paths resolve there).
     #[serde(skip)]
     pub base: PathBuf,
@@ -548,6 +552,19 @@ fn check_queue(q: &QueueConfig, p: &mut Problems) {
     }
 }
 
+fn check_limits(l: &silgate_source_tabular::Limits, p: &mut Problems) {
+    for (key, v) in [
+        ("limits.max_index_rows", l.max_index_rows),
+        ("limits.max_sheet_cells", l.max_sheet_cells),
+        ("limits.max_shared_strings", l.max_shared_strings),
+        ("limits.max_workbook_part_bytes", l.max_workbook_part_bytes),
+    ] {
+        if v == 0 {
+            p.push(key, "must be at least 1");
+        }
+    }
+}
+
 fn check_delivery(d: &RetryConfig, p: &mut Problems) {
     if d.lease_renew_secs == 0 {
         p.push("delivery.lease_renew_secs", "must be at least 1");
@@ -701,6 +718,7 @@ impl GatewayConfig {
             pec: None,
             api: None,
             metrics: None,
+            limits: silgate_source_tabular::Limits::default(),
             base: PathBuf::new(),
         };
         cfg.normalize_region();
@@ -770,6 +788,7 @@ impl GatewayConfig {
         check_region(&self.region, &self.region_name, &mut p);
         check_queue(&self.queue, &mut p);
         check_delivery(&self.delivery, &mut p);
+        check_limits(&self.limits, &mut p);
         check_store(&self.audit, "audit", &mut p);
         check_store(&self.dedup, "dedup", &mut p);
         check_node(&self.node, files, &mut p);
@@ -842,7 +861,7 @@ impl GatewayConfig {
 }
 
 /// The top-level keys of a gateway configuration.
-const KEYS: [&str; 14] = ["instance", "region", "region_name", "data_dir", "queue", "audit", "dedup", "node", "delivery", "sources", "batch", "pec", "api", "metrics"];
+const KEYS: [&str; 15] = ["instance", "region", "region_name", "data_dir", "queue", "audit", "dedup", "node", "delivery", "sources", "batch", "pec", "api", "metrics", "limits"];
 
 /// One section read on its own; a shape problem is reported with its key path.
 fn section<T: DeserializeOwned>(v: Option<&toml::Value>, name: &str, p: &mut Problems) -> Option<T> {
@@ -923,6 +942,9 @@ pub fn check_file(path: &Path, files: Files) -> Vec<Problem> {
         check_api(&a, files, &mut p);
     }
     let _ = section::<MetricsConfig>(root.get("metrics"), "metrics", &mut p);
+    if let Some(l) = section::<silgate_source_tabular::Limits>(root.get("limits"), "limits", &mut p) {
+        check_limits(&l, &mut p);
+    }
     if let Some(list) = root.get("sources") {
         match list.as_array() {
             None => p.push("sources", "must be an array of tables ([[sources]])"),

@@ -111,7 +111,7 @@ impl Parts {
     pub async fn ingest_inputs(&self, kind: SourceKind, mapping: Option<&str>, inputs: &[PathBuf], today: Date, progress: Option<&dyn Progress>) -> Result<IngestSummary> {
         let mapping = crate::sources::mapping(mapping)?;
         let pec = match (&self.cfg.pec, kind) {
-            (Some(p), SourceKind::Pec) => Some(p.build()?),
+            (Some(p), SourceKind::Pec) => Some(p.build(self.cfg.limits)?),
             _ => None,
         };
         let mut ing = self.ingest(today)?;
@@ -120,7 +120,7 @@ impl Parts {
                 let file = std::fs::File::open(f).map_err(|e| silgate_core::SourceError::io(f.display().to_string(), e)).with_context(|| format!("opening {}", f.display()))?;
                 ing.canonical_json(BufReader::new(file), &f.display().to_string()).await?;
             } else {
-                let src = crate::sources::open(kind, f, mapping.clone(), pec.as_ref())?;
+                let src = crate::sources::open(kind, f, mapping.clone(), pec.as_ref(), self.cfg.limits)?;
                 ing.source(src, progress).await?;
             }
         }

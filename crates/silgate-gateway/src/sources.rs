@@ -5,7 +5,8 @@ use crate::config::{PecSettings, SourceKind};
 use crate::error::{Context as _, GatewayError, Result};
 use silgate_core::Source;
 use silgate_source_pec::PecConfig;
-use silgate_source_tabular::{Limits, Mapping};
+pub use silgate_source_tabular::Limits;
+use silgate_source_tabular::Mapping;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -39,7 +40,7 @@ pub fn mapping(spec: Option<&str>) -> Result<Option<Mapping>> {
 impl PecSettings {
     /// The adapter's config (the certificate files read; relative paths were resolved
     /// when the config was loaded).
-    pub fn build(&self) -> Result<Arc<PecConfig>> {
+    pub fn build(&self, limits: Limits) -> Result<Arc<PecConfig>> {
         let mut pems = Vec::new();
         for p in &self.providers {
             pems.push(std::fs::read(p).map_err(|e| GatewayError::io(format!("pec.providers: reading {}", p.display()), e))?);
@@ -54,6 +55,7 @@ impl PecSettings {
         c.accept_anomalies = self.accept_anomalies;
         c.max_attachment_bytes = self.max_attachment_mib << 20;
         c.max_message_bytes = self.max_message_mib << 20;
+        c.limits = limits;
         Ok(Arc::new(c))
     }
 }
@@ -69,11 +71,11 @@ pub fn pec_config(path: &Path) -> Result<Arc<PecConfig>> {
     let f: File = toml::from_str(&text).map_err(|e| GatewayError::config(format!("{}: invalid [pec] table: {}", path.display(), e.message())))?;
     let mut s = f.pec.with_context(|| format!("{} has no [pec] table", path.display()))?;
     crate::config::resolve_pec(&mut s, path.parent().unwrap_or(Path::new(".")));
-    s.build()
+    s.build(Limits::default())
 }
 
 /// Opens one input of an adapter kind (not canonical JSON, which is read by lines).
-pub fn open(kind: SourceKind, path: &Path, mapping: Option<Mapping>, pec: Option<&Arc<PecConfig>>) -> Result<Box<dyn Source + Send>> {
+pub fn open(kind: SourceKind, path: &Path, mapping: Option<Mapping>, pec: Option<&Arc<PecConfig>>, limits: Limits) -> Result<Box<dyn Source + Send>> {
     Ok(match kind {
         SourceKind::Pec => {
             let config = pec.context("--source pec needs the [pec] settings (--pec-config FILE, or a [pec] table in the gateway config)")?.clone();
@@ -81,8 +83,8 @@ pub fn open(kind: SourceKind, path: &Path, mapping: Option<Mapping>, pec: Option
             Box::new(silgate_source_pec::PecMessage::new(raw, path.display().to_string(), config))
         }
         SourceKind::Sintesi => Box::new(silgate_source_sintesi::open(path)?),
-        SourceKind::Silplus => Box::new(silgate_source_silplus::open(path, mapping, Limits::default())?),
-        SourceKind::Access => Box::new(silgate_source_access::open(path, mapping, Limits::default())?),
+        SourceKind::Silplus => Box::new(silgate_source_silplus::open(path, mapping, limits)?),
+        SourceKind::Access => Box::new(silgate_source_access::open(path, mapping, limits)?),
         SourceKind::CanonicalJson => return Err(GatewayError::config("canonical JSON is read by lines, not through an adapter")),
     })
 }

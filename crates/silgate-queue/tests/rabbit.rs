@@ -1,5 +1,7 @@
 //! The RabbitMQ backend against the machine's broker (127.0.0.1:5672, guest/guest;
-//! `scripts/test` starts it when it is down). Each test uses its own queue names.
+//! `scripts/test` starts it when it is down), in its test vhost `silgate-test` (emptied
+//! by `scripts/test` before each run). Each test uses its own queue names and fails
+//! within a minute when the broker does not answer, instead of hanging.
 #![allow(clippy::unwrap_used)] // test helpers: a failed setup step is a failed test
 
 use silgate_core::RecordKind;
@@ -21,8 +23,32 @@ fn item(i: usize) -> QueueItem {
     }
 }
 
+/// The test vhost, made when missing (a run outside `scripts/test`).
+fn test_vhost() {
+    static MADE: std::sync::Once = std::sync::Once::new();
+    MADE.call_once(|| {
+        let listed = std::process::Command::new("timeout").args(["30", "rabbitmqctl", "-q", "list_vhosts", "--no-table-headers"]).output();
+        let present = listed.as_ref().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == "silgate-test"));
+        if !present {
+            for args in [&["-q", "add_vhost", "silgate-test"][..], &["-q", "set_permissions", "-p", "silgate-test", "guest", ".*", ".*", ".*"]] {
+                let o = std::process::Command::new("timeout").args(["30", "rabbitmqctl"]).args(args).output();
+                assert!(o.as_ref().is_ok_and(|o| o.status.success()), "rabbitmqctl {args:?}: {o:?}");
+            }
+        }
+    });
+}
+
+/// Runs one test body, failing it when the broker has not let it finish in a minute.
+async fn within_a_minute(body: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(Duration::from_secs(60), body).await.is_err() {
+        panic!("RabbitMQ did not answer within 60 s: is the broker up and answering `rabbitmqctl status`?");
+    }
+}
+
 fn cfg(name: &str) -> RabbitConfig {
-    let mut c = RabbitConfig::new("amqp://guest:guest@127.0.0.1:5672/%2f");
+    test_vhost();
+    let mut c = RabbitConfig::new("amqp://guest:guest@127.0.0.1:5672/silgate-test");
+    c.reconnect_for = Duration::from_secs(10);
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     c.queue = format!("silgate.test.{name}.{}.{t}", std::process::id());
     c.prefetch = 50;
@@ -31,82 +57,94 @@ fn cfg(name: &str) -> RabbitConfig {
 
 #[tokio::test]
 async fn given_confirmed_publishes_should_lease_ack_and_count() {
-    let q = RabbitQueue::connect(cfg("basic")).await.expect("RabbitMQ on 127.0.0.1:5672");
-    assert_eq!(q.enqueue((0..20).map(item).collect()).await.unwrap(), 20);
-    let mut seen = Vec::new();
-    while seen.len() < 20 {
-        let got = q.lease(8, Duration::from_secs(5)).await.unwrap();
-        assert!(!got.is_empty(), "queue ran dry after {} items", seen.len());
-        for l in got {
-            assert_eq!(l.deliveries, 1);
-            q.ack(l.lease).await.unwrap();
-            seen.push(l.item.message_id);
+    within_a_minute(async {
+        let q = RabbitQueue::connect(cfg("basic")).await.expect("RabbitMQ on 127.0.0.1:5672");
+        assert_eq!(q.enqueue((0..20).map(item).collect()).await.unwrap(), 20);
+        let mut seen = Vec::new();
+        while seen.len() < 20 {
+            let got = q.lease(8, Duration::from_secs(5)).await.unwrap();
+            assert!(!got.is_empty(), "queue ran dry after {} items", seen.len());
+            for l in got {
+                assert_eq!(l.deliveries, 1);
+                q.ack(l.lease).await.unwrap();
+                seen.push(l.item.message_id);
+            }
         }
-    }
-    seen.sort();
-    seen.dedup();
-    assert_eq!(seen.len(), 20);
-    let s = q.stats().await.unwrap();
-    assert_eq!((s.ready, s.dead), (0, 0));
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 20);
+        let s = q.stats().await.unwrap();
+        assert_eq!((s.ready, s.dead), (0, 0));
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn given_a_released_lease_the_item_should_come_back_counted() {
-    let q = RabbitQueue::connect(cfg("release")).await.unwrap();
-    q.enqueue(vec![item(1)]).await.unwrap();
-    let l = q.lease(1, Duration::from_secs(5)).await.unwrap();
-    q.release(l[0].lease, Duration::ZERO).await.unwrap();
-    let again = q.lease(1, Duration::from_secs(5)).await.unwrap();
-    assert_eq!(again.len(), 1);
-    assert_eq!(again[0].item, item(1));
-    assert!(again[0].deliveries >= 2, "deliveries = {}", again[0].deliveries);
-    q.ack(again[0].lease).await.unwrap();
+    within_a_minute(async {
+        let q = RabbitQueue::connect(cfg("release")).await.unwrap();
+        q.enqueue(vec![item(1)]).await.unwrap();
+        let l = q.lease(1, Duration::from_secs(5)).await.unwrap();
+        q.release(l[0].lease, Duration::ZERO).await.unwrap();
+        let again = q.lease(1, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].item, item(1));
+        assert!(again[0].deliveries >= 2, "deliveries = {}", again[0].deliveries);
+        q.ack(again[0].lease).await.unwrap();
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn given_dead_letters_should_keep_the_reason_list_and_replay() {
-    let q = RabbitQueue::connect(cfg("dead")).await.unwrap();
-    q.enqueue((0..3).map(item).collect()).await.unwrap();
-    let mut n = 0;
-    while n < 3 {
-        for l in q.lease(3, Duration::from_secs(5)).await.unwrap() {
-            q.dead_letter(l.lease, "delivery.refused").await.unwrap();
-            n += 1;
+    within_a_minute(async {
+        let q = RabbitQueue::connect(cfg("dead")).await.unwrap();
+        q.enqueue((0..3).map(item).collect()).await.unwrap();
+        let mut n = 0;
+        while n < 3 {
+            for l in q.lease(3, Duration::from_secs(5)).await.unwrap() {
+                q.dead_letter(l.lease, "delivery.refused").await.unwrap();
+                n += 1;
+            }
         }
-    }
-    let dead = q.dead_letters(10).await.unwrap();
-    assert_eq!(dead.len(), 3);
-    assert!(dead.iter().all(|d| d.reason == "delivery.refused"));
-    // Browsing does not consume.
-    assert_eq!(q.dead_letters(10).await.unwrap().len(), 3);
-    let back = q.replay(&["m000002".to_string()]).await.unwrap();
-    assert_eq!(back.len(), 1);
-    let l = q.lease(5, Duration::from_secs(5)).await.unwrap();
-    assert_eq!(l.len(), 1);
-    assert_eq!(l[0].item.message_id, "m000002");
-    q.ack(l[0].lease).await.unwrap();
-    assert_eq!(q.dead_letters(10).await.unwrap().len(), 2);
+        let dead = q.dead_letters(10).await.unwrap();
+        assert_eq!(dead.len(), 3);
+        assert!(dead.iter().all(|d| d.reason == "delivery.refused"));
+        // Browsing does not consume.
+        assert_eq!(q.dead_letters(10).await.unwrap().len(), 3);
+        let back = q.replay(&["m000002".to_string()]).await.unwrap();
+        assert_eq!(back.len(), 1);
+        let l = q.lease(5, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(l.len(), 1);
+        assert_eq!(l[0].item.message_id, "m000002");
+        q.ack(l[0].lease).await.unwrap();
+        assert_eq!(q.dead_letters(10).await.unwrap().len(), 2);
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn given_a_closed_connection_unacked_leases_should_be_redelivered() {
-    let c = cfg("redeliver");
-    {
-        let q = RabbitQueue::connect(c.clone()).await.unwrap();
-        q.enqueue((0..5).map(item).collect()).await.unwrap();
-        let got = q.lease(5, Duration::from_secs(5)).await.unwrap();
-        assert_eq!(got.len(), 5);
-        // dropped without acking: the broker requeues on connection close
-    }
-    let q = RabbitQueue::connect(c).await.unwrap();
-    let mut n = 0;
-    while n < 5 {
-        let got = q.lease(5, Duration::from_secs(10)).await.unwrap();
-        assert!(!got.is_empty());
-        for l in got {
-            assert!(l.deliveries >= 2);
-            q.ack(l.lease).await.unwrap();
-            n += 1;
+    within_a_minute(async {
+        let c = cfg("redeliver");
+        {
+            let q = RabbitQueue::connect(c.clone()).await.unwrap();
+            q.enqueue((0..5).map(item).collect()).await.unwrap();
+            let got = q.lease(5, Duration::from_secs(5)).await.unwrap();
+            assert_eq!(got.len(), 5);
+            // dropped without acking: the broker requeues on connection close
         }
-    }
+        let q = RabbitQueue::connect(c).await.unwrap();
+        let mut n = 0;
+        while n < 5 {
+            let got = q.lease(5, Duration::from_secs(10)).await.unwrap();
+            assert!(!got.is_empty());
+            for l in got {
+                assert!(l.deliveries >= 2);
+                q.ack(l.lease).await.unwrap();
+                n += 1;
+            }
+        }
+    })
+    .await;
 }

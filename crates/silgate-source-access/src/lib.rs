@@ -9,9 +9,12 @@
 //!   and returns typed values (dates as OLE day counts, money as exact decimal text,
 //!   Yes/No as booleans) rather than text to re-parse. `mdb-export` stays in the tests
 //!   as the differential check of what jetdb reads.
-//! - **Workbooks** (`.xlsx`, `.xlsm`, `.xls`) are read with calamine, one sheet per
-//!   table. calamine loads one sheet at a time; a sheet is bounded by Excel itself
-//!   (1,048,576 rows).
+//! - **Workbooks** (`.xlsx`, `.xlsm`, `.xls`, `.ods`) are read with calamine, one
+//!   sheet per table. calamine loads one sheet at a time, as a grid as large as the
+//!   bounding box of its cells: before it opens a workbook, the sizes it would allocate
+//!   from (that box, declared dimensions, shared-string counts, inflated part sizes)
+//!   are checked against [`Limits`] (the `guard` module), and a workbook past one is
+//!   refused with its rule (`limit.sheet_cells`, ...) instead of aborting the process.
 //! - **CSV exports**: a folder (or zip) of `<Table>.csv` files, in the mapping's
 //!   delimiter and encoding.
 //!
@@ -24,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 mod db;
+mod guard;
 mod workbook;
 
 pub use db::{Database, DbTable, cell as jet_cell};
@@ -139,7 +143,7 @@ fn ext(p: &Path) -> String {
     p.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default()
 }
 
-fn storage(path: &Path, origin: &str, mapping: &Mapping) -> Result<Option<Storage>, SourceError> {
+fn storage(path: &Path, origin: &str, mapping: &Mapping, limits: &Limits) -> Result<Option<Storage>, SourceError> {
     let encoding = Encoding::parse(&mapping.csv.encoding).unwrap_or(Encoding::Windows1252);
     if path.is_dir() {
         // Dot files and macOS's __MACOSX folder (resource forks in zips) are not data.
@@ -155,20 +159,20 @@ fn storage(path: &Path, origin: &str, mapping: &Mapping) -> Result<Option<Storag
             if entries.iter().any(|e| ext(e) == "csv") {
                 return Err(SourceError::refused(origin, "both a database or workbook and CSV files: which holds the data is unknown"));
             }
-            return storage(p, &format!("{origin}!{}", p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()), mapping);
+            return storage(p, &format!("{origin}!{}", p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()), mapping, limits);
         }
         if entries.iter().any(|p| ext(p) == "csv") {
             return Ok(Some(Storage::Csv(CsvFolder { dir: path.to_path_buf(), origin: origin.to_string(), delimiter: mapping.delimiter(), encoding })));
         }
         let dirs: Vec<&PathBuf> = entries.iter().filter(|p| p.is_dir()).collect();
         if dirs.len() == 1 {
-            return storage(dirs[0], origin, mapping);
+            return storage(dirs[0], origin, mapping, limits);
         }
         return Ok(None);
     }
     Ok(Some(match ext(path).as_str() {
         "mdb" | "accdb" => Storage::Database(Database::open(path, origin)?),
-        "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => Storage::Workbook(Box::new(Workbook::open(path, origin)?)),
+        "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => Storage::Workbook(Box::new(Workbook::open(path, origin, limits)?)),
         _ => return Ok(None),
     }))
 }
@@ -183,10 +187,10 @@ pub fn open(path: &Path, mapping: Option<Mapping>, limits: Limits) -> Result<Acc
     // unnamed zip) is unpacked.
     let (storage, unpacked) = if !path.is_dir() && (ext(path) == "zip" || unzip::is_zip(path) && !matches!(ext(path).as_str(), "xlsx" | "xlsm" | "xlsb" | "ods")) {
         let t = unzip::unpack(path, ZipLimits::default())?;
-        let s = storage(t.path(), &origin, &mapping)?;
+        let s = storage(t.path(), &origin, &mapping, &limits)?;
         (s, Some(t))
     } else {
-        (storage(path, &origin, &mapping)?, None)
+        (storage(path, &origin, &mapping, &limits)?, None)
     };
     let storage =
         storage.ok_or_else(|| SourceError::format(&origin, "not an Access input: expected a .mdb/.accdb database, an .xlsx/.xls workbook, CSV exports, or a zip of them"))?;

@@ -3,8 +3,8 @@
 use calamine::{Data, Range, Reader};
 use silgate_core::source::SourceError;
 use silgate_core::{Issue, Position};
-use silgate_source_tabular::Cell;
 use silgate_source_tabular::engine::{RawRow, RowReader};
+use silgate_source_tabular::{Cell, Limits};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -29,8 +29,10 @@ impl Workbook {
         &self.origin
     }
 
-    /// Opens a workbook.
-    pub fn open(path: &Path, origin: &str) -> Result<Self, SourceError> {
+    /// Opens a workbook, once its sizes are checked against `limits` (see `guard`).
+    pub fn open(path: &Path, origin: &str, limits: &Limits) -> Result<Self, SourceError> {
+        let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
+        crate::guard::check(path, origin, &ext, limits)?;
         // calamine can panic on malformed files (an overflowing cell reference, found by
         // fuzzing): a panic is an unreadable workbook, not a dead process.
         let book = std::panic::catch_unwind(|| calamine::open_workbook_auto(path))

@@ -13,7 +13,6 @@ use crate::PecConfig;
 use mail_parser::{MessageParser, MimeHeaders};
 use silgate_core::source::{Emit, ReadSummary, Rejection, Source, SourceError, SourceItem};
 use silgate_core::{Position, Provenance, SourceSystem};
-use silgate_source_tabular::Limits;
 use silgate_source_tabular::unzip::{self, ZipLimits};
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -76,7 +75,7 @@ pub fn attachments(eml: &[u8], base: &str, cpi: &str, config: &PecConfig, sum: &
     }
     if loose_any {
         let origin = format!("{base}/attachments");
-        let _ = folder(&loose, &origin, cpi, sum, emit)?;
+        let _ = folder(&loose, &origin, cpi, config, sum, emit)?;
     }
     if !any {
         let _ = reject(sum, emit, base, "pec.attachment", "the message carries no attachment".into());
@@ -92,12 +91,12 @@ struct Budget {
 
 /// A folder of loose files: a SIL Plus export when it holds the manifest, else Access
 /// exports (CSV, a database, a workbook).
-fn folder(dir: &Path, origin: &str, cpi: &str, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> Result<ControlFlow<()>, SourceError> {
+fn folder(dir: &Path, origin: &str, cpi: &str, config: &PecConfig, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> Result<ControlFlow<()>, SourceError> {
     let has_manifest = walk(dir).iter().any(|f| f.file_name().is_some_and(|n| n.to_string_lossy().eq_ignore_ascii_case(silgate_source_silplus::MANIFEST)));
     let opened: Result<Box<dyn Source>, SourceError> = if has_manifest {
-        silgate_source_silplus::open(dir, None, Limits::default()).map(|s| Box::new(s) as Box<dyn Source>)
+        silgate_source_silplus::open(dir, None, config.limits).map(|s| Box::new(s) as Box<dyn Source>)
     } else {
-        silgate_source_access::open(dir, None, Limits::default()).map(|s| Box::new(s) as Box<dyn Source>)
+        silgate_source_access::open(dir, None, config.limits).map(|s| Box::new(s) as Box<dyn Source>)
     };
     match opened {
         Ok(s) => forward(s, origin, cpi, sum, emit),
@@ -221,7 +220,7 @@ fn zip(
         }
     }
     if manifest || rest.iter().any(|f| LOOSE.contains(&ext(f).as_str()) && ext(f) != "txt") {
-        return folder(dir.path(), origin, cpi, sum, emit);
+        return folder(dir.path(), origin, cpi, config, sum, emit);
     }
     if zips.is_empty() && xmls.is_empty() {
         return Ok(reject(sum, emit, origin, "pec.attachment-type", "a zip holding nothing an adapter reads".into()));

@@ -50,12 +50,15 @@ pub struct PecConfig {
     pub max_attachment_bytes: u64,
     /// Largest message read.
     pub max_message_bytes: u64,
+    /// What an attached export may make its reader hold (workbook grids and parts,
+    /// join indexes): the gateway's `[limits]`.
+    pub limits: silgate_source_tabular::Limits,
 }
 
 impl PecConfig {
     /// A config with the default limits (64 MiB per attachment, 256 MiB per message).
     pub fn new(trust: Trust, senders: BTreeMap<String, String>) -> Self {
-        Self { trust, senders, accept_anomalies: false, max_attachment_bytes: 64 << 20, max_message_bytes: 256 << 20 }
+        Self { trust, senders, accept_anomalies: false, max_attachment_bytes: 64 << 20, max_message_bytes: 256 << 20, limits: silgate_source_tabular::Limits::default() }
     }
 }
 

@@ -97,17 +97,30 @@ pub struct Scan {
     pub sorted: bool,
 }
 
-/// Bounds of the in-memory indexes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Bounds of what one tabular input may make the reader hold: its in-memory indexes
+/// and, for workbooks, the sizes calamine would allocate from (checked before it reads).
+///
+/// The gateway's `[limits]` table: every field optional, defaults below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Most rows held by the employer index, or by the child index of an unsorted
     /// export, before the input is refused.
     pub max_index_rows: u64,
+    /// Most cells of one sheet's grid: the bounding box of its valued cells, rows times
+    /// columns (and an .xls sheet's declared dimensions). The default, 2^24, is an .xls
+    /// sheet's whole grid (65,536 x 256): about 512 MiB of cells.
+    pub max_sheet_cells: u64,
+    /// Most strings a workbook's shared-string table may declare.
+    pub max_shared_strings: u64,
+    /// Most bytes one part of a workbook (a sheet's XML, the shared strings, an .xls
+    /// workbook stream) may hold once inflated.
+    pub max_workbook_part_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_index_rows: 500_000 }
+        Self { max_index_rows: 500_000, max_sheet_cells: 1 << 24, max_shared_strings: 1 << 24, max_workbook_part_bytes: 1 << 30 }
     }
 }
 

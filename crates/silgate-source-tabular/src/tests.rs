@@ -122,7 +122,7 @@ fn set(workers: &[&str], langs: &[(&str, &str)]) -> Memory {
 
 fn collect(m: Memory, limit: u64) -> Result<Vec<SourceItem>, SourceError> {
     let mut out = Vec::new();
-    Tabular::new(m, Mapping::silplus(), Limits { max_index_rows: limit }).read(&mut |i| {
+    Tabular::new(m, Mapping::silplus(), Limits { max_index_rows: limit, ..Limits::default() }).read(&mut |i| {
         out.push(i);
         ControlFlow::Continue(())
     })?;

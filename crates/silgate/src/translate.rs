@@ -37,7 +37,7 @@ pub(crate) fn run(source: SourceKind, out: &Path, region: Option<&str>, mapping:
             t.canonical_json(BufReader::new(f), &input.display().to_string())?;
             continue;
         }
-        let mut src = silgate_gateway::sources::open(source, input, mapping.clone(), pec.as_ref())?;
+        let mut src = silgate_gateway::sources::open(source, input, mapping.clone(), pec.as_ref(), silgate_gateway::sources::Limits::default())?;
         let mut failed = None;
         src.read(&mut |item| match t.item(item) {
             Ok(()) => {

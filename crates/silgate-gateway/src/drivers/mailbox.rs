@@ -57,7 +57,7 @@ impl PecMailbox {
             Some(ca) => Some(Arc::new(silgate_publish::tls_config(ca, None, None)?)),
             None => None,
         };
-        let pec = cfg.pec.as_ref().context("a pec source needs the [pec] table")?.build()?;
+        let pec = cfg.pec.as_ref().context("a pec source needs the [pec] table")?.build(cfg.limits)?;
         let settings = ImapSettings { host: c.host.clone(), port: c.port, security, user: c.user.clone(), password, mailbox: c.mailbox.clone(), processed: c.processed.clone() };
         Ok(Self { settings, tls, pec, every, failures: HashMap::new() })
     }

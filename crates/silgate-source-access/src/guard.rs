@@ -1,0 +1,379 @@
+//! The sizes a workbook declares or implies, checked before calamine allocates from
+//! them.
+//!
+//! calamine sizes a sheet's grid by the bounding box of its valued cells (a sheet
+//! holding A1 and XFD1048576 asks for 17 billion cells), reserves what a shared-string
+//! table or an .xls DIMENSIONS record declares, and inflates a part as far as it goes.
+//! A failed allocation aborts the process (`catch_unwind` cannot catch it), so each of
+//! those sizes is read here first, streaming and in bounded memory, and a workbook
+//! over a [`Limits`] bound is refused naming the part and the rule, never opened.
+//!
+//! - `.xlsx`, `.xlsm`, `.ods` (zip containers): every part's inflated size (counted,
+//!   not taken from the zip's directory), each sheet's bounding box of valued cells
+//!   (`<c>` with a value or formula; an ODS cell with a value type or content, with
+//!   its row and column repeats, from the sheet's origin as calamine fills it), and the
+//!   `count` / `uniqueCount` of the shared strings.
+//! - `.xls` (BIFF in a compound file): the workbook stream's size, then each sheet read
+//!   from where its BOUNDSHEET record says, as calamine does: its DIMENSIONS record
+//!   (calamine reserves rows x columns from it, unsigned arithmetic included) and the
+//!   bounding box of its cell records.
+//! - `.xlsb` is refused: its binary parts are not checked here.
+
+use silgate_core::source::SourceError;
+use silgate_source_tabular::Limits;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+/// Most parts (zip entries, .xls sheets) a workbook may have.
+const MAX_PARTS: usize = 10_000;
+
+/// Checks the workbook at `path` (its extension `ext`, lower case) against `limits`.
+pub(crate) fn check(path: &Path, origin: &str, ext: &str, limits: &Limits) -> Result<(), SourceError> {
+    let file = std::fs::File::open(path).map_err(|e| SourceError::io(origin, e))?;
+    match ext {
+        "xlsx" | "xlsm" | "ods" => check_zip(BufReader::new(file), origin, limits),
+        "xls" => check_xls(file, origin, limits),
+        "xlsb" => Err(SourceError::format(origin, "an .xlsb (binary) workbook is not read: save it as .xlsx")),
+        _ => Ok(()),
+    }
+}
+
+/// The zip container of `.xlsx` / `.xlsm` / `.ods`.
+pub(crate) fn check_zip<R: Read + Seek>(reader: R, origin: &str, limits: &Limits) -> Result<(), SourceError> {
+    let mut archive = zip::ZipArchive::new(reader).map_err(|e| SourceError::format(origin, format!("not a readable workbook (its zip container: {e})")))?;
+    if archive.len() > MAX_PARTS {
+        return Err(SourceError::limit(origin, "limit.workbook_parts", format!("{} parts, more than {MAX_PARTS}", archive.len())));
+    }
+    for i in 0..archive.len() {
+        let entry = archive.by_index(i).map_err(|e| SourceError::format(origin, format!("not a readable workbook (part {i}: {e})")))?;
+        let part = entry.name().map_err(|e| SourceError::format(origin, format!("not a readable workbook (part {i}: {e})")))?.to_string();
+        if entry.is_dir() {
+            continue;
+        }
+        if entry.size() > limits.max_workbook_part_bytes {
+            return Err(part_too_big(origin, &part, limits));
+        }
+        let lower = part.to_ascii_lowercase();
+        if !(lower.ends_with(".xml") || lower.ends_with(".rels")) {
+            continue;
+        }
+        let mut capped = Capped { inner: entry, left: limits.max_workbook_part_bytes, tripped: false };
+        let scanned = scan_xml(BufReader::new(&mut capped), origin, &part, limits);
+        if capped.tripped {
+            return Err(part_too_big(origin, &part, limits));
+        }
+        scanned?;
+    }
+    Ok(())
+}
+
+fn part_too_big(origin: &str, part: &str, limits: &Limits) -> SourceError {
+    SourceError::limit(
+        origin,
+        "limit.workbook_part_bytes",
+        format!("part {part} inflates past {} bytes (the limit: [limits] max_workbook_part_bytes)", limits.max_workbook_part_bytes),
+    )
+}
+
+/// A reader that fails once more than `left` bytes came through it.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    tripped: bool,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.left {
+            self.tripped = true;
+            return Err(std::io::Error::other("part over its size limit"));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// The bounding box of a sheet's valued cells (0-based, inclusive).
+#[derive(Debug, Default, Clone, Copy)]
+struct Grid {
+    rows: (u64, u64),
+    cols: (u64, u64),
+    any: bool,
+}
+
+impl Grid {
+    fn add(&mut self, rows: (u64, u64), cols: (u64, u64)) {
+        if self.any {
+            self.rows = (self.rows.0.min(rows.0), self.rows.1.max(rows.1));
+            self.cols = (self.cols.0.min(cols.0), self.cols.1.max(cols.1));
+        } else {
+            *self = Self { rows, cols, any: true };
+        }
+    }
+
+    fn height(&self) -> u64 {
+        if self.any { self.rows.1 - self.rows.0 + 1 } else { 0 }
+    }
+
+    fn width(&self) -> u64 {
+        if self.any { self.cols.1 - self.cols.0 + 1 } else { 0 }
+    }
+
+    fn cells(&self) -> u64 {
+        self.height().saturating_mul(self.width())
+    }
+
+    fn check(&self, origin: &str, part: &str, limits: &Limits) -> Result<(), SourceError> {
+        if self.cells() <= limits.max_sheet_cells {
+            return Ok(());
+        }
+        Err(SourceError::limit(
+            origin,
+            "limit.sheet_cells",
+            format!(
+                "{part}: its cells span {} rows x {} columns = {} cells, more than {} (the limit: [limits] max_sheet_cells)",
+                self.height(),
+                self.width(),
+                self.cells(),
+                limits.max_sheet_cells
+            ),
+        ))
+    }
+}
+
+/// Far past any spreadsheet's grid, and still far from overflowing a product of two.
+const FAR: u64 = 1 << 31;
+
+/// `XFD1048576` -> (row 1048575, column 16383), 0-based; `None` for anything else.
+fn cell_ref(r: &[u8]) -> Option<(u64, u64)> {
+    let letters = r.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+    let (col, row) = r.split_at(letters);
+    if letters == 0 || row.is_empty() || !row.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let col = col.iter().fold(0u64, |n, b| (n * 26 + u64::from(b.to_ascii_uppercase() - b'A' + 1)).min(FAR));
+    let row = row.iter().fold(0u64, |n, b| (n * 10 + u64::from(b - b'0')).min(FAR));
+    Some((row.checked_sub(1)?, col - 1))
+}
+
+fn number(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(v.iter().fold(0u64, |n, b| n.saturating_mul(10).saturating_add(u64::from(b - b'0'))))
+}
+
+fn attr(e: &quick_xml::events::BytesStart<'_>, name: &str) -> Option<Vec<u8>> {
+    e.attributes().flatten().find(|a| a.key.as_ref() == name).map(|a| a.value.as_bytes().to_vec())
+}
+
+/// Where the scan is in an XML part.
+#[derive(Debug, Default)]
+struct XmlScan {
+    /// Inside an xlsx `<sheetData>`: its grid, the current row and column (1-based,
+    /// 0 before the first), and the open cell.
+    sheet: Option<Grid>,
+    row: u64,
+    col: u64,
+    cell: Option<(u64, u64)>,
+    /// Inside an ODS `<table:table>`: its grid (from the origin), the next row, the
+    /// current row's repeat, the next column, and the open cell's columns.
+    table: Option<Grid>,
+    ods_row: u64,
+    ods_repeat: u64,
+    ods_col: u64,
+    ods_cell: Option<(u64, u64)>,
+}
+
+/// One XML part: a worksheet, an ODS content part, the shared strings, or any other.
+fn scan_xml<R: BufRead>(reader: R, origin: &str, part: &str, limits: &Limits) -> Result<(), SourceError> {
+    use quick_xml::events::Event;
+    let mut xml = quick_xml::Reader::from_reader(reader);
+    let mut buf = Vec::new();
+    let mut s = XmlScan::default();
+    loop {
+        buf.clear();
+        let event = xml.read_event_into(&mut buf).map_err(|e| SourceError::format(origin, format!("not a readable workbook (part {part}: {e})")))?;
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let open = matches!(event, Event::Start(_));
+                match e.local_name().as_ref() {
+                    "sst" => {
+                        for name in ["uniqueCount", "count"] {
+                            if let Some(n) = attr(e, name).as_deref().and_then(number)
+                                && n > limits.max_shared_strings
+                            {
+                                return Err(SourceError::limit(
+                                    origin,
+                                    "limit.shared_strings",
+                                    format!("part {part} declares {n} shared strings, more than {} (the limit: [limits] max_shared_strings)", limits.max_shared_strings),
+                                ));
+                            }
+                        }
+                    }
+                    "sheetData" if open => (s.sheet, s.row, s.col) = (Some(Grid::default()), 0, 0),
+                    "row" if s.sheet.is_some() => {
+                        s.row = attr(e, "r").as_deref().and_then(number).unwrap_or(s.row.saturating_add(1)).min(FAR);
+                        s.col = 0;
+                    }
+                    "c" if s.sheet.is_some() => {
+                        let (row, col) = match attr(e, "r").as_deref().and_then(cell_ref) {
+                            Some((r, c)) => (r + 1, c + 1),
+                            None => (s.row.max(1), s.col.saturating_add(1).min(FAR)),
+                        };
+                        (s.row, s.col) = (row, col);
+                        s.cell = open.then_some((row - 1, col - 1));
+                    }
+                    "v" | "is" | "f" => {
+                        if let (Some(grid), Some((r, c))) = (s.sheet.as_mut(), s.cell) {
+                            grid.add((r, r), (c, c));
+                            grid.check(origin, &format!("sheet part {part}"), limits)?;
+                        }
+                    }
+                    "table" if open => (s.table, s.ods_row) = (Some(Grid::default()), 0),
+                    "table-row" if s.table.is_some() => {
+                        s.ods_repeat = attr(e, "table:number-rows-repeated").as_deref().and_then(number).unwrap_or(1).clamp(1, FAR);
+                        s.ods_col = 0;
+                        if !open {
+                            s.ods_row = s.ods_row.saturating_add(s.ods_repeat).min(FAR);
+                        }
+                    }
+                    "table-cell" | "covered-table-cell" if s.table.is_some() => {
+                        let repeat = attr(e, "table:number-columns-repeated").as_deref().and_then(number).unwrap_or(1).clamp(1, FAR);
+                        let cols = (s.ods_col, s.ods_col.saturating_add(repeat - 1).min(FAR));
+                        s.ods_col = cols.1.saturating_add(1);
+                        let valued = attr(e, "office:value-type").is_some();
+                        s.ods_cell = open.then_some(cols);
+                        if valued {
+                            ods_add(&mut s, cols, origin, part, limits)?;
+                        }
+                    }
+                    "p" | "span" | "s" | "a" => {
+                        if let Some(cols) = s.ods_cell {
+                            ods_add(&mut s, cols, origin, part, limits)?;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::End(e) => match e.local_name().as_ref() {
+                "sheetData" => s.sheet = None,
+                "c" => s.cell = None,
+                "table" => s.table = None,
+                "table-row" if s.table.is_some() => s.ods_row = s.ods_row.saturating_add(s.ods_repeat).min(FAR),
+                "table-cell" | "covered-table-cell" => s.ods_cell = None,
+                _ => {}
+            },
+            Event::Text(t) if !t.is_empty() => {
+                if let Some(cols) = s.ods_cell {
+                    ods_add(&mut s, cols, origin, part, limits)?;
+                }
+            }
+            Event::Eof => return Ok(()),
+            _ => {}
+        }
+    }
+}
+
+/// An ODS cell with content: calamine fills its rows from column 0 and repeats them.
+fn ods_add(s: &mut XmlScan, cols: (u64, u64), origin: &str, part: &str, limits: &Limits) -> Result<(), SourceError> {
+    let Some(grid) = s.table.as_mut() else { return Ok(()) };
+    let last_row = s.ods_row.saturating_add(s.ods_repeat - 1).min(FAR);
+    grid.add((0, last_row), (0, cols.1));
+    grid.check(origin, &format!("table of part {part}"), limits)
+}
+
+/// An `.xls` workbook: a BIFF stream in a compound file.
+pub(crate) fn check_xls<F: Read + Seek>(file: F, origin: &str, limits: &Limits) -> Result<(), SourceError> {
+    let mut cfb = cfb::CompoundFile::open(file).map_err(|e| SourceError::format(origin, format!("not a readable workbook (its compound file: {e})")))?;
+    let name = ["/Workbook", "/Book"].into_iter().find(|n| cfb.is_stream(n)).ok_or_else(|| SourceError::format(origin, "not a readable workbook (no Workbook stream)"))?;
+    let mut stream = cfb.open_stream(name).map_err(|e| SourceError::format(origin, format!("not a readable workbook ({e})")))?;
+    if stream.len() > limits.max_workbook_part_bytes {
+        return Err(part_too_big(origin, name, limits));
+    }
+    let len = stream.len();
+    // The globals: the BOUNDSHEET records say where each sheet's records start.
+    let mut sheets = Vec::new();
+    let mut data = Vec::new();
+    while let Some(typ) = record(&mut stream, &mut data, origin)? {
+        match typ {
+            0x0085 if data.len() >= 4 => sheets.push(u64::from(u32::from_le_bytes([data[0], data[1], data[2], data[3]]))),
+            0x000A => break,
+            _ => {}
+        }
+        if sheets.len() > MAX_PARTS {
+            return Err(SourceError::limit(origin, "limit.workbook_parts", format!("more than {MAX_PARTS} sheets")));
+        }
+    }
+    for (n, start) in sheets.into_iter().enumerate() {
+        if start >= len {
+            continue;
+        }
+        stream.seek(SeekFrom::Start(start)).map_err(|e| SourceError::format(origin, format!("not a readable workbook ({e})")))?;
+        let part = format!("sheet {} (its records at byte {start})", n + 1);
+        let mut grid = Grid::default();
+        let mut depth = 0u32;
+        let mut seen_bof = false;
+        while let Some(typ) = record(&mut stream, &mut data, origin)? {
+            match typ {
+                0x0809 if seen_bof => depth += 1,
+                0x0809 => seen_bof = true,
+                0x000A if depth == 0 => break,
+                0x000A => depth -= 1,
+                0x0200 => dimensions(&data).check(origin, &format!("{part}: its DIMENSIONS record"), limits)?,
+                0x0203 | 0x0204 | 0x00D6 | 0x0205 | 0x027E | 0x00FD | 0x0006 if data.len() >= 4 => {
+                    let (r, c) = (u64::from(u16::from_le_bytes([data[0], data[1]])), u64::from(u16::from_le_bytes([data[2], data[3]])));
+                    grid.add((r, r), (c, c));
+                }
+                0x00BD if data.len() >= 6 => {
+                    let r = u64::from(u16::from_le_bytes([data[0], data[1]]));
+                    let first = u64::from(u16::from_le_bytes([data[2], data[3]]));
+                    let last = u64::from(u16::from_le_bytes([data[data.len() - 2], data[data.len() - 1]]));
+                    grid.add((r, r), (first.min(last), first.max(last)));
+                }
+                _ => {}
+            }
+            grid.check(origin, &part, limits)?;
+        }
+    }
+    Ok(())
+}
+
+/// What calamine reserves from an .xls DIMENSIONS record: rows x columns, in its own
+/// unsigned 32-bit arithmetic (which wraps when the last row is before the first).
+fn dimensions(r: &[u8]) -> Grid {
+    let u16_at = |i: usize| u32::from(u16::from_le_bytes([r[i], r[i + 1]]));
+    let u32_at = |i: usize| u32::from_le_bytes([r[i], r[i + 1], r[i + 2], r[i + 3]]);
+    let (rf, rl, mut cf, cl) = match r.len() {
+        10 => (u16_at(0), u16_at(2), u16_at(4), u16_at(6)),
+        14 | 16 => (u32_at(0), u32_at(4), u16_at(8), u16_at(10)),
+        _ => return Grid::default(),
+    };
+    if 0xFF < cf || cl < cf {
+        cf = 0;
+    }
+    let (rows, cols) = if rl >= 1 && cl >= 1 { ((rl - 1).wrapping_sub(rf).wrapping_add(1), (cl - 1).wrapping_sub(cf).wrapping_add(1)) } else { (1, 1) };
+    Grid { rows: (0, u64::from(rows).max(1) - 1), cols: (0, u64::from(cols).max(1) - 1), any: true }
+}
+
+/// Reads one BIFF record (type, then its data into `data`); `None` at the stream's end.
+fn record<R: Read>(r: &mut R, data: &mut Vec<u8>, origin: &str) -> Result<Option<u16>, SourceError> {
+    let mut head = [0u8; 4];
+    match r.read_exact(&mut head) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(SourceError::format(origin, format!("not a readable workbook ({e})"))),
+    }
+    let typ = u16::from_le_bytes([head[0], head[1]]);
+    let len = usize::from(u16::from_le_bytes([head[2], head[3]]));
+    data.resize(len, 0);
+    match r.read_exact(data) {
+        Ok(()) => Ok(Some(typ)),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(SourceError::format(origin, format!("not a readable workbook ({e})"))),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,155 @@
+//! Hostile workbooks are refused by their rule before calamine sees them; real ones pass.
+#![allow(clippy::unwrap_used)] // test fixtures: a failed setup step is a failed test
+
+use super::*;
+use std::io::{Cursor, Write};
+
+fn zip(parts: &[(&str, &str)]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for (name, body) in parts {
+        w.start_file(*name, zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated)).unwrap();
+        w.write_all(body.as_bytes()).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+fn sheet(cells: &str) -> String {
+    format!(r#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{cells}</sheetData></worksheet>"#)
+}
+
+fn rule(r: Result<(), SourceError>) -> &'static str {
+    match r {
+        Ok(()) => "ok",
+        Err(e) => e.as_code(),
+    }
+}
+
+fn xlsx(cells: &str) -> Result<(), SourceError> {
+    check_zip(Cursor::new(zip(&[("xl/worksheets/sheet1.xml", &sheet(cells))])), "t.xlsx", &Limits::default())
+}
+
+#[test]
+fn given_a1_and_xfd1048576_the_sheet_should_be_refused_by_its_cell_count() {
+    let far = r#"<row r="1"><c r="A1" t="n"><v>1</v></c></row><row r="1048576"><c r="XFD1048576" t="n"><v>2</v></c></row>"#;
+    let e = xlsx(far).unwrap_err();
+    assert_eq!(e.as_code(), "limit.sheet_cells");
+    let text = e.to_string();
+    assert!(text.contains("t.xlsx") && text.contains("xl/worksheets/sheet1.xml") && text.contains("1048576 rows x 16384 columns"), "{text}");
+}
+
+#[test]
+fn given_styled_empty_cells_far_away_the_sheet_should_pass() {
+    // Formatting a whole row writes empty cells to XFD: calamine keeps no grid for them.
+    assert_eq!(rule(xlsx(r#"<row r="1"><c r="A1"><v>1</v></c><c r="XFD1" s="3"/></row><row r="1048576"><c r="B1048576" s="1"></c></row>"#)), "ok");
+}
+
+#[test]
+fn given_cells_without_references_the_position_should_follow_the_rows() {
+    // 300 cells in one row, then the same width 60,000 rows down: 60,000 x 300 > 2^24.
+    let row = |r: u32| format!("<row r=\"{r}\">{}</row>", "<c><v>1</v></c>".repeat(300));
+    assert_eq!(rule(xlsx(&format!("{}{}", row(1), row(60_000)))), "limit.sheet_cells");
+    assert_eq!(rule(xlsx(&format!("{}{}", row(1), row(50_000)))), "ok");
+}
+
+#[test]
+fn given_a_huge_shared_string_count_the_workbook_should_be_refused() {
+    let sst = r#"<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" uniqueCount="4000000000"><si><t>a</t></si></sst>"#;
+    let r = check_zip(Cursor::new(zip(&[("xl/sharedStrings.xml", sst)])), "t.xlsx", &Limits::default());
+    assert_eq!(rule(r), "limit.shared_strings");
+}
+
+#[test]
+fn given_a_part_inflating_past_the_limit_the_workbook_should_be_refused() {
+    let limits = Limits { max_workbook_part_bytes: 10_000, ..Limits::default() };
+    let big = sheet(&format!("<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>{}</t></is></c></row>", "x".repeat(20_000)));
+    let r = check_zip(Cursor::new(zip(&[("xl/worksheets/sheet1.xml", &big)])), "t.xlsx", &limits);
+    assert_eq!(rule(r), "limit.workbook_part_bytes");
+}
+
+#[test]
+fn given_an_ods_row_and_cell_repeated_across_the_grid_it_should_be_refused() {
+    let content = r#"<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:spreadsheet><table:table table:name="Offerte"><table:table-row table:number-rows-repeated="1048576"><table:table-cell table:number-columns-repeated="16384" office:value-type="float" office:value="1"/></table:table-row></table:table></office:spreadsheet></office:body></office:document-content>"#;
+    let r = check_zip(Cursor::new(zip(&[("content.xml", content)])), "t.ods", &Limits::default());
+    assert_eq!(rule(r), "limit.sheet_cells");
+    // Text content counts as a value too; a small table passes.
+    let small = content.replace("1048576", "3").replace("16384\" office:value-type=\"float\" office:value=\"1\"/>", "2\"><text:p>x</text:p></table:table-cell>");
+    assert_eq!(rule(check_zip(Cursor::new(zip(&[("content.xml", &small)])), "t.ods", &Limits::default())), "ok");
+    let text_far =
+        small.replace("table:number-rows-repeated=\"3\"", "table:number-rows-repeated=\"1048576\"").replace("number-columns-repeated=\"2\"", "number-columns-repeated=\"1000\"");
+    assert_eq!(rule(check_zip(Cursor::new(zip(&[("content.xml", &text_far)])), "t.ods", &Limits::default())), "limit.sheet_cells");
+}
+
+/// BIFF records: (type, data).
+fn biff(records: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (t, d) in records {
+        out.extend_from_slice(&t.to_le_bytes());
+        out.extend_from_slice(&u16::try_from(d.len()).unwrap().to_le_bytes());
+        out.extend_from_slice(d);
+    }
+    out
+}
+
+/// An .xls compound file: globals with one BOUNDSHEET, then the sheet's records.
+fn xls(sheet: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    let bof = (0x0809, vec![0x00, 0x06, 0x05, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let globals_len = |off: u32| biff(&[bof.clone(), (0x0085, [off.to_le_bytes().to_vec(), vec![0, 0, 1, 0, b'S']].concat()), (0x000A, vec![])]).len();
+    let off = u32::try_from(globals_len(0)).unwrap();
+    let mut stream = biff(&[bof.clone(), (0x0085, [off.to_le_bytes().to_vec(), vec![0, 0, 1, 0, b'S']].concat()), (0x000A, vec![])]);
+    let mut records = vec![bof];
+    records.extend_from_slice(sheet);
+    records.push((0x000A, vec![]));
+    stream.extend(biff(&records));
+    // Past the mini-stream cutoff or not, the compound file reader finds it.
+    let mut c = cfb::CompoundFile::create(Cursor::new(Vec::new())).unwrap();
+    c.create_stream("/Workbook").unwrap().write_all(&stream).unwrap();
+    c.flush().unwrap();
+    c.into_inner().into_inner()
+}
+
+fn dims(rf: u32, rl: u32, cf: u16, cl: u16) -> (u16, Vec<u8>) {
+    (0x0200, [rf.to_le_bytes().to_vec(), rl.to_le_bytes().to_vec(), cf.to_le_bytes().to_vec(), cl.to_le_bytes().to_vec(), vec![0, 0]].concat())
+}
+
+fn number_cell(r: u16, c: u16) -> (u16, Vec<u8>) {
+    (0x0203, [r.to_le_bytes().to_vec(), c.to_le_bytes().to_vec(), vec![0, 0], 1f64.to_le_bytes().to_vec()].concat())
+}
+
+fn xls_rule(sheet: &[(u16, Vec<u8>)]) -> &'static str {
+    rule(check_xls(Cursor::new(xls(sheet)), "t.xls", &Limits::default()))
+}
+
+#[test]
+fn given_xls_dimensions_past_the_limit_it_should_be_refused() {
+    assert_eq!(xls_rule(&[dims(0, 4_000_000_000, 0, 255)]), "limit.sheet_cells");
+    // The last row before the first wraps in calamine's arithmetic: refused too.
+    assert_eq!(xls_rule(&[dims(10, 2, 0, 4)]), "limit.sheet_cells");
+    assert_eq!(xls_rule(&[dims(0, 100, 0, 4), number_cell(0, 0), number_cell(99, 3)]), "ok");
+}
+
+#[test]
+fn given_xls_cells_spanning_past_the_limit_it_should_be_refused() {
+    assert_eq!(xls_rule(&[number_cell(0, 0), number_cell(65_535, 65_535)]), "limit.sheet_cells");
+    let mulrk = (0x00BD, [5u16.to_le_bytes().to_vec(), 0u16.to_le_bytes().to_vec(), vec![0; 6], 60_000u16.to_le_bytes().to_vec()].concat());
+    assert_eq!(xls_rule(&[number_cell(60_000, 0), mulrk]), "limit.sheet_cells");
+}
+
+#[test]
+fn given_the_repository_s_workbooks_they_should_pass() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/access");
+    for name in ["export.xlsx", "regression-calamine-overflow.xlsx"] {
+        let r = check(&dir.join(name), name, "xlsx", &Limits::default());
+        assert!(matches!(r, Ok(()) | Err(SourceError::Format { .. })), "{name}: {r:?}");
+    }
+    assert_eq!(rule(check(&dir.join("export.xlsx"), "export.xlsx", "xlsx", &Limits::default())), "ok");
+}
+
+#[test]
+fn given_cell_references_they_should_parse_as_calamine_places_them() {
+    assert_eq!(cell_ref(b"A1"), Some((0, 0)));
+    assert_eq!(cell_ref(b"XFD1048576"), Some((1_048_575, 16_383)));
+    assert_eq!(cell_ref(b"a2"), Some((1, 0)));
+    assert_eq!(cell_ref(b"A0"), None);
+    assert_eq!(cell_ref(b"12"), None);
+    assert!(cell_ref(b"ZZZZZZZZZZZZZZZ99999999999999999999").is_some_and(|(r, c)| r < FAR && c < FAR));
+}
