@@ -56,19 +56,18 @@ pub(crate) struct Ingest<'a> {
     pub(crate) audit: &'a Auditor,
     pub(crate) metrics: &'a GatewayMetrics,
     pub(crate) batch: usize,
+    /// `[limits] max_line_bytes`: the longest canonical JSON line read.
+    pub(crate) max_line_bytes: u64,
     pub(crate) summary: IngestSummary,
 }
 
 impl<'a> Ingest<'a> {
     /// Ingests a canonical JSON lines file.
     pub(crate) async fn canonical_json(&mut self, input: impl BufRead, origin: &str) -> Result<()> {
-        for (i, line) in input.lines().enumerate() {
-            let n = u64::try_from(i + 1).unwrap_or(u64::MAX);
-            let line = line.map_err(|e| silgate_core::SourceError::io(format!("{origin}: line {n}"), e))?;
-            if let Some(item) = crate::translate::canonical_json_line(&line, n, origin) {
-                let item = self.previous_code(item).await?;
-                self.translator.item(item)?;
-            }
+        let mut lines = crate::translate::JsonLines::new(input, origin, self.max_line_bytes);
+        while let Some(item) = lines.next_item()? {
+            let item = self.previous_code(item).await?;
+            self.translator.item(item)?;
             if self.pending() >= self.batch {
                 self.flush().await?;
             }

@@ -98,6 +98,7 @@ impl Parts {
             audit: &self.audit,
             metrics: &self.metrics,
             batch: self.cfg.batch.max(1),
+            max_line_bytes: self.cfg.limits.max_line_bytes,
             summary: IngestSummary::default(),
         })
     }

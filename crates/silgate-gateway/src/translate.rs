@@ -318,12 +318,9 @@ impl<'a> Translator<'a> {
 
     /// Reads canonical JSON lines from `input`, naming it `origin` in provenance.
     pub fn canonical_json(&mut self, input: impl BufRead, origin: &str) -> Result<()> {
-        for (i, line) in input.lines().enumerate() {
-            let n = u64::try_from(i + 1).unwrap_or(u64::MAX);
-            let line = line.map_err(|e| silgate_core::SourceError::io(format!("{origin}: line {n}"), e))?;
-            if let Some(item) = canonical_json_line(&line, n, origin) {
-                self.item(item)?;
-            }
+        let mut lines = JsonLines::new(input, origin, silgate_source_tabular::Limits::default().max_line_bytes);
+        while let Some(item) = lines.next_item()? {
+            self.item(item)?;
         }
         Ok(())
     }
@@ -334,6 +331,85 @@ impl<'a> Translator<'a> {
         self.summary.written.sort();
         self.summary.written.dedup();
         Ok(self.summary)
+    }
+}
+
+/// Canonical JSON lines read one at a time, each at most `max` bytes: a longer line is
+/// skipped without being held (its record rejected, `limit.line_bytes`), a line that is
+/// not UTF-8 is rejected (`json.utf8`); only a failing read is an error.
+pub(crate) struct JsonLines<R> {
+    input: R,
+    origin: String,
+    max: u64,
+    n: u64,
+    buf: Vec<u8>,
+}
+
+impl<R: BufRead> JsonLines<R> {
+    /// Lines of `input` (named `origin` in provenance and errors).
+    pub(crate) fn new(input: R, origin: &str, max: u64) -> Self {
+        Self { input, origin: origin.to_string(), max, n: 0, buf: Vec::new() }
+    }
+
+    /// The next non-blank line as an item; `None` at the end of the input.
+    pub(crate) fn next_item(&mut self) -> std::result::Result<Option<SourceItem>, silgate_core::SourceError> {
+        loop {
+            self.n += 1;
+            let n = self.n;
+            let (read, over) = self.line().map_err(|e| silgate_core::SourceError::io(format!("{}: line {n}", self.origin), e))?;
+            if read == 0 {
+                return Ok(None);
+            }
+            let rejected = |rule: &str, message: String| {
+                Some(SourceItem::Rejected(Rejection {
+                    provenance: Provenance::new(SourceSystem::CanonicalJson, &self.origin, Position::Line(n)),
+                    issues: vec![Issue::error("", rule, message)],
+                }))
+            };
+            let item = if over {
+                rejected("limit.line_bytes", format!("the line holds {read} bytes, more than {} (the limit: [limits] max_line_bytes)", self.max))
+            } else {
+                match std::str::from_utf8(&self.buf) {
+                    Ok(line) => canonical_json_line(line.trim_end_matches(['\n', '\r']), n, &self.origin),
+                    Err(e) => rejected("json.utf8", format!("the line is not UTF-8 (byte {})", e.valid_up_to() + 1)),
+                }
+            };
+            if item.is_some() {
+                return Ok(item);
+            }
+        }
+    }
+
+    /// Reads one line into `buf` unless it is longer than `max`: (bytes read, too long).
+    fn line(&mut self) -> std::io::Result<(u64, bool)> {
+        self.buf.clear();
+        let (mut read, mut over) = (0u64, false);
+        loop {
+            let avail = match self.input.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if avail.is_empty() {
+                return Ok((read, over));
+            }
+            let (len, done) = match avail.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (avail.len(), false),
+            };
+            read += len as u64;
+            if !over && read > self.max.saturating_add(2) {
+                over = true;
+                self.buf = Vec::new();
+            }
+            if !over {
+                self.buf.extend_from_slice(&avail[..len]);
+            }
+            self.input.consume(len);
+            if done {
+                return Ok((read, over));
+            }
+        }
     }
 }
 
@@ -353,4 +429,41 @@ pub(crate) fn canonical_json_line(line: &str, n: u64, origin: &str) -> Option<So
         }
         Err(issue) => SourceItem::Rejected(Rejection { provenance: Provenance::new(SourceSystem::CanonicalJson, origin, Position::Line(n)), issues: vec![issue] }),
     })
+}
+
+#[cfg(test)]
+mod json_lines_tests {
+    #![allow(clippy::unwrap_used)] // test input is in memory
+
+    use super::*;
+
+    fn rules(input: &[u8], max: u64) -> Vec<(Position, String)> {
+        let mut lines = JsonLines::new(std::io::BufReader::with_capacity(16, input), "in.jsonl", max);
+        let mut out = Vec::new();
+        while let Some(item) = lines.next_item().unwrap() {
+            out.push(match item {
+                SourceItem::Record(r) => (r.provenance().position.clone(), "record".into()),
+                SourceItem::Rejected(r) => (r.provenance.position.clone(), r.issues[0].rule.clone()),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn given_a_line_past_the_limit_it_should_be_rejected_unheld_and_the_next_read() {
+        let mut input = format!("{{\"kind\":\"vacancy\",\"x\":\"{}\"}}\n", "a".repeat(500)).into_bytes();
+        input.extend_from_slice(b"\xff\xfe not utf-8\r\n\n   \nnot json\n{}");
+        let got = rules(&input, 100);
+        let rules: Vec<(u64, &str)> = got.iter().map(|(p, r)| (if let Position::Line(n) = p { *n } else { 0 }, r.as_str())).collect();
+        assert_eq!(rules, vec![(1, "limit.line_bytes"), (2, "json.utf8"), (5, "json.syntax"), (6, rules[3].1)]);
+        assert_ne!(rules[3].1, "limit.line_bytes", "the last line, without a newline, is read");
+    }
+
+    #[test]
+    fn given_a_line_of_exactly_the_limit_it_should_be_read() {
+        let line = "x".repeat(100);
+        let got = rules(format!("{line}\r\n").as_bytes(), 100);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].1, "json.syntax");
+    }
 }

@@ -142,8 +142,11 @@ impl Grid {
     }
 }
 
-/// Far past any spreadsheet's grid, and still far from overflowing a product of two.
-const FAR: u64 = 1 << 31;
+/// Past any position a reader can take (they parse u32), and short of overflowing a
+/// sum; products of two saturate. Positions are never clamped below what a reader
+/// would see (found by fuzzing: rows 2^31 and 2^32 - 4096 both clamped to 2^31 looked
+/// like one row to the check, and 2 billion rows to calamine).
+const FAR: u64 = 1 << 62;
 
 /// `XFD1048576` -> (row 1048575, column 16383), 0-based; `None` for anything else.
 fn cell_ref(r: &[u8]) -> Option<(u64, u64)> {
@@ -152,8 +155,8 @@ fn cell_ref(r: &[u8]) -> Option<(u64, u64)> {
     if letters == 0 || row.is_empty() || !row.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let col = col.iter().fold(0u64, |n, b| (n * 26 + u64::from(b.to_ascii_uppercase() - b'A' + 1)).min(FAR));
-    let row = row.iter().fold(0u64, |n, b| (n * 10 + u64::from(b - b'0')).min(FAR));
+    let col = col.iter().fold(0u64, |n, b| n.saturating_mul(26).saturating_add(u64::from(b.to_ascii_uppercase() - b'A' + 1)).min(FAR));
+    let row = row.iter().fold(0u64, |n, b| n.saturating_mul(10).saturating_add(u64::from(b - b'0')).min(FAR));
     Some((row.checked_sub(1)?, col - 1))
 }
 
@@ -214,7 +217,10 @@ fn scan_xml<R: BufRead>(reader: R, origin: &str, part: &str, limits: &Limits) ->
                     }
                     "sheetData" if open => (s.sheet, s.row, s.col) = (Some(Grid::default()), 0, 0),
                     "row" if s.sheet.is_some() => {
-                        s.row = attr(e, "r").as_deref().and_then(number).unwrap_or(s.row.saturating_add(1)).min(FAR);
+                        // calamine reads a row's `r` as a cell reference whose column may
+                        // be missing (`5`, `A5`).
+                        let r = attr(e, "r").map(|v| v.iter().skip_while(|b| b.is_ascii_alphabetic()).copied().collect::<Vec<u8>>());
+                        s.row = r.as_deref().and_then(number).unwrap_or(s.row.saturating_add(1)).min(FAR);
                         s.col = 0;
                     }
                     "c" if s.sheet.is_some() => {

@@ -33,6 +33,25 @@ mod workbook;
 pub use db::{Database, DbTable, cell as jet_cell};
 pub use workbook::Workbook;
 
+/// How a workbook is packed, for [`check_workbook`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Container {
+    /// `.xlsx`, `.xlsm`, `.ods`: a zip of XML parts.
+    Zip,
+    /// `.xls`: BIFF records in a compound file.
+    Xls,
+}
+
+/// Checks a workbook's sizes against `limits` before anything is allocated from them,
+/// as [`Workbook::open`] does first (the `guard` module says what is checked). For
+/// callers holding the bytes rather than a file (the fuzz targets).
+pub fn check_workbook<R: std::io::Read + std::io::Seek>(reader: R, container: Container, origin: &str, limits: &Limits) -> Result<(), SourceError> {
+    match container {
+        Container::Zip => guard::check_zip(reader, origin, limits),
+        Container::Xls => guard::check_xls(reader, origin, limits),
+    }
+}
+
 use silgate_core::SourceSystem;
 use silgate_core::source::SourceError;
 use silgate_source_tabular::csv::{CsvTable, Encoding};

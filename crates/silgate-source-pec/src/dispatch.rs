@@ -107,7 +107,16 @@ fn folder(dir: &Path, origin: &str, cpi: &str, config: &PecConfig, sum: &mut Rea
 
 fn sanitize(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let clean: String = base.chars().map(|c| if c.is_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+    let mut clean: String = base.chars().map(|c| if c.is_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+    // A file system takes 255 bytes a name: keep the start and the extension.
+    if clean.len() > 200 {
+        let ext = clean.rfind('.').map(|i| clean[i..].to_string()).filter(|e| e.len() <= 16).unwrap_or_default();
+        let mut cut = 200 - ext.len();
+        while !clean.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        clean = format!("{}{ext}", &clean[..cut]);
+    }
     if clean.is_empty() || clean.starts_with('.') { format!("_{clean}") } else { clean }
 }
 
@@ -269,4 +278,15 @@ fn xml(path: &Path, origin: &str, cpi: &str, sum: &mut ReadSummary, emit: &mut E
             sum.emit(emit, SourceItem::Rejected(Rejection { provenance: prov, issues }))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn given_an_attachment_name_past_what_a_file_system_takes_it_should_be_cut_keeping_its_extension() {
+        let name = format!("{}.xlsx", "è".repeat(200));
+        let clean = super::sanitize(&name);
+        assert!(clean.len() <= 200 && clean.ends_with(".xlsx"), "{} bytes: {clean}", clean.len());
+        assert_eq!(super::sanitize("../export.zip"), "export.zip");
+    }
 }

@@ -52,12 +52,17 @@ struct Tracked<R> {
     last_byte: u8,
     lines_before: u64,
     record_start: u64,
+    /// Set once a record ran past the limit: the error is the input's, not the disk's.
+    over: bool,
+    /// Where the record after the last one read starts (the one a failure is in).
+    next_start: u64,
 }
 
 impl<R: Read> Read for Tracked<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.offset.saturating_sub(self.record_start) > MAX_RECORD_BYTES {
-            return Err(std::io::Error::other(format!("a record runs past {} MiB: a quote left open?", MAX_RECORD_BYTES >> 20)));
+            self.over = true;
+            return Err(std::io::Error::other("a record over the limit"));
         }
         let n = self.inner.read(buf)?;
         let data = &buf[..n];
@@ -80,7 +85,30 @@ impl<R: Read> Read for Tracked<R> {
     }
 }
 
+/// What a failed read of `origin` is: a record over the limit or a file that is not
+/// CSV is the input's fault (it is set aside); only a failing read is local (retried).
+fn csv_error<R: Read>(reader: &csv::Reader<Tracked<R>>, origin: &str, e: csv::Error) -> SourceError {
+    let tracked = reader.get_ref();
+    if tracked.over {
+        let line = tracked.line_at(tracked.next_start);
+        return SourceError::limit(origin, "limit.record_bytes", format!("the record from line {line} runs past {} MiB: a quote left open?", MAX_RECORD_BYTES >> 20));
+    }
+    let message = e.to_string();
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => SourceError::io(origin, io),
+        _ => SourceError::format(origin, format!("not readable as CSV: {message}")),
+    }
+}
+
 impl<R> Tracked<R> {
+    /// The 1-based line of the byte at `start`, as [`Self::line_of`] counts it, without
+    /// forgetting anything.
+    fn line_at(&self, start: u64) -> u64 {
+        let before = self.breaks.iter().take_while(|(b, _)| *b <= start).count();
+        let blank = self.breaks.iter().skip(before).take_while(|(_, blank)| *blank).count();
+        self.lines_before + (before + blank) as u64 + 1
+    }
+
     /// The 1-based line of the byte at `start`, forgetting the breaks before it.
     fn line_of(&mut self, start: u64) -> u64 {
         // With CRLF, csv puts a record's start on the LF ending the one before: count it.
@@ -130,13 +158,15 @@ impl<R: Read> CsvTable<R> {
     /// Reads the header of `input`. `origin` names the file in provenance and errors,
     /// `table` prefixes issue paths (`LAVORATORI.CSV/COD_FISC`).
     pub fn new(input: R, origin: &str, table: &str, delimiter: u8, encoding: Encoding) -> Result<Self, SourceError> {
-        let tracked = Tracked { inner: input, offset: 0, breaks: VecDeque::new(), last_break: -1, last_byte: 0, lines_before: 0, record_start: 0 };
+        let tracked = Tracked { inner: input, offset: 0, breaks: VecDeque::new(), last_break: -1, last_byte: 0, lines_before: 0, record_start: 0, over: false, next_start: 0 };
         let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).buffer_capacity(256 * 1024).from_reader(tracked);
         let mut record = csv::ByteRecord::new();
-        let io = |e: csv::Error| SourceError::io(origin, std::io::Error::other(e.to_string()));
-        if !reader.read_byte_record(&mut record).map_err(io)? {
+        let read = reader.read_byte_record(&mut record);
+        if !read.map_err(|e| csv_error(&reader, origin, e))? {
             return Err(SourceError::format(origin, "empty file: no header row"));
         }
+        let next = reader.position().byte();
+        reader.get_mut().next_start = next;
         let mut encoding = encoding;
         if record.get(0).is_some_and(|f| f.starts_with(b"\xEF\xBB\xBF")) {
             encoding = Encoding::Utf8;
@@ -161,7 +191,10 @@ impl<R: Read> RowReader for CsvTable<R> {
 
     fn next_key(&mut self, key: usize, out: &mut String) -> Result<bool, SourceError> {
         out.clear();
-        let more = self.reader.read_byte_record(&mut self.record).map_err(|e| SourceError::io(&self.origin, std::io::Error::other(e.to_string())))?;
+        let read = self.reader.read_byte_record(&mut self.record);
+        let more = read.map_err(|e| csv_error(&self.reader, &self.origin, e))?;
+        let next = self.reader.position().byte();
+        self.reader.get_mut().next_start = next;
         if !more {
             return Ok(false);
         }
@@ -177,7 +210,10 @@ impl<R: Read> RowReader for CsvTable<R> {
     }
 
     fn next_row(&mut self) -> Result<Option<RawRow>, SourceError> {
-        let more = self.reader.read_byte_record(&mut self.record).map_err(|e| SourceError::io(&self.origin, std::io::Error::other(e.to_string())))?;
+        let read = self.reader.read_byte_record(&mut self.record);
+        let more = read.map_err(|e| csv_error(&self.reader, &self.origin, e))?;
+        let next = self.reader.position().byte();
+        self.reader.get_mut().next_start = next;
         if !more {
             return Ok(None);
         }

@@ -116,11 +116,14 @@ pub struct Limits {
     /// Most bytes one part of a workbook (a sheet's XML, the shared strings, an .xls
     /// workbook stream) may hold once inflated.
     pub max_workbook_part_bytes: u64,
+    /// Longest line of a canonical JSON lines input: a longer one is skipped unread and
+    /// its record rejected (`limit.line_bytes`).
+    pub max_line_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_index_rows: 500_000, max_sheet_cells: 1 << 24, max_shared_strings: 1 << 24, max_workbook_part_bytes: 1 << 30 }
+        Self { max_index_rows: 500_000, max_sheet_cells: 1 << 24, max_shared_strings: 1 << 24, max_workbook_part_bytes: 1 << 30, max_line_bytes: 16 << 20 }
     }
 }
 

@@ -55,7 +55,16 @@ pub fn unpack(path: &Path, limits: ZipLimits) -> Result<tempfile::TempDir, Sourc
         if target.exists() {
             return Err(SourceError::refused(&name, format!("entry {} appears twice: which one is the export's is unknown", rel.display())));
         }
+        // A name no file system takes, or an entry under another entry's file (`a`,
+        // then `a/b`), is the archive's fault: refused, never a local failure retried.
+        if rel.components().any(|c| c.as_os_str().len() > 255) {
+            return Err(SourceError::refused(&name, format!("entry {i} has a name part longer than 255 bytes")));
+        }
         if let Some(parent) = target.parent() {
+            if let Some(file) = parent.ancestors().take_while(|a| a.starts_with(dir.path()) && *a != dir.path()).find(|a| a.is_file()) {
+                let under = file.strip_prefix(dir.path()).unwrap_or(file).display().to_string();
+                return Err(SourceError::refused(&name, format!("entry {} lies under the entry {under}, which is a file", rel.display())));
+            }
             std::fs::create_dir_all(parent).map_err(|e| SourceError::io(&name, e))?;
         }
         let mut out = std::fs::File::create(&target).map_err(|e| SourceError::io(&name, e))?;
@@ -78,4 +87,39 @@ pub fn unpack(path: &Path, limits: ZipLimits) -> Result<tempfile::TempDir, Sourc
         }
     }
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test archives are built in memory
+
+    use super::*;
+
+    fn archive(entries: &[&str]) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        let mut w = zip::ZipWriter::new(f.reopen().unwrap());
+        for e in entries {
+            w.start_file(*e, zip::write::SimpleFileOptions::default()).unwrap();
+            w.write_all(b"x").unwrap();
+        }
+        w.finish().unwrap();
+        f
+    }
+
+    #[test]
+    fn given_an_entry_under_another_entry_s_file_the_archive_should_be_refused_not_failed_locally() {
+        let f = archive(&["a", "a/b"]);
+        let e = unpack(f.path(), ZipLimits::default()).unwrap_err();
+        assert_eq!(e.as_code(), "source.refused", "{e}");
+        assert!(e.to_string().contains("entry a/b lies under the entry a"), "{e}");
+    }
+
+    #[test]
+    fn given_an_entry_name_longer_than_a_file_system_takes_the_archive_should_be_refused() {
+        let long = format!("{}.csv", "n".repeat(300));
+        let e = unpack(archive(&[&long]).path(), ZipLimits::default()).unwrap_err();
+        assert_eq!(e.as_code(), "source.refused", "{e}");
+        assert!(e.to_string().contains("longer than 255 bytes"), "{e}");
+        assert!(unpack(archive(&["ok/a.csv", "ok/b.csv"]).path(), ZipLimits::default()).is_ok());
+    }
 }

@@ -205,7 +205,11 @@ impl Driver for InboxDriver {
                         // reason (a failed audit leaves it claimed: taken again next poll).
                         let reason = e.to_string();
                         tracing::error!(file = %f.display(), error = %reason, "Input refused; moved to refused/");
-                        let refusal = silgate_audit::Event::Rejected { rule: "source.refused".into(), at: Some(f.display().to_string()), note: None };
+                        let refusal = silgate_audit::Event::Rejected {
+                            rule: e.source_error().map_or("source.refused", silgate_core::SourceError::as_code).into(),
+                            at: Some(f.display().to_string()),
+                            note: None,
+                        };
                         parts.audit.record(vec![silgate_audit::NewEntry::now(refusal, None, None, None)]).await?;
                         match move_into(&f, &refused) {
                             Ok(target) => {

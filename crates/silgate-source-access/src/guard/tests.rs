@@ -38,6 +38,16 @@ fn given_a1_and_xfd1048576_the_sheet_should_be_refused_by_its_cell_count() {
 }
 
 #[test]
+fn given_rows_past_2_to_the_31_the_check_should_not_clamp_them_together() {
+    // Found by the workbook_shapes fuzz target: both rows clamped to one looked like a
+    // 1 x 10,000 sheet to an earlier check, and calamine asked for 2 billion rows.
+    let r = xlsx(r#"<row r="4294963200"><c r="HDX4294963200" t="s"><v>0</v></c></row><row r="2147483648"><c r="K2147483648" t="inlineStr"><is><t>x</t></is></c></row>"#);
+    assert_eq!(rule(r), "limit.sheet_cells");
+    // A row's reference may carry a column, as calamine reads it.
+    assert_eq!(rule(xlsx(r#"<row r="A1"><c><v>1</v></c></row><row r="A2000000000"><c><v>1</v></c><c><v>1</v></c></row>"#)), "limit.sheet_cells");
+}
+
+#[test]
 fn given_styled_empty_cells_far_away_the_sheet_should_pass() {
     // Formatting a whole row writes empty cells to XFD: calamine keeps no grid for them.
     assert_eq!(rule(xlsx(r#"<row r="1"><c r="A1"><v>1</v></c><c r="XFD1" s="3"/></row><row r="1048576"><c r="B1048576" s="1"></c></row>"#)), "ok");
