@@ -392,14 +392,16 @@ fn fastrand_ms(k: usize) -> u64 {
 #[test]
 fn given_kill_9_at_random_moments_the_node_should_end_with_every_record_once() {
     // Leases of a killed process come back after the visibility timeout: keep it short.
-    kill_and_restart("[queue]\nvisibility_timeout_secs = 3\n", 20_000, 5, false);
+    // Five kills may all land in one input's read: it is not the input's fault here
+    // (the count that sets a crash-looping input aside has its own test).
+    kill_and_restart("[queue]\nvisibility_timeout_secs = 3\n[limits]\nmax_unfinished_reads = 10\n", 20_000, 5, false);
 }
 
 #[test]
 fn given_a_rabbitmq_restart_mid_run_nothing_should_be_lost_or_duplicated() {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let uri = crate::amqp_test_uri();
-    kill_and_restart(&format!("[queue]\nbackend = \"rabbitmq\"\nuri = \"{uri}\"\nname = \"silgate.it.restart.{t}\"\n"), 1_000, 3, true);
+    kill_and_restart(&format!("[queue]\nbackend = \"rabbitmq\"\nuri = \"{uri}\"\nname = \"silgate.it.restart.{t}\"\n[limits]\nmax_unfinished_reads = 10\n"), 1_000, 3, true);
 }
 
 #[test]
@@ -494,4 +496,32 @@ fn given_a_message_id_reused_for_another_document_the_node_should_refuse_it_not_
         (before["accepted"].clone(), before["rejected"].clone(), before["duplicates"].clone())
     );
     assert_eq!(after["envelopes_refused"].as_u64().unwrap(), before["envelopes_refused"].as_u64().unwrap() + 1);
+}
+
+#[test]
+fn given_an_input_whose_reads_never_finished_three_times_run_should_set_it_aside_and_go_on() {
+    // What a crash loop leaves: the input still claimed by this instance, and three reads
+    // of it counted on disk that never ended (each killed the process).
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    let cfg = gateway(dir.path(), &pki, &base, "");
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(inbox.join(".claimed/gw")).unwrap();
+    std::fs::create_dir_all(inbox.join(".attempts")).unwrap();
+    std::fs::write(inbox.join(".claimed/gw/poison.jsonl"), vacancies(3, "P")).unwrap();
+    std::fs::write(inbox.join(".attempts/poison.jsonl"), "3\n").unwrap();
+    std::fs::write(inbox.join("next.jsonl"), vacancies(4, "N")).unwrap();
+    let gw = run(&cfg);
+    wait_for("the input behind it delivered", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 4);
+    wait_for("the poison input set aside", Duration::from_secs(30), || inbox.join("refused/poison.jsonl.reason.txt").exists());
+    assert_eq!(gw.term(), 0);
+    let reason = std::fs::read_to_string(inbox.join("refused/poison.jsonl.reason.txt")).unwrap();
+    assert!(reason.contains("stopped the gateway 3 times"), "{reason}");
+    assert!(!inbox.join(".attempts/poison.jsonl").exists(), "its count is forgotten once it is set aside");
+    assert!(!inbox.join(".attempts/next.jsonl").exists(), "a finished read leaves no count");
+    assert_eq!(totals(&base, &pki, "accepted"), 4, "nothing of the set-aside input was sent");
+    let conn = rusqlite::Connection::open(dir.path().join("data/audit.db")).unwrap();
+    let poison: i64 = conn.query_row("SELECT count(*) FROM audit WHERE event = 'rejected' AND fields LIKE '%source.poison%'", [], |r| r.get(0)).unwrap();
+    assert_eq!(poison, 1, "the setting aside is audited once");
 }

@@ -61,11 +61,19 @@ async fn given_a_gateway_started_in_process_it_should_deliver_serve_and_shut_dow
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(inbox.join("done/demo.jsonl").is_file(), "the file moved to done/ once its records were queued");
-    let (a, m) = tokio::task::spawn_blocking(move || {
-        (http(api, "GET /v1/records/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), http(metrics, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
-    })
-    .await
-    .expect("requests");
+    // The node holds a document before the gateway has settled its delivery (audited,
+    // acked, counted): wait for the count.
+    let (a, m) = loop {
+        let (a, m) = tokio::task::spawn_blocking(move || {
+            (http(api, "GET /v1/records/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), http(metrics, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+        })
+        .await
+        .expect("requests");
+        if m.1.contains("silgate_gateway_delivery_outcomes_total{outcome=\"delivered\"} 8") || Instant::now() > deadline {
+            break (a, m);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(a.0, 401, "{a:?}");
     assert_eq!(m.0, 200);
     assert!(m.1.contains("silgate_gateway_records_total{source=\"canonical-json\",cpi=\"CPIBA01\",outcome=\"queued\"}"), "{}", m.1);

@@ -559,6 +559,7 @@ fn check_limits(l: &silgate_source_tabular::Limits, p: &mut Problems) {
         ("limits.max_shared_strings", l.max_shared_strings),
         ("limits.max_workbook_part_bytes", l.max_workbook_part_bytes),
         ("limits.max_line_bytes", l.max_line_bytes),
+        ("limits.max_unfinished_reads", u64::from(l.max_unfinished_reads)),
     ] {
         if v == 0 {
             p.push(key, "must be at least 1");

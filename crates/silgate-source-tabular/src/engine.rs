@@ -119,11 +119,14 @@ pub struct Limits {
     /// Longest line of a canonical JSON lines input: a longer one is skipped unread and
     /// its record rejected (`limit.line_bytes`).
     pub max_line_bytes: u64,
+    /// Reads of one inbox input started and never finished (the process died in them)
+    /// before the input is set aside (`source.poison`): a crash loop stops there.
+    pub max_unfinished_reads: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_index_rows: 500_000, max_sheet_cells: 1 << 24, max_shared_strings: 1 << 24, max_workbook_part_bytes: 1 << 30, max_line_bytes: 16 << 20 }
+        Self { max_index_rows: 500_000, max_sheet_cells: 1 << 24, max_shared_strings: 1 << 24, max_workbook_part_bytes: 1 << 30, max_line_bytes: 16 << 20, max_unfinished_reads: 3 }
     }
 }
 

@@ -5,7 +5,11 @@
 //! (several instances may poll one inbox: the loser of a race finds it gone), ingested,
 //! and only then moved to `<inbox>/done/`: the file's receipt, given once every record
 //! of it is queued or quarantined. An input refused whole moves to `refused/` with a
-//! `.reason.txt`; one unreadable now (locked, permissions) stays for the next poll.
+//! `.reason.txt`; one unreadable now (locked, permissions) stays for the next poll. An
+//! input whose read was started `[limits] max_unfinished_reads` times (3) and never
+//! finished (the process died in it: a crash loop) is set aside the same way
+//! (`source.poison`): the count is on disk, in `<inbox>/.attempts/`, so restarts do not
+//! reset it; a graceful stop lets a read finish, and is not counted.
 
 use super::{Driver, Shutdown};
 use crate::Parts;
@@ -103,6 +107,63 @@ fn adopt_orphans(inbox: &Path, claims: &Path) {
     }
 }
 
+/// How many reads of each claimed input were started and not finished, kept on disk in
+/// `<inbox>/.attempts/<name>` (beside the claims, shared by the instances polling the
+/// inbox) so that a crash, a kill or a restart does not reset it. A read that ends
+/// (ingested, refused, or failed locally) takes its attempt back.
+#[derive(Debug)]
+struct Attempts {
+    dir: PathBuf,
+}
+
+impl Attempts {
+    fn path(&self, f: &Path) -> PathBuf {
+        self.dir.join(f.file_name().unwrap_or_default())
+    }
+
+    fn of(&self, f: &Path) -> u32 {
+        std::fs::read_to_string(self.path(f)).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0)
+    }
+
+    /// Stores `n` (0 forgets the input), written whole or not at all.
+    fn set(&self, f: &Path, n: u32) -> std::io::Result<()> {
+        let path = self.path(f);
+        if n == 0 {
+            return match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            };
+        }
+        std::fs::create_dir_all(&self.dir)?;
+        let tmp = self.dir.join(format!(".{}.tmp", path.file_name().unwrap_or_default().to_string_lossy()));
+        {
+            let mut out = std::fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut out, format!("{n}\n").as_bytes())?;
+            out.sync_all()?;
+        }
+        std::fs::rename(&tmp, &path)
+    }
+}
+
+/// Moves a refused input to `refused/` with its reason beside it; `false` when it could
+/// not be moved (it must then not be taken again by this poller).
+fn set_aside(f: &Path, refused: &Path, reason: &str) -> bool {
+    match move_into(f, refused) {
+        Ok(target) => {
+            let note = PathBuf::from(format!("{}.reason.txt", target.display()));
+            let text = format!("{reason}\nRecords read before the error, if any, were queued or quarantined (see the audit log); nothing after it was.\n");
+            if let Err(e) = std::fs::write(&note, text) {
+                tracing::error!(file = %note.display(), error = %e, "Could not write the reason of a refused input");
+            }
+            true
+        }
+        Err(e) => {
+            tracing::error!(file = %f.display(), error = %e, "Could not move a refused input to refused/; it will not be taken again");
+            false
+        }
+    }
+}
+
 /// Takes a stable input for this instance with one atomic rename into its claims
 /// folder. `None` when another instance took it first (the file is gone).
 fn claim(f: &Path, claims: &Path) -> std::io::Result<Option<PathBuf>> {
@@ -141,6 +202,7 @@ impl Driver for InboxDriver {
         let done = inbox.join("done");
         let refused = inbox.join("refused");
         let claims = claims_of(&inbox, &parts.cfg.instance);
+        let attempts = Attempts { dir: inbox.join(".attempts") };
         let _held = lock_claims(&claims).map_err(|e| GatewayError::io(format!("locking {}", claims.display()), e))?;
         let mut seen: std::collections::HashMap<PathBuf, (u64, std::time::SystemTime)> = std::collections::HashMap::new();
         let mut stuck: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
@@ -186,7 +248,33 @@ impl Driver for InboxDriver {
                 if stop.is_shutdown() {
                     return Ok(());
                 }
-                match parts.ingest_inputs(kind, self.mapping.as_deref(), std::slice::from_ref(&f), today(), None).await {
+                let started = attempts.of(&f);
+                if started >= parts.cfg.limits.max_unfinished_reads {
+                    let reason = format!("{}: reading it stopped the gateway {started} times (killed or crashed in the middle): set aside so that the inputs behind it go on", f.display());
+                    tracing::error!(file = %f.display(), attempts = started, "Input set aside: reading it never finished");
+                    let refusal = silgate_audit::Event::Rejected { rule: "source.poison".into(), at: Some(f.display().to_string()), note: Some(format!("{started} reads never finished")) };
+                    parts.audit.record(vec![silgate_audit::NewEntry::now(refusal, None, None, None)]).await?;
+                    if !set_aside(&f, &refused, &reason) {
+                        stuck.insert(f.clone());
+                    }
+                    if let Err(e) = attempts.set(&f, 0) {
+                        tracing::warn!(file = %f.display(), error = %e, "Could not forget the attempts of a set-aside input");
+                    }
+                    continue;
+                }
+                if let Err(e) = attempts.set(&f, started + 1) {
+                    // Without the count a crash loop could not be stopped: do not read it.
+                    tracing::error!(file = %f.display(), error = %e, "Could not count a read of the input; it stays claimed for the next poll");
+                    continue;
+                }
+                let result = parts.ingest_inputs(kind, self.mapping.as_deref(), std::slice::from_ref(&f), today(), None).await;
+                // The read ended: its attempt is taken back, and the input forgotten
+                // unless it stays in the claims (a local failure, read again later).
+                let stays = matches!(&result, Err(e) if matches!(e.source_error(), Some(silgate_core::SourceError::Io { .. })) || e.source_error().is_none());
+                if let Err(e) = attempts.set(&f, if stays { started } else { 0 }) {
+                    tracing::warn!(file = %f.display(), error = %e, "Could not take back the attempt of a finished read");
+                }
+                match result {
                     Ok(s) => {
                         tracing::info!(file = %f.display(), records = s.records, queued = s.queued, unchanged = s.unchanged, rejected = s.rejected, "Ingested");
                         if let Err(e) = move_into(&f, &done) {
@@ -211,18 +299,8 @@ impl Driver for InboxDriver {
                             note: None,
                         };
                         parts.audit.record(vec![silgate_audit::NewEntry::now(refusal, None, None, None)]).await?;
-                        match move_into(&f, &refused) {
-                            Ok(target) => {
-                                let note = PathBuf::from(format!("{}.reason.txt", target.display()));
-                                let text = format!("{reason}\nRecords read before the error, if any, were queued or quarantined (see the audit log); nothing after it was.\n");
-                                if let Err(e) = std::fs::write(&note, text) {
-                                    tracing::error!(file = %note.display(), error = %e, "Could not write the reason of a refused input");
-                                }
-                            }
-                            Err(e) => {
-                                tracing::error!(file = %f.display(), error = %e, "Could not move a refused input to refused/; it will not be taken again");
-                                stuck.insert(f.clone());
-                            }
+                        if !set_aside(&f, &refused, &reason) {
+                            stuck.insert(f.clone());
                         }
                     }
                     Err(e) => tracing::error!(file = %f.display(), error = %e, "Ingest failed; the file stays in the inbox"),
@@ -253,6 +331,22 @@ mod tests {
         assert_eq!(std::fs::read_to_string(claims.join("export.jsonl")).unwrap(), "first\n");
         // Gone already: another instance took it.
         assert!(claim(&inbox.join("export.jsonl"), &claims).unwrap().is_none());
+    }
+
+    #[test]
+    fn given_counted_attempts_they_should_survive_a_new_counter_and_be_forgotten_at_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("claims/export.jsonl");
+        let a = Attempts { dir: dir.path().join(".attempts") };
+        assert_eq!(a.of(&f), 0);
+        a.set(&f, 1).unwrap();
+        a.set(&f, 2).unwrap();
+        // A new process reads what the last one wrote.
+        assert_eq!(Attempts { dir: dir.path().join(".attempts") }.of(&f), 2);
+        a.set(&f, 0).unwrap();
+        assert_eq!(a.of(&f), 0);
+        assert_eq!(std::fs::read_dir(dir.path().join(".attempts")).unwrap().count(), 0, "nothing left behind");
+        a.set(&f, 0).unwrap();
     }
 
     #[test]
