@@ -319,3 +319,107 @@ fn given_client_certificates_the_api_should_know_each_cpi_by_its_certificate() {
     let v = std::process::Command::new(env!("CARGO_BIN_EXE_silgate")).args(["audit", "verify", "--config"]).arg(&cfg).output().unwrap();
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
 }
+
+/// Opens a TCP connection from `from` to the API and completes a TLS handshake on it,
+/// then holds it without sending anything. `None` when the server closed it instead.
+fn idle_tls(rt: &tokio::runtime::Runtime, from: std::net::IpAddr, api: u16, tls: &std::sync::Arc<rustls::ClientConfig>) -> Option<(std::net::TcpStream, rustls::ClientConnection)> {
+    let tcp = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().ok()?;
+        socket.bind(std::net::SocketAddr::new(from, 0)).ok()?;
+        socket.connect(std::net::SocketAddr::from(([127, 0, 0, 1], api))).await.ok()
+    })?;
+    let mut tcp = tcp.into_std().ok()?;
+    tcp.set_nonblocking(false).ok()?;
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").ok()?;
+    let mut conn = rustls::ClientConnection::new(tls.clone(), name).ok()?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut tcp).ok()?;
+    }
+    Some((tcp, conn))
+}
+
+#[test]
+fn given_a_thousand_idle_tls_connections_a_cpi_from_another_address_should_still_get_its_202() {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    let api = port();
+    let extra = format!(
+        "[api]\nlisten = \"127.0.0.1:{api}\"\nidle_secs = 3\n[api.tls]\ncert = \"{}\"\nkey = \"{}\"\nclient_ca = \"{}\"\n\
+         [[api.clients]]\ncpi = \"CPICE01\"\ntoken_sha256 = \"{}\"\n",
+        pki.join("node.pem").display(),
+        pki.join("node.key").display(),
+        pki.join("ca.pem").display(),
+        sha256("caserta-secret")
+    );
+    let cfg = gateway(dir.path(), &pki, &base, &extra);
+    let gw = run(&cfg);
+    wait_for("the API listening", Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", api)).is_ok());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(pki.join("ca.pem")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let tls = std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    // 1,000 from four addresses of 127.0.0.0/8 (all loopback): each address gets its
+    // share (16 by default) and the rest are closed before their handshake.
+    let mut held = Vec::new();
+    let mut closed = 0;
+    for i in 0..1_000u32 {
+        let from = std::net::IpAddr::from([127, 0, 0, 2 + (i % 4) as u8]);
+        match idle_tls(&rt, from, api, &tls) {
+            Some(c) => held.push(c),
+            None => closed += 1,
+        }
+    }
+    assert_eq!(held.len(), 4 * 16, "each address holds its share, {closed} closed");
+    // A CPI from another address is served while they are held.
+    let client = reqwest::Client::builder().tls_backend_preconfigured((*tls).clone()).local_address(std::net::IpAddr::from([127, 0, 0, 9])).build().unwrap();
+    let (status, body) = rt.block_on(async {
+        let r = client
+            .post(format!("https://127.0.0.1:{api}/v1/cvs"))
+            .bearer_auth("caserta-secret")
+            .header("content-type", "application/json")
+            .body(sample("SPSGNR88B14F839L").to_string())
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    });
+    assert_eq!(status, 202, "{body}");
+    // A silent connection is closed once it has been idle `idle_secs`.
+    let started = std::time::Instant::now();
+    let (mut tcp, mut conn) = held.pop().unwrap();
+    let mut buf = [0u8; 64];
+    let eof = loop {
+        match conn.reader().read(&mut buf) {
+            Ok(0) => break true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => break true,
+        }
+        match conn.read_tls(&mut tcp) {
+            Ok(0) => break true,
+            Ok(_) => {
+                if conn.process_new_packets().is_err() {
+                    break true;
+                }
+            }
+            Err(_) => break false,
+        }
+    };
+    assert!(eof && started.elapsed() < Duration::from_secs(5), "an idle connection is closed by the server (after {:?})", started.elapsed());
+    drop(held);
+    wait_for("the CV at the node", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 1);
+    assert_eq!(gw.term(), 0);
+}

@@ -42,13 +42,7 @@ async fn given_a_gateway_started_in_process_it_should_deliver_serve_and_shut_dow
         use sha2::Digest as _;
         hex_of(&sha2::Sha256::digest(b"bari-secret"))
     };
-    cfg.api = Some(ApiConfig {
-        listen: loopback,
-        max_body_kib: 256,
-        rate_per_minute: 600,
-        clients: vec![ApiClient { cpi: "CPIBA01".into(), token_sha256: Some(token), cert_sha256: None }],
-        tls: None,
-    });
+    cfg.api = Some(ApiConfig::new(loopback, vec![ApiClient { cpi: "CPIBA01".into(), token_sha256: Some(token), cert_sha256: None }]));
     cfg.metrics = Some(MetricsConfig { listen: loopback });
     let gw = Gateway::start(cfg).await.expect("start");
     let (api, metrics) = (gw.api_addr().expect("api bound"), gw.metrics_addr().expect("metrics bound"));

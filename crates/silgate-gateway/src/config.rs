@@ -391,6 +391,52 @@ pub struct ApiConfig {
     /// HTTPS, with client certificates asked for (and checked when given).
     #[serde(default)]
     pub tls: Option<ApiTls>,
+    /// With `[api.tls]`: most connections at once. (default: 512)
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// With `[api.tls]`: most connections at once from one IP address; one more is
+    /// closed at once. (default: 16)
+    #[serde(default = "default_max_connections_per_ip")]
+    pub max_connections_per_ip: usize,
+    /// With `[api.tls]`: seconds a connection may stay silent, in its handshake, before
+    /// its request headers are in, or between requests. (default: 15)
+    #[serde(default = "default_idle_secs")]
+    pub idle_secs: u64,
+    /// With `[api.tls]`: seconds a connection may last in all; a slow body or a client
+    /// that never lets go is cut there. (default: 300)
+    #[serde(default = "default_max_connection_secs")]
+    pub max_connection_secs: u64,
+}
+
+impl ApiConfig {
+    /// An API on `listen` for `clients`, without TLS (so on a loopback address), every
+    /// other setting at its default.
+    pub fn new(listen: SocketAddr, clients: Vec<ApiClient>) -> Self {
+        Self {
+            listen,
+            max_body_kib: default_body_kib(),
+            rate_per_minute: default_rate(),
+            clients,
+            tls: None,
+            max_connections: default_max_connections(),
+            max_connections_per_ip: default_max_connections_per_ip(),
+            idle_secs: default_idle_secs(),
+            max_connection_secs: default_max_connection_secs(),
+        }
+    }
+}
+
+fn default_max_connections() -> usize {
+    512
+}
+fn default_max_connections_per_ip() -> usize {
+    16
+}
+fn default_idle_secs() -> u64 {
+    15
+}
+fn default_max_connection_secs() -> u64 {
+    300
 }
 
 fn default_body_kib() -> usize {
@@ -618,6 +664,16 @@ fn check_api(a: &ApiConfig, files: Files, p: &mut Problems) {
         p.file(files, &t.cert, "api.tls.cert");
         p.file(files, &t.key, "api.tls.key");
         p.file(files, &t.client_ca, "api.tls.client_ca");
+    }
+    for (key, v) in [
+        ("api.max_connections", a.max_connections as u64),
+        ("api.max_connections_per_ip", a.max_connections_per_ip as u64),
+        ("api.idle_secs", a.idle_secs),
+        ("api.max_connection_secs", a.max_connection_secs),
+    ] {
+        if v == 0 {
+            p.push(key, "must be at least 1");
+        }
     }
     if a.tls.is_none() && !a.listen.ip().is_loopback() {
         p.push("api.listen", format!("{} is not loopback: without [api.tls], TLS belongs to the proxy in front", a.listen));

@@ -250,9 +250,11 @@ impl Driver for InboxDriver {
                 }
                 let started = attempts.of(&f);
                 if started >= parts.cfg.limits.max_unfinished_reads {
-                    let reason = format!("{}: reading it stopped the gateway {started} times (killed or crashed in the middle): set aside so that the inputs behind it go on", f.display());
+                    let reason =
+                        format!("{}: reading it stopped the gateway {started} times (killed or crashed in the middle): set aside so that the inputs behind it go on", f.display());
                     tracing::error!(file = %f.display(), attempts = started, "Input set aside: reading it never finished");
-                    let refusal = silgate_audit::Event::Rejected { rule: "source.poison".into(), at: Some(f.display().to_string()), note: Some(format!("{started} reads never finished")) };
+                    let refusal =
+                        silgate_audit::Event::Rejected { rule: "source.poison".into(), at: Some(f.display().to_string()), note: Some(format!("{started} reads never finished")) };
                     parts.audit.record(vec![silgate_audit::NewEntry::now(refusal, None, None, None)]).await?;
                     if !set_aside(&f, &refused, &reason) {
                         stuck.insert(f.clone());
