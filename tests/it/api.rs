@@ -315,7 +315,8 @@ fn given_client_certificates_the_api_should_know_each_cpi_by_its_certificate() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert_eq!(refusals, ["rule=api.unauthenticated unknown client certificate", "rule=api.unauthenticated no credentials"]);
+    // Counted per reason, written once a minute and at shutdown.
+    assert_eq!(refusals, ["rule=api.unauthenticated 1 request(s): no credentials", "rule=api.unauthenticated 1 request(s): unknown client certificate"]);
     let v = std::process::Command::new(env!("CARGO_BIN_EXE_silgate")).args(["audit", "verify", "--config"]).arg(&cfg).output().unwrap();
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
 }
@@ -397,6 +398,18 @@ fn given_a_thousand_idle_tls_connections_a_cpi_from_another_address_should_still
         (r.status().as_u16(), r.text().await.unwrap())
     });
     assert_eq!(status, 202, "{body}");
+    // A flood without credentials from one address: 60 refused a minute, then 429
+    // before anything is looked up; the audit log gets the count, not a row each.
+    let flooder = reqwest::Client::builder().tls_backend_preconfigured((*tls).clone()).local_address(std::net::IpAddr::from([127, 0, 0, 10])).build().unwrap();
+    let statuses: Vec<u16> = rt.block_on(async {
+        let mut out = Vec::new();
+        for _ in 0..80 {
+            out.push(flooder.post(format!("https://127.0.0.1:{api}/v1/cvs")).header("content-type", "application/json").body("{}").send().await.unwrap().status().as_u16());
+        }
+        out
+    });
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 60, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 20, "{statuses:?}");
     // A silent connection is closed once it has been idle `idle_secs`.
     let started = std::time::Instant::now();
     let (mut tcp, mut conn) = held.pop().unwrap();
@@ -422,4 +435,8 @@ fn given_a_thousand_idle_tls_connections_a_cpi_from_another_address_should_still
     drop(held);
     wait_for("the CV at the node", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 1);
     assert_eq!(gw.term(), 0);
+    let db = rusqlite::Connection::open(dir.path().join("data/audit.db")).unwrap();
+    let refusals: Vec<String> =
+        db.prepare("SELECT detail FROM audit WHERE detail LIKE 'rule=api.unauthenticated%'").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    assert_eq!(refusals, ["rule=api.unauthenticated 60 request(s): no credentials"]);
 }

@@ -174,8 +174,11 @@ async fn given_records_the_node_refused_a_re_export_should_send_them_again() {
     assert_eq!(status, 204);
     let again = gw.parts().ingest_files(std::slice::from_ref(&input), today).await.expect("ingest");
     assert_eq!((again.queued, again.unchanged), (8, 0), "a refused version is not known: it is sent again");
+    // Seen once under the whole suite's load: not all delivered 30 s after the re-export.
+    // Not reproduced alone or under CPU load; the counters say where the items were.
+    let resent = Instant::now();
     while node.stats(1).await.expect("stats").totals.accepted < 8 {
-        assert!(Instant::now() < deadline + Duration::from_secs(30), "not delivered the second time");
+        assert!(resent.elapsed() < Duration::from_secs(90), "not delivered the second time: {:?}, node {:?}", gw.delivery(), node.stats(1).await.expect("stats").totals);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(gw.parts().audit_log.verify().await.expect("verify").is_ok());

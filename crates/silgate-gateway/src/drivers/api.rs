@@ -39,10 +39,24 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// The SHA-256 fingerprint of the client certificate the connection showed, if any:
-/// put on every request of a TLS connection.
+/// The SHA-256 fingerprint of the client certificate the connection showed, if any,
+/// and the client's address: put on every request of a TLS connection.
 #[derive(Debug, Clone)]
-struct PeerCert(Option<String>);
+struct PeerCert(Option<String>, Option<std::net::IpAddr>);
+
+/// Refused requests (no or unknown credentials) per client address per minute: past
+/// it, one is refused 429 before anything is looked up or counted.
+const REFUSED_PER_IP_PER_MINUTE: u32 = 60;
+
+/// Refused callers, told to the audit log as counts per minute and reason (not a row
+/// each: a flood of unauthenticated requests must not fill the disk the queue is on).
+#[derive(Debug, Default)]
+struct Refusals {
+    /// Reason -> requests refused since the last flush.
+    counts: std::collections::BTreeMap<&'static str, u64>,
+    /// Client address -> (refusals this minute, the minute's start).
+    per_ip: HashMap<std::net::IpAddr, (u32, Instant)>,
+}
 
 struct ApiState {
     parts: Arc<Parts>,
@@ -50,6 +64,7 @@ struct ApiState {
     certs: HashMap<String, String>,
     rate: u32,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    refusals: Mutex<Refusals>,
     /// The ingest task's inbox (see [`submissions`]): every request's records go
     /// through the one ingest step, batched together.
     submit: tokio::sync::mpsc::Sender<Submission>,
@@ -89,11 +104,22 @@ impl ApiState {
                     (None, Some(_)) => "unknown token",
                     (None, None) => "no credentials",
                 };
-                if let Err(e) =
-                    self.parts.audit.record(vec![NewEntry::now(Event::Rejected { rule: "api.unauthenticated".into(), at: None, note: Some(why.into()) }, None, None, None)]).await
                 {
-                    tracing::error!(error = %e, "Could not audit a refused request");
-                    return Err(Box::new(error(StatusCode::SERVICE_UNAVAILABLE, "api.unavailable", "the request could not be recorded now: try again", "")));
+                    let mut r = self.refusals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if let Some(ip) = peer.and_then(|p| p.1) {
+                        let now = Instant::now();
+                        let (n, since) = r.per_ip.entry(ip).or_insert((0, now));
+                        if now.duration_since(*since) >= std::time::Duration::from_secs(60) {
+                            (*n, *since) = (0, now);
+                        }
+                        *n += 1;
+                        if *n > REFUSED_PER_IP_PER_MINUTE {
+                            let mut resp = error(StatusCode::TOO_MANY_REQUESTS, "api.rate", "too many refused requests from this address", "");
+                            resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+                            return Err(Box::new(resp));
+                        }
+                    }
+                    *r.counts.entry(why).or_insert(0) += 1;
                 }
                 Err(Box::new(error(
                     StatusCode::UNAUTHORIZED,
@@ -101,6 +127,31 @@ impl ApiState {
                     &format!("a bearer token or client certificate of a configured CPI is required ({why})"),
                     "Authorization",
                 )))
+            }
+        }
+    }
+
+    /// Writes the refusals counted since the last call to the audit log, one entry per
+    /// reason; on failure they are counted again for the next call.
+    async fn flush_refusals(&self) {
+        let counts = {
+            let mut r = self.refusals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = Instant::now();
+            r.per_ip.retain(|_, (_, since)| now.duration_since(*since) < std::time::Duration::from_secs(60));
+            std::mem::take(&mut r.counts)
+        };
+        if counts.is_empty() {
+            return;
+        }
+        let entries = counts
+            .iter()
+            .map(|(why, n)| NewEntry::now(Event::Rejected { rule: "api.unauthenticated".into(), at: None, note: Some(format!("{n} request(s): {why}")) }, None, None, None))
+            .collect();
+        if let Err(e) = self.parts.audit.record(entries).await {
+            tracing::error!(error = %e, "Could not audit the refused requests; counted again for the next minute");
+            let mut r = self.refusals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (why, n) in counts {
+                *r.counts.entry(why).or_insert(0) += n;
             }
         }
     }
@@ -354,7 +405,31 @@ impl Driver for ApiDriver {
         let ingest = tokio::spawn(submissions(parts.clone(), inbox, closing));
         let tokens = cfg.clients.iter().filter_map(|c| Some((c.token_sha256.as_ref()?.to_ascii_lowercase(), c.cpi.clone()))).collect();
         let certs = cfg.clients.iter().filter_map(|c| Some((c.cert_sha256.as_ref()?.to_ascii_lowercase().replace(':', ""), c.cpi.clone()))).collect();
-        let st = Arc::new(ApiState { parts: parts.clone(), tokens, certs, rate: cfg.rate_per_minute, buckets: Mutex::new(HashMap::new()), submit });
+        let st = Arc::new(ApiState {
+            parts: parts.clone(),
+            tokens,
+            certs,
+            rate: cfg.rate_per_minute,
+            buckets: Mutex::new(HashMap::new()),
+            refusals: Mutex::new(Refusals::default()),
+            submit,
+        });
+        // Refused callers reach the audit log as counts, once a minute and at the end.
+        let (tally_stop, mut tally_stopped) = tokio::sync::oneshot::channel::<()>();
+        let tally = {
+            let st = st.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+                every.tick().await;
+                loop {
+                    tokio::select! {
+                        _ = every.tick() => st.flush_refusals().await,
+                        _ = &mut tally_stopped => break,
+                    }
+                }
+                st.flush_refusals().await;
+            })
+        };
         let app = Router::new()
             .route("/v1/vacancies", post(vacancies))
             .route("/v1/cvs", post(cvs))
@@ -384,6 +459,8 @@ impl Driver for ApiDriver {
         };
         // The ingest task may have ended already (its senders gone): nothing to tell.
         let _ended = close.send(());
+        let _stopped = tally_stop.send(());
+        tally.await.map_err(|_| GatewayError::Task("push API refusals"))?;
         ingest.await.map_err(|_| GatewayError::Task("push ingest"))?;
         served
     }
@@ -506,7 +583,7 @@ async fn serve_tls(listener: tokio::net::TcpListener, acceptor: tokio_rustls::Tl
                 Err(_) => return,
             };
             let fp = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| sha256_hex(c.as_ref()));
-            let svc = hyper_util::service::TowerToHyperService::new(app.layer(Extension(PeerCert(fp))));
+            let svc = hyper_util::service::TowerToHyperService::new(app.layer(Extension(PeerCert(fp, Some(peer.ip())))));
             let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new()).http1_only();
             // A client that does not send its request headers in time (the first
             // request's or the next one's) is dropped.
