@@ -31,6 +31,6 @@ fuzz_target!(|data: &[u8]| {
     let parts: Vec<Vec<u8>> = data.split(|b| *b == 0x1e).map(<[u8]>::to_vec).collect();
     let _ = silgate_source_silplus::parse_manifest(&parts[0]);
     // A small index limit makes the unsorted path's refusal reachable too.
-    let mut src = Tabular::new(Parts(parts), Mapping::silplus(), Limits { max_index_rows: 64 });
+    let mut src = Tabular::new(Parts(parts), Mapping::silplus(), Limits { max_index_rows: 64, ..Limits::default() });
     let _ = src.read(&mut |_| ControlFlow::Continue(()));
 });

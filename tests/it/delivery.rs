@@ -508,9 +508,11 @@ fn given_an_input_whose_reads_never_finished_three_times_run_should_set_it_aside
     let cfg = gateway(dir.path(), &pki, &base, "");
     let inbox = dir.path().join("inbox");
     std::fs::create_dir_all(inbox.join(".claimed/gw")).unwrap();
-    std::fs::create_dir_all(inbox.join(".attempts")).unwrap();
+    std::fs::create_dir_all(inbox.join(".attempts/gw")).unwrap();
     std::fs::write(inbox.join(".claimed/gw/poison.jsonl"), vacancies(3, "P")).unwrap();
-    std::fs::write(inbox.join(".attempts/poison.jsonl"), "3\n").unwrap();
+    std::fs::write(inbox.join(".attempts/gw/poison.jsonl"), "3\n").unwrap();
+    // A count left for an input no longer claimed is dropped, not inherited.
+    std::fs::write(inbox.join(".attempts/gw/next.jsonl"), "3\n").unwrap();
     std::fs::write(inbox.join("next.jsonl"), vacancies(4, "N")).unwrap();
     let gw = run(&cfg);
     wait_for("the input behind it delivered", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 4);
@@ -518,8 +520,8 @@ fn given_an_input_whose_reads_never_finished_three_times_run_should_set_it_aside
     assert_eq!(gw.term(), 0);
     let reason = std::fs::read_to_string(inbox.join("refused/poison.jsonl.reason.txt")).unwrap();
     assert!(reason.contains("stopped the gateway 3 times"), "{reason}");
-    assert!(!inbox.join(".attempts/poison.jsonl").exists(), "its count is forgotten once it is set aside");
-    assert!(!inbox.join(".attempts/next.jsonl").exists(), "a finished read leaves no count");
+    assert!(!inbox.join(".attempts/gw/poison.jsonl").exists(), "its count is forgotten once it is set aside");
+    assert!(!inbox.join(".attempts/gw/next.jsonl").exists(), "a finished read leaves no count");
     assert_eq!(totals(&base, &pki, "accepted"), 4, "nothing of the set-aside input was sent");
     let conn = rusqlite::Connection::open(dir.path().join("data/audit.db")).unwrap();
     let poison: i64 = conn.query_row("SELECT count(*) FROM audit WHERE event = 'rejected' AND fields LIKE '%source.poison%'", [], |r| r.get(0)).unwrap();

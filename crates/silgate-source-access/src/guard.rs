@@ -167,19 +167,55 @@ fn number(v: &[u8]) -> Option<u64> {
     Some(v.iter().fold(0u64, |n, b| n.saturating_mul(10).saturating_add(u64::from(b - b'0'))))
 }
 
-fn attr(e: &quick_xml::events::BytesStart<'_>, name: &str) -> Option<Vec<u8>> {
-    e.attributes().flatten().find(|a| a.key.as_ref() == name).map(|a| a.value.as_bytes().to_vec())
+/// The first position calamine cannot hold: it counts rows and columns in u32 and
+/// wraps past it, so a position there or beyond is refused, never estimated.
+const WRAP: u64 = u32::MAX as u64;
+
+/// A workbook refused for a position past what any reader holds.
+fn too_far(origin: &str, part: &str) -> SourceError {
+    SourceError::limit(origin, "limit.sheet_cells", format!("{part}: a cell position past any sheet's grid (row or column at or beyond 2^32 - 1)"))
 }
+
+/// An element's attributes, every one well-formed and none twice (readers disagree on
+/// which of two `r` they take: such a workbook is refused, never guessed at).
+fn attrs(e: &quick_xml::events::BytesStart<'_>, origin: &str, part: &str) -> Result<Vec<(String, Vec<u8>)>, SourceError> {
+    e.attributes()
+        .map(|a| a.map(|a| (a.key.as_ref().to_string(), a.value.as_bytes().to_vec())))
+        .collect::<Result<_, _>>()
+        .map_err(|err| SourceError::format(origin, format!("not a readable workbook (part {part}: a malformed attribute: {err})")))
+}
+
+fn get<'a>(attrs: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
+    attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_slice())
+}
+
+/// A count attribute (`uniqueCount`, an ODS repeat): absent is `None`; present, it must
+/// be plain digits (a reader that parses `+6000` or `&#54;` must not see more than the
+/// check did).
+fn count(attrs: &[(String, Vec<u8>)], name: &str, origin: &str, part: &str) -> Result<Option<u64>, SourceError> {
+    match get(attrs, name) {
+        None => Ok(None),
+        Some(v) => number(v).map(Some).ok_or_else(|| SourceError::format(origin, format!("not a readable workbook (part {part}: {name} is not a number)"))),
+    }
+}
+
+/// ODS attributes that give a cell a value without content (calamine's).
+const ODS_VALUED: [&str; 7] = ["office:value-type", "office:value", "office:string-value", "office:date-value", "office:time-value", "office:boolean-value", "table:formula"];
+
+/// Most spaces one `<text:s text:c>` may stand for: calamine writes them out.
+const MAX_ODS_SPACES: u64 = 1 << 16;
 
 /// Where the scan is in an XML part.
 #[derive(Debug, Default)]
 struct XmlScan {
-    /// Inside an xlsx `<sheetData>`: its grid, the current row and column (1-based,
-    /// 0 before the first), and the open cell.
-    sheet: Option<Grid>,
+    /// Inside an xlsx `<sheetData>`: its grid and valued cells, the current row and
+    /// column (0-based, as calamine counts them), and whether a cell is open.
+    sheet: Option<(Grid, u64)>,
     row: u64,
     col: u64,
-    cell: Option<(u64, u64)>,
+    cell: Option<((u64, u64), bool)>,
+    /// Inside `<sst>`: the strings seen.
+    strings: u64,
     /// Inside an ODS `<table:table>`: its grid (from the origin), the next row, the
     /// current row's repeat, the next column, and the open cell's columns.
     table: Option<Grid>,
@@ -190,72 +226,109 @@ struct XmlScan {
 }
 
 /// One XML part: a worksheet, an ODS content part, the shared strings, or any other.
+/// Positions follow calamine's reading (`xlsx/cells_reader.rs`, `ods.rs`): a row's `r`
+/// sets the row, a cell's `r` its column and its own position only, `</row>` moves on.
 fn scan_xml<R: BufRead>(reader: R, origin: &str, part: &str, limits: &Limits) -> Result<(), SourceError> {
     use quick_xml::events::Event;
     let mut xml = quick_xml::Reader::from_reader(reader);
     let mut buf = Vec::new();
-    let mut s = XmlScan::default();
+    let mut s = XmlScan { ods_repeat: 1, ..XmlScan::default() };
+    let sheet_part = format!("sheet part {part}");
     loop {
         buf.clear();
         let event = xml.read_event_into(&mut buf).map_err(|e| SourceError::format(origin, format!("not a readable workbook (part {part}: {e})")))?;
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let open = matches!(event, Event::Start(_));
-                match e.local_name().as_ref() {
-                    "sst" => {
-                        for name in ["uniqueCount", "count"] {
-                            if let Some(n) = attr(e, name).as_deref().and_then(number)
+                let local = e.local_name().as_ref().to_string();
+                let name = e.name().as_ref().to_string();
+                // Inside an open xlsx cell, any element is read as its value.
+                if open && let (Some((grid, cells)), Some(((r, c), counted @ false))) = (s.sheet.as_mut(), s.cell.as_mut()) {
+                    *counted = true;
+                    let (r, c) = (*r, *c);
+                    grid.add((r, r), (c, c));
+                    *cells += 1;
+                    grid.check(origin, &sheet_part, limits)?;
+                    if *cells > limits.max_sheet_cells {
+                        return Err(SourceError::limit(
+                            origin,
+                            "limit.sheet_cells",
+                            format!("{sheet_part}: more than {} cells (the limit: [limits] max_sheet_cells)", limits.max_sheet_cells),
+                        ));
+                    }
+                }
+                match (local.as_str(), name.as_str()) {
+                    ("sst", _) => {
+                        let a = attrs(e, origin, part)?;
+                        for key in ["uniqueCount", "count"] {
+                            if let Some(n) = count(&a, key, origin, part)?
                                 && n > limits.max_shared_strings
                             {
-                                return Err(SourceError::limit(
-                                    origin,
-                                    "limit.shared_strings",
-                                    format!("part {part} declares {n} shared strings, more than {} (the limit: [limits] max_shared_strings)", limits.max_shared_strings),
-                                ));
+                                return Err(shared_strings(origin, part, n, limits));
                             }
                         }
                     }
-                    "sheetData" if open => (s.sheet, s.row, s.col) = (Some(Grid::default()), 0, 0),
-                    "row" if s.sheet.is_some() => {
-                        // calamine reads a row's `r` as a cell reference whose column may
-                        // be missing (`5`, `A5`).
-                        let r = attr(e, "r").map(|v| v.iter().skip_while(|b| b.is_ascii_alphabetic()).copied().collect::<Vec<u8>>());
-                        s.row = r.as_deref().and_then(number).unwrap_or(s.row.saturating_add(1)).min(FAR);
-                        s.col = 0;
-                    }
-                    "c" if s.sheet.is_some() => {
-                        let (row, col) = match attr(e, "r").as_deref().and_then(cell_ref) {
-                            Some((r, c)) => (r + 1, c + 1),
-                            None => (s.row.max(1), s.col.saturating_add(1).min(FAR)),
-                        };
-                        (s.row, s.col) = (row, col);
-                        s.cell = open.then_some((row - 1, col - 1));
-                    }
-                    "v" | "is" | "f" => {
-                        if let (Some(grid), Some((r, c))) = (s.sheet.as_mut(), s.cell) {
-                            grid.add((r, r), (c, c));
-                            grid.check(origin, &format!("sheet part {part}"), limits)?;
+                    ("si", _) => {
+                        s.strings += 1;
+                        if s.strings > limits.max_shared_strings {
+                            return Err(shared_strings(origin, part, s.strings, limits));
                         }
                     }
-                    "table" if open => (s.table, s.ods_row) = (Some(Grid::default()), 0),
-                    "table-row" if s.table.is_some() => {
-                        s.ods_repeat = attr(e, "table:number-rows-repeated").as_deref().and_then(number).unwrap_or(1).clamp(1, FAR);
+                    ("sheetData", _) if open && s.sheet.is_none() => (s.sheet, s.row, s.col) = (Some((Grid::default(), 0)), 0, 0),
+                    ("row", _) if open && s.sheet.is_some() => {
+                        // calamine reads a row's `r` as a reference whose column may be
+                        // missing (`5`, `A5`).
+                        let a = attrs(e, origin, part)?;
+                        if let Some(r) = get(&a, "r") {
+                            let digits: Vec<u8> = r.iter().skip_while(|b| b.is_ascii_alphabetic()).copied().collect();
+                            let n = number(&digits)
+                                .filter(|n| *n >= 1)
+                                .ok_or_else(|| SourceError::format(origin, format!("not a readable workbook ({sheet_part}: a row reference that is not one)")))?;
+                            s.row = n - 1;
+                        }
+                        if s.row >= WRAP {
+                            return Err(too_far(origin, &sheet_part));
+                        }
+                    }
+                    ("c", _) if open && s.sheet.is_some() => {
+                        let a = attrs(e, origin, part)?;
+                        let pos = match get(&a, "r") {
+                            Some(r) => {
+                                let (row, col) =
+                                    cell_ref(r).ok_or_else(|| SourceError::format(origin, format!("not a readable workbook ({sheet_part}: a cell reference that is not one)")))?;
+                                s.col = col;
+                                (row, col)
+                            }
+                            None => (s.row, s.col),
+                        };
+                        if pos.0 >= WRAP || pos.1 >= WRAP {
+                            return Err(too_far(origin, &sheet_part));
+                        }
+                        s.cell = Some((pos, false));
+                    }
+                    (_, "table:table") if open && s.table.is_none() => (s.table, s.ods_row, s.ods_repeat) = (Some(Grid::default()), 0, 1),
+                    (_, "table:table-row") if s.table.is_some() => {
+                        let a = attrs(e, origin, part)?;
+                        s.ods_repeat = count(&a, "table:number-rows-repeated", origin, part)?.unwrap_or(1).clamp(1, FAR);
                         s.ods_col = 0;
                         if !open {
                             s.ods_row = s.ods_row.saturating_add(s.ods_repeat).min(FAR);
                         }
                     }
-                    "table-cell" | "covered-table-cell" if s.table.is_some() => {
-                        let repeat = attr(e, "table:number-columns-repeated").as_deref().and_then(number).unwrap_or(1).clamp(1, FAR);
+                    (_, "table:table-cell" | "table:covered-table-cell") if s.table.is_some() => {
+                        let a = attrs(e, origin, part)?;
+                        let repeat = count(&a, "table:number-columns-repeated", origin, part)?.unwrap_or(1).clamp(1, FAR);
                         let cols = (s.ods_col, s.ods_col.saturating_add(repeat - 1).min(FAR));
-                        s.ods_col = cols.1.saturating_add(1);
-                        let valued = attr(e, "office:value-type").is_some();
+                        s.ods_col = cols.1.saturating_add(1).min(FAR);
                         s.ods_cell = open.then_some(cols);
-                        if valued {
+                        if ODS_VALUED.iter().any(|k| get(&a, k).is_some()) {
                             ods_add(&mut s, cols, origin, part, limits)?;
                         }
                     }
-                    "p" | "span" | "s" | "a" => {
+                    _ if s.ods_cell.is_some() => {
+                        if name == "text:s" && count(&attrs(e, origin, part)?, "text:c", origin, part)?.unwrap_or(1) > MAX_ODS_SPACES {
+                            return Err(SourceError::limit(origin, "limit.cell_text", format!("part {part}: a cell's text:s stands for more than {MAX_ODS_SPACES} spaces")));
+                        }
                         if let Some(cols) = s.ods_cell {
                             ods_add(&mut s, cols, origin, part, limits)?;
                         }
@@ -263,12 +336,25 @@ fn scan_xml<R: BufRead>(reader: R, origin: &str, part: &str, limits: &Limits) ->
                     _ => {}
                 }
             }
-            Event::End(e) => match e.local_name().as_ref() {
-                "sheetData" => s.sheet = None,
-                "c" => s.cell = None,
-                "table" => s.table = None,
-                "table-row" if s.table.is_some() => s.ods_row = s.ods_row.saturating_add(s.ods_repeat).min(FAR),
-                "table-cell" | "covered-table-cell" => s.ods_cell = None,
+            Event::End(e) => match (e.local_name().as_ref(), e.name().as_ref()) {
+                ("sheetData", _) => s.sheet = None,
+                ("row", _) if s.sheet.is_some() => {
+                    s.row += 1;
+                    s.col = 0;
+                    if s.row >= WRAP {
+                        return Err(too_far(origin, &sheet_part));
+                    }
+                }
+                ("c", _) if s.cell.is_some() => {
+                    s.cell = None;
+                    s.col += 1;
+                    if s.col >= WRAP {
+                        return Err(too_far(origin, &sheet_part));
+                    }
+                }
+                (_, "table:table") => s.table = None,
+                (_, "table:table-row") if s.table.is_some() => s.ods_row = s.ods_row.saturating_add(s.ods_repeat).min(FAR),
+                (_, "table:table-cell" | "table:covered-table-cell") => s.ods_cell = None,
                 _ => {}
             },
             Event::Text(t) if !t.is_empty() => {
@@ -282,10 +368,18 @@ fn scan_xml<R: BufRead>(reader: R, origin: &str, part: &str, limits: &Limits) ->
     }
 }
 
+fn shared_strings(origin: &str, part: &str, n: u64, limits: &Limits) -> SourceError {
+    SourceError::limit(
+        origin,
+        "limit.shared_strings",
+        format!("part {part} holds or declares {n} shared strings, more than {} (the limit: [limits] max_shared_strings)", limits.max_shared_strings),
+    )
+}
+
 /// An ODS cell with content: calamine fills its rows from column 0 and repeats them.
 fn ods_add(s: &mut XmlScan, cols: (u64, u64), origin: &str, part: &str, limits: &Limits) -> Result<(), SourceError> {
+    let last_row = s.ods_row.saturating_add(s.ods_repeat.max(1) - 1).min(FAR);
     let Some(grid) = s.table.as_mut() else { return Ok(()) };
-    let last_row = s.ods_row.saturating_add(s.ods_repeat - 1).min(FAR);
     grid.add((0, last_row), (0, cols.1));
     grid.check(origin, &format!("table of part {part}"), limits)
 }
@@ -319,6 +413,8 @@ pub(crate) fn check_xls<F: Read + Seek>(file: F, origin: &str, limits: &Limits) 
         stream.seek(SeekFrom::Start(start)).map_err(|e| SourceError::format(origin, format!("not a readable workbook ({e})")))?;
         let part = format!("sheet {} (its records at byte {start})", n + 1);
         let mut grid = Grid::default();
+        // A String record (0x0207) is put where the last formula was: (0, 0) before one.
+        let mut formula = (0u64, 0u64);
         let mut depth = 0u32;
         let mut seen_bof = false;
         while let Some(typ) = record(&mut stream, &mut data, origin)? {
@@ -330,13 +426,18 @@ pub(crate) fn check_xls<F: Read + Seek>(file: F, origin: &str, limits: &Limits) 
                 0x0200 => dimensions(&data).check(origin, &format!("{part}: its DIMENSIONS record"), limits)?,
                 0x0203 | 0x0204 | 0x00D6 | 0x0205 | 0x027E | 0x00FD | 0x0006 if data.len() >= 4 => {
                     let (r, c) = (u64::from(u16::from_le_bytes([data[0], data[1]])), u64::from(u16::from_le_bytes([data[2], data[3]])));
+                    if typ == 0x0006 {
+                        formula = (r, c);
+                    }
                     grid.add((r, r), (c, c));
                 }
+                0x0207 => grid.add((formula.0, formula.0), (formula.1, formula.1)),
                 0x00BD if data.len() >= 6 => {
+                    // Six bytes a value after the row and first column, as calamine counts.
                     let r = u64::from(u16::from_le_bytes([data[0], data[1]]));
                     let first = u64::from(u16::from_le_bytes([data[2], data[3]]));
-                    let last = u64::from(u16::from_le_bytes([data[data.len() - 2], data[data.len() - 1]]));
-                    grid.add((r, r), (first.min(last), first.max(last)));
+                    let values = (data.len() as u64 - 6) / 6;
+                    grid.add((r, r), (first, first + values.max(1) - 1));
                 }
                 _ => {}
             }

@@ -35,7 +35,17 @@ impl Workbook {
         crate::guard::check(path, origin, &ext, limits)?;
         // calamine can panic on malformed files (an overflowing cell reference, found by
         // fuzzing): a panic is an unreadable workbook, not a dead process.
-        let book = std::panic::catch_unwind(|| calamine::open_workbook_auto(path))
+        // The reader is the one the check read for (by the extension in any case):
+        // calamine's own guess by extension is case-sensitive and tries the others.
+        let opened = std::panic::catch_unwind(|| -> Result<calamine::Sheets<std::io::BufReader<std::fs::File>>, String> {
+            Ok(match ext.as_str() {
+                "xlsx" | "xlsm" => calamine::Sheets::Xlsx(calamine::open_workbook(path).map_err(|e: calamine::XlsxError| e.to_string())?),
+                "xls" => calamine::Sheets::Xls(calamine::open_workbook(path).map_err(|e: calamine::XlsError| e.to_string())?),
+                "ods" => calamine::Sheets::Ods(calamine::open_workbook(path).map_err(|e: calamine::OdsError| e.to_string())?),
+                _ => return Err("not a workbook the adapter reads (.xlsx, .xlsm, .xls, .ods)".to_string()),
+            })
+        });
+        let book = opened
             .map_err(|_| SourceError::format(origin, "not a readable workbook (the reader failed on it)"))?
             .map_err(|e| SourceError::format(origin, format!("not a readable workbook: {e}")))?;
         let sheets = book.sheet_names();

@@ -108,9 +108,9 @@ fn adopt_orphans(inbox: &Path, claims: &Path) {
 }
 
 /// How many reads of each claimed input were started and not finished, kept on disk in
-/// `<inbox>/.attempts/<name>` (beside the claims, shared by the instances polling the
-/// inbox) so that a crash, a kill or a restart does not reset it. A read that ends
-/// (ingested, refused, or failed locally) takes its attempt back.
+/// `<inbox>/.attempts/<instance>/<name>` (beside the instance's claims) so that a crash,
+/// a kill or a restart does not reset it. A read that ends (ingested, refused, or failed
+/// locally) takes its attempt back; counts of inputs no longer claimed are dropped.
 #[derive(Debug)]
 struct Attempts {
     dir: PathBuf,
@@ -123,6 +123,18 @@ impl Attempts {
 
     fn of(&self, f: &Path) -> u32 {
         std::fs::read_to_string(self.path(f)).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0)
+    }
+
+    /// Drops the counts of inputs that are no longer among `claimed` (moved away by
+    /// hand, or taken over under another name).
+    fn prune(&self, claimed: &[PathBuf]) {
+        let Ok(rd) = std::fs::read_dir(&self.dir) else { return };
+        for e in rd.filter_map(Result::ok) {
+            let name = e.file_name();
+            if !name.to_string_lossy().starts_with('.') && !claimed.iter().any(|c| c.file_name() == Some(name.as_os_str())) {
+                let _gone = std::fs::remove_file(e.path());
+            }
+        }
     }
 
     /// Stores `n` (0 forgets the input), written whole or not at all.
@@ -202,7 +214,7 @@ impl Driver for InboxDriver {
         let done = inbox.join("done");
         let refused = inbox.join("refused");
         let claims = claims_of(&inbox, &parts.cfg.instance);
-        let attempts = Attempts { dir: inbox.join(".attempts") };
+        let attempts = Attempts { dir: inbox.join(".attempts").join(claims.file_name().unwrap_or_default()) };
         let _held = lock_claims(&claims).map_err(|e| GatewayError::io(format!("locking {}", claims.display()), e))?;
         let mut seen: std::collections::HashMap<PathBuf, (u64, std::time::SystemTime)> = std::collections::HashMap::new();
         let mut stuck: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
@@ -237,6 +249,7 @@ impl Driver for InboxDriver {
             let mut taken: Vec<PathBuf> =
                 std::fs::read_dir(&claims).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| !stuck.contains(p) && kind.takes(p)).collect()).unwrap_or_default();
             taken.sort();
+            attempts.prune(&taken);
             for f in ready {
                 match claim(&f, &claims) {
                     Ok(Some(p)) => taken.push(p),
@@ -272,7 +285,7 @@ impl Driver for InboxDriver {
                 let result = parts.ingest_inputs(kind, self.mapping.as_deref(), std::slice::from_ref(&f), today(), None).await;
                 // The read ended: its attempt is taken back, and the input forgotten
                 // unless it stays in the claims (a local failure, read again later).
-                let stays = matches!(&result, Err(e) if matches!(e.source_error(), Some(silgate_core::SourceError::Io { .. })) || e.source_error().is_none());
+                let stays = matches!(&result, Err(e) if !e.input_fault());
                 if let Err(e) = attempts.set(&f, if stays { started } else { 0 }) {
                     tracing::warn!(file = %f.display(), error = %e, "Could not take back the attempt of a finished read");
                 }
@@ -288,7 +301,7 @@ impl Driver for InboxDriver {
                         // Locked, permissions, a disk error: the input may be fine later.
                         tracing::error!(file = %f.display(), error = %e, "Input unreadable now; it stays in the inbox for the next poll");
                     }
-                    Err(e) if e.source_error().is_some() => {
+                    Err(e) if e.input_fault() => {
                         // Not what the kind reads, refused whole before anything was emitted
                         // (a truncated export), or unreadable past some point (what came
                         // before is queued or quarantined). Audited, then set aside with the
@@ -296,7 +309,7 @@ impl Driver for InboxDriver {
                         let reason = e.to_string();
                         tracing::error!(file = %f.display(), error = %reason, "Input refused; moved to refused/");
                         let refusal = silgate_audit::Event::Rejected {
-                            rule: e.source_error().map_or("source.refused", silgate_core::SourceError::as_code).into(),
+                            rule: e.source_error().map_or("source.reader-failed", silgate_core::SourceError::as_code).into(),
                             at: Some(f.display().to_string()),
                             note: None,
                         };

@@ -48,6 +48,54 @@ fn given_rows_past_2_to_the_31_the_check_should_not_clamp_them_together() {
 }
 
 #[test]
+fn given_the_shapes_a_review_found_calamine_reading_bigger_they_should_be_refused() {
+    // A cell's r moves the column only: the next cell sits on the row's row.
+    assert_eq!(rule(xlsx(r#"<row r="1048576"><c r="A1"><v>1</v></c><c r="XFC1"><v>1</v></c><c><v>1</v></c></row>"#)), "limit.sheet_cells");
+    // calamine counts in u32 and wraps: a position at 2^32 - 1 or past it is refused.
+    assert_eq!(rule(xlsx(r#"<row><c r="A4294967295"><v>1</v></c><c r="A4294967297"><v>1</v></c></row>"#)), "limit.sheet_cells");
+    // Two r attributes (readers keep different ones) or a malformed one: refused.
+    assert_eq!(rule(xlsx(r#"<row><c r="A1" r="XFD1048576"><v>1</v></c></row>"#)), "source.format");
+    assert_eq!(rule(xlsx(r#"<row><c foo r="A1"><v>1</v></c></row>"#)), "source.format");
+    // A nested sheetData does not start a new grid.
+    assert_eq!(rule(xlsx(r#"<row r="1"><c r="A1"><v>1</v></c></row><x:sheetData><row r="1048576"><c r="XFD1048576"><v>1</v></c></row></x:sheetData>"#)), "limit.sheet_cells");
+    // Many valued cells at one position are held one by one.
+    let limits = Limits { max_sheet_cells: 100, ..Limits::default() };
+    let same = format!("<row r=\"1\">{}</row>", "<c r=\"A1\"><v>1</v></c>".repeat(101));
+    assert_eq!(rule(check_zip(Cursor::new(zip(&[("xl/worksheets/sheet1.xml", &sheet(&same))])), "t.xlsx", &limits)), "limit.sheet_cells");
+    // Strings are counted as they come, not only as declared.
+    let limits = Limits { max_shared_strings: 10, ..Limits::default() };
+    let sst = format!(r#"<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" uniqueCount="1">{}</sst>"#, "<si><t/></si>".repeat(11));
+    assert_eq!(rule(check_zip(Cursor::new(zip(&[("xl/sharedStrings.xml", &sst)])), "t.xlsx", &limits)), "limit.shared_strings");
+}
+
+#[test]
+fn given_ods_cells_valued_by_any_attribute_or_with_huge_spaces_they_should_count() {
+    let table = |cell: &str, rows: &str| {
+        format!(
+            r#"<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:spreadsheet><table:table table:name="T"><table:table-row table:number-rows-repeated="{rows}">{cell}</table:table-row></table:table></office:spreadsheet></office:body></office:document-content>"#
+        )
+    };
+    let ods = |c: String| rule(check_zip(Cursor::new(zip(&[("content.xml", &c)])), "t.ods", &Limits::default()));
+    assert_eq!(ods(table(r#"<table:table-cell table:number-columns-repeated="16384" office:string-value="x"/>"#, "1048576")), "limit.sheet_cells");
+    assert_eq!(ods(table(r#"<table:table-cell table:number-columns-repeated="16384" table:formula="of:=1"/>"#, "1048576")), "limit.sheet_cells");
+    assert_eq!(ods(table(r#"<table:table-cell><text:p><text:s text:c="4000000000"/></text:p></table:table-cell>"#, "1")), "limit.cell_text");
+    // A repeat a reader parses differently (`+6000`) is refused, not read as 1.
+    assert_eq!(ods(table(r#"<table:table-cell office:value-type="float" office:value="1"/>"#, "+6000")), "source.format");
+    // A cell before any row, and an element named table in another namespace: no panic, no reset.
+    assert_eq!(ods(table(r#"<x:table xmlns:x="urn:x"></x:table><table:table-cell table:number-columns-repeated="16384" office:value="1"/>"#, "1048576")), "limit.sheet_cells");
+}
+
+#[test]
+fn given_xls_string_records_and_mulrk_they_should_be_placed_as_calamine_places_them() {
+    // A String record before any formula lands at (0, 0).
+    assert_eq!(xls_rule(&[(0x0207, vec![1, 0, 0, b'x']), number_cell(65_535, 65_535)]), "limit.sheet_cells");
+    // MulRk spans as many columns as its values, whatever its last field says.
+    let values = 300u16;
+    let mulrk = (0x00BD, [0u16.to_le_bytes().to_vec(), 0u16.to_le_bytes().to_vec(), vec![0; 6 * values as usize], 1u16.to_le_bytes().to_vec()].concat());
+    assert_eq!(xls_rule(&[mulrk, number_cell(60_000, 0)]), "limit.sheet_cells");
+}
+
+#[test]
 fn given_styled_empty_cells_far_away_the_sheet_should_pass() {
     // Formatting a whole row writes empty cells to XFD: calamine keeps no grid for them.
     assert_eq!(rule(xlsx(r#"<row r="1"><c r="A1"><v>1</v></c><c r="XFD1" s="3"/></row><row r="1048576"><c r="B1048576" s="1"></c></row>"#)), "ok");
@@ -140,8 +188,6 @@ fn given_xls_dimensions_past_the_limit_it_should_be_refused() {
 #[test]
 fn given_xls_cells_spanning_past_the_limit_it_should_be_refused() {
     assert_eq!(xls_rule(&[number_cell(0, 0), number_cell(65_535, 65_535)]), "limit.sheet_cells");
-    let mulrk = (0x00BD, [5u16.to_le_bytes().to_vec(), 0u16.to_le_bytes().to_vec(), vec![0; 6], 60_000u16.to_le_bytes().to_vec()].concat());
-    assert_eq!(xls_rule(&[number_cell(60_000, 0), mulrk]), "limit.sheet_cells");
 }
 
 #[test]
