@@ -178,21 +178,23 @@ fn too_far(origin: &str, part: &str) -> SourceError {
 
 /// An element's attributes, every one well-formed and none twice (readers disagree on
 /// which of two `r` they take: such a workbook is refused, never guessed at).
-fn attrs(e: &quick_xml::events::BytesStart<'_>, origin: &str, part: &str) -> Result<Vec<(String, Vec<u8>)>, SourceError> {
+type Attrs<'a> = Vec<(quick_xml::name::QName<'a>, std::borrow::Cow<'a, str>)>;
+
+fn attrs<'a>(e: &'a quick_xml::events::BytesStart<'_>, origin: &str, part: &str) -> Result<Attrs<'a>, SourceError> {
     e.attributes()
-        .map(|a| a.map(|a| (a.key.as_ref().to_string(), a.value.as_bytes().to_vec())))
+        .map(|a| a.map(|a| (a.key, a.value)))
         .collect::<Result<_, _>>()
         .map_err(|err| SourceError::format(origin, format!("not a readable workbook (part {part}: a malformed attribute: {err})")))
 }
 
-fn get<'a>(attrs: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
-    attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_slice())
+fn get<'a>(attrs: &'a Attrs<'_>, name: &str) -> Option<&'a [u8]> {
+    attrs.iter().find(|(k, _)| k.as_ref() == name).map(|(_, v)| v.as_bytes())
 }
 
 /// A count attribute (`uniqueCount`, an ODS repeat): absent is `None`; present, it must
 /// be plain digits (a reader that parses `+6000` or `&#54;` must not see more than the
 /// check did).
-fn count(attrs: &[(String, Vec<u8>)], name: &str, origin: &str, part: &str) -> Result<Option<u64>, SourceError> {
+fn count(attrs: &Attrs<'_>, name: &str, origin: &str, part: &str) -> Result<Option<u64>, SourceError> {
     match get(attrs, name) {
         None => Ok(None),
         Some(v) => number(v).map(Some).ok_or_else(|| SourceError::format(origin, format!("not a readable workbook (part {part}: {name} is not a number)"))),
@@ -240,8 +242,8 @@ fn scan_xml<R: BufRead>(reader: R, origin: &str, part: &str, limits: &Limits) ->
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let open = matches!(event, Event::Start(_));
-                let local = e.local_name().as_ref().to_string();
-                let name = e.name().as_ref().to_string();
+                let (ln, qn) = (e.local_name(), e.name());
+                let (local, name): (&str, &str) = (ln.as_ref(), qn.as_ref());
                 // Inside an open xlsx cell, any element is read as its value.
                 if open && let (Some((grid, cells)), Some(((r, c), counted @ false))) = (s.sheet.as_mut(), s.cell.as_mut()) {
                     *counted = true;
@@ -257,7 +259,7 @@ fn scan_xml<R: BufRead>(reader: R, origin: &str, part: &str, limits: &Limits) ->
                         ));
                     }
                 }
-                match (local.as_str(), name.as_str()) {
+                match (local, name) {
                     ("sst", _) => {
                         let a = attrs(e, origin, part)?;
                         for key in ["uniqueCount", "count"] {
