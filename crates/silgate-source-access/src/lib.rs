@@ -158,7 +158,8 @@ impl TableSet for Opened {
 /// The Access source.
 pub type Access = Tabular<Opened>;
 
-fn ext(p: &Path) -> String {
+/// A path's extension in lower case (empty when it has none).
+pub(crate) fn ext(p: &Path) -> String {
     p.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default()
 }
 

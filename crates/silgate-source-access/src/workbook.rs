@@ -31,7 +31,7 @@ impl Workbook {
 
     /// Opens a workbook, once its sizes are checked against `limits` (see `guard`).
     pub fn open(path: &Path, origin: &str, limits: &Limits) -> Result<Self, SourceError> {
-        let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
+        let ext = crate::ext(path);
         crate::guard::check(path, origin, &ext, limits)?;
         // calamine can panic on malformed files (an overflowing cell reference, found by
         // fuzzing): a panic is an unreadable workbook, not a dead process.
