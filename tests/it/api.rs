@@ -3,7 +3,7 @@
 //! 429 past the rate, batch outcomes, status history from the audit log.
 #![allow(clippy::unwrap_used)]
 
-use crate::delivery::{certs, gateway, node, run, totals, wait_for};
+use crate::delivery::{certs, gateway, idle_tls, node, run, totals, wait_for};
 use crate::schemas::conforms;
 use serde_json::Value;
 use std::time::Duration;
@@ -319,25 +319,6 @@ fn given_client_certificates_the_api_should_know_each_cpi_by_its_certificate() {
     assert_eq!(refusals, ["rule=api.unauthenticated 1 request(s): no credentials", "rule=api.unauthenticated 1 request(s): unknown client certificate"]);
     let v = std::process::Command::new(env!("CARGO_BIN_EXE_silgate")).args(["audit", "verify", "--config"]).arg(&cfg).output().unwrap();
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
-}
-
-/// Opens a TCP connection from `from` to the API and completes a TLS handshake on it,
-/// then holds it without sending anything. `None` when the server closed it instead.
-fn idle_tls(rt: &tokio::runtime::Runtime, from: std::net::IpAddr, api: u16, tls: &std::sync::Arc<rustls::ClientConfig>) -> Option<(std::net::TcpStream, rustls::ClientConnection)> {
-    let tcp = rt.block_on(async {
-        let socket = tokio::net::TcpSocket::new_v4().ok()?;
-        socket.bind(std::net::SocketAddr::new(from, 0)).ok()?;
-        socket.connect(std::net::SocketAddr::from(([127, 0, 0, 1], api))).await.ok()
-    })?;
-    let mut tcp = tcp.into_std().ok()?;
-    tcp.set_nonblocking(false).ok()?;
-    tcp.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
-    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").ok()?;
-    let mut conn = rustls::ClientConnection::new(tls.clone(), name).ok()?;
-    while conn.is_handshaking() {
-        conn.complete_io(&mut tcp).ok()?;
-    }
-    Some((tcp, conn))
 }
 
 #[test]

@@ -111,25 +111,51 @@ pub(crate) fn vacancies(n: usize, tag: &str) -> String {
     (0..n).map(|i| template.replace("\"2026/77\"", &format!("\"{tag}/{i}\"")) + "\n").collect()
 }
 
+/// The TLS client config of our PKI: trusts its CA, shows its client certificate.
+pub(crate) fn client_tls(pki: &Path) -> rustls::ClientConfig {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(pki.join("ca.pem")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(pki.join("client.pem")).unwrap().map(Result::unwrap).collect();
+    let key = PrivateKeyDer::from_pem_file(pki.join("client.key")).unwrap();
+    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .unwrap()
+}
+
 /// A client of the node with our PKI (mTLS).
 pub(crate) async fn https(pki: &Path) -> reqwest::Client {
-    {
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let mut roots = rustls::RootCertStore::empty();
-        for c in CertificateDer::pem_file_iter(pki.join("ca.pem")).unwrap() {
-            roots.add(c.unwrap()).unwrap();
-        }
-        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(pki.join("client.pem")).unwrap().map(Result::unwrap).collect();
-        let key = PrivateKeyDer::from_pem_file(pki.join("client.key")).unwrap();
-        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_client_auth_cert(chain, key)
-            .unwrap();
-        reqwest::Client::builder().tls_backend_preconfigured(tls).build().unwrap()
+    reqwest::Client::builder().tls_backend_preconfigured(client_tls(pki)).build().unwrap()
+}
+
+/// Opens a TCP connection from `from` to a TLS server on loopback port `api` and completes a TLS handshake on it,
+/// then holds it without sending anything. `None` when the server closed it instead.
+pub(crate) fn idle_tls(
+    rt: &tokio::runtime::Runtime,
+    from: std::net::IpAddr,
+    api: u16,
+    tls: &std::sync::Arc<rustls::ClientConfig>,
+) -> Option<(std::net::TcpStream, rustls::ClientConnection)> {
+    let tcp = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().ok()?;
+        socket.bind(std::net::SocketAddr::new(from, 0)).ok()?;
+        socket.connect(std::net::SocketAddr::from(([127, 0, 0, 1], api))).await.ok()
+    })?;
+    let mut tcp = tcp.into_std().ok()?;
+    tcp.set_nonblocking(false).ok()?;
+    tcp.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").ok()?;
+    let mut conn = rustls::ClientConnection::new(tls.clone(), name).ok()?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut tcp).ok()?;
     }
+    Some((tcp, conn))
 }
 
 pub(crate) fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
@@ -526,4 +552,77 @@ fn given_an_input_whose_reads_never_finished_three_times_run_should_set_it_aside
     let conn = rusqlite::Connection::open(dir.path().join("data/audit.db")).unwrap();
     let poison: i64 = conn.query_row("SELECT count(*) FROM audit WHERE event = 'rejected' AND fields LIKE '%source.poison%'", [], |r| r.get(0)).unwrap();
     assert_eq!(poison, 1, "the setting aside is audited once");
+}
+
+#[test]
+fn given_idle_connections_and_an_impostor_the_node_should_serve_the_region_and_refuse_the_other_sender() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node_with(dir.path(), &pki, &pki, "", "max_connections_per_ip = 20\nidle_secs = 8\n");
+    let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
+    // 200 connections from five loopback addresses complete their handshake and say
+    // nothing: 20 from each are held, the rest closed before their handshake. (The
+    // region's gateway, from 127.0.0.1, uses up to 16 at once: its workers.)
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let tls = std::sync::Arc::new(client_tls(&pki));
+    let mut held = Vec::new();
+    for i in 0..200u32 {
+        let from = std::net::IpAddr::from([127, 0, 0, 2 + (i % 5) as u8]);
+        if let Some(c) = idle_tls(&rt, from, port, &tls) {
+            held.push(c);
+        }
+    }
+    assert_eq!(held.len(), 5 * 20, "each address holds its share");
+    // The region, from its own address, delivers while they are held.
+    let cfg = gateway(dir.path(), &pki, &base, "");
+    std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
+    std::fs::write(dir.path().join("inbox/five.jsonl"), vacancies(5, "IDLE")).unwrap();
+    let gw = run(&cfg);
+    wait_for("the region's documents at the node", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 5);
+    assert_eq!(gw.term(), 0);
+    // A silent connection is closed by the node after idle_secs.
+    let started = Instant::now();
+    let (mut tcp, mut conn) = held.pop().unwrap();
+    let mut buf = [0u8; 64];
+    let closed = loop {
+        use std::io::Read as _;
+        match conn.reader().read(&mut buf) {
+            Ok(0) => break true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => break true,
+        }
+        match conn.read_tls(&mut tcp) {
+            Ok(0) => break true,
+            Ok(_) => {
+                if conn.process_new_packets().is_err() {
+                    break true;
+                }
+            }
+            Err(_) => break false,
+        }
+    };
+    assert!(closed && started.elapsed() < Duration::from_secs(12), "an idle connection is closed (after {:?})", started.elapsed());
+    drop(held);
+    // Puglia's certificate used to send as Sicily: every envelope refused, nothing stored.
+    let other = dir.path().join("impostor");
+    std::fs::create_dir_all(other.join("inbox")).unwrap();
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let text = text
+        .replace("region = \"14\"\nregion_name = \"PUGLIA\"", "region = \"16\"\nregion_name = \"SICILIA\"")
+        .replace(&dir.path().join("data").display().to_string(), &other.join("data").display().to_string())
+        .replace(&dir.path().join("inbox").display().to_string(), &other.join("inbox").display().to_string());
+    assert!(text.contains("SICILIA") && text.contains("impostor"), "{text}");
+    let impostor = other.join("gateway.toml");
+    std::fs::write(&impostor, text).unwrap();
+    std::fs::write(other.join("inbox/three.jsonl"), vacancies(3, "IMP")).unwrap();
+    let refused_before = totals(&base, &pki, "envelopes_refused");
+    let gw = run(&impostor);
+    wait_for("three envelopes refused", Duration::from_secs(60), || totals(&base, &pki, "envelopes_refused") >= refused_before + 3);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(gw.term(), 0);
+    assert_eq!(totals(&base, &pki, "accepted"), 5, "nothing of the impostor's stored");
+    let q = std::fs::read_to_string(other.join("data/quarantine.jsonl")).unwrap();
+    assert_eq!(q.lines().count(), 3, "{q}");
+    assert!(q.lines().all(|l| l.contains("EGOV_IT_201") && l.contains("SICILIA") && l.contains("PUGLIA")), "{q}");
 }

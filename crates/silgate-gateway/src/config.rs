@@ -391,19 +391,20 @@ pub struct ApiConfig {
     /// HTTPS, with client certificates asked for (and checked when given).
     #[serde(default)]
     pub tls: Option<ApiTls>,
-    /// With `[api.tls]`: most connections at once. (default: 512)
+    /// Most connections at once. (default: 512)
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
     /// With `[api.tls]`: most connections at once from one IP address; one more is
     /// closed at once. (default: 16)
     #[serde(default = "default_max_connections_per_ip")]
     pub max_connections_per_ip: usize,
-    /// With `[api.tls]`: seconds a connection may stay silent, in its handshake, before
-    /// its request headers are in, or between requests. (default: 15)
+    /// Seconds a connection may stay silent: in its TLS handshake, before its request
+    /// headers are in, or between requests. (default: 15)
     #[serde(default = "default_idle_secs")]
     pub idle_secs: u64,
-    /// With `[api.tls]`: seconds a connection may last in all; a slow body or a client
-    /// that never lets go is cut there. (default: 300)
+    /// Seconds a connection may last: then it is asked to close (it finishes the
+    /// request it serves within 10 s, else it is cut; a slow body or a client that never
+    /// lets go ends there). (default: 300)
     #[serde(default = "default_max_connection_secs")]
     pub max_connection_secs: u64,
 }

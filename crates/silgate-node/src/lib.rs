@@ -6,7 +6,9 @@
 //! each request it
 //!
 //! 1. reads and checks the envelope (a refusal is a SOAP `Client` fault with the
-//!    `EGOV_IT_*` code of the national profile);
+//!    `EGOV_IT_*` code of the national profile); over TLS the sender must be the one
+//!    the client certificate names (`EGOV_IT_201` otherwise), so one region cannot
+//!    send under another's name and ids;
 //! 2. applies the configured [`Faults`] (outage windows, random 503, 429 with
 //!    `Retry-After`, latency, random KO) and notes any client that comes back before
 //!    the `Retry-After` it was given;
@@ -22,6 +24,10 @@
 //! `GET|PUT /admin/faults` when `admin = true`. With `dashboard_listen` the page, the
 //! stats, the metrics and the health probe are also served read-only over plain HTTP
 //! on a second address, for browsers that hold no region certificate.
+//!
+//! Both listeners are served within connection limits (`silgate-serve`): a cap in all
+//! and per client address, handshake and header timeouts, a lifetime per connection,
+//! a pause after a failed accept.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -82,6 +88,12 @@ pub struct TlsConfig {
     /// PEM CA certificates that sign the regions' client certificates. Every client
     /// must present one (mTLS).
     pub client_ca: PathBuf,
+    /// The eGov sender each client certificate may use, by the SHA-256 of the
+    /// certificate (hex): for a PKI whose certificates do not carry the sender's name as
+    /// their subject's common name. A certificate not listed here may send as its
+    /// common name only (`EGOV_IT_201` otherwise).
+    #[serde(default)]
+    pub senders: std::collections::BTreeMap<String, String>,
 }
 
 /// The node's configuration (`silgate node --config FILE`).
@@ -118,14 +130,67 @@ pub struct NodeConfig {
     /// Date against which documents are judged (YYYY-MM-DD; default: today).
     #[serde(default)]
     pub today: Option<String>,
+    /// Most connections at once on each listener. (default: 256)
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Most connections at once from one IP address (a region's Porta di Dominio or
+    /// gateway instances); one more is closed at once. (default: 64)
+    #[serde(default = "default_max_connections_per_ip")]
+    pub max_connections_per_ip: usize,
+    /// Seconds a connection may stay silent: in its TLS handshake, before its request
+    /// headers are in, or between requests. (default: 15)
+    #[serde(default = "default_idle_secs")]
+    pub idle_secs: u64,
+    /// Seconds a connection may last: then it is asked to close (it finishes the
+    /// request it serves within 10 s, else it is cut). (default: 300)
+    #[serde(default = "default_max_connection_secs")]
+    pub max_connection_secs: u64,
 }
 
 impl NodeConfig {
     /// A node on `listen` storing in the SQLite file `store`, with every other setting
     /// at its default (no TLS: loopback only; no faults).
     pub fn new(listen: SocketAddr, store: PathBuf) -> Self {
-        Self { listen, tls: None, store, postgres: None, service: default_service(), dashboard_listen: None, admin: false, faults: Faults::default(), today: None }
+        Self {
+            listen,
+            tls: None,
+            store,
+            postgres: None,
+            service: default_service(),
+            dashboard_listen: None,
+            admin: false,
+            faults: Faults::default(),
+            today: None,
+            max_connections: default_max_connections(),
+            max_connections_per_ip: default_max_connections_per_ip(),
+            idle_secs: default_idle_secs(),
+            max_connection_secs: default_max_connection_secs(),
+        }
     }
+
+    /// The connection limits of the node's listeners.
+    pub fn conn_limits(&self) -> silgate_serve::ConnLimits {
+        silgate_serve::ConnLimits {
+            total: self.max_connections,
+            per_ip: self.max_connections_per_ip,
+            idle: std::time::Duration::from_secs(self.idle_secs),
+            lifetime: std::time::Duration::from_secs(self.max_connection_secs),
+            grace: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+fn default_max_connections() -> usize {
+    256
+}
+fn default_max_connections_per_ip() -> usize {
+    64
+}
+fn default_idle_secs() -> u64 {
+    15
+}
+fn default_max_connection_secs() -> u64 {
+    300
 }
 
 fn default_store() -> PathBuf {

@@ -185,18 +185,23 @@ fn now_stamp() -> String {
     format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second())
 }
 
-async fn soap_endpoint(State(app): State<Arc<App>>, body: Bytes) -> Response {
+async fn soap_endpoint(State(app): State<Arc<App>>, party: Option<axum::Extension<Party>>, body: Bytes) -> Response {
     let started = Instant::now();
-    let resp = handle(&app, &body, None).await;
+    let resp = handle(&app, &body, None, party.and_then(|p| p.0.0)).await;
     answered(&app, started);
     resp
 }
 
 /// `/pdd/PD/{servizio}/{azione}`: plain SOAP, as a regional application posts it to its
 /// Porta di Dominio; the node plays the PdD and builds the header itself.
-async fn pdd_endpoint(State(app): State<Arc<App>>, axum::extract::Path((servizio, azione)): axum::extract::Path<(String, String)>, body: Bytes) -> Response {
+async fn pdd_endpoint(
+    State(app): State<Arc<App>>,
+    axum::extract::Path((servizio, azione)): axum::extract::Path<(String, String)>,
+    party: Option<axum::Extension<Party>>,
+    body: Bytes,
+) -> Response {
     let started = Instant::now();
-    let resp = handle(&app, &body, Some((servizio, azione))).await;
+    let resp = handle(&app, &body, Some((servizio, azione)), party.and_then(|p| p.0.0)).await;
     answered(&app, started);
     resp
 }
@@ -214,7 +219,9 @@ fn refused(app: &App, e: &egov::EnvelopeError) -> Response {
     soap(StatusCode::INTERNAL_SERVER_ERROR, egov::fault(None, e.fault, e.code, &e.message))
 }
 
-async fn handle(app: &Arc<App>, body: &[u8], pdd: Option<(String, String)>) -> Response {
+/// Handles one SOAP request; `party` is the sender the client certificate allows
+/// (`None` on plain HTTP).
+async fn handle(app: &Arc<App>, body: &[u8], pdd: Option<(String, String)>, party: Option<String>) -> Response {
     let req = match egov::parse_request(body, &app.cfg.service, pdd.is_none()) {
         Ok(r) => r,
         Err(e) => return refused(app, &e),
@@ -237,7 +244,7 @@ async fn handle(app: &Arc<App>, body: &[u8], pdd: Option<(String, String)>) -> R
             let digest = sha2::Sha256::digest(req.document.as_bytes());
             let id = hex::encode(&digest[..16]);
             Header {
-                sender: "PDD".into(),
+                sender: party.clone().unwrap_or_else(|| "PDD".into()),
                 receiver: egov::NATIONAL.into(),
                 service: servizio,
                 action: azione,
@@ -254,6 +261,16 @@ async fn handle(app: &Arc<App>, body: &[u8], pdd: Option<(String, String)>) -> R
         }
         (None, None) => return refused(app, &egov::EnvelopeError { code: "EGOV_IT_002", fault: "Client", message: "missing eGov Intestazione".into() }),
     };
+    // One region may not send under another's name (nor, since a message id starts
+    // with its sender, under its ids).
+    if let Some(allowed) = &party
+        && h.sender != *allowed
+    {
+        return refused(
+            app,
+            &egov::EnvelopeError { code: "EGOV_IT_201", fault: "Client", message: format!("sender '{}' is not the one the client certificate names ('{allowed}')", h.sender) },
+        );
+    }
     // Did this client come back before its Retry-After?
     if let Ok(mut nb) = app.not_before.lock()
         && let Some(t) = nb.remove(&h.message_id)
@@ -537,49 +554,54 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
     });
     let scheme = if tls.is_some() { "https" } else { "http" };
     let (stop, stopped) = watch::channel(false);
-    let mut tasks = vec![tokio::spawn(serve(listener, tls, router(app.clone()), stopped.clone()))];
+    let (limits, senders) = (app.cfg.conn_limits(), app.cfg.tls.as_ref().map(|t| t.senders.clone()).unwrap_or_default());
+    let mut tasks = vec![tokio::spawn(serve(listener, tls, router(app.clone()), limits, senders, stopped.clone()))];
     let mut dashboard = None;
     if let Some(at) = app.cfg.dashboard_listen {
         let ops = tokio::net::TcpListener::bind(at).await.map_err(|e| NodeError::Io(format!("binding {at}: {e}")))?;
         dashboard = Some(ops.local_addr().map_err(|e| NodeError::Io(e.to_string()))?);
-        tasks.push(tokio::spawn(serve(ops, None, ops_router(app.clone()), stopped)));
+        tasks.push(tokio::spawn(serve(ops, None, ops_router(app.clone()), limits, Default::default(), stopped)));
     }
     Ok(NodeHandle { addr, scheme, dashboard, stop, tasks, app })
 }
 
-/// Accepts connections on `listener` (TLS when an acceptor is given) until `stopped`.
-async fn serve(listener: tokio::net::TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, service: Router, mut stopped: watch::Receiver<bool>) {
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = stopped.changed() => break,
+/// The eGov sender a connection may use: the one its client certificate names
+/// (`None` on plain HTTP, which is loopback only and checks no sender).
+#[derive(Debug, Clone)]
+struct Party(Option<String>);
+
+impl Party {
+    /// The sender `peer`'s certificate names: its entry in `[tls] senders`, else its
+    /// subject's common name (an empty name, which no sender matches, when it has none).
+    fn of(peer: &silgate_serve::Peer, senders: &std::collections::BTreeMap<String, String>) -> Self {
+        let Some(cert) = &peer.certificate else { return Self(None) };
+        let fingerprint = {
+            use sha2::Digest as _;
+            hex::encode(sha2::Sha256::digest(cert.as_ref()))
         };
-        let (tcp, _peer) = match accepted {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                continue;
-            }
-        };
-        let _ = tcp.set_nodelay(true);
-        let service = service.clone();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let svc = hyper_util::service::TowerToHyperService::new(service);
-            let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-            let res = match tls {
-                Some(acceptor) => match acceptor.accept(tcp).await {
-                    Ok(stream) => builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await,
-                    Err(e) => {
-                        tracing::info!(error = %e, "TLS handshake refused");
-                        return;
-                    }
-                },
-                None => builder.serve_connection(hyper_util::rt::TokioIo::new(tcp), svc).await,
-            };
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
+        if let Some(s) = senders.get(&fingerprint) {
+            return Self(Some(s.clone()));
+        }
+        let cn =
+            x509_parser::parse_x509_certificate(cert.as_ref()).ok().and_then(|(_, c)| c.subject().iter_common_name().next().and_then(|cn| cn.as_str().ok()).map(str::to_string));
+        Self(Some(cn.unwrap_or_default()))
     }
+}
+
+/// Serves `service` on `listener` (TLS when an acceptor is given) within the node's
+/// connection limits until `stopped`; each request carries its connection's [`Party`].
+async fn serve(
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    service: Router,
+    limits: silgate_serve::ConnLimits,
+    senders: std::collections::BTreeMap<String, String>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let routes = move |peer: silgate_serve::Peer| service.clone().layer(axum::Extension(Party::of(&peer, &senders)));
+    silgate_serve::serve(listener, tls, limits, routes, async move {
+        // A dropped sender stops the node as well.
+        let _stopped = stopped.wait_for(|s| *s).await;
+    })
+    .await;
 }

@@ -33,7 +33,7 @@ pub(crate) async fn run(out: Option<PathBuf>) -> Result<ExitCode> {
     let certs = dir.join("pki");
     pki.write(&certs)?;
     let mut node_cfg = silgate_node::NodeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), dir.join("node/documents.db"));
-    node_cfg.tls = Some(silgate_node::TlsConfig { cert: certs.join("node.pem"), key: certs.join("node.key"), client_ca: certs.join("ca.pem") });
+    node_cfg.tls = Some(silgate_node::TlsConfig { cert: certs.join("node.pem"), key: certs.join("node.key"), client_ca: certs.join("ca.pem"), senders: Default::default() });
     let node = silgate_node::start(node_cfg).await?;
     let mut to_node = ClientConfig::new(node.endpoint());
     to_node.ca = Some(certs.join("ca.pem"));

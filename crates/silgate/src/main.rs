@@ -160,7 +160,8 @@ enum Command {
         /// Output directory.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
-        /// The client certificate's common name (the region).
+        /// The client certificate's common name: the region's eGov sender name
+        /// (`region_name`), the only sender the reference node takes from it.
         #[arg(long, default_value = "REGIONE")]
         region: String,
     },

@@ -438,24 +438,35 @@ impl Driver for ApiDriver {
             .layer(DefaultBodyLimit::max(cfg.max_body_kib * 1024))
             .with_state(st);
         tracing::info!(listen = %self.addr, tls = cfg.tls.is_some(), "Push API listening");
-        let served = match &cfg.tls {
+        let mut limits = silgate_serve::ConnLimits {
+            total: cfg.max_connections,
+            per_ip: cfg.max_connections_per_ip,
+            idle: std::time::Duration::from_secs(cfg.idle_secs),
+            lifetime: std::time::Duration::from_secs(cfg.max_connection_secs),
+            grace: std::time::Duration::from_secs(10),
+        };
+        let acceptor = match &cfg.tls {
+            Some(t) => Some(tls_acceptor(t)),
+            // Plain HTTP is loopback only (checked with the config): the callers are
+            // the region's own processes on this machine, one address for all of them.
             None => {
-                let mut stop = stop.clone();
-                axum::serve(listener, app).with_graceful_shutdown(async move { stop.wait().await }).await.map_err(|err| GatewayError::Serve { what: "push API", err })
+                limits.per_ip = limits.total;
+                None
             }
-            Some(t) => match tls_acceptor(t) {
-                Ok(acceptor) => {
-                    let limits = ConnLimits {
-                        total: cfg.max_connections,
-                        per_ip: cfg.max_connections_per_ip,
-                        idle: std::time::Duration::from_secs(cfg.idle_secs),
-                        lifetime: std::time::Duration::from_secs(cfg.max_connection_secs),
-                    };
-                    serve_tls(listener, acceptor, app, limits, stop.clone()).await;
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            },
+        };
+        let served = match acceptor.transpose() {
+            Ok(acceptor) => {
+                let mut stop = stop.clone();
+                // Each connection's requests carry the fingerprint of the client
+                // certificate it showed and its address.
+                let routes = move |peer: silgate_serve::Peer| {
+                    let cert = peer.certificate.map(|c| sha256_hex(c.as_ref()));
+                    app.clone().layer(Extension(PeerCert(cert, Some(peer.addr.ip()))))
+                };
+                silgate_serve::serve(listener, acceptor, limits, routes, async move { stop.wait().await }).await;
+                Ok(())
+            }
+            Err(e) => Err(e),
         };
         // The ingest task may have ended already (its senders gone): nothing to tell.
         let _ended = close.send(());
@@ -490,115 +501,6 @@ fn tls_acceptor(t: &ApiTls) -> GwResult<tokio_rustls::TlsAcceptor> {
         .context("api.tls: certificate and key")?;
     sc.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(sc)))
-}
-
-/// What the TLS listener allows: with `[api.tls]` the API may face more than the
-/// region's CPIs, and neither idle connections nor one address may use up its slots.
-#[derive(Debug, Clone, Copy)]
-struct ConnLimits {
-    total: usize,
-    per_ip: usize,
-    idle: std::time::Duration,
-    lifetime: std::time::Duration,
-}
-
-/// Connections held per client address; a slot is given back when its guard drops.
-#[derive(Debug, Default)]
-struct PerIp(std::sync::Mutex<HashMap<std::net::IpAddr, usize>>);
-
-/// One connection's place in [`PerIp`].
-struct IpSlot(Arc<PerIp>, std::net::IpAddr);
-
-impl PerIp {
-    /// A slot for `ip`, unless it holds `max` already.
-    fn take(self: &Arc<Self>, ip: std::net::IpAddr, max: usize) -> Option<IpSlot> {
-        let mut held = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let n = held.entry(ip).or_insert(0);
-        if *n >= max {
-            return None;
-        }
-        *n += 1;
-        Some(IpSlot(self.clone(), ip))
-    }
-}
-
-impl Drop for IpSlot {
-    fn drop(&mut self) {
-        let mut held = self.0.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(n) = held.get_mut(&self.1) {
-            *n -= 1;
-            if *n == 0 {
-                held.remove(&self.1);
-            }
-        }
-    }
-}
-
-/// Accepts TLS connections until `stop`, each request carrying the fingerprint of the
-/// client certificate its connection showed, HTTP/1.1 only, within `limits`. On stop,
-/// requests in flight get up to 10 s.
-async fn serve_tls(listener: tokio::net::TcpListener, acceptor: tokio_rustls::TlsAcceptor, app: Router, limits: ConnLimits, mut stop: Shutdown) {
-    // Every connection is watched: on stop, each finishes the request it is serving and
-    // closes (keep-alive ones too), within the grace period.
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let slots = Arc::new(tokio::sync::Semaphore::new(limits.total));
-    let per_ip = Arc::new(PerIp::default());
-    loop {
-        // Waiting for a free slot (all taken) still notices the stop.
-        let slot = tokio::select! {
-            s = slots.clone().acquire_owned() => match s {
-                Ok(s) => s,
-                Err(_) => break,
-            },
-            _ = stop.wait() => break,
-        };
-        let (tcp, peer) = tokio::select! {
-            a = listener.accept() => match a {
-                Ok(x) => x,
-                Err(e) => {
-                    // Out of descriptors, say: do not spin.
-                    tracing::warn!(error = %e, "API accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                    continue;
-                }
-            },
-            _ = stop.wait() => break,
-        };
-        // One address holding its share is refused at once, before its handshake: the
-        // other clients keep their slots.
-        let Some(ip_slot) = per_ip.take(peer.ip(), limits.per_ip) else {
-            tracing::debug!("API connection refused: its address holds its share of the connections");
-            drop(tcp);
-            continue;
-        };
-        let (acceptor, app, watcher) = (acceptor.clone(), app.clone(), graceful.watcher());
-        tokio::spawn(async move {
-            let _slots = (slot, ip_slot);
-            let stream = match tokio::time::timeout(limits.idle, acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::info!(error = %e, "API TLS handshake refused");
-                    return;
-                }
-                Err(_) => return,
-            };
-            let fp = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| sha256_hex(c.as_ref()));
-            let svc = hyper_util::service::TowerToHyperService::new(app.layer(Extension(PeerCert(fp, Some(peer.ip())))));
-            let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new()).http1_only();
-            // A client that does not send its request headers in time (the first
-            // request's or the next one's) is dropped.
-            builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(limits.idle);
-            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), svc).into_owned();
-            match tokio::time::timeout(limits.lifetime, watcher.watch(conn)).await {
-                Ok(Err(e)) => tracing::debug!(error = %e, "API connection ended with an error"),
-                Ok(Ok(())) => {}
-                Err(_) => tracing::debug!("API connection cut at its lifetime limit"),
-            }
-        });
-    }
-    if tokio::time::timeout(std::time::Duration::from_secs(10), graceful.shutdown()).await.is_err() {
-        tracing::warn!("API connections still open after 10 s of grace; leaving them");
-    }
 }
 
 /// A record pushed through the API, waiting for its fate.
