@@ -12,11 +12,14 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A PEC provider: its CA (what the gateway trusts) and its signing certificate.
+/// A PEC provider: its CA (what the gateway trusts), its signing certificate (pinned)
+/// and the CA's issuer, to make more certificates and CRLs with.
 pub(crate) struct Provider {
     pub(crate) ca_pem: String,
+    pub(crate) signer_pem: String,
     cert: X509,
     key: PKey<Private>,
+    issuer: std::rc::Rc<Issuer<'static, KeyPair>>,
 }
 
 pub(crate) fn provider(name: &str) -> Provider {
@@ -24,16 +27,59 @@ pub(crate) fn provider(name: &str) -> Provider {
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca.distinguished_name.push(DnType::CommonName, format!("{name} CA"));
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.distinguished_name.push(DnType::CommonName, format!("{name} firma PEC"));
+    let issuer = std::rc::Rc::new(Issuer::new(ca, ca_key));
+    let mut p = signing_params(name, 1);
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::EmailProtection];
-    let cert = p.signed_by(&key, &issuer).unwrap();
-    Provider { ca_pem: ca_cert.pem(), cert: X509::from_pem(cert.pem().as_bytes()).unwrap(), key: PKey::private_key_from_pem(key.serialize_pem().as_bytes()).unwrap() }
+    let (signer_pem, cert, key) = sign_cert(&p, &issuer);
+    Provider { ca_pem: ca_cert.pem(), signer_pem, cert, key, issuer }
+}
+
+/// A signing certificate's parameters: `name`'s, serial `serial`, valid 2020-2099.
+fn signing_params(name: &str, serial: u64) -> CertificateParams {
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name.push(DnType::CommonName, format!("{name} firma PEC {serial}"));
+    p.serial_number = Some(rcgen::SerialNumber::from(serial));
+    p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    p.not_after = rcgen::date_time_ymd(2099, 1, 1);
+    p
+}
+
+fn sign_cert(p: &CertificateParams, issuer: &Issuer<'static, KeyPair>) -> (String, X509, PKey<Private>) {
+    let key = KeyPair::generate().unwrap();
+    let cert = p.signed_by(&key, issuer).unwrap();
+    (cert.pem(), X509::from_pem(cert.pem().as_bytes()).unwrap(), PKey::private_key_from_pem(key.serialize_pem().as_bytes()).unwrap())
+}
+
+impl Provider {
+    /// The same provider signing with another certificate of its CA.
+    fn with_signer(&self, p: &CertificateParams) -> Provider {
+        let (signer_pem, cert, key) = sign_cert(p, &self.issuer);
+        Provider { ca_pem: self.ca_pem.clone(), signer_pem, cert, key, issuer: self.issuer.clone() }
+    }
+
+    /// The CA's CRL revoking `serials`, next update on `next_update`.
+    fn crl(&self, serials: &[u64], next_update: (i32, u8, u8)) -> String {
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: rcgen::date_time_ymd(2020, 1, 1),
+            next_update: rcgen::date_time_ymd(next_update.0, next_update.1, next_update.2),
+            crl_number: rcgen::SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: serials
+                .iter()
+                .map(|s| rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from(*s),
+                    revocation_time: rcgen::date_time_ymd(2020, 6, 1),
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        params.signed_by(&self.issuer).unwrap().pem().unwrap()
+    }
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -95,13 +141,19 @@ fn root() -> PathBuf {
 const CPI_ADDR: &str = "cpi.bari@pec.example.it";
 const OTHER_ADDR: &str = "cpi.altro@pec.example.it";
 
-fn pec_config(dir: &Path, ca_pem: &str, max_attachment_mib: u64) -> PathBuf {
-    std::fs::write(dir.join("provider-ca.pem"), ca_pem).unwrap();
+fn pec_config(dir: &Path, p: &Provider, max_attachment_mib: u64) -> PathBuf {
+    pec_config_with(dir, p, max_attachment_mib, "")
+}
+
+/// A `[pec]` table trusting `p`'s CA and pinning its signer, with `extra` keys.
+fn pec_config_with(dir: &Path, p: &Provider, max_attachment_mib: u64, extra: &str) -> PathBuf {
+    std::fs::write(dir.join("provider-ca.pem"), &p.ca_pem).unwrap();
+    std::fs::write(dir.join("provider-signer.pem"), &p.signer_pem).unwrap();
     let cfg = dir.join("pec.toml");
     std::fs::write(
         &cfg,
         format!(
-            "[pec]\nproviders = [\"provider-ca.pem\"]\nmax_attachment_mib = {max_attachment_mib}\n[pec.senders]\n\"{CPI_ADDR}\" = \"{}\"\n\"{OTHER_ADDR}\" = \"CPI999999\"\n",
+            "[pec]\nproviders = [\"provider-ca.pem\"]\nsigners = [\"provider-signer.pem\"]\nmax_attachment_mib = {max_attachment_mib}\n{extra}\n[pec.senders]\n\"{CPI_ADDR}\" = \"{}\"\n\"{OTHER_ADDR}\" = \"CPI999999\"\n",
             crate::generate::CPI
         ),
     )
@@ -126,7 +178,7 @@ fn given_saved_pec_messages_each_should_be_ingested_or_quarantined_with_its_reas
     let dir = tempfile::tempdir().unwrap();
     let good = provider("Gestore");
     let rogue = provider("Sconosciuto");
-    let cfg = pec_config(dir.path(), &good.ca_pem, 1);
+    let cfg = pec_config(dir.path(), &good, 1);
     let fixtures = root().join("tests/fixtures");
     let zip = std::fs::read(fixtures.join("silplus/valid.zip")).unwrap();
     let xlsx = std::fs::read(fixtures.join("access/export.xlsx")).unwrap();
@@ -311,15 +363,16 @@ impl Drop for Dovecot {
 }
 
 /// A gateway config with a PEC mailbox source on `dovecot` (IMAPS) and the [pec] table.
-fn mailbox_gateway(dir: &Path, pki: &Path, base: &str, dovecot: &Dovecot, provider_ca: &str) -> PathBuf {
-    mailbox_gateway_with(dir, pki, base, dovecot.imaps, "imaps", provider_ca)
+fn mailbox_gateway(dir: &Path, pki: &Path, base: &str, dovecot: &Dovecot, provider: &Provider) -> PathBuf {
+    mailbox_gateway_with(dir, pki, base, dovecot.imaps, "imaps", provider)
 }
 
-fn mailbox_gateway_with(dir: &Path, pki: &Path, base: &str, port: u16, security: &str, provider_ca: &str) -> PathBuf {
-    std::fs::write(dir.join("provider-ca.pem"), provider_ca).unwrap();
+fn mailbox_gateway_with(dir: &Path, pki: &Path, base: &str, port: u16, security: &str, provider: &Provider) -> PathBuf {
+    std::fs::write(dir.join("provider-ca.pem"), &provider.ca_pem).unwrap();
+    std::fs::write(dir.join("provider-signer.pem"), &provider.signer_pem).unwrap();
     let extra = format!(
         "[[sources]]\nkind = \"pec\"\npoll_secs = 1\n[sources.imap]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"{security}\"\nuser = \"silgate\"\npassword = \"segreta\"\nca = \"{}\"\n\n\
-         [pec]\nproviders = [\"provider-ca.pem\"]\nmax_attachment_mib = 1\n[pec.senders]\n\"{CPI_ADDR}\" = \"{}\"\n\"{OTHER_ADDR}\" = \"CPI999999\"\n[queue]\nvisibility_timeout_secs = 3\n",
+         [pec]\nproviders = [\"provider-ca.pem\"]\nsigners = [\"provider-signer.pem\"]\nmax_attachment_mib = 1\n[pec.senders]\n\"{CPI_ADDR}\" = \"{}\"\n\"{OTHER_ADDR}\" = \"CPI999999\"\n[queue]\nvisibility_timeout_secs = 3\n",
         pki.join("ca.pem").display(),
         crate::generate::CPI
     );
@@ -396,7 +449,7 @@ fn given_a_pec_mailbox_run_should_ingest_envelopes_quarantine_the_rest_and_move_
     let seen_by_webmail = envelope(&good, transport, &dc("id-w"), Some(&postacert(CPI_ADDR, &[("cv.xml", "application/xml", nat[1].clone())])));
     dovecot.append_seen("INBOX", &[seen_by_webmail]);
     assert_eq!(dovecot.count("INBOX"), total);
-    let cfg = mailbox_gateway(dir.path(), &pki, &base, &dovecot, &good.ca_pem);
+    let cfg = mailbox_gateway(dir.path(), &pki, &base, &dovecot, &good);
     let gw = run(&cfg);
     // SIL Plus export: 18 records, 3 of them closures of records never sent: 15. The
     // workbook holds the same records (known: nothing new). Two national documents.
@@ -454,7 +507,7 @@ fn given_kill_9_during_a_mailbox_run_a_restart_should_queue_nothing_twice() {
         ));
     }
     dovecot.append("INBOX", &msgs);
-    let cfg = mailbox_gateway(dir.path(), &pki, &base, &dovecot, &good.ca_pem);
+    let cfg = mailbox_gateway(dir.path(), &pki, &base, &dovecot, &good);
     let gw = run(&cfg);
     wait_for("a first message processed", Duration::from_secs(60), || dovecot.count("silgate-processed") >= 1);
     gw.kill9();
@@ -497,7 +550,7 @@ fn given_starttls_or_plain_loopback_the_mailbox_should_be_read_the_same() {
         let sub = dir.path().join(security);
         std::fs::create_dir_all(&sub).unwrap();
         std::fs::copy(pki.join("ca.pem"), sub.join("ca.pem")).unwrap();
-        let cfg = mailbox_gateway_with(&sub, &pki, &base, port, security, &good.ca_pem);
+        let cfg = mailbox_gateway_with(&sub, &pki, &base, port, security, &good);
         let gw = run(&cfg);
         wait_for(&format!("{security}: the message processed"), Duration::from_secs(60), || dovecot.count("INBOX") == 0);
         wait_for(&format!("{security}: its document at the node"), Duration::from_secs(60), || totals(&base, &pki, "accepted") == 1);
@@ -509,7 +562,7 @@ fn given_starttls_or_plain_loopback_the_mailbox_should_be_read_the_same() {
 fn given_sha1_anomalies_nested_zips_loose_exports_relabelled_headers_bombs_and_bad_mime_each_should_end_as_the_rules_say() {
     let dir = tempfile::tempdir().unwrap();
     let good = provider("Gestore");
-    let cfg = pec_config(dir.path(), &good.ca_pem, 1);
+    let cfg = pec_config(dir.path(), &good, 1);
     let accept = dir.path().join("accept.toml");
     std::fs::write(&accept, std::fs::read_to_string(&cfg).unwrap().replace("[pec]\n", "[pec]\naccept_anomalies = true\n")).unwrap();
     let nat = national_docs(dir.path(), &[70, 71]);
@@ -620,4 +673,148 @@ fn given_sha1_anomalies_nested_zips_loose_exports_relabelled_headers_bombs_and_b
         }
         assert_eq!(docs, want_docs, "{name}: {q}");
     }
+}
+
+#[test]
+fn given_signers_expired_not_yet_valid_misused_unpinned_or_revoked_each_message_should_be_untrusted_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = provider("Gestore");
+    let expired = good.with_signer(&{
+        let mut p = signing_params("Gestore", 2);
+        p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p
+    });
+    let not_yet = good.with_signer(&{
+        let mut p = signing_params("Gestore", 3);
+        p.not_before = rcgen::date_time_ymd(2090, 1, 1);
+        p
+    });
+    let for_tls = good.with_signer(&{
+        let mut p = signing_params("Gestore", 4);
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        p
+    });
+    let for_encryption = good.with_signer(&{
+        let mut p = signing_params("Gestore", 5);
+        p.key_usages = vec![KeyUsagePurpose::KeyEncipherment];
+        p
+    });
+    let revoked = good.with_signer(&signing_params("Gestore", 6));
+    let unpinned = good.with_signer(&signing_params("Gestore", 7));
+    // Every signer but the last is pinned, so each refusal below is its own reason.
+    let pinned: String = [&good, &expired, &not_yet, &for_tls, &for_encryption, &revoked].iter().map(|p| p.signer_pem.clone()).collect();
+    std::fs::write(dir.path().join("crl.pem"), good.crl(&[6], (2099, 1, 1))).unwrap();
+    let cfg = pec_config_with(dir.path(), &good, 1, "crls = [\"crl.pem\"]");
+    std::fs::write(dir.path().join("provider-signer.pem"), pinned).unwrap();
+    let nat = national_docs(dir.path(), &[80]);
+    let transport = "X-Trasporto: posta-certificata";
+    let message =
+        |p: &Provider, id: &str| envelope(p, transport, &daticert("posta-certificata", CPI_ADDR, id), Some(&postacert(CPI_ADDR, &[("cv.xml", "application/xml", nat[0].clone())])));
+    let cases: [(&str, &Provider, &str); 7] = [
+        ("good", &good, ""),
+        ("expired", &expired, "certificate has expired"),
+        ("not-yet-valid", &not_yet, "certificate is not yet valid"),
+        ("for-tls", &for_tls, "certificate purpose"),
+        ("for-encryption", &for_encryption, "certificate purpose"),
+        ("revoked", &revoked, "certificate revoked"),
+        ("unpinned", &unpinned, "not one of the pinned"),
+    ];
+    let mut files = Vec::new();
+    for (name, p, _) in &cases {
+        let f = dir.path().join(format!("{name}.eml"));
+        std::fs::write(&f, message(p, &format!("id-{name}"))).unwrap();
+        files.push(f);
+    }
+    let out = dir.path().join("out");
+    let (code, err) = translate(&cfg, &out, &files);
+    assert_eq!(code, 0, "{err}");
+    let q: Vec<Value> = std::fs::read_to_string(out.join("quarantine.jsonl")).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for (name, _, why) in &cases {
+        let lines: Vec<&Value> = q.iter().filter(|l| l["position"].as_str().unwrap_or("").contains(&format!("/{name}.eml"))).collect();
+        if why.is_empty() {
+            assert!(lines.is_empty(), "{name}: {lines:?}");
+        } else {
+            assert_eq!(lines.len(), 1, "{name}: {q:?}");
+            assert_eq!(lines[0]["rule"], "pec.untrusted", "{name}: {:?}", lines[0]);
+            assert!(lines[0]["message"].as_str().unwrap().contains(why), "{name}: want '{why}': {:?}", lines[0]);
+        }
+    }
+    let docs = std::fs::read_dir(&out).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "xml")).count();
+    assert_eq!(docs, 1, "the good message's CV: {err}");
+
+    // A CRL past its next update refuses even the good signer: the operator must
+    // refresh it. A provider CA without a CRL among the configured ones likewise.
+    for (crl, why) in [(good.crl(&[], (2021, 1, 1)), "CRL has expired"), (provider("Altro").crl(&[], (2099, 1, 1)), "unable to get certificate CRL")] {
+        std::fs::write(dir.path().join("crl.pem"), crl).unwrap();
+        let out = dir.path().join("out-stale");
+        let _ = std::fs::remove_dir_all(&out);
+        let (code, err) = translate(&cfg, &out, &files[..1]);
+        assert_eq!(code, 0, "{err}");
+        let q = std::fs::read_to_string(out.join("quarantine.jsonl")).unwrap();
+        assert!(q.contains("pec.untrusted") && q.contains(why), "want '{why}': {q}");
+    }
+
+    // No pinned signers: the configuration is refused, naming the key.
+    let unpinned_cfg = dir.path().join("unpinned.toml");
+    std::fs::write(&unpinned_cfg, std::fs::read_to_string(&cfg).unwrap().replace("signers = [\"provider-signer.pem\"]\n", "")).unwrap();
+    let (code, err) = translate(&unpinned_cfg, &dir.path().join("out-unpinned"), &files[..1]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("pec.signers") && err.contains("pinning"), "{err}");
+}
+
+#[test]
+fn given_a_message_whose_reads_never_finished_the_mailbox_should_set_it_aside_and_take_the_next() {
+    use crate::delivery::{certs, node, run, totals, wait_for};
+    use sha2::Digest as _;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    let dovecot = Dovecot::start(&pki);
+    let good = provider("Gestore");
+    let nat = national_docs(dir.path(), &[90, 91]);
+    let msg = |id: &str, doc: &[u8]| {
+        envelope(&good, "X-Trasporto: posta-certificata", &daticert("posta-certificata", CPI_ADDR, id), Some(&postacert(CPI_ADDR, &[("cv.xml", "application/xml", doc.to_vec())])))
+    };
+    dovecot.append("INBOX", &[msg("id-poison", &nat[0]), msg("id-next", &nat[1])]);
+    // The first message as the server serves it (its bytes, as the gateway will hash
+    // them), read with the gateway's own IMAP client.
+    let poison = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+        use silgate_source_pec::mailbox::{ImapSettings, Mailbox, Security};
+        let settings = ImapSettings {
+            host: "127.0.0.1".into(),
+            port: dovecot.imap,
+            security: Security::InsecureLoopback,
+            user: "silgate".into(),
+            password: "segreta".into(),
+            mailbox: "INBOX".into(),
+            processed: "silgate-processed".into(),
+        };
+        let mut mb = Mailbox::connect(settings, None).await.unwrap();
+        let first = mb.pending().await.unwrap()[0];
+        let raw = mb.fetch(first).await.unwrap().unwrap();
+        mb.logout().await;
+        raw
+    });
+    // The state three crashed reads of it leave (the count is kept on disk by the
+    // message's SHA-256, so a restart does not reset it).
+    let attempts = dir.path().join("data/pec-attempts/gw");
+    std::fs::create_dir_all(&attempts).unwrap();
+    // (named as the gateway names a message: SHA-256 over its length-prefixed bytes)
+    let name = hex_of(&sha2::Sha256::new().chain_update((poison.len() as u64).to_be_bytes()).chain_update(&poison).finalize());
+    std::fs::write(attempts.join(name), "3\n").unwrap();
+    let cfg = mailbox_gateway(dir.path(), &pki, &base, &dovecot, &good);
+    let gw = run(&cfg);
+    wait_for("the poison set aside and the next processed", Duration::from_secs(60), || dovecot.count("silgate-failed") == 1 && dovecot.count("silgate-processed") == 1);
+    wait_for("the next message's CV at the node", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 1);
+    assert_eq!(gw.term(), 0);
+    assert_eq!(std::fs::read_dir(&attempts).unwrap().count(), 0, "no count left behind");
+    let db = rusqlite::Connection::open(dir.path().join("data/audit.db")).unwrap();
+    let set_aside: i64 = db.query_row("SELECT count(*) FROM audit WHERE detail LIKE '%source.poison%'", [], |r| r.get(0)).unwrap();
+    assert_eq!(set_aside, 1, "the set-aside is audited");
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

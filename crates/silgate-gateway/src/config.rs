@@ -345,13 +345,20 @@ fn default_poll() -> u64 {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PecSettings {
-    /// PEM files of the PEC providers' certificates (relative to the config file).
+    /// PEM files of the CA certificates that issue the PEC providers' signing
+    /// certificates (relative to the config file): a signature's chain must end at one.
     #[serde(default)]
     pub providers: Vec<PathBuf>,
-    /// PEM files of the providers' signing certificates: when given, a signature must
-    /// come from one of them (pinning), not merely chain to a provider.
+    /// PEM files of the providers' signing certificates (required): a signature must
+    /// come from one of them (pinning), not merely chain to a provider's CA.
     #[serde(default)]
     pub signers: Vec<PathBuf>,
+    /// PEM files of the providers' CAs' CRLs: when given, a signer revoked by its
+    /// issuer's CRL is refused, and so is every message of a provider whose CRL is
+    /// missing or past its next update (the operator refreshes the files; they are read
+    /// again when they change).
+    #[serde(default)]
+    pub crls: Vec<PathBuf>,
     /// Certified sender address -> CPI code.
     #[serde(default)]
     pub senders: BTreeMap<String, String>,
@@ -549,7 +556,7 @@ fn resolve_source(s: &mut SourceConfig, base: &Path) {
 }
 
 pub(crate) fn resolve_pec(p: &mut PecSettings, base: &Path) {
-    for f in p.providers.iter_mut().chain(p.signers.iter_mut()) {
+    for f in p.providers.iter_mut().chain(p.signers.iter_mut()).chain(p.crls.iter_mut()) {
         *f = abs(base, f);
     }
 }
@@ -645,6 +652,9 @@ fn check_node(n: &ClientConfig, files: Files, p: &mut Problems) {
     }
 }
 
+/// Why a `[pec]` table without pinned signing certificates is refused.
+pub(crate) const NO_SIGNERS: &str = "the providers' signing certificates are needed (pinning): without them any certificate a provider's CA issued could sign a forged daticert.xml (see the README on where they come from)";
+
 fn check_pec(s: &PecSettings, files: Files, p: &mut Problems) {
     if s.providers.is_empty() {
         p.push("pec.providers", "at least one provider certificate is needed");
@@ -652,8 +662,14 @@ fn check_pec(s: &PecSettings, files: Files, p: &mut Problems) {
     for (i, f) in s.providers.iter().enumerate() {
         p.file(files, f, format!("pec.providers[{i}]"));
     }
+    if s.signers.is_empty() {
+        p.push("pec.signers", NO_SIGNERS);
+    }
     for (i, f) in s.signers.iter().enumerate() {
         p.file(files, f, format!("pec.signers[{i}]"));
+    }
+    for (i, f) in s.crls.iter().enumerate() {
+        p.file(files, f, format!("pec.crls[{i}]"));
     }
     if s.senders.is_empty() {
         p.push("pec.senders", "no sender is allowed: every PEC message would be refused");

@@ -38,9 +38,18 @@ pub fn mapping(spec: Option<&str>) -> Result<Option<Mapping>> {
 }
 
 impl PecSettings {
+    /// The length and modification time of each certificate and CRL file, to tell when
+    /// they changed.
+    pub fn file_stamps(&self) -> Vec<Option<(u64, std::time::SystemTime)>> {
+        self.providers.iter().chain(&self.signers).chain(&self.crls).map(|p| std::fs::metadata(p).and_then(|m| Ok((m.len(), m.modified()?))).ok()).collect()
+    }
+
     /// The adapter's config (the certificate files read; relative paths were resolved
     /// when the config was loaded).
     pub fn build(&self, limits: Limits) -> Result<Arc<PecConfig>> {
+        if self.signers.is_empty() {
+            return Err(GatewayError::config(format!("pec.signers: {}", crate::config::NO_SIGNERS)));
+        }
         let mut pems = Vec::new();
         for p in &self.providers {
             pems.push(std::fs::read(p).map_err(|e| GatewayError::io(format!("pec.providers: reading {}", p.display()), e))?);
@@ -49,7 +58,7 @@ impl PecSettings {
         for p in &self.signers {
             pinned.push(std::fs::read(p).map_err(|e| GatewayError::io(format!("pec.signers: reading {}", p.display()), e))?);
         }
-        let trust = silgate_source_pec::Trust::with_signers(&pems, &pinned)?;
+        let trust = silgate_source_pec::Trust::new(&pems, &pinned, &self.crls)?;
         let senders = self.senders.iter().map(|(a, c)| (a.trim().to_ascii_lowercase(), c.clone())).collect();
         let mut c = PecConfig::new(trust, senders);
         c.accept_anomalies = self.accept_anomalies;

@@ -45,9 +45,15 @@ fn err(rule: &'static str, message: impl Into<String>) -> EnvelopeError {
     EnvelopeError { rule, message: message.into() }
 }
 
-/// The providers' certificates a signature must chain to, and (optionally) the exact
-/// signing certificates allowed (pinning: a CA that also issues S/MIME certificates to
-/// others cannot then vouch for a forged daticert.xml).
+/// What a provider's signature must satisfy: its signer chains, whole, to one of the
+/// configured CA certificates; every certificate of the chain is valid now; the signer
+/// may sign S/MIME (OpenSSL's `smime_sign` purpose: a key usage, when listed, with
+/// digitalSignature or nonRepudiation, and emailProtection among its extended usages,
+/// when listed); when signing certificates are pinned, the signer is one of them (a CA
+/// that also issues S/MIME certificates to others cannot then vouch for a forged
+/// daticert.xml); when CRLs are configured, the signer is not revoked by its issuer's
+/// CRL, which must be there and current (checked offline: the operator refreshes the
+/// files).
 pub struct Trust {
     store: X509Store,
     pinned: Vec<Vec<u8>>,
@@ -60,22 +66,29 @@ impl std::fmt::Debug for Trust {
 }
 
 impl Trust {
-    /// Trusts the certificates in these PEM texts (providers' CAs or their own
-    /// certificates).
+    /// Trusts signatures that chain to the CA certificates in these PEM texts.
     pub fn from_pems(pems: &[Vec<u8>]) -> Result<Self, EnvelopeError> {
-        Self::with_signers(pems, &[])
+        Self::new(pems, &[], &[])
     }
 
-    /// Trusts `pems` (a provider certificate need not be a root: partial chains are
-    /// accepted) and, when `signers` is not empty, only these signing certificates.
+    /// Trusts `pems` and, when `signers` is not empty, only these signing certificates.
     pub fn with_signers(pems: &[Vec<u8>], signers: &[Vec<u8>]) -> Result<Self, EnvelopeError> {
+        Self::new(pems, signers, &[])
+    }
+
+    /// Trusts signatures that chain to the CA certificates `pems`, made by one of
+    /// `signers` (when not empty), not revoked by the CRLs of the PEM files `crls` (when
+    /// not empty: every provider CA must then have a current CRL among them).
+    pub fn new(pems: &[Vec<u8>], signers: &[Vec<u8>], crls: &[std::path::PathBuf]) -> Result<Self, EnvelopeError> {
         let mut b = X509StoreBuilder::new().map_err(|e| err("pec.config", e.to_string()))?;
-        b.set_flags(openssl::x509::verify::X509VerifyFlags::PARTIAL_CHAIN).map_err(|e| err("pec.config", e.to_string()))?;
         let mut pinned = Vec::new();
         for pem in signers {
             for c in X509::stack_from_pem(pem).map_err(|e| err("pec.config", format!("a pinned signer certificate is not PEM: {e}")))? {
                 pinned.push(c.to_der().map_err(|e| err("pec.config", e.to_string()))?);
             }
+        }
+        if !signers.is_empty() && pinned.is_empty() {
+            return Err(err("pec.config", "the pinned signer files hold no certificate"));
         }
         let mut n = 0;
         for pem in pems {
@@ -86,6 +99,20 @@ impl Trust {
         }
         if n == 0 {
             return Err(err("pec.config", "no provider certificate configured: no PEC signature could verify"));
+        }
+        if !crls.is_empty() {
+            let lookup = b.add_lookup(openssl::x509::store::X509Lookup::file()).map_err(|e| err("pec.config", e.to_string()))?;
+            for path in crls {
+                // OpenSSL takes the name as a C string.
+                let Some(name) = path.to_str().filter(|s| !s.contains('\0')) else {
+                    return Err(err("pec.config", format!("the CRL file name {} is not UTF-8", path.display())));
+                };
+                let loaded = lookup.load_crl_file(name, openssl::ssl::SslFiletype::PEM).map_err(|e| err("pec.config", format!("CRL file {name}: {e}")))?;
+                if loaded < 1 {
+                    return Err(err("pec.config", format!("CRL file {name} holds no CRL")));
+                }
+            }
+            b.set_flags(openssl::x509::verify::X509VerifyFlags::CRL_CHECK).map_err(|e| err("pec.config", e.to_string()))?;
         }
         Ok(Self { store: b.build(), pinned })
     }
@@ -155,10 +182,17 @@ pub fn verify(raw: &[u8], trust: &Trust) -> Result<Vec<u8>, EnvelopeError> {
         }
         Err(e) => {
             let why = e.to_string();
-            if why.contains("certificate verify") || why.contains("unable to get") || why.contains("self-signed") || why.contains("self signed") {
-                Err(err("pec.untrusted", "the signer's certificate does not chain to a configured PEC provider"))
-            } else {
-                Err(err("pec.signature", "the provider's signature does not verify: the message was altered"))
+            // OpenSSL names a failed certificate check after "Verify error:" with one of
+            // its fixed reasons (expired, revoked, unsupported purpose, no CRL ...).
+            match why.split_once("Verify error:") {
+                Some((_, reason)) => {
+                    let reason: String = reason.chars().take_while(|c| *c != '\n' && *c != ',').take(120).collect();
+                    Err(err("pec.untrusted", format!("the signer's certificate is not trusted: {}", reason.trim())))
+                }
+                None if why.contains("certificate verify") || why.contains("unable to get") || why.contains("self-signed") || why.contains("self signed") => {
+                    Err(err("pec.untrusted", "the signer's certificate does not chain to a configured PEC provider"))
+                }
+                None => Err(err("pec.signature", "the provider's signature does not verify: the message was altered")),
             }
         }
     }

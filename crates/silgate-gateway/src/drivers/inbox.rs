@@ -11,6 +11,7 @@
 //! (`source.poison`): the count is on disk, in `<inbox>/.attempts/`, so restarts do not
 //! reset it; a graceful stop lets a read finish, and is not counted.
 
+use super::attempts::Attempts;
 use super::{Driver, Shutdown};
 use crate::Parts;
 use crate::config::SourceKind;
@@ -107,54 +108,9 @@ fn adopt_orphans(inbox: &Path, claims: &Path) {
     }
 }
 
-/// How many reads of each claimed input were started and not finished, kept on disk in
-/// `<inbox>/.attempts/<instance>/<name>` (beside the instance's claims) so that a crash,
-/// a kill or a restart does not reset it. A read that ends (ingested, refused, or failed
-/// locally) takes its attempt back; counts of inputs no longer claimed are dropped.
-#[derive(Debug)]
-struct Attempts {
-    dir: PathBuf,
-}
-
-impl Attempts {
-    fn path(&self, f: &Path) -> PathBuf {
-        self.dir.join(f.file_name().unwrap_or_default())
-    }
-
-    fn of(&self, f: &Path) -> u32 {
-        std::fs::read_to_string(self.path(f)).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0)
-    }
-
-    /// Drops the counts of inputs that are no longer among `claimed` (moved away by
-    /// hand, or taken over under another name).
-    fn prune(&self, claimed: &[PathBuf]) {
-        let Ok(rd) = std::fs::read_dir(&self.dir) else { return };
-        for e in rd.filter_map(Result::ok) {
-            let name = e.file_name();
-            if !name.to_string_lossy().starts_with('.') && !claimed.iter().any(|c| c.file_name() == Some(name.as_os_str())) {
-                let _gone = std::fs::remove_file(e.path());
-            }
-        }
-    }
-
-    /// Stores `n` (0 forgets the input), written whole or not at all.
-    fn set(&self, f: &Path, n: u32) -> std::io::Result<()> {
-        let path = self.path(f);
-        if n == 0 {
-            return match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            };
-        }
-        std::fs::create_dir_all(&self.dir)?;
-        let tmp = self.dir.join(format!(".{}.tmp", path.file_name().unwrap_or_default().to_string_lossy()));
-        {
-            let mut out = std::fs::File::create(&tmp)?;
-            std::io::Write::write_all(&mut out, format!("{n}\n").as_bytes())?;
-            out.sync_all()?;
-        }
-        std::fs::rename(&tmp, &path)
-    }
+/// The name an input's attempts are counted under: its file name.
+fn key(f: &Path) -> &std::ffi::OsStr {
+    f.file_name().unwrap_or_default()
 }
 
 /// Moves a refused input to `refused/` with its reason beside it; `false` when it could
@@ -214,7 +170,7 @@ impl Driver for InboxDriver {
         let done = inbox.join("done");
         let refused = inbox.join("refused");
         let claims = claims_of(&inbox, &parts.cfg.instance);
-        let attempts = Attempts { dir: inbox.join(".attempts").join(claims.file_name().unwrap_or_default()) };
+        let attempts = Attempts::new(inbox.join(".attempts").join(claims.file_name().unwrap_or_default()));
         let _held = lock_claims(&claims).map_err(|e| GatewayError::io(format!("locking {}", claims.display()), e))?;
         let mut seen: std::collections::HashMap<PathBuf, (u64, std::time::SystemTime)> = std::collections::HashMap::new();
         let mut stuck: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
@@ -249,7 +205,7 @@ impl Driver for InboxDriver {
             let mut taken: Vec<PathBuf> =
                 std::fs::read_dir(&claims).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| !stuck.contains(p) && kind.takes(p)).collect()).unwrap_or_default();
             taken.sort();
-            attempts.prune(&taken);
+            attempts.prune(|name| taken.iter().any(|c| c.file_name() == Some(name)));
             for f in ready {
                 match claim(&f, &claims) {
                     Ok(Some(p)) => taken.push(p),
@@ -261,7 +217,7 @@ impl Driver for InboxDriver {
                 if stop.is_shutdown() {
                     return Ok(());
                 }
-                let started = attempts.of(&f);
+                let started = attempts.of(key(&f));
                 if started >= parts.cfg.limits.max_unfinished_reads {
                     let reason =
                         format!("{}: reading it stopped the gateway {started} times (killed or crashed in the middle): set aside so that the inputs behind it go on", f.display());
@@ -272,12 +228,12 @@ impl Driver for InboxDriver {
                     if !set_aside(&f, &refused, &reason) {
                         stuck.insert(f.clone());
                     }
-                    if let Err(e) = attempts.set(&f, 0) {
+                    if let Err(e) = attempts.set(key(&f), 0) {
                         tracing::warn!(file = %f.display(), error = %e, "Could not forget the attempts of a set-aside input");
                     }
                     continue;
                 }
-                if let Err(e) = attempts.set(&f, started + 1) {
+                if let Err(e) = attempts.set(key(&f), started + 1) {
                     // Without the count a crash loop could not be stopped: do not read it.
                     tracing::error!(file = %f.display(), error = %e, "Could not count a read of the input; it stays claimed for the next poll");
                     continue;
@@ -286,7 +242,7 @@ impl Driver for InboxDriver {
                 // The read ended: its attempt is taken back, and the input forgotten
                 // unless it stays in the claims (a local failure, read again later).
                 let stays = matches!(&result, Err(e) if !e.input_fault());
-                if let Err(e) = attempts.set(&f, if stays { started } else { 0 }) {
+                if let Err(e) = attempts.set(key(&f), if stays { started } else { 0 }) {
                     tracing::warn!(file = %f.display(), error = %e, "Could not take back the attempt of a finished read");
                 }
                 match result {
@@ -352,16 +308,16 @@ mod tests {
     fn given_counted_attempts_they_should_survive_a_new_counter_and_be_forgotten_at_zero() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("claims/export.jsonl");
-        let a = Attempts { dir: dir.path().join(".attempts") };
-        assert_eq!(a.of(&f), 0);
-        a.set(&f, 1).unwrap();
-        a.set(&f, 2).unwrap();
+        let a = Attempts::new(dir.path().join(".attempts"));
+        assert_eq!(a.of(key(&f)), 0);
+        a.set(key(&f), 1).unwrap();
+        a.set(key(&f), 2).unwrap();
         // A new process reads what the last one wrote.
-        assert_eq!(Attempts { dir: dir.path().join(".attempts") }.of(&f), 2);
-        a.set(&f, 0).unwrap();
-        assert_eq!(a.of(&f), 0);
+        assert_eq!(Attempts::new(dir.path().join(".attempts")).of(key(&f)), 2);
+        a.set(key(&f), 0).unwrap();
+        assert_eq!(a.of(key(&f)), 0);
         assert_eq!(std::fs::read_dir(dir.path().join(".attempts")).unwrap().count(), 0, "nothing left behind");
-        a.set(&f, 0).unwrap();
+        a.set(key(&f), 0).unwrap();
     }
 
     #[test]

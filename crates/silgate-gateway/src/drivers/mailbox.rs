@@ -6,12 +6,17 @@
 //! its records are known to the dedup index and queue nothing, and a message recorded
 //! as processed whole (key: the PEC `identificativo` + the SHA-256 of its bytes) is
 //! only moved. A message larger than the limit is not fetched; one whose reading fails
-//! three times is set aside in `silgate-failed` (audited) so the others go on; the
-//! gateway's own failures (queue, database, disk) restart the session instead.
+//! or never finishes (`[limits] max_unfinished_reads`, 3, counted on disk by the
+//! message's SHA-256, so a crash loop on one message stops there) is set aside in
+//! `silgate-failed` (audited) so the others go on; the gateway's own failures (queue,
+//! database, disk) restart the session instead. The providers' certificates, pinned
+//! signers and CRLs are read again when one of their files changes (a refreshed CRL
+//! needs no restart).
 //! A failed session is started again by the driver supervisor (a delay doubling from
 //! one second to a minute, reset once a session lasted a minute); between polls the
 //! client IDLEs when the server can.
 
+use super::attempts::Attempts;
 use super::{Driver, Shutdown};
 use crate::Parts;
 use crate::config::{GatewayConfig, ImapConfig, ImapSecurity};
@@ -20,12 +25,12 @@ use crate::parts::today;
 use silgate_audit::{Event, Input, NewEntry};
 use silgate_source_pec::mailbox::{ImapSettings, Mailbox, Security};
 use silgate_source_pec::{PecConfig, PecMessage};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Attempts at one message before it is set aside.
-const MAX_ATTEMPTS: u32 = 3;
+/// Counts of attempts not written for this long are dropped (their message left the
+/// folder by other ways).
+const ATTEMPTS_KEPT: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Where messages the gateway cannot take go (audited), so the rest go on.
 const FAILED: &str = "silgate-failed";
@@ -36,10 +41,16 @@ pub(crate) struct PecMailbox {
     settings: ImapSettings,
     tls: Option<Arc<rustls::ClientConfig>>,
     pec: Arc<PecConfig>,
+    /// The `[pec]` table and the limits the adapter's config was built from, with the
+    /// state of its certificate files then: rebuilt when they change.
+    trust: (crate::config::PecSettings, silgate_source_tabular::Limits, Vec<FileStamp>),
     every: Duration,
-    /// Failed attempts per message UID (kept across sessions).
-    failures: HashMap<u32, u32>,
+    /// Reads started and not finished, per message (on disk).
+    attempts: Attempts,
 }
+
+/// A file's length and modification time (`None`: unreadable).
+type FileStamp = Option<(u64, std::time::SystemTime)>;
 
 impl PecMailbox {
     pub(crate) fn new(c: &ImapConfig, cfg: &GatewayConfig, every: Duration) -> Result<Self> {
@@ -57,9 +68,30 @@ impl PecMailbox {
             Some(ca) => Some(Arc::new(silgate_publish::tls_config(ca, None, None)?)),
             None => None,
         };
-        let pec = cfg.pec.as_ref().context("a pec source needs the [pec] table")?.build(cfg.limits)?;
+        let table = cfg.pec.as_ref().context("a pec source needs the [pec] table")?.clone();
+        let stamps = table.file_stamps();
+        let pec = table.build(cfg.limits)?;
         let settings = ImapSettings { host: c.host.clone(), port: c.port, security, user: c.user.clone(), password, mailbox: c.mailbox.clone(), processed: c.processed.clone() };
-        Ok(Self { settings, tls, pec, every, failures: HashMap::new() })
+        let attempts = Attempts::new(cfg.data_dir.join("pec-attempts").join(&cfg.instance));
+        Ok(Self { settings, tls, pec, trust: (table, cfg.limits, stamps), every, attempts })
+    }
+
+    /// Builds the adapter's config again when a certificate or CRL file changed; a
+    /// file that no longer reads keeps the previous trust (logged).
+    fn refresh_trust(&mut self) {
+        let (table, limits, stamps) = &mut self.trust;
+        let now = table.file_stamps();
+        if now == *stamps {
+            return;
+        }
+        match table.build(*limits) {
+            Ok(pec) => {
+                tracing::info!("PEC provider certificates, pinned signers or CRLs changed: read again");
+                self.pec = pec;
+                *stamps = now;
+            }
+            Err(e) => tracing::error!(error = %e, "PEC trust files changed and do not read: the previous ones stay in use"),
+        }
     }
 
     fn origin(&self, uid: u32) -> String {
@@ -104,6 +136,8 @@ impl PecMailbox {
         let mut mb = Mailbox::connect(self.settings.clone(), self.tls.clone()).await?;
         mb.ensure_folder(&self.settings.processed).await?;
         loop {
+            self.refresh_trust();
+            self.attempts.prune_older_than(ATTEMPTS_KEPT);
             for uid in mb.pending().await? {
                 if stop.is_shutdown() {
                     mb.logout().await;
@@ -115,26 +149,46 @@ impl PecMailbox {
                     self.set_aside(parts, &mut mb, uid, &format!("larger than {} MiB: not fetched", self.pec.max_message_bytes >> 20)).await?;
                     continue;
                 }
-                let outcome = match mb.fetch(uid).await? {
+                let max = parts.cfg.limits.max_unfinished_reads.max(1);
+                let raw = mb.fetch(uid).await?;
+                // Counted by content: a UID says nothing across UIDVALIDITY changes.
+                let name = match &raw {
+                    Some(raw) => silgate_dedup::sha256_hex(&[raw]),
+                    None => format!("uid-{uid}"),
+                };
+                let key = std::ffi::OsStr::new(&name);
+                let started = self.attempts.of(key);
+                if started >= max {
+                    let why = format!("source.poison: reading it stopped the gateway {started} times (killed or crashed in the middle)");
+                    self.set_aside(parts, &mut mb, uid, &why).await?;
+                    self.forget(key);
+                    continue;
+                }
+                // Without the count a crash loop could not be stopped: do not read it.
+                self.attempts.set(key, started + 1).map_err(|e| GatewayError::io("counting a read of a PEC message".to_string(), e))?;
+                let outcome = match raw {
                     Some(raw) => self.one(parts, uid, raw).await,
                     None => Err(GatewayError::NoBody(uid)),
                 };
                 match outcome {
                     Ok(()) => {
-                        self.failures.remove(&uid);
+                        self.forget(key);
                         mb.processed(uid).await?;
                     }
                     // The gateway's own trouble (queue, database, disk): not the
                     // message's; the session restarts later and takes it again.
-                    Err(e) if !e.input_fault() => return Err(e),
+                    Err(e) if !e.input_fault() => {
+                        if let Err(io) = self.attempts.set(key, started) {
+                            tracing::warn!(uid, error = %io, "Could not take back the attempt of a PEC message");
+                        }
+                        return Err(e);
+                    }
                     Err(e) => {
-                        let n = self.failures.entry(uid).or_insert(0);
-                        *n += 1;
-                        let n = *n;
+                        let n = started + 1;
                         tracing::error!(uid, attempt = n, error = %e, "PEC message failed");
-                        if n >= MAX_ATTEMPTS {
-                            self.failures.remove(&uid);
-                            self.set_aside(parts, &mut mb, uid, &format!("failed {MAX_ATTEMPTS} times: {e}")).await?;
+                        if n >= max {
+                            self.set_aside(parts, &mut mb, uid, &format!("failed {n} times: {e}")).await?;
+                            self.forget(key);
                         }
                     }
                 }
@@ -147,6 +201,13 @@ impl PecMailbox {
                 r = mb.wait(every) => r?,
                 _ = stop.wait() => return Ok(()),
             };
+        }
+    }
+
+    /// Forgets the attempts at a message that left the folder.
+    fn forget(&self, key: &std::ffi::OsStr) {
+        if let Err(e) = self.attempts.set(key, 0) {
+            tracing::warn!(error = %e, "Could not forget the attempts of a PEC message");
         }
     }
 

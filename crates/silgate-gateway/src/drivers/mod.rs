@@ -10,6 +10,7 @@
 //! listener that died).
 
 pub(crate) mod api;
+pub(crate) mod attempts;
 pub(crate) mod inbox;
 pub(crate) mod mailbox;
 pub(crate) mod pull;
