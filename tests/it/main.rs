@@ -10,6 +10,7 @@ mod delivery;
 mod deploy;
 mod generate;
 mod pec;
+mod pgtls;
 mod roundtrip;
 mod runtime;
 mod scale;

@@ -90,9 +90,9 @@ impl AuditLog {
     }
 
     /// Connects to PostgreSQL (`host=... user=... dbname=...` or a URL) and creates the
-    /// tables if needed.
-    pub async fn postgres(conninfo: &str) -> Result<Self, AuditError> {
-        Ok(Self::Postgres(pg::PgAudit::connect(conninfo).await?))
+    /// tables if needed; over TLS (`sslmode=require`) verified against `tls`.
+    pub async fn postgres(conninfo: &str, tls: &silgate_store::pg::PgTls) -> Result<Self, AuditError> {
+        Ok(Self::Postgres(pg::PgAudit::connect(conninfo, tls).await?))
     }
 
     /// Appends entries to `instance`'s chain in one transaction; returns them as stored.

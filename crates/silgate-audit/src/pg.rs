@@ -56,8 +56,8 @@ pub struct PgAudit {
 }
 
 impl PgAudit {
-    pub(crate) async fn connect(conninfo: &str) -> Result<Self, AuditError> {
-        let conn = PgConn::connect(conninfo, "audit").await?;
+    pub(crate) async fn connect(conninfo: &str, tls: &silgate_store::pg::PgTls) -> Result<Self, AuditError> {
+        let conn = PgConn::connect(conninfo, tls, "audit").await?;
         // Under the migration runner's advisory lock: concurrent first starts migrate once.
         silgate_store::migrate::postgres(&mut *conn.get().await?, &SCHEMA).await?;
         Ok(Self { conn: Arc::new(conn) })

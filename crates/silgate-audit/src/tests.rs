@@ -123,8 +123,8 @@ fn fastrand_name() -> String {
 #[tokio::test]
 async fn given_postgres_two_instances_and_an_edit_verify_should_name_the_entry() {
     let conninfo = pg_schema().await;
-    let a = AuditLog::postgres(&conninfo).await.unwrap();
-    let b = AuditLog::postgres(&conninfo).await.unwrap();
+    let a = AuditLog::postgres(&conninfo, &Default::default()).await.unwrap();
+    let b = AuditLog::postgres(&conninfo, &Default::default()).await.unwrap();
     a.append("gw-1", entries(3)).await.unwrap();
     b.append("gw-2", entries(3)).await.unwrap();
     b.append("gw-1", entries(2)).await.unwrap();
@@ -142,7 +142,7 @@ async fn given_postgres_two_instances_and_an_edit_verify_should_name_the_entry()
 async fn given_its_postgres_connection_killed_the_log_should_reconnect_and_keep_one_chain() {
     let conninfo = pg_schema().await;
     let app = format!("audit_reconnect_{}", fastrand_name());
-    let log = AuditLog::postgres(&format!("{conninfo} application_name={app}")).await.unwrap();
+    let log = AuditLog::postgres(&format!("{conninfo} application_name={app}"), &Default::default()).await.unwrap();
     log.append("gw-1", entries(3)).await.unwrap();
     let (admin, conn) = tokio_postgres::connect("host=127.0.0.1 user=postgres dbname=test", tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(conn);

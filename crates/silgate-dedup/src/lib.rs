@@ -176,9 +176,10 @@ impl DedupIndex {
         Ok(Self::Sqlite(SqliteDedup::open(path).await?))
     }
 
-    /// Connects to PostgreSQL and creates the tables if needed.
-    pub async fn postgres(conninfo: &str) -> Result<Self, DedupError> {
-        Ok(Self::Postgres(PgDedup::connect(conninfo).await?))
+    /// Connects to PostgreSQL and creates the tables if needed; over TLS
+    /// (`sslmode=require`) verified against `tls`.
+    pub async fn postgres(conninfo: &str, tls: &silgate_store::pg::PgTls) -> Result<Self, DedupError> {
+        Ok(Self::Postgres(PgDedup::connect(conninfo, tls).await?))
     }
 
     /// Judges a batch of offers (read only: nothing is recorded until

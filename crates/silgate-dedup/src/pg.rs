@@ -47,8 +47,8 @@ pub struct PgDedup {
 }
 
 impl PgDedup {
-    pub(crate) async fn connect(conninfo: &str) -> Result<Self, DedupError> {
-        let conn = PgConn::connect(conninfo, "dedup").await.map_err(pg)?;
+    pub(crate) async fn connect(conninfo: &str, tls: &silgate_store::pg::PgTls) -> Result<Self, DedupError> {
+        let conn = PgConn::connect(conninfo, tls, "dedup").await.map_err(pg)?;
         // Under the migration runner's advisory lock: concurrent first starts migrate once.
         silgate_store::migrate::postgres(&mut *conn.get().await.map_err(pg)?, &SCHEMA).await?;
         Ok(Self { conn: Arc::new(conn) })

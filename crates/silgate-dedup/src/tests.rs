@@ -57,7 +57,7 @@ async fn given_offers_the_postgres_index_should_tell_new_known_and_unchanged() {
     tokio::spawn(conn);
     client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
     let url = format!("host=127.0.0.1 user=postgres dbname=test options='-c search_path={schema}'");
-    index_behaves(DedupIndex::postgres(&url).await.unwrap()).await;
+    index_behaves(DedupIndex::postgres(&url, &Default::default()).await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -68,7 +68,7 @@ async fn given_its_postgres_connection_killed_the_index_should_reconnect_on_the_
     tokio::spawn(conn);
     admin.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
     let url = format!("host=127.0.0.1 user=postgres dbname=test application_name={schema} options='-c search_path={schema}'");
-    let index = DedupIndex::postgres(&url).await.unwrap();
+    let index = DedupIndex::postgres(&url, &Default::default()).await.unwrap();
     assert!(!index.input_seen("before").await.unwrap());
     // What a PostgreSQL restart does to the gateway's session.
     let killed = admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", &[&schema]).await.unwrap();

@@ -119,6 +119,11 @@ pub struct QueueConfig {
     /// RabbitMQ: prefetch. (default: 64)
     #[serde(default = "default_prefetch")]
     pub prefetch: u16,
+    /// RabbitMQ with an `amqps://` URI: a PEM file of the CA certificates the broker's
+    /// certificate must chain to (relative to the config file; default: the system's
+    /// roots).
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
 }
 
 impl Default for QueueConfig {
@@ -131,6 +136,7 @@ impl Default for QueueConfig {
             uri: None,
             name: default_queue_name(),
             prefetch: default_prefetch(),
+            ca: None,
         }
     }
 }
@@ -172,9 +178,25 @@ pub struct StoreConfig {
     /// SQLite file (relative to data_dir). (default: audit.db / dedup.db)
     #[serde(default)]
     pub path: Option<PathBuf>,
-    /// PostgreSQL connection string (required for postgres).
+    /// PostgreSQL connection string (required for postgres). With `sslmode=require`
+    /// the connection is TLS, the server's certificate and name verified.
     #[serde(default)]
     pub url: Option<String>,
+    /// With `sslmode=require`: a PEM file of the CA certificates the database's
+    /// certificate must chain to (relative to the config file; default: the system's
+    /// roots).
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+}
+
+impl StoreConfig {
+    /// The TLS roots for its PostgreSQL connection.
+    fn pg_tls(&self, key: &str) -> Result<silgate_store::pg::PgTls> {
+        match &self.ca {
+            Some(ca) => silgate_store::pg::PgTls::from_pem_file(ca).map_err(|e| GatewayError::config(format!("{key}.ca: {e}"))),
+            None => Ok(silgate_store::pg::PgTls::default()),
+        }
+    }
 }
 
 /// The kinds of input the gateway reads.
@@ -597,12 +619,19 @@ fn check_region(region: &str, region_name: &str, p: &mut Problems) {
     }
 }
 
-fn check_queue(q: &QueueConfig, p: &mut Problems) {
+fn check_queue(q: &QueueConfig, files: Files, p: &mut Problems) {
     if q.backend == QueueBackend::Sqlite && q.visibility_timeout_secs < 2 {
         p.push("queue.visibility_timeout_secs", "at least 2: a lease is renewed at half of it");
     }
     if q.backend == QueueBackend::Rabbitmq && q.uri.is_none() {
         p.push("queue.uri", "required for the rabbitmq backend");
+    }
+    if let Some(ca) = &q.ca {
+        if q.uri.as_deref().is_some_and(|u| u.starts_with("amqps://")) {
+            p.file(files, ca, "queue.ca");
+        } else {
+            p.push("queue.ca", "used only with an amqps:// queue.uri (TLS to the broker)");
+        }
     }
 }
 
@@ -627,9 +656,12 @@ fn check_delivery(d: &RetryConfig, p: &mut Problems) {
     }
 }
 
-fn check_store(s: &StoreConfig, name: &str, p: &mut Problems) {
+fn check_store(s: &StoreConfig, name: &str, files: Files, p: &mut Problems) {
     if s.backend == StoreBackend::Postgres && s.url.is_none() {
         p.push(format!("{name}.url"), "required for the postgres backend");
+    }
+    if let Some(ca) = &s.ca {
+        p.file(files, ca, format!("{name}.ca"));
     }
 }
 
@@ -843,6 +875,9 @@ impl GatewayConfig {
     pub fn resolve(&mut self, base: PathBuf) {
         self.normalize_region();
         self.data_dir = abs(&base, &self.data_dir);
+        for ca in [&mut self.queue.ca, &mut self.audit.ca, &mut self.dedup.ca].into_iter().flatten() {
+            *ca = abs(&base, ca);
+        }
         resolve_node(&mut self.node, &base);
         if let Some(a) = self.api.as_mut() {
             resolve_api(a, &base);
@@ -861,11 +896,11 @@ impl GatewayConfig {
     pub fn validate(&self, files: Files) -> Vec<Problem> {
         let mut p = Problems(Vec::new());
         check_region(&self.region, &self.region_name, &mut p);
-        check_queue(&self.queue, &mut p);
+        check_queue(&self.queue, files, &mut p);
         check_delivery(&self.delivery, &mut p);
         check_limits(&self.limits, &mut p);
-        check_store(&self.audit, "audit", &mut p);
-        check_store(&self.dedup, "dedup", &mut p);
+        check_store(&self.audit, "audit", files, &mut p);
+        check_store(&self.dedup, "dedup", files, &mut p);
         check_node(&self.node, files, &mut p);
         if let Some(pec) = &self.pec {
             check_pec(pec, files, &mut p);
@@ -913,6 +948,9 @@ impl GatewayConfig {
                 let mut c = RabbitConfig::new(uri);
                 c.queue.clone_from(&self.queue.name);
                 c.prefetch = self.queue.prefetch;
+                if let Some(ca) = &self.queue.ca {
+                    c.ca_pem = Some(std::fs::read_to_string(ca).map_err(|e| GatewayError::io(format!("queue.ca: reading {}", ca.display()), e))?);
+                }
                 AnyQueue::Rabbit(RabbitQueue::connect(c).await?)
             }
         })
@@ -922,7 +960,9 @@ impl GatewayConfig {
     pub async fn open_audit(&self) -> Result<AuditLog> {
         Ok(match self.audit.backend {
             StoreBackend::Sqlite => AuditLog::sqlite(&self.in_data(self.audit.path.as_deref().unwrap_or(Path::new("audit.db")))).await?,
-            StoreBackend::Postgres => AuditLog::postgres(self.audit.url.as_deref().context("audit.url is required for the postgres backend")?).await?,
+            StoreBackend::Postgres => {
+                AuditLog::postgres(self.audit.url.as_deref().context("audit.url is required for the postgres backend")?, &self.audit.pg_tls("audit")?).await?
+            }
         })
     }
 
@@ -930,7 +970,9 @@ impl GatewayConfig {
     pub async fn open_dedup(&self) -> Result<DedupIndex> {
         Ok(match self.dedup.backend {
             StoreBackend::Sqlite => DedupIndex::open(&self.in_data(self.dedup.path.as_deref().unwrap_or(Path::new("dedup.db")))).await?,
-            StoreBackend::Postgres => DedupIndex::postgres(self.dedup.url.as_deref().context("dedup.url is required for the postgres backend")?).await?,
+            StoreBackend::Postgres => {
+                DedupIndex::postgres(self.dedup.url.as_deref().context("dedup.url is required for the postgres backend")?, &self.dedup.pg_tls("dedup")?).await?
+            }
         })
     }
 }
@@ -992,12 +1034,18 @@ pub fn check_file(path: &Path, files: Files) -> Vec<Problem> {
     }
     let _ = section::<PathBuf>(root.get("data_dir"), "data_dir", &mut p);
     let _ = section::<usize>(root.get("batch"), "batch", &mut p);
-    if let Some(q) = section::<QueueConfig>(root.get("queue"), "queue", &mut p) {
-        check_queue(&q, &mut p);
+    if let Some(mut q) = section::<QueueConfig>(root.get("queue"), "queue", &mut p) {
+        if let Some(ca) = q.ca.as_mut() {
+            *ca = abs(base, ca);
+        }
+        check_queue(&q, files, &mut p);
     }
     for name in ["audit", "dedup"] {
-        if let Some(s) = section::<StoreConfig>(root.get(name), name, &mut p) {
-            check_store(&s, name, &mut p);
+        if let Some(mut s) = section::<StoreConfig>(root.get(name), name, &mut p) {
+            if let Some(ca) = s.ca.as_mut() {
+                *ca = abs(base, ca);
+            }
+            check_store(&s, name, files, &mut p);
         }
     }
     if let Some(mut n) = section::<ClientConfig>(root.get("node"), "node", &mut p) {

@@ -112,6 +112,10 @@ pub struct NodeConfig {
     /// A PostgreSQL connection string: when set, documents are stored there instead.
     #[serde(default)]
     pub postgres: Option<String>,
+    /// With `postgres` and `sslmode=require`: a PEM file of the CA certificates the
+    /// database's certificate must chain to (default: the system's roots).
+    #[serde(default)]
+    pub postgres_ca: Option<PathBuf>,
     /// The eGov `Servizio` the node publishes.
     #[serde(default = "default_service")]
     pub service: String,
@@ -156,6 +160,7 @@ impl NodeConfig {
             tls: None,
             store,
             postgres: None,
+            postgres_ca: None,
             service: default_service(),
             dashboard_listen: None,
             admin: false,

@@ -533,7 +533,13 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
     let xsd = XsdValidator::shared().map_err(|e| NodeError::Validator(e.to_string()))?;
     let tables = CodeTables::embedded();
     let store = match &cfg.postgres {
-        Some(url) => Store::Postgres(crate::store_pg::PgStore::connect(url).await?),
+        Some(url) => {
+            let tls = match &cfg.postgres_ca {
+                Some(ca) => silgate_store::pg::PgTls::from_pem_file(ca).map_err(|e| NodeError::Tls(format!("postgres_ca: {e}")))?,
+                None => silgate_store::pg::PgTls::default(),
+            };
+            Store::Postgres(crate::store_pg::PgStore::connect(url, &tls).await?)
+        }
         None => Store::Sqlite(crate::store::SqliteStore::open(&cfg.store)?),
     };
     let listener = tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| NodeError::Io(format!("binding {}: {e}", cfg.listen)))?;

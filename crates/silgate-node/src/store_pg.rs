@@ -55,10 +55,10 @@ pub(crate) struct PgStore {
 }
 
 impl PgStore {
-    pub(crate) async fn connect(conninfo: &str) -> Result<Self, NodeError> {
+    pub(crate) async fn connect(conninfo: &str, tls: &silgate_store::pg::PgTls) -> Result<Self, NodeError> {
         // A connection that comes back after the server restarts; migrated under the
         // runner's advisory lock (concurrent first starts migrate once).
-        let conn = PgConn::connect(conninfo, "node").await.map_err(pg)?;
+        let conn = PgConn::connect(conninfo, tls, "node").await.map_err(pg)?;
         silgate_store::migrate::postgres(&mut *conn.get().await.map_err(pg)?, &SCHEMA).await.map_err(|e| NodeError::Io(e.to_string()))?;
         Ok(Self { client: Arc::new(conn) })
     }

@@ -147,6 +147,10 @@ impl NodeClient {
             .timeout(Duration::from_secs(cfg.timeout_secs))
             .connect_timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(64)
+            // Shorter than a server's usual idle limit (the reference node's is 15 s):
+            // a kept connection is dropped here before the server closes it under a
+            // request.
+            .pool_idle_timeout(Duration::from_secs(10))
             .http1_only()
             .redirect(reqwest::redirect::Policy::none());
         if cfg.url.starts_with("https://") {

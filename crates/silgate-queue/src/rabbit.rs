@@ -52,13 +52,17 @@ pub struct RabbitConfig {
     pub delivery_limit: i64,
     /// How long calls keep reconnecting before they fail.
     pub reconnect_for: Duration,
+    /// With an `amqps://` URI: PEM CA certificates the broker's certificate must chain
+    /// to (the system's roots when `None`). The broker's name is checked against the
+    /// URI's host.
+    pub ca_pem: Option<String>,
 }
 
 impl RabbitConfig {
     /// Defaults for `uri`: queue `silgate.records`, prefetch 64, delivery limit 50,
     /// reconnect for 5 minutes.
     pub fn new(uri: impl Into<String>) -> Self {
-        Self { uri: uri.into(), queue: "silgate.records".into(), prefetch: 64, delivery_limit: 50, reconnect_for: Duration::from_secs(300) }
+        Self { uri: uri.into(), queue: "silgate.records".into(), prefetch: 64, delivery_limit: 50, reconnect_for: Duration::from_secs(300), ca_pem: None }
     }
 
     fn dlx(&self) -> String {
@@ -169,7 +173,10 @@ impl RabbitQueue {
 
     async fn open(&self) -> Result<Link, lapin::Error> {
         let cfg = &self.cfg;
-        let connection = Connection::connect(&cfg.uri, ConnectionProperties::default().with_connection_name("silgate".into())).await?;
+        let properties = ConnectionProperties::default().with_connection_name("silgate".into());
+        // amqps:// is TLS (rustls), verified against `ca_pem` or the system's roots.
+        let tls = lapin::tcp::OwnedTLSConfig { identity: None, cert_chain: cfg.ca_pem.clone() };
+        let connection = lapin::DefaultConnectionBuilder::new()?.with_uri_str(cfg.uri.clone()).with_properties(properties).with_tls_config(tls).connect().await?;
         let publish = connection.create_channel().await?;
         publish.confirm_select(ConfirmSelectOptions::default()).await?;
         let durable = ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() };

@@ -148,3 +148,26 @@ async fn given_a_closed_connection_unacked_leases_should_be_redelivered() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn given_an_amqps_uri_the_connection_should_be_tls_and_fail_against_a_plain_broker() {
+    within_a_minute(async {
+        // The machine's broker speaks plain AMQP on 5672: a TLS client must fail its
+        // handshake there, never fall back to a plain connection.
+        let mut c = cfg("amqps");
+        c.uri = "amqps://guest:guest@127.0.0.1:5672/silgate-test".into();
+        c.reconnect_for = Duration::from_secs(1);
+        let started = std::time::Instant::now();
+        let e = RabbitQueue::connect(c).await.expect_err("a TLS handshake with a plain AMQP port");
+        assert!(started.elapsed() < Duration::from_secs(30), "{e}");
+        let text = e.to_string().to_lowercase();
+        assert!(text.contains("tls") || text.contains("handshake") || text.contains("certificate") || text.contains("corrupt") || text.contains("invalid"), "{e}");
+        // A CA that does not parse is refused before anything is sent.
+        let mut bad = cfg("amqps-bad-ca");
+        bad.uri = "amqps://guest:guest@127.0.0.1:5672/silgate-test".into();
+        bad.ca_pem = Some("not a certificate".into());
+        bad.reconnect_for = Duration::from_secs(1);
+        assert!(RabbitQueue::connect(bad).await.is_err());
+    })
+    .await;
+}

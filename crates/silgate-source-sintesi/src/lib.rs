@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod guard;
 mod map;
 mod tree;
 
@@ -36,62 +37,31 @@ pub const NAMESPACE: &str = "urn:silgate:sintesi:export:1";
 /// Largest size of one record's text and attributes.
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
 
-/// Longest run of bytes without a `<` (one text node or attribute value, or a comment
-/// or CDATA section without one) before the feed is refused: quick-xml holds a whole
-/// event in memory, so an endless text node must be stopped before it is read whole.
+/// Longest XML event (a text node, a tag with its attributes, a comment, a CDATA
+/// section, a processing instruction) before the feed is refused as
+/// `limit.xml_event_bytes`: quick-xml holds a whole event in memory, so an endless one
+/// must be stopped before it is read whole (see `guard`).
 pub const MAX_RUN_BYTES: u64 = 64 << 20;
-
-/// The input under the parser: counts the bytes consumed since the last `<` and fails
-/// the next read once they pass [`MAX_RUN_BYTES`].
-struct Guard<R> {
-    inner: R,
-    run: u64,
-}
-
-impl<R: BufRead> std::io::Read for Guard<R> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let n = {
-            let buf = self.fill_buf()?;
-            let n = buf.len().min(out.len());
-            out[..n].copy_from_slice(&buf[..n]);
-            n
-        };
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl<R: BufRead> BufRead for Guard<R> {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        if self.run > MAX_RUN_BYTES {
-            return Err(std::io::Error::other(format!("more than {} MiB of text without markup: not a Sintesi feed", MAX_RUN_BYTES >> 20)));
-        }
-        self.inner.fill_buf()
-    }
-
-    fn consume(&mut self, amt: usize) {
-        if let Ok(buf) = self.inner.fill_buf() {
-            let seen = &buf[..amt.min(buf.len())];
-            match seen.iter().rposition(|b| *b == b'<') {
-                Some(i) => self.run = (seen.len() - i - 1) as u64,
-                None => self.run += seen.len() as u64,
-            }
-        }
-        self.inner.consume(amt);
-    }
-}
 
 /// A Sintesi feed over any buffered reader.
 #[derive(Debug)]
 pub struct Sintesi<R> {
     input: R,
     origin: String,
+    max_event_bytes: u64,
 }
 
 impl<R: BufRead> Sintesi<R> {
     /// A feed read from `input`; `origin` (file or URL) goes into provenance.
     pub fn new(input: R, origin: impl Into<String>) -> Self {
-        Self { input, origin: origin.into() }
+        Self { input, origin: origin.into(), max_event_bytes: MAX_RUN_BYTES }
+    }
+
+    /// The longest XML event taken (default [`MAX_RUN_BYTES`]).
+    #[must_use]
+    pub fn with_max_event_bytes(mut self, n: u64) -> Self {
+        self.max_event_bytes = n;
+        self
     }
 }
 
@@ -115,7 +85,7 @@ impl<R: BufRead> Source for Sintesi<R> {
 
     fn read(&mut self, emit: &mut Emit<'_>) -> Result<ReadSummary, SourceError> {
         let origin = self.origin.clone();
-        let mut reader = Reader::from_reader(Guard { inner: &mut self.input, run: 0 });
+        let mut reader = Reader::from_reader(guard::Guard::new(&mut self.input, self.max_event_bytes));
         reader.config_mut().trim_text(false);
         let mut buf = Vec::new();
         let mut sum = ReadSummary::default();
@@ -124,8 +94,13 @@ impl<R: BufRead> Source for Sintesi<R> {
         let mut others: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
         let mut closed = false;
         let mut watermark: Option<(time::PrimitiveDateTime, String)> = None;
-        let malformed =
-            |reader: &Reader<Guard<&mut R>>, e: &dyn std::fmt::Display| SourceError::format(&origin, format!("not well-formed XML at byte {}: {e}", reader.error_position()));
+        let malformed = |reader: &Reader<guard::Guard<&mut R>>, e: &dyn std::fmt::Display| {
+            if reader.get_ref().tripped {
+                SourceError::limit(&origin, "limit.xml_event_bytes", format!("at byte {}: {e}", reader.buffer_position()))
+            } else {
+                SourceError::format(&origin, format!("not well-formed XML at byte {}: {e}", reader.error_position()))
+            }
+        };
         loop {
             buf.clear();
             let ev = reader.read_event_into(&mut buf).map_err(|e| malformed(&reader, &e))?;
@@ -177,7 +152,13 @@ impl<R: BufRead> Source for Sintesi<R> {
                         }
                     };
                     let start = s.into_owned();
-                    let el = tree::read_element(&mut reader, &start, &mut buf).map_err(|e| SourceError::format(&origin, format!("{xpath}: {e}")))?;
+                    let el = tree::read_element(&mut reader, &start, &mut buf).map_err(|e| {
+                        if reader.get_ref().tripped {
+                            SourceError::limit(&origin, "limit.xml_event_bytes", format!("{xpath}: {e}"))
+                        } else {
+                            SourceError::format(&origin, format!("{xpath}: {e}"))
+                        }
+                    })?;
                     let mut prov = Provenance::new(SourceSystem::Sintesi, &origin, Position::XPath(xpath.clone()));
                     prov.cpi = header.as_ref().map(|h| h.cpi.clone()).unwrap_or_default();
                     let item = match el {

@@ -92,25 +92,37 @@ fn given_a_feed_cut_after_a_record_or_with_content_after_the_root_it_should_be_a
     assert_eq!(r.unwrap().records, 0);
 }
 
-#[test]
-fn given_an_endless_text_node_the_reader_should_stop_without_holding_it() {
-    struct Endless(u64);
-    impl std::io::Read for Endless {
-        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-            let head = b"<SintesiExport xmlns=\"urn:silgate:sintesi:export:1\" cpi=\"C\"><Lavoratore><Note>";
-            let n = out.len();
-            for (i, b) in out.iter_mut().enumerate() {
-                let at = self.0 + i as u64;
-                *b = if (at as usize) < head.len() { head[at as usize] } else { b'x' };
-            }
-            self.0 += n as u64;
-            Ok(n)
+/// An endless input: `head`, then `fill` for ever.
+struct Endless {
+    head: &'static [u8],
+    fill: u8,
+    at: u64,
+}
+
+impl std::io::Read for Endless {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        for (i, b) in out.iter_mut().enumerate() {
+            let at = usize::try_from(self.at).unwrap() + i;
+            *b = self.head.get(at).copied().unwrap_or(self.fill);
         }
+        self.at += out.len() as u64;
+        Ok(out.len())
     }
-    let mut n = 0;
-    let r = Sintesi::new(std::io::BufReader::new(Endless(0)), "endless").read(&mut |_| {
-        n += 1;
-        ControlFlow::Continue(())
-    });
-    assert!(r.unwrap_err().to_string().contains("without markup"));
+}
+
+#[test]
+fn given_an_endless_text_node_comment_cdata_or_attribute_the_reader_should_stop_without_holding_it() {
+    // A text node, and markup that never ends although full of `<` (which a guard that
+    // reset at every `<` let through, buffered whole).
+    for (head, fill) in [
+        (&b"<SintesiExport xmlns=\"urn:silgate:sintesi:export:1\" cpi=\"C\"><Lavoratore><Note>"[..], b'x'),
+        (&b"<SintesiExport xmlns=\"urn:silgate:sintesi:export:1\" cpi=\"C\"><!--"[..], b'<'),
+        (&b"<SintesiExport xmlns=\"urn:silgate:sintesi:export:1\" cpi=\"C\"><Lavoratore><Note><![CDATA["[..], b'<'),
+        (&b"<SintesiExport xmlns=\"urn:silgate:sintesi:export:1\" cpi=\"C\"><Lavoratore id=\""[..], b'>'),
+    ] {
+        let mut feed = Sintesi::new(std::io::BufReader::new(Endless { head, fill, at: 0 }), "endless").with_max_event_bytes(4 << 20);
+        let e = feed.read(&mut |_| ControlFlow::Continue(())).unwrap_err();
+        assert_eq!(e.as_code(), "limit.xml_event_bytes", "{}: {e}", String::from_utf8_lossy(head));
+        assert!(e.to_string().contains("longer than 4 MiB"), "{e}");
+    }
 }

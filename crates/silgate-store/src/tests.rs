@@ -84,7 +84,7 @@ async fn given_postgres_the_runner_should_migrate_once_and_refuse_a_store_too_ne
     let schema = format!("store_test_{}", std::process::id());
     admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await.unwrap();
     let url = format!("host=127.0.0.1 user=postgres dbname=test options='-c search_path={schema}'");
-    let pg = crate::pg::PgConn::connect(&url, "test").await.unwrap();
+    let pg = crate::pg::PgConn::connect(&url, &crate::pg::PgTls::default(), "test").await.unwrap();
     {
         let mut c = pg.get().await.unwrap();
         assert_eq!(migrate::postgres(&mut c, &TWO).await.unwrap(), migrate::Outcome { from: 0, to: 2 });
