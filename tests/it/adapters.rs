@@ -355,6 +355,63 @@ fn given_a_sintesi_server_run_should_pull_incrementally_from_the_persisted_water
 }
 
 #[test]
+fn given_a_pulled_feed_that_never_reads_it_should_be_set_aside_after_three_tries_and_the_next_one_pulled() {
+    use crate::delivery::{certs, gateway, node, run, totals, wait_for};
+    use std::io::BufRead;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    let srv = dir.path().join("srv");
+    std::fs::create_dir_all(&srv).unwrap();
+    let good = generate::sintesi(&generate::valid(3, 0));
+    // The first feed the server gives is cut in the middle of a record: not well-formed.
+    std::fs::write(srv.join("broken.xml"), &good.as_bytes()[..good.len() / 2]).unwrap();
+    std::fs::write(srv.join("good.xml"), &good).unwrap();
+    std::fs::write(srv.join("feeds.json"), r#"{"": "broken.xml"}"#).unwrap();
+    let mut server = std::process::Command::new("python3")
+        .arg(root().join("tests/fixtures/peers/sintesi_server.py"))
+        .arg(&srv)
+        .arg(pki.join("node.pem"))
+        .arg(pki.join("node.key"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port = line.trim().strip_prefix("port ").unwrap().to_string();
+    let extra =
+        format!("[[sources]]\nkind = \"sintesi\"\nurl = \"https://127.0.0.1:{port}/\"\ncpi = \"{}\"\nca = \"{}\"\npoll_secs = 1\n", generate::CPI, pki.join("ca.pem").display());
+    let cfg = gateway(dir.path(), &pki, &base, &extra);
+    let gw = run(&cfg);
+    let refused = dir.path().join("data/refused");
+    let set_aside = || std::fs::read_dir(&refused).map(|rd| rd.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().ends_with(".xml")).count()).unwrap_or(0);
+    wait_for("the broken feed set aside", Duration::from_secs(90), || set_aside() == 1);
+    let pulls = || std::fs::read_to_string(srv.join("requests.log")).map(|l| l.lines().count()).unwrap_or(0);
+    let seen = pulls();
+    assert!(seen >= 3, "set aside at the third failed read: {seen}");
+    // Pulled again, the same feed is not read, and not audited again.
+    wait_for("two more pulls", Duration::from_secs(30), || pulls() >= seen + 2);
+    // The Sintesi side serves a good feed: it is read and delivered.
+    std::fs::write(srv.join("feeds.json"), r#"{"": "good.xml"}"#).unwrap();
+    wait_for("the good feed's workers at the node", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 3);
+    assert_eq!(gw.term(), 0);
+    let _ = server.kill();
+    let _ = server.wait();
+    let reason = std::fs::read_dir(&refused).unwrap().filter_map(Result::ok).find(|e| e.file_name().to_string_lossy().ends_with(".reason.txt")).unwrap();
+    let reason = std::fs::read_to_string(reason.path()).unwrap();
+    assert!(reason.contains("failed 3 times") && reason.contains("the feed ends inside a record"), "{reason}");
+    let db = rusqlite::Connection::open(dir.path().join("data/audit.db")).unwrap();
+    let poison: i64 = db.query_row("SELECT count(*) FROM audit WHERE detail LIKE 'rule=source.poison%'", [], |r| r.get(0)).unwrap();
+    assert_eq!(poison, 1, "audited once");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("data/pull-attempts/gw")).map(|rd| rd.count()).unwrap_or(0),
+        1,
+        "the broken feed's count is kept (so it is not read again); the good one's is gone"
+    );
+}
+
+#[test]
 fn given_a_record_closed_after_it_was_sent_the_closure_should_name_the_code_that_was_sent() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("gw.toml");

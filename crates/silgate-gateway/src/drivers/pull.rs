@@ -7,7 +7,14 @@
 //! (write then rename: a crash leaves the old one). A crash before that re-pulls the
 //! same records next time, and the dedup index makes them cost nothing; a crash after
 //! it loses nothing, because everything up to the watermark is queued.
+//!
+//! A feed whose reading failed or never finished `[limits] max_unfinished_reads` times
+//! (counted on disk by its SHA-256 in `data_dir/pull-attempts/<instance>/`, so a crash
+//! loop on one feed stops) is set aside in `data_dir/refused/` with its reason, audited
+//! once as `source.poison`, and not read again: the same feed pulled again is only
+//! noted; the watermark stays until the Sintesi side serves another one.
 
+use super::attempts::Attempts;
 use super::{Driver, Shutdown};
 use crate::Parts;
 use crate::config::SourceConfig;
@@ -78,9 +85,41 @@ impl SintesiPull {
         }
         tmp.flush().context("writing the pulled feed")?;
         let origin = format!("{endpoint}?cpi={}&dal={wm}", self.cpi);
+        let hash = file_sha256(tmp.path()).context("reading the pulled feed")?;
+        let key = std::ffi::OsStr::new(&hash);
+        let attempts = Attempts::new(parts.cfg.data_dir.join("pull-attempts").join(&parts.cfg.instance));
+        let max = parts.cfg.limits.max_unfinished_reads.max(1);
+        let started = attempts.of(key);
+        if started >= max {
+            self.set_aside(parts, tmp, &hash, &origin, &format!("reading it failed or stopped the gateway {started} times")).await?;
+            return Ok(0);
+        }
+        // Without the count a crash loop could not be stopped: do not read it.
+        attempts.set(key, started + 1).map_err(|e| GatewayError::io("counting a read of a pulled feed".to_string(), e))?;
         let file = std::fs::File::open(tmp.path()).context("reading the pulled feed")?;
-        let src = silgate_source_sintesi::Sintesi::new(std::io::BufReader::with_capacity(256 * 1024, file), origin);
-        let (summary, read) = parts.ingest_source(Box::new(src), crate::parts::today()).await?;
+        let src = silgate_source_sintesi::Sintesi::new(std::io::BufReader::with_capacity(256 * 1024, file), origin.clone());
+        let (summary, read) = match parts.ingest_source(Box::new(src), crate::parts::today()).await {
+            Ok(done) => {
+                if let Err(e) = attempts.set(key, 0) {
+                    tracing::warn!(error = %e, "Could not forget the attempts of a pulled feed");
+                }
+                done
+            }
+            // The gateway's own trouble: not the feed's; the attempt is taken back.
+            Err(e) if !e.input_fault() => {
+                if let Err(io) = attempts.set(key, started) {
+                    tracing::warn!(error = %io, "Could not take back the attempt of a pulled feed");
+                }
+                return Err(e);
+            }
+            // The count stays: at the limit the same feed is set aside, unread.
+            Err(e) => {
+                if started + 1 >= max {
+                    self.set_aside(parts, tmp, &hash, &origin, &format!("reading it failed {max} times: {e}")).await?;
+                }
+                return Err(e);
+            }
+        };
         tracing::info!(cpi = %self.cpi, records = summary.records, queued = summary.queued, unchanged = summary.unchanged, rejected = summary.rejected, "sintesi feed pulled");
         if let Some(new) = read.watermark {
             let newer = match (new.parse::<silgate_core::Timestamp>(), wm.parse::<silgate_core::Timestamp>()) {
@@ -101,6 +140,44 @@ impl SintesiPull {
             }
         }
         Ok(read.records + read.rejected)
+    }
+}
+
+impl SintesiPull {
+    /// Keeps a feed that cannot be read in `refused/` (named by its hash) with its
+    /// reason, audited the first time; the same feed again is only logged.
+    async fn set_aside(&self, parts: &Parts, feed: tempfile::NamedTempFile, hash: &str, origin: &str, why: &str) -> Result<()> {
+        let refused = parts.cfg.data_dir.join("refused");
+        let target = refused.join(format!("sintesi-{hash}.xml"));
+        if target.exists() {
+            tracing::warn!(cpi = %self.cpi, "The pulled feed is the one set aside before: not read");
+            return Ok(());
+        }
+        tracing::error!(cpi = %self.cpi, reason = %why, "Pulled feed set aside: the pulls behind it wait for another feed");
+        let note = format!("{why}: set aside, not read again");
+        let refusal = silgate_audit::Event::Rejected { rule: "source.poison".into(), at: Some(origin.to_string()), note: Some(note.clone()) };
+        parts.audit.record(vec![silgate_audit::NewEntry::now(refusal, None, None, Some(&self.cpi))]).await?;
+        std::fs::create_dir_all(&refused).with_context(|| format!("creating {}", refused.display()))?;
+        feed.persist(&target).map_err(|e| GatewayError::io(format!("keeping the feed in {}", refused.display()), e.error))?;
+        std::fs::write(refused.join(format!("sintesi-{hash}.xml.reason.txt")), format!("{origin}\n{note}\n"))
+            .with_context(|| "writing the reason of a set-aside feed".to_string())?;
+        Ok(())
+    }
+}
+
+/// The SHA-256 of a file, read in blocks.
+fn file_sha256(path: &std::path::Path) -> std::io::Result<String> {
+    use sha2::Digest as _;
+    use std::io::Read as _;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hex::encode(h.finalize()));
+        }
+        h.update(&buf[..n]);
     }
 }
 
