@@ -818,3 +818,37 @@ fn given_a_message_whose_reads_never_finished_the_mailbox_should_set_it_aside_an
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[test]
+fn given_a_refreshed_crl_the_mailbox_should_refuse_a_signer_revoked_since_without_a_restart() {
+    use crate::delivery::{certs, node, run, totals, wait_for};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    let dovecot = Dovecot::start(&pki);
+    let good = provider("Gestore");
+    let cfg = mailbox_gateway(dir.path(), &pki, &base, &dovecot, &good);
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("signers = [\"provider-signer.pem\"]\n", "signers = [\"provider-signer.pem\"]\ncrls = [\"crl.pem\"]\n");
+    assert!(text.contains("crls = "), "{text}");
+    std::fs::write(&cfg, text).unwrap();
+    std::fs::write(dir.path().join("crl.pem"), good.crl(&[], (2099, 1, 1))).unwrap();
+    let nat = national_docs(dir.path(), &[95, 96]);
+    let msg = |id: &str, doc: &[u8]| {
+        envelope(&good, "X-Trasporto: posta-certificata", &daticert("posta-certificata", CPI_ADDR, id), Some(&postacert(CPI_ADDR, &[("cv.xml", "application/xml", doc.to_vec())])))
+    };
+    let gw = run(&cfg);
+    dovecot.append("INBOX", &[msg("id-before", &nat[0])]);
+    wait_for("the first CV at the node", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 1);
+    // The provider's CA revokes its signing certificate (serial 1); the operator's job
+    // drops the new CRL in place. The gateway keeps running.
+    std::fs::write(dir.path().join("crl.pem"), good.crl(&[1], (2099, 1, 1))).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    dovecot.append("INBOX", &[msg("id-after", &nat[1])]);
+    wait_for("the second message processed", Duration::from_secs(60), || dovecot.count("silgate-processed") == 2);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(gw.term(), 0);
+    assert_eq!(totals(&base, &pki, "accepted"), 1, "nothing signed by the revoked certificate delivered");
+    let q = std::fs::read_to_string(dir.path().join("data/quarantine.jsonl")).unwrap();
+    assert!(q.contains("pec.untrusted") && q.contains("certificate revoked"), "{q}");
+}
