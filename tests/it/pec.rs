@@ -752,7 +752,7 @@ fn given_signers_expired_not_yet_valid_misused_unpinned_or_revoked_each_message_
         let (code, err) = translate(&cfg, &out, &files[..1]);
         assert_eq!(code, 0, "{err}");
         let q = std::fs::read_to_string(out.join("quarantine.jsonl")).unwrap();
-        assert!(q.contains("pec.untrusted") && q.contains(why), "want '{why}': {q}");
+        assert!(q.contains("\"rule\":\"pec.crl\"") && q.contains(why), "want '{why}': {q}");
     }
 
     // No pinned signers: the configuration is refused, naming the key.
@@ -832,13 +832,19 @@ fn given_a_refreshed_crl_the_mailbox_should_refuse_a_signer_revoked_since_withou
     let text = std::fs::read_to_string(&cfg).unwrap().replace("signers = [\"provider-signer.pem\"]\n", "signers = [\"provider-signer.pem\"]\ncrls = [\"crl.pem\"]\n");
     assert!(text.contains("crls = "), "{text}");
     std::fs::write(&cfg, text).unwrap();
-    std::fs::write(dir.path().join("crl.pem"), good.crl(&[], (2099, 1, 1))).unwrap();
+    // The CRL the operator has is past its next update: a message waits in the folder.
+    std::fs::write(dir.path().join("crl.pem"), good.crl(&[], (2021, 1, 1))).unwrap();
     let nat = national_docs(dir.path(), &[95, 96]);
     let msg = |id: &str, doc: &[u8]| {
         envelope(&good, "X-Trasporto: posta-certificata", &daticert("posta-certificata", CPI_ADDR, id), Some(&postacert(CPI_ADDR, &[("cv.xml", "application/xml", doc.to_vec())])))
     };
     let gw = run(&cfg);
     dovecot.append("INBOX", &[msg("id-before", &nat[0])]);
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!((dovecot.count("INBOX"), dovecot.count("silgate-processed"), dovecot.count("silgate-failed")), (1, 0, 0), "a stale CRL leaves the message waiting");
+    assert!(!dir.path().join("data/quarantine.jsonl").exists() || !std::fs::read_to_string(dir.path().join("data/quarantine.jsonl")).unwrap().contains("id-before"));
+    // Refreshed: the message is read, and delivered.
+    std::fs::write(dir.path().join("crl.pem"), good.crl(&[], (2099, 1, 1))).unwrap();
     wait_for("the first CV at the node", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 1);
     // The provider's CA revokes its signing certificate (serial 1); the operator's job
     // drops the new CRL in place. The gateway keeps running.

@@ -119,9 +119,9 @@ pub struct QueueConfig {
     /// RabbitMQ: prefetch. (default: 64)
     #[serde(default = "default_prefetch")]
     pub prefetch: u16,
-    /// RabbitMQ with an `amqps://` URI: a PEM file of the CA certificates the broker's
-    /// certificate must chain to (relative to the config file; default: the system's
-    /// roots).
+    /// RabbitMQ with an `amqps://` URI: a PEM file of CA certificates the broker's
+    /// certificate may chain to, trusted besides the system's roots (relative to the
+    /// config file).
     #[serde(default)]
     pub ca: Option<PathBuf>,
 }
@@ -641,6 +641,7 @@ fn check_limits(l: &silgate_source_tabular::Limits, p: &mut Problems) {
         ("limits.max_sheet_cells", l.max_sheet_cells),
         ("limits.max_shared_strings", l.max_shared_strings),
         ("limits.max_workbook_part_bytes", l.max_workbook_part_bytes),
+        ("limits.max_sheet_text_bytes", l.max_sheet_text_bytes),
         ("limits.max_line_bytes", l.max_line_bytes),
         ("limits.max_unfinished_reads", u64::from(l.max_unfinished_reads)),
     ] {
@@ -662,6 +663,11 @@ fn check_store(s: &StoreConfig, name: &str, files: Files, p: &mut Problems) {
     }
     if let Some(ca) = &s.ca {
         p.file(files, ca, format!("{name}.ca"));
+        // Only sslmode=require connects over TLS: a CA beside anything else would be
+        // silently unused.
+        if !s.url.as_deref().is_some_and(|u| u.contains("sslmode=require")) {
+            p.push(format!("{name}.ca"), "used only with sslmode=require in the url (TLS to PostgreSQL)");
+        }
     }
 }
 
@@ -949,7 +955,13 @@ impl GatewayConfig {
                 c.queue.clone_from(&self.queue.name);
                 c.prefetch = self.queue.prefetch;
                 if let Some(ca) = &self.queue.ca {
-                    c.ca_pem = Some(std::fs::read_to_string(ca).map_err(|e| GatewayError::io(format!("queue.ca: reading {}", ca.display()), e))?);
+                    let pem = std::fs::read_to_string(ca).map_err(|e| GatewayError::io(format!("queue.ca: reading {}", ca.display()), e))?;
+                    // The broker's TLS stack skips what does not parse: an empty or
+                    // wrong file would be ignored without a word.
+                    if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                        return Err(GatewayError::config(format!("queue.ca: {} holds no PEM certificate", ca.display())));
+                    }
+                    c.ca_pem = Some(pem);
                 }
                 AnyQueue::Rabbit(RabbitQueue::connect(c).await?)
             }

@@ -604,6 +604,9 @@ async fn serve(
     senders: std::collections::BTreeMap<String, String>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    // Fingerprints as `openssl x509 -fingerprint` prints them (upper case, colons) or
+    // plain hex: one form.
+    let senders: std::collections::BTreeMap<String, String> = senders.into_iter().map(|(k, v)| (k.to_ascii_lowercase().replace(':', ""), v)).collect();
     let routes = move |peer: silgate_serve::Peer| service.clone().layer(axum::Extension(Party::of(&peer, &senders)));
     silgate_serve::serve(listener, tls, limits, routes, async move {
         // A dropped sender stops the node as well.

@@ -52,9 +52,9 @@ pub struct RabbitConfig {
     pub delivery_limit: i64,
     /// How long calls keep reconnecting before they fail.
     pub reconnect_for: Duration,
-    /// With an `amqps://` URI: PEM CA certificates the broker's certificate must chain
-    /// to (the system's roots when `None`). The broker's name is checked against the
-    /// URI's host.
+    /// With an `amqps://` URI: PEM CA certificates the broker's certificate may chain
+    /// to, besides the system's roots (the TLS stack, lapin's tcp-stream, adds them to
+    /// its native roots). The broker's name is checked against the URI's host.
     pub ca_pem: Option<String>,
 }
 

@@ -162,12 +162,6 @@ async fn given_an_amqps_uri_the_connection_should_be_tls_and_fail_against_a_plai
         assert!(started.elapsed() < Duration::from_secs(30), "{e}");
         let text = e.to_string().to_lowercase();
         assert!(text.contains("tls") || text.contains("handshake") || text.contains("certificate") || text.contains("corrupt") || text.contains("invalid"), "{e}");
-        // A CA that does not parse is refused before anything is sent.
-        let mut bad = cfg("amqps-bad-ca");
-        bad.uri = "amqps://guest:guest@127.0.0.1:5672/silgate-test".into();
-        bad.ca_pem = Some("not a certificate".into());
-        bad.reconnect_for = Duration::from_secs(1);
-        assert!(RabbitQueue::connect(bad).await.is_err());
     })
     .await;
 }

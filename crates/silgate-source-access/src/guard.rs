@@ -11,8 +11,11 @@
 //! - `.xlsx`, `.xlsm`, `.ods` (zip containers): every part's inflated size (counted,
 //!   not taken from the zip's directory), each sheet's bounding box of valued cells
 //!   (`<c>` with a value or formula; an ODS cell with a value type or content, with
-//!   its row and column repeats, from the sheet's origin as calamine fills it), and the
-//!   `count` / `uniqueCount` of the shared strings.
+//!   its row and column repeats, from the sheet's origin as calamine fills it), the
+//!   `count` / `uniqueCount` of the shared strings, and the text each sheet expands to
+//!   (calamine copies a shared string into every cell that names it, and an ODS cell's
+//!   text into every column and row it repeats over: a 30 KiB string named by a million
+//!   cells is 30 GB).
 //! - `.xls` (BIFF in a compound file): the workbook stream's size, then each sheet read
 //!   from where its BOUNDSHEET record says, as calamine does: its DIMENSIONS record
 //!   (calamine reserves rows x columns from it, unsigned arithmetic included) and the
@@ -44,6 +47,7 @@ pub(crate) fn check_zip<R: Read + Seek>(reader: R, origin: &str, limits: &Limits
     if archive.len() > MAX_PARTS {
         return Err(SourceError::limit(origin, "limit.workbook_parts", format!("{} parts, more than {MAX_PARTS}", archive.len())));
     }
+    let strings = shared_string_lengths(&mut archive, origin, limits)?;
     for i in 0..archive.len() {
         let entry = archive.by_index(i).map_err(|e| SourceError::format(origin, format!("not a readable workbook (part {i}: {e})")))?;
         let part = entry.name().map_err(|e| SourceError::format(origin, format!("not a readable workbook (part {i}: {e})")))?.to_string();
@@ -58,13 +62,96 @@ pub(crate) fn check_zip<R: Read + Seek>(reader: R, origin: &str, limits: &Limits
             continue;
         }
         let mut capped = Capped { inner: entry, left: limits.max_workbook_part_bytes, tripped: false };
-        let scanned = scan_xml(BufReader::new(&mut capped), origin, &part, limits);
+        let scanned = scan_xml(BufReader::new(&mut capped), origin, &part, limits, &strings);
         if capped.tripped {
             return Err(part_too_big(origin, &part, limits));
         }
         scanned?;
     }
     Ok(())
+}
+
+/// The length of every shared string (its bytes as written, an upper bound of what
+/// calamine holds), by index, from each part calamine may read them from (a
+/// `sharedStrings.xml`; with several, their sum at each index: an upper bound). Bounded: the count
+/// is checked against `max_shared_strings` as it grows.
+fn shared_string_lengths<R: Read + Seek>(archive: &mut zip::ZipArchive<R>, origin: &str, limits: &Limits) -> Result<Vec<u32>, SourceError> {
+    use quick_xml::events::Event;
+    let mut lengths: Vec<u32> = Vec::new();
+    for i in 0..archive.len() {
+        let entry = archive.by_index(i).map_err(|e| SourceError::format(origin, format!("not a readable workbook (part {i}: {e})")))?;
+        let part = entry.name().map_err(|e| SourceError::format(origin, format!("not a readable workbook (part {i}: {e})")))?.to_string();
+        if entry.is_dir() || !(part == "sharedStrings.xml" || part.ends_with("/sharedStrings.xml")) {
+            continue;
+        }
+        let mut capped = Capped { inner: entry, left: limits.max_workbook_part_bytes, tripped: false };
+        let mut xml = quick_xml::Reader::from_reader(BufReader::new(&mut capped));
+        let (mut buf, mut index, mut depth) = (Vec::new(), 0usize, 0u32);
+        loop {
+            buf.clear();
+            let event = match xml.read_event_into(&mut buf) {
+                Ok(e) => e,
+                // Too big or malformed: the part's own scan says which.
+                Err(_) => break,
+            };
+            match event {
+                Event::Start(e) if e.local_name().as_ref() == "si" => {
+                    depth += 1;
+                    if depth == 1 {
+                        open_string(&mut lengths, index, origin, &part, limits)?;
+                    }
+                }
+                Event::Empty(e) if e.local_name().as_ref() == "si" && depth == 0 => {
+                    open_string(&mut lengths, index, origin, &part, limits)?;
+                    index += 1;
+                }
+                Event::End(e) if e.local_name().as_ref() == "si" && depth > 0 => {
+                    depth -= 1;
+                    if depth == 0 {
+                        index += 1;
+                    }
+                }
+                Event::Text(t) if depth > 0 => add_len(&mut lengths, index, t.len()),
+                Event::CData(t) if depth > 0 => add_len(&mut lengths, index, t.len()),
+                Event::GeneralRef(t) if depth > 0 => add_len(&mut lengths, index, t.len() + 2),
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        if capped.tripped {
+            return Err(part_too_big(origin, &part, limits));
+        }
+    }
+    Ok(lengths)
+}
+
+/// Makes room for the string at `index` (a first part's, or a longer second part's).
+fn open_string(lengths: &mut Vec<u32>, index: usize, origin: &str, part: &str, limits: &Limits) -> Result<(), SourceError> {
+    if lengths.len() <= index {
+        if lengths.len() as u64 >= limits.max_shared_strings {
+            return Err(shared_strings(origin, part, lengths.len() as u64 + 1, limits));
+        }
+        lengths.push(0);
+    }
+    Ok(())
+}
+
+/// Adds `n` bytes to the string at `index`.
+fn add_len(lengths: &mut [u32], index: usize, n: usize) {
+    if let Some(l) = lengths.get_mut(index) {
+        *l = l.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+}
+
+fn sheet_text(origin: &str, part: &str, limits: &Limits) -> SourceError {
+    SourceError::limit(
+        origin,
+        "limit.sheet_text_bytes",
+        format!(
+            "{part}: its cells expand to more than {} bytes of text (shared strings copied into each cell that names them, repeated cells; the limit: [limits] max_sheet_text_bytes)",
+            limits.max_sheet_text_bytes
+        ),
+    )
 }
 
 fn part_too_big(origin: &str, part: &str, limits: &Limits) -> SourceError {
@@ -225,12 +312,17 @@ struct XmlScan {
     ods_repeat: u64,
     ods_col: u64,
     ods_cell: Option<(u64, u64)>,
+    /// Bytes of text the current sheet or table expands to; whether the open xlsx cell
+    /// names a shared string, and whether its `<v>` is open.
+    text: u64,
+    shared_cell: bool,
+    in_v: bool,
 }
 
 /// One XML part: a worksheet, an ODS content part, the shared strings, or any other.
 /// Positions follow calamine's reading (`xlsx/cells_reader.rs`, `ods.rs`): a row's `r`
 /// sets the row, a cell's `r` its column and its own position only, `</row>` moves on.
-fn scan_xml<R: BufRead>(reader: R, origin: &str, part: &str, limits: &Limits) -> Result<(), SourceError> {
+fn scan_xml<R: BufRead>(reader: R, origin: &str, part: &str, limits: &Limits, strings: &[u32]) -> Result<(), SourceError> {
     use quick_xml::events::Event;
     let mut xml = quick_xml::Reader::from_reader(reader);
     let mut buf = Vec::new();
@@ -276,7 +368,8 @@ fn scan_xml<R: BufRead>(reader: R, origin: &str, part: &str, limits: &Limits) ->
                             return Err(shared_strings(origin, part, s.strings, limits));
                         }
                     }
-                    ("sheetData", _) if open && s.sheet.is_none() => (s.sheet, s.row, s.col) = (Some((Grid::default(), 0)), 0, 0),
+                    ("sheetData", _) if open && s.sheet.is_none() => (s.sheet, s.row, s.col, s.text) = (Some((Grid::default(), 0)), 0, 0, 0),
+                    ("v", _) if open && s.cell.is_some() && s.shared_cell => s.in_v = true,
                     ("row", _) if open && s.sheet.is_some() => {
                         // calamine reads a row's `r` as a reference whose column may be
                         // missing (`5`, `A5`).
@@ -307,8 +400,9 @@ fn scan_xml<R: BufRead>(reader: R, origin: &str, part: &str, limits: &Limits) ->
                             return Err(too_far(origin, &sheet_part));
                         }
                         s.cell = Some((pos, false));
+                        s.shared_cell = open && get(&a, "t") == Some(b"s".as_slice());
                     }
-                    (_, "table:table") if open && s.table.is_none() => (s.table, s.ods_row, s.ods_repeat) = (Some(Grid::default()), 0, 1),
+                    (_, "table:table") if open && s.table.is_none() => (s.table, s.ods_row, s.ods_repeat, s.text) = (Some(Grid::default()), 0, 1, 0),
                     (_, "table:table-row") if s.table.is_some() => {
                         let a = attrs(e, origin, part)?;
                         s.ods_repeat = count(&a, "table:number-rows-repeated", origin, part)?.unwrap_or(1).clamp(1, FAR);
@@ -328,8 +422,12 @@ fn scan_xml<R: BufRead>(reader: R, origin: &str, part: &str, limits: &Limits) ->
                         }
                     }
                     _ if s.ods_cell.is_some() => {
-                        if name == "text:s" && count(&attrs(e, origin, part)?, "text:c", origin, part)?.unwrap_or(1) > MAX_ODS_SPACES {
-                            return Err(SourceError::limit(origin, "limit.cell_text", format!("part {part}: a cell's text:s stands for more than {MAX_ODS_SPACES} spaces")));
+                        if name == "text:s" {
+                            let spaces = count(&attrs(e, origin, part)?, "text:c", origin, part)?.unwrap_or(1);
+                            if spaces > MAX_ODS_SPACES {
+                                return Err(SourceError::limit(origin, "limit.cell_text", format!("part {part}: a cell's text:s stands for more than {MAX_ODS_SPACES} spaces")));
+                            }
+                            ods_text(&mut s, spaces, origin, part, limits)?;
                         }
                         if let Some(cols) = s.ods_cell {
                             ods_add(&mut s, cols, origin, part, limits)?;
@@ -347,8 +445,10 @@ fn scan_xml<R: BufRead>(reader: R, origin: &str, part: &str, limits: &Limits) ->
                         return Err(too_far(origin, &sheet_part));
                     }
                 }
+                ("v", _) => s.in_v = false,
                 ("c", _) if s.cell.is_some() => {
                     s.cell = None;
+                    (s.shared_cell, s.in_v) = (false, false);
                     s.col += 1;
                     if s.col >= WRAP {
                         return Err(too_far(origin, &sheet_part));
@@ -360,14 +460,36 @@ fn scan_xml<R: BufRead>(reader: R, origin: &str, part: &str, limits: &Limits) ->
                 _ => {}
             },
             Event::Text(t) if !t.is_empty() => {
+                if s.in_v {
+                    // The index of a shared string: it is copied into this cell.
+                    let index = t[..].trim().parse::<usize>().ok();
+                    let len = index.and_then(|i| strings.get(i)).copied().unwrap_or(0);
+                    s.text = s.text.saturating_add(u64::from(len));
+                    if s.text > limits.max_sheet_text_bytes {
+                        return Err(sheet_text(origin, &sheet_part, limits));
+                    }
+                }
                 if let Some(cols) = s.ods_cell {
                     ods_add(&mut s, cols, origin, part, limits)?;
+                    ods_text(&mut s, t.len() as u64, origin, part, limits)?;
                 }
             }
             Event::Eof => return Ok(()),
             _ => {}
         }
     }
+}
+
+/// `n` bytes of text in the open ODS cell, copied into every column and row it spans.
+fn ods_text(s: &mut XmlScan, n: u64, origin: &str, part: &str, limits: &Limits) -> Result<(), SourceError> {
+    if let Some((first, last)) = s.ods_cell {
+        let copies = (last - first + 1).saturating_mul(s.ods_repeat.max(1));
+        s.text = s.text.saturating_add(n.saturating_mul(copies));
+        if s.text > limits.max_sheet_text_bytes {
+            return Err(sheet_text(origin, &format!("sheet part {part}"), limits));
+        }
+    }
+    Ok(())
 }
 
 fn shared_strings(origin: &str, part: &str, n: u64, limits: &Limits) -> SourceError {

@@ -34,8 +34,9 @@ pub const RECEIPTS: [&str; 7] = ["accettazione", "non-accettazione", "presa-in-c
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{rule}: {message}")]
 pub struct EnvelopeError {
-    /// `pec.mime`, `pec.unsigned`, `pec.signature`, `pec.untrusted`, `pec.daticert`,
-    /// `pec.postacert`, `pec.header`.
+    /// `pec.mime`, `pec.unsigned`, `pec.signature`, `pec.untrusted`, `pec.crl` (the
+    /// signer's CA has no current CRL among the configured ones: the gateway's files,
+    /// not the message, are at fault), `pec.daticert`, `pec.postacert`, `pec.header`.
     pub rule: &'static str,
     /// What is wrong.
     pub message: String,
@@ -187,7 +188,14 @@ pub fn verify(raw: &[u8], trust: &Trust) -> Result<Vec<u8>, EnvelopeError> {
             match why.split_once("Verify error:") {
                 Some((_, reason)) => {
                     let reason: String = reason.chars().take_while(|c| *c != '\n' && *c != ',').take(120).collect();
-                    Err(err("pec.untrusted", format!("the signer's certificate is not trusted: {}", reason.trim())))
+                    let reason = reason.trim();
+                    // A missing, stale or unusable CRL says nothing of the message: the
+                    // operator refreshes the file and the message is read again.
+                    if reason.contains("CRL") {
+                        Err(err("pec.crl", format!("the signer's revocation cannot be checked: {reason} (refresh [pec] crls)")))
+                    } else {
+                        Err(err("pec.untrusted", format!("the signer's certificate is not trusted: {reason}")))
+                    }
                 }
                 None if why.contains("certificate verify") || why.contains("unable to get") || why.contains("self-signed") || why.contains("self signed") => {
                     Err(err("pec.untrusted", "the signer's certificate does not chain to a configured PEC provider"))

@@ -4,9 +4,15 @@
 //! up to its `>` (quoted attribute values may hold `>`), a comment up to `-->`, a CDATA
 //! section up to `]]>`, a processing instruction up to `?>`, a declaration up to its
 //! `>`. An input that never ends its event would be buffered whole. [`Guard`] sits
-//! under the parser and follows the same lexical boundaries: it counts the bytes of the
-//! event being read and fails the next read once they pass its limit, so memory stays
-//! within it whatever the input holds (a comment or CDATA full of `<` included).
+//! under the parser and follows the same lexical boundaries, as quick-xml 0.42 draws
+//! them (`reader/mod.rs`: `BangType`, `ElementParser`, `PiParser`): after `<!`, a `[`
+//! starts a CDATA section (ended by the first `]]>`), a `-` a comment (ended by the
+//! first `-->` whose `>` is at least six bytes past the `<`), anything else a declaration, which
+//! this scanner never ends (a Sintesi feed has no DOCTYPE: the reader refuses it). It
+//! counts the bytes of the event being read and fails the next read once they pass its
+//! limit, so memory stays within it whatever the input holds (a comment or CDATA full
+//! of `<` included). Where the two could disagree, the scanner ends an event later,
+//! never earlier: it can only count more.
 
 use std::io::BufRead;
 
@@ -17,34 +23,33 @@ enum State {
     Text,
     /// Just after `<`.
     Open,
-    /// After `<!` and `matched` bytes of `--` or `[CDATA[` (which is still possible is
-    /// told by the bytes themselves).
-    Bang { matched: u8, cdata: bool },
+    /// Just after `<!`.
+    Bang,
     /// Inside a tag, in a quoted value when `quote` is set.
     Tag { quote: Option<u8> },
-    /// Inside `<!-- ... -->`: the `-` seen in a row before the current byte.
-    Comment { dashes: u8 },
+    /// Inside `<!- ... -->`: the `-` seen in a row, and the bytes from the `!` on.
+    Comment { dashes: u8, len: u8 },
     /// Inside `<![CDATA[ ... ]]>`: the `]` seen in a row.
     CData { brackets: u8 },
     /// Inside `<? ... ?>`: whether the last byte was `?`.
     Pi { question: bool },
-    /// Inside `<! ... >` (a DOCTYPE): bracket depth of an internal subset, and a quote.
-    Decl { depth: u32, quote: Option<u8> },
+    /// Inside any other `<!` markup (a DOCTYPE): not ended here.
+    Decl,
 }
-
-const COMMENT: &[u8] = b"--";
-const CDATA: &[u8] = b"[CDATA[";
 
 /// Follows the markup byte by byte, counting the bytes of the current event.
 #[derive(Debug, Clone)]
 pub(crate) struct Scanner {
     state: State,
     run: u64,
+    /// The largest `run` since it was last taken (tests compare it with quick-xml's
+    /// events).
+    peak: u64,
 }
 
 impl Default for Scanner {
     fn default() -> Self {
-        Self { state: State::Text, run: 0 }
+        Self { state: State::Text, run: 0, peak: 0 }
     }
 }
 
@@ -68,6 +73,7 @@ impl Scanner {
                     }
                     None => {
                         self.run += (bytes.len() - i) as u64;
+                        self.peak = self.peak.max(self.run);
                         return;
                     }
                 }
@@ -76,41 +82,39 @@ impl Scanner {
             let b = bytes[i];
             i += 1;
             self.run += 1;
+            self.peak = self.peak.max(self.run);
             self.state = match self.state {
                 State::Text => State::Text,
                 State::Open => match b {
-                    b'!' => State::Bang { matched: 0, cdata: false },
-                    b'?' => State::Pi { question: false },
+                    b'!' => State::Bang,
+                    // quick-xml ends `<?>` at its `>`: the `?` counts.
+                    b'?' => State::Pi { question: true },
                     b'>' => self.ended(),
                     b'"' | b'\'' => State::Tag { quote: Some(b) },
                     _ => State::Tag { quote: None },
                 },
-                State::Bang { matched, cdata } => {
-                    let m = usize::from(matched);
-                    if matched == 0 && b == b'-' {
-                        State::Bang { matched: 1, cdata: false }
-                    } else if matched == 0 && b == b'[' {
-                        State::Bang { matched: 1, cdata: true }
-                    } else if !cdata && m < COMMENT.len() && b == COMMENT[m] {
-                        if m + 1 == COMMENT.len() { State::Comment { dashes: 0 } } else { State::Bang { matched: matched + 1, cdata } }
-                    } else if cdata && m < CDATA.len() && b == CDATA[m] {
-                        if m + 1 == CDATA.len() { State::CData { brackets: 0 } } else { State::Bang { matched: matched + 1, cdata } }
-                    } else {
-                        // A declaration (`<!DOCTYPE ...>`), read to its `>`.
-                        self.decl(0, None, b)
-                    }
-                }
+                State::Bang => match b {
+                    b'[' => State::CData { brackets: 0 },
+                    // The `!` and this `-` are two bytes of the comment.
+                    b'-' => State::Comment { dashes: 1, len: 2 },
+                    _ => State::Decl,
+                },
                 State::Tag { quote: Some(q) } => State::Tag { quote: if b == q { None } else { Some(q) } },
                 State::Tag { quote: None } => match b {
                     b'>' => self.ended(),
                     b'"' | b'\'' => State::Tag { quote: Some(b) },
                     _ => State::Tag { quote: None },
                 },
-                State::Comment { dashes } => match b {
-                    b'>' if dashes >= 2 => self.ended(),
-                    b'-' => State::Comment { dashes: dashes.saturating_add(1) },
-                    _ => State::Comment { dashes: 0 },
-                },
+                State::Comment { dashes, len } => {
+                    // quick-xml: a `>` after `--`, at least six bytes past the `<`
+                    // (`<!---->` is the shortest comment).
+                    let len = len.saturating_add(1);
+                    match b {
+                        b'>' if dashes >= 2 && len > 5 => self.ended(),
+                        b'-' => State::Comment { dashes: dashes.saturating_add(1), len },
+                        _ => State::Comment { dashes: 0, len },
+                    }
+                }
                 State::CData { brackets } => match b {
                     b'>' if brackets >= 2 => self.ended(),
                     b']' => State::CData { brackets: brackets.saturating_add(1) },
@@ -120,20 +124,8 @@ impl Scanner {
                     b'>' if question => self.ended(),
                     _ => State::Pi { question: b == b'?' },
                 },
-                State::Decl { depth, quote } => self.decl(depth, quote, b),
+                State::Decl => State::Decl,
             };
-        }
-    }
-
-    /// The state after byte `b` inside a declaration.
-    fn decl(&mut self, depth: u32, quote: Option<u8>, b: u8) -> State {
-        match (quote, b) {
-            (Some(q), _) => State::Decl { depth, quote: if b == q { None } else { Some(q) } },
-            (None, b'"' | b'\'') => State::Decl { depth, quote: Some(b) },
-            (None, b'[') => State::Decl { depth: depth.saturating_add(1), quote: None },
-            (None, b']') => State::Decl { depth: depth.saturating_sub(1), quote: None },
-            (None, b'>') if depth == 0 => self.ended(),
-            (None, _) => State::Decl { depth, quote: None },
         }
     }
 
@@ -217,6 +209,11 @@ mod tests {
             (format!("<a x=\"{gt}\" y='{gt}'>t</a>"), 2000),
             (format!("<?pi {lt}{gt} ?><a/>"), 2000),
             (format!("<!DOCTYPE a [<!ENTITY e \"{gt}\">]><a/>"), 1000),
+            // What quick-xml reads as one event after `<!`: a `[` or a `-` is enough.
+            (format!("<r><![X>{lt}{gt}]]></r>"), 2000),
+            (format!("<r><!-x>{lt}{gt}--></r>"), 2000),
+            (format!("<r><!--->{lt}{gt}--></r>"), 2000),
+            (format!("<!DOCTYPE a [<!-- ] -->{lt}{gt}"), 2000),
         ] {
             let got = longest(doc.as_bytes(), 7);
             assert!(got >= at_least, "{doc:.40}: longest event {got}");
@@ -225,7 +222,7 @@ mod tests {
 
     #[test]
     fn given_ordinary_markup_every_event_should_end_where_it_ends() {
-        let doc = b"<?xml version=\"1.0\"?><!-- c - - -> --><r a=\"1\"><![CDATA[x]]]]><b>text</b><c/></r>";
+        let doc = b"<?xml version=\"1.0\"?><!-- c - - -> --><!----><?><r a=\"1\"><![CDATA[x]]]]><![]]><b>text</b><c/></r>";
         let mut s = Scanner::default();
         s.advance(doc);
         assert_eq!((s.state, s.run()), (State::Text, 0), "back in text after the last tag");
@@ -249,6 +246,29 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The scanner never counts an event shorter than quick-xml reads it: for every
+        /// event quick-xml returns (until its first error), the largest run the scanner
+        /// saw while it was read covers the event's bytes (give or take the `<` and the
+        /// byte quick-xml peeks at).
+        #[test]
+        fn no_event_of_quick_xml_should_be_longer_than_the_scanner_counts(doc in "(<|>|!|-|\\[|\\]|CDATA\\[|\\?|\"|'|a|/| |DOCTYPE|<!--|-->|\\]\\]>){0,80}") {
+            let mut reader = quick_xml::Reader::from_reader(Guard::new(doc.as_bytes(), u64::MAX));
+            let mut buf = Vec::new();
+            let mut before = 0u64;
+            loop {
+                buf.clear();
+                match reader.read_event_into(&mut buf) {
+                    Ok(quick_xml::events::Event::Eof) | Err(_) => break,
+                    Ok(_) => {
+                        let after = reader.buffer_position();
+                        let peak = std::mem::take(&mut reader.get_mut().scan.peak);
+                        proptest::prop_assert!(peak + 2 >= after - before, "an event of {} bytes at {before}, the scanner's peak {peak}: {doc:?}", after - before);
+                        before = after;
+                    }
+                }
+            }
+        }
+
         /// However the input is cut into reads, the scanner ends in the same place.
         #[test]
         fn the_cut_of_the_reads_should_not_matter(doc in "[<>!\\[\\]CDAT?\"' a-]{0,200}", step in 1usize..17) {

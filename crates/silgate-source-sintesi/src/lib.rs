@@ -201,6 +201,9 @@ impl<R: BufRead> Source for Sintesi<R> {
                     }
                 }
                 Event::End(_) => closed = true,
+                // A DTD could declare entities and defaults the feed does not have; the
+                // guard does not follow one either.
+                Event::DocType(_) => return Err(SourceError::format(&origin, format!("a DOCTYPE at byte {}: a Sintesi feed has none", reader.buffer_position()))),
                 Event::Eof => {
                     if header.is_none() {
                         return Err(SourceError::format(&origin, "not a Sintesi export: no SintesiExport element"));

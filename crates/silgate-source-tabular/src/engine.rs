@@ -116,6 +116,10 @@ pub struct Limits {
     /// Most bytes one part of a workbook (a sheet's XML, the shared strings, an .xls
     /// workbook stream) may hold once inflated.
     pub max_workbook_part_bytes: u64,
+    /// Most bytes of text one sheet's cells expand to when read: the reader copies a
+    /// shared string into every cell that names it, and an ODS cell's text into every
+    /// column and row it is repeated over (`limit.sheet_text_bytes`).
+    pub max_sheet_text_bytes: u64,
     /// Longest line of a canonical JSON lines input: a longer one is skipped unread and
     /// its record rejected (`limit.line_bytes`).
     pub max_line_bytes: u64,
@@ -126,7 +130,15 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_index_rows: 500_000, max_sheet_cells: 1 << 24, max_shared_strings: 1 << 24, max_workbook_part_bytes: 1 << 30, max_line_bytes: 16 << 20, max_unfinished_reads: 3 }
+        Self {
+            max_index_rows: 500_000,
+            max_sheet_cells: 1 << 24,
+            max_shared_strings: 1 << 24,
+            max_workbook_part_bytes: 1 << 30,
+            max_sheet_text_bytes: 1 << 30,
+            max_line_bytes: 16 << 20,
+            max_unfinished_reads: 3,
+        }
     }
 }
 

@@ -40,7 +40,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// The SHA-256 fingerprint of the client certificate the connection showed, if any,
-/// and the client's address: put on every request of a TLS connection.
+/// and, over TLS, the client's address (refusals are limited per address): put on
+/// every request.
 #[derive(Debug, Clone)]
 struct PeerCert(Option<String>, Option<std::net::IpAddr>);
 
@@ -438,13 +439,16 @@ impl Driver for ApiDriver {
             .layer(DefaultBodyLimit::max(cfg.max_body_kib * 1024))
             .with_state(st);
         tracing::info!(listen = %self.addr, tls = cfg.tls.is_some(), "Push API listening");
+        // At least a second and at most a day each: a timer far in the future must not
+        // overflow the clock.
         let mut limits = silgate_serve::ConnLimits {
             total: cfg.max_connections,
             per_ip: cfg.max_connections_per_ip,
-            idle: std::time::Duration::from_secs(cfg.idle_secs),
-            lifetime: std::time::Duration::from_secs(cfg.max_connection_secs),
+            idle: std::time::Duration::from_secs(cfg.idle_secs.clamp(1, 86_400)),
+            lifetime: std::time::Duration::from_secs(cfg.max_connection_secs.clamp(1, 86_400)),
             grace: std::time::Duration::from_secs(10),
         };
+        let over_tls = cfg.tls.is_some();
         let acceptor = match &cfg.tls {
             Some(t) => Some(tls_acceptor(t)),
             // Plain HTTP is loopback only (checked with the config): the callers are
@@ -461,7 +465,9 @@ impl Driver for ApiDriver {
                 // certificate it showed and its address.
                 let routes = move |peer: silgate_serve::Peer| {
                     let cert = peer.certificate.map(|c| sha256_hex(c.as_ref()));
-                    app.clone().layer(Extension(PeerCert(cert, Some(peer.addr.ip()))))
+                    // Refusals are limited per address over TLS only: on plain loopback
+                    // every local caller shares 127.0.0.1.
+                    app.clone().layer(Extension(PeerCert(cert, over_tls.then_some(peer.addr.ip()))))
                 };
                 silgate_serve::serve(listener, acceptor, limits, routes, async move { stop.wait().await }).await;
                 Ok(())

@@ -11,7 +11,8 @@
 //! `silgate-failed` (audited) so the others go on; the gateway's own failures (queue,
 //! database, disk) restart the session instead. The providers' certificates, pinned
 //! signers and CRLs are read again when one of their files changes (a refreshed CRL
-//! needs no restart).
+//! needs no restart); a message whose signer's CA has no current CRL among them stays
+//! in the folder, uncounted, until the CRL is refreshed.
 //! A failed session is started again by the driver supervisor (a delay doubling from
 //! one second to a minute, reset once a session lasted a minute); between polls the
 //! client IDLEs when the server can.
@@ -47,6 +48,16 @@ pub(crate) struct PecMailbox {
     every: Duration,
     /// Reads started and not finished, per message (on disk).
     attempts: Attempts,
+}
+
+/// What became of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Taken {
+    /// Ingested, or quarantined: it may be moved to the processed folder.
+    Done,
+    /// Its signer's revocation cannot be checked now (no current CRL): it stays in the
+    /// folder until the CRL file is refreshed.
+    Waits,
 }
 
 /// A file's length and modification time (`None`: unreadable).
@@ -98,11 +109,18 @@ impl PecMailbox {
         format!("imap://{}@{}/{};UID={uid}", self.settings.user, self.settings.host, self.settings.mailbox)
     }
 
-    /// Handles one message whole; returns once it may be marked processed.
-    async fn one(&self, parts: &Parts, uid: u32, raw: Vec<u8>) -> Result<()> {
+    /// Handles one message whole; returns once it may be marked processed, or says it
+    /// must wait in the folder.
+    async fn one(&self, parts: &Parts, uid: u32, raw: Vec<u8>) -> Result<Taken> {
         let hash = silgate_dedup::sha256_hex(&[&raw]);
         let (pec, copy) = (self.pec.clone(), raw.clone());
         let opened = tokio::task::spawn_blocking(move || silgate_source_pec::envelope::open(&copy, &pec.trust)).await?;
+        if let Err(e) = &opened
+            && e.rule == "pec.crl"
+        {
+            tracing::error!(uid, reason = %e.message, "PEC message left in the folder: its signer's CRL is missing or stale");
+            return Ok(Taken::Waits);
+        }
         let (class, id, cpi) = match &opened {
             Ok(env) => {
                 let dc = env.daticert.clone().unwrap_or_default();
@@ -115,7 +133,7 @@ impl PecMailbox {
         if parts.dedup.input_seen(&key).await? {
             let e = NewEntry::now(Event::Input(Input::AlreadyProcessed { uid, id }), None, None, cpi.as_deref());
             parts.audit.record(vec![e]).await?;
-            return Ok(());
+            return Ok(Taken::Done);
         }
         let msg = match opened {
             // Opened once above: the adapter does not verify the signature again.
@@ -128,7 +146,7 @@ impl PecMailbox {
         let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
         let done = Input::Processed { uid, id, class, records: n(s.records), queued: n(s.queued), unchanged: n(s.unchanged), rejected: n(s.rejected) };
         parts.audit.record(vec![NewEntry::now(Event::Input(done), None, None, cpi.as_deref())]).await?;
-        Ok(())
+        Ok(Taken::Done)
     }
 
     async fn session(&mut self, parts: &Parts, stop: &mut Shutdown) -> Result<()> {
@@ -171,9 +189,15 @@ impl PecMailbox {
                     None => Err(GatewayError::NoBody(uid)),
                 };
                 match outcome {
-                    Ok(()) => {
+                    Ok(Taken::Done) => {
                         self.forget(key);
                         mb.processed(uid).await?;
+                    }
+                    // Not the message's fault: it stays, uncounted, for a later poll.
+                    Ok(Taken::Waits) => {
+                        if let Err(io) = self.attempts.set(key, started) {
+                            tracing::warn!(uid, error = %io, "Could not take back the attempt of a PEC message");
+                        }
                     }
                     // The gateway's own trouble (queue, database, disk): not the
                     // message's; the session restarts later and takes it again.

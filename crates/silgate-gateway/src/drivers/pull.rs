@@ -9,10 +9,12 @@
 //! it loses nothing, because everything up to the watermark is queued.
 //!
 //! A feed whose reading failed or never finished `[limits] max_unfinished_reads` times
-//! (counted on disk by its SHA-256 in `data_dir/pull-attempts/<instance>/`, so a crash
-//! loop on one feed stops) is set aside in `data_dir/refused/` with its reason, audited
-//! once as `source.poison`, and not read again: the same feed pulled again is only
-//! noted; the watermark stays until the Sintesi side serves another one.
+//! is set aside in `data_dir/refused/` with its reason, audited once as
+//! `source.poison`, and what the same pull (CPI and watermark) serves is not read again
+//! until an operator removes it from there. The reads are counted on disk in
+//! `data_dir/pull-attempts/<instance>/`, so a crash loop on one feed stops; they are
+//! counted by the pull, not by the feed's bytes, which a server stamps anew each time
+//! (`generato`).
 
 use super::attempts::Attempts;
 use super::{Driver, Shutdown};
@@ -85,13 +87,19 @@ impl SintesiPull {
         }
         tmp.flush().context("writing the pulled feed")?;
         let origin = format!("{endpoint}?cpi={}&dal={wm}", self.cpi);
-        let hash = file_sha256(tmp.path()).context("reading the pulled feed")?;
+        let hash = silgate_dedup::sha256_hex(&[self.cpi.as_bytes(), wm.as_bytes()]);
         let key = std::ffi::OsStr::new(&hash);
         let attempts = Attempts::new(parts.cfg.data_dir.join("pull-attempts").join(&parts.cfg.instance));
+        attempts.prune_older_than(Duration::from_secs(30 * 24 * 3600));
         let max = parts.cfg.limits.max_unfinished_reads.max(1);
+        if parts.cfg.data_dir.join("refused").join(format!("sintesi-{hash}.xml")).exists() {
+            tracing::warn!(cpi = %self.cpi, "This pull's feed was set aside before (data_dir/refused/): not read; remove it there to read it again");
+            return Ok(0);
+        }
         let started = attempts.of(key);
         if started >= max {
             self.set_aside(parts, tmp, &hash, &origin, &format!("reading it failed or stopped the gateway {started} times")).await?;
+            forget(&attempts, key);
             return Ok(0);
         }
         // Without the count a crash loop could not be stopped: do not read it.
@@ -100,9 +108,7 @@ impl SintesiPull {
         let src = silgate_source_sintesi::Sintesi::new(std::io::BufReader::with_capacity(256 * 1024, file), origin.clone());
         let (summary, read) = match parts.ingest_source(Box::new(src), crate::parts::today()).await {
             Ok(done) => {
-                if let Err(e) = attempts.set(key, 0) {
-                    tracing::warn!(error = %e, "Could not forget the attempts of a pulled feed");
-                }
+                forget(&attempts, key);
                 done
             }
             // The gateway's own trouble: not the feed's; the attempt is taken back.
@@ -116,6 +122,7 @@ impl SintesiPull {
             Err(e) => {
                 if started + 1 >= max {
                     self.set_aside(parts, tmp, &hash, &origin, &format!("reading it failed {max} times: {e}")).await?;
+                    forget(&attempts, key);
                 }
                 return Err(e);
             }
@@ -144,15 +151,11 @@ impl SintesiPull {
 }
 
 impl SintesiPull {
-    /// Keeps a feed that cannot be read in `refused/` (named by its hash) with its
-    /// reason, audited the first time; the same feed again is only logged.
+    /// Keeps a feed that cannot be read in `refused/` (named by the pull's key) with its
+    /// reason, audited; while it is there, the pull reads nothing.
     async fn set_aside(&self, parts: &Parts, feed: tempfile::NamedTempFile, hash: &str, origin: &str, why: &str) -> Result<()> {
         let refused = parts.cfg.data_dir.join("refused");
         let target = refused.join(format!("sintesi-{hash}.xml"));
-        if target.exists() {
-            tracing::warn!(cpi = %self.cpi, "The pulled feed is the one set aside before: not read");
-            return Ok(());
-        }
         tracing::error!(cpi = %self.cpi, reason = %why, "Pulled feed set aside: the pulls behind it wait for another feed");
         let note = format!("{why}: set aside, not read again");
         let refusal = silgate_audit::Event::Rejected { rule: "source.poison".into(), at: Some(origin.to_string()), note: Some(note.clone()) };
@@ -165,19 +168,10 @@ impl SintesiPull {
     }
 }
 
-/// The SHA-256 of a file, read in blocks.
-fn file_sha256(path: &std::path::Path) -> std::io::Result<String> {
-    use sha2::Digest as _;
-    use std::io::Read as _;
-    let mut f = std::fs::File::open(path)?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            return Ok(hex::encode(h.finalize()));
-        }
-        h.update(&buf[..n]);
+/// Forgets a pull's attempts (read whole, or set aside: the refused file marks it then).
+fn forget(attempts: &Attempts, key: &std::ffi::OsStr) {
+    if let Err(e) = attempts.set(key, 0) {
+        tracing::warn!(error = %e, "Could not forget the attempts of a pulled feed");
     }
 }
 

@@ -209,3 +209,41 @@ fn given_cell_references_they_should_parse_as_calamine_places_them() {
     assert_eq!(cell_ref(b"12"), None);
     assert!(cell_ref(b"ZZZZZZZZZZZZZZZ99999999999999999999").is_some_and(|(r, c)| r < FAR && c < FAR));
 }
+
+#[test]
+fn given_one_long_shared_string_named_by_many_cells_the_sheet_should_be_refused_by_its_text() {
+    // 30,000 bytes copied into each of 5,000 cells: 150 MB of text from a tiny file.
+    let long = "x".repeat(30_000);
+    let sst = format!(
+        r#"<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="5001" uniqueCount="2"><si><t>short</t></si><si><t>{long}</t></si></sst>"#
+    );
+    let cells: String = (1..=5_000).map(|r| format!(r#"<row r="{r}"><c r="A{r}" t="s"><v>1</v></c></row>"#)).collect();
+    let limits = Limits { max_sheet_text_bytes: 100 << 20, ..Limits::default() };
+    // The sheet before the shared strings in the zip: the lengths are read first.
+    let book = zip(&[("xl/worksheets/sheet1.xml", &sheet(&cells)), ("xl/sharedStrings.xml", &sst)]);
+    let e = check_zip(Cursor::new(book), "t.xlsx", &limits).unwrap_err();
+    assert_eq!(e.as_code(), "limit.sheet_text_bytes", "{e}");
+    assert!(e.to_string().contains("xl/worksheets/sheet1.xml"), "{e}");
+    // The same cells naming the short string pass; so does the long one named a few times.
+    let short: String = (1..=5_000).map(|r| format!(r#"<row r="{r}"><c r="A{r}" t="s"><v>0</v></c></row>"#)).collect();
+    let book = zip(&[("xl/sharedStrings.xml", &sst), ("xl/worksheets/sheet1.xml", &sheet(&short))]);
+    assert_eq!(rule(check_zip(Cursor::new(book), "t.xlsx", &limits)), "ok");
+    let few: String = (1..=100).map(|r| format!(r#"<row r="{r}"><c r="A{r}" t="s"><v>1</v></c></row>"#)).collect();
+    let book = zip(&[("xl/sharedStrings.xml", &sst), ("xl/worksheets/sheet1.xml", &sheet(&few))]);
+    assert_eq!(rule(check_zip(Cursor::new(book), "t.xlsx", &limits)), "ok");
+}
+
+#[test]
+fn given_an_ods_cell_with_long_text_repeated_across_columns_and_rows_it_should_be_refused_by_its_text() {
+    let text = "y".repeat(10_000);
+    let content = |cols: u32, rows: u32| {
+        format!(
+            r#"<?xml version="1.0"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:spreadsheet><table:table table:name="T"><table:table-row table:number-rows-repeated="{rows}"><table:table-cell table:number-columns-repeated="{cols}" office:value-type="string"><text:p>{text}</text:p></table:table-cell></table:table-row></table:table></office:spreadsheet></office:body></office:document-content>"#
+        )
+    };
+    let limits = Limits { max_sheet_text_bytes: 100 << 20, ..Limits::default() };
+    // 10,000 bytes x 200 columns x 100 rows = 200 MB.
+    let e = check_zip(Cursor::new(zip(&[("content.xml", &content(200, 100))])), "t.ods", &limits).unwrap_err();
+    assert_eq!(e.as_code(), "limit.sheet_text_bytes", "{e}");
+    assert_eq!(rule(check_zip(Cursor::new(zip(&[("content.xml", &content(20, 10))])), "t.ods", &limits)), "ok");
+}
