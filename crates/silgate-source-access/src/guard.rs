@@ -16,10 +16,11 @@
 //!   (calamine copies a shared string into every cell that names it, and an ODS cell's
 //!   text into every column and row it repeats over: a 30 KiB string named by a million
 //!   cells is 30 GB).
-//! - `.xls` (BIFF in a compound file): the workbook stream's size, then each sheet read
-//!   from where its BOUNDSHEET record says, as calamine does: its DIMENSIONS record
-//!   (calamine reserves rows x columns from it, unsigned arithmetic included) and the
-//!   bounding box of its cell records.
+//! - `.xls` (BIFF in a compound file): the workbook stream's size, the length of each
+//!   shared string (the SST and its CONTINUE records), then each sheet read from where
+//!   its BOUNDSHEET record says, as calamine does: its DIMENSIONS record (calamine
+//!   reserves rows x columns from it, unsigned arithmetic included), the bounding box
+//!   of its cell records, and the text its LABELSST cells copy.
 //! - `.xlsb` is refused: its binary parts are not checked here.
 
 use silgate_core::source::SourceError;
@@ -517,12 +518,35 @@ pub(crate) fn check_xls<F: Read + Seek>(file: F, origin: &str, limits: &Limits) 
         return Err(part_too_big(origin, name, limits));
     }
     let len = stream.len();
-    // The globals: the BOUNDSHEET records say where each sheet's records start.
+    // The globals: the BOUNDSHEET records say where each sheet's records start; the
+    // SST (and its CONTINUE records) how long each shared string is.
     let mut sheets = Vec::new();
     let mut data = Vec::new();
+    let mut sst: Option<SstWalk> = None;
+    let mut strings: Vec<u32> = Vec::new();
     while let Some(typ) = record(&mut stream, &mut data, origin)? {
+        if typ != 0x003C
+            && let Some(walk) = sst.take()
+        {
+            strings = walk.lens;
+        }
         match typ {
             0x0085 if data.len() >= 4 => sheets.push(u64::from(u32::from_le_bytes([data[0], data[1], data[2], data[3]]))),
+            // A double-byte code page puts a variable number of bytes per character,
+            // which the SST walk below does not follow.
+            0x0042 if data.len() >= 2 && [932, 936, 949, 950, 1361].contains(&u16::from_le_bytes([data[0], data[1]])) => {
+                return Err(SourceError::format(origin, "an .xls in a double-byte code page (CJK) is not read: save it as .xlsx"));
+            }
+            0x00FC => {
+                let mut walk = SstWalk::default();
+                walk.segment(&data, true, origin, limits)?;
+                sst = Some(walk);
+            }
+            0x003C => {
+                if let Some(walk) = sst.as_mut() {
+                    walk.segment(&data, false, origin, limits)?;
+                }
+            }
             0x000A => break,
             _ => {}
         }
@@ -537,6 +561,7 @@ pub(crate) fn check_xls<F: Read + Seek>(file: F, origin: &str, limits: &Limits) 
         stream.seek(SeekFrom::Start(start)).map_err(|e| SourceError::format(origin, format!("not a readable workbook ({e})")))?;
         let part = format!("sheet {} (its records at byte {start})", n + 1);
         let mut grid = Grid::default();
+        let mut text = 0u64;
         // A String record (0x0207) is put where the last formula was: (0, 0) before one.
         let mut formula = (0u64, 0u64);
         let mut depth = 0u32;
@@ -556,6 +581,17 @@ pub(crate) fn check_xls<F: Read + Seek>(file: F, origin: &str, limits: &Limits) 
                     grid.add((r, r), (c, c));
                 }
                 0x0207 => grid.add((formula.0, formula.0), (formula.1, formula.1)),
+                _ => {}
+            }
+            // A LABELSST cell gets its own copy of the shared string it names.
+            if typ == 0x00FD && data.len() >= 10 {
+                let index = u32::from_le_bytes([data[6], data[7], data[8], data[9]]) as usize;
+                text = text.saturating_add(u64::from(strings.get(index).copied().unwrap_or(0)));
+                if text > limits.max_sheet_text_bytes {
+                    return Err(sheet_text(origin, &part, limits));
+                }
+            }
+            match typ {
                 0x00BD if data.len() >= 6 => {
                     // Six bytes a value after the row and first column, as calamine counts.
                     let r = u64::from(u16::from_le_bytes([data[0], data[1]]));
@@ -569,6 +605,102 @@ pub(crate) fn check_xls<F: Read + Seek>(file: F, origin: &str, limits: &Limits) 
         }
     }
     Ok(())
+}
+
+/// The shared strings of an .xls SST record and its CONTINUE records, walked as
+/// calamine reads them (`xls.rs`: `parse_sst`, `read_rich_extended_string`,
+/// `read_dbcs`, `Record::skip`): each string's header in one record, its characters
+/// across records (a CONTINUE in the middle of them starts with a new flags byte), its
+/// rich-text runs and phonetic block skipped across records. A string's length is
+/// taken as three bytes per character, the most its UTF-8 form can need.
+#[derive(Debug, Default)]
+struct SstWalk {
+    lens: Vec<u32>,
+    /// Characters of the current string still to come, and their width.
+    chars_left: usize,
+    high_byte: bool,
+    /// Bytes to skip after the characters (runs, phonetic data), and those left.
+    after_chars: usize,
+    skip_left: usize,
+    /// A string header did not fit: calamine fails there, the walk stops.
+    done: bool,
+}
+
+impl SstWalk {
+    /// Takes one record's data: the SST's own (`first`: its 8-byte counts skipped) or
+    /// a CONTINUE's.
+    fn segment(&mut self, d: &[u8], first: bool, origin: &str, limits: &Limits) -> Result<(), SourceError> {
+        if self.done {
+            return Ok(());
+        }
+        let mut o = if first { 8.min(d.len()) } else { 0 };
+        if self.chars_left > 0 {
+            let Some(flags) = d.first() else { return Ok(()) };
+            self.high_byte = flags & 1 != 0;
+            o = 1;
+        }
+        loop {
+            if self.chars_left > 0 {
+                let width = if self.high_byte { 2 } else { 1 };
+                let n = self.chars_left.min((d.len() - o) / width);
+                o += n * width;
+                self.chars_left -= n;
+                if self.chars_left > 0 {
+                    return Ok(());
+                }
+                self.skip_left = self.after_chars;
+            }
+            if self.skip_left > 0 {
+                let n = self.skip_left.min(d.len() - o);
+                o += n;
+                self.skip_left -= n;
+                if self.skip_left > 0 {
+                    return Ok(());
+                }
+            }
+            if o >= d.len() {
+                return Ok(());
+            }
+            let head = &d[o..];
+            if head.len() < 3 {
+                self.done = true;
+                return Ok(());
+            }
+            let cch = usize::from(u16::from_le_bytes([head[0], head[1]]));
+            let flags = head[2];
+            let mut at = 3;
+            let mut runs = 0usize;
+            let mut ext = 0usize;
+            if flags & 0x8 != 0 {
+                let Some(b) = head.get(at..at + 2) else {
+                    self.done = true;
+                    return Ok(());
+                };
+                runs = usize::from(u16::from_le_bytes([b[0], b[1]]));
+                at += 2;
+            }
+            if flags & 0x4 != 0 {
+                let Some(b) = head.get(at..at + 4) else {
+                    self.done = true;
+                    return Ok(());
+                };
+                // calamine reads it as i32 and casts: a negative one is huge.
+                ext = i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+                at += 4;
+            }
+            o += at;
+            if self.lens.len() as u64 >= limits.max_shared_strings {
+                return Err(shared_strings(origin, "the SST record", self.lens.len() as u64 + 1, limits));
+            }
+            self.lens.push(u32::try_from(cch * 3).unwrap_or(u32::MAX));
+            self.chars_left = cch;
+            self.high_byte = flags & 1 != 0;
+            self.after_chars = runs.saturating_mul(4).saturating_add(ext);
+            if cch == 0 {
+                self.skip_left = self.after_chars;
+            }
+        }
+    }
 }
 
 /// What calamine reserves from an .xls DIMENSIONS record: rows x columns, in its own

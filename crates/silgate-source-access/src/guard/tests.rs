@@ -150,10 +150,20 @@ fn biff(records: &[(u16, Vec<u8>)]) -> Vec<u8> {
 
 /// An .xls compound file: globals with one BOUNDSHEET, then the sheet's records.
 fn xls(sheet: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    xls_with(&[], sheet)
+}
+
+/// [`xls`] with more records in the globals (an SST, a CODEPAGE).
+fn xls_with(extra: &[(u16, Vec<u8>)], sheet: &[(u16, Vec<u8>)]) -> Vec<u8> {
     let bof = (0x0809, vec![0x00, 0x06, 0x05, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    let globals_len = |off: u32| biff(&[bof.clone(), (0x0085, [off.to_le_bytes().to_vec(), vec![0, 0, 1, 0, b'S']].concat()), (0x000A, vec![])]).len();
-    let off = u32::try_from(globals_len(0)).unwrap();
-    let mut stream = biff(&[bof.clone(), (0x0085, [off.to_le_bytes().to_vec(), vec![0, 0, 1, 0, b'S']].concat()), (0x000A, vec![])]);
+    let globals = |off: u32| {
+        let mut g = vec![bof.clone(), (0x0085, [off.to_le_bytes().to_vec(), vec![0, 0, 1, 0, b'S']].concat())];
+        g.extend_from_slice(extra);
+        g.push((0x000A, vec![]));
+        biff(&g)
+    };
+    let off = u32::try_from(globals(0).len()).unwrap();
+    let mut stream = globals(off);
     let mut records = vec![bof];
     records.extend_from_slice(sheet);
     records.push((0x000A, vec![]));
@@ -246,4 +256,56 @@ fn given_an_ods_cell_with_long_text_repeated_across_columns_and_rows_it_should_b
     let e = check_zip(Cursor::new(zip(&[("content.xml", &content(200, 100))])), "t.ods", &limits).unwrap_err();
     assert_eq!(e.as_code(), "limit.sheet_text_bytes", "{e}");
     assert_eq!(rule(check_zip(Cursor::new(zip(&[("content.xml", &content(20, 10))])), "t.ods", &limits)), "ok");
+}
+
+/// An SST record's data: the counts, then each string compressed (one byte a character).
+fn sst(strings: &[&str]) -> Vec<u8> {
+    let mut d = [u32::try_from(strings.len()).unwrap().to_le_bytes(), u32::try_from(strings.len()).unwrap().to_le_bytes()].concat();
+    for s in strings {
+        d.extend_from_slice(&u16::try_from(s.len()).unwrap().to_le_bytes());
+        d.push(0);
+        d.extend_from_slice(s.as_bytes());
+    }
+    d
+}
+
+fn label_sst(r: u16, index: u32) -> (u16, Vec<u8>) {
+    (0x00FD, [r.to_le_bytes().to_vec(), 0u16.to_le_bytes().to_vec(), vec![0, 0], index.to_le_bytes().to_vec()].concat())
+}
+
+#[test]
+fn given_an_xls_shared_string_named_by_many_cells_the_sheet_should_be_refused_by_its_text() {
+    let long = "x".repeat(30_000);
+    let limits = Limits { max_sheet_text_bytes: 100 << 20, ..Limits::default() };
+    let check = |index: u32, cells: u16| {
+        let sheet: Vec<(u16, Vec<u8>)> = (0..cells).map(|r| label_sst(r, index)).collect();
+        rule(check_xls(Cursor::new(xls_with(&[(0x00FC, sst(&["a", &long]))], &sheet)), "t.xls", &limits))
+    };
+    // 30,000 characters (up to 90,000 bytes) in each of 5,000 cells: past 100 MiB.
+    assert_eq!(check(1, 5_000), "limit.sheet_text_bytes");
+    assert_eq!(check(0, 5_000), "ok");
+    assert_eq!(check(1, 100), "ok");
+    // A double-byte code page is not walked: refused.
+    let cjk = check_xls(Cursor::new(xls_with(&[(0x0042, 932u16.to_le_bytes().to_vec())], &[])), "t.xls", &limits);
+    assert_eq!(rule(cjk), "source.format");
+}
+
+#[test]
+fn given_sst_strings_split_across_continue_records_their_lengths_should_be_read_as_calamine_reads_them() {
+    let limits = Limits::default();
+    let mut walk = SstWalk::default();
+    // "abc" whole; then a 6-character string with rich-text runs (1 run, 4 bytes) and a
+    // phonetic block (2 bytes), cut after 2 characters; the CONTINUE restarts the
+    // characters with a flags byte saying two bytes a character; then a third string.
+    let mut first = [2u32.to_le_bytes(), 3u32.to_le_bytes()].concat();
+    first.extend_from_slice(&[3, 0, 0, b'a', b'b', b'c']);
+    first.extend_from_slice(&[6, 0, 0x0C, 1, 0, 2, 0, 0, 0, b'd', b'e']);
+    walk.segment(&first, true, "t.xls", &limits).unwrap();
+    let mut cont = vec![1u8];
+    cont.extend_from_slice(&[b'f', 0, b'g', 0, b'h', 0, b'i', 0]);
+    cont.extend_from_slice(&[9, 9, 9, 9, 7, 7]);
+    cont.extend_from_slice(&[1, 0, 0, b'z']);
+    walk.segment(&cont, false, "t.xls", &limits).unwrap();
+    assert_eq!(walk.lens, [9, 18, 3], "three bytes a character, each string whole");
+    assert!(!walk.done);
 }
