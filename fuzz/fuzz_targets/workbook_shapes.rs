@@ -13,7 +13,7 @@ use std::io::{Cursor, Write};
 
 /// Small enough that calamine's grid stays under a few hundred MiB when the check
 /// passes.
-const LIMITS: Limits = Limits { max_index_rows: 1 << 16, max_sheet_cells: 1 << 22, max_shared_strings: 1 << 20, max_workbook_part_bytes: 16 << 20, max_sheet_text_bytes: 64 << 20, max_line_bytes: 1 << 20, max_unfinished_reads: 3 };
+const LIMITS: Limits = Limits { max_index_rows: 1 << 16, max_sheet_cells: 1 << 22, max_shared_strings: 1 << 20, max_workbook_part_bytes: 16 << 20, max_sheet_text_bytes: 64 << 20, max_xml_event_bytes: 1 << 20, max_line_bytes: 1 << 20, max_unfinished_reads: 3 };
 
 /// One cell the input asks for.
 struct Cell {

@@ -642,6 +642,7 @@ fn check_limits(l: &silgate_source_tabular::Limits, p: &mut Problems) {
         ("limits.max_shared_strings", l.max_shared_strings),
         ("limits.max_workbook_part_bytes", l.max_workbook_part_bytes),
         ("limits.max_sheet_text_bytes", l.max_sheet_text_bytes),
+        ("limits.max_xml_event_bytes", l.max_xml_event_bytes),
         ("limits.max_line_bytes", l.max_line_bytes),
         ("limits.max_unfinished_reads", u64::from(l.max_unfinished_reads)),
     ] {

@@ -91,7 +91,7 @@ pub fn open(kind: SourceKind, path: &Path, mapping: Option<Mapping>, pec: Option
             let raw = std::fs::read(path).map_err(|e| silgate_core::SourceError::io(path.display().to_string(), e))?;
             Box::new(silgate_source_pec::PecMessage::new(raw, path.display().to_string(), config))
         }
-        SourceKind::Sintesi => Box::new(silgate_source_sintesi::open(path)?),
+        SourceKind::Sintesi => Box::new(silgate_source_sintesi::open(path)?.with_max_event_bytes(limits.max_xml_event_bytes)),
         SourceKind::Silplus => Box::new(silgate_source_silplus::open(path, mapping, limits)?),
         SourceKind::Access => Box::new(silgate_source_access::open(path, mapping, limits)?),
         SourceKind::CanonicalJson => return Err(GatewayError::config("canonical JSON is read by lines, not through an adapter")),

@@ -179,7 +179,7 @@ fn file(
 ) -> Result<ControlFlow<()>, SourceError> {
     match ext(path).as_str() {
         "zip" => zip(path, origin, cpi, config, depth, budget, sum, emit),
-        "xml" => xml(path, origin, cpi, sum, emit),
+        "xml" => xml(path, origin, cpi, config, sum, emit),
         _ => Ok(reject(sum, emit, origin, "pec.attachment-type", "an attachment of a type no adapter reads".into())),
     }
 }
@@ -223,7 +223,7 @@ fn zip(
     if !manifest {
         for (k, x) in xmls.iter().enumerate() {
             let inner = format!("{origin}!xml-{}", k + 1);
-            if xml(x, &inner, cpi, sum, emit)?.is_break() {
+            if xml(x, &inner, cpi, config, sum, emit)?.is_break() {
                 return Ok(ControlFlow::Break(()));
             }
         }
@@ -252,7 +252,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 /// An XML attachment: a Sintesi feed or a national document, by its root.
-fn xml(path: &Path, origin: &str, cpi: &str, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> Result<ControlFlow<()>, SourceError> {
+fn xml(path: &Path, origin: &str, cpi: &str, config: &PecConfig, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> Result<ControlFlow<()>, SourceError> {
     let head = {
         use std::io::Read;
         let mut h = vec![0u8; 4096];
@@ -262,7 +262,7 @@ fn xml(path: &Path, origin: &str, cpi: &str, sum: &mut ReadSummary, emit: &mut E
     };
     if head.contains("SintesiExport") {
         return match silgate_source_sintesi::open(path) {
-            Ok(s) => forward(Box::new(s), origin, cpi, sum, emit),
+            Ok(s) => forward(Box::new(s.with_max_event_bytes(config.limits.max_xml_event_bytes)), origin, cpi, sum, emit),
             Err(e @ SourceError::Io { .. }) => Err(e),
             Err(e) => Ok(reject(sum, emit, origin, "pec.attachment", format!("{e}"))),
         };

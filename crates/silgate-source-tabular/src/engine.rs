@@ -120,10 +120,15 @@ pub struct Limits {
     /// shared string into every cell that names it, and an ODS cell's text into every
     /// column and row it is repeated over (`limit.sheet_text_bytes`).
     pub max_sheet_text_bytes: u64,
+    /// Longest XML event of a Sintesi feed (a text node, a tag, a comment, a CDATA
+    /// section) before the feed is refused (`limit.xml_event_bytes`): the XML reader
+    /// holds one event whole.
+    pub max_xml_event_bytes: u64,
     /// Longest line of a canonical JSON lines input: a longer one is skipped unread and
     /// its record rejected (`limit.line_bytes`).
     pub max_line_bytes: u64,
-    /// Reads of one inbox input started and never finished (the process died in them)
+    /// Reads of one input (an inbox file, a PEC message, a pulled feed) started and
+    /// never finished (the process died in them), or, for a message or a feed, failed,
     /// before the input is set aside (`source.poison`): a crash loop stops there.
     pub max_unfinished_reads: u32,
 }
@@ -136,6 +141,7 @@ impl Default for Limits {
             max_shared_strings: 1 << 24,
             max_workbook_part_bytes: 1 << 30,
             max_sheet_text_bytes: 1 << 30,
+            max_xml_event_bytes: 64 << 20,
             max_line_bytes: 16 << 20,
             max_unfinished_reads: 3,
         }

@@ -105,7 +105,8 @@ impl SintesiPull {
         // Without the count a crash loop could not be stopped: do not read it.
         attempts.set(key, started + 1).map_err(|e| GatewayError::io("counting a read of a pulled feed".to_string(), e))?;
         let file = std::fs::File::open(tmp.path()).context("reading the pulled feed")?;
-        let src = silgate_source_sintesi::Sintesi::new(std::io::BufReader::with_capacity(256 * 1024, file), origin.clone());
+        let src =
+            silgate_source_sintesi::Sintesi::new(std::io::BufReader::with_capacity(256 * 1024, file), origin.clone()).with_max_event_bytes(parts.cfg.limits.max_xml_event_bytes);
         let (summary, read) = match parts.ingest_source(Box::new(src), crate::parts::today()).await {
             Ok(done) => {
                 forget(&attempts, key);
