@@ -296,10 +296,29 @@ fn given_exports_dropped_in_inboxes_run_should_deliver_them_and_set_a_truncated_
     assert_eq!(totals(&base, &pki, "duplicates"), 0);
 }
 
+/// Starts the test Sintesi endpoint over the feeds in `srv` (HTTPS with `pki`'s node
+/// certificate); returns it and the `[[sources]]` table that pulls from it.
+fn sintesi_server(srv: &std::path::Path, pki: &std::path::Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut server = std::process::Command::new("python3")
+        .arg(root().join("tests/fixtures/peers/sintesi_server.py"))
+        .arg(srv)
+        .arg(pki.join("node.pem"))
+        .arg(pki.join("node.key"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port = line.trim().strip_prefix("port ").unwrap().to_string();
+    let extra =
+        format!("[[sources]]\nkind = \"sintesi\"\nurl = \"https://127.0.0.1:{port}/\"\ncpi = \"{}\"\nca = \"{}\"\npoll_secs = 1\n", generate::CPI, pki.join("ca.pem").display());
+    (server, extra)
+}
+
 #[test]
 fn given_a_sintesi_server_run_should_pull_incrementally_from_the_persisted_watermark() {
     use crate::delivery::{certs, gateway, node, run, totals, wait_for};
-    use std::io::BufRead;
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
     let pki = certs(dir.path());
@@ -324,19 +343,7 @@ fn given_a_sintesi_server_run_should_pull_incrementally_from_the_persisted_water
     std::fs::write(srv.join("feed0.xml"), only(&[1, 2, 3])).unwrap();
     std::fs::write(srv.join("feed1.xml"), only(&[3, 4])).unwrap();
     std::fs::write(srv.join("feeds.json"), r#"{"": "feed0.xml", "2026-10-04T09:03:00": "feed1.xml"}"#).unwrap();
-    let mut server = std::process::Command::new("python3")
-        .arg(root().join("tests/fixtures/peers/sintesi_server.py"))
-        .arg(&srv)
-        .arg(pki.join("node.pem"))
-        .arg(pki.join("node.key"))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut line = String::new();
-    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let port = line.trim().strip_prefix("port ").unwrap().to_string();
-    let extra =
-        format!("[[sources]]\nkind = \"sintesi\"\nurl = \"https://127.0.0.1:{port}/\"\ncpi = \"{}\"\nca = \"{}\"\npoll_secs = 1\n", generate::CPI, pki.join("ca.pem").display());
+    let (mut server, extra) = sintesi_server(&srv, &pki);
     let cfg = gateway(dir.path(), &pki, &base, &extra);
     let gw = run(&cfg);
     let wm = dir.path().join(format!("data/watermarks/sintesi-{}.txt", generate::CPI));
@@ -357,7 +364,6 @@ fn given_a_sintesi_server_run_should_pull_incrementally_from_the_persisted_water
 #[test]
 fn given_a_pulled_feed_that_never_reads_it_should_be_set_aside_after_three_tries_and_the_next_one_pulled() {
     use crate::delivery::{certs, gateway, node, run, totals, wait_for};
-    use std::io::BufRead;
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
     let pki = certs(dir.path());
@@ -369,19 +375,7 @@ fn given_a_pulled_feed_that_never_reads_it_should_be_set_aside_after_three_tries
     std::fs::write(srv.join("broken.xml"), &good.as_bytes()[..good.len() / 2]).unwrap();
     std::fs::write(srv.join("good.xml"), &good).unwrap();
     std::fs::write(srv.join("feeds.json"), r#"{"": "broken.xml"}"#).unwrap();
-    let mut server = std::process::Command::new("python3")
-        .arg(root().join("tests/fixtures/peers/sintesi_server.py"))
-        .arg(&srv)
-        .arg(pki.join("node.pem"))
-        .arg(pki.join("node.key"))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut line = String::new();
-    std::io::BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let port = line.trim().strip_prefix("port ").unwrap().to_string();
-    let extra =
-        format!("[[sources]]\nkind = \"sintesi\"\nurl = \"https://127.0.0.1:{port}/\"\ncpi = \"{}\"\nca = \"{}\"\npoll_secs = 1\n", generate::CPI, pki.join("ca.pem").display());
+    let (mut server, extra) = sintesi_server(&srv, &pki);
     let cfg = gateway(dir.path(), &pki, &base, &extra);
     let gw = run(&cfg);
     let refused = dir.path().join("data/refused");

@@ -325,7 +325,6 @@ fn given_client_certificates_the_api_should_know_each_cpi_by_its_certificate() {
 fn given_a_thousand_idle_tls_connections_a_cpi_from_another_address_should_still_get_its_202() {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
-    use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
     let pki = certs(dir.path());
     let (_node, base) = node(dir.path(), &pki, &pki, "");
@@ -394,24 +393,7 @@ fn given_a_thousand_idle_tls_connections_a_cpi_from_another_address_should_still
     // A silent connection is closed once it has been idle `idle_secs`.
     let started = std::time::Instant::now();
     let (mut tcp, mut conn) = held.pop().unwrap();
-    let mut buf = [0u8; 64];
-    let eof = loop {
-        match conn.reader().read(&mut buf) {
-            Ok(0) => break true,
-            Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(_) => break true,
-        }
-        match conn.read_tls(&mut tcp) {
-            Ok(0) => break true,
-            Ok(_) => {
-                if conn.process_new_packets().is_err() {
-                    break true;
-                }
-            }
-            Err(_) => break false,
-        }
-    };
+    let eof = crate::delivery::closed_by_server(&mut tcp, &mut conn);
     // idle_secs is 8: long enough that none of the held ones lapsed while the 1,000
     // were opened (the count above), short enough to wait for here.
     assert!(eof && started.elapsed() < Duration::from_secs(12), "an idle connection is closed by the server (after {:?})", started.elapsed());

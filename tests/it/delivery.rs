@@ -111,6 +111,30 @@ pub(crate) fn vacancies(n: usize, tag: &str) -> String {
     (0..n).map(|i| template.replace("\"2026/77\"", &format!("\"{tag}/{i}\"")) + "\n").collect()
 }
 
+/// Reads a held TLS connection until the server closes it: `true` when it did, `false`
+/// when the socket's read timeout passed first.
+pub(crate) fn closed_by_server(tcp: &mut std::net::TcpStream, conn: &mut rustls::ClientConnection) -> bool {
+    use std::io::Read as _;
+    let mut buf = [0u8; 64];
+    loop {
+        match conn.reader().read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return true,
+        }
+        match conn.read_tls(tcp) {
+            Ok(0) => return true,
+            Ok(_) => {
+                if conn.process_new_packets().is_err() {
+                    return true;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+}
+
 /// The TLS client config of our PKI: trusts its CA, shows its client certificate.
 pub(crate) fn client_tls(pki: &Path) -> rustls::ClientConfig {
     use rustls::pki_types::pem::PemObject;
@@ -583,25 +607,7 @@ fn given_idle_connections_and_an_impostor_the_node_should_serve_the_region_and_r
     // A silent connection is closed by the node after idle_secs.
     let started = Instant::now();
     let (mut tcp, mut conn) = held.pop().unwrap();
-    let mut buf = [0u8; 64];
-    let closed = loop {
-        use std::io::Read as _;
-        match conn.reader().read(&mut buf) {
-            Ok(0) => break true,
-            Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(_) => break true,
-        }
-        match conn.read_tls(&mut tcp) {
-            Ok(0) => break true,
-            Ok(_) => {
-                if conn.process_new_packets().is_err() {
-                    break true;
-                }
-            }
-            Err(_) => break false,
-        }
-    };
+    let closed = closed_by_server(&mut tcp, &mut conn);
     assert!(closed && started.elapsed() < Duration::from_secs(12), "an idle connection is closed (after {:?})", started.elapsed());
     drop(held);
     // Puglia's certificate used to send as Sicily: every envelope refused, nothing stored.
