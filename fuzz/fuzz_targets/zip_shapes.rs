@@ -5,7 +5,9 @@
 //! in the headers: sizes, name lengths, entry counts and offsets of the local headers,
 //! the central directory and its end record are overwritten with values of the input.
 //! A panic, an abort or an allocation past libFuzzer's limit is a crash; an unpack that
-//! succeeds must have stayed within its limits.
+//! succeeds must have stayed within its limits, and no unpack may leave anything
+//! outside the folder it returns (it unpacks under a private temporary root here:
+//! anything else that appears there escaped).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -91,16 +93,38 @@ fn unpacked_sizes(dir: &std::path::Path, out: &mut Vec<u64>) {
     }
 }
 
+/// The private root `unpack`'s temporary folders go under (TMPDIR), and the folder
+/// the archives are written to.
+fn roots() -> &'static (std::path::PathBuf, std::path::PathBuf) {
+    static ROOTS: std::sync::OnceLock<(std::path::PathBuf, std::path::PathBuf)> = std::sync::OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let base = std::env::temp_dir().join(format!("silgate-zip-fuzz-{}", std::process::id()));
+        let (root, inputs) = (base.join("unpack"), base.join("inputs"));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&root).expect("fuzz root");
+        std::fs::create_dir_all(&inputs).expect("fuzz inputs");
+        // SAFETY: set once, before any other thread of this process reads the
+        // environment (libFuzzer runs the target on one thread).
+        unsafe { std::env::set_var("TMPDIR", &root) };
+        (root, inputs)
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
+    let (root, inputs) = roots();
     let Some((&n, rest)) = data.split_first() else { return };
     let (spec, lies) = rest.split_at(rest.len().min(usize::from(n % 65) * 4));
     let mut bytes = archive(spec);
     lie(&mut bytes, lies);
-    let Ok(mut file) = tempfile::NamedTempFile::new() else { return };
+    let Ok(mut file) = tempfile::NamedTempFile::new_in(inputs) else { return };
     if file.write_all(&bytes).is_err() || file.flush().is_err() {
         return;
     }
-    if let Ok(dir) = unpack(file.path(), LIMITS) {
+    let unpacked = unpack(file.path(), LIMITS);
+    let own = unpacked.as_ref().ok().map(|d| d.path().to_path_buf());
+    let strays: Vec<_> = std::fs::read_dir(root).map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).filter(|p| Some(p) != own.as_ref()).collect()).unwrap_or_default();
+    assert!(strays.is_empty(), "written outside the unpack folder: {strays:?}");
+    if let Ok(dir) = unpacked {
         let mut sizes = Vec::new();
         unpacked_sizes(dir.path(), &mut sizes);
         assert!(sizes.len() <= LIMITS.max_entries, "{} files from a zip of at most {} entries", sizes.len(), LIMITS.max_entries);
