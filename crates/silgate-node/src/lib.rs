@@ -175,15 +175,7 @@ impl NodeConfig {
 
     /// The connection limits of the node's listeners.
     pub fn conn_limits(&self) -> silgate_serve::ConnLimits {
-        // At least a second and at most a day each: a timer far in the future must
-        // not overflow the clock.
-        silgate_serve::ConnLimits {
-            total: self.max_connections,
-            per_ip: self.max_connections_per_ip,
-            idle: std::time::Duration::from_secs(self.idle_secs.clamp(1, 86_400)),
-            lifetime: std::time::Duration::from_secs(self.max_connection_secs.clamp(1, 86_400)),
-            grace: std::time::Duration::from_secs(10),
-        }
+        silgate_serve::ConnLimits::from_config(self.max_connections, self.max_connections_per_ip, self.idle_secs, self.max_connection_secs)
     }
 }
 

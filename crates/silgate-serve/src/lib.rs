@@ -51,6 +51,16 @@ pub struct ConnLimits {
     pub grace: Duration,
 }
 
+impl ConnLimits {
+    /// Limits from a configuration's numbers: connections in all and per address, and
+    /// the idle and lifetime limits in seconds, each taken between one second and one
+    /// day (a timer far in the future must not overflow the clock); 10 s of grace.
+    pub fn from_config(total: usize, per_ip: usize, idle_secs: u64, lifetime_secs: u64) -> Self {
+        let secs = |s: u64| Duration::from_secs(s.clamp(1, 86_400));
+        Self { total, per_ip, idle: secs(idle_secs), lifetime: secs(lifetime_secs), grace: Duration::from_secs(10) }
+    }
+}
+
 impl Default for ConnLimits {
     fn default() -> Self {
         Self { total: 512, per_ip: 16, idle: Duration::from_secs(15), lifetime: Duration::from_secs(300), grace: Duration::from_secs(10) }

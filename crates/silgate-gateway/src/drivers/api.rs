@@ -439,15 +439,7 @@ impl Driver for ApiDriver {
             .layer(DefaultBodyLimit::max(cfg.max_body_kib * 1024))
             .with_state(st);
         tracing::info!(listen = %self.addr, tls = cfg.tls.is_some(), "Push API listening");
-        // At least a second and at most a day each: a timer far in the future must not
-        // overflow the clock.
-        let mut limits = silgate_serve::ConnLimits {
-            total: cfg.max_connections,
-            per_ip: cfg.max_connections_per_ip,
-            idle: std::time::Duration::from_secs(cfg.idle_secs.clamp(1, 86_400)),
-            lifetime: std::time::Duration::from_secs(cfg.max_connection_secs.clamp(1, 86_400)),
-            grace: std::time::Duration::from_secs(10),
-        };
+        let mut limits = silgate_serve::ConnLimits::from_config(cfg.max_connections, cfg.max_connections_per_ip, cfg.idle_secs, cfg.max_connection_secs);
         let over_tls = cfg.tls.is_some();
         let acceptor = match &cfg.tls {
             Some(t) => Some(tls_acceptor(t)),
