@@ -429,13 +429,18 @@ pub struct ApiConfig {
     pub max_connections_per_ip: usize,
     /// Seconds a connection may stay silent: in its TLS handshake, before its request
     /// headers are in, or between requests. (default: 15)
-    #[serde(default = "default_idle_secs")]
+    /// Also the time each piece of a request body, and each write of an answer, may
+    /// take.
+    #[serde(default = "silgate_serve::default_idle_secs")]
     pub idle_secs: u64,
     /// Seconds a connection may last: then it is asked to close (it finishes the
-    /// request it serves within 10 s, else it is cut; a slow body or a client that never
-    /// lets go ends there). (default: 300)
-    #[serde(default = "default_max_connection_secs")]
+    /// request it serves within 10 s, else it is cut). (default: 300)
+    #[serde(default = "silgate_serve::default_lifetime_secs")]
     pub max_connection_secs: u64,
+    /// Seconds a request's whole body may take to arrive; a slower one is answered
+    /// with an error. (default: 60)
+    #[serde(default = "silgate_serve::default_body_secs")]
+    pub max_body_secs: u64,
 }
 
 impl ApiConfig {
@@ -450,9 +455,17 @@ impl ApiConfig {
             tls: None,
             max_connections: default_max_connections(),
             max_connections_per_ip: default_max_connections_per_ip(),
-            idle_secs: default_idle_secs(),
-            max_connection_secs: default_max_connection_secs(),
+            idle_secs: silgate_serve::default_idle_secs(),
+            max_connection_secs: silgate_serve::default_lifetime_secs(),
+            max_body_secs: silgate_serve::default_body_secs(),
         }
+    }
+
+    /// The connection limits of the API's listener (per address: its TLS setting's
+    /// to decide, see the push API).
+    pub fn conn_limits(&self) -> silgate_serve::ConnLimits {
+        let timers = silgate_serve::Timers { idle_secs: self.idle_secs, lifetime_secs: self.max_connection_secs, body_secs: self.max_body_secs };
+        silgate_serve::ConnLimits::from_config(self.max_connections, self.max_connections_per_ip, timers)
     }
 }
 
@@ -461,12 +474,6 @@ fn default_max_connections() -> usize {
 }
 fn default_max_connections_per_ip() -> usize {
     16
-}
-fn default_idle_secs() -> u64 {
-    15
-}
-fn default_max_connection_secs() -> u64 {
-    300
 }
 
 fn default_body_kib() -> usize {
@@ -726,6 +733,7 @@ fn check_api(a: &ApiConfig, files: Files, p: &mut Problems) {
         ("api.max_connections_per_ip", a.max_connections_per_ip as u64),
         ("api.idle_secs", a.idle_secs),
         ("api.max_connection_secs", a.max_connection_secs),
+        ("api.max_body_secs", a.max_body_secs),
     ] {
         if v == 0 {
             p.push(key, "must be at least 1");

@@ -143,12 +143,18 @@ pub struct NodeConfig {
     pub max_connections_per_ip: usize,
     /// Seconds a connection may stay silent: in its TLS handshake, before its request
     /// headers are in, or between requests. (default: 15)
-    #[serde(default = "default_idle_secs")]
+    /// Also the time each piece of a request body, and each write of an answer, may
+    /// take.
+    #[serde(default = "silgate_serve::default_idle_secs")]
     pub idle_secs: u64,
     /// Seconds a connection may last: then it is asked to close (it finishes the
     /// request it serves within 10 s, else it is cut). (default: 300)
-    #[serde(default = "default_max_connection_secs")]
+    #[serde(default = "silgate_serve::default_lifetime_secs")]
     pub max_connection_secs: u64,
+    /// Seconds a request's whole body may take to arrive; a slower one is answered
+    /// with an error. (default: 60)
+    #[serde(default = "silgate_serve::default_body_secs")]
+    pub max_body_secs: u64,
 }
 
 impl NodeConfig {
@@ -168,14 +174,16 @@ impl NodeConfig {
             today: None,
             max_connections: default_max_connections(),
             max_connections_per_ip: default_max_connections_per_ip(),
-            idle_secs: default_idle_secs(),
-            max_connection_secs: default_max_connection_secs(),
+            idle_secs: silgate_serve::default_idle_secs(),
+            max_connection_secs: silgate_serve::default_lifetime_secs(),
+            max_body_secs: silgate_serve::default_body_secs(),
         }
     }
 
     /// The connection limits of the node's listeners.
     pub fn conn_limits(&self) -> silgate_serve::ConnLimits {
-        silgate_serve::ConnLimits::from_config(self.max_connections, self.max_connections_per_ip, self.idle_secs, self.max_connection_secs)
+        let timers = silgate_serve::Timers { idle_secs: self.idle_secs, lifetime_secs: self.max_connection_secs, body_secs: self.max_body_secs };
+        silgate_serve::ConnLimits::from_config(self.max_connections, self.max_connections_per_ip, timers)
     }
 }
 
@@ -184,12 +192,6 @@ fn default_max_connections() -> usize {
 }
 fn default_max_connections_per_ip() -> usize {
     64
-}
-fn default_idle_secs() -> u64 {
-    15
-}
-fn default_max_connection_secs() -> u64 {
-    300
 }
 
 fn default_store() -> PathBuf {

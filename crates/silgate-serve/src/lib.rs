@@ -9,6 +9,10 @@
 //!   closed at once, before its TLS handshake, so the others keep their slots);
 //! - gives the TLS handshake, each request's headers (the first and every later one on
 //!   a kept-alive connection) [`ConnLimits::idle`] to arrive;
+//! - gives each piece of a request's body [`ConnLimits::idle`] to arrive and the whole
+//!   body [`ConnLimits::body`] (a body that stalls or trickles fails, and the handler
+//!   reading it answers with an error), and each write of the answer [`ConnLimits::idle`]
+//!   to be taken by the client (one that stops reading is dropped);
 //! - asks a connection to close after [`ConnLimits::lifetime`] (it finishes the
 //!   request it is serving, then closes);
 //! - pauses after a failed `accept` (out of descriptors, say) instead of spinning;
@@ -21,6 +25,10 @@
 //! request to who sent it.
 
 #![deny(missing_docs)]
+
+mod body;
+
+pub use body::BodyTimeout;
 
 use axum::Router;
 use rustls::pki_types::CertificateDer;
@@ -47,23 +55,51 @@ pub struct ConnLimits {
     pub idle: Duration,
     /// Time after which a connection is asked to close.
     pub lifetime: Duration,
+    /// Time allowed for the whole body of one request.
+    pub body: Duration,
     /// Time the connections get, on stop, to finish their requests.
     pub grace: Duration,
 }
 
+/// The timers of a configuration, in seconds: shared by the push API's and the node's
+/// settings (each with its own connection caps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timers {
+    /// [`ConnLimits::idle`].
+    pub idle_secs: u64,
+    /// [`ConnLimits::lifetime`].
+    pub lifetime_secs: u64,
+    /// [`ConnLimits::body`].
+    pub body_secs: u64,
+}
+
+/// Default of [`Timers::idle_secs`]: 15.
+pub fn default_idle_secs() -> u64 {
+    15
+}
+/// Default of [`Timers::lifetime_secs`]: 300.
+pub fn default_lifetime_secs() -> u64 {
+    300
+}
+/// Default of [`Timers::body_secs`]: 60.
+pub fn default_body_secs() -> u64 {
+    60
+}
+
 impl ConnLimits {
     /// Limits from a configuration's numbers: connections in all and per address, and
-    /// the idle and lifetime limits in seconds, each taken between one second and one
-    /// day (a timer far in the future must not overflow the clock); 10 s of grace.
-    pub fn from_config(total: usize, per_ip: usize, idle_secs: u64, lifetime_secs: u64) -> Self {
+    /// the timers, each taken between one second and one day (a timer far in the
+    /// future must not overflow the clock); 10 s of grace.
+    pub fn from_config(total: usize, per_ip: usize, timers: Timers) -> Self {
         let secs = |s: u64| Duration::from_secs(s.clamp(1, 86_400));
-        Self { total, per_ip, idle: secs(idle_secs), lifetime: secs(lifetime_secs), grace: Duration::from_secs(10) }
+        Self { total, per_ip, idle: secs(timers.idle_secs), lifetime: secs(timers.lifetime_secs), body: secs(timers.body_secs), grace: Duration::from_secs(10) }
     }
 }
 
 impl Default for ConnLimits {
     fn default() -> Self {
-        Self { total: 512, per_ip: 16, idle: Duration::from_secs(15), lifetime: Duration::from_secs(300), grace: Duration::from_secs(10) }
+        let timers = Timers { idle_secs: default_idle_secs(), lifetime_secs: default_lifetime_secs(), body_secs: default_body_secs() };
+        Self::from_config(512, 16, timers)
     }
 }
 
@@ -195,13 +231,18 @@ where
     conns.abort_all();
 }
 
-/// Serves one connection: HTTP/1.1, headers within `idle`, asked to close at its
-/// lifetime or when `closed` turns true, then given `grace` to finish.
+/// Serves one connection: HTTP/1.1, headers within `idle`, bodies within their
+/// timers ([`Timed`]), writes taken within `idle` ([`WriteStall`]), asked to close at
+/// its lifetime or when `closed` turns true, then given `grace` to finish.
 async fn drive<I>(io: I, router: Router, limits: ConnLimits, mut closed: watch::Receiver<bool>)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let svc = hyper_util::service::TowerToHyperService::new(router);
+    let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let req = req.map(|body| body::Timed::new(body, limits.idle, limits.body));
+        tower::ServiceExt::oneshot(router.clone(), req)
+    });
+    let io = body::WriteStall::new(io, limits.idle);
     let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new()).http1_only();
     // A client that does not send its request headers in time (the first request's
     // or the next one's on a kept-alive connection) is dropped.

@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::time::Instant;
 
 fn limits() -> ConnLimits {
-    ConnLimits { total: 8, per_ip: 2, idle: Duration::from_millis(600), lifetime: Duration::from_secs(30), grace: Duration::from_secs(2) }
+    ConnLimits { total: 8, per_ip: 2, idle: Duration::from_millis(600), lifetime: Duration::from_secs(30), body: Duration::from_secs(30), grace: Duration::from_secs(2) }
 }
 
 /// A server on a free loopback port, on its own runtime thread; the sender stops it.
@@ -20,7 +20,14 @@ fn start(limits: ConnLimits) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, s
         rt.block_on(async move {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             addr_tx.send(listener.local_addr().expect("addr")).expect("addr sent");
-            let routes = |peer: Peer| Router::new().route("/who", get(move || async move { peer.addr.ip().to_string() }));
+            let routes = |peer: Peer| {
+                Router::new()
+                    .route("/who", get(move || async move { peer.addr.ip().to_string() }))
+                    // Echoes the body's length, or says why it could not be read.
+                    .route("/body", axum::routing::post(|body: axum::body::Bytes| async move { body.len().to_string() }))
+                    // An answer larger than any socket buffer, for a client that does not read.
+                    .route("/big", get(|| async { vec![b'x'; 64 << 20] }))
+            };
             serve(listener, None, limits, routes, async move {
                 let _ = stop_rx.await;
             })
@@ -156,4 +163,94 @@ fn on_stop_the_server_returns_though_connections_are_open() {
     thread.join().expect("server thread");
     assert!(started.elapsed() < Duration::from_secs(4), "stopped in {:?}", started.elapsed());
     assert!(closed_by_server(&mut held, Duration::from_secs(2)), "the kept-alive connection is closed on stop");
+}
+
+/// Sends the headers of a POST of `len` bytes to /body.
+fn post_head(tcp: &mut TcpStream, len: usize) {
+    tcp.write_all(format!("POST /body HTTP/1.1\r\nhost: x\r\ncontent-length: {len}\r\n\r\n").as_bytes()).expect("headers");
+}
+
+/// Reads an answer's status line.
+fn status(tcp: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while !got.windows(2).any(|w| w == b"\r\n") {
+        match tcp.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&got).lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn a_body_that_stalls_is_answered_with_an_error_and_the_connection_closed() {
+    let (addr, stop, thread) = start(limits());
+    // A whole body in time is served.
+    let mut ok = connect_from([127, 0, 0, 10], addr);
+    post_head(&mut ok, 5);
+    ok.write_all(b"hello").expect("body");
+    assert!(status(&mut ok).starts_with("HTTP/1.1 200"), "a body sent at once is read");
+    // Headers, half the body, then nothing: cut after the idle time (600 ms), well
+    // before the body's own time (30 s) or the lifetime.
+    let started = Instant::now();
+    let mut stalled = connect_from([127, 0, 0, 10], addr);
+    post_head(&mut stalled, 10);
+    stalled.write_all(b"hello").expect("half a body");
+    let line = status(&mut stalled);
+    assert!(line.starts_with("HTTP/1.1 400"), "the handler could not read the body: {line:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "answered after {:?}", started.elapsed());
+    assert!(closed_by_server(&mut stalled, Duration::from_secs(5)), "and the connection is closed");
+    stop.send(()).expect("stop");
+    thread.join().expect("server thread");
+}
+
+#[test]
+fn a_body_that_trickles_past_its_time_is_cut() {
+    // Each byte arrives within the idle time, the whole not within the body's time.
+    let (addr, stop, thread) = start(ConnLimits { idle: Duration::from_secs(2), body: Duration::from_millis(1500), ..limits() });
+    let mut slow = connect_from([127, 0, 0, 11], addr);
+    post_head(&mut slow, 100);
+    let started = Instant::now();
+    let mut cut = false;
+    for _ in 0..100 {
+        if slow.write_all(b"x").is_err() {
+            cut = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        if started.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+    }
+    let line = status(&mut slow);
+    assert!(cut || line.starts_with("HTTP/1.1 400"), "the trickle was answered with {line:?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "cut after {:?}", started.elapsed());
+    stop.send(()).expect("stop");
+    thread.join().expect("server thread");
+}
+
+#[test]
+fn a_client_that_does_not_read_its_answer_is_dropped() {
+    let (addr, stop, thread) = start(limits());
+    let mut sink = connect_from([127, 0, 0, 12], addr);
+    sink.write_all(b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n").expect("request");
+    // Never read until the server had time to fill the socket buffers and give up.
+    std::thread::sleep(Duration::from_secs(3));
+    // Now drain: the answer stops short of its 64 MiB, then the connection ends.
+    sink.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let ended = loop {
+        match sink.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => got += n,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => break false,
+            Err(_) => break true,
+        }
+    };
+    assert!(ended, "the server closed the connection");
+    assert!(got < 64 << 20, "only what the buffers held arrived: {got} bytes");
+    stop.send(()).expect("stop");
+    thread.join().expect("server thread");
 }

@@ -439,7 +439,7 @@ impl Driver for ApiDriver {
             .layer(DefaultBodyLimit::max(cfg.max_body_kib * 1024))
             .with_state(st);
         tracing::info!(listen = %self.addr, tls = cfg.tls.is_some(), "Push API listening");
-        let mut limits = silgate_serve::ConnLimits::from_config(cfg.max_connections, cfg.max_connections_per_ip, cfg.idle_secs, cfg.max_connection_secs);
+        let mut limits = cfg.conn_limits();
         let over_tls = cfg.tls.is_some();
         let acceptor = match &cfg.tls {
             Some(t) => Some(tls_acceptor(t)),
