@@ -31,14 +31,26 @@ use std::path::Path;
 /// Most parts (zip entries, .xls sheets) a workbook may have.
 const MAX_PARTS: usize = 10_000;
 
+/// What calamine is to read once a workbook passed its check.
+pub(crate) enum Checked {
+    /// The file itself (a zip container: every part was checked).
+    File(std::fs::File),
+    /// A clean compound file holding the checked `.xls` stream (see [`check_xls`]).
+    Xls(Vec<u8>),
+}
+
 /// Checks the workbook at `path` (its extension `ext`, lower case) against `limits`.
-pub(crate) fn check(path: &Path, origin: &str, ext: &str, limits: &Limits) -> Result<(), SourceError> {
-    let file = std::fs::File::open(path).map_err(|e| SourceError::io(origin, e))?;
+pub(crate) fn check(path: &Path, origin: &str, ext: &str, limits: &Limits) -> Result<Checked, SourceError> {
+    let mut file = std::fs::File::open(path).map_err(|e| SourceError::io(origin, e))?;
     match ext {
-        "xlsx" | "xlsm" | "ods" => check_zip(BufReader::new(file), origin, limits),
-        "xls" => check_xls(file, origin, limits),
+        "xlsx" | "xlsm" | "ods" => {
+            check_zip(BufReader::new(&mut file), origin, limits)?;
+            file.rewind().map_err(|e| SourceError::io(origin, e))?;
+            Ok(Checked::File(file))
+        }
+        "xls" => check_xls(file, origin, limits).map(Checked::Xls),
         "xlsb" => Err(SourceError::format(origin, "an .xlsb (binary) workbook is not read: save it as .xlsx")),
-        _ => Ok(()),
+        _ => Err(SourceError::format(origin, "not a workbook the adapter reads (.xlsx, .xlsm, .xls, .ods)")),
     }
 }
 
@@ -509,15 +521,46 @@ fn ods_add(s: &mut XmlScan, cols: (u64, u64), origin: &str, part: &str, limits: 
     grid.check(origin, &format!("table of part {part}"), limits)
 }
 
-/// An `.xls` workbook: a BIFF stream in a compound file.
-pub(crate) fn check_xls<F: Read + Seek>(file: F, origin: &str, limits: &Limits) -> Result<(), SourceError> {
+/// An `.xls` workbook: a BIFF stream in a compound file. Returns the compound file
+/// calamine is to read: a new one holding only the stream checked here. calamine's own
+/// compound-file reader takes the first directory entry named `Workbook` (else `Book`)
+/// wherever it sits in the directory, linked into its tree or not, so a file can show
+/// one stream to a reader that follows the tree and another to calamine; the copy
+/// leaves calamine nothing but the checked bytes.
+pub(crate) fn check_xls<F: Read + Seek>(file: F, origin: &str, limits: &Limits) -> Result<Vec<u8>, SourceError> {
     let mut cfb = cfb::CompoundFile::open(file).map_err(|e| SourceError::format(origin, format!("not a readable workbook (its compound file: {e})")))?;
     let name = ["/Workbook", "/Book"].into_iter().find(|n| cfb.is_stream(n)).ok_or_else(|| SourceError::format(origin, "not a readable workbook (no Workbook stream)"))?;
-    let mut stream = cfb.open_stream(name).map_err(|e| SourceError::format(origin, format!("not a readable workbook ({e})")))?;
+    let stream = cfb.open_stream(name).map_err(|e| SourceError::format(origin, format!("not a readable workbook ({e})")))?;
     if stream.len() > limits.max_workbook_part_bytes {
         return Err(part_too_big(origin, name, limits));
     }
-    let len = stream.len();
+    // Read as far as the file holds it (a declared length is not allocated up front).
+    let mut bytes = Vec::new();
+    stream.take(limits.max_workbook_part_bytes.saturating_add(1)).read_to_end(&mut bytes).map_err(|e| SourceError::format(origin, format!("not a readable workbook ({e})")))?;
+    if bytes.len() as u64 > limits.max_workbook_part_bytes {
+        return Err(part_too_big(origin, name, limits));
+    }
+    check_biff(&bytes, origin, limits)?;
+    drop(cfb);
+    clean_copy(&bytes, origin)
+}
+
+/// A compound file holding `stream` as its one `Workbook` stream.
+fn clean_copy(stream: &[u8], origin: &str) -> Result<Vec<u8>, SourceError> {
+    let io = |e: std::io::Error| SourceError::io(origin, e);
+    let mut copy = cfb::CompoundFile::create(std::io::Cursor::new(Vec::with_capacity(stream.len() + 4096))).map_err(io)?;
+    {
+        let mut s = copy.create_stream("/Workbook").map_err(io)?;
+        std::io::Write::write_all(&mut s, stream).map_err(io)?;
+    }
+    copy.flush().map_err(io)?;
+    Ok(copy.into_inner().into_inner())
+}
+
+/// The checks of an .xls workbook stream (the module's doc says which).
+fn check_biff(bytes: &[u8], origin: &str, limits: &Limits) -> Result<(), SourceError> {
+    let mut stream = std::io::Cursor::new(bytes);
+    let len = bytes.len() as u64;
     // The globals: the BOUNDSHEET records say where each sheet's records start; the
     // SST (and its CONTINUE records) how long each shared string is.
     let mut sheets = Vec::new();

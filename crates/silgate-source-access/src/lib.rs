@@ -48,7 +48,7 @@ pub enum Container {
 pub fn check_workbook<R: std::io::Read + std::io::Seek>(reader: R, container: Container, origin: &str, limits: &Limits) -> Result<(), SourceError> {
     match container {
         Container::Zip => guard::check_zip(reader, origin, limits),
-        Container::Xls => guard::check_xls(reader, origin, limits),
+        Container::Xls => guard::check_xls(reader, origin, limits).map(|_| ()),
     }
 }
 

@@ -1,20 +1,27 @@
 //! An Excel workbook (calamine): one sheet per table, first row the header.
 
+use crate::guard::Checked;
 use calamine::{Data, Range, Reader};
 use silgate_core::source::SourceError;
 use silgate_core::{Issue, Position};
 use silgate_source_tabular::engine::{RawRow, RowReader};
 use silgate_source_tabular::{Cell, Limits};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
+
+/// What calamine reads a workbook from: the file, or the checked copy of an .xls.
+type Input = Box<dyn ReadSeek>;
+
+/// [`Input`]'s bounds.
+trait ReadSeek: std::io::Read + std::io::Seek + Send {}
+impl<T: std::io::Read + std::io::Seek + Send> ReadSeek for T {}
 
 /// An opened workbook.
 pub struct Workbook {
-    path: PathBuf,
     origin: String,
     /// Sheet names.
     pub sheets: Vec<String>,
-    book: Mutex<calamine::Sheets<std::io::BufReader<std::fs::File>>>,
+    book: Mutex<calamine::Sheets<Input>>,
 }
 
 impl std::fmt::Debug for Workbook {
@@ -32,24 +39,31 @@ impl Workbook {
     /// Opens a workbook, once its sizes are checked against `limits` (see `guard`).
     pub fn open(path: &Path, origin: &str, limits: &Limits) -> Result<Self, SourceError> {
         let ext = crate::ext(path);
-        crate::guard::check(path, origin, &ext, limits)?;
+        let checked = crate::guard::check(path, origin, &ext, limits)?;
         // calamine can panic on malformed files (an overflowing cell reference, found by
         // fuzzing): a panic is an unreadable workbook, not a dead process.
         // The reader is the one the check read for (by the extension in any case):
         // calamine's own guess by extension is case-sensitive and tries the others.
-        let opened = std::panic::catch_unwind(|| -> Result<calamine::Sheets<std::io::BufReader<std::fs::File>>, String> {
-            Ok(match ext.as_str() {
-                "xlsx" | "xlsm" => calamine::Sheets::Xlsx(calamine::open_workbook(path).map_err(|e: calamine::XlsxError| e.to_string())?),
-                "xls" => calamine::Sheets::Xls(calamine::open_workbook(path).map_err(|e: calamine::XlsError| e.to_string())?),
-                "ods" => calamine::Sheets::Ods(calamine::open_workbook(path).map_err(|e: calamine::OdsError| e.to_string())?),
-                _ => return Err("not a workbook the adapter reads (.xlsx, .xlsm, .xls, .ods)".to_string()),
+        let opened = std::panic::catch_unwind(move || -> Result<calamine::Sheets<Input>, String> {
+            Ok(match checked {
+                Checked::File(file) => {
+                    let input: Input = Box::new(std::io::BufReader::new(file));
+                    match ext.as_str() {
+                        "ods" => calamine::Sheets::Ods(calamine::Ods::new(input).map_err(|e| e.to_string())?),
+                        _ => calamine::Sheets::Xlsx(calamine::Xlsx::new(input).map_err(|e| e.to_string())?),
+                    }
+                }
+                Checked::Xls(bytes) => {
+                    let input: Input = Box::new(std::io::Cursor::new(bytes));
+                    calamine::Sheets::Xls(calamine::Xls::new(input).map_err(|e| e.to_string())?)
+                }
             })
         });
         let book = opened
             .map_err(|_| SourceError::format(origin, "not a readable workbook (the reader failed on it)"))?
             .map_err(|e| SourceError::format(origin, format!("not a readable workbook: {e}")))?;
         let sheets = book.sheet_names();
-        Ok(Self { path: path.to_path_buf(), origin: origin.to_string(), sheets, book: Mutex::new(book) })
+        Ok(Self { origin: origin.to_string(), sheets, book: Mutex::new(book) })
     }
 
     /// Opens a sheet by name (any case).
@@ -62,7 +76,6 @@ impl Workbook {
                 .map_err(|_| SourceError::format(&origin, "unreadable sheet (the reader failed on it)"))?
                 .map_err(|e| SourceError::format(&origin, format!("unreadable sheet: {e}")))?
         };
-        let _ = &self.path;
         let header = range.rows().next().map(|r| r.iter().map(|c| cell(c).ok().and_then(|c| c.text()).unwrap_or_default()).collect()).unwrap_or_default();
         Ok(Some(Box::new(Sheet { range, header, origin, name, next: 1 })))
     }

@@ -17,9 +17,9 @@ fn sheet(cells: &str) -> String {
     format!(r#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{cells}</sheetData></worksheet>"#)
 }
 
-fn rule(r: Result<(), SourceError>) -> &'static str {
+fn rule<T>(r: Result<T, SourceError>) -> &'static str {
     match r {
-        Ok(()) => "ok",
+        Ok(_) => "ok",
         Err(e) => e.as_code(),
     }
 }
@@ -155,9 +155,18 @@ fn xls(sheet: &[(u16, Vec<u8>)]) -> Vec<u8> {
 
 /// [`xls`] with more records in the globals (an SST, a CODEPAGE).
 fn xls_with(extra: &[(u16, Vec<u8>)], sheet: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    // Past the mini-stream cutoff or not, the compound file reader finds it.
+    let mut c = cfb::CompoundFile::create(Cursor::new(Vec::new())).unwrap();
+    c.create_stream("/Workbook").unwrap().write_all(&xls_stream(b'S', extra, sheet)).unwrap();
+    c.flush().unwrap();
+    c.into_inner().into_inner()
+}
+
+/// A workbook stream: globals naming one sheet `name` (and `extra`), then its records.
+fn xls_stream(name: u8, extra: &[(u16, Vec<u8>)], sheet: &[(u16, Vec<u8>)]) -> Vec<u8> {
     let bof = (0x0809, vec![0x00, 0x06, 0x05, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     let globals = |off: u32| {
-        let mut g = vec![bof.clone(), (0x0085, [off.to_le_bytes().to_vec(), vec![0, 0, 1, 0, b'S']].concat())];
+        let mut g = vec![bof.clone(), (0x0085, [off.to_le_bytes().to_vec(), vec![0, 0, 1, 0, name]].concat())];
         g.extend_from_slice(extra);
         g.push((0x000A, vec![]));
         biff(&g)
@@ -168,11 +177,44 @@ fn xls_with(extra: &[(u16, Vec<u8>)], sheet: &[(u16, Vec<u8>)]) -> Vec<u8> {
     records.extend_from_slice(sheet);
     records.push((0x000A, vec![]));
     stream.extend(biff(&records));
-    // Past the mini-stream cutoff or not, the compound file reader finds it.
+    stream
+}
+
+#[test]
+fn given_an_xls_with_a_second_workbook_entry_outside_the_tree_calamine_reads_only_the_checked_one() {
+    // Entry 1 ("Aaaa", a book whose sheet is H) and entry 2 ("Workbook", sheet S).
     let mut c = cfb::CompoundFile::create(Cursor::new(Vec::new())).unwrap();
-    c.create_stream("/Workbook").unwrap().write_all(&stream).unwrap();
+    c.create_stream("/Aaaa").unwrap().write_all(&xls_stream(b'H', &[], &[number_cell(0, 0)])).unwrap();
+    c.create_stream("/Workbook").unwrap().write_all(&xls_stream(b'S', &[], &[number_cell(0, 0)])).unwrap();
     c.flush().unwrap();
-    c.into_inner().into_inner()
+    let mut file = c.into_inner().into_inner();
+    // Entry 1 renamed "Workbook" and cut out of the tree: the root's child is entry 2,
+    // alone. A reader of the tree finds entry 2; calamine, which takes the first entry
+    // of that name in the directory's order, would find entry 1.
+    let shift = u32::from_le_bytes(file[30..32].try_into().map(|b: [u8; 2]| [b[0], b[1], 0, 0]).unwrap());
+    let sector = 1usize << shift;
+    let dir_start = u32::from_le_bytes(file[48..52].try_into().unwrap()) as usize;
+    let entry = |i: usize| (dir_start + 1) * sector + 128 * i;
+    let none = u32::MAX.to_le_bytes();
+    let (root, one, two) = (entry(0), entry(1), entry(2));
+    let name: Vec<u8> = "Workbook".encode_utf16().chain([0]).flat_map(u16::to_le_bytes).collect();
+    assert_eq!(&file[two..two + name.len()], &name[..], "entry 2 is the Workbook stream");
+    file[one..one + 64].fill(0);
+    file[one..one + name.len()].copy_from_slice(&name);
+    file[one + 64..one + 66].copy_from_slice(&u16::try_from(name.len()).unwrap().to_le_bytes());
+    for at in [one + 68, one + 72, one + 76, two + 68, two + 72] {
+        file[at..at + 4].copy_from_slice(&none);
+    }
+    file[two + 67] = 1; // black
+    file[root + 76..root + 80].copy_from_slice(&2u32.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two.xls");
+    std::fs::write(&path, &file).unwrap();
+    // Unpatched, calamine reads the stream the check never saw.
+    let raw: calamine::Xls<_> = calamine::open_workbook(&path).unwrap();
+    assert_eq!(calamine::Reader::sheet_names(&raw), vec!["H".to_string()]);
+    let book = crate::Workbook::open(&path, "two.xls", &Limits::default()).unwrap();
+    assert_eq!(book.sheets, vec!["S".to_string()], "calamine read the checked stream");
 }
 
 fn dims(rf: u32, rl: u32, cf: u16, cl: u16) -> (u16, Vec<u8>) {
@@ -205,7 +247,7 @@ fn given_the_repository_s_workbooks_they_should_pass() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/access");
     for name in ["export.xlsx", "regression-calamine-overflow.xlsx"] {
         let r = check(&dir.join(name), name, "xlsx", &Limits::default());
-        assert!(matches!(r, Ok(()) | Err(SourceError::Format { .. })), "{name}: {r:?}");
+        assert!(matches!(r, Ok(_) | Err(SourceError::Format { .. })), "{name}: {:?}", r.err());
     }
     assert_eq!(rule(check(&dir.join("export.xlsx"), "export.xlsx", "xlsx", &Limits::default())), "ok");
 }
