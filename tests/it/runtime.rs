@@ -218,3 +218,70 @@ async fn given_an_update_of_a_delivered_vacancy_it_should_name_the_code_it_repla
     tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.expect("shutdown in time").expect("shutdown");
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_versions_of_one_vacancy_and_a_node_that_fails_at_random_they_should_arrive_in_order() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut node_cfg = silgate_node::NodeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), dir.path().join("node.db"));
+    // A third of the requests answered 503 at random, each answer a little late: a
+    // version whose send fails waits its retry while the others go on.
+    node_cfg.faults = silgate_node::Faults { error_rate: 0.35, latency_ms: 20, ..silgate_node::Faults::default() };
+    let node = silgate_node::start(node_cfg).await.expect("node");
+    let mut cfg = GatewayConfig::new("puglia", "PUGLIA", dir.path().join("data"), silgate_publish::ClientConfig::new(node.endpoint()));
+    cfg.delivery.concurrency = 8;
+    cfg.delivery.min_delay_ms = 10;
+    cfg.delivery.max_delay_ms = 200;
+    cfg.delivery.max_attempts = 100;
+    cfg.delivery.breaker_failures = 1000;
+    let gw = Gateway::start(cfg).await.expect("start");
+    // Twelve versions of one vacancy (1..=12 positions) in one file, with the other
+    // sample records around them.
+    let samples = include_str!("../../crates/silgate/samples/demo.jsonl");
+    let v1 = samples.lines().find(|l| l.contains("\"2026/77\"")).expect("the sample vacancy");
+    let mut lines: Vec<String> = samples.lines().filter(|l| !l.contains("\"2026/77\"")).map(str::to_string).collect();
+    for n in 1..=12 {
+        let mut v: serde_json::Value = serde_json::from_str(v1).expect("json");
+        v["profile"]["positions"] = serde_json::json!(n);
+        lines.insert((n as usize * 2).min(lines.len()), v.to_string());
+    }
+    let input = dir.path().join("versions.jsonl");
+    std::fs::write(&input, lines.join("\n") + "\n").expect("write");
+    let report = gw.parts().ingest_files(std::slice::from_ref(&input), silgate_gateway::today()).await.expect("ingest");
+    assert_eq!(report.queued, 12 + 7, "twelve versions and the other accepted samples queued: {report:?}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while node.stats(1).await.expect("stats").totals.accepted < 19 {
+        assert!(Instant::now() < deadline, "not delivered: {:?}", node.stats(1).await.expect("stats").totals);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let t = node.stats(1).await.expect("stats").totals;
+    assert!(t.faults_injected > 0, "the node failed some sends: {t:?}");
+    let db = rusqlite::Connection::open(dir.path().join("node.db")).expect("node store");
+    let docs: Vec<(String, String)> = db
+        .prepare("SELECT egov_id, document FROM documents WHERE ok = 1 ORDER BY seq")
+        .expect("q")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("rows")
+        .map(|d| d.expect("doc"))
+        .collect();
+    let tag = |d: &str, t: &str| d.split(&format!(":{t}>")).nth(1).and_then(|r| r.split('<').next()).map(str::to_string);
+    let versions: Vec<(&str, String, Option<String>)> =
+        docs.iter().filter(|(_, d)| d.contains("2026/77")).map(|(id, d)| (id.as_str(), tag(d, "codiceofferta").expect("code"), tag(d, "codiceoffertaprecedente"))).collect();
+    assert_eq!(versions.len(), 12, "each version delivered once");
+    let positions: Vec<u32> = docs.iter().filter(|(_, d)| d.contains("2026/77")).map(|(_, d)| tag(d, "numerolavoratori").and_then(|n| n.parse().ok()).unwrap_or(0)).collect();
+    assert_eq!(positions, (1..=12).collect::<Vec<_>>(), "the node received the versions in the order they were exported");
+    for pair in versions.windows(2) {
+        assert_eq!(pair[1].2.as_deref(), Some(pair[0].1.as_str()), "each update names the version before it");
+    }
+    // The dedup index's latest version of the record is the newest one.
+    let dedup = rusqlite::Connection::open(dir.path().join("data/dedup.db")).expect("dedup");
+    let latest_egov: String =
+        dedup.query_row("SELECT m.egov_id FROM latest l JOIN messages m ON m.message_id = l.message_id ORDER BY l.delivered_ms DESC LIMIT 1", [], |r| r.get(0)).expect("latest");
+    let newest = versions.last().expect("a version").0;
+    assert!(
+        dedup.query_row("SELECT count(*) FROM latest l JOIN messages m ON m.message_id = l.message_id WHERE m.egov_id = ?1", [newest], |r| r.get::<_, i64>(0)).expect("count") == 1,
+        "the newest version is the latest: {latest_egov} vs {newest}"
+    );
+    assert!(gw.parts().audit_log.verify().await.expect("verify").is_ok());
+    tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.expect("shutdown in time").expect("shutdown");
+    node.stop().await;
+}

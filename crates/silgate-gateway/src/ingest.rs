@@ -170,19 +170,27 @@ impl<'a> Ingest<'a> {
             })
             .map(|(i, _)| i)
             .collect();
-        let mut previous: std::collections::HashMap<usize, String> = std::collections::HashMap::new();
+        let mut previous: std::collections::HashMap<usize, Option<String>> = std::collections::HashMap::new();
         if !updates.is_empty() {
             let codes = self.dedup.last_codes(updates.iter().map(|i| waiting[*i].identity.key_hash.clone()).collect()).await?;
-            previous.extend(updates.into_iter().zip(codes).filter_map(|(i, c)| Some((i, c?))));
+            previous.extend(updates.into_iter().zip(codes));
         }
+        // A later version of a record in the same batch replaces the batch's earlier
+        // accepted one, not what the index remembered before the batch.
+        let mut in_batch: std::collections::HashMap<String, String> = std::collections::HashMap::new();
         for (i, (mut p, v)) in waiting.into_iter().zip(verdicts).enumerate() {
             if v == Admission::New {
-                if let Some(code) = previous.remove(&i)
+                let replaces = previous.remove(&i).and_then(|known| in_batch.get(&p.identity.key_hash).cloned().or(known));
+                if let Some(code) = replaces
                     && p.record.communication().code.as_deref() != Some(code.as_str())
                 {
                     p.record.communication_mut().previous_code = Some(code);
                 }
-                self.translator.judge_pending(p)?;
+                let send = p.record.communication().kind == silgate_core::CommunicationKind::Send;
+                let (key, code) = (p.identity.key_hash.clone(), p.record.communication().code.clone());
+                if self.translator.judge_pending(p)? && send {
+                    in_batch.extend(code.map(|c| (key, c)));
+                }
                 continue;
             }
             let prov = p.record.provenance();

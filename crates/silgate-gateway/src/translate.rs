@@ -282,23 +282,24 @@ impl<'a> Translator<'a> {
             return Ok(());
         }
         let id = content.map(|c| identity(&rec, &c));
-        self.judge(rec, id, ticket)
+        self.judge(rec, id, ticket).map(|_| ())
     }
 
     /// Judges a record that waited, with the identity computed when it came in.
-    pub(crate) fn judge_pending(&mut self, p: Pending) -> Result<()> {
+    pub(crate) fn judge_pending(&mut self, p: Pending) -> Result<bool> {
         self.judge(p.record, Some(p.identity), p.ticket)
     }
 
     /// Judges a record whose code is allocated (XSD + rules): accepted with its
-    /// document (and identity, computed now if it has none yet), or quarantined.
-    fn judge(&mut self, rec: Record, id: Option<Identity>, ticket: Option<Ticket>) -> Result<()> {
+    /// document (and identity, computed now if it has none yet), or quarantined. True
+    /// when accepted.
+    fn judge(&mut self, rec: Record, id: Option<Identity>, ticket: Option<Ticket>) -> Result<bool> {
         let prov = rec.provenance().clone();
         let position = format!("{}:{}", prov.origin, prov.position);
         let (xml, issues) = silgate_std1546::emit(&rec, self.tables, self.today, self.xsd)?;
         self.summary.warnings += issues.iter().filter(|i| !i.is_error()).count();
         if silgate_core::issue::has_errors(&issues) {
-            return self.quarantine(prov.system, &prov.cpi, position, &issues, ticket);
+            return self.quarantine(prov.system, &prov.cpi, position, &issues, ticket).map(|()| false);
         }
         self.summary.accepted += 1;
         match &mut self.out {
@@ -313,7 +314,7 @@ impl<'a> Translator<'a> {
                 accepted.push(Accepted { record: rec, xml, identity, ticket });
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Reads canonical JSON lines from `input`, naming it `origin` in provenance.

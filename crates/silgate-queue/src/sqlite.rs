@@ -6,6 +6,12 @@
 //! visibility timeout; a lease that is not acked in time simply becomes visible again.
 //! The depth is kept in a one-row table by triggers, so the bound is checked without
 //! counting the table, and stays right when several processes share the file.
+//!
+//! Versions of one record go one at a time, in the order they were queued: each row
+//! carries its business key's hash, and only the first row of a key (the lowest `seq`)
+//! can be leased. While it is leased, delayed or retried, the later versions of that key
+//! wait; once it is acked or dead-lettered the next one is first. The choice is made in
+//! the leasing transaction, so it holds across the processes sharing the file.
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use silgate_core::{DeadLetter, FullPolicy, LeaseId, Leased, Queue, QueueError, QueueItem, QueueStats};
@@ -17,11 +23,15 @@ use tokio::sync::Notify;
 
 const SCHEMA: silgate_store::migrate::Schema = silgate_store::migrate::Schema {
     store: "queue",
-    migrations: &[silgate_store::migrate::Migration { version: 1, name: "queue, dead, depth", sql: V1, breaks_older: false }],
+    migrations: &[
+        silgate_store::migrate::Migration { version: 1, name: "queue, dead, depth", sql: V1, breaks_older: false },
+        // An older build would lease a key's later versions beside its first.
+        silgate_store::migrate::Migration { version: 2, name: "business key per row: versions in order", sql: V2, breaks_older: true },
+    ],
     every_open: "",
 };
 
-const V1: &str = "
+pub(crate) const V1: &str = "
 CREATE TABLE IF NOT EXISTS queue (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
     message_id TEXT    NOT NULL UNIQUE,
@@ -44,6 +54,17 @@ INSERT OR IGNORE INTO depth (id, n) VALUES (1, (SELECT count(*) FROM queue));
 CREATE TRIGGER IF NOT EXISTS queue_depth_ins AFTER INSERT ON queue BEGIN UPDATE depth SET n = n + 1 WHERE id = 1; END;
 CREATE TRIGGER IF NOT EXISTS queue_depth_del AFTER DELETE ON queue BEGIN UPDATE depth SET n = n - 1 WHERE id = 1; END;
 ";
+
+const V2: &str = "
+ALTER TABLE queue ADD COLUMN key TEXT;
+UPDATE queue SET key = json_extract(item, '$.key_hash');
+CREATE INDEX IF NOT EXISTS queue_key ON queue (key, seq);
+";
+
+/// Rows that may be leased now: visible, and the first of their key.
+const LEASABLE: &str = "SELECT q.seq, q.item, q.deliveries FROM queue q
+     WHERE q.visible_at <= ?1 AND NOT EXISTS (SELECT 1 FROM queue p WHERE p.key = q.key AND p.seq < q.seq)
+     ORDER BY q.visible_at, q.seq LIMIT ?2";
 
 /// Settings of the SQLite queue.
 #[derive(Debug, Clone)]
@@ -131,8 +152,11 @@ impl Queue for SqliteQueue {
         }
         let started = Instant::now();
         let n = items.len() as u64;
-        let encoded: Vec<(String, String)> =
-            items.iter().map(|i| serde_json::to_string(i).map(|j| (i.message_id.clone(), j))).collect::<Result<_, _>>().map_err(|e| QueueError::Corrupt(e.to_string()))?;
+        let encoded: Vec<(String, String, String)> = items
+            .iter()
+            .map(|i| serde_json::to_string(i).map(|j| (i.message_id.clone(), i.key_hash.clone(), j)))
+            .collect::<Result<_, _>>()
+            .map_err(|e| QueueError::Corrupt(e.to_string()))?;
         let encoded = Arc::new(encoded);
         loop {
             let enc = encoded.clone();
@@ -149,9 +173,9 @@ impl Queue for SqliteQueue {
                     let now = now_ms();
                     let mut added = 0;
                     {
-                        let mut ins = tx.prepare_cached("INSERT OR IGNORE INTO queue (message_id, item, visible_at) VALUES (?1, ?2, ?3)").map_err(unavailable)?;
-                        for (id, json) in enc.iter() {
-                            added += ins.execute(params![id, json, now]).map_err(unavailable)?;
+                        let mut ins = tx.prepare_cached("INSERT OR IGNORE INTO queue (message_id, item, visible_at, key) VALUES (?1, ?2, ?3, ?4)").map_err(unavailable)?;
+                        for (id, key, json) in enc.iter() {
+                            added += ins.execute(params![id, json, now, key]).map_err(unavailable)?;
                         }
                     }
                     tx.commit().map_err(unavailable)?;
@@ -187,7 +211,7 @@ impl Queue for SqliteQueue {
                     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
                     let now = now_ms();
                     let rows: Vec<(i64, String, u32)> = {
-                        let mut sel = tx.prepare_cached("SELECT seq, item, deliveries FROM queue WHERE visible_at <= ?1 ORDER BY visible_at, seq LIMIT ?2").map_err(unavailable)?;
+                        let mut sel = tx.prepare_cached(LEASABLE).map_err(unavailable)?;
                         sel.query_map(params![now, max_i], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(unavailable)?.collect::<Result<_, _>>().map_err(unavailable)?
                     };
                     let mut out = Vec::with_capacity(rows.len());
@@ -319,7 +343,8 @@ impl Queue for SqliteQueue {
                     if !ids.is_empty() && !ids.contains(&item.message_id) {
                         continue;
                     }
-                    tx.execute("INSERT OR IGNORE INTO queue (message_id, item, visible_at) VALUES (?1, ?2, ?3)", params![item.message_id, json, now]).map_err(unavailable)?;
+                    tx.execute("INSERT OR IGNORE INTO queue (message_id, item, visible_at, key) VALUES (?1, ?2, ?3, ?4)", params![item.message_id, json, now, item.key_hash])
+                        .map_err(unavailable)?;
                     tx.execute("DELETE FROM dead WHERE seq = ?1", [seq]).map_err(unavailable)?;
                     out.push(item);
                 }

@@ -133,3 +133,90 @@ async fn given_a_reopened_file_nothing_committed_should_be_lost() {
     let s = q.stats().await.unwrap();
     assert_eq!((s.ready, s.leased), (90, Some(9)), "the 9 unacked leases stay invisible until their timeout");
 }
+
+/// Item `i`, a version of the record whose key is `key`.
+fn version(i: usize, key: &str) -> QueueItem {
+    QueueItem { key_hash: key.into(), ..item(i) }
+}
+
+fn ids(leased: &[Leased]) -> Vec<&str> {
+    leased.iter().map(|l| l.item.message_id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn given_versions_of_one_record_only_the_first_should_be_leased_until_it_settles() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = open(&dir, |_| {}).await;
+    // Three versions of A, two of B, one of C, interleaved.
+    let items = vec![version(0, "A"), version(1, "B"), version(2, "A"), version(3, "C"), version(4, "A"), version(5, "B")];
+    q.enqueue(items).await.unwrap();
+    let first = q.lease(10, Duration::ZERO).await.unwrap();
+    assert_eq!(ids(&first), ["m000000", "m000001", "m000003"], "one version of each record at a time");
+    assert!(q.lease(10, Duration::ZERO).await.unwrap().is_empty(), "the later versions wait while the first is leased");
+    // Acked: A's next version is first now.
+    q.ack(first[0].lease).await.unwrap();
+    let next = q.lease(10, Duration::ZERO).await.unwrap();
+    assert_eq!(ids(&next), ["m000002"]);
+    // Released with a delay (a retry): B's later version waits for it too.
+    q.release(first[1].lease, Duration::from_millis(300)).await.unwrap();
+    assert!(q.lease(10, Duration::ZERO).await.unwrap().is_empty(), "B's second version does not overtake its retried first");
+    let retried = q.lease(10, Duration::from_secs(2)).await.unwrap();
+    assert_eq!(ids(&retried), ["m000001"]);
+    // Dead-lettered: the next version goes.
+    q.dead_letter(retried[0].lease, "refused").await.unwrap();
+    q.ack(next[0].lease).await.unwrap();
+    let rest = q.lease(10, Duration::ZERO).await.unwrap();
+    assert_eq!(ids(&rest), ["m000004", "m000005"]);
+}
+
+#[tokio::test]
+async fn given_two_processes_on_one_file_no_record_should_have_two_versions_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = open(&dir, |_| {}).await;
+    let b = open(&dir, |_| {}).await;
+    a.enqueue((0..40).map(|i| version(i, &format!("K{}", i % 4))).collect()).await.unwrap();
+    let mut order: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let mut delivered = 0;
+    while delivered < 40 {
+        let (x, y) = tokio::join!(a.lease(8, Duration::from_millis(200)), b.lease(8, Duration::from_millis(200)));
+        let (x, y) = (x.unwrap(), y.unwrap());
+        let mut keys: Vec<&str> = x.iter().chain(&y).map(|l| l.item.key_hash.as_str()).collect();
+        let n = keys.len();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), n, "two versions of one record leased at once");
+        for l in x.iter().chain(&y) {
+            order.entry(l.item.key_hash.clone()).or_default().push(l.item.message_id.clone());
+        }
+        delivered += n;
+        a.ack_all(x.iter().map(|l| l.lease).collect()).await.unwrap();
+        b.ack_all(y.iter().map(|l| l.lease).collect()).await.unwrap();
+    }
+    for (key, got) in order {
+        let mut sorted = got.clone();
+        sorted.sort();
+        assert_eq!(got, sorted, "the versions of {key} went in the order they were queued");
+    }
+}
+
+#[tokio::test]
+async fn given_a_queue_of_schema_1_its_rows_should_get_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("q.db");
+    {
+        // A version-1 file, as an older build left it, with two versions of one record.
+        static OLD: silgate_store::migrate::Schema = silgate_store::migrate::Schema {
+            store: "queue",
+            migrations: &[silgate_store::migrate::Migration { version: 1, name: "queue, dead, depth", sql: super::sqlite::V1, breaks_older: false }],
+            every_open: "",
+        };
+        let mut conn = silgate_store::sqlite::open(&path, silgate_store::sqlite::Durability::Full, 0).unwrap();
+        silgate_store::migrate::sqlite(&mut conn, &OLD).unwrap();
+        for i in 0..2 {
+            let json = serde_json::to_string(&version(i, "A")).unwrap();
+            conn.execute("INSERT INTO queue (message_id, item, visible_at) VALUES (?1, ?2, 0)", rusqlite::params![format!("m{i:06}"), json]).unwrap();
+        }
+    }
+    let q = SqliteQueue::open(SqliteConfig::new(&path)).await.unwrap();
+    assert_eq!(ids(&q.lease(10, Duration::ZERO).await.unwrap()), ["m000000"], "rows queued before the upgrade are ordered too");
+}
