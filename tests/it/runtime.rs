@@ -221,6 +221,18 @@ async fn given_an_update_of_a_delivered_vacancy_it_should_name_the_code_it_repla
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_versions_of_one_vacancy_and_a_node_that_fails_at_random_they_should_arrive_in_order() {
+    versions_in_order(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_versions_of_one_vacancy_through_rabbitmq_and_a_node_that_fails_at_random_they_should_arrive_in_order() {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos();
+    versions_in_order(Some(format!("silgate.it.order.{t}"))).await;
+}
+
+/// Twelve versions of one vacancy among other records, delivered against a node that
+/// fails a third of the sends: on the SQLite queue, or on RabbitMQ with the queue named.
+async fn versions_in_order(rabbit: Option<String>) {
     let dir = tempfile::tempdir().expect("tmp");
     let mut node_cfg = silgate_node::NodeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), dir.path().join("node.db"));
     // A third of the requests answered 503 at random, each answer a little late: a
@@ -233,6 +245,11 @@ async fn given_versions_of_one_vacancy_and_a_node_that_fails_at_random_they_shou
     cfg.delivery.max_delay_ms = 200;
     cfg.delivery.max_attempts = 100;
     cfg.delivery.breaker_failures = 1000;
+    if let Some(name) = rabbit {
+        cfg.queue.backend = silgate_gateway::config::QueueBackend::Rabbitmq;
+        cfg.queue.uri = Some(crate::amqp_test_uri().into());
+        cfg.queue.name = name;
+    }
     let gw = Gateway::start(cfg).await.expect("start");
     // Twelve versions of one vacancy (1..=12 positions) in one file, with the other
     // sample records around them.

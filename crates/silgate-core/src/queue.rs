@@ -163,6 +163,16 @@ pub trait Queue: Send + Sync {
     /// Gives the item back, to be leased again after `delay`.
     fn release(&self, lease: LeaseId, delay: Duration) -> impl Future<Output = Result<(), QueueError>> + Send;
 
+    /// Gives the item back untried, to be leased again after `delay`: this lease does
+    /// not count in [`Leased::deliveries`] (the item waited its turn behind an earlier
+    /// version of its record; it was not sent).
+    fn defer(&self, lease: LeaseId, delay: Duration) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// True when the backend itself never leases a version of a business key while an
+    /// earlier one of that key is waiting or leased (the SQLite queue); false when the
+    /// publisher must keep that order (RabbitMQ).
+    fn orders_keys(&self) -> bool;
+
     /// Moves the item to the dead-letter store with `reason`.
     fn dead_letter(&self, lease: LeaseId, reason: &str) -> impl Future<Output = Result<(), QueueError>> + Send;
 

@@ -102,9 +102,20 @@ pub fn message_id(system: &str, business_key: &str, content_hash: &str) -> Strin
 /// The SQLite index's migrations.
 pub(crate) const SQLITE_SCHEMA: Schema = Schema {
     store: "dedup",
-    migrations: &[Migration { version: 1, name: "messages, latest, egov_counter, sent_codes, seen_inputs", sql: SQLITE_V1, breaks_older: false }],
+    migrations: &[
+        Migration { version: 1, name: "messages, latest, egov_counter, sent_codes, seen_inputs", sql: SQLITE_V1, breaks_older: false },
+        Migration { version: 2, name: "queued_order: versions of a record in order", sql: SQLITE_V2, breaks_older: false },
+    ],
     every_open: "",
 };
+
+/// The order in which versions were queued (a row an older build queued has none and
+/// holds no version back), and the lookup of a record's waiting versions.
+const SQLITE_V2: &str = "
+ALTER TABLE messages ADD COLUMN queued_order INTEGER;
+CREATE INDEX IF NOT EXISTS messages_queued_order ON messages (queued_order);
+CREATE INDEX IF NOT EXISTS messages_key_state ON messages (key_hash, state);
+";
 
 const SQLITE_V1: &str = "
 CREATE TABLE IF NOT EXISTS messages (
@@ -191,6 +202,21 @@ impl DedupIndex {
     /// Records that these versions are in the durable queue.
     pub async fn mark_queued(&self, offers: Vec<Identity>) -> Result<(), DedupError> {
         each!(self, d => d.mark_queued(offers).await)
+    }
+
+    /// For each message id, true when an earlier queued version of its record is not
+    /// settled yet (neither delivered, refused nor dead-lettered): it must wait. The
+    /// order is the order in which [`DedupIndex::mark_queued`] saw them; `None` when
+    /// the index has no place for it (not told yet that it is queued, or queued by a
+    /// build that kept no order).
+    pub async fn waiting_behind(&self, ids: Vec<String>) -> Result<Vec<Option<bool>>, DedupError> {
+        each!(self, d => d.waiting_behind(ids).await)
+    }
+
+    /// Records that these versions went to the dead-letter store: settled, they hold
+    /// no later version of their record back (a replay queues them again).
+    pub async fn mark_dead(&self, message_id: &str) -> Result<(), DedupError> {
+        each!(self, d => d.mark_dead(message_id).await)
     }
 
     /// Remembers the communication code last queued for each business key (hashed):

@@ -11,9 +11,20 @@ use std::sync::Arc;
 
 const SCHEMA: Schema = Schema {
     store: "dedup",
-    migrations: &[Migration { version: 1, name: "dedup_messages, dedup_latest, dedup_egov_counter, dedup_sent_codes, dedup_seen_inputs", sql: V1, breaks_older: false }],
+    migrations: &[
+        Migration { version: 1, name: "dedup_messages, dedup_latest, dedup_egov_counter, dedup_sent_codes, dedup_seen_inputs", sql: V1, breaks_older: false },
+        Migration { version: 2, name: "queued_order: versions of a record in order", sql: V2, breaks_older: false },
+    ],
     every_open: "",
 };
+
+/// See the SQLite index's version 2; the order comes from a sequence, shared by every
+/// instance.
+const V2: &str = "
+ALTER TABLE dedup_messages ADD COLUMN IF NOT EXISTS queued_order BIGINT;
+CREATE SEQUENCE IF NOT EXISTS dedup_queued_order;
+CREATE INDEX IF NOT EXISTS dedup_messages_key_state ON dedup_messages (key_hash, state);
+";
 
 const V1: &str = "
 CREATE TABLE IF NOT EXISTS dedup_messages (
@@ -113,8 +124,10 @@ impl PgDedup {
         let tx = c.transaction().await.map_err(pg)?;
         let ins = tx
             .prepare(
-                "INSERT INTO dedup_messages (message_id, key_hash, content_hash, state, updated_ms) VALUES ($1, $2, $3, 'queued', $4)
-                 ON CONFLICT (message_id) DO UPDATE SET state = 'queued', egov_id = NULL, receipt = NULL, updated_ms = EXCLUDED.updated_ms WHERE dedup_messages.state = 'refused'",
+                "INSERT INTO dedup_messages (message_id, key_hash, content_hash, state, updated_ms, queued_order)
+                 VALUES ($1, $2, $3, 'queued', $4, nextval('dedup_queued_order'))
+                 ON CONFLICT (message_id) DO UPDATE SET state = 'queued', egov_id = NULL, receipt = NULL, updated_ms = EXCLUDED.updated_ms,
+                 queued_order = EXCLUDED.queued_order WHERE dedup_messages.state = 'refused'",
             )
             .await
             .map_err(pg)?;
@@ -191,6 +204,29 @@ impl PgDedup {
     pub(crate) async fn mark_refused(&self, message_id: &str) -> Result<(), DedupError> {
         let c = self.conn.get().await.map_err(pg)?;
         c.execute("UPDATE dedup_messages SET state = 'refused', updated_ms = $2 WHERE message_id = $1", &[&message_id, &now_ms()]).await.map_err(pg)?;
+        Ok(())
+    }
+
+    pub(crate) async fn waiting_behind(&self, ids: Vec<String>) -> Result<Vec<Option<bool>>, DedupError> {
+        let c = self.conn.get().await.map_err(pg)?;
+        let q = c
+            .prepare(
+                "SELECT EXISTS (SELECT 1 FROM dedup_messages m WHERE m.key_hash = me.key_hash AND m.state = 'queued'
+                 AND m.message_id <> me.message_id AND m.queued_order < me.queued_order)
+                 FROM dedup_messages me WHERE me.message_id = $1 AND me.queued_order IS NOT NULL",
+            )
+            .await
+            .map_err(pg)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in &ids {
+            out.push(c.query_opt(&q, &[id]).await.map_err(pg)?.map(|r| r.get::<_, bool>(0)));
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn mark_dead(&self, message_id: &str) -> Result<(), DedupError> {
+        let c = self.conn.get().await.map_err(pg)?;
+        c.execute("UPDATE dedup_messages SET state = 'dead', updated_ms = $2 WHERE message_id = $1 AND state = 'queued'", &[&message_id, &now_ms()]).await.map_err(pg)?;
         Ok(())
     }
 

@@ -107,9 +107,13 @@ impl SqliteDedup {
             {
                 // A refused version queued again forgets its eGov id: the node answers a
                 // repeated id with its first answer, and this is a new try.
+                // Each version takes the next place in the order of queueing (a refused one
+                // queued again too: it is a new try).
                 let mut ins = tx.prepare_cached(
-                    "INSERT INTO messages (message_id, key_hash, content_hash, state, updated_ms) VALUES (?1, ?2, ?3, 'queued', ?4)
-                     ON CONFLICT (message_id) DO UPDATE SET state = 'queued', egov_id = NULL, receipt = NULL, updated_ms = excluded.updated_ms WHERE messages.state = 'refused'",
+                    "INSERT INTO messages (message_id, key_hash, content_hash, state, updated_ms, queued_order)
+                     VALUES (?1, ?2, ?3, 'queued', ?4, (SELECT coalesce(max(queued_order), 0) + 1 FROM messages))
+                     ON CONFLICT (message_id) DO UPDATE SET state = 'queued', egov_id = NULL, receipt = NULL, updated_ms = excluded.updated_ms,
+                     queued_order = excluded.queued_order WHERE messages.state = 'refused'",
                 )?;
                 let now = now_ms();
                 for o in &offers {
@@ -190,6 +194,32 @@ impl SqliteDedup {
         let id = message_id.to_string();
         self.with(move |c| {
             c.execute("UPDATE messages SET state = 'refused', updated_ms = ?2 WHERE message_id = ?1", params![id, now_ms()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn waiting_behind(&self, ids: Vec<String>) -> Result<Vec<Option<bool>>, DedupError> {
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let out = {
+                let mut q = tx.prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM messages m WHERE m.key_hash = me.key_hash AND m.state = 'queued'
+                     AND m.message_id <> me.message_id AND m.queued_order < me.queued_order)
+                     FROM messages me WHERE me.message_id = ?1 AND me.queued_order IS NOT NULL",
+                )?;
+                ids.iter().map(|id| q.query_row([id], |r| r.get::<_, bool>(0)).optional()).collect::<Result<Vec<_>, _>>()?
+            };
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn mark_dead(&self, message_id: &str) -> Result<(), DedupError> {
+        let id = message_id.to_string();
+        self.with(move |c| {
+            c.execute("UPDATE messages SET state = 'dead', updated_ms = ?2 WHERE message_id = ?1 AND state = 'queued'", params![id, now_ms()])?;
             Ok(())
         })
         .await

@@ -41,6 +41,24 @@ async fn index_behaves(idx: DedupIndex) {
     // A delivered one is not reopened by being queued again.
     idx.mark_queued(vec![o("m1", "c1")]).await.unwrap();
     assert_eq!(idx.delivered("m1").await.unwrap().as_deref(), Some("R1"));
+    // Versions of one record wait for the earlier unsettled ones, in queueing order.
+    let v = |m: &str| Identity { message_id: m.into(), key_hash: "order".into(), content_hash: m.into() };
+    idx.mark_queued(vec![v("v1"), v("v2")]).await.unwrap();
+    idx.mark_queued(vec![v("v3")]).await.unwrap();
+    let ask = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(idx.waiting_behind(ask(&["v1", "v2", "v3", "unknown"])).await.unwrap(), [Some(false), Some(true), Some(true), None]);
+    idx.mark_delivered(&v("v1"), "R").await.unwrap();
+    assert_eq!(idx.waiting_behind(ask(&["v2", "v3"])).await.unwrap(), [Some(false), Some(true)], "delivered, v1 holds nothing back");
+    idx.mark_dead("v2").await.unwrap();
+    assert_eq!(idx.waiting_behind(ask(&["v3"])).await.unwrap(), [Some(false)], "dead-lettered, v2 holds nothing back");
+    assert_eq!(idx.admit(vec![v("v2")]).await.unwrap(), [Admission::Known], "a dead letter is known: replayed, not queued again");
+    // Replayed, v2 is waiting again, still before v3.
+    idx.reopen(vec!["v2".into()]).await.unwrap();
+    assert_eq!(idx.waiting_behind(ask(&["v2", "v3"])).await.unwrap(), [Some(false), Some(true)]);
+    // Refused then queued again: a new try, last in the order.
+    idx.mark_refused("v2").await.unwrap();
+    idx.mark_queued(vec![v("v2")]).await.unwrap();
+    assert_eq!(idx.waiting_behind(ask(&["v2", "v3"])).await.unwrap(), [Some(true), Some(false)]);
 }
 
 #[tokio::test]

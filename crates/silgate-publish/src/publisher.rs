@@ -81,9 +81,19 @@ pub struct Counters {
     pub attempts: AtomicU64,
     /// Transient failures.
     pub transient: AtomicU64,
+    /// Items given back untried: an earlier version of their record was not settled.
+    pub waited_turn: AtomicU64,
     /// Time of each send (request to answer).
     pub latency: Latency,
 }
+
+/// How long an item waits, given back, while an earlier version of its record is
+/// still unsettled (RabbitMQ: the shortest delay queue).
+pub(crate) const TURN_WAIT: Duration = Duration::from_secs(1);
+
+/// How long after its ingest an item the dedup index has not placed in its record's
+/// order yet waits for that, milliseconds.
+const UNPLACED_WAIT_MS: i64 = 60_000;
 
 /// Upper bounds, seconds, of the send-latency buckets.
 pub const LATENCY_BOUNDS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
@@ -274,6 +284,7 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                 None if l.deliveries > self.cfg.max_deliveries => {
                     // Audited first: a dead letter is never without its entry.
                     self.audit.one(entry(Event::DeadLettered { reason: DeadReason::Poison { deliveries: l.deliveries } }, &l.item)).await?;
+                    self.dedup.mark_dead(&l.item.message_id).await?;
                     self.queue.dead_letter(l.lease, "delivery.poison: handed out too many times").await?;
                     self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
                 }
@@ -287,11 +298,38 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
         } else {
             self.audit.record(entries).await?;
         }
+        let todo = self.in_turn(todo).await?;
         let sender = self.client.sender().to_string();
         let stamp = stamp_now();
         let for_id = sender.clone();
         let egov = self.dedup.egov_ids(todo.iter().map(|l| offer(&l.item)).collect(), &sender, move |n| egov::message_id(&for_id, n, &stamp)).await?;
         Ok(todo.into_iter().zip(egov).collect())
+    }
+
+    /// Keeps the versions of a record in order on a queue that does not (RabbitMQ): an
+    /// item whose record has an earlier version still unsettled in the dedup index is
+    /// given back untried, to come again after [`TURN_WAIT`]; the others go on. On a
+    /// queue that orders keys itself (SQLite) every item is in its turn already.
+    async fn in_turn(&self, todo: Vec<Leased>) -> Result<Vec<Leased>, PublishError> {
+        if self.queue.orders_keys() || todo.is_empty() {
+            return Ok(todo);
+        }
+        let behind = self.dedup.waiting_behind(todo.iter().map(|l| l.item.message_id.clone()).collect()).await?;
+        let mut go = Vec::with_capacity(todo.len());
+        let now = silgate_store::now_ms();
+        for (l, behind) in todo.into_iter().zip(behind) {
+            // Not in the index yet: ingest tells it right after the queue's commit, and
+            // the item can be here first. It waits for that, a while: an item whose
+            // ingest died in between (or queued by an older build) then goes.
+            let wait = behind.unwrap_or_else(|| now.saturating_sub(l.item.received_ms) < UNPLACED_WAIT_MS);
+            if wait {
+                self.counters.waited_turn.fetch_add(1, Ordering::Relaxed);
+                self.queue.defer(l.lease, TURN_WAIT).await?;
+            } else {
+                go.push(l);
+            }
+        }
+        Ok(go)
     }
 
     /// Commits successful deliveries in batches: dedup index first, then the audit,
@@ -496,6 +534,8 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
         let reason = format!("delivery.attempts-exhausted: {last}");
         // Audited first: a dead letter is never without its entry.
         self.audit.one(entry(Event::DeadLettered { reason: DeadReason::AttemptsExhausted { attempts: self.cfg.max_attempts } }, item)).await?;
+        // Settled in the index first: the record's later versions may go.
+        self.dedup.mark_dead(&item.message_id).await?;
         self.queue.dead_letter(l.lease, &reason).await?;
         self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
         Ok(Done::Settled)

@@ -69,6 +69,12 @@ impl Queue for AnyQueue {
     async fn release(&self, lease: LeaseId, delay: Duration) -> Result<(), QueueError> {
         each!(self, q => q.release(lease, delay).await)
     }
+    async fn defer(&self, lease: LeaseId, delay: Duration) -> Result<(), QueueError> {
+        each!(self, q => q.defer(lease, delay).await)
+    }
+    fn orders_keys(&self) -> bool {
+        each!(self, q => q.orders_keys())
+    }
     async fn dead_letter(&self, lease: LeaseId, reason: &str) -> Result<(), QueueError> {
         each!(self, q => q.dead_letter(lease, reason).await)
     }

@@ -19,6 +19,12 @@
 //! - [`Queue::dead_letter`] publishes the item to the dead-letter exchange with the
 //!   reason in an `x-silgate-reason` header, waits for the confirm, then acks the
 //!   original: the reason travels with the item.
+//! - A release with a delay does not hold the delivery: the item is published to the
+//!   delay queue of the shortest wait not below the delay (`<queue>.delay.<secs>`, each
+//!   a quorum queue whose messages expire after its wait into the main queue,
+//!   dead-lettered at least once), then the original is acked. Its deliveries so far
+//!   travel in an `x-silgate-deliveries` header; a delay longer than the longest wait
+//!   carries its due time in `x-silgate-due` and goes round again until due.
 //! - Any channel or connection error drops the connection; the next call reconnects
 //!   with exponential backoff (backon) for up to [`RabbitConfig::reconnect_for`].
 
@@ -72,6 +78,29 @@ impl RabbitConfig {
     fn dlq(&self) -> String {
         format!("{}.dead", self.queue)
     }
+
+    fn delay_queue(&self, secs: u64) -> String {
+        format!("{}.delay.{secs}", self.queue)
+    }
+}
+
+/// The waits of the delay queues, seconds.
+const DELAYS: [u64; 6] = [1, 5, 15, 60, 300, 900];
+
+/// The delay queue for `delay`: the shortest wait not below it (an item never comes
+/// back early: a `Retry-After` is honoured), else the longest.
+fn delay_bucket(delay: Duration) -> u64 {
+    let ms = delay.as_millis();
+    DELAYS.into_iter().find(|s| u128::from(*s) * 1000 >= ms).unwrap_or(DELAYS[DELAYS.len() - 1])
+}
+
+/// What travels with an item given back through a delay queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Carried {
+    /// Deliveries it had before (counted in [`Leased::deliveries`]).
+    deliveries: u32,
+    /// When it may be leased again, Unix ms (past the longest wait).
+    due_ms: Option<i64>,
 }
 
 /// One live connection with its channels.
@@ -84,8 +113,9 @@ struct Link {
     consumer: Consumer,
 }
 
-/// A delivery we hold: the link generation it came on, its acker, the item.
-type HeldLease = (u64, Acker, QueueItem);
+/// A delivery we hold: the link generation it came on, its acker, the item, and its
+/// deliveries (this one included).
+type HeldLease = (u64, Acker, QueueItem, u32);
 
 /// The RabbitMQ queue. Cloning shares the connection.
 #[derive(Clone)]
@@ -119,12 +149,29 @@ fn quorum_args(dlx: Option<(&str, i64)>) -> FieldTable {
     t
 }
 
-fn props(item: &QueueItem, reason: Option<&str>) -> BasicProperties {
+fn delay_args(target: &str, wait_secs: u64) -> FieldTable {
+    let mut t = quorum_args(None);
+    t.insert("x-message-ttl".into(), AMQPValue::LongLongInt(i64::try_from(wait_secs * 1000).unwrap_or(i64::MAX)));
+    t.insert("x-dead-letter-exchange".into(), AMQPValue::LongString("".into()));
+    t.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(target.into()));
+    // Expired items move to the main queue confirmed, not at most once.
+    t.insert("x-dead-letter-strategy".into(), AMQPValue::LongString("at-least-once".into()));
+    t.insert("x-overflow".into(), AMQPValue::LongString("reject-publish".into()));
+    t
+}
+
+fn props(item: &QueueItem, reason: Option<&str>, carried: Option<Carried>) -> BasicProperties {
     let mut headers = FieldTable::default();
     headers.insert("x-silgate-kind".into(), AMQPValue::LongString(item.kind.as_str().into()));
     if let Some(r) = reason {
         headers.insert("x-silgate-reason".into(), AMQPValue::LongString(r.into()));
         headers.insert("x-silgate-dead-at".into(), AMQPValue::LongLongInt(now_ms()));
+    }
+    if let Some(c) = carried {
+        headers.insert("x-silgate-deliveries".into(), AMQPValue::LongLongInt(i64::from(c.deliveries)));
+        if let Some(due) = c.due_ms {
+            headers.insert("x-silgate-due".into(), AMQPValue::LongLongInt(due));
+        }
     }
     BasicProperties::default().with_delivery_mode(2).with_content_type("application/json".into()).with_message_id(item.message_id.as_str().into()).with_headers(headers)
 }
@@ -185,6 +232,9 @@ impl RabbitQueue {
         publish.queue_declare(cfg.dlq().as_str().into(), qd, quorum_args(None)).await?;
         publish.queue_bind(cfg.dlq().as_str().into(), cfg.dlx().as_str().into(), "".into(), QueueBindOptions::default(), FieldTable::default()).await?;
         publish.queue_declare(cfg.queue.as_str().into(), qd, quorum_args(Some((&cfg.dlx(), cfg.delivery_limit)))).await?;
+        for secs in DELAYS {
+            publish.queue_declare(cfg.delay_queue(secs).as_str().into(), qd, delay_args(&cfg.queue, secs)).await?;
+        }
         let consume = connection.create_channel().await?;
         consume.basic_qos(cfg.prefetch, BasicQosOptions::default()).await?;
         let consumer = consume.basic_consume(cfg.queue.as_str().into(), "".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
@@ -233,9 +283,22 @@ impl RabbitQueue {
     }
 
     async fn publish_all(&self, link: &Link, exchange: &str, routing_key: &str, items: &[(QueueItem, Vec<u8>)], reason: Option<&str>) -> Result<(), QueueError> {
+        self.publish_with(link, exchange, routing_key, items, reason, None).await
+    }
+
+    async fn publish_with(
+        &self,
+        link: &Link,
+        exchange: &str,
+        routing_key: &str,
+        items: &[(QueueItem, Vec<u8>)],
+        reason: Option<&str>,
+        carried: Option<Carried>,
+    ) -> Result<(), QueueError> {
         let mut confirms = Vec::with_capacity(items.len());
         for (item, body) in items {
-            let c = link.publish.basic_publish(exchange.into(), routing_key.into(), BasicPublishOptions::default(), body, props(item, reason)).await.map_err(unavailable)?;
+            let c =
+                link.publish.basic_publish(exchange.into(), routing_key.into(), BasicPublishOptions::default(), body, props(item, reason, carried)).await.map_err(unavailable)?;
             confirms.push(c);
         }
         for c in confirms {
@@ -247,16 +310,31 @@ impl RabbitQueue {
         Ok(())
     }
 
-    fn register(&self, generation: u64, acker: Acker, item: QueueItem) -> LeaseId {
+    fn register(&self, generation: u64, acker: Acker, item: QueueItem, deliveries: u32) -> LeaseId {
         let id = self.next_lease.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut m) = self.leases.lock() {
-            m.insert(id, (generation, acker, item));
+            m.insert(id, (generation, acker, item, deliveries));
         }
         LeaseId(id)
     }
 
-    fn take_lease(&self, lease: LeaseId) -> Result<(u64, Acker, QueueItem), QueueError> {
+    fn take_lease(&self, lease: LeaseId) -> Result<HeldLease, QueueError> {
         self.leases.lock().ok().and_then(|mut m| m.remove(&lease.0)).ok_or(QueueError::UnknownLease(lease))
+    }
+
+    /// Puts `item` in the delay queue for `delay` (confirmed), carrying `deliveries`,
+    /// then acks the delivery it came on (unless that died with its connection: then
+    /// the broker hands it out again, and the message id makes the copy harmless).
+    async fn delay(&self, generation: u64, acker: &Acker, item: QueueItem, delay: Duration, deliveries: u32) -> Result<(), QueueError> {
+        let secs = delay_bucket(delay);
+        let due_ms = (u128::from(secs) * 1000 < delay.as_millis()).then(|| now_ms().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)));
+        let body = serde_json::to_vec(&item).map_err(|e| QueueError::Corrupt(e.to_string()))?;
+        let link = self.link().await?;
+        self.publish_with(&link, "", &self.cfg.delay_queue(secs), &[(item, body)], None, Some(Carried { deliveries, due_ms })).await?;
+        if link.generation == generation {
+            acker.ack(BasicAckOptions::default()).await.map_err(unavailable)?;
+        }
+        Ok(())
     }
 
     /// A fresh channel on the live link (for the dead-letter store's browsing).
@@ -319,14 +397,26 @@ impl Queue for RabbitQueue {
             };
             match next {
                 Some(Ok(delivery)) => {
-                    let deliveries = match header_i64(&delivery.properties, "x-delivery-count") {
+                    let this = match header_i64(&delivery.properties, "x-delivery-count") {
                         Some(n) => u32::try_from(n + 1).unwrap_or(u32::MAX),
                         None if delivery.redelivered => 2,
                         None => 1,
                     };
+                    let carried = header_i64(&delivery.properties, "x-silgate-deliveries").and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
+                    let deliveries = carried.saturating_add(this);
+                    let due = header_i64(&delivery.properties, "x-silgate-due").filter(|d| *d > now_ms());
                     match decode(&delivery.data) {
+                        Ok(item) if due.is_some() => {
+                            // Not due yet (a delay past the longest wait): round again,
+                            // this arrival not counted.
+                            let left = Duration::from_millis(u64::try_from(due.unwrap_or(0) - now_ms()).unwrap_or(0));
+                            if let Err(e) = self.delay(link.generation, &delivery.acker, item, left, deliveries.saturating_sub(1)).await {
+                                tracing::warn!(error = %e, "could not put a waiting item back in its delay queue; requeued");
+                                let _ = delivery.acker.nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() }).await;
+                            }
+                        }
                         Ok(item) => {
-                            let lease = self.register(link.generation, delivery.acker, item.clone());
+                            let lease = self.register(link.generation, delivery.acker, item.clone(), deliveries);
                             out.push(Leased { item, lease, deliveries });
                         }
                         Err(e) => {
@@ -353,7 +443,7 @@ impl Queue for RabbitQueue {
     }
 
     async fn ack(&self, lease: LeaseId) -> Result<(), QueueError> {
-        let (_, acker, _) = self.take_lease(lease)?;
+        let (_, acker, ..) = self.take_lease(lease)?;
         acker.ack(BasicAckOptions::default()).await.map_err(unavailable)?;
         Ok(())
     }
@@ -375,22 +465,25 @@ impl Queue for RabbitQueue {
     }
 
     async fn release(&self, lease: LeaseId, delay: Duration) -> Result<(), QueueError> {
-        let (_, acker, _) = self.take_lease(lease)?;
-        // RabbitMQ has no delayed requeue: hold the delivery for `delay`, then requeue.
-        let requeue = BasicNackOptions { requeue: true, ..BasicNackOptions::default() };
+        let (generation, acker, item, deliveries) = self.take_lease(lease)?;
         if delay.is_zero() {
-            acker.nack(requeue).await.map_err(unavailable)?;
-        } else {
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                let _ = acker.nack(requeue).await;
-            });
+            acker.nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() }).await.map_err(unavailable)?;
+            return Ok(());
         }
-        Ok(())
+        self.delay(generation, &acker, item, delay, deliveries).await
+    }
+
+    async fn defer(&self, lease: LeaseId, delay: Duration) -> Result<(), QueueError> {
+        let (generation, acker, item, deliveries) = self.take_lease(lease)?;
+        self.delay(generation, &acker, item, delay, deliveries.saturating_sub(1)).await
+    }
+
+    fn orders_keys(&self) -> bool {
+        false
     }
 
     async fn dead_letter(&self, lease: LeaseId, reason: &str) -> Result<(), QueueError> {
-        let (generation, acker, item) = self.take_lease(lease)?;
+        let (generation, acker, item, _) = self.take_lease(lease)?;
         let body = serde_json::to_vec(&item).map_err(|e| QueueError::Corrupt(e.to_string()))?;
         let link = self.link().await?;
         self.publish_all(&link, &self.cfg.dlx(), "", &[(item, body)], Some(reason)).await?;
@@ -447,8 +540,14 @@ impl Queue for RabbitQueue {
         let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
         let main = ch.queue_declare(self.cfg.queue.as_str().into(), passive, FieldTable::default()).await.map_err(unavailable)?;
         let dead = ch.queue_declare(self.cfg.dlq().as_str().into(), passive, FieldTable::default()).await.map_err(unavailable)?;
+        // Items waiting out a delay are waiting too.
+        let mut ready = u64::from(main.message_count());
+        for secs in DELAYS {
+            let q = ch.queue_declare(self.cfg.delay_queue(secs).as_str().into(), passive, FieldTable::default()).await.map_err(unavailable)?;
+            ready += u64::from(q.message_count());
+        }
         let _ = ch.close(200, "stats".into()).await;
         let leased = self.leases.lock().map(|m| m.len() as u64).ok();
-        Ok(QueueStats { ready: u64::from(main.message_count()), leased, dead: u64::from(dead.message_count()) })
+        Ok(QueueStats { ready, leased, dead: u64::from(dead.message_count()) })
     }
 }

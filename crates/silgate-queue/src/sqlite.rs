@@ -129,6 +129,14 @@ impl SqliteQueue {
     pub fn config(&self) -> &SqliteConfig {
         &self.cfg
     }
+
+    /// Gives a lease's item back with `sql` (the lease `?1`, visible again at `?2`).
+    async fn give_back(&self, lease: LeaseId, delay: Duration, sql: &'static str) -> Result<(), QueueError> {
+        let d = ms(delay);
+        let n = self.with(move |conn| conn.execute(sql, params![lease.0 as i64, now_ms().saturating_add(d)]).map_err(unavailable)).await?;
+        self.ready.notify_waiters();
+        if n == 0 { Err(QueueError::UnknownLease(lease)) } else { Ok(()) }
+    }
 }
 
 fn open_conn(path: &Path) -> Result<Connection, QueueError> {
@@ -286,14 +294,15 @@ impl Queue for SqliteQueue {
     }
 
     async fn release(&self, lease: LeaseId, delay: Duration) -> Result<(), QueueError> {
-        let d = ms(delay);
-        let n = self
-            .with(move |conn| {
-                conn.execute("UPDATE queue SET lease = NULL, visible_at = ?2 WHERE lease = ?1", params![lease.0 as i64, now_ms().saturating_add(d)]).map_err(unavailable)
-            })
-            .await?;
-        self.ready.notify_waiters();
-        if n == 0 { Err(QueueError::UnknownLease(lease)) } else { Ok(()) }
+        self.give_back(lease, delay, "UPDATE queue SET lease = NULL, visible_at = ?2 WHERE lease = ?1").await
+    }
+
+    async fn defer(&self, lease: LeaseId, delay: Duration) -> Result<(), QueueError> {
+        self.give_back(lease, delay, "UPDATE queue SET lease = NULL, visible_at = ?2, deliveries = max(deliveries - 1, 0) WHERE lease = ?1").await
+    }
+
+    fn orders_keys(&self) -> bool {
+        true
     }
 
     async fn dead_letter(&self, lease: LeaseId, reason: &str) -> Result<(), QueueError> {

@@ -96,6 +96,48 @@ async fn given_a_released_lease_the_item_should_come_back_counted() {
 }
 
 #[tokio::test]
+async fn given_a_release_with_a_delay_the_delivery_should_be_given_up_and_the_item_come_back_after_it() {
+    within_a_minute(async {
+        let q = RabbitQueue::connect(cfg("delayed")).await.unwrap();
+        q.enqueue(vec![item(1), item(2)]).await.unwrap();
+        let l = q.lease(2, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(l.len(), 2);
+        let released = std::time::Instant::now();
+        // Item 1 retried in a second (counted); item 2 deferred (not counted).
+        q.release(l[0].lease, Duration::from_millis(800)).await.unwrap();
+        q.defer(l[1].lease, Duration::from_millis(300)).await.unwrap();
+        let s = q.stats().await.unwrap();
+        assert_eq!((s.ready, s.leased), (2, Some(0)), "both waiting, neither delivery held: {s:?}");
+        let mut back = Vec::new();
+        while back.len() < 2 {
+            back.extend(q.lease(2, Duration::from_secs(5)).await.unwrap());
+            assert!(released.elapsed() < Duration::from_secs(20), "not back: {back:?}");
+        }
+        assert!(released.elapsed() >= Duration::from_millis(800), "no item came back before its delay: {:?}", released.elapsed());
+        back.sort_by(|a, b| a.item.message_id.cmp(&b.item.message_id));
+        assert_eq!((back[0].item.clone(), back[0].deliveries), (item(1), 2), "a release counts its delivery");
+        assert_eq!((back[1].item.clone(), back[1].deliveries), (item(2), 1), "a deferral does not");
+        q.ack_all(back.iter().map(|l| l.lease).collect()).await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn given_a_delay_past_the_longest_wait_the_item_should_not_come_back_before_it_is_due() {
+    within_a_minute(async {
+        let q = RabbitQueue::connect(cfg("long-delay")).await.unwrap();
+        q.enqueue(vec![item(1)]).await.unwrap();
+        let l = q.lease(1, Duration::from_secs(5)).await.unwrap();
+        // An hour: past the 15-minute wait, so it goes round with its due time.
+        q.release(l[0].lease, Duration::from_secs(3600)).await.unwrap();
+        assert!(q.lease(1, Duration::from_secs(2)).await.unwrap().is_empty(), "not back within seconds");
+        let s = q.stats().await.unwrap();
+        assert_eq!((s.ready, s.leased), (1, Some(0)), "waiting, not held: {s:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn given_dead_letters_should_keep_the_reason_list_and_replay() {
     within_a_minute(async {
         let q = RabbitQueue::connect(cfg("dead")).await.unwrap();
