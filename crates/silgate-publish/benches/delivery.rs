@@ -78,21 +78,30 @@ fn pki(dir: &Path) {
     np.subject_alt_names.push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
     np.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let node = np.signed_by(&nk, &issuer).expect("node");
-    let ck = KeyPair::generate().expect("key");
-    let mut cp = CertificateParams::new(Vec::<String>::new()).expect("params");
-    cp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let client = cp.signed_by(&ck, &issuer).expect("client");
-    for (f, t) in [("ca.pem", ca.pem()), ("node.pem", node.pem()), ("node.key", nk.serialize_pem()), ("client.pem", client.pem()), ("client.key", ck.serialize_pem())] {
+    for (f, t) in [("ca.pem", ca.pem()), ("node.pem", node.pem()), ("node.key", nk.serialize_pem())] {
         std::fs::write(dir.join(f), t).expect("write");
+    }
+    // The node takes from each client only the eGov sender its certificate names.
+    for sender in SENDERS {
+        let ck = KeyPair::generate().expect("key");
+        let mut cp = CertificateParams::new(Vec::<String>::new()).expect("params");
+        cp.distinguished_name.push(rcgen::DnType::CommonName, sender);
+        cp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let client = cp.signed_by(&ck, &issuer).expect("client");
+        std::fs::write(dir.join(format!("client-{sender}.pem")), client.pem()).expect("write");
+        std::fs::write(dir.join(format!("client-{sender}.key")), ck.serialize_pem()).expect("write");
     }
 }
 
-fn client_cfg(dir: &Path, url: &str) -> ClientConfig {
+/// The eGov senders of the runs (one each: the node holds every run's documents).
+const SENDERS: [&str; 4] = ["RAW", "DLV", "SQL", "RMQ"];
+
+fn client_cfg(dir: &Path, url: &str, sender: &str) -> ClientConfig {
     ClientConfig {
         url: url.into(),
         ca: Some(dir.join("ca.pem")),
-        client_cert: Some(dir.join("client.pem")),
-        client_key: Some(dir.join("client.key")),
+        client_cert: Some(dir.join(format!("client-{sender}.pem"))),
+        client_key: Some(dir.join(format!("client-{sender}.key"))),
         service: "ClicLavoro".into(),
         timeout_secs: 30,
         plain_soap: false,
@@ -191,7 +200,7 @@ async fn delivery_only<Q: Queue + Clone + 'static>(queue: Q, dir: &Path, url: &s
     }
     let dedup = DedupIndex::open(&dir.join(format!("dedup-{sender}.db"))).await.expect("dedup");
     let audit = Auditor::spawn(AuditLog::sqlite(&dir.join(format!("audit-{sender}.db"))).await.expect("audit"), "bench");
-    let client = NodeClient::new(client_cfg(dir, url), sender).expect("client");
+    let client = NodeClient::new(client_cfg(dir, url, sender), sender).expect("client");
     let cfg = RetryConfig { concurrency: CONCURRENCY, ..RetryConfig::default() };
     let publisher = Publisher::new(queue, dedup, client, audit, cfg, Arc::new(Discard));
     let started = Instant::now();
@@ -205,7 +214,7 @@ async fn delivery_only<Q: Queue + Clone + 'static>(queue: Q, dir: &Path, url: &s
 async fn end_to_end<Q: Queue + Clone + 'static>(queue: Q, dir: &Path, url: &str, sender: &str, items: &[QueueItem]) -> f64 {
     let dedup = DedupIndex::open(&dir.join(format!("dedup-{sender}.db"))).await.expect("dedup");
     let audit = Auditor::spawn(AuditLog::sqlite(&dir.join(format!("audit-{sender}.db"))).await.expect("audit"), "bench");
-    let client = NodeClient::new(client_cfg(dir, url), sender).expect("client");
+    let client = NodeClient::new(client_cfg(dir, url, sender), sender).expect("client");
     let cfg = RetryConfig { concurrency: CONCURRENCY, ..RetryConfig::default() };
     let publisher = Publisher::new(queue.clone(), dedup, client, audit, cfg, Arc::new(Discard));
     // Ingest and delivery overlap, as in `silgate run`: the producer enqueues in
@@ -246,7 +255,7 @@ fn main() {
         .expect("node config");
         let node = silgate_node::start(node_cfg).await.expect("node");
         let url = node.endpoint();
-        let raw_client = NodeClient::new(client_cfg(dir.path(), &url), "RAW").expect("client");
+        let raw_client = NodeClient::new(client_cfg(dir.path(), &url, "RAW"), "RAW").expect("client");
         let post = raw_post(&raw_client, &items, "RAW").await;
         let sqlite = raw_sqlite(dir.path(), &items);
         let tag = std::process::id();
