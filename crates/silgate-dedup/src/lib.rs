@@ -104,7 +104,7 @@ pub(crate) const SQLITE_SCHEMA: Schema = Schema {
     store: "dedup",
     migrations: &[
         Migration { version: 1, name: "messages, latest, egov_counter, sent_codes, seen_inputs", sql: SQLITE_V1, breaks_older: false },
-        Migration { version: 2, name: "queued_order: versions of a record in order", sql: SQLITE_V2, breaks_older: false },
+        Migration { version: 2, name: "queued_order: versions of a record in order", sql: SQLITE_V2, breaks_older: true },
     ],
     every_open: "",
 };
@@ -216,7 +216,7 @@ impl DedupIndex {
     /// Records that these versions went to the dead-letter store: settled, they hold
     /// no later version of their record back (a replay queues them again).
     pub async fn mark_dead(&self, message_id: &str) -> Result<(), DedupError> {
-        each!(self, d => d.mark_dead(message_id).await)
+        each!(self, d => d.set_state(message_id, "dead").await)
     }
 
     /// Remembers the communication code last queued for each business key (hashed):
@@ -273,9 +273,25 @@ impl DedupIndex {
         self.mark_delivered_many(vec![(offer.clone(), receipt.to_string())]).await
     }
 
-    /// Records a permanent refusal by the node.
+    /// Records that the node refused this version for good and that it is about to
+    /// leave the queue: settled (it holds no later version of its record back), still
+    /// known (a re-export admitted now would be queued beside the item being acked, and
+    /// dropped with it). [`DedupIndex::mark_refused`] follows the ack.
+    pub async fn mark_refusing(&self, message_id: &str) -> Result<(), DedupError> {
+        each!(self, d => d.set_state(message_id, "refusing").await)
+    }
+
+    /// Records a permanent refusal by the node, once the item left the queue: the
+    /// version is not known any more (a re-export is sent again).
     pub async fn mark_refused(&self, message_id: &str) -> Result<(), DedupError> {
         each!(self, d => d.mark_refused(message_id).await)
+    }
+
+    /// For each message id, true when it was marked dead ([`DedupIndex::mark_dead`]):
+    /// its move to the dead-letter store was decided (and audited) and may not have
+    /// happened.
+    pub async fn dead_among(&self, ids: Vec<String>) -> Result<Vec<bool>, DedupError> {
+        each!(self, d => d.dead_among(ids).await)
     }
 
     /// Forgets the state of these message ids so a replay resends them.

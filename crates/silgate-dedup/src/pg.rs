@@ -13,7 +13,7 @@ const SCHEMA: Schema = Schema {
     store: "dedup",
     migrations: &[
         Migration { version: 1, name: "dedup_messages, dedup_latest, dedup_egov_counter, dedup_sent_codes, dedup_seen_inputs", sql: V1, breaks_older: false },
-        Migration { version: 2, name: "queued_order: versions of a record in order", sql: V2, breaks_older: false },
+        Migration { version: 2, name: "queued_order: versions of a record in order", sql: V2, breaks_older: true },
     ],
     every_open: "",
 };
@@ -131,6 +131,17 @@ impl PgDedup {
             )
             .await
             .map_err(pg)?;
+        // One transaction at a time per record: its versions' places in the order are
+        // then the order in which their transactions commit, whichever instance queues
+        // them (a version seen by the publisher never has an earlier one committed after
+        // it). Keys locked in sorted order, so two instances never wait on each other.
+        let lock = tx.prepare("SELECT pg_advisory_xact_lock(hashtextextended($1, 7373))").await.map_err(pg)?;
+        let mut keys: Vec<&str> = offers.iter().map(|o| o.key_hash.as_str()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for k in keys {
+            tx.execute(&lock, &[&k]).await.map_err(pg)?;
+        }
         let now = now_ms();
         for o in &offers {
             tx.execute(&ins, &[&o.message_id, &o.key_hash, &o.content_hash, &now]).await.map_err(pg)?;
@@ -224,10 +235,21 @@ impl PgDedup {
         Ok(out)
     }
 
-    pub(crate) async fn mark_dead(&self, message_id: &str) -> Result<(), DedupError> {
+    /// Moves a version that is not delivered to `state` (`dead`, `refusing`).
+    pub(crate) async fn set_state(&self, message_id: &str, state: &'static str) -> Result<(), DedupError> {
         let c = self.conn.get().await.map_err(pg)?;
-        c.execute("UPDATE dedup_messages SET state = 'dead', updated_ms = $2 WHERE message_id = $1 AND state = 'queued'", &[&message_id, &now_ms()]).await.map_err(pg)?;
+        c.execute("UPDATE dedup_messages SET state = $2, updated_ms = $3 WHERE message_id = $1 AND state <> 'delivered'", &[&message_id, &state, &now_ms()]).await.map_err(pg)?;
         Ok(())
+    }
+
+    pub(crate) async fn dead_among(&self, ids: Vec<String>) -> Result<Vec<bool>, DedupError> {
+        let c = self.conn.get().await.map_err(pg)?;
+        let q = c.prepare("SELECT EXISTS (SELECT 1 FROM dedup_messages WHERE message_id = $1 AND state = 'dead')").await.map_err(pg)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in &ids {
+            out.push(c.query_one(&q, &[id]).await.map_err(pg)?.get::<_, bool>(0));
+        }
+        Ok(out)
     }
 
     pub(crate) async fn reopen(&self, ids: Vec<String>) -> Result<(), DedupError> {

@@ -216,11 +216,25 @@ impl SqliteDedup {
         .await
     }
 
-    pub(crate) async fn mark_dead(&self, message_id: &str) -> Result<(), DedupError> {
+    /// Moves a version that is not delivered to `state` (`dead`, `refusing`).
+    pub(crate) async fn set_state(&self, message_id: &str, state: &'static str) -> Result<(), DedupError> {
         let id = message_id.to_string();
         self.with(move |c| {
-            c.execute("UPDATE messages SET state = 'dead', updated_ms = ?2 WHERE message_id = ?1 AND state = 'queued'", params![id, now_ms()])?;
+            c.execute("UPDATE messages SET state = ?2, updated_ms = ?3 WHERE message_id = ?1 AND state <> 'delivered'", params![id, state, now_ms()])?;
             Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn dead_among(&self, ids: Vec<String>) -> Result<Vec<bool>, DedupError> {
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let out = {
+                let mut q = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM messages WHERE message_id = ?1 AND state = 'dead')")?;
+                ids.iter().map(|id| q.query_row([id], |r| r.get::<_, bool>(0))).collect::<Result<Vec<_>, _>>()?
+            };
+            tx.commit()?;
+            Ok(out)
         })
         .await
     }

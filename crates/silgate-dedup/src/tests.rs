@@ -51,10 +51,15 @@ async fn index_behaves(idx: DedupIndex) {
     assert_eq!(idx.waiting_behind(ask(&["v2", "v3"])).await.unwrap(), [Some(false), Some(true)], "delivered, v1 holds nothing back");
     idx.mark_dead("v2").await.unwrap();
     assert_eq!(idx.waiting_behind(ask(&["v3"])).await.unwrap(), [Some(false)], "dead-lettered, v2 holds nothing back");
+    assert_eq!(idx.dead_among(ask(&["v1", "v2", "v3"])).await.unwrap(), [false, true, false]);
     assert_eq!(idx.admit(vec![v("v2")]).await.unwrap(), [Admission::Known], "a dead letter is known: replayed, not queued again");
     // Replayed, v2 is waiting again, still before v3.
     idx.reopen(vec!["v2".into()]).await.unwrap();
     assert_eq!(idx.waiting_behind(ask(&["v2", "v3"])).await.unwrap(), [Some(false), Some(true)]);
+    // Refusing (acked next): settled, still known.
+    idx.mark_refusing("v2").await.unwrap();
+    assert_eq!(idx.waiting_behind(ask(&["v3"])).await.unwrap(), [Some(false)], "a refusal holds nothing back");
+    assert_eq!(idx.admit(vec![v("v2")]).await.unwrap(), [Admission::Known], "not admitted again while it leaves the queue");
     // Refused then queued again: a new try, last in the order.
     idx.mark_refused("v2").await.unwrap();
     idx.mark_queued(vec![v("v2")]).await.unwrap();

@@ -153,6 +153,13 @@ impl Collector for DeliveryCollector {
         }
         let dequeued = ConstCounter::new(get(&c.delivered) + get(&c.already_delivered) + get(&c.refused) + get(&c.dead_lettered));
         dequeued.encode(encoder.encode_descriptor("dequeued", "Items taken out of the queue for good (delivered, refused or dead-lettered)", None, dequeued.metric_type())?)?;
+        let waited = ConstCounter::new(get(&c.waited_turn));
+        waited.encode(encoder.encode_descriptor(
+            "delivery_waited_turn",
+            "Items given back untried because an earlier version of their record was not settled (RabbitMQ)",
+            None,
+            waited.metric_type(),
+        )?)?;
         let state = ConstGauge::new(match breaker.state() {
             BreakerState::Closed => 0i64,
             BreakerState::HalfOpen => 1,

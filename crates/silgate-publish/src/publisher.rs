@@ -314,6 +314,20 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
         if self.queue.orders_keys() || todo.is_empty() {
             return Ok(todo);
         }
+        let ids: Vec<String> = todo.iter().map(|l| l.item.message_id.clone()).collect();
+        // Marked dead (and audited) before a move to the dead-letter store that did not
+        // happen: moved now, not sent (its record's later versions are already going).
+        let dead = self.dedup.dead_among(ids).await?;
+        let mut alive = Vec::with_capacity(todo.len());
+        for (l, dead) in todo.into_iter().zip(dead) {
+            if dead {
+                self.queue.dead_letter(l.lease, "delivery.dead: dead-lettered before an interruption").await?;
+                self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
+            } else {
+                alive.push(l);
+            }
+        }
+        let todo = alive;
         let behind = self.dedup.waiting_behind(todo.iter().map(|l| l.item.message_id.clone()).collect()).await?;
         let mut go = Vec::with_capacity(todo.len());
         let now = silgate_store::now_ms();
@@ -477,10 +491,12 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                     self.audit.one(entry(tried, item)).await?;
                     self.sink.refused(item, &code, &reason).map_err(|e| PublishError::Quarantine(e.to_string()))?;
                     self.audit.one(entry(Event::Refused { code }, item)).await?;
-                    // Acked before the index forgets the version: a re-export admitted
-                    // in between must not be queued beside the item about to be acked
-                    // (it would be dropped with it). A crash between the two leaves the
-                    // version known, as it always was: a later change of it is sent.
+                    // Settled but still known while it leaves the queue: a re-export
+                    // admitted in between must not be queued beside the item about to be
+                    // acked (it would be dropped with it), and the record's later
+                    // versions may go. A crash before the last step leaves the version
+                    // known, as it always was: a later change of it is sent.
+                    self.dedup.mark_refusing(&item.message_id).await?;
                     self.queue.ack(l.lease).await?;
                     self.dedup.mark_refused(&item.message_id).await?;
                     self.counters.refused.fetch_add(1, Ordering::Relaxed);

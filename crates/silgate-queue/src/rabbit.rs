@@ -325,12 +325,21 @@ impl RabbitQueue {
     /// Puts `item` in the delay queue for `delay` (confirmed), carrying `deliveries`,
     /// then acks the delivery it came on (unless that died with its connection: then
     /// the broker hands it out again, and the message id makes the copy harmless).
+    ///
+    /// When the publish fails the delivery is requeued at once (counted, like any
+    /// requeue) rather than left unacked on the channel, and the link is dropped.
     async fn delay(&self, generation: u64, acker: &Acker, item: QueueItem, delay: Duration, deliveries: u32) -> Result<(), QueueError> {
         let secs = delay_bucket(delay);
         let due_ms = (u128::from(secs) * 1000 < delay.as_millis()).then(|| now_ms().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)));
         let body = serde_json::to_vec(&item).map_err(|e| QueueError::Corrupt(e.to_string()))?;
         let link = self.link().await?;
-        self.publish_with(&link, "", &self.cfg.delay_queue(secs), &[(item, body)], None, Some(Carried { deliveries, due_ms })).await?;
+        if let Err(e) = self.publish_with(&link, "", &self.cfg.delay_queue(secs), &[(item, body)], None, Some(Carried { deliveries, due_ms })).await {
+            self.drop_link(&link).await;
+            if let Err(n) = acker.nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() }).await {
+                tracing::warn!(error = %n, "could not requeue the delivery either: the broker hands it back when its channel closes");
+            }
+            return Err(e);
+        }
         if link.generation == generation {
             acker.ack(BasicAckOptions::default()).await.map_err(unavailable)?;
         }
@@ -412,7 +421,6 @@ impl Queue for RabbitQueue {
                             let left = Duration::from_millis(u64::try_from(due.unwrap_or(0) - now_ms()).unwrap_or(0));
                             if let Err(e) = self.delay(link.generation, &delivery.acker, item, left, deliveries.saturating_sub(1)).await {
                                 tracing::warn!(error = %e, "could not put a waiting item back in its delay queue; requeued");
-                                let _ = delivery.acker.nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() }).await;
                             }
                         }
                         Ok(item) => {
@@ -421,7 +429,9 @@ impl Queue for RabbitQueue {
                         }
                         Err(e) => {
                             tracing::error!(error = %e, "undecodable message: dead-lettering it");
-                            let _ = delivery.acker.nack(BasicNackOptions { requeue: false, ..BasicNackOptions::default() }).await;
+                            if let Err(n) = delivery.acker.nack(BasicNackOptions { requeue: false, ..BasicNackOptions::default() }).await {
+                                tracing::warn!(error = %n, "could not dead-letter the undecodable message: the broker hands it back when its channel closes");
+                            }
                         }
                     }
                     timeout = Duration::from_millis(5);

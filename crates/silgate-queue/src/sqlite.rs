@@ -57,7 +57,7 @@ CREATE TRIGGER IF NOT EXISTS queue_depth_del AFTER DELETE ON queue BEGIN UPDATE 
 
 const V2: &str = "
 ALTER TABLE queue ADD COLUMN key TEXT;
-UPDATE queue SET key = json_extract(item, '$.key_hash');
+UPDATE queue SET key = CASE WHEN json_valid(item) THEN json_extract(item, '$.key_hash') END;
 CREATE INDEX IF NOT EXISTS queue_key ON queue (key, seq);
 ";
 

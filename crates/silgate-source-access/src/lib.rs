@@ -44,11 +44,13 @@ pub enum Container {
 
 /// Checks a workbook's sizes against `limits` before anything is allocated from them,
 /// as [`Workbook::open`] does first (the `guard` module says what is checked). For
-/// callers holding the bytes rather than a file (the fuzz targets).
-pub fn check_workbook<R: std::io::Read + std::io::Seek>(reader: R, container: Container, origin: &str, limits: &Limits) -> Result<(), SourceError> {
+/// callers holding the bytes rather than a file (the fuzz targets). Returns what
+/// calamine is then to read, as [`Workbook::open`] gives it: `None` for a zip (the
+/// bytes as they are), the clean copy of an `.xls` holding only the checked stream.
+pub fn check_workbook<R: std::io::Read + std::io::Seek>(reader: R, container: Container, origin: &str, limits: &Limits) -> Result<Option<Vec<u8>>, SourceError> {
     match container {
-        Container::Zip => guard::check_zip(reader, origin, limits),
-        Container::Xls => guard::check_xls(reader, origin, limits).map(|_| ()),
+        Container::Zip => guard::check_zip(reader, origin, limits).map(|()| None),
+        Container::Xls => guard::check_xls(reader, origin, limits).map(Some),
     }
 }
 

@@ -100,8 +100,12 @@ pub(crate) async fn dlq_list(config: &Path, limit: usize) -> Result<ExitCode> {
 
 pub(crate) async fn dlq_replay(config: &Path, ids: &[String]) -> Result<ExitCode> {
     let parts = Parts::open(GatewayConfig::load(config)?).await?;
-    let back = parts.queue.replay(ids).await?;
-    parts.dedup.reopen(back.iter().map(|i| i.message_id.clone()).collect()).await?;
+    // Reopened in the index first: a replayed item leased at once must not be found
+    // dead (and put back in the dead-letter store), and it goes before its record's
+    // later versions.
+    let ids: Vec<String> = if ids.is_empty() { parts.queue.dead_letters(usize::MAX).await?.into_iter().map(|d| d.item.message_id).collect() } else { ids.to_vec() };
+    parts.dedup.reopen(ids.clone()).await?;
+    let back = parts.queue.replay(&ids).await?;
     let entries = back.iter().map(|i| NewEntry::now(Event::Replayed, Some(&i.message_id), Some(&i.communication_code), Some(&i.cpi))).collect();
     parts.audit.record(entries).await?;
     println!("{} item(s) replayed into the queue", back.len());
