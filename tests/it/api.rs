@@ -194,10 +194,10 @@ fn given_records_through_run_the_metrics_should_count_them_without_personal_data
     };
     let csv = report("csv", None);
     let bari = csv.lines().find(|l| l.starts_with("CPIBA01,")).unwrap_or_else(|| panic!("{csv}"));
-    assert!(bari.starts_with("CPIBA01,3,3,0,\"\","), "{csv}");
+    assert!(bari.starts_with("CPIBA01,3,3,0,0,\"\","), "{csv}");
     let delays: Vec<&str> = bari.rsplit(',').take(2).collect();
     assert!(delays.iter().all(|d| d.parse::<f64>().is_ok()), "median and p95 delays: {bari}");
-    assert!(csv.contains("CPICE01,1,0,1,\"cf.checksum (1)\""), "{csv}");
+    assert!(csv.contains("CPICE01,1,0,1,0,\"cf.checksum (1)\""), "{csv}");
     assert!(csv.contains("0 of 2 known CPIs sent nothing"), "{csv}");
     let html = report("html", None);
     assert!(html.contains("<table>") && html.contains("<td>CPIBA01</td>"), "{html}");

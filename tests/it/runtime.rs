@@ -302,3 +302,84 @@ async fn versions_in_order(rabbit: Option<String>) {
     tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.expect("shutdown in time").expect("shutdown");
     node.stop().await;
 }
+
+/// The first sample CV with its experience's profession at the fifth level.
+fn cv_with_five_level_experience() -> String {
+    let first = include_str!("../../crates/silgate/samples/demo.jsonl").lines().next().expect("a sample");
+    let mut cv: serde_json::Value = serde_json::from_str(first).expect("json");
+    assert_eq!(cv["kind"], "cv");
+    cv["experiences"][0]["profession"] = serde_json::json!("51220");
+    cv.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_a_five_level_experience_code_the_cv_should_go_without_it_with_a_warning_or_be_rejected_under_reject() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = silgate_node::start(silgate_node::NodeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), dir.path().join("node.db"))).await.expect("node");
+    let input = dir.path().join("cv.jsonl");
+    std::fs::write(&input, cv_with_five_level_experience() + "\n").expect("write");
+    let today = silgate_gateway::today();
+
+    // The default, omit: delivered without the element, the omission told four ways.
+    let cfg = GatewayConfig::new("campania", "CAMPANIA", dir.path().join("data"), silgate_publish::ClientConfig::new(node.endpoint()));
+    let gw = Gateway::start(cfg).await.expect("start");
+    let report = gw.parts().ingest_files(std::slice::from_ref(&input), today).await.expect("ingest");
+    assert_eq!((report.queued, report.rejected), (1, 0), "{report:?}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while node.stats(1).await.expect("stats").totals.accepted < 1 {
+        assert!(Instant::now() < deadline, "not delivered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let db = rusqlite::Connection::open(dir.path().join("node.db")).expect("node store");
+    let doc: String = db.query_row("SELECT document FROM documents WHERE ok = 1", [], |r| r.get(0)).expect("document");
+    assert!(!doc.contains(":qualificasvolta>") && doc.contains(":descrqualificasvolta>"), "the code is left out, its title kept: {doc}");
+    let field = "/Candidatura/DatiCurriculari/EsperienzeLavorative[1]/qualificasvolta";
+    let warnings = std::fs::read_to_string(dir.path().join("data/warnings.jsonl")).expect("warnings file");
+    let line: serde_json::Value = serde_json::from_str(warnings.lines().next().expect("a line")).expect("json");
+    assert_eq!((line["rule"].as_str(), line["field"].as_str()), (Some("code.unmappable"), Some(field)), "{line}");
+    assert!(line["position"].as_str().is_some_and(|p| p.contains("cv.jsonl") && p.contains("line 1")), "names the input and the line: {line}");
+    let omitted = gw.parts().audit_log.query(&silgate_audit::Query::default()).await.expect("audit").into_iter().filter_map(|e| e.typed()).find(|e| e.name() == "omitted");
+    assert_eq!(omitted, Some(silgate_audit::Event::Omitted { rule: "code.unmappable".into(), field: field.into() }));
+    let metrics = gw.parts().metrics.encode(&gw.parts().queue).await;
+    assert!(metrics.contains("silgate_gateway_omissions_total{source=\"canonical-json\",cpi=\"CPICE01\",rule=\"code.unmappable\"} 1"), "{metrics}");
+    tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.expect("shutdown in time").expect("shutdown");
+
+    // Under reject: quarantined with the rule, at the element.
+    let mut cfg = GatewayConfig::new("campania", "CAMPANIA", dir.path().join("strict"), silgate_publish::ClientConfig::new(node.endpoint()));
+    cfg.optional_unmappable = silgate_std1546::fit::Unmappable::Reject;
+    let gw = Gateway::start(cfg).await.expect("start");
+    let report = gw.parts().ingest_files(std::slice::from_ref(&input), today).await.expect("ingest");
+    assert_eq!((report.queued, report.rejected), (0, 1), "{report:?}");
+    let q = std::fs::read_to_string(dir.path().join("strict/quarantine.jsonl")).expect("quarantine");
+    let line: serde_json::Value = serde_json::from_str(q.lines().next().expect("a line")).expect("json");
+    assert_eq!((line["rule"].as_str(), line["field"].as_str()), (Some("code.unmappable"), Some(field)), "{line}");
+    tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.expect("shutdown in time").expect("shutdown");
+
+    // The region's own table maps the unit: sent with its six-segment code, even under reject.
+    let tables = dir.path().join("tables");
+    std::fs::create_dir_all(&tables).expect("mkdir");
+    std::fs::write(
+        tables.join("cp2011-sixth.tsv"),
+        "# table: Campania's detail segments\n# source: the region\n# licence: none\n# complete: no: a test\nunit\tcode\tsource\n5.1.2.2.0\t5.1.2.2.0.4\tregion\n",
+    )
+    .expect("table");
+    // A node of its own: a new gateway's first eGov id is the first one's again.
+    node.stop().await;
+    let node = silgate_node::start(silgate_node::NodeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), dir.path().join("node2.db"))).await.expect("node");
+    let mut cfg = GatewayConfig::new("campania", "CAMPANIA", dir.path().join("mapped"), silgate_publish::ClientConfig::new(node.endpoint()));
+    cfg.optional_unmappable = silgate_std1546::fit::Unmappable::Reject;
+    cfg.code_tables = Some(tables);
+    let gw = Gateway::start(cfg).await.expect("start");
+    let report = gw.parts().ingest_files(std::slice::from_ref(&input), today).await.expect("ingest");
+    assert_eq!((report.queued, report.rejected), (1, 0), "{report:?}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while node.stats(1).await.expect("stats").totals.accepted < 1 {
+        assert!(Instant::now() < deadline, "not delivered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let db = rusqlite::Connection::open(dir.path().join("node2.db")).expect("node store");
+    let doc: String = db.query_row("SELECT document FROM documents WHERE ok = 1", [], |r| r.get(0)).expect("document");
+    assert!(doc.contains(":qualificasvolta>5.1.2.2.0.4<"), "{doc}");
+    tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.expect("shutdown in time").expect("shutdown");
+    node.stop().await;
+}

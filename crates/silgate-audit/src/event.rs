@@ -83,6 +83,14 @@ pub enum Event {
     },
     /// A dead letter was put back in the queue.
     Replayed,
+    /// An optional element of an accepted record was left out of its document: its
+    /// value has no form in the standard (`code.unmappable`, under `omit`).
+    Omitted {
+        /// The rule id.
+        rule: String,
+        /// The element, as the national path (no value).
+        field: String,
+    },
     /// An input as a whole (a PEC message) and its fate.
     Input(Input),
 }
@@ -175,6 +183,7 @@ impl Event {
             Self::Refused { .. } => "refused",
             Self::DeadLettered { .. } => "dead-lettered",
             Self::Replayed => "replayed",
+            Self::Omitted { .. } => "omitted",
             Self::Input(_) => "input",
         }
     }
@@ -207,6 +216,7 @@ impl fmt::Display for Event {
             Self::DeadLettered { reason: DeadReason::AttemptsExhausted { attempts } } => write!(f, "attempts={attempts}"),
             Self::DeadLettered { reason: DeadReason::Poison { deliveries } } => write!(f, "poison deliveries={deliveries}"),
             Self::Replayed => f.write_str("from the dead-letter store"),
+            Self::Omitted { rule, field } => write!(f, "rule={rule} field={field}"),
             Self::Input(Input::Processed { uid, id, class, records, queued, unchanged, rejected }) => {
                 write!(f, "pec uid={uid} id={id} class={class} records={records} queued={queued} unchanged={unchanged} rejected={rejected}")
             }
@@ -255,6 +265,8 @@ pub fn legacy(event: &str, detail: &str) -> Option<Event> {
             },
         },
         "replayed" => Event::Replayed,
+        // Newer than the details-only entries; read from its detail all the same.
+        "omitted" => Event::Omitted { rule: word("rule").unwrap_or_default(), field: word("field").unwrap_or_default() },
         "input" => {
             let uid = num("uid").and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
             let id = word("id").unwrap_or_default();

@@ -23,11 +23,13 @@ pub enum TableName {
     Patenti,
     /// `contratti.tsv`: contract types (CO form and ClicLavoro form).
     Contratti,
+    /// `cp2011-sixth.tsv`: a region's six-segment code for a five-level CP2011 unit.
+    Cp2011Sixth,
 }
 
 impl TableName {
     /// Every table.
-    pub const ALL: [TableName; 8] = [Self::Belfiore, Self::Ateco, Self::Cp2011, Self::Titoli, Self::Lingue, Self::Cittadinanze, Self::Patenti, Self::Contratti];
+    pub const ALL: [TableName; 9] = [Self::Belfiore, Self::Ateco, Self::Cp2011, Self::Titoli, Self::Lingue, Self::Cittadinanze, Self::Patenti, Self::Contratti, Self::Cp2011Sixth];
 
     /// The file name stem (`belfiore`, `ateco2007`, ...).
     pub fn stem(self) -> &'static str {
@@ -40,6 +42,7 @@ impl TableName {
             Self::Cittadinanze => "cittadinanze",
             Self::Patenti => "patenti",
             Self::Contratti => "contratti",
+            Self::Cp2011Sixth => "cp2011-sixth",
         }
     }
 
@@ -53,6 +56,7 @@ impl TableName {
             Self::Cittadinanze => include_str!("../data/curated/cittadinanze.tsv"),
             Self::Patenti => include_str!("../data/curated/patenti.tsv"),
             Self::Contratti => include_str!("../data/curated/contratti.tsv"),
+            Self::Cp2011Sixth => include_str!("../data/curated/cp2011-sixth.tsv"),
         }
     }
 }
@@ -136,6 +140,9 @@ pub struct CodeTables {
     pub patenti: CodeSet,
     /// Contract types.
     pub contratti: Contracts,
+    /// A region's six-segment codes for five-level CP2011 units (empty unless the
+    /// region supplies its own).
+    pub cp2011_sixth: CodeSet,
 }
 
 static EMBEDDED: LazyLock<Result<CodeTables, TableError>> = LazyLock::new(|| CodeTables::load(&|_| None));
@@ -182,6 +189,7 @@ impl CodeTables {
             cittadinanze: set(TableName::Cittadinanze, &["code", "title", "source"])?,
             patenti: set(TableName::Patenti, &["code", "title", "source"])?,
             contratti: Contracts::parse(&text(TableName::Contratti))?,
+            cp2011_sixth: set(TableName::Cp2011Sixth, &["unit", "code", "source"])?,
         })
     }
 
@@ -196,6 +204,7 @@ impl CodeTables {
             (TableName::Cittadinanze, &self.cittadinanze.info),
             (TableName::Patenti, &self.patenti.info),
             (TableName::Contratti, &self.contratti.info),
+            (TableName::Cp2011Sixth, &self.cp2011_sixth.info),
         ]
     }
 

@@ -16,6 +16,7 @@ use silgate_audit::AuditLog;
 use silgate_dedup::DedupIndex;
 use silgate_publish::{ClientConfig, RetryConfig};
 use silgate_queue::{AnyQueue, RabbitConfig, RabbitQueue, SqliteConfig, SqliteQueue};
+use silgate_std1546::fit::Unmappable;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,18 @@ pub struct GatewayConfig {
     /// join indexes); an input past one is refused with the limit's rule.
     #[serde(default)]
     pub limits: silgate_source_tabular::Limits,
+    /// An optional element whose code is well formed in the source but has no form in
+    /// the standard (a five-level CP2011 code where six segments are wanted): `omit`
+    /// leaves it out of the document with a warning (`warnings.jsonl`, an `omitted`
+    /// audit entry, a metric) and delivers the record; `reject` quarantines the record.
+    /// A code the region's `cp2011-sixth` table maps is sent mapped. (default: `omit`)
+    #[serde(default)]
+    pub optional_unmappable: Unmappable,
+    /// A folder with the region's own code tables (`cp2011-sixth.tsv`, `cp2011.tsv`,
+    /// ...; the format of the embedded ones), each in place of the embedded table of
+    /// that name. (default: the embedded tables)
+    #[serde(default)]
+    pub code_tables: Option<PathBuf>,
     /// The folder the config file is in (relative paths resolve there).
     #[serde(skip)]
     pub base: PathBuf,
@@ -642,6 +655,35 @@ fn check_queue(q: &QueueConfig, files: Files, p: &mut Problems) {
     }
 }
 
+/// The embedded code tables with a region's own files from `dir` in place of theirs
+/// (`<stem>.tsv`, for each [`silgate_codes::TableName`] present there): what
+/// `code_tables` in the config and `--code-tables` on the command line load.
+pub fn code_tables_from(dir: &Path) -> std::result::Result<silgate_codes::CodeTables, String> {
+    if !dir.is_dir() {
+        return Err(format!("{} does not exist or is not a folder", dir.display()));
+    }
+    let mut texts = std::collections::HashMap::new();
+    for t in silgate_codes::TableName::ALL {
+        let p = dir.join(format!("{}.tsv", t.stem()));
+        match std::fs::read_to_string(&p) {
+            Ok(text) => {
+                texts.insert(t, text);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("reading {}: {e}", p.display())),
+        }
+    }
+    silgate_codes::CodeTables::load(&|t| texts.get(&t).cloned()).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+fn check_code_tables(dir: &Path, files: Files, p: &mut Problems) {
+    if files == Files::Check
+        && let Err(e) = code_tables_from(dir)
+    {
+        p.push("code_tables", e);
+    }
+}
+
 fn check_limits(l: &silgate_source_tabular::Limits, p: &mut Problems) {
     for (key, v) in [
         ("limits.max_index_rows", l.max_index_rows),
@@ -841,6 +883,8 @@ impl GatewayConfig {
             api: None,
             metrics: None,
             limits: silgate_source_tabular::Limits::default(),
+            optional_unmappable: Unmappable::default(),
+            code_tables: None,
             base: PathBuf::new(),
         };
         cfg.normalize_region();
@@ -890,7 +934,7 @@ impl GatewayConfig {
     pub fn resolve(&mut self, base: PathBuf) {
         self.normalize_region();
         self.data_dir = abs(&base, &self.data_dir);
-        for ca in [&mut self.queue.ca, &mut self.audit.ca, &mut self.dedup.ca].into_iter().flatten() {
+        for ca in [&mut self.queue.ca, &mut self.audit.ca, &mut self.dedup.ca, &mut self.code_tables].into_iter().flatten() {
             *ca = abs(&base, ca);
         }
         resolve_node(&mut self.node, &base);
@@ -914,6 +958,9 @@ impl GatewayConfig {
         check_queue(&self.queue, files, &mut p);
         check_delivery(&self.delivery, &mut p);
         check_limits(&self.limits, &mut p);
+        if let Some(dir) = &self.code_tables {
+            check_code_tables(dir, files, &mut p);
+        }
         check_store(&self.audit, "audit", files, &mut p);
         check_store(&self.dedup, "dedup", files, &mut p);
         check_node(&self.node, files, &mut p);
@@ -936,6 +983,12 @@ impl GatewayConfig {
     /// The quarantine file: one JSON line per rejected record.
     pub fn quarantine_path(&self) -> PathBuf {
         self.data_dir.join("quarantine.jsonl")
+    }
+
+    /// The code tables to judge with: the embedded ones, with the region's own files
+    /// from `code_tables` in place of theirs.
+    pub fn load_code_tables(&self) -> Result<Option<silgate_codes::CodeTables>> {
+        self.code_tables.as_deref().map(|dir| code_tables_from(dir).map_err(|e| GatewayError::config(format!("code_tables: {e}")))).transpose()
     }
 
     /// The delivery settings as the publisher uses them: a lease is renewed at least
@@ -999,7 +1052,25 @@ impl GatewayConfig {
 }
 
 /// The top-level keys of a gateway configuration.
-const KEYS: [&str; 15] = ["instance", "region", "region_name", "data_dir", "queue", "audit", "dedup", "node", "delivery", "sources", "batch", "pec", "api", "metrics", "limits"];
+const KEYS: [&str; 17] = [
+    "instance",
+    "region",
+    "region_name",
+    "data_dir",
+    "queue",
+    "audit",
+    "dedup",
+    "node",
+    "delivery",
+    "sources",
+    "batch",
+    "pec",
+    "api",
+    "metrics",
+    "limits",
+    "optional_unmappable",
+    "code_tables",
+];
 
 /// One section read on its own; a shape problem is reported with its key path.
 fn section<T: DeserializeOwned>(v: Option<&toml::Value>, name: &str, p: &mut Problems) -> Option<T> {
@@ -1055,6 +1126,10 @@ pub fn check_file(path: &Path, files: Files) -> Vec<Problem> {
     }
     let _ = section::<PathBuf>(root.get("data_dir"), "data_dir", &mut p);
     let _ = section::<usize>(root.get("batch"), "batch", &mut p);
+    let _ = section::<Unmappable>(root.get("optional_unmappable"), "optional_unmappable", &mut p);
+    if let Some(dir) = section::<PathBuf>(root.get("code_tables"), "code_tables", &mut p) {
+        check_code_tables(&abs(base, &dir), files, &mut p);
+    }
     if let Some(mut q) = section::<QueueConfig>(root.get("queue"), "queue", &mut p) {
         if let Some(ca) = q.ca.as_mut() {
             *ca = abs(base, ca);

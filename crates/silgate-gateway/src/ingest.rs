@@ -230,7 +230,7 @@ impl<'a> Ingest<'a> {
         let mut identities = Vec::with_capacity(accepted.len());
         let mut codes = Vec::new();
         let mut tickets = Vec::new();
-        for a in accepted {
+        for mut a in accepted {
             // When the CPI entered or changed the record: the start of the delay the
             // weekly report measures (to the node's receipt).
             let t_cpi = cpi_time_ms(&a.record);
@@ -240,6 +240,7 @@ impl<'a> Ingest<'a> {
                 tickets.push((t, a.identity.message_id.clone()));
             }
             identities.push(a.identity.clone());
+            let omitted = std::mem::take(&mut a.omitted);
             let it = item(a, received_ms);
             entries.push(NewEntry::now(
                 Event::Received { at: Some(it.source.to_string()), t_cpi_ms: Some(t_cpi) },
@@ -247,6 +248,10 @@ impl<'a> Ingest<'a> {
                 Some(&it.communication_code),
                 Some(&it.cpi),
             ));
+            for (rule, field) in omitted {
+                m.omitted(source.as_str(), &it.cpi, &rule);
+                entries.push(NewEntry::now(Event::Omitted { rule, field }, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi)));
+            }
             m.record(source.as_str(), &it.cpi, "queued");
             if send {
                 codes.push((it.key_hash.clone(), it.communication_code.clone()));

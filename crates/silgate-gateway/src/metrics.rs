@@ -5,7 +5,7 @@
 //!
 //! Ingest counts as it goes (`silgate_gateway_records_total{source, cpi, outcome}`
 //! with outcome `queued` / `unchanged` / `rejected`, `..._rejections_total{source,
-//! cpi, rule}`, `..._enqueued_total`). Delivery figures are read at scrape time, all
+//! cpi, rule}`, `..._omissions_total{source, cpi, rule}`, `..._enqueued_total`). Delivery figures are read at scrape time, all
 //! through prometheus-client's types: the publisher's counters, circuit breaker and
 //! latency histogram by a registered collector ([`DeliveryCollector`]), the queue's
 //! depth into gauges set just before the registry is encoded. Labels hold source
@@ -52,6 +52,7 @@ pub struct GatewayMetrics {
     registry: Registry,
     records: Family<RecordLabels, Counter>,
     rejections: Family<RuleLabels, Counter>,
+    omissions: Family<RuleLabels, Counter>,
     enqueued: Counter,
     queue_ready: Gauge,
     queue_leased: Gauge,
@@ -73,6 +74,12 @@ impl GatewayMetrics {
         registry.register("records", "Records read from sources, by source kind, CPI and outcome (queued, unchanged, rejected)", records.clone());
         let rejections = Family::<RuleLabels, Counter>::default();
         registry.register("rejections", "Rejected records, by source kind, CPI and the rule they broke", rejections.clone());
+        let omissions = Family::<RuleLabels, Counter>::default();
+        registry.register(
+            "omissions",
+            "Optional elements left out of accepted records' documents (a code the standard cannot carry), by source kind, CPI and rule",
+            omissions.clone(),
+        );
         let enqueued = Counter::default();
         registry.register("enqueued", "Items put in the durable queue", enqueued.clone());
         let (queue_ready, queue_leased, dlq_size) = (Gauge::default(), Gauge::default(), Gauge::default());
@@ -81,7 +88,7 @@ impl GatewayMetrics {
         registry.register("dlq_size", "Items in the dead-letter store", dlq_size.clone());
         let delivery = Arc::new(DeliveryCollector::default());
         registry.register_collector(Box::new(delivery.clone()));
-        Self { registry, records, rejections, enqueued, queue_ready, queue_leased, dlq_size, delivery }
+        Self { registry, records, rejections, omissions, enqueued, queue_ready, queue_leased, dlq_size, delivery }
     }
 
     /// Counts one record of `source` and `cpi` with its outcome.
@@ -93,6 +100,11 @@ impl GatewayMetrics {
     pub fn rejected(&self, source: &str, cpi: &str, rule: &str) {
         self.record(source, cpi, "rejected");
         self.rejections.get_or_create(&RuleLabels { source: source.into(), cpi: cpi.into(), rule: rule.into() }).inc();
+    }
+
+    /// Counts one element left out of an accepted record's document, by its rule.
+    pub fn omitted(&self, source: &str, cpi: &str, rule: &str) {
+        self.omissions.get_or_create(&RuleLabels { source: source.into(), cpi: cpi.into(), rule: rule.into() }).inc();
     }
 
     /// Counts items put in the queue.

@@ -63,6 +63,8 @@ pub struct Parts {
     /// The gateway's metrics (ingest counters; delivery figures are read from the
     /// publisher at scrape time).
     pub metrics: GatewayMetrics,
+    /// The region's own code tables (`code_tables`), when it has any.
+    tables: Option<silgate_codes::CodeTables>,
 }
 
 impl Parts {
@@ -71,11 +73,17 @@ impl Parts {
         // However the config was made (loaded, built in code, changed after `new`).
         cfg.normalize_region();
         std::fs::create_dir_all(&cfg.data_dir).map_err(|e| GatewayError::io(format!("creating {}", cfg.data_dir.display()), e))?;
+        let tables = cfg.load_code_tables()?;
         let queue = cfg.open_queue().await?;
         let dedup = cfg.open_dedup().await?;
         let audit_log = cfg.open_audit().await?;
         let audit = Auditor::spawn(audit_log.clone(), &cfg.instance);
-        Ok(Self { cfg, queue, dedup, audit_log, audit, metrics: GatewayMetrics::new() })
+        Ok(Self { cfg, queue, dedup, audit_log, audit, metrics: GatewayMetrics::new(), tables })
+    }
+
+    /// The code tables records are judged with: the embedded ones, or the region's.
+    pub fn code_tables(&self) -> &silgate_codes::CodeTables {
+        self.tables.as_ref().unwrap_or_else(|| silgate_codes::CodeTables::embedded())
     }
 
     /// The publisher over this gateway's queue, dedup index and audit, refusals going
@@ -87,10 +95,11 @@ impl Parts {
     }
 
     /// An ingest step over this gateway's queue, dedup index and audit, judging with
-    /// the embedded code tables at `today`.
+    /// the gateway's code tables at `today`.
     pub(crate) fn ingest(&self, today: Date) -> Result<Ingest<'_>> {
         let xsd = silgate_std1546::XsdValidator::shared()?;
-        let translator = Translator::collecting(silgate_codes::CodeTables::embedded(), today, xsd, &self.cfg.region, &self.cfg.quarantine_path())?.deferring();
+        let translator =
+            Translator::collecting(self.code_tables(), today, xsd, &self.cfg.region, &self.cfg.quarantine_path())?.deferring().with_unmappable(self.cfg.optional_unmappable);
         Ok(Ingest {
             translator,
             queue: &self.queue,

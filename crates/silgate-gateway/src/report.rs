@@ -2,7 +2,8 @@
 //! the weekly summary the regions asked for, per CPI, from the audit log.
 //!
 //! For each CPI: records received, delivered, rejected (with the three most frequent
-//! rules), and the median and 95th percentile of the delay from the CPI's own time on
+//! rules), elements left out of delivered documents (a code the standard cannot carry,
+//! under `optional_unmappable = "omit"`), and the median and 95th percentile of the delay from the CPI's own time on
 //! the record (a CV entered or changed, a vacancy published) to the node's receipt; then
 //! the share of known CPIs (seen in the log before, or named in the config) that sent
 //! nothing in the week. `--province` keeps the CPIs whose code carries that ISTAT
@@ -41,6 +42,7 @@ struct Row {
     received: u64,
     delivered: u64,
     rejected: u64,
+    omitted: u64,
     reasons: BTreeMap<String, u64>,
     delays_ms: Vec<i64>,
 }
@@ -107,6 +109,7 @@ pub async fn weekly(cfg: &GatewayConfig, since: &str, province: Option<&str>, fo
                 row.rejected += 1;
                 *row.reasons.entry(rule).or_default() += 1;
             }
+            Some(Event::Omitted { .. }) => row.omitted += 1,
             _ => {}
         }
     }
@@ -119,23 +122,23 @@ pub async fn weekly(cfg: &GatewayConfig, since: &str, province: Option<&str>, fo
         reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let top = reasons.iter().take(3).map(|(k, v)| format!("{k} ({v})")).collect::<Vec<_>>().join("; ");
         let h = |v: Option<f64>| v.map_or_else(String::new, |v| format!("{v:.2}"));
-        (cpi.to_string(), r.received, r.delivered, r.rejected, top, h(percentile(&r.delays_ms, 0.5)), h(percentile(&r.delays_ms, 0.95)))
+        (cpi.to_string(), r.received, r.delivered, r.rejected, r.omitted, top, h(percentile(&r.delays_ms, 0.5)), h(percentile(&r.delays_ms, 0.95)))
     };
     let lines: Vec<_> = rows.iter_mut().map(|(c, r)| line(c, r)).collect();
     let share = if known.is_empty() { 0.0 } else { silent as f64 * 100.0 / known.len() as f64 };
     if format == ReportFormat::Csv {
-        out.push_str("cpi,received,delivered,rejected,top_reasons,median_delay_hours,p95_delay_hours\n");
-        for (c, rc, d, rj, top, med, p95) in &lines {
-            let _ = writeln!(out, "{c},{rc},{d},{rj},\"{top}\",{med},{p95}");
+        out.push_str("cpi,received,delivered,rejected,omitted,top_reasons,median_delay_hours,p95_delay_hours\n");
+        for (c, rc, d, rj, om, top, med, p95) in &lines {
+            let _ = writeln!(out, "{c},{rc},{d},{rj},{om},\"{top}\",{med},{p95}");
         }
         let _ = writeln!(out, "# week from {since}: {silent} of {} known CPIs sent nothing ({share:.1}%)", known.len());
     } else {
         let _ = write!(
             out,
-            "<!doctype html>\n<html lang=\"it\"><head><meta charset=\"utf-8\"><title>silgate: weekly report from {since}</title></head><body>\n<h1>Weekly report, week from {since}</h1>\n<table>\n<tr><th>CPI</th><th>received</th><th>delivered</th><th>rejected</th><th>top reasons</th><th>median delay (h)</th><th>p95 delay (h)</th></tr>\n"
+            "<!doctype html>\n<html lang=\"it\"><head><meta charset=\"utf-8\"><title>silgate: weekly report from {since}</title></head><body>\n<h1>Weekly report, week from {since}</h1>\n<table>\n<tr><th>CPI</th><th>received</th><th>delivered</th><th>rejected</th><th>omitted</th><th>top reasons</th><th>median delay (h)</th><th>p95 delay (h)</th></tr>\n"
         );
-        for (c, rc, d, rj, top, med, p95) in &lines {
-            let _ = writeln!(out, "<tr><td>{c}</td><td>{rc}</td><td>{d}</td><td>{rj}</td><td>{top}</td><td>{med}</td><td>{p95}</td></tr>");
+        for (c, rc, d, rj, om, top, med, p95) in &lines {
+            let _ = writeln!(out, "<tr><td>{c}</td><td>{rc}</td><td>{d}</td><td>{rj}</td><td>{om}</td><td>{top}</td><td>{med}</td><td>{p95}</td></tr>");
         }
         let _ = write!(out, "</table>\n<p>{silent} of {} known CPIs sent nothing this week ({share:.1}%).</p>\n</body></html>\n", known.len());
     }

@@ -7,6 +7,12 @@
 //! `message` (the first error) and `issues` (all of them). Inputs are streamed line by
 //! line: memory does not grow with the input. The same input always gives the same
 //! files, byte for byte (codes are derived from content when the record has none).
+//!
+//! An optional element whose code the standard cannot carry (a five-level CP2011 code,
+//! see `silgate_std1546::fit`) is mapped by the region's table, left out (`omit`, the
+//! default) or rejected (`reject`). Each one left out is a JSON line in `warnings.jsonl`
+//! beside the quarantine file (`source`, `position`, `field`, `rule`, `message`), and in
+//! `ingest` / `run` an `omitted` audit entry and a metric.
 
 use crate::error::{Context as _, GatewayError, Result};
 use serde::Serialize;
@@ -15,6 +21,7 @@ use silgate_core::{CommunicationKind, Date, Issue, Position, Provenance, Record,
 use silgate_dedup::Identity;
 use silgate_std1546::XsdValidator;
 use silgate_std1546::code::{CodeAllocator, ContentAllocator};
+use silgate_std1546::fit::Unmappable;
 use std::fs::File;
 use std::io::{BufRead, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
@@ -38,6 +45,21 @@ pub struct QuarantineLine<'a> {
 
 use silgate_core::json::parse_record;
 
+/// One warning line (an element left out of an accepted record's document).
+#[derive(Debug, Serialize)]
+pub struct WarningLine<'a> {
+    /// The source system.
+    pub source: &'a str,
+    /// Input and position in it.
+    pub position: &'a str,
+    /// The element, as the national path.
+    pub field: &'a str,
+    /// Its rule.
+    pub rule: &'a str,
+    /// Why (never the record's personal data).
+    pub message: &'a str,
+}
+
 /// Counters of one run.
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -49,6 +71,8 @@ pub struct Summary {
     pub rejected: usize,
     /// Warnings of accepted records.
     pub warnings: usize,
+    /// Optional elements left out of accepted records' documents (among `warnings`).
+    pub omitted: usize,
     /// Documents written (`translate`).
     pub written: Vec<PathBuf>,
     /// (rule, count) of the first error of each rejected record.
@@ -72,6 +96,8 @@ pub(crate) struct Accepted {
     pub(crate) xml: String,
     pub(crate) identity: Identity,
     pub(crate) ticket: Option<Ticket>,
+    /// The elements left out of its document, as (rule, national path).
+    pub(crate) omitted: Vec<(String, String)>,
 }
 
 /// A rejected record as the audit and the metrics see it.
@@ -129,6 +155,11 @@ pub struct Translator<'a> {
     pub(crate) allocator: Option<ContentAllocator>,
     pub(crate) out: Output,
     quarantine: BufWriter<File>,
+    /// Where warning lines go (beside the quarantine file), opened at the first one.
+    warnings_path: PathBuf,
+    warnings: Option<BufWriter<File>>,
+    /// What to do with optional codes the standard cannot carry.
+    pub(crate) unmappable: Unmappable,
     /// What was done so far.
     pub summary: Summary,
     /// When deferring (the ingest step), records wait here with their codes allocated
@@ -153,7 +184,13 @@ impl<'a> Translator<'a> {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         let q = out.join("quarantine.jsonl");
         let quarantine = BufWriter::new(File::create(&q).with_context(|| format!("creating {}", q.display()))?);
-        Self::with(tables, today, xsd, region, Output::Dir(out.to_path_buf()), quarantine)
+        // A run's warnings are this run's: an earlier run's file goes.
+        let w = out.join("warnings.jsonl");
+        match std::fs::remove_file(&w) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(GatewayError::from(e)).with_context(|| format!("removing {}", w.display())),
+            _ => {}
+        }
+        Self::with(tables, today, xsd, region, Output::Dir(out.to_path_buf()), quarantine, w)
     }
 
     /// A translator that keeps accepted records for the queue and appends rejects to
@@ -163,10 +200,17 @@ impl<'a> Translator<'a> {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let f = std::fs::OpenOptions::new().create(true).append(true).open(quarantine).with_context(|| format!("opening {}", quarantine.display()))?;
-        Self::with(tables, today, xsd, Some(region), Output::Collect { accepted: Vec::new(), rejected: Vec::new() }, BufWriter::new(f))
+        let warnings = quarantine.with_file_name("warnings.jsonl");
+        Self::with(tables, today, xsd, Some(region), Output::Collect { accepted: Vec::new(), rejected: Vec::new() }, BufWriter::new(f), warnings)
     }
 
-    fn with(tables: &'a CodeTables, today: Date, xsd: &'a XsdValidator, region: Option<&str>, out: Output, quarantine: BufWriter<File>) -> Result<Self> {
+    /// What to do with optional codes the standard cannot carry (default: omit).
+    pub fn with_unmappable(mut self, policy: Unmappable) -> Self {
+        self.unmappable = policy;
+        self
+    }
+
+    fn with(tables: &'a CodeTables, today: Date, xsd: &'a XsdValidator, region: Option<&str>, out: Output, quarantine: BufWriter<File>, warnings_path: PathBuf) -> Result<Self> {
         if let Some(r) = region
             && !(r.len() == 2 && r.bytes().all(|b| b.is_ascii_digit()))
         {
@@ -179,6 +223,9 @@ impl<'a> Translator<'a> {
             allocator: region.map(|r| ContentAllocator { region: r.to_string() }),
             out,
             quarantine,
+            warnings_path,
+            warnings: None,
+            unmappable: Unmappable::default(),
             summary: Summary::default(),
             deferred: None,
             verdicts: Vec::new(),
@@ -204,6 +251,9 @@ impl<'a> Translator<'a> {
     /// Takes the accepted and rejected records collected so far.
     pub(crate) fn drain(&mut self) -> Result<(Vec<Accepted>, Vec<Rejected>)> {
         self.quarantine.flush()?;
+        if let Some(w) = self.warnings.as_mut() {
+            w.flush()?;
+        }
         Ok(match &mut self.out {
             Output::Collect { accepted, rejected } => (std::mem::take(accepted), std::mem::take(rejected)),
             Output::Dir(_) => (Vec::new(), Vec::new()),
@@ -223,6 +273,21 @@ impl<'a> Translator<'a> {
         serde_json::to_writer(&mut self.quarantine, &line)?;
         self.quarantine.write_all(b"\n")?;
         self.summary.reject(rule);
+        Ok(())
+    }
+
+    /// Writes one warning line (opening the file at the first).
+    fn warn(&mut self, source: SourceSystem, position: &str, i: &Issue) -> Result<()> {
+        if self.warnings.is_none() {
+            let p = &self.warnings_path;
+            let f = std::fs::OpenOptions::new().create(true).append(true).open(p).with_context(|| format!("opening {}", p.display()))?;
+            self.warnings = Some(BufWriter::new(f));
+        }
+        if let Some(w) = self.warnings.as_mut() {
+            let line = WarningLine { source: source.as_str(), position, field: &i.path, rule: &i.rule, message: &i.message };
+            serde_json::to_writer(&mut *w, &line)?;
+            w.write_all(b"\n")?;
+        }
         Ok(())
     }
 
@@ -293,14 +358,27 @@ impl<'a> Translator<'a> {
     /// Judges a record whose code is allocated (XSD + rules): accepted with its
     /// document (and identity, computed now if it has none yet), or quarantined. True
     /// when accepted.
-    fn judge(&mut self, rec: Record, id: Option<Identity>, ticket: Option<Ticket>) -> Result<bool> {
+    fn judge(&mut self, mut rec: Record, id: Option<Identity>, ticket: Option<Ticket>) -> Result<bool> {
         let prov = rec.provenance().clone();
         let position = format!("{}:{}", prov.origin, prov.position);
-        let (xml, issues) = silgate_std1546::emit(&rec, self.tables, self.today, self.xsd)?;
+        // The identity (and code) stay those of the source's content: a region that
+        // loads a six-segment table later does not make the same export look new.
+        let id = match (id, &self.out) {
+            (None, Output::Collect { .. }) => Some(identity(&rec, &silgate_std1546::code::content_hash(&rec))),
+            (id, _) => id,
+        };
+        let mut issues = silgate_std1546::fit::fit(&mut rec, self.tables, self.unmappable);
+        let (xml, judged) = silgate_std1546::emit(&rec, self.tables, self.today, self.xsd)?;
+        issues.extend(judged);
         self.summary.warnings += issues.iter().filter(|i| !i.is_error()).count();
         if silgate_core::issue::has_errors(&issues) {
             return self.quarantine(prov.system, &prov.cpi, position, &issues, ticket).map(|()| false);
         }
+        let omitted: Vec<(String, String)> = issues.iter().filter(|i| i.rule == silgate_std1546::fit::RULE).map(|i| (i.rule.clone(), i.path.clone())).collect();
+        for i in issues.iter().filter(|i| i.rule == silgate_std1546::fit::RULE) {
+            self.warn(prov.system, &position, i)?;
+        }
+        self.summary.omitted += omitted.len();
         self.summary.accepted += 1;
         match &mut self.out {
             Output::Dir(dir) => {
@@ -311,7 +389,7 @@ impl<'a> Translator<'a> {
             }
             Output::Collect { accepted, .. } => {
                 let identity = id.unwrap_or_else(|| identity(&rec, &silgate_std1546::code::content_hash(&rec)));
-                accepted.push(Accepted { record: rec, xml, identity, ticket });
+                accepted.push(Accepted { record: rec, xml, identity, ticket, omitted });
             }
         }
         Ok(true)
@@ -329,6 +407,9 @@ impl<'a> Translator<'a> {
     /// Flushes the quarantine and returns what was done.
     pub fn finish(mut self) -> Result<Summary> {
         self.quarantine.flush()?;
+        if let Some(w) = self.warnings.as_mut() {
+            w.flush()?;
+        }
         self.summary.written.sort();
         self.summary.written.dedup();
         Ok(self.summary)

@@ -12,6 +12,8 @@
 //!   coherence, closures).
 //! - [`egov`]: the SOAP 1.1 + eGov envelope that carries one document to the node.
 //! - [`code`]: the 25-character communication code and its allocators.
+//! - [`fit`]: optional codes the standard cannot carry (a five-level CP2011 code), mapped
+//!   by the region's table, left out with a warning, or rejected, by policy.
 //!
 //! [`validate_xml`] and [`emit`] are the two entry points: one judges a document, the
 //! other turns a record into a document and judges it. Both return every issue, never
@@ -23,6 +25,7 @@
 
 pub mod code;
 pub mod egov;
+pub mod fit;
 pub mod read;
 pub mod rules;
 mod tree;

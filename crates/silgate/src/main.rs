@@ -43,10 +43,16 @@ struct Cli {
 #[derive(Debug, clap::Args)]
 struct Judging {
     /// Directory of code-table overrides (`belfiore.tsv`, `ateco2007.tsv`, `cp2011.tsv`,
-    /// `titoli.tsv`, `lingue.tsv`, `cittadinanze.tsv`, `patenti.tsv`, `contratti.tsv`),
-    /// in the embedded tables' format. (default: the embedded tables only)
+    /// `titoli.tsv`, `lingue.tsv`, `cittadinanze.tsv`, `patenti.tsv`, `contratti.tsv`,
+    /// `cp2011-sixth.tsv`), in the embedded tables' format. (default: the embedded
+    /// tables only)
     #[arg(long, value_name = "DIR")]
     code_tables: Option<PathBuf>,
+    /// An optional element whose code the standard cannot carry (a five-level CP2011
+    /// code): `omit` leaves it out with a warning (`warnings.jsonl`), `reject`
+    /// quarantines the record. (default: omit)
+    #[arg(long, value_name = "omit|reject", default_value = "omit")]
+    optional_unmappable: silgate_std1546::fit::Unmappable,
     /// The date against which "still in use" and "in the future" are judged,
     /// YYYY-MM-DD. (default: today)
     #[arg(long, value_name = "DATE")]

@@ -3,23 +3,15 @@
 
 use crate::Judging;
 use anyhow::{Context, Result};
-use silgate_codes::{CodeTables, TableName};
+use silgate_codes::CodeTables;
 use silgate_core::Date;
 use silgate_core::time_types::parse_date;
-use std::collections::HashMap;
 use std::process::ExitCode;
 
 /// The tables to judge with: embedded, or embedded with overrides from `--code-tables`.
 pub(crate) fn load(j: &Judging) -> Result<&'static CodeTables> {
     let Some(dir) = &j.code_tables else { return Ok(CodeTables::embedded()) };
-    let mut texts: HashMap<TableName, String> = HashMap::new();
-    for t in TableName::ALL {
-        let p = dir.join(format!("{}.tsv", t.stem()));
-        if p.exists() {
-            texts.insert(t, std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?);
-        }
-    }
-    let tables = CodeTables::load(&|t| texts.get(&t).cloned()).with_context(|| format!("code tables in {}", dir.display()))?;
+    let tables = silgate_gateway::config::code_tables_from(dir).map_err(|e| anyhow::anyhow!("--code-tables: {e}"))?;
     Ok(Box::leak(Box::new(tables)))
 }
 

@@ -29,7 +29,7 @@ pub(crate) fn run(source: SourceKind, out: &Path, region: Option<&str>, mapping:
         eprintln!("silgate: error: --region {spec}: not a region's name or code in the ministry's table (`silgate codes` lists them: 14 PUGLIA, 16 SICILIA, ...)");
         return Ok(ExitCode::from(2));
     };
-    let mut t = Translator::new(tables, today, xsd, Some(&region.code), out)?;
+    let mut t = Translator::new(tables, today, xsd, Some(&region.code), out)?.with_unmappable(j.optional_unmappable);
     let pb = crate::progress::bar(source.as_str());
     for input in inputs {
         if source == SourceKind::CanonicalJson {
@@ -65,5 +65,8 @@ pub(crate) fn run(source: SourceKind, out: &Path, region: Option<&str>, mapping:
         out.join("quarantine.jsonl").display(),
         s.warnings
     );
+    if s.omitted > 0 {
+        eprintln!("{} optional element(s) the standard cannot carry left out (see {})", s.omitted, out.join("warnings.jsonl").display());
+    }
     Ok(ExitCode::SUCCESS)
 }
