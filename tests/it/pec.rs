@@ -379,7 +379,9 @@ fn mailbox_gateway_with(dir: &Path, pki: &Path, base: &str, port: u16, security:
     crate::delivery::gateway(dir, pki, base, &extra)
 }
 
-/// National documents of workers `ids` (translated from a generated SIL Plus export).
+/// National documents of workers `ids`, translated from a generated SIL Plus export for
+/// the gateway's region (14, Puglia: the codes they name as replaced carry its prefix;
+/// another region's would be refused as `code.foreign`).
 fn national_docs(dir: &Path, ids: &[u32]) -> Vec<Vec<u8>> {
     let mut t = crate::generate::valid(0, 0);
     for i in ids {
@@ -393,7 +395,7 @@ fn national_docs(dir: &Path, ids: &[u32]) -> Vec<Vec<u8>> {
     crate::generate::silplus(&src, &t);
     let out = dir.join(format!("nat-out-{}", ids[0]));
     let o = Command::new(env!("CARGO_BIN_EXE_silgate"))
-        .args(["translate", "--source", "silplus", "--region", "16", "--today", "2026-11-24", "--out"])
+        .args(["translate", "--source", "silplus", "--region", "14", "--today", "2026-11-24", "--out"])
         .arg(&out)
         .arg(&src)
         .output()

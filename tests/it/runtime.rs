@@ -383,3 +383,73 @@ async fn given_a_five_level_experience_code_the_cv_should_go_without_it_with_a_w
     tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.expect("shutdown in time").expect("shutdown");
     node.stop().await;
 }
+
+/// A POST of JSON `body` to `path` with a bearer token; the status and the body.
+fn post(addr: SocketAddr, path: &str, token: &str, body: &str) -> (u16, String) {
+    http(
+        addr,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_a_record_naming_another_cpis_or_regions_code_the_push_api_should_refuse_it_with_403() {
+    use sha2::Digest as _;
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = silgate_node::start(silgate_node::NodeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), dir.path().join("node.db"))).await.expect("node");
+    let mut cfg = GatewayConfig::new("puglia", "PUGLIA", dir.path().join("data"), silgate_publish::ClientConfig::new(node.endpoint()));
+    let client = |cpi: &str, secret: &[u8]| ApiClient { cpi: cpi.into(), token_sha256: Some(hex_of(&sha2::Sha256::digest(secret))), cert_sha256: None };
+    cfg.api = Some(ApiConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), vec![client("CPIBA01", b"bari"), client("CPIFG01", b"foggia")]));
+    let gw = Gateway::start(cfg).await.expect("start");
+    let api = gw.api_addr().expect("api");
+    let sample = include_str!("../../crates/silgate/samples/demo.jsonl").lines().find(|l| l.contains("\"2026/77\"")).expect("the sample vacancy");
+    let vacancy = |cpi: &str, closure_of: Option<&str>| {
+        let mut v: serde_json::Value = serde_json::from_str(sample).expect("json");
+        v["system"]["intermediary"]["id"] = serde_json::json!(cpi);
+        if let Some(code) = closure_of {
+            v["system"]["communication"] = serde_json::json!({"kind": "closure", "closure_reason": "03", "previous_code": code});
+        }
+        v.to_string()
+    };
+    let send = move |token: &'static str, body: String| tokio::task::spawn_blocking(move || post(api, "/v1/vacancies", token, &body));
+    // Bari's vacancy, delivered: its code is Bari's.
+    let (status, _) = send("bari", vacancy("CPIBA01", None)).await.expect("post");
+    assert_eq!(status, 202);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while node.stats(1).await.expect("stats").totals.accepted < 1 {
+        assert!(Instant::now() < deadline, "not delivered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let db = rusqlite::Connection::open(dir.path().join("node.db")).expect("node store");
+    let bari_code: String = db.query_row("SELECT code FROM documents WHERE ok = 1", [], |r| r.get(0)).expect("code");
+    // Foggia may not close it, nor name another region's code.
+    let (status, body) = send("foggia", vacancy("CPIFG01", Some(&bari_code))).await.expect("post");
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("\"code.foreign\""), "{body}");
+    let sicily = format!("16{}", &bari_code[2..]);
+    let (status, body) = send("foggia", vacancy("CPIFG01", Some(&sicily))).await.expect("post");
+    assert_eq!((status, body.contains("code.foreign")), (403, true), "{body}");
+    // A Puglia code silgate never issued (the region's earlier system): accepted, audited.
+    let earlier = format!("14{}", "0".repeat(22) + "9");
+    let (status, body) = send("foggia", vacancy("CPIFG01", Some(&earlier))).await.expect("post");
+    assert_eq!(status, 202, "{body}");
+    // Bari closes its own.
+    let (status, body) = send("bari", vacancy("CPIBA01", Some(&bari_code))).await.expect("post");
+    assert_eq!(status, 202, "{body}");
+    let events: Vec<silgate_audit::Event> = gw.parts().audit_log.query(&silgate_audit::Query::default()).await.expect("audit").into_iter().filter_map(|e| e.typed()).collect();
+    assert!(events.contains(&silgate_audit::Event::ExternalPrevious { code: earlier }), "the external code is audited");
+    assert_eq!(events.iter().filter(|e| matches!(e, silgate_audit::Event::Rejected { rule, .. } if rule == "code.foreign")).count(), 2);
+    // The same rule on files (and PEC attachments, through the same ingest).
+    let file = dir.path().join("foggia.jsonl");
+    std::fs::write(&file, vacancy("CPIFG01", Some(&bari_code)).replace("Servizi Informatici", "Servizi Telematici") + "\n").expect("write");
+    let report = gw.parts().ingest_files(std::slice::from_ref(&file), silgate_gateway::today()).await.expect("ingest");
+    assert_eq!((report.queued, report.rejected), (0, 1), "{report:?}");
+    let q = std::fs::read_to_string(dir.path().join("data/quarantine.jsonl")).expect("quarantine");
+    let last: serde_json::Value = serde_json::from_str(q.lines().last().expect("a line")).expect("json");
+    assert_eq!((last["rule"].as_str(), last["field"].as_str()), (Some("code.foreign"), Some("DatiSistema/codiceoffertaprecedente")), "{last}");
+    tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.expect("shutdown in time").expect("shutdown");
+    node.stop().await;
+}

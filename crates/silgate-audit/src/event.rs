@@ -83,6 +83,12 @@ pub enum Event {
     },
     /// A dead letter was put back in the queue.
     Replayed,
+    /// A record names as the one it replaces or closes a code this gateway never issued
+    /// (the region's earlier system), with the region's prefix: accepted.
+    ExternalPrevious {
+        /// The code named.
+        code: String,
+    },
     /// An optional element of an accepted record was left out of its document: its
     /// value has no form in the standard (`code.unmappable`, under `omit`).
     Omitted {
@@ -184,6 +190,7 @@ impl Event {
             Self::DeadLettered { .. } => "dead-lettered",
             Self::Replayed => "replayed",
             Self::Omitted { .. } => "omitted",
+            Self::ExternalPrevious { .. } => "external-previous",
             Self::Input(_) => "input",
         }
     }
@@ -217,6 +224,7 @@ impl fmt::Display for Event {
             Self::DeadLettered { reason: DeadReason::Poison { deliveries } } => write!(f, "poison deliveries={deliveries}"),
             Self::Replayed => f.write_str("from the dead-letter store"),
             Self::Omitted { rule, field } => write!(f, "rule={rule} field={field}"),
+            Self::ExternalPrevious { code } => write!(f, "previous={code}"),
             Self::Input(Input::Processed { uid, id, class, records, queued, unchanged, rejected }) => {
                 write!(f, "pec uid={uid} id={id} class={class} records={records} queued={queued} unchanged={unchanged} rejected={rejected}")
             }
@@ -267,6 +275,7 @@ pub fn legacy(event: &str, detail: &str) -> Option<Event> {
         "replayed" => Event::Replayed,
         // Newer than the details-only entries; read from its detail all the same.
         "omitted" => Event::Omitted { rule: word("rule").unwrap_or_default(), field: word("field").unwrap_or_default() },
+        "external-previous" => Event::ExternalPrevious { code: word("previous").unwrap_or_default() },
         "input" => {
             let uid = num("uid").and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
             let id = word("id").unwrap_or_default();

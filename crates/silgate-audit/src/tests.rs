@@ -257,6 +257,7 @@ fn given_every_kind_of_event_its_fields_should_round_trip_and_name_it() {
         Event::DeadLettered { reason: DeadReason::Poison { deliveries: 21 } },
         Event::DeadLettered { reason: DeadReason::AttemptsExhausted { attempts: 12 } },
         Event::Replayed,
+        Event::ExternalPrevious { code: "1400026211000000000000001".into() },
         Event::Omitted { rule: "code.unmappable".into(), field: "/Candidatura/DatiCurriculari/EsperienzeLavorative[1]/qualificasvolta".into() },
         Event::Input(Input::Processed { uid: 7, id: "opec.1".into(), class: "transport".into(), records: 3, queued: 2, unchanged: 0, rejected: 1 }),
         Event::Input(Input::AlreadyProcessed { uid: 7, id: "opec.1".into() }),

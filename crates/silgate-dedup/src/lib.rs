@@ -105,6 +105,7 @@ pub(crate) const SQLITE_SCHEMA: Schema = Schema {
     migrations: &[
         Migration { version: 1, name: "messages, latest, egov_counter, sent_codes, seen_inputs", sql: SQLITE_V1, breaks_older: false },
         Migration { version: 2, name: "queued_order: versions of a record in order", sql: SQLITE_V2, breaks_older: true },
+        Migration { version: 3, name: "issued_codes: each code's CPI", sql: SQLITE_V3, breaks_older: false },
     ],
     every_open: "",
 };
@@ -137,6 +138,27 @@ CREATE TABLE IF NOT EXISTS egov_counter (sender TEXT PRIMARY KEY, n INTEGER NOT 
 CREATE TABLE IF NOT EXISTS sent_codes (key_hash TEXT PRIMARY KEY, code TEXT NOT NULL, updated_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS seen_inputs (key TEXT PRIMARY KEY, at_ms INTEGER NOT NULL);
 ";
+
+/// Every communication code this gateway queued, with the CPI of its record (and the
+/// region, its first two digits): whose code a later record may name as the one it
+/// replaces or closes. Codes queued before this table existed are not in it.
+const SQLITE_V3: &str = "
+CREATE TABLE IF NOT EXISTS issued_codes (code TEXT PRIMARY KEY, cpi TEXT NOT NULL, region TEXT NOT NULL, at_ms INTEGER NOT NULL);
+";
+
+/// A communication code queued for a record: its business key (hashed) and its CPI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    /// The record's hashed business key.
+    pub key_hash: String,
+    /// The 25-character code.
+    pub code: String,
+    /// The record's CPI.
+    pub cpi: String,
+    /// True for a send (a code a later version or a closure names); false for a
+    /// closure.
+    pub send: bool,
+}
 
 /// What the index says about a record version offered for queueing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,10 +241,17 @@ impl DedupIndex {
         each!(self, d => d.set_state(message_id, "dead").await)
     }
 
-    /// Remembers the communication code last queued for each business key (hashed):
-    /// what a later closure of the record must name as the code it closes.
-    pub async fn remember_codes(&self, codes: Vec<(String, String)>) -> Result<(), DedupError> {
+    /// Remembers the codes just queued: each one's CPI, and for a send the code last
+    /// queued for its business key (what a later closure or update of the record names
+    /// as the code it replaces).
+    pub async fn remember_codes(&self, codes: Vec<Issued>) -> Result<(), DedupError> {
         each!(self, d => d.remember_codes(codes).await)
+    }
+
+    /// For each code, the CPI of the record it was queued for; `None` for a code this
+    /// gateway never queued (or queued before it kept their CPIs).
+    pub async fn code_owners(&self, codes: Vec<String>) -> Result<Vec<Option<String>>, DedupError> {
+        each!(self, d => d.code_owners(codes).await)
     }
 
     /// True when an input with this key (a PEC message: identificativo + content hash)

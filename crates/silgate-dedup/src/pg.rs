@@ -14,6 +14,7 @@ const SCHEMA: Schema = Schema {
     migrations: &[
         Migration { version: 1, name: "dedup_messages, dedup_latest, dedup_egov_counter, dedup_sent_codes, dedup_seen_inputs", sql: V1, breaks_older: false },
         Migration { version: 2, name: "queued_order: versions of a record in order", sql: V2, breaks_older: true },
+        Migration { version: 3, name: "dedup_issued_codes: each code's CPI", sql: V3, breaks_older: false },
     ],
     every_open: "",
 };
@@ -47,6 +48,11 @@ CREATE TABLE IF NOT EXISTS dedup_sent_codes (key_hash TEXT PRIMARY KEY, code TEX
 CREATE TABLE IF NOT EXISTS dedup_seen_inputs (key TEXT PRIMARY KEY, at_ms BIGINT NOT NULL);
 ";
 
+/// See the SQLite index's version 3.
+const V3: &str = "
+CREATE TABLE IF NOT EXISTS dedup_issued_codes (code TEXT PRIMARY KEY, cpi TEXT NOT NULL, region TEXT NOT NULL, at_ms BIGINT NOT NULL);
+";
+
 fn pg(e: tokio_postgres::Error) -> DedupError {
     DedupError::Store(e.into())
 }
@@ -65,18 +71,32 @@ impl PgDedup {
         Ok(Self { conn: Arc::new(conn) })
     }
 
-    pub(crate) async fn remember_codes(&self, codes: Vec<(String, String)>) -> Result<(), DedupError> {
+    pub(crate) async fn remember_codes(&self, codes: Vec<crate::Issued>) -> Result<(), DedupError> {
         let mut c = self.conn.get().await.map_err(pg)?;
         let tx = c.transaction().await.map_err(pg)?;
         let up = tx
             .prepare("INSERT INTO dedup_sent_codes (key_hash, code, updated_ms) VALUES ($1, $2, $3) ON CONFLICT (key_hash) DO UPDATE SET code = EXCLUDED.code, updated_ms = EXCLUDED.updated_ms")
             .await
             .map_err(pg)?;
+        let owner = tx.prepare("INSERT INTO dedup_issued_codes (code, cpi, region, at_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (code) DO NOTHING").await.map_err(pg)?;
         let now = now_ms();
-        for (k, code) in &codes {
-            tx.execute(&up, &[k, code, &now]).await.map_err(pg)?;
+        for i in &codes {
+            if i.send {
+                tx.execute(&up, &[&i.key_hash, &i.code, &now]).await.map_err(pg)?;
+            }
+            tx.execute(&owner, &[&i.code, &i.cpi, &i.code.get(..2).unwrap_or_default(), &now]).await.map_err(pg)?;
         }
         tx.commit().await.map_err(pg)
+    }
+
+    pub(crate) async fn code_owners(&self, codes: Vec<String>) -> Result<Vec<Option<String>>, DedupError> {
+        let c = self.conn.get().await.map_err(pg)?;
+        let q = c.prepare("SELECT cpi FROM dedup_issued_codes WHERE code = $1").await.map_err(pg)?;
+        let mut out = Vec::with_capacity(codes.len());
+        for code in &codes {
+            out.push(c.query_opt(&q, &[code]).await.map_err(pg)?.map(|r| r.get::<_, String>(0)));
+        }
+        Ok(out)
     }
 
     pub(crate) async fn input_seen(&self, key: String) -> Result<bool, DedupError> {

@@ -60,18 +60,30 @@ impl SqliteDedup {
         .await
     }
 
-    pub(crate) async fn remember_codes(&self, codes: Vec<(String, String)>) -> Result<(), DedupError> {
+    pub(crate) async fn remember_codes(&self, codes: Vec<crate::Issued>) -> Result<(), DedupError> {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
                 let mut up = tx.prepare_cached("INSERT INTO sent_codes (key_hash, code, updated_ms) VALUES (?1, ?2, ?3) ON CONFLICT(key_hash) DO UPDATE SET code = excluded.code, updated_ms = excluded.updated_ms")?;
+                let mut owner = tx.prepare_cached("INSERT OR IGNORE INTO issued_codes (code, cpi, region, at_ms) VALUES (?1, ?2, ?3, ?4)")?;
                 let now = now_ms();
-                for (k, code) in &codes {
-                    up.execute(params![k, code, now])?;
+                for i in &codes {
+                    if i.send {
+                        up.execute(params![i.key_hash, i.code, now])?;
+                    }
+                    owner.execute(params![i.code, i.cpi, i.code.get(..2).unwrap_or_default(), now])?;
                 }
             }
             tx.commit()?;
             Ok(())
+        })
+        .await
+    }
+
+    pub(crate) async fn code_owners(&self, codes: Vec<String>) -> Result<Vec<Option<String>>, DedupError> {
+        self.with(move |c| {
+            let mut q = c.prepare_cached("SELECT cpi FROM issued_codes WHERE code = ?1")?;
+            codes.iter().map(|code| q.query_row([code], |r| r.get::<_, String>(0)).optional().map_err(DedupError::from)).collect()
         })
         .await
     }

@@ -128,6 +128,48 @@ impl<'a> Ingest<'a> {
         }
     }
 
+    /// Whether `p` may name the code it names as the one it replaces or closes: a code
+    /// this gateway queued for the same CPI's record (or earlier in this batch), or one
+    /// it never queued (the region's earlier system) that carries the region's prefix;
+    /// anything else is another CPI's or another region's (`code.foreign`).
+    ///
+    /// `filled`: the code was not the source's but the index's (the code last queued for
+    /// the record's key), certainly this gateway's even when queued before it kept
+    /// codes' CPIs.
+    fn previous_owner(
+        &self,
+        p: &crate::translate::Pending,
+        owners: &std::collections::HashMap<String, Option<String>>,
+        in_batch: &std::collections::HashMap<String, String>,
+        filled: bool,
+    ) -> Named {
+        let c = p.record.communication();
+        let Some(code) = c.previous_code.as_deref() else { return Named::Nothing };
+        if in_batch.get(&p.identity.key_hash).is_some_and(|b| b == code) {
+            return Named::Own;
+        }
+        if filled && owners.get(code).is_none_or(Option::is_none) {
+            return Named::Own;
+        }
+        let cpi = p.record.provenance().cpi.as_str();
+        let what = if p.record.kind() == silgate_core::RecordKind::Cv { "candidatura" } else { "offerta" };
+        let path = format!("DatiSistema/codice{what}precedente");
+        match owners.get(code).cloned().flatten() {
+            Some(owner) if owner == cpi => Named::Own,
+            Some(_) => Named::Foreign(silgate_core::Issue::error(
+                path,
+                "code.foreign",
+                "the code it names as the one it replaces was issued for another CPI's record: a record may name only its own CPI's codes",
+            )),
+            None if code.get(..2) == Some(self.translator.region()) => Named::External(code.to_string()),
+            None => Named::Foreign(silgate_core::Issue::error(
+                path,
+                "code.foreign",
+                format!("the code it names as the one it replaces does not carry this region's prefix ({}): it is another region's", self.translator.region()),
+            )),
+        }
+    }
+
     fn pending(&self) -> usize {
         self.translator.deferred_len()
             + match &self.translator.out {
@@ -178,13 +220,39 @@ impl<'a> Ingest<'a> {
         // A later version of a record in the same batch replaces the batch's earlier
         // accepted one, not what the index remembered before the batch.
         let mut in_batch: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        // Whose codes the new versions name as the ones they replace or close (asked
+        // once for the batch, of the codes known before it).
+        let named: Vec<String> = waiting
+            .iter()
+            .zip(&verdicts)
+            .enumerate()
+            .filter(|(_, (_, v))| **v == Admission::New)
+            .filter_map(|(i, (p, _))| p.record.communication().previous_code.clone().or_else(|| previous.get(&i).cloned().flatten()))
+            .collect();
+        let owners: std::collections::HashMap<String, Option<String>> =
+            if named.is_empty() { std::collections::HashMap::new() } else { named.iter().cloned().zip(self.dedup.code_owners(named.clone()).await?).collect() };
         for (i, (mut p, v)) in waiting.into_iter().zip(verdicts).enumerate() {
             if v == Admission::New {
                 let replaces = previous.remove(&i).and_then(|known| in_batch.get(&p.identity.key_hash).cloned().or(known));
+                let mut filled = false;
                 if let Some(code) = replaces
                     && p.record.communication().code.as_deref() != Some(code.as_str())
                 {
                     p.record.communication_mut().previous_code = Some(code);
+                    filled = true;
+                }
+                match self.previous_owner(&p, &owners, &in_batch, filled) {
+                    Named::Own | Named::Nothing => {}
+                    Named::External(code) => entries.push(NewEntry::now(
+                        Event::ExternalPrevious { code },
+                        Some(&p.identity.message_id),
+                        p.record.communication().code.as_deref(),
+                        Some(p.record.provenance().cpi.as_str()),
+                    )),
+                    Named::Foreign(issue) => {
+                        self.translator.reject_pending(p, vec![issue])?;
+                        continue;
+                    }
                 }
                 let send = p.record.communication().kind == silgate_core::CommunicationKind::Send;
                 let (key, code) = (p.identity.key_hash.clone(), p.record.communication().code.clone());
@@ -253,9 +321,7 @@ impl<'a> Ingest<'a> {
                 entries.push(NewEntry::now(Event::Omitted { rule, field }, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi)));
             }
             m.record(source.as_str(), &it.cpi, "queued");
-            if send {
-                codes.push((it.key_hash.clone(), it.communication_code.clone()));
-            }
+            codes.push(silgate_dedup::Issued { key_hash: it.key_hash.clone(), code: it.communication_code.clone(), cpi: it.cpi.clone(), send });
             items.push(it);
         }
         entries.extend(
@@ -278,6 +344,19 @@ impl<'a> Ingest<'a> {
     pub(crate) fn take_verdicts(&mut self) -> Vec<(Ticket, Verdict)> {
         std::mem::take(&mut self.translator.verdicts)
     }
+}
+
+/// What a record names as the code it replaces or closes.
+enum Named {
+    /// Nothing.
+    Nothing,
+    /// A code queued for its own CPI's record.
+    Own,
+    /// A code this gateway never queued, with the region's prefix (the region's earlier
+    /// system): accepted, and audited as such.
+    External(String),
+    /// Another CPI's or another region's: the record is rejected with this issue.
+    Foreign(silgate_core::Issue),
 }
 
 /// The time the CPI gives the record (CV: entered or changed; vacancy: published), in

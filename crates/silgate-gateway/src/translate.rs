@@ -355,6 +355,19 @@ impl<'a> Translator<'a> {
         self.judge(p.record, Some(p.identity), p.ticket)
     }
 
+    /// Quarantines a waiting record with `issues` instead of judging it.
+    pub(crate) fn reject_pending(&mut self, p: Pending, issues: Vec<Issue>) -> Result<()> {
+        let prov = p.record.provenance();
+        let position = format!("{}:{}", prov.origin, prov.position);
+        self.quarantine(prov.system, &prov.cpi.clone(), position, &issues, p.ticket)
+    }
+
+    /// The region's ministerial code (the first two digits of its codes); empty for a
+    /// translator that allocates no codes.
+    pub(crate) fn region(&self) -> &str {
+        self.allocator.as_ref().map_or("", |a| a.region.as_str())
+    }
+
     /// Judges a record whose code is allocated (XSD + rules): accepted with its
     /// document (and identity, computed now if it has none yet), or quarantined. True
     /// when accepted.

@@ -228,7 +228,10 @@ fn respond(o: Outcome) -> Response {
         Outcome::Unchanged(id) => (StatusCode::ACCEPTED, axum::Json(json!({"id": id, "status": "unchanged"}))).into_response(),
         Outcome::Rejected(issues) => {
             let first = issues.iter().find(|i| i.is_error()).cloned().unwrap_or_else(|| Issue::error("", "invalid", "invalid record"));
-            (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({"error": {"code": first.rule, "message": first.message, "field": first.path}, "issues": issues}))).into_response()
+            // Naming another CPI's (or region's) code is not a malformed record: the
+            // caller may not touch that record.
+            let status = if first.rule == "code.foreign" { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
+            (status, axum::Json(json!({"error": {"code": first.rule, "message": first.message, "field": first.path}, "issues": issues}))).into_response()
         }
         Outcome::Forbidden(theirs) => {
             error(StatusCode::FORBIDDEN, "api.cpi", &format!("a CPI may push only its own records (this one is of CPI {theirs})"), "system.intermediary.id")
