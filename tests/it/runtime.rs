@@ -450,6 +450,53 @@ async fn given_a_record_naming_another_cpis_or_regions_code_the_push_api_should_
     let q = std::fs::read_to_string(dir.path().join("data/quarantine.jsonl")).expect("quarantine");
     let last: serde_json::Value = serde_json::from_str(q.lines().last().expect("a line")).expect("json");
     assert_eq!((last["rule"].as_str(), last["field"].as_str()), (Some("code.foreign"), Some("DatiSistema/codiceoffertaprecedente")), "{last}");
+    // In one batch too: Bari's update, then Foggia's vacancy of the same employer and
+    // local id (one business key), which would be filled in as Bari's update.
+    let mut update: serde_json::Value = serde_json::from_str(&vacancy("CPIBA01", None)).expect("json");
+    update["profile"]["positions"] = serde_json::json!(5);
+    let mut theirs: serde_json::Value = serde_json::from_str(&vacancy("CPIFG01", None)).expect("json");
+    theirs["profile"]["positions"] = serde_json::json!(6);
+    // An external code on a record that is rejected for another reason: no
+    // external-previous entry for it.
+    let mut broken: serde_json::Value = serde_json::from_str(&vacancy("CPIFG01", Some(&format!("14{}", "0".repeat(22) + "8")))).expect("json");
+    broken["employer"]["sector"] = serde_json::json!("99.99.99");
+    let batch = dir.path().join("batch.jsonl");
+    std::fs::write(&batch, format!("{update}\n{theirs}\n{broken}\n")).expect("write");
+    let report = gw.parts().ingest_files(std::slice::from_ref(&batch), silgate_gateway::today()).await.expect("ingest");
+    assert_eq!((report.queued, report.rejected), (1, 2), "{report:?}");
+    let q = std::fs::read_to_string(dir.path().join("data/quarantine.jsonl")).expect("quarantine");
+    let rules: Vec<String> =
+        q.lines().rev().take(2).map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["rule"].as_str().unwrap_or_default().to_string()).collect();
+    assert!(rules.contains(&"code.foreign".to_string()), "the same-batch case is refused as the next batch's would be: {rules:?}");
+    let events: Vec<silgate_audit::Event> = gw.parts().audit_log.query(&silgate_audit::Query::default()).await.expect("audit").into_iter().filter_map(|e| e.typed()).collect();
+    assert_eq!(events.iter().filter(|e| matches!(e, silgate_audit::Event::ExternalPrevious { .. })).count(), 1, "only the accepted record's external code");
+    tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.expect("shutdown in time").expect("shutdown");
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_a_record_queued_before_codes_kept_their_cpi_its_closure_should_still_name_its_code() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = silgate_node::start(silgate_node::NodeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), dir.path().join("node.db"))).await.expect("node");
+    let cfg = GatewayConfig::new("puglia", "PUGLIA", dir.path().join("data"), silgate_publish::ClientConfig::new(node.endpoint()));
+    let gw = Gateway::start(cfg).await.expect("start");
+    let sample = include_str!("../../crates/silgate/samples/demo.jsonl").lines().find(|l| l.contains("\"2026/77\"")).expect("the sample vacancy");
+    let today = silgate_gateway::today();
+    let send = dir.path().join("send.jsonl");
+    std::fs::write(&send, format!("{sample}\n")).expect("write");
+    assert_eq!(gw.parts().ingest_files(std::slice::from_ref(&send), today).await.expect("ingest").queued, 1);
+    // As an older build left it, with a region that ran on ISTAT numbers: the code
+    // remembered for the record, not kept with its CPI, and with Puglia's ISTAT 16.
+    let dedup = rusqlite::Connection::open(dir.path().join("data/dedup.db")).expect("dedup");
+    dedup.execute_batch("DELETE FROM issued_codes; UPDATE sent_codes SET code = '16' || substr(code, 3);").expect("older state");
+    let mut closure: serde_json::Value = serde_json::from_str(sample).expect("json");
+    closure["system"]["communication"] = serde_json::json!({"kind": "closure", "closure_reason": "03"});
+    let close = dir.path().join("close.jsonl");
+    std::fs::write(&close, format!("{closure}\n")).expect("write");
+    let report = gw.parts().ingest_files(std::slice::from_ref(&close), today).await.expect("ingest");
+    assert_eq!((report.queued, report.rejected), (1, 0), "the closure names the remembered code, whatever its prefix: {report:?}");
+    let events: Vec<silgate_audit::Event> = gw.parts().audit_log.query(&silgate_audit::Query::default()).await.expect("audit").into_iter().filter_map(|e| e.typed()).collect();
+    assert!(!events.iter().any(|e| matches!(e, silgate_audit::Event::ExternalPrevious { .. })), "the gateway's own code is not external");
     tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.expect("shutdown in time").expect("shutdown");
     node.stop().await;
 }

@@ -129,32 +129,28 @@ impl<'a> Ingest<'a> {
     }
 
     /// Whether `p` may name the code it names as the one it replaces or closes: a code
-    /// this gateway queued for the same CPI's record (or earlier in this batch), or one
-    /// it never queued (the region's earlier system) that carries the region's prefix;
-    /// anything else is another CPI's or another region's (`code.foreign`).
+    /// this gateway queued for the same CPI's record (kept in the index, or accepted
+    /// earlier in this batch), or one it never queued (the region's earlier system) that
+    /// carries the region's prefix; anything else is another CPI's or another region's
+    /// (`code.foreign`).
     ///
     /// `filled`: the code was not the source's but the index's (the code last queued for
-    /// the record's key), certainly this gateway's even when queued before it kept
-    /// codes' CPIs.
-    fn previous_owner(
-        &self,
-        p: &crate::translate::Pending,
-        owners: &std::collections::HashMap<String, Option<String>>,
-        in_batch: &std::collections::HashMap<String, String>,
-        filled: bool,
-    ) -> Named {
+    /// the record's key); such a code, or one equal to it, is this gateway's even when
+    /// queued before it kept codes' CPIs.
+    fn previous_owner(&self, p: &crate::translate::Pending, known: &Known<'_>, filled: bool) -> Named {
         let c = p.record.communication();
         let Some(code) = c.previous_code.as_deref() else { return Named::Nothing };
-        if in_batch.get(&p.identity.key_hash).is_some_and(|b| b == code) {
-            return Named::Own;
-        }
-        if filled && owners.get(code).is_none_or(Option::is_none) {
-            return Named::Own;
-        }
         let cpi = p.record.provenance().cpi.as_str();
         let what = if p.record.kind() == silgate_core::RecordKind::Cv { "candidatura" } else { "offerta" };
         let path = format!("DatiSistema/codice{what}precedente");
-        match owners.get(code).cloned().flatten() {
+        let owner = known.in_batch.get(code).cloned().or_else(|| known.owners.get(code).cloned().flatten());
+        // Filled in from the index's memory of the record's key: this gateway's code,
+        // whose CPI it may not have kept (queued before this release).
+        let own_memory = filled || known.remembered.get(&p.identity.key_hash).is_some_and(|r| r.as_deref() == Some(code));
+        if owner.is_none() && own_memory {
+            return Named::Own;
+        }
+        match owner {
             Some(owner) if owner == cpi => Named::Own,
             Some(_) => Named::Foreign(silgate_core::Issue::error(
                 path,
@@ -231,6 +227,20 @@ impl<'a> Ingest<'a> {
             .collect();
         let owners: std::collections::HashMap<String, Option<String>> =
             if named.is_empty() { std::collections::HashMap::new() } else { named.iter().cloned().zip(self.dedup.code_owners(named.clone()).await?).collect() };
+        // What the index remembers as each named record's last code: a code it filled in
+        // itself (a closure's, when read) is this gateway's, even one queued before it
+        // kept codes' CPIs.
+        let keys: Vec<String> = waiting
+            .iter()
+            .zip(&verdicts)
+            .filter(|(p, v)| **v == Admission::New && p.record.communication().previous_code.is_some())
+            .map(|(p, _)| p.identity.key_hash.clone())
+            .collect();
+        let remembered: std::collections::HashMap<String, Option<String>> =
+            if keys.is_empty() { std::collections::HashMap::new() } else { keys.iter().cloned().zip(self.dedup.last_codes(keys.clone()).await?).collect() };
+        // The CPI of every code accepted so far in this batch (the index learns them
+        // after the queue's commit).
+        let mut batch_owners: std::collections::HashMap<String, String> = std::collections::HashMap::new();
         for (i, (mut p, v)) in waiting.into_iter().zip(verdicts).enumerate() {
             if v == Admission::New {
                 let replaces = previous.remove(&i).and_then(|known| in_batch.get(&p.identity.key_hash).cloned().or(known));
@@ -241,23 +251,29 @@ impl<'a> Ingest<'a> {
                     p.record.communication_mut().previous_code = Some(code);
                     filled = true;
                 }
-                match self.previous_owner(&p, &owners, &in_batch, filled) {
-                    Named::Own | Named::Nothing => {}
-                    Named::External(code) => entries.push(NewEntry::now(
-                        Event::ExternalPrevious { code },
-                        Some(&p.identity.message_id),
-                        p.record.communication().code.as_deref(),
-                        Some(p.record.provenance().cpi.as_str()),
-                    )),
+                let known = Known { owners: &owners, in_batch: &batch_owners, remembered: &remembered };
+                let external = match self.previous_owner(&p, &known, filled) {
+                    Named::Own | Named::Nothing => None,
+                    Named::External(code) => Some(code),
                     Named::Foreign(issue) => {
                         self.translator.reject_pending(p, vec![issue])?;
                         continue;
                     }
-                }
+                };
                 let send = p.record.communication().kind == silgate_core::CommunicationKind::Send;
-                let (key, code) = (p.identity.key_hash.clone(), p.record.communication().code.clone());
-                if self.translator.judge_pending(p)? && send {
-                    in_batch.extend(code.map(|c| (key, c)));
+                let (key, code, id, cpi) = (p.identity.key_hash.clone(), p.record.communication().code.clone(), p.identity.message_id.clone(), p.record.provenance().cpi.clone());
+                if self.translator.judge_pending(p)? {
+                    // Audited once the record is accepted: a rejected one has no story
+                    // beyond its rejection.
+                    if let Some(previous) = external {
+                        entries.push(NewEntry::now(Event::ExternalPrevious { code: previous }, Some(&id), code.as_deref(), Some(&cpi)));
+                    }
+                    if let Some(c) = code {
+                        batch_owners.insert(c.clone(), cpi);
+                        if send {
+                            in_batch.insert(key, c);
+                        }
+                    }
                 }
                 continue;
             }
@@ -344,6 +360,16 @@ impl<'a> Ingest<'a> {
     pub(crate) fn take_verdicts(&mut self) -> Vec<(Ticket, Verdict)> {
         std::mem::take(&mut self.translator.verdicts)
     }
+}
+
+/// What the batch's judge knows of the codes its records name.
+struct Known<'a> {
+    /// The CPI of each named code the index kept (`None`: not kept).
+    owners: &'a std::collections::HashMap<String, Option<String>>,
+    /// The CPI of each code accepted earlier in this batch.
+    in_batch: &'a std::collections::HashMap<String, String>,
+    /// The index's last code of each named record's key.
+    remembered: &'a std::collections::HashMap<String, Option<String>>,
 }
 
 /// What a record names as the code it replaces or closes.

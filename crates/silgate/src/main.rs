@@ -48,11 +48,6 @@ struct Judging {
     /// tables only)
     #[arg(long, value_name = "DIR")]
     code_tables: Option<PathBuf>,
-    /// An optional element whose code the standard cannot carry (a five-level CP2011
-    /// code): `omit` leaves it out with a warning (`warnings.jsonl`), `reject`
-    /// quarantines the record. (default: omit)
-    #[arg(long, value_name = "omit|reject", default_value = "omit")]
-    optional_unmappable: silgate_std1546::fit::Unmappable,
     /// The date against which "still in use" and "in the future" are judged,
     /// YYYY-MM-DD. (default: today)
     #[arg(long, value_name = "DATE")]
@@ -94,6 +89,11 @@ enum Command {
         /// allowed senders), e.g. the gateway's config.
         #[arg(long, value_name = "FILE")]
         pec_config: Option<PathBuf>,
+        /// An optional element whose code the standard cannot carry (a five-level
+        /// CP2011 code): `omit` leaves it out with a warning (`warnings.jsonl`),
+        /// `reject` quarantines the record. (default: omit)
+        #[arg(long, value_name = "omit|reject", default_value = "omit")]
+        optional_unmappable: silgate_std1546::fit::Unmappable,
         /// Input files (folders for SIL Plus exports).
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
@@ -268,9 +268,18 @@ fn main() -> ExitCode {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).json().try_init();
     let result = match cli.command {
         Command::Validate { files, judging } => validate::run(&files, &judging),
-        Command::Translate { source, out, region, mapping, pec_config, inputs, judging } => {
-            translate::run(source, &out, region.as_deref(), mapping.as_deref(), pec_config.as_deref(), &inputs, &judging)
-        }
+        Command::Translate { source, out, region, mapping, pec_config, optional_unmappable, inputs, judging } => translate::run(
+            &translate::Request {
+                source,
+                out: &out,
+                region: region.as_deref(),
+                mapping: mapping.as_deref(),
+                pec: pec_config.as_deref(),
+                unmappable: optional_unmappable,
+                inputs: &inputs,
+            },
+            &judging,
+        ),
         Command::Codes => tables::list(),
         Command::Schema => record_schema().map(|s| {
             println!("{s}");

@@ -15,7 +15,26 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub(crate) fn run(source: SourceKind, out: &Path, region: Option<&str>, mapping: Option<&str>, pec: Option<&Path>, inputs: &[PathBuf], j: &Judging) -> Result<ExitCode> {
+/// What `silgate translate` was asked.
+pub(crate) struct Request<'a> {
+    /// The kind of input.
+    pub(crate) source: SourceKind,
+    /// The output folder.
+    pub(crate) out: &'a Path,
+    /// `--region`, as given.
+    pub(crate) region: Option<&'a str>,
+    /// `--mapping`.
+    pub(crate) mapping: Option<&'a str>,
+    /// `--pec-config`.
+    pub(crate) pec: Option<&'a Path>,
+    /// `--optional-unmappable`.
+    pub(crate) unmappable: silgate_std1546::fit::Unmappable,
+    /// The inputs.
+    pub(crate) inputs: &'a [PathBuf],
+}
+
+pub(crate) fn run(r: &Request<'_>, j: &Judging) -> Result<ExitCode> {
+    let Request { source, out, region, mapping, pec, unmappable, inputs } = *r;
     let pec = pec.map(silgate_gateway::sources::pec_config).transpose()?;
     let tables = crate::tables::load(j)?;
     let today = crate::tables::today(j)?;
@@ -29,7 +48,7 @@ pub(crate) fn run(source: SourceKind, out: &Path, region: Option<&str>, mapping:
         eprintln!("silgate: error: --region {spec}: not a region's name or code in the ministry's table (`silgate codes` lists them: 14 PUGLIA, 16 SICILIA, ...)");
         return Ok(ExitCode::from(2));
     };
-    let mut t = Translator::new(tables, today, xsd, Some(&region.code), out)?.with_unmappable(j.optional_unmappable);
+    let mut t = Translator::new(tables, today, xsd, Some(&region.code), out)?.with_unmappable(unmappable);
     let pb = crate::progress::bar(source.as_str());
     for input in inputs {
         if source == SourceKind::CanonicalJson {

@@ -316,6 +316,11 @@ async fn batch(State(st): State<Arc<ApiState>>, headers: HeaderMap, peer: Peer, 
         out.push(match outcome {
             Outcome::Queued(id) => json!({"index": i, "status": "queued", "id": id}),
             Outcome::Unchanged(id) => json!({"index": i, "status": "unchanged", "id": id}),
+            // As on the single-record endpoints (403): naming another CPI's or region's
+            // code is a refusal of access, not a malformed record.
+            Outcome::Rejected(issues) if issues.iter().find(|i| i.is_error()).is_some_and(|i| i.rule == "code.foreign") => {
+                json!({"index": i, "status": "forbidden", "issues": issues})
+            }
             Outcome::Rejected(issues) => json!({"index": i, "status": "rejected", "issues": issues}),
             Outcome::Forbidden(_) => {
                 json!({"index": i, "status": "forbidden", "issues": [Issue::error("system.intermediary.id", "api.cpi", "a CPI may push only its own records")]})
