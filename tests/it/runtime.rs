@@ -86,6 +86,15 @@ fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Waits until the node has accepted `n` documents, failing the test after 30 s with `what`.
+async fn until_accepted(node: &silgate_node::NodeHandle, n: i64, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while node.stats(1).await.expect("stats").totals.accepted < n {
+        assert!(Instant::now() < deadline, "{what}: {:?}", node.stats(1).await.expect("stats").totals);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_a_retry_after_longer_than_the_cap_the_item_should_go_back_to_the_queue_not_hold_a_worker() {
     use silgate_core::Queue as _;
@@ -325,11 +334,7 @@ async fn given_a_five_level_experience_code_the_cv_should_go_without_it_with_a_w
     let gw = Gateway::start(cfg).await.expect("start");
     let report = gw.parts().ingest_files(std::slice::from_ref(&input), today).await.expect("ingest");
     assert_eq!((report.queued, report.rejected), (1, 0), "{report:?}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while node.stats(1).await.expect("stats").totals.accepted < 1 {
-        assert!(Instant::now() < deadline, "not delivered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_accepted(&node, 1, "not delivered").await;
     let db = rusqlite::Connection::open(dir.path().join("node.db")).expect("node store");
     let doc: String = db.query_row("SELECT document FROM documents WHERE ok = 1", [], |r| r.get(0)).expect("document");
     assert!(!doc.contains(":qualificasvolta>") && doc.contains(":descrqualificasvolta>"), "the code is left out, its title kept: {doc}");
@@ -372,11 +377,7 @@ async fn given_a_five_level_experience_code_the_cv_should_go_without_it_with_a_w
     let gw = Gateway::start(cfg).await.expect("start");
     let report = gw.parts().ingest_files(std::slice::from_ref(&input), today).await.expect("ingest");
     assert_eq!((report.queued, report.rejected), (1, 0), "{report:?}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while node.stats(1).await.expect("stats").totals.accepted < 1 {
-        assert!(Instant::now() < deadline, "not delivered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_accepted(&node, 1, "not delivered").await;
     let db = rusqlite::Connection::open(dir.path().join("node2.db")).expect("node store");
     let doc: String = db.query_row("SELECT document FROM documents WHERE ok = 1", [], |r| r.get(0)).expect("document");
     assert!(doc.contains(":qualificasvolta>5.1.2.2.0.4<"), "{doc}");
@@ -418,11 +419,7 @@ async fn given_a_record_naming_another_cpis_or_regions_code_the_push_api_should_
     // Bari's vacancy, delivered: its code is Bari's.
     let (status, _) = send("bari", vacancy("CPIBA01", None)).await.expect("post");
     assert_eq!(status, 202);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while node.stats(1).await.expect("stats").totals.accepted < 1 {
-        assert!(Instant::now() < deadline, "not delivered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_accepted(&node, 1, "not delivered").await;
     let db = rusqlite::Connection::open(dir.path().join("node.db")).expect("node store");
     let bari_code: String = db.query_row("SELECT code FROM documents WHERE ok = 1", [], |r| r.get(0)).expect("code");
     // Foggia may not close it, nor name another region's code.
