@@ -405,3 +405,56 @@ fn given_a_thousand_idle_tls_connections_a_cpi_from_another_address_should_still
         db.prepare("SELECT detail FROM audit WHERE detail LIKE 'rule=api.unauthenticated%'").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
     assert_eq!(refusals, ["rule=api.unauthenticated 60 request(s): no credentials"]);
 }
+
+/// At `trace`, the most a region can ask for, the log holds no token, password or
+/// record content: a CV pushed through the API, queued on RabbitMQ, audited and indexed
+/// in PostgreSQL and delivered, and a request with a wrong token.
+#[test]
+fn given_logging_at_trace_no_token_password_or_record_content_should_reach_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    let api = port();
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let schema = format!("trace_{}_{}", std::process::id(), t % 1_000_000_000);
+    let psql = std::process::Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc", &format!("CREATE SCHEMA {schema}")]).output().unwrap();
+    assert!(psql.status.success(), "{}", String::from_utf8_lossy(&psql.stderr));
+    let pg = format!("host=127.0.0.1 user=postgres dbname=test options='-c search_path={schema}'");
+    let extra = format!(
+        "[api]\nlisten = \"127.0.0.1:{api}\"\n[[api.clients]]\ncpi = \"CPICE01\"\ntoken_sha256 = \"{}\"\n\
+         [queue]\nbackend = \"rabbitmq\"\nuri = \"{}\"\nname = \"silgate.it.trace.{t}\"\n\
+         [audit]\nbackend = \"postgres\"\nurl = \"{pg}\"\n[dedup]\nbackend = \"postgres\"\nurl = \"{pg}\"\n",
+        sha256("caserta-secret"),
+        crate::amqp_test_uri()
+    );
+    let cfg = gateway(dir.path(), &pki, &base, &extra);
+    let log = std::fs::File::create(dir.path().join("trace.log")).unwrap();
+    let gw = crate::delivery::Proc(
+        std::process::Command::new(env!("CARGO_BIN_EXE_silgate"))
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .env("SILGATE_LOG", "trace")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the API listening", Duration::from_secs(30), || std::net::TcpStream::connect(("127.0.0.1", api)).is_ok());
+    let cv = sample("SPSGNR88B14F839L");
+    assert_eq!(call(api, "POST", "/v1/cvs", Some("wrong-token-4711"), "application/json", cv.to_string().as_bytes()).0, 401);
+    assert_eq!(call(api, "POST", "/v1/cvs", Some("caserta-secret"), "application/json", cv.to_string().as_bytes()).0, 202);
+    wait_for("the CV at the node", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 1);
+    assert_eq!(gw.term(), 0);
+    let text = std::fs::read_to_string(dir.path().join("trace.log")).unwrap();
+    assert!(text.contains("Silgate running") && text.contains("Shutting down"), "the log was captured: {text}");
+    // The libraries that log what they carry (statement parameters, frames) say
+    // nothing below info.
+    let chatty = text
+        .lines()
+        .find(|l| (l.contains("\"DEBUG\"") || l.contains("\"TRACE\"")) && ["tokio_postgres", "lapin", "h2", "rustls"].iter().any(|t| l.contains(&format!("\"target\":\"{t}"))));
+    assert!(chatty.is_none(), "{}", chatty.unwrap_or_default());
+    for secret in ["caserta-secret", "wrong-token-4711", "guest:guest", "SPSGNR88B14F839L", "Esposito", "gennaro.esposito@example.it", "3331234500", "Via Roma 1"] {
+        let hit = text.lines().find(|l| l.contains(secret));
+        assert!(hit.is_none(), "'{secret}' reached the log: {}", hit.unwrap_or_default().chars().take(400).collect::<String>());
+    }
+}

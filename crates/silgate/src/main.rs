@@ -262,10 +262,28 @@ fn source_kind() -> impl clap::builder::TypedValueParser<Value = SourceKind> {
     clap::builder::PossibleValuesParser::new(SourceKind::ALL.map(SourceKind::as_str)).try_map(|s| s.parse::<SourceKind>())
 }
 
+/// Libraries whose debug and trace output carries what they move (statement
+/// parameters, protocol frames, mail commands and messages, headers): never logged
+/// below `info`, whatever `SILGATE_LOG` asks, so that no level of logging prints a
+/// password, a token or a record's content.
+const QUIET: [&str; 12] =
+    ["tokio_postgres", "postgres_protocol", "lapin", "amq_protocol", "async_imap", "imap_proto", "mail_parser", "h2", "hyper", "hyper_util", "reqwest", "rustls"];
+
+/// The log filter: `SILGATE_LOG` (default `warn`), with [`QUIET`] held at `info`.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("SILGATE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    for target in QUIET {
+        match format!("{target}=info").parse() {
+            Ok(d) => filter = filter.add_directive(d),
+            Err(e) => eprintln!("silgate: log filter for {target}: {e}"),
+        }
+    }
+    filter
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SILGATE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).json().try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(log_filter()).with_writer(std::io::stderr).json().try_init();
     let result = match cli.command {
         Command::Validate { files, judging } => validate::run(&files, &judging),
         Command::Translate { source, out, region, mapping, pec_config, optional_unmappable, inputs, judging } => translate::run(
