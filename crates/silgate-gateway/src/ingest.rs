@@ -145,10 +145,13 @@ impl<'a> Ingest<'a> {
         let path = format!("DatiSistema/codice{what}precedente");
         let owner = known.in_batch.get(code).cloned().or_else(|| known.owners.get(code).cloned().flatten());
         // Filled in from the index's memory of the record's key: this gateway's code,
-        // whose CPI it may not have kept (queued before this release).
+        // whose CPI it may not have kept (queued before this release). A CV's key holds
+        // its CPI, so that code is its own; a vacancy's key does not (employer and local
+        // id), so the code may be another CPI's: accepted, whatever its prefix (an
+        // ISTAT-era one too), and audited as external.
         let own_memory = filled || known.remembered.get(&p.identity.key_hash).is_some_and(|r| r.as_deref() == Some(code));
         if owner.is_none() && own_memory {
-            return Named::Own;
+            return if p.record.kind() == silgate_core::RecordKind::Cv { Named::Own } else { Named::External(code.to_string()) };
         }
         match owner {
             Some(owner) if owner == cpi => Named::Own,
@@ -236,7 +239,7 @@ impl<'a> Ingest<'a> {
             .filter(|(p, v)| **v == Admission::New && p.record.communication().previous_code.is_some())
             .map(|(p, _)| p.identity.key_hash.clone())
             .collect();
-        let remembered: std::collections::HashMap<String, Option<String>> =
+        let mut remembered: std::collections::HashMap<String, Option<String>> =
             if keys.is_empty() { std::collections::HashMap::new() } else { keys.iter().cloned().zip(self.dedup.last_codes(keys.clone()).await?).collect() };
         // The CPI of every code accepted so far in this batch (the index learns them
         // after the queue's commit).
@@ -271,6 +274,8 @@ impl<'a> Ingest<'a> {
                     if let Some(c) = code {
                         batch_owners.insert(c.clone(), cpi);
                         if send {
+                            // What the index will remember for the key after this batch.
+                            remembered.insert(key.clone(), Some(c.clone()));
                             in_batch.insert(key, c);
                         }
                     }

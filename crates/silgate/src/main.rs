@@ -264,26 +264,29 @@ fn source_kind() -> impl clap::builder::TypedValueParser<Value = SourceKind> {
 
 /// Libraries whose debug and trace output carries what they move (statement
 /// parameters, protocol frames, mail commands and messages, headers): never logged
-/// below `info`, whatever `SILGATE_LOG` asks, so that no level of logging prints a
-/// password, a token or a record's content.
+/// below `info`, whatever `SILGATE_LOG` asks (a plain level, a longer target, a field
+/// or a span directive), so that no level of logging prints a password, a token or a
+/// record's content.
 const QUIET: [&str; 12] =
     ["tokio_postgres", "postgres_protocol", "lapin", "amq_protocol", "async_imap", "imap_proto", "mail_parser", "h2", "hyper", "hyper_util", "reqwest", "rustls"];
 
-/// The log filter: `SILGATE_LOG` (default `warn`), with [`QUIET`] held at `info`.
-fn log_filter() -> tracing_subscriber::EnvFilter {
-    let mut filter = tracing_subscriber::EnvFilter::try_from_env("SILGATE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    for target in QUIET {
-        match format!("{target}=info").parse() {
-            Ok(d) => filter = filter.add_directive(d),
-            Err(e) => eprintln!("silgate: log filter for {target}: {e}"),
-        }
+/// Logs as JSON on stderr: what `SILGATE_LOG` (default `warn`) lets through, and, as a
+/// second filter every event must also pass, nothing below `info` from [`QUIET`].
+fn init_logging() {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let wanted = tracing_subscriber::EnvFilter::try_from_env("SILGATE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let cap = Targets::new().with_default(LevelFilter::TRACE).with_targets(QUIET.map(|t| (t, LevelFilter::INFO)));
+    let out = tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr);
+    if let Err(e) = tracing_subscriber::registry().with(wanted).with(cap).with(out).try_init() {
+        eprintln!("silgate: logging not set up: {e}");
     }
-    filter
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let _ = tracing_subscriber::fmt().with_env_filter(log_filter()).with_writer(std::io::stderr).json().try_init();
+    init_logging();
     let result = match cli.command {
         Command::Validate { files, judging } => validate::run(&files, &judging),
         Command::Translate { source, out, region, mapping, pec_config, optional_unmappable, inputs, judging } => translate::run(
