@@ -201,21 +201,16 @@ impl<'a> Ingest<'a> {
         // CPI's received), instead of one per record.
         let mut seen_again: std::collections::BTreeMap<(String, String, SeenAgain), u64> = std::collections::BTreeMap::new();
         // An update names the version it replaces, as a closure does: the code last
-        // queued for its business key (asked once for the batch's new sends).
-        let updates: Vec<usize> = waiting
-            .iter()
-            .zip(&verdicts)
-            .enumerate()
-            .filter(|(_, (p, v))| {
-                **v == Admission::New && p.record.communication().kind == silgate_core::CommunicationKind::Send && p.record.communication().previous_code.is_none()
-            })
-            .map(|(i, _)| i)
-            .collect();
-        let mut previous: std::collections::HashMap<usize, Option<String>> = std::collections::HashMap::new();
-        if !updates.is_empty() {
-            let codes = self.dedup.last_codes(updates.iter().map(|i| waiting[*i].identity.key_hash.clone()).collect()).await?;
-            previous.extend(updates.into_iter().zip(codes));
-        }
+        // queued for its business key. The index's last code per key is asked once for
+        // the batch, for the updates and for the records that name a code themselves:
+        // a code equal to it (a closure's, filled in when read) is this gateway's, even
+        // one queued before it kept codes' CPIs.
+        let is_update = |p: &crate::translate::Pending| p.record.communication().kind == silgate_core::CommunicationKind::Send && p.record.communication().previous_code.is_none();
+        let mut keys: Vec<String> = waiting.iter().zip(&verdicts).filter(|(_, v)| **v == Admission::New).map(|(p, _)| p.identity.key_hash.clone()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut remembered: std::collections::HashMap<String, Option<String>> =
+            if keys.is_empty() { std::collections::HashMap::new() } else { keys.iter().cloned().zip(self.dedup.last_codes(keys.clone()).await?).collect() };
         // A later version of a record in the same batch replaces the batch's earlier
         // accepted one, not what the index remembered before the batch.
         let mut in_batch: std::collections::HashMap<String, String> = std::collections::HashMap::new();
@@ -224,29 +219,22 @@ impl<'a> Ingest<'a> {
         let named: Vec<String> = waiting
             .iter()
             .zip(&verdicts)
-            .enumerate()
-            .filter(|(_, (_, v))| **v == Admission::New)
-            .filter_map(|(i, (p, _))| p.record.communication().previous_code.clone().or_else(|| previous.get(&i).cloned().flatten()))
+            .filter(|(_, v)| **v == Admission::New)
+            .filter_map(|(p, _)| match &p.record.communication().previous_code {
+                Some(c) => Some(c.clone()),
+                None if is_update(p) => remembered.get(&p.identity.key_hash).cloned().flatten(),
+                None => None,
+            })
             .collect();
         let owners: std::collections::HashMap<String, Option<String>> =
             if named.is_empty() { std::collections::HashMap::new() } else { named.iter().cloned().zip(self.dedup.code_owners(named.clone()).await?).collect() };
-        // What the index remembers as each named record's last code: a code it filled in
-        // itself (a closure's, when read) is this gateway's, even one queued before it
-        // kept codes' CPIs.
-        let keys: Vec<String> = waiting
-            .iter()
-            .zip(&verdicts)
-            .filter(|(p, v)| **v == Admission::New && p.record.communication().previous_code.is_some())
-            .map(|(p, _)| p.identity.key_hash.clone())
-            .collect();
-        let mut remembered: std::collections::HashMap<String, Option<String>> =
-            if keys.is_empty() { std::collections::HashMap::new() } else { keys.iter().cloned().zip(self.dedup.last_codes(keys.clone()).await?).collect() };
         // The CPI of every code accepted so far in this batch (the index learns them
         // after the queue's commit).
         let mut batch_owners: std::collections::HashMap<String, String> = std::collections::HashMap::new();
-        for (i, (mut p, v)) in waiting.into_iter().zip(verdicts).enumerate() {
+        for (mut p, v) in waiting.into_iter().zip(verdicts) {
             if v == Admission::New {
-                let replaces = previous.remove(&i).and_then(|known| in_batch.get(&p.identity.key_hash).cloned().or(known));
+                let key = &p.identity.key_hash;
+                let replaces = if is_update(&p) { in_batch.get(key).cloned().or_else(|| remembered.get(key).cloned().flatten()) } else { None };
                 let mut filled = false;
                 if let Some(code) = replaces
                     && p.record.communication().code.as_deref() != Some(code.as_str())

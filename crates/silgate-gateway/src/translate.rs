@@ -387,9 +387,10 @@ impl<'a> Translator<'a> {
         if silgate_core::issue::has_errors(&issues) {
             return self.quarantine(prov.system, &prov.cpi, position, &issues, ticket).map(|()| false);
         }
-        let omitted: Vec<(String, String)> = issues.iter().filter(|i| i.rule == silgate_std1546::fit::RULE).map(|i| (i.rule.clone(), i.path.clone())).collect();
+        let mut omitted = Vec::new();
         for i in issues.iter().filter(|i| i.rule == silgate_std1546::fit::RULE) {
             self.warn(prov.system, &position, i)?;
+            omitted.push((i.rule.clone(), i.path.clone()));
         }
         self.summary.omitted += omitted.len();
         self.summary.accepted += 1;
