@@ -14,9 +14,7 @@ fn silgate() -> Command {
     Command::new(env!("CARGO_BIN_EXE_silgate"))
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use crate::root;
 
 fn fixtures() -> PathBuf {
     root().join("tests/fixtures")

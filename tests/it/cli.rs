@@ -1,15 +1,13 @@
 //! The CLI: validate, translate, demo.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn silgate() -> Command {
     Command::new(env!("CARGO_BIN_EXE_silgate"))
 }
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use crate::root;
 
 fn shared() -> PathBuf {
     root().join("../shared")

@@ -5,13 +5,10 @@
 
 use crate::delivery::{certs, gateway, get_text, node, run, wait_for};
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use crate::root;
 
 /// The sample names an exposition declares (from its `# TYPE` lines).
 fn exposed(text: &str, into: &mut BTreeSet<String>) {

@@ -11,11 +11,17 @@ mod deploy;
 mod generate;
 mod pec;
 mod pgtls;
+mod privacy;
 mod roundtrip;
 mod runtime;
 mod scale;
 mod schemas;
 mod tidy;
+
+/// The workspace's root folder.
+pub(crate) fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
 
 /// The AMQP URI of the broker's test vhost, made when missing. `scripts/test` empties
 /// it before each run, so the quorum queues of earlier runs never pile up in the

@@ -134,9 +134,7 @@ fn fastrand_id() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use crate::root;
 
 const CPI_ADDR: &str = "cpi.bari@pec.example.it";
 const OTHER_ADDR: &str = "cpi.altro@pec.example.it";

@@ -5,11 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 use serde_json::{Value, json};
-use std::path::PathBuf;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use crate::root;
 
 /// Where the tests pretend the two files are served from, side by side, so that the
 /// OpenAPI document's relative `$ref` to the record schema resolves.

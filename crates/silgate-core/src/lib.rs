@@ -22,7 +22,11 @@
 //!   `xs:dateTime` that remembers whether it carried an offset) and re-exports
 //!   `time::Date` for `xs:date`.
 //!
-//! This crate does no IO: no files, no network, no environment. Canonical types are
+//! - [`private`] is the one place files and folders holding personal data are created
+//!   (owner-only, whatever the umask) and temporary folders are named and cleaned.
+//!
+//! Apart from [`private`], this crate does no IO: no files, no network, no
+//! environment. Canonical types are
 //! not the wire format: JSON is their serde form, the national XML is produced by
 //! `silgate-std1546`.
 #![deny(missing_docs)]
@@ -31,6 +35,7 @@
 pub mod issue;
 pub mod json;
 pub mod model;
+pub mod private;
 pub mod provenance;
 pub mod queue;
 pub mod source;

@@ -980,6 +980,11 @@ impl GatewayConfig {
         abs(&self.data_dir, p)
     }
 
+    /// The SQLite queue's file (whatever the backend in use).
+    pub fn queue_file(&self) -> PathBuf {
+        self.in_data(&self.queue.path)
+    }
+
     /// The quarantine file: one JSON line per rejected record.
     pub fn quarantine_path(&self) -> PathBuf {
         self.data_dir.join("quarantine.jsonl")
@@ -1006,7 +1011,8 @@ impl GatewayConfig {
     pub async fn open_queue(&self) -> Result<AnyQueue> {
         Ok(match self.queue.backend {
             QueueBackend::Sqlite => {
-                let mut c = SqliteConfig::new(self.in_data(&self.queue.path));
+                let mut c = SqliteConfig::new(self.queue_file());
+                c.holder = Some(self.instance.clone());
                 c.capacity = self.queue.capacity;
                 c.visibility_timeout = Duration::from_secs(self.queue.visibility_timeout_secs);
                 AnyQueue::Sqlite(SqliteQueue::open(c).await?)

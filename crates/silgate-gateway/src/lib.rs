@@ -28,6 +28,7 @@ pub mod config;
 pub(crate) mod drivers;
 pub mod error;
 mod ingest;
+mod instance;
 pub mod metrics;
 mod parts;
 pub mod report;
@@ -65,6 +66,8 @@ pub struct GatewayHandle {
     delivery: Arc<silgate_publish::Counters>,
     api: Option<SocketAddr>,
     metrics: Option<SocketAddr>,
+    /// This instance's name, held until the handle is gone (after the shutdown).
+    _instance: instance::InstanceLock,
 }
 
 impl Gateway {
@@ -76,7 +79,15 @@ impl Gateway {
             let list: Vec<String> = problems.iter().map(Problem::to_string).collect();
             return Err(GatewayError::config(list.join("; ")));
         }
+        let held = instance::InstanceLock::take(&config)?;
         let parts = Arc::new(Parts::open(config).await?);
+        // Holding the name: every lease stamped with it was this instance's previous
+        // process's (killed), and is taken back now rather than at its timeout.
+        remove_stale_temp(&parts.cfg.data_dir);
+        let back = parts.queue.take_back(&parts.cfg.instance).await?;
+        if back > 0 {
+            tracing::warn!(instance = %parts.cfg.instance, items = back, "Took back the leases the previous process of this instance held");
+        }
         let publisher = parts.publisher()?;
         let delivery = publisher.counters();
         parts.metrics.attach_delivery(delivery.clone(), publisher.breaker());
@@ -108,7 +119,22 @@ impl Gateway {
             tokio::spawn(async move { publisher.run(stop, None).await })
         };
         tracing::info!(instance = %parts.cfg.instance, queue = parts.queue.backend(), "Silgate running");
-        Ok(GatewayHandle { parts, stop, drivers, publisher, delivery, api, metrics })
+        Ok(GatewayHandle { parts, stop, drivers, publisher, delivery, api, metrics, _instance: held })
+    }
+}
+
+/// Removes the temporary folders and files (unpacked exports, PEC attachments, pulled
+/// feeds) that processes killed in the middle of a read left, in the system's temporary
+/// folder and in the data directory.
+fn remove_stale_temp(data_dir: &std::path::Path) {
+    for base in [std::env::temp_dir(), data_dir.to_path_buf()] {
+        let (gone, failed) = silgate_core::private::remove_stale_temp(&base);
+        if !gone.is_empty() {
+            tracing::info!(folder = %base.display(), removed = gone.len(), "Removed what killed processes left in the temporary folder");
+        }
+        for (p, e) in failed {
+            tracing::warn!(path = %p.display(), error = %e, "Could not remove a temporary folder a killed process left");
+        }
     }
 }
 

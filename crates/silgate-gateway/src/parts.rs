@@ -22,9 +22,9 @@ pub(crate) struct QuarantineFile(Mutex<std::fs::File>);
 impl QuarantineFile {
     pub(crate) fn open(path: &Path) -> Result<Self> {
         if let Some(d) = path.parent() {
-            std::fs::create_dir_all(d).map_err(|e| GatewayError::io(format!("creating {}", d.display()), e))?;
+            silgate_core::private::create_dir_all(d).map_err(|e| GatewayError::io(format!("creating {}", d.display()), e))?;
         }
-        let f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| GatewayError::io(format!("opening {}", path.display()), e))?;
+        let f = silgate_core::private::append(path).map_err(|e| GatewayError::io(format!("opening {}", path.display()), e))?;
         Ok(Self(Mutex::new(f)))
     }
 }
@@ -45,6 +45,16 @@ impl RefusalSink for QuarantineFile {
         writeln!(f, "{line}")?;
         f.flush()
     }
+}
+
+/// Creates the data directory owner-only, or narrows an existing one to its owner
+/// (it holds the queue, the indexes, the audit and the quarantine: personal data).
+fn data_dir(dir: &Path) -> Result<()> {
+    silgate_core::private::create_dir_all(dir).map_err(|e| GatewayError::io(format!("creating {}", dir.display()), e))?;
+    if silgate_core::private::narrow(dir).map_err(|e| GatewayError::io(format!("narrowing {} to its owner", dir.display()), e))? {
+        tracing::warn!(dir = %dir.display(), "The data directory let its group or others in: narrowed to its owner (0700)");
+    }
+    Ok(())
 }
 
 /// The opened components of a gateway: what every driver and command works with.
@@ -72,7 +82,7 @@ impl Parts {
     pub async fn open(mut cfg: GatewayConfig) -> Result<Self> {
         // However the config was made (loaded, built in code, changed after `new`).
         cfg.normalize_region();
-        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| GatewayError::io(format!("creating {}", cfg.data_dir.display()), e))?;
+        data_dir(&cfg.data_dir)?;
         let tables = cfg.load_code_tables()?;
         let queue = cfg.open_queue().await?;
         let dedup = cfg.open_dedup().await?;

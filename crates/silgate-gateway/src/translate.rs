@@ -181,9 +181,9 @@ impl<'a> Translator<'a> {
     /// A translator that writes one document per accepted record into `out`, and
     /// `out/quarantine.jsonl`.
     pub fn new(tables: &'a CodeTables, today: Date, xsd: &'a XsdValidator, region: Option<&str>, out: &Path) -> Result<Self> {
-        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        silgate_core::private::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         let q = out.join("quarantine.jsonl");
-        let quarantine = BufWriter::new(File::create(&q).with_context(|| format!("creating {}", q.display()))?);
+        let quarantine = BufWriter::new(silgate_core::private::create(&q).with_context(|| format!("creating {}", q.display()))?);
         // A run's warnings are this run's: an earlier run's file goes.
         let w = out.join("warnings.jsonl");
         match std::fs::remove_file(&w) {
@@ -197,9 +197,9 @@ impl<'a> Translator<'a> {
     /// the `quarantine` file.
     pub(crate) fn collecting(tables: &'a CodeTables, today: Date, xsd: &'a XsdValidator, region: &str, quarantine: &Path) -> Result<Self> {
         if let Some(dir) = quarantine.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            silgate_core::private::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let f = std::fs::OpenOptions::new().create(true).append(true).open(quarantine).with_context(|| format!("opening {}", quarantine.display()))?;
+        let f = silgate_core::private::append(quarantine).with_context(|| format!("opening {}", quarantine.display()))?;
         let warnings = quarantine.with_file_name("warnings.jsonl");
         Self::with(tables, today, xsd, Some(region), Output::Collect { accepted: Vec::new(), rejected: Vec::new() }, BufWriter::new(f), warnings)
     }
@@ -280,7 +280,7 @@ impl<'a> Translator<'a> {
     fn warn(&mut self, source: SourceSystem, position: &str, i: &Issue) -> Result<()> {
         if self.warnings.is_none() {
             let p = &self.warnings_path;
-            let f = std::fs::OpenOptions::new().create(true).append(true).open(p).with_context(|| format!("opening {}", p.display()))?;
+            let f = silgate_core::private::append(p).with_context(|| format!("opening {}", p.display()))?;
             self.warnings = Some(BufWriter::new(f));
         }
         if let Some(w) = self.warnings.as_mut() {
@@ -398,7 +398,7 @@ impl<'a> Translator<'a> {
             Output::Dir(dir) => {
                 let code = rec.communication().code.clone().unwrap_or_default();
                 let path = dir.join(format!("{}-{code}.xml", rec.kind().as_str()));
-                std::fs::write(&path, xml).with_context(|| format!("writing {}", path.display()))?;
+                silgate_core::private::write(&path, xml).with_context(|| format!("writing {}", path.display()))?;
                 self.summary.written.push(path);
             }
             Output::Collect { accepted, .. } => {

@@ -39,6 +39,17 @@ impl AnyQueue {
             Self::Rabbit(_) => "rabbitmq",
         }
     }
+
+    /// Makes the items leased under `holder` (an instance's name) visible again now;
+    /// returns how many. Call it only holding that name's lock: the leases are then
+    /// the previous process's, which died with them. RabbitMQ returns a dead
+    /// connection's deliveries by itself: nothing to do there.
+    pub async fn take_back(&self, holder: &str) -> Result<usize, QueueError> {
+        match self {
+            Self::Sqlite(q) => q.take_back(holder).await,
+            Self::Rabbit(_) => Ok(0),
+        }
+    }
 }
 
 macro_rules! each {

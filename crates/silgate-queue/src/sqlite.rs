@@ -27,6 +27,9 @@ const SCHEMA: silgate_store::migrate::Schema = silgate_store::migrate::Schema {
         silgate_store::migrate::Migration { version: 1, name: "queue, dead, depth", sql: V1, breaks_older: false },
         // An older build would lease a key's later versions beside its first.
         silgate_store::migrate::Migration { version: 2, name: "business key per row: versions in order", sql: V2, breaks_older: true },
+        // An older build would lease without stamping (or clearing) the holder: a
+        // restarted instance could take back a lease it does not hold.
+        silgate_store::migrate::Migration { version: 3, name: "lease holder per row: taken back at restart", sql: V3, breaks_older: true },
     ],
     every_open: "",
 };
@@ -61,6 +64,11 @@ UPDATE queue SET key = CASE WHEN json_valid(item) THEN json_extract(item, '$.key
 CREATE INDEX IF NOT EXISTS queue_key ON queue (key, seq);
 ";
 
+const V3: &str = "
+ALTER TABLE queue ADD COLUMN holder TEXT;
+CREATE INDEX IF NOT EXISTS queue_holder ON queue (holder) WHERE holder IS NOT NULL;
+";
+
 /// Rows that may be leased now: visible, and the first of their key.
 const LEASABLE: &str = "SELECT q.seq, q.item, q.deliveries FROM queue q
      WHERE q.visible_at <= ?1 AND NOT EXISTS (SELECT 1 FROM queue p WHERE p.key = q.key AND p.seq < q.seq)
@@ -80,12 +88,15 @@ pub struct SqliteConfig {
     pub max_block: Option<Duration>,
     /// How long a lease lasts before the item is handed out again.
     pub visibility_timeout: Duration,
+    /// Who the leases are stamped with (the gateway's instance name): a restarted
+    /// instance takes back its own at once ([`SqliteQueue::take_back`]).
+    pub holder: Option<String>,
 }
 
 impl SqliteConfig {
     /// Defaults for a file: 1,000,000 items, block, 5 minutes' visibility.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), capacity: 1_000_000, full_policy: FullPolicy::Block, max_block: None, visibility_timeout: Duration::from_secs(300) }
+        Self { path: path.into(), capacity: 1_000_000, full_policy: FullPolicy::Block, max_block: None, visibility_timeout: Duration::from_secs(300), holder: None }
     }
 }
 
@@ -123,6 +134,22 @@ impl SqliteQueue {
             f(&mut guard)
         })
         .await
+    }
+
+    /// Makes the items leased under `holder` visible again now (their holder died: see
+    /// [`crate::AnyQueue::take_back`]); returns how many.
+    pub async fn take_back(&self, holder: &str) -> Result<usize, QueueError> {
+        let holder = holder.to_string();
+        let n = self
+            .with(move |conn| {
+                conn.execute("UPDATE queue SET lease = NULL, holder = NULL, visible_at = ?2 WHERE holder = ?1 AND lease IS NOT NULL", params![holder, now_ms()])
+                    .map_err(unavailable)
+            })
+            .await?;
+        if n > 0 {
+            self.ready.notify_waiters();
+        }
+        Ok(n)
     }
 
     /// The configuration in use.
@@ -214,6 +241,7 @@ impl Queue for SqliteQueue {
         loop {
             let notified = self.ready.notified();
             let max_i = i64::try_from(max).unwrap_or(i64::MAX);
+            let holder = self.cfg.holder.clone();
             let got = self
                 .with(move |conn| {
                     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
@@ -224,10 +252,11 @@ impl Queue for SqliteQueue {
                     };
                     let mut out = Vec::with_capacity(rows.len());
                     {
-                        let mut upd = tx.prepare_cached("UPDATE queue SET lease = ?1, visible_at = ?2, deliveries = deliveries + 1 WHERE seq = ?3").map_err(unavailable)?;
+                        let mut upd =
+                            tx.prepare_cached("UPDATE queue SET lease = ?1, visible_at = ?2, deliveries = deliveries + 1, holder = ?4 WHERE seq = ?3").map_err(unavailable)?;
                         for (seq, json, deliveries) in rows {
                             let token = fastrand::u64(1..i64::MAX as u64);
-                            upd.execute(params![token as i64, now + vt, seq]).map_err(unavailable)?;
+                            upd.execute(params![token as i64, now + vt, seq, holder]).map_err(unavailable)?;
                             match decode(&json) {
                                 Ok(item) => out.push(Leased { item, lease: LeaseId(token), deliveries: deliveries + 1 }),
                                 Err(e) => {
@@ -294,11 +323,11 @@ impl Queue for SqliteQueue {
     }
 
     async fn release(&self, lease: LeaseId, delay: Duration) -> Result<(), QueueError> {
-        self.give_back(lease, delay, "UPDATE queue SET lease = NULL, visible_at = ?2 WHERE lease = ?1").await
+        self.give_back(lease, delay, "UPDATE queue SET lease = NULL, holder = NULL, visible_at = ?2 WHERE lease = ?1").await
     }
 
     async fn defer(&self, lease: LeaseId, delay: Duration) -> Result<(), QueueError> {
-        self.give_back(lease, delay, "UPDATE queue SET lease = NULL, visible_at = ?2, deliveries = max(deliveries - 1, 0) WHERE lease = ?1").await
+        self.give_back(lease, delay, "UPDATE queue SET lease = NULL, holder = NULL, visible_at = ?2, deliveries = max(deliveries - 1, 0) WHERE lease = ?1").await
     }
 
     fn orders_keys(&self) -> bool {

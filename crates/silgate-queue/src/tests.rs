@@ -220,3 +220,44 @@ async fn given_a_queue_of_schema_1_its_rows_should_get_their_keys() {
     let q = SqliteQueue::open(SqliteConfig::new(&path)).await.unwrap();
     assert_eq!(ids(&q.lease(10, Duration::ZERO).await.unwrap()), ["m000000"], "rows queued before the upgrade are ordered too");
 }
+
+#[tokio::test]
+async fn given_a_restarted_holder_its_leases_should_come_back_at_once_and_no_one_elses() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = Duration::from_secs(300);
+    let dead = open(&dir, |c| {
+        c.visibility_timeout = long;
+        c.holder = Some("gw-1".into());
+    })
+    .await;
+    let other = open(&dir, |c| {
+        c.visibility_timeout = long;
+        c.holder = Some("gw-2".into());
+    })
+    .await;
+    dead.enqueue((0..4).map(item).collect()).await.unwrap();
+    let held = dead.lease(2, Duration::ZERO).await.unwrap();
+    let busy = other.lease(1, Duration::ZERO).await.unwrap();
+    assert_eq!((held.len(), busy.len()), (2, 1));
+    drop(dead);
+    // gw-1 starts again: what its dead process held is visible now, not in 300 s.
+    let again = open(&dir, |c| {
+        c.visibility_timeout = long;
+        c.holder = Some("gw-1".into());
+    })
+    .await;
+    assert_eq!(again.take_back("gw-1").await.unwrap(), 2);
+    let mut got = ids(&again.lease(10, Duration::ZERO).await.unwrap()).iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    got.sort();
+    let mut want: Vec<String> = held.iter().map(|l| l.item.message_id.clone()).collect();
+    want.push("m000003".into());
+    want.sort();
+    assert_eq!(got, want, "gw-1's two leases and the one never leased; gw-2's stays with it");
+    assert!(dead_lease_void(&again, held[0].lease).await, "the dead process's lease is void");
+    other.ack(busy[0].lease).await.unwrap();
+    assert_eq!(again.take_back("gw-1").await.unwrap(), 3, "what it holds now is stamped with its name");
+}
+
+async fn dead_lease_void(q: &SqliteQueue, lease: LeaseId) -> bool {
+    matches!(q.ack(lease).await, Err(QueueError::UnknownLease(_)))
+}

@@ -36,9 +36,9 @@ pub fn attachments(eml: &[u8], base: &str, cpi: &str, config: &PecConfig, sum: &
         let _ = reject(sum, emit, base, "pec.postacert", "postacert.eml is not a MIME message".into());
         return Ok(());
     };
-    let dir = tempfile::Builder::new().prefix("silgate-pec-").tempdir().map_err(|e| SourceError::io(base, e))?;
+    let dir = silgate_core::private::temp_dir("pec").map_err(|e| SourceError::io(base, e))?;
     let loose = dir.path().join("attachments");
-    std::fs::create_dir_all(&loose).map_err(|e| SourceError::io(base, e))?;
+    silgate_core::private::create_dir_all(&loose).map_err(|e| SourceError::io(base, e))?;
     let mut any = false;
     let mut loose_any = false;
     let mut budget = Budget { left: config.max_attachment_bytes.saturating_mul(4) };
@@ -59,11 +59,11 @@ pub fn attachments(eml: &[u8], base: &str, cpi: &str, config: &PecConfig, sum: &
         let flow = match kind.as_str() {
             "zip" | "xml" => {
                 let path = dir.path().join(format!("{i}.{kind}"));
-                std::fs::write(&path, bytes).map_err(|e| SourceError::io(&origin, e))?;
+                silgate_core::private::write(&path, bytes).map_err(|e| SourceError::io(&origin, e))?;
                 file(&path, &origin, cpi, config, 0, &mut budget, sum, emit)?
             }
             k if LOOSE.contains(&k) => {
-                std::fs::write(loose.join(&name), bytes).map_err(|e| SourceError::io(&origin, e))?;
+                silgate_core::private::write(&loose.join(&name), bytes).map_err(|e| SourceError::io(&origin, e))?;
                 loose_any = true;
                 ControlFlow::Continue(())
             }

@@ -40,7 +40,7 @@ pub fn unpack(path: &Path, limits: ZipLimits) -> Result<tempfile::TempDir, Sourc
     if archive.len() > limits.max_entries {
         return Err(SourceError::refused(&name, format!("{} entries, more than the limit of {}", archive.len(), limits.max_entries)));
     }
-    let dir = tempfile::Builder::new().prefix("silgate-zip-").tempdir().map_err(|e| SourceError::io(&name, e))?;
+    let dir = silgate_core::private::temp_dir("zip").map_err(|e| SourceError::io(&name, e))?;
     let mut total = 0u64;
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).map_err(|e| SourceError::format(&name, format!("entry {i}: {e}")))?;
@@ -65,9 +65,9 @@ pub fn unpack(path: &Path, limits: ZipLimits) -> Result<tempfile::TempDir, Sourc
                 let under = file.strip_prefix(dir.path()).unwrap_or(file).display().to_string();
                 return Err(SourceError::refused(&name, format!("entry {} lies under the entry {under}, which is a file", rel.display())));
             }
-            std::fs::create_dir_all(parent).map_err(|e| SourceError::io(&name, e))?;
+            silgate_core::private::create_dir_all(parent).map_err(|e| SourceError::io(&name, e))?;
         }
-        let mut out = std::fs::File::create(&target).map_err(|e| SourceError::io(&name, e))?;
+        let mut out = silgate_core::private::create(&target).map_err(|e| SourceError::io(&name, e))?;
         let mut buf = vec![0u8; 64 * 1024];
         let mut written = 0u64;
         loop {

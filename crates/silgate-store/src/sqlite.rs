@@ -17,17 +17,22 @@ pub enum Durability {
 
 /// Opens (creating it and its folder if needed) a store file: WAL journal, the given
 /// durability, a 30 s busy timeout (several processes may share a file), a page cache
-/// of at most `cache_mib` MiB (0: SQLite's default). A new file is made readable by its
-/// owner only: it holds personal data.
+/// of at most `cache_mib` MiB (0: SQLite's default). The file holds personal data: it
+/// is created readable by its owner only, and an existing one (with its journal files,
+/// which SQLite creates with the database's mode) is narrowed to its owner.
 pub fn open(path: &Path, durability: Durability, cache_mib: u32) -> Result<Connection, StoreError> {
+    let io = |p: &Path, err| StoreError::Io { path: p.display().to_string(), err };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|err| StoreError::Io { path: dir.display().to_string(), err })?;
+        silgate_core::private::create_dir_all(dir).map_err(|e| io(dir, e))?;
     }
-    let fresh = !path.exists();
+    drop(silgate_core::private::open_write(path).map_err(|e| io(path, e))?);
+    for p in [path.to_path_buf(), journal(path, "-wal"), journal(path, "-shm")] {
+        match silgate_core::private::narrow(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&p, e)),
+            _ => {}
+        }
+    }
     let conn = Connection::open(path)?;
-    if fresh {
-        owner_only(path)?;
-    }
     conn.busy_timeout(Duration::from_secs(30))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", if durability == Durability::Full { "FULL" } else { "NORMAL" })?;
@@ -38,15 +43,11 @@ pub fn open(path: &Path, durability: Durability, cache_mib: u32) -> Result<Conne
     Ok(conn)
 }
 
-#[cfg(unix)]
-fn owner_only(path: &Path) -> Result<(), StoreError> {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|err| StoreError::Io { path: path.display().to_string(), err })
-}
-
-#[cfg(not(unix))]
-fn owner_only(_path: &Path) -> Result<(), StoreError> {
-    Ok(())
+/// A journal file of the database at `path` (`-wal`, `-shm`).
+fn journal(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    s.into()
 }
 
 /// One SQLite connection shared by clones, used from `spawn_blocking` (rusqlite is

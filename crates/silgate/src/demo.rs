@@ -28,7 +28,7 @@ pub(crate) async fn run(out: Option<PathBuf>) -> Result<ExitCode> {
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("emptying {}", dir.display()))?;
     }
-    std::fs::create_dir_all(&dir)?;
+    silgate_core::private::create_dir_all(&dir)?;
     let pki = crate::pki::DevPki::generate("CAMPANIA")?;
     let certs = dir.join("pki");
     pki.write(&certs)?;
@@ -43,9 +43,9 @@ pub(crate) async fn run(out: Option<PathBuf>) -> Result<ExitCode> {
     cfg.instance = "demo".into();
     cfg.delivery.concurrency = 4;
     let inbox = dir.join("inbox");
-    std::fs::create_dir_all(&inbox)?;
+    silgate_core::private::create_dir_all(&inbox)?;
     let input = inbox.join("demo.jsonl");
-    std::fs::write(&input, SAMPLES)?;
+    silgate_core::private::write(&input, SAMPLES)?;
     println!("silgate demo in {}", dir.display());
     println!("  path: bundled samples -> 1546 XML -> SQLite queue -> publisher -> reference node {} (mTLS)", node.endpoint());
     let gw = Gateway::start(cfg).await?;

@@ -41,10 +41,11 @@ impl DevPki {
     }
 
     pub(crate) fn write(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        silgate_core::private::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         for (name, text) in [("ca.pem", &self.ca), ("node.pem", &self.node_cert), ("node.key", &self.node_key), ("client.pem", &self.client_cert), ("client.key", &self.client_key)]
         {
-            std::fs::write(dir.join(name), text).with_context(|| format!("writing {name}"))?;
+            // The keys are secrets, the certificates need not be public either.
+            silgate_core::private::write(&dir.join(name), text).with_context(|| format!("writing {name}"))?;
         }
         Ok(())
     }

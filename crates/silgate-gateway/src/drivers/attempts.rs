@@ -67,10 +67,10 @@ impl Attempts {
                 _ => Ok(()),
             };
         }
-        std::fs::create_dir_all(&self.dir)?;
+        silgate_core::private::create_dir_all(&self.dir)?;
         let tmp = self.dir.join(format!(".{}.tmp", name.to_string_lossy()));
         {
-            let mut out = std::fs::File::create(&tmp)?;
+            let mut out = silgate_core::private::create(&tmp)?;
             std::io::Write::write_all(&mut out, format!("{n}\n").as_bytes())?;
             out.sync_all()?;
         }

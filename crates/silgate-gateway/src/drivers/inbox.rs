@@ -10,6 +10,12 @@
 //! finished (the process died in it: a crash loop) is set aside the same way
 //! (`source.poison`): the count is on disk, in `<inbox>/.attempts/`, so restarts do not
 //! reset it; a graceful stop lets a read finish, and is not counted.
+//!
+//! File names often hold a person's name (`CV_Mario_Rossi.xml`): a claimed input is
+//! renamed to a label that says nothing of it (`in-<ms>-<random>.<ext>`), its name kept
+//! beside it in `<label>.name` (owner-only). Logs, the audit and quarantine know the
+//! input by its label; `done/` and `refused/` give it back its name. The folders the
+//! poller makes in the inbox are owner-only.
 
 use super::attempts::Attempts;
 use super::{Driver, Shutdown};
@@ -25,8 +31,13 @@ use std::time::Duration;
 /// name is already there (an export re-sent under the same name is not overwritten).
 /// Returns the name it got.
 fn move_into(f: &Path, to: &Path) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(to)?;
-    let name = f.file_name().ok_or_else(|| std::io::Error::other("no file name"))?;
+    let name = f.file_name().ok_or_else(|| std::io::Error::other("no file name"))?.to_owned();
+    move_as(f, to, &name)
+}
+
+/// [`move_into`] under `name`.
+fn move_as(f: &Path, to: &Path, name: &std::ffi::OsStr) -> std::io::Result<PathBuf> {
+    silgate_core::private::create_dir_all(to)?;
     let mut target = to.join(name);
     if target.exists() {
         // The stamp goes before the extension: the name must still be what its kind
@@ -72,14 +83,75 @@ fn claims_of(inbox: &Path, instance: &str) -> PathBuf {
     inbox.join(".claimed").join(safe)
 }
 
+/// Where a claimed input's original name is kept: `<label>.name` beside it.
+fn name_note(claimed: &Path) -> PathBuf {
+    let mut s = claimed.as_os_str().to_owned();
+    s.push(".name");
+    s.into()
+}
+
+/// True for a name note (never an input).
+fn is_note(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "name")
+}
+
+#[cfg(unix)]
+fn name_bytes(name: &std::ffi::OsStr) -> Vec<u8> {
+    std::os::unix::ffi::OsStrExt::as_bytes(name).to_vec()
+}
+
+#[cfg(unix)]
+fn name_from(bytes: Vec<u8>) -> std::ffi::OsString {
+    std::os::unix::ffi::OsStringExt::from_vec(bytes)
+}
+
+#[cfg(not(unix))]
+fn name_bytes(name: &std::ffi::OsStr) -> Vec<u8> {
+    name.to_string_lossy().into_owned().into_bytes()
+}
+
+#[cfg(not(unix))]
+fn name_from(bytes: Vec<u8>) -> std::ffi::OsString {
+    String::from_utf8_lossy(&bytes).into_owned().into()
+}
+
+/// A label for an input named `name`: nothing of the name but its extension, which its
+/// kind is told by.
+fn label(name: &std::ffi::OsStr) -> String {
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let random = u32::try_from(std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), (ms, std::process::id())) & 0xffff_ffff).unwrap_or(0);
+    match Path::new(name).extension() {
+        Some(ext) if ext.len() <= 16 && ext.to_str().is_some_and(|e| e.bytes().all(|b| b.is_ascii_alphanumeric())) => {
+            format!("in-{ms}-{random:08x}.{}", ext.to_string_lossy())
+        }
+        _ => format!("in-{ms}-{random:08x}"),
+    }
+}
+
+/// Moves a claimed input out of the claims (to `done/` or `refused/`) under the name it
+/// came with, and drops its name note.
+fn release(f: &Path, to: &Path) -> std::io::Result<PathBuf> {
+    let note = name_note(f);
+    let target = match std::fs::read(&note) {
+        Ok(name) if !name.is_empty() => move_as(f, to, &name_from(name))?,
+        // Claimed by an older build (under its own name), or the note is lost.
+        _ => move_into(f, to)?,
+    };
+    match std::fs::remove_file(&note) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => tracing::warn!(error = %e, "Could not remove a released input's name note"),
+        _ => {}
+    }
+    Ok(target)
+}
+
 /// Holds this instance's claims folder: an exclusive lock on `<claims>.lock`, kept while
 /// the poller runs and released by the kernel when the process dies. A second process
 /// with the same instance name is refused (two of them would read each other's claims).
 fn lock_claims(claims: &Path) -> std::io::Result<std::fs::File> {
     if let Some(dir) = claims.parent() {
-        std::fs::create_dir_all(dir)?;
+        silgate_core::private::create_dir_all(dir)?;
     }
-    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(PathBuf::from(format!("{}.lock", claims.display())))?;
+    let f = silgate_core::private::open_write(&PathBuf::from(format!("{}.lock", claims.display())))?;
     match f.try_lock() {
         Ok(()) => Ok(f),
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -99,7 +171,8 @@ fn adopt_orphans(inbox: &Path, claims: &Path) {
         if let Ok(items) = std::fs::read_dir(&other) {
             for item in items.filter_map(|e| e.ok().map(|e| e.path())) {
                 match move_into(&item, claims) {
-                    Ok(to) => tracing::warn!(from = %item.display(), to = %to.display(), "took over an input left by an instance that is not running"),
+                    Ok(to) if !is_note(&to) => tracing::warn!(from = %item.display(), to = %to.display(), "took over an input left by an instance that is not running"),
+                    Ok(_) => {}
                     Err(e) => tracing::warn!(file = %item.display(), error = %e, "could not take over a left input"),
                 }
             }
@@ -116,11 +189,14 @@ fn key(f: &Path) -> &std::ffi::OsStr {
 /// Moves a refused input to `refused/` with its reason beside it; `false` when it could
 /// not be moved (it must then not be taken again by this poller).
 fn set_aside(f: &Path, refused: &Path, reason: &str) -> bool {
-    match move_into(f, refused) {
+    match release(f, refused) {
         Ok(target) => {
             let note = PathBuf::from(format!("{}.reason.txt", target.display()));
-            let text = format!("{reason}\nRecords read before the error, if any, were queued or quarantined (see the audit log); nothing after it was.\n");
-            if let Err(e) = std::fs::write(&note, text) {
+            let text = format!(
+                "{reason}\nThe log and the audit name this input {}.\nRecords read before the error, if any, were queued or quarantined (see the audit log); nothing after it was.\n",
+                f.display()
+            );
+            if let Err(e) = silgate_core::private::write(&note, text) {
                 tracing::error!(file = %note.display(), error = %e, "Could not write the reason of a refused input");
             }
             true
@@ -133,12 +209,32 @@ fn set_aside(f: &Path, refused: &Path, reason: &str) -> bool {
 }
 
 /// Takes a stable input for this instance with one atomic rename into its claims
-/// folder. `None` when another instance took it first (the file is gone).
+/// folder, under a label (its name is written first beside where it goes). `None` when
+/// another instance took it first (the file is gone).
 fn claim(f: &Path, claims: &Path) -> std::io::Result<Option<PathBuf>> {
-    match move_into(f, claims) {
-        Ok(p) => Ok(Some(p)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !f.exists() => Ok(None),
-        Err(e) => Err(e),
+    let name = f.file_name().ok_or_else(|| std::io::Error::other("no file name"))?;
+    silgate_core::private::create_dir_all(claims)?;
+    let target = claims.join(label(name));
+    let note = name_note(&target);
+    silgate_core::private::write(&note, name_bytes(name))?;
+    match std::fs::rename(f, &target) {
+        Ok(()) => Ok(Some(target)),
+        Err(e) => {
+            let _unused = std::fs::remove_file(&note);
+            if e.kind() == std::io::ErrorKind::NotFound && !f.exists() { Ok(None) } else { Err(e) }
+        }
+    }
+}
+
+/// Drops name notes whose input is not in the claims any more (the process died
+/// between writing one and the rename it was for).
+fn prune_notes(claims: &Path) {
+    let Ok(rd) = std::fs::read_dir(claims) else { return };
+    for p in rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_note(p)) {
+        let input = p.with_extension("");
+        if !input.exists() {
+            let _unused = std::fs::remove_file(&p);
+        }
     }
 }
 
@@ -206,11 +302,13 @@ impl Driver for InboxDriver {
                 std::fs::read_dir(&claims).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| !stuck.contains(p) && kind.takes(p)).collect()).unwrap_or_default();
             taken.sort();
             attempts.prune(|name| taken.iter().any(|c| c.file_name() == Some(name)));
+            prune_notes(&claims);
             for f in ready {
                 match claim(&f, &claims) {
                     Ok(Some(p)) => taken.push(p),
                     Ok(None) => {}
-                    Err(e) => tracing::warn!(file = %f.display(), error = %e, "Could not take an input from the inbox"),
+                    // Not named: it is still under its own name.
+                    Err(e) => tracing::warn!(inbox = %inbox.display(), error = %e, "Could not take an input from the inbox"),
                 }
             }
             for f in taken {
@@ -248,7 +346,7 @@ impl Driver for InboxDriver {
                 match result {
                     Ok(s) => {
                         tracing::info!(file = %f.display(), records = s.records, queued = s.queued, unchanged = s.unchanged, rejected = s.rejected, "Ingested");
-                        if let Err(e) = move_into(&f, &done) {
+                        if let Err(e) = release(&f, &done) {
                             tracing::error!(file = %f.display(), error = %e, "Could not move an ingested file to done/; it will not be taken again");
                             stuck.insert(f);
                         }
@@ -290,18 +388,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn given_a_name_taken_in_the_claims_the_input_should_keep_its_extension() {
+    fn given_a_claimed_input_it_should_go_by_a_label_and_get_its_name_back_when_done() {
         let dir = tempfile::tempdir().unwrap();
-        let (inbox, claims) = (dir.path().join("inbox"), dir.path().join("claims"));
+        let (inbox, claims, done) = (dir.path().join("inbox"), dir.path().join("claims"), dir.path().join("done"));
         std::fs::create_dir_all(&inbox).unwrap();
-        std::fs::create_dir_all(&claims).unwrap();
-        std::fs::write(claims.join("export.jsonl"), "first\n").unwrap();
-        std::fs::write(inbox.join("export.jsonl"), "second\n").unwrap();
-        let moved = claim(&inbox.join("export.jsonl"), &claims).unwrap().unwrap();
+        std::fs::create_dir_all(&done).unwrap();
+        std::fs::write(done.join("CV_Mario_Rossi.jsonl"), "first\n").unwrap();
+        std::fs::write(inbox.join("CV_Mario_Rossi.jsonl"), "second\n").unwrap();
+        let moved = claim(&inbox.join("CV_Mario_Rossi.jsonl"), &claims).unwrap().unwrap();
         assert!(SourceKind::CanonicalJson.takes(&moved), "{}", moved.display());
-        assert_eq!(std::fs::read_to_string(claims.join("export.jsonl")).unwrap(), "first\n");
+        let label = moved.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(label.starts_with("in-") && !label.contains("Rossi"), "{label}");
         // Gone already: another instance took it.
-        assert!(claim(&inbox.join("export.jsonl"), &claims).unwrap().is_none());
+        assert!(claim(&inbox.join("CV_Mario_Rossi.jsonl"), &claims).unwrap().is_none());
+        let back = release(&moved, &done).unwrap();
+        let back = back.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(back.starts_with("CV_Mario_Rossi.") && back.ends_with(".jsonl"), "{back}");
+        assert_eq!(std::fs::read_to_string(done.join("CV_Mario_Rossi.jsonl")).unwrap(), "first\n", "not overwritten");
+        assert_eq!(std::fs::read_dir(&claims).unwrap().count(), 0, "the name note went with it");
+        // A note whose rename never happened is dropped.
+        std::fs::write(claims.join("in-1-00000000.xml.name"), "x.xml").unwrap();
+        prune_notes(&claims);
+        assert_eq!(std::fs::read_dir(&claims).unwrap().count(), 0);
     }
 
     #[test]

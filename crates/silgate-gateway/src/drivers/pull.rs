@@ -75,8 +75,8 @@ impl SintesiPull {
             return Err(GatewayError::Http(format!("GET {endpoint}: HTTP {}", resp.status())));
         }
         let data = &parts.cfg.data_dir;
-        std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(data).with_context(|| format!("a temporary file in {}", data.display()))?;
+        silgate_core::private::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+        let mut tmp = silgate_core::private::temp_file_in(data, "pull").with_context(|| format!("a temporary file in {}", data.display()))?;
         let mut size = 0u64;
         while let Some(chunk) = resp.chunk().await.with_context(|| format!("reading {endpoint}"))? {
             size += chunk.len() as u64;
@@ -137,7 +137,7 @@ impl SintesiPull {
             if newer {
                 let dir = wm_path.parent().context("watermark folder")?;
                 let write = || -> std::io::Result<()> {
-                    std::fs::create_dir_all(dir)?;
+                    silgate_core::private::create_dir_all(dir)?;
                     let mut t = tempfile::NamedTempFile::new_in(dir)?;
                     writeln!(t, "{new}")?;
                     t.as_file().sync_all()?;
@@ -161,9 +161,9 @@ impl SintesiPull {
         let note = format!("{why}: set aside, not read again");
         let refusal = silgate_audit::Event::Rejected { rule: "source.poison".into(), at: Some(origin.to_string()), note: Some(note.clone()) };
         parts.audit.record(vec![silgate_audit::NewEntry::now(refusal, None, None, Some(&self.cpi))]).await?;
-        std::fs::create_dir_all(&refused).with_context(|| format!("creating {}", refused.display()))?;
+        silgate_core::private::create_dir_all(&refused).with_context(|| format!("creating {}", refused.display()))?;
         feed.persist(&target).map_err(|e| GatewayError::io(format!("keeping the feed in {}", refused.display()), e.error))?;
-        std::fs::write(refused.join(format!("sintesi-{hash}.xml.reason.txt")), format!("{origin}\n{note}\n"))
+        silgate_core::private::write(&refused.join(format!("sintesi-{hash}.xml.reason.txt")), format!("{origin}\n{note}\n"))
             .with_context(|| "writing the reason of a set-aside feed".to_string())?;
         Ok(())
     }

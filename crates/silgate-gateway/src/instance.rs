@@ -1,0 +1,94 @@
+//! The lock on an instance's name, held while `silgate run` runs.
+//!
+//! An instance's name is its audit chain, its inbox claims and, on the SQLite queue,
+//! the holder its leases are stamped with. Two running processes under one name would
+//! fork the chain, read each other's claims, and (what the lock makes safe) the second
+//! would take the first one's leases back as its own. So [`InstanceLock::take`] holds an
+//! exclusive lock on `instance-<name>.lock` in the data directory, and beside the
+//! SQLite queue file when that lives elsewhere; the kernel releases it when the process
+//! dies, however it dies. Holding it, a starting process knows that every lease stamped
+//! with its name was its previous process's, and takes them back at once
+//! ([`silgate_queue::AnyQueue::take_back`]) instead of waiting out the visibility
+//! timeout. Other instances' leases are not touched: they wait their timeout (on
+//! RabbitMQ the broker returns a dead connection's deliveries itself).
+
+use crate::config::{GatewayConfig, QueueBackend};
+use crate::error::{GatewayError, Result};
+use std::path::{Path, PathBuf};
+
+/// The held lock files of one instance (released when dropped).
+#[derive(Debug)]
+pub(crate) struct InstanceLock {
+    _files: Vec<std::fs::File>,
+}
+
+/// The part of an instance's name that may appear in a file name.
+pub(crate) fn safe_name(instance: &str) -> String {
+    instance.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
+impl InstanceLock {
+    /// The lock files of `cfg`'s instance: in the data directory, and beside the
+    /// SQLite queue file if it is kept elsewhere.
+    fn paths(cfg: &GatewayConfig) -> Vec<PathBuf> {
+        let name = format!("instance-{}.lock", safe_name(&cfg.instance));
+        let mut dirs = vec![cfg.data_dir.clone()];
+        let queue = cfg.queue_file();
+        if let Some(d) = queue.parent().filter(|d| cfg.queue.backend == QueueBackend::Sqlite && !d.as_os_str().is_empty() && !dirs.iter().any(|x| same_dir(x, d))) {
+            dirs.push(d.to_path_buf());
+        }
+        dirs.into_iter().map(|d| d.join(&name)).collect()
+    }
+
+    /// Takes the lock of `cfg`'s instance, or fails naming the file another running
+    /// process holds.
+    pub(crate) fn take(cfg: &GatewayConfig) -> Result<Self> {
+        let mut files = Vec::new();
+        for p in Self::paths(cfg) {
+            if let Some(d) = p.parent() {
+                silgate_core::private::create_dir_all(d).map_err(|e| GatewayError::io(format!("creating {}", d.display()), e))?;
+            }
+            let f = silgate_core::private::open_write(&p).map_err(|e| GatewayError::io(format!("opening {}", p.display()), e))?;
+            match f.try_lock() {
+                Ok(()) => files.push(f),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(GatewayError::config(format!(
+                        "instance {:?} is running already (another process holds {}): give every running gateway its own `instance` name",
+                        cfg.instance,
+                        p.display()
+                    )));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(GatewayError::io(format!("locking {}", p.display()), e)),
+            }
+        }
+        Ok(Self { _files: files })
+    }
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_one_instance_name_a_second_lock_should_be_refused_until_the_first_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = GatewayConfig::new("puglia", "PUGLIA", dir.path().join("data"), silgate_publish::ClientConfig::new("https://127.0.0.1:1/ws"));
+        cfg.queue.path = dir.path().join("elsewhere/queue.db");
+        let held = InstanceLock::take(&cfg).unwrap();
+        assert_eq!(InstanceLock::paths(&cfg).len(), 2, "data directory and the queue's folder");
+        let e = InstanceLock::take(&cfg).unwrap_err().to_string();
+        assert!(e.contains("is running already") && e.contains("instance-gateway.lock"), "{e}");
+        let mut other = cfg.clone();
+        other.instance = "gw-2".into();
+        assert!(InstanceLock::take(&other).is_ok(), "another name is another lock");
+        drop(held);
+        assert!(InstanceLock::take(&cfg).is_ok(), "free again once the holder is gone");
+    }
+}
