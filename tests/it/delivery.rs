@@ -217,6 +217,22 @@ pub(crate) fn run(cfg: &Path) -> Proc {
     Proc(silgate().args(["run", "--config"]).arg(cfg).env("SILGATE_LOG", "error").stdout(Stdio::null()).spawn().unwrap())
 }
 
+/// [`run`] logging at `trace` (every level, and the libraries that log what they carry
+/// asked for by name) into `log`.
+pub(crate) fn run_at_trace(cfg: &Path, log: &Path) -> Proc {
+    let file = std::fs::File::create(log).unwrap();
+    Proc(
+        silgate()
+            .args(["run", "--config"])
+            .arg(cfg)
+            .env("SILGATE_LOG", "trace,tokio_postgres::query=trace,lapin::channel=trace,h2=trace,async_imap=trace,imap_proto=trace,mail_parser=trace")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .unwrap(),
+    )
+}
+
 fn ingest(cfg: &Path, file: &Path) -> String {
     let out = silgate().args(["ingest", "--config"]).arg(cfg).arg(file).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

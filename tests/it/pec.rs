@@ -406,7 +406,7 @@ fn national_docs(dir: &Path, ids: &[u32]) -> Vec<Vec<u8>> {
 
 #[test]
 fn given_a_pec_mailbox_run_should_ingest_envelopes_quarantine_the_rest_and_move_each_when_done() {
-    use crate::delivery::{certs, node, run, totals, wait_for};
+    use crate::delivery::{certs, node, totals, wait_for};
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
     let pki = certs(dir.path());
@@ -450,7 +450,10 @@ fn given_a_pec_mailbox_run_should_ingest_envelopes_quarantine_the_rest_and_move_
     dovecot.append_seen("INBOX", &[seen_by_webmail]);
     assert_eq!(dovecot.count("INBOX"), total);
     let cfg = mailbox_gateway(dir.path(), &pki, &base, &dovecot, &good);
-    let gw = run(&cfg);
+    // At trace: no password, subject, body, attachment name or record content may
+    // reach the log (item 6 of issue 15, the PEC path).
+    let log = dir.path().join("trace.log");
+    let gw = crate::delivery::run_at_trace(&cfg, &log);
     // SIL Plus export: 18 records, 3 of them closures of records never sent: 15. The
     // workbook holds the same records (known: nothing new). Two national documents.
     wait_for("every message processed", Duration::from_secs(90), || dovecot.count("silgate-processed") == total);
@@ -463,6 +466,17 @@ fn given_a_pec_mailbox_run_should_ingest_envelopes_quarantine_the_rest_and_move_
         assert!(q.contains(&format!("\"rule\":\"{rule}\"")), "{rule} missing from quarantine");
     }
     assert_eq!(q.lines().filter(|l| l.contains("\"rule\":\"pec.receipt\"")).count(), 7);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("Silgate running") && text.contains("Shutting down"), "the log was captured");
+    let chatty = text.lines().find(|l| (l.contains("\"DEBUG\"") || l.contains("\"TRACE\"")) && ["async_imap", "imap_proto", "mail_parser", "rustls"].iter().any(|t| l.contains(&format!("\"target\":\"{t}"))));
+    assert!(chatty.is_none(), "{}", chatty.unwrap_or_default());
+    let national = String::from_utf8_lossy(&nat[0]).into_owned();
+    let fiscal = national.split("codicefiscale>").nth(1).and_then(|r| r.split('<').next()).unwrap_or_default().to_string();
+    assert_eq!(fiscal.len(), 16, "a fiscal code to look for");
+    for secret in ["segreta", "ciao", "non PEC", "export.zip", "export.xlsx", "cv-a.xml", "big.zip", fiscal.as_str()] {
+        let hit = text.lines().find(|l| l.contains(secret));
+        assert!(hit.is_none(), "'{secret}' reached the log: {}", hit.unwrap_or_default().chars().take(400).collect::<String>());
+    }
     // The audit shows every message's fate.
     let out = Command::new(env!("CARGO_BIN_EXE_silgate")).args(["audit", "verify", "--config"]).arg(&cfg).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
@@ -473,7 +487,7 @@ fn given_a_pec_mailbox_run_should_ingest_envelopes_quarantine_the_rest_and_move_
 
 #[test]
 fn given_kill_9_during_a_mailbox_run_a_restart_should_queue_nothing_twice() {
-    use crate::delivery::{certs, node, run, totals, wait_for};
+    use crate::delivery::{certs, node, totals, wait_for};
     use crate::generate::{Entity, valid, worker, zip_dir};
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
@@ -527,7 +541,7 @@ fn given_kill_9_during_a_mailbox_run_a_restart_should_queue_nothing_twice() {
 
 #[test]
 fn given_starttls_or_plain_loopback_the_mailbox_should_be_read_the_same() {
-    use crate::delivery::{certs, node, run, totals, wait_for};
+    use crate::delivery::{certs, node, totals, wait_for};
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
     let pki = certs(dir.path());
@@ -765,7 +779,7 @@ fn given_signers_expired_not_yet_valid_misused_unpinned_or_revoked_each_message_
 
 #[test]
 fn given_a_message_whose_reads_never_finished_the_mailbox_should_set_it_aside_and_take_the_next() {
-    use crate::delivery::{certs, node, run, totals, wait_for};
+    use crate::delivery::{certs, node, totals, wait_for};
     use sha2::Digest as _;
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
@@ -821,7 +835,7 @@ fn hex_of(bytes: &[u8]) -> String {
 
 #[test]
 fn given_a_refreshed_crl_the_mailbox_should_refuse_a_signer_revoked_since_without_a_restart() {
-    use crate::delivery::{certs, node, run, totals, wait_for};
+    use crate::delivery::{certs, node, totals, wait_for};
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
     let pki = certs(dir.path());
