@@ -468,7 +468,9 @@ fn given_a_pec_mailbox_run_should_ingest_envelopes_quarantine_the_rest_and_move_
     assert_eq!(q.lines().filter(|l| l.contains("\"rule\":\"pec.receipt\"")).count(), 7);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("Silgate running") && text.contains("Shutting down"), "the log was captured");
-    let chatty = text.lines().find(|l| (l.contains("\"DEBUG\"") || l.contains("\"TRACE\"")) && ["async_imap", "imap_proto", "mail_parser", "rustls"].iter().any(|t| l.contains(&format!("\"target\":\"{t}"))));
+    let chatty = text.lines().find(|l| {
+        (l.contains("\"DEBUG\"") || l.contains("\"TRACE\"")) && ["async_imap", "imap_proto", "mail_parser", "rustls"].iter().any(|t| l.contains(&format!("\"target\":\"{t}")))
+    });
     assert!(chatty.is_none(), "{}", chatty.unwrap_or_default());
     let national = String::from_utf8_lossy(&nat[0]).into_owned();
     let fiscal = national.split("codicefiscale>").nth(1).and_then(|r| r.split('<').next()).unwrap_or_default().to_string();
@@ -487,7 +489,7 @@ fn given_a_pec_mailbox_run_should_ingest_envelopes_quarantine_the_rest_and_move_
 
 #[test]
 fn given_kill_9_during_a_mailbox_run_a_restart_should_queue_nothing_twice() {
-    use crate::delivery::{certs, node, totals, wait_for};
+    use crate::delivery::{certs, node, run, totals, wait_for};
     use crate::generate::{Entity, valid, worker, zip_dir};
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
@@ -541,7 +543,7 @@ fn given_kill_9_during_a_mailbox_run_a_restart_should_queue_nothing_twice() {
 
 #[test]
 fn given_starttls_or_plain_loopback_the_mailbox_should_be_read_the_same() {
-    use crate::delivery::{certs, node, totals, wait_for};
+    use crate::delivery::{certs, node, run, totals, wait_for};
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
     let pki = certs(dir.path());
@@ -779,7 +781,7 @@ fn given_signers_expired_not_yet_valid_misused_unpinned_or_revoked_each_message_
 
 #[test]
 fn given_a_message_whose_reads_never_finished_the_mailbox_should_set_it_aside_and_take_the_next() {
-    use crate::delivery::{certs, node, totals, wait_for};
+    use crate::delivery::{certs, node, run, totals, wait_for};
     use sha2::Digest as _;
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
@@ -835,7 +837,7 @@ fn hex_of(bytes: &[u8]) -> String {
 
 #[test]
 fn given_a_refreshed_crl_the_mailbox_should_refuse_a_signer_revoked_since_without_a_restart() {
-    use crate::delivery::{certs, node, totals, wait_for};
+    use crate::delivery::{certs, node, run, totals, wait_for};
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
     let pki = certs(dir.path());

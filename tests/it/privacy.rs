@@ -135,3 +135,35 @@ fn given_kill_9_with_leases_held_a_restart_should_deliver_them_without_waiting_t
     let delivered: i64 = audit.query_row("SELECT count(DISTINCT code) FROM audit WHERE event = 'delivered'", [], |r| r.get(0)).unwrap();
     assert_eq!(delivered, 12);
 }
+
+/// Two processes under one instance name, on two hosts' worth of data directories but
+/// one PostgreSQL audit (where the name's chain lives): the second is refused while the
+/// first runs, and starts once it is gone.
+#[test]
+fn given_one_instance_name_on_a_shared_postgresql_audit_a_second_process_should_be_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let schema = format!("lock_{}_{}", std::process::id(), t % 1_000_000_000);
+    let psql = Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc", &format!("CREATE SCHEMA {schema}")]).output().unwrap();
+    assert!(psql.status.success(), "{}", String::from_utf8_lossy(&psql.stderr));
+    let pg = format!("host=127.0.0.1 user=postgres dbname=test options='-c search_path={schema}'");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let mut cfgs = Vec::new();
+    for d in [&a, &b] {
+        std::fs::create_dir_all(d).unwrap();
+        cfgs.push(gateway(d, &pki, &base, &format!("[audit]\nbackend = \"postgres\"\nurl = \"{pg}\"\n")));
+    }
+    let running = |log: &Path| std::fs::read_to_string(log).is_ok_and(|t| t.contains("Silgate running"));
+    let first = crate::delivery::run_at_trace(&cfgs[0], &a.join("run.log"));
+    wait_for("the first instance running", Duration::from_secs(30), || running(&a.join("run.log")));
+    let second = Command::new(env!("CARGO_BIN_EXE_silgate")).args(["run", "--config"]).arg(&cfgs[1]).env("SILGATE_LOG", "error").output().unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "the second process ran");
+    assert!(err.contains("is running already") && err.contains("PostgreSQL"), "{err}");
+    assert_eq!(first.term(), 0);
+    let again = crate::delivery::run_at_trace(&cfgs[1], &b.join("run.log"));
+    wait_for("the second instance running once the first is gone", Duration::from_secs(30), || running(&b.join("run.log")));
+    assert_eq!(again.term(), 0);
+}

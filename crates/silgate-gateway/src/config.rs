@@ -204,7 +204,7 @@ pub struct StoreConfig {
 
 impl StoreConfig {
     /// The TLS roots for its PostgreSQL connection.
-    fn pg_tls(&self, key: &str) -> Result<silgate_store::pg::PgTls> {
+    pub(crate) fn pg_tls(&self, key: &str) -> Result<silgate_store::pg::PgTls> {
         match &self.ca {
             Some(ca) => silgate_store::pg::PgTls::from_pem_file(ca).map_err(|e| GatewayError::config(format!("{key}.ca: {e}"))),
             None => Ok(silgate_store::pg::PgTls::default()),

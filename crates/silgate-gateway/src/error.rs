@@ -60,6 +60,9 @@ pub enum GatewayError {
     /// The IMAP session failed.
     #[error(transparent)]
     Imap(#[from] silgate_source_pec::mailbox::ImapError),
+    /// The instance's lock on PostgreSQL could not be asked for (the server is down).
+    #[error("taking the instance's lock on PostgreSQL: {0}")]
+    Lock(String),
     /// An HTTP exchange (the Sintesi pull) failed.
     #[error("{0}")]
     Http(String),
@@ -117,6 +120,7 @@ impl GatewayError {
             Self::Mapping(_) => "source.mapping",
             Self::Pec(_) => "pec.trust",
             Self::Imap(_) => "pec.imap",
+            Self::Lock(_) => "gateway.lock",
             Self::Http(_) => "gateway.http",
             Self::Tls(_) => "gateway.tls",
             Self::Json(_) => "gateway.json",

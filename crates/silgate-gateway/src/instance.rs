@@ -12,14 +12,16 @@
 //! timeout. Other instances' leases are not touched: they wait their timeout (on
 //! RabbitMQ the broker returns a dead connection's deliveries itself).
 
-use crate::config::{GatewayConfig, QueueBackend};
+use crate::config::{GatewayConfig, QueueBackend, StoreBackend};
 use crate::error::{GatewayError, Result};
 use std::path::{Path, PathBuf};
 
-/// The held lock files of one instance (released when dropped).
+/// The held lock files of one instance, and its PostgreSQL lock when the audit is
+/// there (released when dropped).
 #[derive(Debug)]
 pub(crate) struct InstanceLock {
     _files: Vec<std::fs::File>,
+    _pg: Option<silgate_store::pg::SessionLock>,
 }
 
 /// The part of an instance's name that may appear in a file name.
@@ -41,8 +43,30 @@ impl InstanceLock {
     }
 
     /// Takes the lock of `cfg`'s instance, or fails naming the file another running
-    /// process holds.
-    pub(crate) fn take(cfg: &GatewayConfig) -> Result<Self> {
+    /// process holds. With the audit on PostgreSQL (shared by instances on several
+    /// hosts: the chain of a name lives there), the name is also locked there, by a
+    /// session advisory lock on `silgate-instance:<name>`.
+    pub(crate) async fn take(cfg: &GatewayConfig) -> Result<Self> {
+        let mut lock = Self::take_files(cfg)?;
+        if cfg.audit.backend == StoreBackend::Postgres {
+            let url = cfg.audit.url.as_deref().ok_or_else(|| GatewayError::config("audit.url is required for the postgres backend"))?;
+            let name = format!("silgate-instance:{}", cfg.instance);
+            let held = silgate_store::pg::SessionLock::take(url, &cfg.audit.pg_tls("audit")?, &name).await.map_err(|e| GatewayError::Lock(e.to_string()))?;
+            match held {
+                Some(h) => lock._pg = Some(h),
+                None => {
+                    return Err(GatewayError::config(format!(
+                        "instance {:?} is running already (another process holds its lock on the audit's PostgreSQL): give every running gateway its own `instance` name",
+                        cfg.instance
+                    )));
+                }
+            }
+        }
+        Ok(lock)
+    }
+
+    /// The lock files alone.
+    fn take_files(cfg: &GatewayConfig) -> Result<Self> {
         let mut files = Vec::new();
         for p in Self::paths(cfg) {
             if let Some(d) = p.parent() {
@@ -61,7 +85,7 @@ impl InstanceLock {
                 Err(std::fs::TryLockError::Error(e)) => return Err(GatewayError::io(format!("locking {}", p.display()), e)),
             }
         }
-        Ok(Self { _files: files })
+        Ok(Self { _files: files, _pg: None })
     }
 }
 
@@ -81,14 +105,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = GatewayConfig::new("puglia", "PUGLIA", dir.path().join("data"), silgate_publish::ClientConfig::new("https://127.0.0.1:1/ws"));
         cfg.queue.path = dir.path().join("elsewhere/queue.db");
-        let held = InstanceLock::take(&cfg).unwrap();
+        let held = InstanceLock::take_files(&cfg).unwrap();
         assert_eq!(InstanceLock::paths(&cfg).len(), 2, "data directory and the queue's folder");
-        let e = InstanceLock::take(&cfg).unwrap_err().to_string();
+        let e = InstanceLock::take_files(&cfg).unwrap_err().to_string();
         assert!(e.contains("is running already") && e.contains("instance-gateway.lock"), "{e}");
         let mut other = cfg.clone();
         other.instance = "gw-2".into();
-        assert!(InstanceLock::take(&other).is_ok(), "another name is another lock");
+        assert!(InstanceLock::take_files(&other).is_ok(), "another name is another lock");
         drop(held);
-        assert!(InstanceLock::take(&cfg).is_ok(), "free again once the holder is gone");
+        assert!(InstanceLock::take_files(&cfg).is_ok(), "free again once the holder is gone");
     }
 }

@@ -79,7 +79,7 @@ impl Gateway {
             let list: Vec<String> = problems.iter().map(Problem::to_string).collect();
             return Err(GatewayError::config(list.join("; ")));
         }
-        let held = instance::InstanceLock::take(&config)?;
+        let held = instance::InstanceLock::take(&config).await?;
         let parts = Arc::new(Parts::open(config).await?);
         // Holding the name: every lease stamped with it was this instance's previous
         // process's (killed), and is taken back now rather than at its timeout.

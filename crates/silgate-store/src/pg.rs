@@ -169,3 +169,64 @@ impl PgConn {
         Ok(c)
     }
 }
+
+/// A PostgreSQL session-level advisory lock on a name, held as long as its own
+/// connection lives: the server releases it when the connection ends, however the
+/// holding process ends. A watchdog takes it again if the connection drops (a server
+/// restart) and logs an error if another session got it meanwhile.
+#[derive(Debug)]
+pub struct SessionLock {
+    watchdog: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SessionLock {
+    fn drop(&mut self) {
+        // The connection goes with the task: the server releases the lock.
+        self.watchdog.abort();
+    }
+}
+
+/// Asks for the lock on `name` (hashed by the server into the advisory lock's key).
+async fn try_lock(conn: &PgConn, name: &str) -> Result<bool, tokio_postgres::Error> {
+    let client = conn.get().await?;
+    let row = client.query_one("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", &[&name]).await?;
+    row.try_get(0)
+}
+
+impl SessionLock {
+    /// Takes the lock on `name` over a connection of its own; `Ok(None)` when another
+    /// session holds it.
+    pub async fn take(conninfo: &str, tls: &PgTls, name: &str) -> Result<Option<Self>, tokio_postgres::Error> {
+        let conn = PgConn::connect(conninfo, tls, "instance lock").await?;
+        if !try_lock(&conn, name).await? {
+            return Ok(None);
+        }
+        let name = name.to_string();
+        let watchdog = tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut held = true;
+            loop {
+                every.tick().await;
+                if held && !conn.client.lock().await.is_closed() {
+                    continue;
+                }
+                held = match try_lock(&conn, &name).await {
+                    Ok(true) => {
+                        tracing::warn!("PostgreSQL connection of the instance lock ended: lock taken again");
+                        true
+                    }
+                    Ok(false) => {
+                        tracing::error!("PostgreSQL connection of the instance lock ended and another process holds the instance's name now: stop one of them");
+                        false
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "PostgreSQL connection of the instance lock ended: could not take it again (tried again in 10 s)");
+                        false
+                    }
+                };
+            }
+        });
+        Ok(Some(Self { watchdog }))
+    }
+}
