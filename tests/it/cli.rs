@@ -180,7 +180,7 @@ fn given_the_demo_should_deliver_quarantine_and_deduplicate_through_the_whole_pa
     assert!(out.contains("delivered:           8"), "{out}");
     assert!(out.contains("same file again:     0 queued, 8 deduplicated, 2 rejected again"), "{out}");
     assert!(out.contains("node:                8 accepted, 8 distinct codes, 0 rejected, 0 duplicates"), "{out}");
-    assert!(out.contains("chain intact"), "{out}");
+    assert!(out.contains("chain intact, every delivered record with its story"), "{out}");
     let q = std::fs::read_to_string(dir.path().join("data/quarantine.jsonl")).expect("quarantine");
     assert_eq!(q.lines().count(), 4, "two rejects per ingest: {q}");
 }

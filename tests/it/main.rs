@@ -5,6 +5,7 @@
 mod adapters;
 mod api;
 mod cli;
+mod crash;
 mod dashboard;
 mod delivery;
 mod deploy;

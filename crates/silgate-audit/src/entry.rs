@@ -226,12 +226,54 @@ pub struct VerifyReport {
     pub entries: u64,
     /// Problems found (empty: the log is intact).
     pub problems: Vec<Problem>,
+    /// Delivered record versions whose story has a gap (no `received` or no `queued`
+    /// entry): 0 when the log is complete.
+    pub gaps: u64,
+    /// The first of them, oldest delivery first.
+    pub gap_examples: Vec<Gap>,
+}
+
+/// Delivered record versions whose `received` or `queued` entry is missing, oldest
+/// delivery first (the same SQL on SQLite and PostgreSQL).
+pub(crate) const GAPS: &str = "WITH d AS (
+        SELECT message_id, max(code) AS code, min(at_ms) AS t FROM audit
+        WHERE event = 'delivered' AND message_id IS NOT NULL GROUP BY message_id
+    )
+    SELECT d.message_id, d.code,
+        EXISTS (SELECT 1 FROM audit r WHERE r.message_id = d.message_id AND r.event = 'received'),
+        EXISTS (SELECT 1 FROM audit q WHERE q.message_id = d.message_id AND q.event = 'queued')
+    FROM d
+    WHERE NOT EXISTS (SELECT 1 FROM audit r WHERE r.message_id = d.message_id AND r.event = 'received')
+       OR NOT EXISTS (SELECT 1 FROM audit q WHERE q.message_id = d.message_id AND q.event = 'queued')
+    ORDER BY d.t, d.message_id";
+
+/// How many gaps [`VerifyReport::gap_examples`] shows.
+pub const GAP_EXAMPLES: usize = 5;
+
+/// A delivered record version whose story is not whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Gap {
+    /// Its message id.
+    pub message_id: String,
+    /// Its communication code.
+    pub code: Option<String>,
+    /// Whether it has a `received` entry.
+    pub received: bool,
+    /// Whether it has a `queued` entry.
+    pub queued: bool,
+}
+
+impl std::fmt::Display for Gap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let missing: Vec<&str> = [(!self.received).then_some("received"), (!self.queued).then_some("queued")].into_iter().flatten().collect();
+        write!(f, "{} (code {}) delivered without {}", self.message_id, self.code.as_deref().unwrap_or("-"), missing.join(" and "))
+    }
 }
 
 impl VerifyReport {
-    /// True when no problem was found.
+    /// True when no problem and no gap was found.
     pub fn is_ok(&self) -> bool {
-        self.problems.is_empty()
+        self.problems.is_empty() && self.gaps == 0
     }
 }
 

@@ -22,6 +22,10 @@ pub enum Event {
         /// the start of the delay the weekly report measures.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         t_cpi_ms: Option<i64>,
+        /// Written at a later read, not when it happened: the process died between the
+        /// state change and its entry (`audit verify` would otherwise find the gap).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        recovered: bool,
     },
     /// A record (or an input, or a request) failed a rule.
     Rejected {
@@ -38,6 +42,10 @@ pub enum Event {
     Queued {
         /// The queue backend (`sqlite`, `rabbitmq`).
         backend: String,
+        /// Written at a later read, not when it happened: the process died between the
+        /// state change and its entry (`audit verify` would otherwise find the gap).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        recovered: bool,
     },
     /// Versions seen again: not queued (ingest), or not sent (the publisher).
     Deduplicated {
@@ -70,6 +78,10 @@ pub enum Event {
         receipt: String,
         /// The eGov message id.
         egov_id: String,
+        /// Written at a later read, not when it happened: the process died between the
+        /// state change and its entry (`audit verify` would otherwise find the gap).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        recovered: bool,
     },
     /// The node refused the record for good.
     Refused {
@@ -202,14 +214,21 @@ impl Event {
     }
 }
 
+/// The detail's mark of an entry written late ([`Event::Received::recovered`]).
+fn late(recovered: bool) -> &'static str {
+    if recovered { " (recovered at a later read)" } else { "" }
+}
+
 /// The `detail` text an entry also carries, for people reading `audit query`.
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let opt = |k: &str, v: &Option<String>| v.as_ref().map(|v| format!(" {k}={v}")).unwrap_or_default();
         match self {
-            Self::Received { at, t_cpi_ms } => write!(f, "{}{}", opt("at", at).trim_start(), t_cpi_ms.map(|t| format!(" t_cpi={t}")).unwrap_or_default()),
+            Self::Received { at, t_cpi_ms, recovered } => {
+                write!(f, "{}{}{}", opt("at", at).trim_start(), t_cpi_ms.map(|t| format!(" t_cpi={t}")).unwrap_or_default(), late(*recovered))
+            }
             Self::Rejected { rule, at, note } => write!(f, "rule={rule}{}{}", opt("at", at), note.as_ref().map(|n| format!(" {n}")).unwrap_or_default()),
-            Self::Queued { backend } => write!(f, "backend={backend}"),
+            Self::Queued { backend, recovered } => write!(f, "backend={backend}{}", late(*recovered)),
             Self::Deduplicated { count, why, at, receipt } => write!(
                 f,
                 "n={count} {}{}{}",
@@ -218,7 +237,7 @@ impl fmt::Display for Event {
                 opt("receipt", receipt)
             ),
             Self::Attempt { n, outcome, egov_id, detail } => write!(f, "n={n} outcome={outcome} egov={egov_id}{}", detail.as_ref().map(|d| format!(" {d}")).unwrap_or_default()),
-            Self::Delivered { receipt, egov_id } => write!(f, "receipt={receipt} egov={egov_id}"),
+            Self::Delivered { receipt, egov_id, recovered } => write!(f, "receipt={receipt} egov={egov_id}{}", late(*recovered)),
             Self::Refused { code } => write!(f, "code={code}"),
             Self::DeadLettered { reason: DeadReason::AttemptsExhausted { attempts } } => write!(f, "attempts={attempts}"),
             Self::DeadLettered { reason: DeadReason::Poison { deliveries } } => write!(f, "poison deliveries={deliveries}"),
@@ -241,9 +260,9 @@ pub fn legacy(event: &str, detail: &str) -> Option<Event> {
     let word = |key: &str| detail.split_whitespace().find_map(|w| w.strip_prefix(key).and_then(|r| r.strip_prefix('='))).map(str::to_string);
     let num = |key: &str| word(key).and_then(|v| v.parse::<u64>().ok());
     Some(match event {
-        "received" => Event::Received { at: word("at"), t_cpi_ms: word("t_cpi").and_then(|t| t.parse().ok()) },
+        "received" => Event::Received { at: word("at"), t_cpi_ms: word("t_cpi").and_then(|t| t.parse().ok()), recovered: false },
         "rejected" => Event::Rejected { rule: word("rule").unwrap_or_else(|| "unknown".into()), at: word("at"), note: None },
-        "queued" => Event::Queued { backend: word("backend").unwrap_or_default() },
+        "queued" => Event::Queued { backend: word("backend").unwrap_or_default(), recovered: false },
         "deduplicated" => {
             let why = if detail.contains("already delivered") {
                 SeenAgain::AlreadyDelivered
@@ -264,7 +283,7 @@ pub fn legacy(event: &str, detail: &str) -> Option<Event> {
             egov_id: word("egov").unwrap_or_default(),
             detail: None,
         },
-        "delivered" => Event::Delivered { receipt: word("receipt").unwrap_or_default(), egov_id: word("egov").unwrap_or_default() },
+        "delivered" => Event::Delivered { receipt: word("receipt").unwrap_or_default(), egov_id: word("egov").unwrap_or_default(), recovered: false },
         "refused" => Event::Refused { code: word("code").unwrap_or_default() },
         "dead-lettered" => Event::DeadLettered {
             reason: match num("deliveries") {

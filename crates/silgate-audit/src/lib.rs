@@ -35,7 +35,7 @@ mod pg;
 mod sqlite;
 mod writer;
 
-pub use entry::{Entry, GENESIS, NewEntry, Problem, Query, VerifyReport};
+pub use entry::{Entry, GAP_EXAMPLES, GENESIS, Gap, NewEntry, Problem, Query, VerifyReport};
 pub use event::{DeadReason, Event, Input, SeenAgain};
 pub use writer::Auditor;
 
@@ -119,11 +119,32 @@ impl AuditLog {
         }
     }
 
-    /// Walks every chain and reports the first problem of each.
+    /// Walks every chain and reports the first problem of each, then checks the log
+    /// is complete: every delivered record version has its `received` and `queued`
+    /// entries ([`VerifyReport::gaps`], with the first [`GAP_EXAMPLES`]).
     pub async fn verify(&self) -> Result<VerifyReport, AuditError> {
+        let mut r = match self {
+            Self::Sqlite(s) => s.verify().await?,
+            Self::Postgres(p) => p.verify().await?,
+        };
+        let (n, first) = match self {
+            Self::Sqlite(s) => s.gaps(GAP_EXAMPLES).await?,
+            Self::Postgres(p) => p.gaps(GAP_EXAMPLES).await?,
+        };
+        r.gaps = n;
+        r.gap_examples = first;
+        Ok(r)
+    }
+
+    /// Of `ids` (message ids), those with no entry of `event` (`received`, `queued`,
+    /// `delivered`): what a crash between a state change and its entry left untold.
+    pub async fn lacking(&self, event: &'static str, ids: Vec<String>) -> Result<Vec<String>, AuditError> {
+        if ids.is_empty() {
+            return Ok(ids);
+        }
         match self {
-            Self::Sqlite(s) => s.verify().await,
-            Self::Postgres(p) => p.verify().await,
+            Self::Sqlite(s) => s.lacking(event, ids).await,
+            Self::Postgres(p) => p.lacking(event, ids).await,
         }
     }
 }

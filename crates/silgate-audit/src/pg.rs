@@ -1,7 +1,7 @@
 //! The PostgreSQL audit store (shared deployments).
 
 use crate::AuditError;
-use crate::entry::{Entry, GENESIS, NewEntry, Query, VerifyReport, Walker};
+use crate::entry::{Entry, GENESIS, Gap, NewEntry, Query, VerifyReport, Walker};
 use silgate_store::migrate::{Migration, Schema};
 use silgate_store::pg::PgConn;
 use std::sync::Arc;
@@ -104,6 +104,20 @@ impl PgAudit {
             )
             .await?;
         Ok(rows.iter().map(row).collect())
+    }
+
+    pub(crate) async fn lacking(&self, event: &'static str, ids: Vec<String>) -> Result<Vec<String>, AuditError> {
+        let client = self.conn.get().await?;
+        let rows = client.query("SELECT DISTINCT message_id FROM audit WHERE event = $1 AND message_id = ANY($2)", &[&event, &ids]).await?;
+        let found: std::collections::HashSet<String> = rows.iter().map(|r| r.get(0)).collect();
+        Ok(ids.into_iter().filter(|id| !found.contains(id)).collect())
+    }
+
+    pub(crate) async fn gaps(&self, examples: usize) -> Result<(u64, Vec<Gap>), AuditError> {
+        let client = self.conn.get().await?;
+        let rows = client.query(crate::entry::GAPS, &[]).await?;
+        let n = rows.len() as u64;
+        Ok((n, rows.iter().take(examples).map(|r| Gap { message_id: r.get(0), code: r.get(1), received: r.get(2), queued: r.get(3) }).collect()))
     }
 
     pub(crate) async fn last(&self, instance: &str) -> Result<Option<Entry>, AuditError> {

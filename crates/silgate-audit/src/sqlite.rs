@@ -1,7 +1,7 @@
 //! The SQLite audit store (embedded default).
 
 use crate::AuditError;
-use crate::entry::{Entry, GENESIS, NewEntry, Query, VerifyReport, Walker};
+use crate::entry::{Entry, GENESIS, Gap, NewEntry, Query, VerifyReport, Walker};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use silgate_store::migrate::{Migration, Schema};
 use silgate_store::sqlite::{Durability, Shared, blocking};
@@ -123,6 +123,37 @@ impl SqliteAudit {
             )?;
             let rows = stmt.query_map(params![q.record, q.cpi, q.since_ms, q.limit.unwrap_or(-1)], row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    pub(crate) async fn lacking(&self, event: &'static str, ids: Vec<String>) -> Result<Vec<String>, AuditError> {
+        self.with(move |conn| {
+            let mut stmt = conn.prepare_cached("SELECT 1 FROM audit WHERE message_id = ?1 AND event = ?2 LIMIT 1")?;
+            let mut out = Vec::new();
+            for id in ids {
+                if stmt.query_row(params![id, event], |_| Ok(())).optional()?.is_none() {
+                    out.push(id);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn gaps(&self, examples: usize) -> Result<(u64, Vec<Gap>), AuditError> {
+        self.with(move |conn| {
+            let mut stmt = conn.prepare(crate::entry::GAPS)?;
+            let mut n = 0u64;
+            let mut out = Vec::new();
+            for g in stmt.query_map([], |r| Ok(Gap { message_id: r.get(0)?, code: r.get(1)?, received: r.get(2)?, queued: r.get(3)? }))? {
+                let g = g?;
+                n += 1;
+                if out.len() < examples {
+                    out.push(g);
+                }
+            }
+            Ok((n, out))
         })
         .await
     }

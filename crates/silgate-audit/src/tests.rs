@@ -3,7 +3,7 @@
 use super::*;
 
 fn entries(n: usize) -> Vec<NewEntry> {
-    (0..n).map(|i| NewEntry::now(Event::Queued { backend: format!("b{i}") }, Some(&format!("m{i}")), Some("1500025211000000000000001"), Some("CPI01"))).collect()
+    (0..n).map(|i| NewEntry::now(Event::Queued { backend: format!("b{i}"), recovered: false }, Some(&format!("m{i}")), Some("1500025211000000000000001"), Some("CPI01"))).collect()
 }
 
 fn tamper(path: &std::path::Path, sql: &str) {
@@ -170,12 +170,12 @@ async fn given_typed_events_they_should_come_back_typed_and_an_edit_of_their_fie
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.db");
     let a = AuditLog::sqlite(&path).await.unwrap();
-    let ev = Event::Received { at: Some("canonical-json:/in/a.jsonl:line 3".into()), t_cpi_ms: Some(1_700_000_000_000) };
+    let ev = Event::Received { at: Some("canonical-json:/in/a.jsonl:line 3".into()), t_cpi_ms: Some(1_700_000_000_000), recovered: false };
     a.append(
         "gw",
         vec![
             NewEntry::now(ev.clone(), Some("m1"), Some("c1"), Some("CPI01")),
-            NewEntry::now(Event::Delivered { receipt: "R1".into(), egov_id: "E1".into() }, Some("m1"), Some("c1"), Some("CPI01")),
+            NewEntry::now(Event::Delivered { receipt: "R1".into(), egov_id: "E1".into(), recovered: false }, Some("m1"), Some("c1"), Some("CPI01")),
         ],
     )
     .await
@@ -183,7 +183,7 @@ async fn given_typed_events_they_should_come_back_typed_and_an_edit_of_their_fie
     let got = a.query(&Query { record: Some("m1".into()), ..Query::default() }).await.unwrap();
     assert_eq!(got[0].typed(), Some(ev));
     assert_eq!(got[0].detail, "at=canonical-json:/in/a.jsonl:line 3 t_cpi=1700000000000");
-    assert_eq!(got[1].typed(), Some(Event::Delivered { receipt: "R1".into(), egov_id: "E1".into() }));
+    assert_eq!(got[1].typed(), Some(Event::Delivered { receipt: "R1".into(), egov_id: "E1".into(), recovered: false }));
     tamper(&path, "UPDATE audit SET fields = replace(fields, 'R1', 'R2') WHERE seq = 2");
     assert_eq!(a.verify().await.unwrap().problems, vec![Problem::Edited { instance: "gw".into(), seq: 2 }]);
 }
@@ -239,7 +239,7 @@ async fn given_a_store_written_before_typed_fields_it_should_verify_and_read_its
     assert!(r.is_ok(), "{:?}", r.problems);
     assert_eq!(r.entries, 4);
     let old = a.query(&Query { record: Some("m".into()), ..Query::default() }).await.unwrap();
-    assert_eq!(old[0].typed(), Some(Event::Received { at: Some("silplus:/in/x.zip:LAVORATORI".into()), t_cpi_ms: Some(1_700_000_000_000) }));
+    assert_eq!(old[0].typed(), Some(Event::Received { at: Some("silplus:/in/x.zip:LAVORATORI".into()), t_cpi_ms: Some(1_700_000_000_000), recovered: false }));
     assert_eq!(old[1].typed(), Some(Event::Deduplicated { count: 4, why: SeenAgain::Unchanged, at: Some("silplus:/in/x.zip".into()), receipt: None }));
     assert_eq!(old[2].typed(), Some(Event::Rejected { rule: "cf.checksum".into(), at: Some("x".into()), note: None }));
 }
@@ -247,12 +247,12 @@ async fn given_a_store_written_before_typed_fields_it_should_verify_and_read_its
 #[test]
 fn given_every_kind_of_event_its_fields_should_round_trip_and_name_it() {
     let all = [
-        Event::Received { at: None, t_cpi_ms: None },
+        Event::Received { at: None, t_cpi_ms: None, recovered: false },
         Event::Rejected { rule: "api.unauthenticated".into(), at: None, note: Some("no credentials".into()) },
-        Event::Queued { backend: "sqlite".into() },
+        Event::Queued { backend: "sqlite".into(), recovered: false },
         Event::Deduplicated { count: 3, why: SeenAgain::AlreadyQueued, at: Some("x".into()), receipt: None },
         Event::Attempt { n: 2, outcome: "http-5xx".into(), egov_id: "E".into(), detail: Some("503".into()) },
-        Event::Delivered { receipt: "R".into(), egov_id: "E".into() },
+        Event::Delivered { receipt: "R".into(), egov_id: "E".into(), recovered: false },
         Event::Refused { code: "node.ko".into() },
         Event::DeadLettered { reason: DeadReason::Poison { deliveries: 21 } },
         Event::DeadLettered { reason: DeadReason::AttemptsExhausted { attempts: 12 } },
@@ -270,4 +270,63 @@ fn given_every_kind_of_event_its_fields_should_round_trip_and_name_it() {
         // The rendered detail, read as an old entry would be, tells the same kind.
         assert_eq!(crate::event::legacy(e.name(), &e.to_string()).map(|l| l.name()), Some(e.name()), "{e}");
     }
+}
+
+/// A record version's story: received, queued, delivered (each optional).
+fn story(id: &str, received: bool, queued: bool, delivered: bool) -> Vec<NewEntry> {
+    let code = Some("1400025211000000000000001");
+    let mut out = Vec::new();
+    if received {
+        out.push(NewEntry::now(Event::Received { at: None, t_cpi_ms: None, recovered: false }, Some(id), code, Some("CPI01")));
+    }
+    if queued {
+        out.push(NewEntry::now(Event::Queued { backend: "sqlite".into(), recovered: false }, Some(id), code, Some("CPI01")));
+    }
+    if delivered {
+        out.push(NewEntry::now(Event::Delivered { receipt: "R".into(), egov_id: "E".into(), recovered: false }, Some(id), code, Some("CPI01")));
+    }
+    out
+}
+
+async fn completeness(log: &AuditLog) {
+    let mut all = story("whole", true, true, true);
+    all.extend(story("no-received", false, true, true));
+    all.extend(story("no-queued", true, false, true));
+    all.extend(story("waiting", true, true, false));
+    log.append("gw", all).await.unwrap();
+    let r = log.verify().await.unwrap();
+    assert!(r.problems.is_empty(), "the chain is intact: {:?}", r.problems);
+    assert!(!r.is_ok(), "but not complete");
+    assert_eq!(r.gaps, 2);
+    let named: Vec<String> = r.gap_examples.iter().map(ToString::to_string).collect();
+    assert_eq!(named, ["no-queued (code 1400025211000000000000001) delivered without queued", "no-received (code 1400025211000000000000001) delivered without received"]);
+    let ids = ["whole", "no-received", "no-queued", "waiting", "never"].map(String::from).to_vec();
+    assert_eq!(log.lacking("queued", ids.clone()).await.unwrap(), ["no-queued", "never"]);
+    assert_eq!(log.lacking("delivered", ids).await.unwrap(), ["waiting", "never"]);
+    // Told late, marked recovered: complete again.
+    log.append(
+        "gw",
+        vec![
+            NewEntry::now(Event::Received { at: None, t_cpi_ms: None, recovered: true }, Some("no-received"), None, Some("CPI01")),
+            NewEntry::now(Event::Queued { backend: "sqlite".into(), recovered: true }, Some("no-queued"), None, Some("CPI01")),
+        ],
+    )
+    .await
+    .unwrap();
+    let r = log.verify().await.unwrap();
+    assert!(r.is_ok(), "{} gap(s)", r.gaps);
+    let late = log.query(&Query { record: Some("no-queued".into()), ..Query::default() }).await.unwrap();
+    assert!(late.iter().any(|e| e.detail.ends_with("(recovered at a later read)")), "{late:?}");
+}
+
+#[tokio::test]
+async fn given_a_delivered_version_without_its_story_verify_should_report_the_gap_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    completeness(&AuditLog::sqlite(&dir.path().join("audit.db")).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn given_a_delivered_version_without_its_story_verify_should_report_the_gap_on_postgres() {
+    let conninfo = pg_schema().await;
+    completeness(&AuditLog::postgres(&conninfo, &Default::default()).await.unwrap()).await;
 }

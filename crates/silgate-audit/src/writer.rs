@@ -53,6 +53,7 @@ async fn committed(log: &AuditLog, instance: &str, entries: &[NewEntry]) -> bool
 pub struct Auditor {
     tx: mpsc::Sender<Job>,
     instance: String,
+    log: AuditLog,
 }
 
 impl Auditor {
@@ -60,6 +61,7 @@ impl Auditor {
     pub fn spawn(log: AuditLog, instance: &str) -> Self {
         let (tx, mut rx) = mpsc::channel::<Job>(1024);
         let inst = instance.to_string();
+        let read = log.clone();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut jobs = vec![first];
@@ -81,7 +83,13 @@ impl Auditor {
                 }
             }
         });
-        Self { tx, instance: instance.to_string() }
+        Self { tx, instance: instance.to_string(), log: read }
+    }
+
+    /// The log it writes to, for the queries of the writers themselves (what a crash
+    /// left untold: [`AuditLog::lacking`]).
+    pub fn log(&self) -> &AuditLog {
+        &self.log
     }
 
     /// The chain this handle writes.

@@ -190,11 +190,20 @@ impl<'a> Ingest<'a> {
         // The index knows nothing of this batch yet (it is told after the queue commit):
         // a version twice in one batch is new once, then already queued.
         let mut in_batch = std::collections::HashSet::new();
+        let mut twice = std::collections::HashSet::new();
         for (p, v) in waiting.iter().zip(verdicts.iter_mut()) {
             if *v == Admission::New && !in_batch.insert(p.identity.message_id.clone()) {
                 *v = Admission::Known;
+                twice.insert(p.identity.message_id.clone());
             }
         }
+        // Versions the index knows but the audit does not: the process died between
+        // the queue's commit and the batch's audit entries. Their story is told now,
+        // marked recovered (asked once for the batch; a version twice in this batch has
+        // its entries in it).
+        let known: Vec<String> =
+            waiting.iter().zip(&verdicts).filter(|(p, v)| **v != Admission::New && !twice.contains(&p.identity.message_id)).map(|(p, _)| p.identity.message_id.clone()).collect();
+        let untold: std::collections::HashSet<String> = self.audit.log().lacking("queued", known).await?.into_iter().collect();
         let m = self.metrics;
         // Versions seen again unchanged change no state: one audit entry per CPI, input
         // and verdict for the batch, with the count (the weekly report adds it to the
@@ -271,6 +280,12 @@ impl<'a> Ingest<'a> {
                 continue;
             }
             let prov = p.record.provenance();
+            if untold.contains(&p.identity.message_id) {
+                let (id, code) = (Some(p.identity.message_id.as_str()), p.record.communication().code.as_deref());
+                let cpi = Some(prov.cpi.as_str()).filter(|c| !c.is_empty());
+                entries.push(NewEntry::now(Event::Received { at: Some(prov.to_string()), t_cpi_ms: Some(cpi_time_ms(&p.record)), recovered: true }, id, code, cpi));
+                entries.push(NewEntry::now(Event::Queued { backend: self.queue.backend().to_string(), recovered: true }, id, code, cpi));
+            }
             let why = if v == Admission::Unchanged { SeenAgain::Unchanged } else { SeenAgain::AlreadyQueued };
             *seen_again.entry((prov.cpi.clone(), format!("{}:{}", prov.system, prov.origin), why)).or_default() += 1;
             m.record(prov.system.as_str(), &prov.cpi, "unchanged");
@@ -296,7 +311,7 @@ impl<'a> Ingest<'a> {
         let m = self.metrics;
         for r in &rejected {
             let cpi = (!r.cpi.is_empty()).then_some(r.cpi.as_str());
-            entries.push(NewEntry::now(Event::Received { at: Some(r.position.clone()), t_cpi_ms: None }, None, None, cpi));
+            entries.push(NewEntry::now(Event::Received { at: Some(r.position.clone()), t_cpi_ms: None, recovered: false }, None, None, cpi));
             entries.push(NewEntry::now(Event::Rejected { rule: r.rule.clone(), at: Some(r.position.clone()), note: None }, None, None, cpi));
             m.rejected(r.source, &r.cpi, &r.rule);
         }
@@ -320,7 +335,7 @@ impl<'a> Ingest<'a> {
             let omitted = std::mem::take(&mut a.omitted);
             let it = item(a, received_ms);
             entries.push(NewEntry::now(
-                Event::Received { at: Some(it.source.to_string()), t_cpi_ms: Some(t_cpi) },
+                Event::Received { at: Some(it.source.to_string()), t_cpi_ms: Some(t_cpi), recovered: false },
                 Some(&it.message_id),
                 Some(&it.communication_code),
                 Some(&it.cpi),
@@ -333,9 +348,9 @@ impl<'a> Ingest<'a> {
             codes.push(silgate_dedup::Issued { key_hash: it.key_hash.clone(), code: it.communication_code.clone(), cpi: it.cpi.clone(), send });
             items.push(it);
         }
-        entries.extend(
-            items.iter().map(|it| NewEntry::now(Event::Queued { backend: self.queue.backend().to_string() }, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi))),
-        );
+        entries.extend(items.iter().map(|it| {
+            NewEntry::now(Event::Queued { backend: self.queue.backend().to_string(), recovered: false }, Some(&it.message_id), Some(&it.communication_code), Some(&it.cpi))
+        }));
         let n = items.len();
         if n > 0 {
             self.queue.enqueue(items).await?;

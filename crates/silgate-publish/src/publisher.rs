@@ -272,11 +272,30 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
     async fn prepare(&self, leased: Vec<Leased>) -> Result<Vec<(Leased, String)>, PublishError> {
         let ids = leased.iter().map(|l| l.item.message_id.clone()).collect();
         let receipts = self.dedup.delivered_many(ids).await?;
+        // Found delivered, but with no `delivered` entry: the process died between
+        // recording the delivery and auditing it. The entry is written now, marked
+        // recovered, with the eGov id the send went under (persisted before it).
+        let found: Vec<String> = leased.iter().zip(&receipts).filter(|(_, r)| r.is_some()).map(|(l, _)| l.item.message_id.clone()).collect();
+        let untold: std::collections::HashSet<String> = self.audit.log().lacking("delivered", found).await?.into_iter().collect();
+        let recovered: Vec<&Leased> = leased.iter().filter(|l| untold.contains(&l.item.message_id)).collect();
+        let egov_of: std::collections::HashMap<String, String> = if recovered.is_empty() {
+            std::collections::HashMap::new()
+        } else {
+            let sender = self.client.sender().to_string();
+            let (stamp, for_id) = (stamp_now(), sender.clone());
+            let ids = self.dedup.egov_ids(recovered.iter().map(|l| offer(&l.item)).collect(), &sender, move |n| egov::message_id(&for_id, n, &stamp)).await?;
+            recovered.iter().map(|l| l.item.message_id.clone()).zip(ids).collect()
+        };
         let mut todo = Vec::with_capacity(leased.len());
         let mut done = Vec::new();
         let mut entries = Vec::new();
         for (l, receipt) in leased.into_iter().zip(receipts) {
             match receipt {
+                Some(receipt) if untold.contains(&l.item.message_id) => {
+                    let egov_id = egov_of.get(&l.item.message_id).cloned().unwrap_or_default();
+                    entries.push(entry(Event::Delivered { receipt, egov_id, recovered: true }, &l.item));
+                    done.push(l.lease);
+                }
                 Some(r) => {
                     entries.push(entry(Event::Deduplicated { count: 1, why: SeenAgain::AlreadyDelivered, at: None, receipt: Some(r) }, &l.item));
                     done.push(l.lease);
@@ -480,7 +499,7 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
             match outcome {
                 Outcome::Delivered { receipt } | Outcome::Duplicate { receipt } => {
                     self.breaker.success(permit);
-                    let entries = vec![entry(tried, item), entry(Event::Delivered { receipt: receipt.clone(), egov_id: egov_id.clone() }, item)];
+                    let entries = vec![entry(tried, item), entry(Event::Delivered { receipt: receipt.clone(), egov_id: egov_id.clone(), recovered: false }, item)];
                     if settle.send(Settle { lease: l.lease, offer: o, receipt, entries }).await.is_err() {
                         return Err(PublishError::Task("settler stopped".into()));
                     }

@@ -69,10 +69,12 @@ pub(crate) async fn run(out: Option<PathBuf>) -> Result<ExitCode> {
     let t = &stats.totals;
     println!("  node:                {} accepted, {} distinct codes, {} rejected, {} duplicates", t.accepted, t.distinct_codes, t.rejected, t.duplicates);
     let report = parts.audit_log.verify().await?;
-    println!("  audit:               {} entries, chain {}", report.entries, if report.is_ok() { "intact" } else { "BROKEN" });
+    let chain = if report.problems.is_empty() { "intact" } else { "BROKEN" };
+    let story = if report.gaps == 0 { "every delivered record with its story".to_string() } else { format!("{} delivered without their story", report.gaps) };
+    println!("  audit:               {} entries, chain {chain}, {story}", report.entries);
     gw.shutdown().await?;
     node.stop().await;
-    anyhow::ensure!(report.is_ok(), "audit chain broken: {:?}", report.problems);
+    anyhow::ensure!(report.is_ok(), "audit chain broken or incomplete: {:?}, {} gap(s)", report.problems, report.gaps);
     anyhow::ensure!(second.queued == 0, "the second ingest queued {} records", second.queued);
     Ok(ExitCode::SUCCESS)
 }

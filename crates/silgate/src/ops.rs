@@ -117,15 +117,22 @@ pub(crate) async fn audit_verify(config: &Path) -> Result<ExitCode> {
     let log = cfg.open_audit().await?;
     let r = log.verify().await?;
     if r.is_ok() {
-        println!("audit intact: {} chain(s), {} entries", r.chains, r.entries);
-        Ok(ExitCode::SUCCESS)
-    } else {
-        for p in &r.problems {
-            println!("BROKEN {p}");
-        }
-        println!("audit NOT intact: {} problem(s) in {} chain(s), {} entries", r.problems.len(), r.chains, r.entries);
-        Ok(ExitCode::from(1))
+        println!("audit intact and complete: {} chain(s), {} entries, every delivered record with its story", r.chains, r.entries);
+        return Ok(ExitCode::SUCCESS);
     }
+    for p in &r.problems {
+        println!("BROKEN {p}");
+    }
+    for g in &r.gap_examples {
+        println!("GAP {g}");
+    }
+    if !r.problems.is_empty() {
+        println!("audit NOT intact: {} problem(s) in {} chain(s), {} entries", r.problems.len(), r.chains, r.entries);
+    }
+    if r.gaps > 0 {
+        println!("audit NOT complete: {} delivered record version(s) without their received or queued entry (the first {} above)", r.gaps, r.gap_examples.len());
+    }
+    Ok(ExitCode::from(1))
 }
 
 pub(crate) async fn audit_query(config: &Path, record: Option<String>, cpi: Option<String>, since: Option<String>) -> Result<ExitCode> {
