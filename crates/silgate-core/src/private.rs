@@ -50,14 +50,42 @@ pub fn create_dir_all(path: &Path) -> io::Result<()> {
     dir_builder().create(path)
 }
 
-/// Creates (or truncates) a file, owner-only (0600) if new.
+/// Creates (or truncates) a file, owner-only (0600), an existing one narrowed too.
 pub fn create(path: &Path) -> io::Result<File> {
-    owner_only(OpenOptions::new().write(true).create(true).truncate(true)).open(path)
+    let f = owner_only(OpenOptions::new().write(true).create(true).truncate(true)).open(path)?;
+    narrow_open(&f)?;
+    Ok(f)
 }
 
-/// Opens a file for appending, creating it owner-only (0600) if needed.
+/// Opens a file for appending, created owner-only (0600), an existing one narrowed.
 pub fn append(path: &Path) -> io::Result<File> {
-    owner_only(OpenOptions::new().append(true).create(true)).open(path)
+    let f = owner_only(OpenOptions::new().append(true).create(true)).open(path)?;
+    narrow_open(&f)?;
+    Ok(f)
+}
+
+/// Narrows an open file this user owns to 0600 (what an older build made under a
+/// loose umask); another user's is left as it is.
+#[cfg(unix)]
+fn narrow_open(f: &File) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let m = f.metadata()?;
+    if m.mode() & 0o077 != 0 && Some(m.uid()) == euid() {
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn narrow_open(_f: &File) -> io::Result<()> {
+    Ok(())
+}
+
+/// This process's user, as the kernel tells it (`/proc/self` belongs to it).
+#[cfg(unix)]
+fn euid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
 }
 
 /// Opens a file for writing without truncating it (a lock file), creating it
@@ -74,14 +102,15 @@ pub fn write(path: &Path, bytes: impl AsRef<[u8]>) -> io::Result<()> {
     f.flush()
 }
 
-/// Narrows an existing file or folder to its owner (0600 or 0700) when its mode lets
-/// the group or others in. Returns whether it changed anything.
+/// Narrows an existing file or folder this user owns to its owner (0600 or 0700) when
+/// its mode lets the group or others in. Returns whether it changed anything; one
+/// another user owns (a volume mounted for the service) is left as it is: `false`.
 #[cfg(unix)]
 pub fn narrow(path: &Path) -> io::Result<bool> {
-    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     let meta = std::fs::metadata(path)?;
     let mode = meta.permissions().mode() & 0o7777;
-    if mode & 0o077 == 0 {
+    if mode & 0o077 == 0 || Some(meta.uid()) != euid() {
         return Ok(false);
     }
     let want = if meta.is_dir() { 0o700 } else { 0o600 };
@@ -128,29 +157,38 @@ fn running(pid: u32) -> bool {
     if cfg!(target_os = "linux") { Path::new("/proc").join(pid.to_string()).exists() } else { true }
 }
 
-/// Removes the temporary folders and files in `base` (the system's temporary folder,
-/// [`std::env::temp_dir`], or the data directory) left by silgate processes that are
-/// not running any more,
-/// and those that carry this process's own id (a process that had it before: this one
-/// made none yet when it calls this at start). Returns the folders removed; one that
-/// cannot be removed is left and reported in the error list.
-pub fn remove_stale_temp(base: &Path) -> (Vec<PathBuf>, Vec<(PathBuf, io::Error)>) {
-    let (mut gone, mut failed) = (Vec::new(), Vec::new());
-    let Ok(rd) = std::fs::read_dir(base) else { return (gone, failed) };
+/// Removes the temporary folders and files in `bases` (the system's temporary folder,
+/// [`std::env::temp_dir`], and the data directory) left by silgate processes that are
+/// not running any more, and, at this process's first call only, those that carry its
+/// own id (a process that had the id before: this one made none yet; a later call, a
+/// second gateway started in the same process, leaves them). Returns what it removed;
+/// what cannot be removed is left and reported in the error list.
+///
+/// Running is judged by this system's `/proc`: processes of another pid namespace (a
+/// container) sharing the folder are not seen, so each container needs its own
+/// temporary folder (`TMPDIR`).
+pub fn remove_stale_temp(bases: &[&Path]) -> (Vec<PathBuf>, Vec<(PathBuf, io::Error)>) {
+    static CALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let own_is_stale = !CALLED.swap(true, std::sync::atomic::Ordering::SeqCst);
     let me = std::process::id();
-    for e in rd.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name.to_str().and_then(temp_owner) else { continue };
-        if pid != me && running(pid) {
-            continue;
-        }
-        let p = e.path();
-        // Only what this user made: another user's are not ours to judge.
-        let Some(is_dir) = owned(&p) else { continue };
-        match if is_dir { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) } {
-            Ok(()) => gone.push(p),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-            Err(err) => failed.push((p, err)),
+    let (mut gone, mut failed) = (Vec::new(), Vec::new());
+    for base in bases {
+        let Ok(rd) = std::fs::read_dir(base) else { continue };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let Some(pid) = name.to_str().and_then(temp_owner) else { continue };
+            let stale = if pid == me { own_is_stale } else { !running(pid) };
+            if !stale {
+                continue;
+            }
+            let p = e.path();
+            // Only what this user made: another user's are not ours to judge.
+            let Some(is_dir) = owned(&p) else { continue };
+            match if is_dir { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) } {
+                Ok(()) => gone.push(p),
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => failed.push((p, err)),
+            }
         }
     }
     (gone, failed)
@@ -161,8 +199,7 @@ pub fn remove_stale_temp(base: &Path) -> (Vec<PathBuf>, Vec<(PathBuf, io::Error)
 fn owned(p: &Path) -> Option<bool> {
     use std::os::unix::fs::MetadataExt as _;
     let m = std::fs::symlink_metadata(p).ok()?;
-    let me = std::fs::metadata("/proc/self").ok()?.uid();
-    (m.uid() == me && (m.is_dir() || m.is_file())).then_some(m.is_dir())
+    (Some(m.uid()) == euid() && (m.is_dir() || m.is_file())).then_some(m.is_dir())
 }
 
 /// `Some(is_dir)` for a folder or plain file (never a link).
@@ -199,7 +236,7 @@ mod tests {
         }
         let feed = base.path().join("silgate-pull-4194305-feed");
         write(&feed, "x").unwrap();
-        let (gone, failed) = remove_stale_temp(base.path());
+        let (gone, failed) = remove_stale_temp(&[base.path()]);
         assert!(failed.is_empty());
         let mut gone = gone;
         gone.sort();

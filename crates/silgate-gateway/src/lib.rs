@@ -127,14 +127,13 @@ impl Gateway {
 /// feeds) that processes killed in the middle of a read left, in the system's temporary
 /// folder and in the data directory.
 fn remove_stale_temp(data_dir: &std::path::Path) {
-    for base in [std::env::temp_dir(), data_dir.to_path_buf()] {
-        let (gone, failed) = silgate_core::private::remove_stale_temp(&base);
-        if !gone.is_empty() {
-            tracing::info!(folder = %base.display(), removed = gone.len(), "Removed what killed processes left in the temporary folder");
-        }
-        for (p, e) in failed {
-            tracing::warn!(path = %p.display(), error = %e, "Could not remove a temporary folder a killed process left");
-        }
+    let system = std::env::temp_dir();
+    let (gone, failed) = silgate_core::private::remove_stale_temp(&[&system, data_dir]);
+    if !gone.is_empty() {
+        tracing::info!(removed = gone.len(), "Removed what killed processes left in the temporary folders");
+    }
+    for (p, e) in failed {
+        tracing::warn!(path = %p.display(), error = %e, "Could not remove a temporary folder a killed process left");
     }
 }
 

@@ -51,8 +51,11 @@ impl RefusalSink for QuarantineFile {
 /// (it holds the queue, the indexes, the audit and the quarantine: personal data).
 fn data_dir(dir: &Path) -> Result<()> {
     silgate_core::private::create_dir_all(dir).map_err(|e| GatewayError::io(format!("creating {}", dir.display()), e))?;
-    if silgate_core::private::narrow(dir).map_err(|e| GatewayError::io(format!("narrowing {} to its owner", dir.display()), e))? {
-        tracing::warn!(dir = %dir.display(), "The data directory let its group or others in: narrowed to its owner (0700)");
+    match silgate_core::private::narrow(dir) {
+        Ok(true) => tracing::warn!(dir = %dir.display(), "The data directory let its group or others in: narrowed to its owner (0700)"),
+        Ok(false) => {}
+        // Not ours to change (a mounted volume): its owner's choice stands.
+        Err(e) => tracing::warn!(dir = %dir.display(), error = %e, "The data directory lets its group or others in and could not be narrowed"),
     }
     Ok(())
 }

@@ -174,14 +174,16 @@ fn storage(path: &Path, origin: &str, mapping: &Mapping, limits: &Limits) -> Res
         entries.sort();
         let stores: Vec<&PathBuf> = entries.iter().filter(|p| p.is_file() && matches!(ext(p).as_str(), "mdb" | "accdb" | "xlsx" | "xlsm" | "xls" | "xlsb" | "ods")).collect();
         if stores.len() > 1 {
-            let names: Vec<String> = stores.iter().filter_map(|p| p.file_name().map(|n| n.to_string_lossy().to_string())).collect();
-            return Err(SourceError::refused(origin, format!("several databases or workbooks ({}): send one per input", names.join(", "))));
+            // Not named: file names often hold a person's name.
+            let kinds: Vec<String> = stores.iter().map(|p| ext(p)).collect();
+            return Err(SourceError::refused(origin, format!("{} databases or workbooks ({}): send one per input", stores.len(), kinds.join(", "))));
         }
         if let Some(p) = stores.first() {
             if entries.iter().any(|e| ext(e) == "csv") {
                 return Err(SourceError::refused(origin, "both a database or workbook and CSV files: which holds the data is unknown"));
             }
-            return storage(p, &format!("{origin}!{}", p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()), mapping, limits);
+            // Named by its type, not its file name (which may hold a person's name).
+            return storage(p, &format!("{origin}!database.{}", ext(p)), mapping, limits);
         }
         if entries.iter().any(|p| ext(p) == "csv") {
             return Ok(Some(Storage::Csv(CsvFolder { dir: path.to_path_buf(), origin: origin.to_string(), delimiter: mapping.delimiter(), encoding })));

@@ -25,10 +25,14 @@ pub fn open(path: &Path, durability: Durability, cache_mib: u32) -> Result<Conne
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         silgate_core::private::create_dir_all(dir).map_err(|e| io(dir, e))?;
     }
-    drop(silgate_core::private::open_write(path).map_err(|e| io(path, e))?);
+    if !path.exists() {
+        drop(silgate_core::private::open_write(path).map_err(|e| io(path, e))?);
+    }
     for p in [path.to_path_buf(), journal(path, "-wal"), journal(path, "-shm")] {
         match silgate_core::private::narrow(&p) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&p, e)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(file = %p.display(), error = %e, "A store file lets its group or others in and could not be narrowed")
+            }
             _ => {}
         }
     }

@@ -115,16 +115,29 @@ fn name_from(bytes: Vec<u8>) -> std::ffi::OsString {
     String::from_utf8_lossy(&bytes).into_owned().into()
 }
 
-/// A label for an input named `name`: nothing of the name but its extension, which its
-/// kind is told by.
-fn label(name: &std::ffi::OsStr) -> String {
+/// The extensions an input kind is told by ([`SourceKind::takes`]): the only part of
+/// a file's name its label keeps.
+const KIND_EXTENSIONS: [&str; 11] = ["jsonl", "xml", "zip", "eml", "mdb", "accdb", "xlsx", "xlsm", "xls", "xlsb", "ods"];
+
+/// A label for the input at `p`: nothing of its name but, for a file, the extension
+/// its kind is told by (a folder's kind is told by what it holds).
+fn label(p: &Path) -> String {
     let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
     let random = u32::try_from(std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), (ms, std::process::id())) & 0xffff_ffff).unwrap_or(0);
-    match Path::new(name).extension() {
-        Some(ext) if ext.len() <= 16 && ext.to_str().is_some_and(|e| e.bytes().all(|b| b.is_ascii_alphanumeric())) => {
-            format!("in-{ms}-{random:08x}.{}", ext.to_string_lossy())
+    let ext = p.extension().map(|e| e.to_string_lossy().to_lowercase()).filter(|e| !p.is_dir() && KIND_EXTENSIONS.contains(&e.as_str()));
+    match ext {
+        Some(ext) => format!("in-{ms}-{random:08x}.{ext}"),
+        None => format!("in-{ms}-{random:08x}"),
+    }
+}
+
+/// A free label in `dir` for the input at `p`.
+fn free_label(p: &Path, dir: &Path) -> PathBuf {
+    loop {
+        let target = dir.join(label(p));
+        if !target.exists() && !name_note(&target).exists() {
+            return target;
         }
-        _ => format!("in-{ms}-{random:08x}"),
     }
 }
 
@@ -168,16 +181,59 @@ fn adopt_orphans(inbox: &Path, claims: &Path) {
     let Ok(rd) = std::fs::read_dir(inbox.join(".claimed")) else { return };
     for other in rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir() && p != claims) {
         let Ok(lock) = lock_claims(&other) else { continue };
+        let mut taken = 0;
         if let Ok(items) = std::fs::read_dir(&other) {
-            for item in items.filter_map(|e| e.ok().map(|e| e.path())) {
-                match move_into(&item, claims) {
-                    Ok(to) if !is_note(&to) => tracing::warn!(from = %item.display(), to = %to.display(), "took over an input left by an instance that is not running"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(file = %item.display(), error = %e, "could not take over a left input"),
+            for item in items.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| !is_note(p)) {
+                match take_over(&item, claims) {
+                    Ok(()) => taken += 1,
+                    Err(e) => tracing::warn!(from = %other.display(), error = %e, "Could not take over an input left by an instance that is not running"),
                 }
             }
         }
+        // Notes whose input went (they hold names).
+        prune_notes(&other);
+        if taken > 0 {
+            tracing::warn!(from = %other.display(), inputs = taken, "Took over the inputs left by an instance that is not running");
+        }
         drop(lock);
+    }
+}
+
+/// Moves one input of another instance's claims into `claims` with its name note, under
+/// a free label; one claimed by an older build (under its own name, no note) is
+/// labelled now.
+fn take_over(item: &Path, claims: &Path) -> std::io::Result<()> {
+    let note = name_note(item);
+    if !note.exists() {
+        return claim(item, claims).map(|_| ());
+    }
+    let target = free_label(item, claims);
+    std::fs::rename(&note, name_note(&target))?;
+    if let Err(e) = std::fs::rename(item, &target) {
+        // Put the note back: the input stays where it was, named.
+        let _back = std::fs::rename(name_note(&target), &note);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Labels the inputs an older build claimed under their own names (no note), in this
+/// instance's own claims folder; their counted reads go with them.
+fn relabel_legacy(claims: &Path, attempts: &Attempts) {
+    let Ok(rd) = std::fs::read_dir(claims) else { return };
+    for p in rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| !is_note(p) && !name_note(p).exists()) {
+        let started = attempts.of(key(&p));
+        // (A crash between the rename and the count loses the count, once: the
+        // input's reads are counted again from zero.)
+        match claim(&p, claims) {
+            Ok(Some(to)) if started > 0 => {
+                if let Err(e) = attempts.set(key(&to), started).and_then(|()| attempts.set(key(&p), 0)) {
+                    tracing::warn!(error = %e, "Could not carry the counted reads of a relabelled input");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "Could not label an input claimed by an older build: it keeps its name"),
+        }
     }
 }
 
@@ -214,7 +270,7 @@ fn set_aside(f: &Path, refused: &Path, reason: &str) -> bool {
 fn claim(f: &Path, claims: &Path) -> std::io::Result<Option<PathBuf>> {
     let name = f.file_name().ok_or_else(|| std::io::Error::other("no file name"))?;
     silgate_core::private::create_dir_all(claims)?;
-    let target = claims.join(label(name));
+    let target = free_label(f, claims);
     let note = name_note(&target);
     silgate_core::private::write(&note, name_bytes(name))?;
     match std::fs::rename(f, &target) {
@@ -268,6 +324,15 @@ impl Driver for InboxDriver {
         let claims = claims_of(&inbox, &parts.cfg.instance);
         let attempts = Attempts::new(inbox.join(".attempts").join(claims.file_name().unwrap_or_default()));
         let _held = lock_claims(&claims).map_err(|e| GatewayError::io(format!("locking {}", claims.display()), e))?;
+        // Folders an older build made under a loose umask hold inputs: narrowed.
+        for d in [&done, &refused, &inbox.join(".claimed"), &claims, &inbox.join(".attempts")] {
+            if let Err(e) = silgate_core::private::narrow(d)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(folder = %d.display(), error = %e, "Could not narrow a folder of the inbox to its owner");
+            }
+        }
+        relabel_legacy(&claims, &attempts);
         let mut seen: std::collections::HashMap<PathBuf, (u64, std::time::SystemTime)> = std::collections::HashMap::new();
         let mut stuck: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
         loop {
@@ -447,12 +512,26 @@ mod tests {
         for c in [&dead, &mine, &alive] {
             std::fs::create_dir_all(c).unwrap();
         }
+        // One an older build claimed under its name, one labelled with its note.
         std::fs::write(dead.join("left.jsonl"), "x\n").unwrap();
+        std::fs::write(dead.join("in-1-0000abcd.jsonl"), "z\n").unwrap();
+        std::fs::write(dead.join("in-1-0000abcd.jsonl.name"), "CV_Anna_Neri.jsonl").unwrap();
         std::fs::write(alive.join("working.jsonl"), "y\n").unwrap();
         let _busy = lock_claims(&alive).unwrap();
         let _me = lock_claims(&mine).unwrap();
         adopt_orphans(inbox, &mine);
-        assert!(mine.join("left.jsonl").is_file(), "the dead instance's input is taken over");
+        let mut names: Vec<String> = std::fs::read_dir(&mine)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| !is_note(p))
+            .map(|p| {
+                assert!(p.file_name().unwrap().to_string_lossy().starts_with("in-"), "{}", p.display());
+                String::from_utf8(std::fs::read(name_note(&p)).unwrap()).unwrap()
+            })
+            .collect();
+        names.sort();
+        assert_eq!(names, ["CV_Anna_Neri.jsonl", "left.jsonl"], "both taken over, labelled, each with its name");
+        assert_eq!(std::fs::read_dir(&dead).unwrap().count(), 0, "nothing left behind");
         assert!(alive.join("working.jsonl").is_file(), "a running instance keeps its own");
     }
 }
