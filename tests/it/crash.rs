@@ -57,7 +57,8 @@ fn given_queued_records_the_audit_never_saw_a_later_read_should_tell_their_story
     let pki = certs(dir.path());
     let (_node, base) = node(dir.path(), &pki, &pki, "");
     let input = dir.path().join("v.jsonl");
-    std::fs::write(&input, vacancies(30, "lost")).unwrap();
+    // Each record twice: told once all the same.
+    std::fs::write(&input, vacancies(30, "lost").repeat(2)).unwrap();
     let ingest = |cfg: &std::path::Path| {
         let out = Command::new(env!("CARGO_BIN_EXE_silgate")).args(["ingest", "--config"]).arg(cfg).arg(&input).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

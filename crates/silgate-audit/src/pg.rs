@@ -6,11 +6,15 @@ use silgate_store::migrate::{Migration, Schema};
 use silgate_store::pg::PgConn;
 use std::sync::Arc;
 
-const SCHEMA: Schema = Schema { store: "audit", migrations: &[Migration { version: 1, name: "audit, audit_heads", sql: V1, breaks_older: false }, V2], every_open: APPEND_ONLY };
+const SCHEMA: Schema =
+    Schema { store: "audit", migrations: &[Migration { version: 1, name: "audit, audit_heads", sql: V1, breaks_older: false }, V2, V3], every_open: APPEND_ONLY };
 
 /// The typed fields of an event, in its hash. A build that does not know them would
 /// find every new entry "edited": it must not read this store.
 const V2: Migration = Migration { version: 2, name: "audit.fields", sql: "ALTER TABLE audit ADD COLUMN IF NOT EXISTS fields TEXT", breaks_older: true };
+/// What a record's story is looked up by (completeness, recovery): additive.
+const V3: Migration =
+    Migration { version: 3, name: "audit (message_id, event) index", sql: "CREATE INDEX IF NOT EXISTS audit_message_event ON audit (message_id, event)", breaks_older: false };
 
 /// The append-only trigger, put back at every open (a hand on the database may have
 /// dropped it; `verify` still finds what was changed meanwhile).

@@ -201,9 +201,18 @@ impl<'a> Ingest<'a> {
         // the queue's commit and the batch's audit entries. Their story is told now,
         // marked recovered (asked once for the batch; a version twice in this batch has
         // its entries in it).
-        let known: Vec<String> =
-            waiting.iter().zip(&verdicts).filter(|(p, v)| **v != Admission::New && !twice.contains(&p.identity.message_id)).map(|(p, _)| p.identity.message_id.clone()).collect();
-        let untold: std::collections::HashSet<String> = self.audit.log().lacking("queued", known).await?.into_iter().collect();
+        // An unchanged one counts only when the index holds this very message id (the
+        // same content from another source system is another id, never queued).
+        let seen = |want: Admission| -> Vec<String> {
+            waiting.iter().zip(&verdicts).filter(|(p, v)| **v == want && !twice.contains(&p.identity.message_id)).map(|(p, _)| p.identity.message_id.clone()).collect()
+        };
+        let mut known = seen(Admission::Known);
+        let unchanged = seen(Admission::Unchanged);
+        if !unchanged.is_empty() {
+            let delivered = self.dedup.delivered_many(unchanged.clone()).await?;
+            known.extend(unchanged.into_iter().zip(delivered).filter(|(_, r)| r.is_some()).map(|(id, _)| id));
+        }
+        let mut untold: std::collections::HashSet<String> = self.audit.log().lacking("queued", known).await?.into_iter().collect();
         let m = self.metrics;
         // Versions seen again unchanged change no state: one audit entry per CPI, input
         // and verdict for the batch, with the count (the weekly report adds it to the
@@ -280,7 +289,8 @@ impl<'a> Ingest<'a> {
                 continue;
             }
             let prov = p.record.provenance();
-            if untold.contains(&p.identity.message_id) {
+            // Told once, however often the batch holds it.
+            if untold.remove(&p.identity.message_id) {
                 let (id, code) = (Some(p.identity.message_id.as_str()), p.record.communication().code.as_deref());
                 let cpi = Some(prov.cpi.as_str()).filter(|c| !c.is_empty());
                 entries.push(NewEntry::now(Event::Received { at: Some(prov.to_string()), t_cpi_ms: Some(cpi_time_ms(&p.record)), recovered: true }, id, code, cpi));

@@ -99,9 +99,10 @@ pub async fn weekly(cfg: &GatewayConfig, since: &str, province: Option<&str>, fo
             // Versions a source sent again unchanged: one entry per batch with their
             // count; the publisher's redeliveries found delivered are not receipts.
             Some(Event::Deduplicated { count, why, .. }) if why.is_a_receipt() => row.received += count,
-            Some(Event::Delivered { .. }) => {
+            Some(Event::Delivered { recovered, .. }) => {
                 row.delivered += 1;
-                if let Some(t) = e.message_id.as_deref().and_then(|id| t_cpi.get(id)) {
+                // A recovered entry carries the time it was written, not the delivery's.
+                if let Some(t) = e.message_id.as_deref().and_then(|id| t_cpi.get(id)).filter(|_| !recovered) {
                     row.delays_ms.push(e.at_ms - t);
                 }
             }

@@ -276,7 +276,7 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
         // recording the delivery and auditing it. The entry is written now, marked
         // recovered, with the eGov id the send went under (persisted before it).
         let found: Vec<String> = leased.iter().zip(&receipts).filter(|(_, r)| r.is_some()).map(|(l, _)| l.item.message_id.clone()).collect();
-        let untold: std::collections::HashSet<String> = self.audit.log().lacking("delivered", found).await?.into_iter().collect();
+        let mut untold: std::collections::HashSet<String> = self.audit.log().lacking("delivered", found).await?.into_iter().collect();
         let recovered: Vec<&Leased> = leased.iter().filter(|l| untold.contains(&l.item.message_id)).collect();
         let egov_of: std::collections::HashMap<String, String> = if recovered.is_empty() {
             std::collections::HashMap::new()
@@ -291,7 +291,8 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
         let mut entries = Vec::new();
         for (l, receipt) in leased.into_iter().zip(receipts) {
             match receipt {
-                Some(receipt) if untold.contains(&l.item.message_id) => {
+                // Told once, however many copies the lease holds.
+                Some(receipt) if untold.remove(&l.item.message_id) => {
                     let egov_id = egov_of.get(&l.item.message_id).cloned().unwrap_or_default();
                     entries.push(entry(Event::Delivered { receipt, egov_id, recovered: true }, &l.item));
                     done.push(l.lease);

@@ -189,8 +189,27 @@ impl Drop for SessionLock {
 /// Asks for the lock on `name` (hashed by the server into the advisory lock's key).
 async fn try_lock(conn: &PgConn, name: &str) -> Result<bool, tokio_postgres::Error> {
     let client = conn.get().await?;
-    let row = client.query_one("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", &[&name]).await?;
+    // Advisory locks span the database: the schema is part of the name, so
+    // deployments in two schemas of one database do not refuse each other.
+    let row = client.query_one("SELECT pg_try_advisory_lock(hashtextextended(current_schema() || ':' || $1, 0))", &[&name]).await?;
     row.try_get(0)
+}
+
+/// True when this session still holds the lock on `name` (asked within 10 s: a
+/// connection that does not answer has lost it, as far as anyone can tell).
+async fn still_held(conn: &PgConn, name: &str) -> bool {
+    let ask = async {
+        let client = conn.get().await?;
+        let row = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
+                   AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(current_schema() || ':' || $1, 0))",
+                &[&name],
+            )
+            .await?;
+        row.try_get::<_, bool>(0)
+    };
+    matches!(tokio::time::timeout(std::time::Duration::from_secs(10), ask).await, Ok(Ok(true)))
 }
 
 impl SessionLock {
@@ -208,12 +227,12 @@ impl SessionLock {
             let mut held = true;
             loop {
                 every.tick().await;
-                if held && !conn.client.lock().await.is_closed() {
+                if held && still_held(&conn, &name).await {
                     continue;
                 }
                 held = match try_lock(&conn, &name).await {
                     Ok(true) => {
-                        tracing::warn!("PostgreSQL connection of the instance lock ended: lock taken again");
+                        tracing::warn!("The instance lock on PostgreSQL was lost (its connection ended or stopped answering): taken again");
                         true
                     }
                     Ok(false) => {
