@@ -416,10 +416,7 @@ fn given_logging_at_trace_no_token_password_or_record_content_should_reach_the_l
     let (_node, base) = node(dir.path(), &pki, &pki, "");
     let api = port();
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let schema = format!("trace_{}_{}", std::process::id(), t % 1_000_000_000);
-    let psql = std::process::Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc", &format!("CREATE SCHEMA {schema}")]).output().unwrap();
-    assert!(psql.status.success(), "{}", String::from_utf8_lossy(&psql.stderr));
-    let pg = format!("host=127.0.0.1 user=postgres dbname=test options='-c search_path={schema}'");
+    let pg = crate::pg_test_schema("trace");
     let extra = format!(
         "[api]\nlisten = \"127.0.0.1:{api}\"\n[[api.clients]]\ncpi = \"CPICE01\"\ntoken_sha256 = \"{}\"\n\
          [queue]\nbackend = \"rabbitmq\"\nuri = \"{}\"\nname = \"silgate.it.trace.{t}\"\n\

@@ -3,13 +3,12 @@
 //! after the queue's commit, told again at the next read.
 #![allow(clippy::unwrap_used)] // test helpers: a failed setup step is a failed test
 
-use crate::delivery::{certs, gateway, node, run, stats, totals, vacancies, wait_for};
-use std::process::Command;
+use crate::delivery::{audit, certs, gateway, ingest, node, run, stats, totals, vacancies, wait_for};
 use std::time::Duration;
 
 fn verify(cfg: &std::path::Path) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_silgate")).args(["audit", "verify", "--config"]).arg(cfg).output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    let (code, out) = audit(cfg, &["verify"]);
+    (code == 0, out)
 }
 
 /// SIGKILL five times at random moments while 4,000 vacancies are ingested and
@@ -59,13 +58,9 @@ fn given_queued_records_the_audit_never_saw_a_later_read_should_tell_their_story
     let input = dir.path().join("v.jsonl");
     // Each record twice: told once all the same.
     std::fs::write(&input, vacancies(30, "lost").repeat(2)).unwrap();
-    let ingest = |cfg: &std::path::Path| {
-        let out = Command::new(env!("CARGO_BIN_EXE_silgate")).args(["ingest", "--config"]).arg(cfg).arg(&input).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    };
-    ingest(&gateway(dir.path(), &pki, &base, "[audit]\npath = \"lost-audit.db\"\n"));
+    ingest(&gateway(dir.path(), &pki, &base, "[audit]\npath = \"lost-audit.db\"\n"), &input);
     let cfg = gateway(dir.path(), &pki, &base, "");
-    ingest(&cfg);
+    ingest(&cfg, &input);
     let audit = rusqlite::Connection::open(dir.path().join("data/audit.db")).unwrap();
     let count = |sql: &str| -> i64 { audit.query_row(sql, [], |r| r.get(0)).unwrap() };
     assert_eq!(count("SELECT count(*) FROM audit WHERE event IN ('received', 'queued') AND detail LIKE '%(recovered at a later read)'"), 60);
@@ -78,6 +73,6 @@ fn given_queued_records_the_audit_never_saw_a_later_read_should_tell_their_story
     let (ok, out) = verify(&cfg);
     assert!(ok, "{out}");
     // Read a third time: told already, nothing more is written as recovered.
-    ingest(&cfg);
+    ingest(&cfg, &input);
     assert_eq!(count("SELECT count(*) FROM audit WHERE detail LIKE '%(recovered at a later read)'"), 60);
 }

@@ -233,13 +233,13 @@ pub(crate) fn run_at_trace(cfg: &Path, log: &Path) -> Proc {
     )
 }
 
-fn ingest(cfg: &Path, file: &Path) -> String {
+pub(crate) fn ingest(cfg: &Path, file: &Path) -> String {
     let out = silgate().args(["ingest", "--config"]).arg(cfg).arg(file).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn audit(cfg: &Path, args: &[&str]) -> (i32, String) {
+pub(crate) fn audit(cfg: &Path, args: &[&str]) -> (i32, String) {
     let out = silgate().arg("audit").args(args).arg("--config").arg(cfg).output().unwrap();
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -24,6 +24,16 @@ pub(crate) fn root() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// A new schema in the machine's PostgreSQL `test` database, named from `tag`; returns
+/// the connection string that uses it.
+pub(crate) fn pg_test_schema(tag: &str) -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let schema = format!("{tag}_{}_{}", std::process::id(), t % 1_000_000_000);
+    let psql = std::process::Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc", &format!("CREATE SCHEMA {schema}")]).output();
+    assert!(psql.as_ref().is_ok_and(|o| o.status.success()), "CREATE SCHEMA {schema}: {psql:?}");
+    format!("host=127.0.0.1 user=postgres dbname=test options='-c search_path={schema}'")
+}
+
 /// The AMQP URI of the broker's test vhost, made when missing. `scripts/test` empties
 /// it before each run, so the quorum queues of earlier runs never pile up in the
 /// machine's broker (RabbitMQ 3.10 stopped answering here after about 300 of them).

@@ -167,11 +167,7 @@ fn given_one_instance_name_on_a_shared_postgresql_audit_a_second_process_should_
     let dir = tempfile::tempdir().unwrap();
     let pki = certs(dir.path());
     let (_node, base) = node(dir.path(), &pki, &pki, "");
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let schema = format!("lock_{}_{}", std::process::id(), t % 1_000_000_000);
-    let psql = Command::new("psql").args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc", &format!("CREATE SCHEMA {schema}")]).output().unwrap();
-    assert!(psql.status.success(), "{}", String::from_utf8_lossy(&psql.stderr));
-    let pg = format!("host=127.0.0.1 user=postgres dbname=test options='-c search_path={schema}'");
+    let pg = crate::pg_test_schema("lock");
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     let mut cfgs = Vec::new();
     for d in [&a, &b] {

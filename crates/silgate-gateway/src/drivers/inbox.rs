@@ -79,8 +79,7 @@ fn in_transit(p: &Path) -> bool {
 /// Where an instance holds the inputs it took from a shared inbox:
 /// `INBOX/.claimed/<instance>/`.
 fn claims_of(inbox: &Path, instance: &str) -> PathBuf {
-    let safe: String = instance.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-    inbox.join(".claimed").join(safe)
+    inbox.join(".claimed").join(crate::instance::safe_name(instance))
 }
 
 /// Where a claimed input's original name is kept: `<label>.name` beside it.
