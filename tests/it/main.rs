@@ -10,6 +10,7 @@ mod dashboard;
 mod delivery;
 mod deploy;
 mod generate;
+mod keyed;
 mod pec;
 mod pgtls;
 mod privacy;

@@ -782,7 +782,6 @@ fn given_signers_expired_not_yet_valid_misused_unpinned_or_revoked_each_message_
 #[test]
 fn given_a_message_whose_reads_never_finished_the_mailbox_should_set_it_aside_and_take_the_next() {
     use crate::delivery::{certs, node, run, totals, wait_for};
-    use sha2::Digest as _;
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
     let pki = certs(dir.path());
@@ -814,11 +813,14 @@ fn given_a_message_whose_reads_never_finished_the_mailbox_should_set_it_aside_an
         raw
     });
     // The state three crashed reads of it leave (the count is kept on disk by the
-    // message's SHA-256, so a restart does not reset it).
+    // message's keyed hash, so a restart does not reset it).
     let attempts = dir.path().join("data/pec-attempts/gw");
     std::fs::create_dir_all(&attempts).unwrap();
-    // (named as the gateway names a message: SHA-256 over its length-prefixed bytes)
-    let name = hex_of(&sha2::Sha256::new().chain_update((poison.len() as u64).to_be_bytes()).chain_update(&poison).finalize());
+    // (named as the gateway names a message: HMAC under the region's secret, which the
+    // first start would otherwise make)
+    let secret = [7u8; 32];
+    std::fs::write(dir.path().join("data/secret.key"), format!("{}\n", hex_of(&secret))).unwrap();
+    let name = silgate_dedup::Keyer::new(&secret).hash(&[b"pec", &poison]);
     std::fs::write(attempts.join(name), "3\n").unwrap();
     let cfg = mailbox_gateway(dir.path(), &pki, &base, &dovecot, &good);
     let gw = run(&cfg);

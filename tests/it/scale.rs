@@ -22,20 +22,22 @@ fn psql(sql: &str) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
-/// One instance's config: its own name and data folder, the shared inbox, queue and
-/// database.
+/// One instance's config: its own name and data folder, the shared inbox, queue,
+/// database and secret.
 fn instance(dir: &Path, pki: &Path, base: &str, name: &str, queue: &str, pg: &str) -> PathBuf {
     let cfg = dir.join(format!("{name}.toml"));
     let uri = crate::amqp_test_uri();
     std::fs::write(
         &cfg,
         format!(
-            "instance = \"{name}\"\nregion = \"14\"\nregion_name = \"PUGLIA\"\ndata_dir = \"{}\"\nbatch = 500\n\n\
+            "instance = \"{name}\"\nregion = \"14\"\nregion_name = \"PUGLIA\"\ndata_dir = \"{}\"\nbatch = 500\nsecret_file = \"{}\"\n\n\
              [queue]\nbackend = \"rabbitmq\"\nuri = \"{uri}\"\nname = \"{queue}\"\n\
              [audit]\nbackend = \"postgres\"\nurl = \"{pg}\"\n[dedup]\nbackend = \"postgres\"\nurl = \"{pg}\"\n\
              [node]\nurl = \"{base}/ws/cliclavoro\"\nca = \"{}\"\nclient_cert = \"{}\"\nclient_key = \"{}\"\ntimeout_secs = 30\n\
              [[sources]]\nkind = \"canonical-json\"\ninbox = \"{}\"\npoll_secs = 1\n",
             dir.join(format!("data-{name}")).display(),
+            // One dedup index, one secret: every instance has the region's one file.
+            dir.join("secret.key").display(),
             pki.join("ca.pem").display(),
             pki.join("client.pem").display(),
             pki.join("client.key").display(),

@@ -103,23 +103,35 @@ impl Record {
         non_empty(&self.provenance().cpi).or(self.written_cpi()).unwrap_or("")
     }
 
-    /// The business key: what identifies "the same record" across versions.
+    /// The business key: what identifies "the same record" across versions, always
+    /// within one CPI (two CPIs' records never share a key).
     ///
-    /// CV: codice fiscale + CPI. Vacancy: employer id (fiscal code, or name when the
-    /// source has no fiscal code) + the source's own vacancy id (or, lacking one, the
-    /// profession and publication time). The CPI is [`Record::cpi`].
+    /// CV: codice fiscale + CPI. Vacancy: CPI + employer id (fiscal code, or name when
+    /// the source has no fiscal code) + the source's own vacancy id (or, lacking one,
+    /// the profession and publication time). The CPI is [`Record::cpi`].
     pub fn business_key(&self) -> String {
         match self {
             Self::Cv(c) => format!("cv:{}:{}", c.worker.fiscal_code, self.cpi()),
-            Self::Vacancy(v) => {
-                let employer = v.employer.fiscal_code.as_deref().unwrap_or(&v.employer.name);
-                let id = match &v.system.source_vacancy_id {
-                    Some(id) => id.clone(),
-                    None => format!("{}@{}", v.profile.profession, v.publication.published_at),
-                };
-                format!("vacancy:{employer}:{id}")
-            }
+            Self::Vacancy(v) => format!("vacancy:{}:{}", self.cpi(), vacancy_key(v)),
         }
+    }
+
+    /// The business key builds before the keyed dedup index (schema 4) used: a
+    /// vacancy's without its CPI. Only for adopting what those builds stored.
+    pub fn legacy_business_key(&self) -> String {
+        match self {
+            Self::Cv(_) => self.business_key(),
+            Self::Vacancy(v) => format!("vacancy:{}", vacancy_key(v)),
+        }
+    }
+}
+
+/// A vacancy's employer and local id, the part of its key beside the CPI.
+fn vacancy_key(v: &Vacancy) -> String {
+    let employer = v.employer.fiscal_code.as_deref().unwrap_or(&v.employer.name);
+    match &v.system.source_vacancy_id {
+        Some(id) => format!("{employer}:{id}"),
+        None => format!("{employer}:{}@{}", v.profile.profession, v.publication.published_at),
     }
 }
 

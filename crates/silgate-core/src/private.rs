@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 /// The kinds of temporary folder or file silgate makes (the `<kind>` of their names):
 /// unpacked zip exports, PEC attachments, pulled feeds being downloaded.
-pub const TEMP_KINDS: [&str; 3] = ["zip", "pec", "pull"];
+pub const TEMP_KINDS: [&str; 4] = ["zip", "pec", "pull", "secret"];
 
 #[cfg(unix)]
 fn dir_builder() -> DirBuilder {

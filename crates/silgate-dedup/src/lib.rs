@@ -15,6 +15,10 @@
 //! - `sent_codes`: per business key, the communication code last queued (what a later
 //!   closure names as the code it closes); `seen_inputs`: inputs processed whole (a PEC
 //!   message by identificativo + content hash).
+//! - `keying` (schema 4): the fingerprint of the region's secret every hash is keyed
+//!   with ([`Keyer`]), and whether the index holds rows of builds that hashed plain
+//!   (`legacy`), adopted one record at a time as ingest meets them again
+//!   ([`DedupIndex::adopt`]).
 //!
 //! The publisher marks a message delivered here *before* it acks the queue (DESIGN
 //! §3.2): after a crash between the two, the redelivered item is found delivered and
@@ -23,15 +27,18 @@
 //! # Layout
 //!
 //! - `lib.rs`: [`DedupIndex`] (the backend chosen by config), [`Admission`], [`Identity`],
-//!   the identity of a record version ([`message_id`], [`sha256_hex`]), [`DedupError`],
-//!   the schemas.
+//!   [`sha256_hex`], [`DedupError`], the schemas.
+//! - `keyed.rs`: [`Keyer`], the identity of a record version keyed under the region's
+//!   secret, and [`legacy_identity`], the plain one older builds stored.
 //! - `sqlite.rs`: [`SqliteDedup`]; `pg.rs`: [`PgDedup`] (same tables, `dedup_` prefix).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod keyed;
 mod pg;
 mod sqlite;
 
+pub use keyed::{Keyer, legacy_identity, legacy_key_hash, new_secret};
 pub use pg::PgDedup;
 pub use sqlite::SqliteDedup;
 
@@ -51,6 +58,17 @@ pub enum DedupError {
     /// The eGov progressive of a sender ran out of its 7 digits.
     #[error("dedup index: eGov counter for {0} exhausted (7 digits)")]
     CounterExhausted(String),
+    /// The index was keyed under another secret than the one it is opened with: its
+    /// hashes would never match (every record would look new and be sent again).
+    #[error(
+        "dedup index: it was keyed with another secret (fingerprint {index}) than secret_file's (fingerprint {ours}): give every instance of this index the region's one secret file (copy it from the instance that made the index, or restore it from the backup)"
+    )]
+    OtherSecret {
+        /// The fingerprint the index keeps.
+        index: String,
+        /// The fingerprint of the secret it was opened with.
+        ours: String,
+    },
 }
 
 impl From<rusqlite::Error> for DedupError {
@@ -71,6 +89,7 @@ impl DedupError {
         match self {
             Self::Store(e) => e.as_code(),
             Self::CounterExhausted(_) | Self::NoEgovId => "dedup.counter",
+            Self::OtherSecret { .. } => "dedup.secret",
         }
     }
 }
@@ -85,20 +104,6 @@ pub fn sha256_hex(parts: &[&[u8]]) -> String {
     hex::encode(h.finalize())
 }
 
-impl Identity {
-    /// The identity of a version of the record `business_key` read from `system`, whose
-    /// canonical content hashes to `content_hash` (hex).
-    pub fn new(system: &str, business_key: &str, content_hash: String) -> Self {
-        Self { message_id: message_id(system, business_key, &content_hash), key_hash: sha256_hex(&[business_key.as_bytes()]), content_hash }
-    }
-}
-
-/// The message id of a record version: SHA-256 over (source system, business key,
-/// content hash), hex.
-pub fn message_id(system: &str, business_key: &str, content_hash: &str) -> String {
-    sha256_hex(&[system.as_bytes(), business_key.as_bytes(), content_hash.as_bytes()])
-}
-
 /// The SQLite index's migrations.
 pub(crate) const SQLITE_SCHEMA: Schema = Schema {
     store: "dedup",
@@ -106,6 +111,8 @@ pub(crate) const SQLITE_SCHEMA: Schema = Schema {
         Migration { version: 1, name: "messages, latest, egov_counter, sent_codes, seen_inputs", sql: SQLITE_V1, breaks_older: false },
         Migration { version: 2, name: "queued_order: versions of a record in order", sql: SQLITE_V2, breaks_older: true },
         Migration { version: 3, name: "issued_codes: each code's CPI", sql: SQLITE_V3, breaks_older: false },
+        // An older build would hash plain: it would miss every keyed row and send again.
+        Migration { version: 4, name: "keying: keyed hashes, rows of plain ones adopted", sql: SQLITE_V4, breaks_older: true },
     ],
     every_open: "",
 };
@@ -144,6 +151,14 @@ CREATE TABLE IF NOT EXISTS seen_inputs (key TEXT PRIMARY KEY, at_ms INTEGER NOT 
 /// replaces or closes. Codes queued before this table existed are not in it.
 const SQLITE_V3: &str = "
 CREATE TABLE IF NOT EXISTS issued_codes (code TEXT PRIMARY KEY, cpi TEXT NOT NULL, region TEXT NOT NULL, at_ms INTEGER NOT NULL);
+";
+
+/// The secret's fingerprint, and whether rows of builds that hashed plain are here (an
+/// index that held anything when it was migrated).
+const SQLITE_V4: &str = "
+CREATE TABLE IF NOT EXISTS keying (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO keying (name, value) SELECT 'legacy', '1'
+    WHERE EXISTS (SELECT 1 FROM messages) OR EXISTS (SELECT 1 FROM latest) OR EXISTS (SELECT 1 FROM sent_codes) OR EXISTS (SELECT 1 FROM seen_inputs);
 ";
 
 /// A communication code queued for a record: its business key (hashed) and its CPI.
@@ -213,6 +228,32 @@ impl DedupIndex {
     /// (`sslmode=require`) verified against `tls`.
     pub async fn postgres(conninfo: &str, tls: &silgate_store::pg::PgTls) -> Result<Self, DedupError> {
         Ok(Self::Postgres(PgDedup::connect(conninfo, tls).await?))
+    }
+
+    /// Binds the index to the region's secret: an index that has none yet keeps its
+    /// fingerprint; one keyed with another secret is refused
+    /// ([`DedupError::OtherSecret`]). Also learns whether the index holds rows of
+    /// builds that hashed plain ([`DedupIndex::holds_legacy`]).
+    pub async fn bind(&self, keyer: &Keyer) -> Result<(), DedupError> {
+        each!(self, d => d.bind(keyer.fingerprint().to_string()).await)
+    }
+
+    /// True when the index holds rows stored by builds that hashed plain (it held
+    /// anything when schema 4 came): ingest then adopts each record's rows when it
+    /// meets the record ([`DedupIndex::adopt`]), and asks for them where it looks a
+    /// key up before that.
+    pub fn holds_legacy(&self) -> bool {
+        each!(self, d => d.holds_legacy())
+    }
+
+    /// Moves the rows an older build stored under the plain identity of a record (the
+    /// first of each pair) to its keyed one (the second): the content last delivered
+    /// (its hash keyed too when it is this version's), the code last queued, and the
+    /// versions' key. Returns, for each pair, the plain message id when that very
+    /// version is known under it (queued or delivered by the older build): the version
+    /// keeps that id, so that it is not taken as new nor told twice. Idempotent.
+    pub async fn adopt(&self, pairs: Vec<(Identity, Identity)>) -> Result<Vec<Option<String>>, DedupError> {
+        each!(self, d => d.adopt(pairs).await)
     }
 
     /// Judges a batch of offers (read only: nothing is recorded until

@@ -9,12 +9,13 @@ use silgate_store::now_ms;
 use silgate_store::pg::PgConn;
 use std::sync::Arc;
 
-const SCHEMA: Schema = Schema {
+pub(crate) const SCHEMA: Schema = Schema {
     store: "dedup",
     migrations: &[
         Migration { version: 1, name: "dedup_messages, dedup_latest, dedup_egov_counter, dedup_sent_codes, dedup_seen_inputs", sql: V1, breaks_older: false },
         Migration { version: 2, name: "queued_order: versions of a record in order", sql: V2, breaks_older: true },
         Migration { version: 3, name: "dedup_issued_codes: each code's CPI", sql: V3, breaks_older: false },
+        Migration { version: 4, name: "dedup_keying: keyed hashes, rows of plain ones adopted", sql: V4, breaks_older: true },
     ],
     every_open: "",
 };
@@ -53,6 +54,14 @@ const V3: &str = "
 CREATE TABLE IF NOT EXISTS dedup_issued_codes (code TEXT PRIMARY KEY, cpi TEXT NOT NULL, region TEXT NOT NULL, at_ms BIGINT NOT NULL);
 ";
 
+/// See the SQLite index's version 4.
+const V4: &str = "
+CREATE TABLE IF NOT EXISTS dedup_keying (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO dedup_keying (name, value) SELECT 'legacy', '1'
+    WHERE EXISTS (SELECT 1 FROM dedup_messages) OR EXISTS (SELECT 1 FROM dedup_latest) OR EXISTS (SELECT 1 FROM dedup_sent_codes) OR EXISTS (SELECT 1 FROM dedup_seen_inputs)
+    ON CONFLICT (name) DO NOTHING;
+";
+
 fn pg(e: tokio_postgres::Error) -> DedupError {
     DedupError::Store(e.into())
 }
@@ -61,6 +70,8 @@ fn pg(e: tokio_postgres::Error) -> DedupError {
 #[derive(Debug, Clone)]
 pub struct PgDedup {
     conn: Arc<PgConn>,
+    /// Rows of builds that hashed plain are here (learnt at [`PgDedup::bind`]).
+    legacy: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl PgDedup {
@@ -68,7 +79,64 @@ impl PgDedup {
         let conn = PgConn::connect(conninfo, tls, "dedup").await.map_err(pg)?;
         // Under the migration runner's advisory lock: concurrent first starts migrate once.
         silgate_store::migrate::postgres(&mut *conn.get().await.map_err(pg)?, &SCHEMA).await?;
-        Ok(Self { conn: Arc::new(conn) })
+        Ok(Self { conn: Arc::new(conn), legacy: Arc::default() })
+    }
+
+    pub(crate) async fn bind(&self, ours: String) -> Result<(), DedupError> {
+        let c = self.conn.get().await.map_err(pg)?;
+        // The first instance to bind a new index sets its fingerprint; every other
+        // instance finds it.
+        c.execute("INSERT INTO dedup_keying (name, value) VALUES ('fingerprint', $1) ON CONFLICT (name) DO NOTHING", &[&ours]).await.map_err(pg)?;
+        let index: String = c.query_one("SELECT value FROM dedup_keying WHERE name = 'fingerprint'", &[]).await.map_err(pg)?.get(0);
+        if index != ours {
+            return Err(DedupError::OtherSecret { index, ours });
+        }
+        let legacy: bool = c.query_one("SELECT EXISTS (SELECT 1 FROM dedup_keying WHERE name = 'legacy')", &[]).await.map_err(pg)?.get(0);
+        self.legacy.store(legacy, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub(crate) fn holds_legacy(&self) -> bool {
+        self.legacy.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) async fn adopt(&self, pairs: Vec<(Identity, Identity)>) -> Result<Vec<Option<String>>, DedupError> {
+        let mut c = self.conn.get().await.map_err(pg)?;
+        let tx = c.transaction().await.map_err(pg)?;
+        // See the SQLite index: the newer of the two rows wins.
+        let latest = tx
+            .prepare(
+                "INSERT INTO dedup_latest (key_hash, content_hash, message_id, delivered_ms)
+                 SELECT $2, CASE WHEN content_hash = $3 THEN $4 ELSE content_hash END, message_id, delivered_ms FROM dedup_latest WHERE key_hash = $1
+                 ON CONFLICT (key_hash) DO UPDATE SET content_hash = EXCLUDED.content_hash, message_id = EXCLUDED.message_id, delivered_ms = EXCLUDED.delivered_ms
+                 WHERE EXCLUDED.delivered_ms >= dedup_latest.delivered_ms",
+            )
+            .await
+            .map_err(pg)?;
+        let codes = tx
+            .prepare(
+                "INSERT INTO dedup_sent_codes (key_hash, code, updated_ms) SELECT $2, code, updated_ms FROM dedup_sent_codes WHERE key_hash = $1
+                 ON CONFLICT (key_hash) DO UPDATE SET code = EXCLUDED.code, updated_ms = EXCLUDED.updated_ms WHERE EXCLUDED.updated_ms >= dedup_sent_codes.updated_ms",
+            )
+            .await
+            .map_err(pg)?;
+        let drop_latest = tx.prepare("DELETE FROM dedup_latest WHERE key_hash = $1").await.map_err(pg)?;
+        let drop_codes = tx.prepare("DELETE FROM dedup_sent_codes WHERE key_hash = $1").await.map_err(pg)?;
+        let versions = tx.prepare("UPDATE dedup_messages SET key_hash = $2 WHERE key_hash = $1").await.map_err(pg)?;
+        let known = tx.prepare("SELECT 1 FROM dedup_messages WHERE message_id = $1 AND state <> 'refused'").await.map_err(pg)?;
+        let mut out = Vec::with_capacity(pairs.len());
+        for (old, new) in &pairs {
+            tx.execute(&latest, &[&old.key_hash, &new.key_hash, &old.content_hash, &new.content_hash]).await.map_err(pg)?;
+            tx.execute(&drop_latest, &[&old.key_hash]).await.map_err(pg)?;
+            tx.execute(&codes, &[&old.key_hash, &new.key_hash]).await.map_err(pg)?;
+            tx.execute(&drop_codes, &[&old.key_hash]).await.map_err(pg)?;
+            tx.execute(&versions, &[&old.key_hash, &new.key_hash]).await.map_err(pg)?;
+            let plain = tx.query_opt(&known, &[&old.message_id]).await.map_err(pg)?.is_some();
+            let keyed = tx.query_opt(&known, &[&new.message_id]).await.map_err(pg)?.is_some();
+            out.push((plain && !keyed).then(|| old.message_id.clone()));
+        }
+        tx.commit().await.map_err(pg)?;
+        Ok(out)
     }
 
     pub(crate) async fn remember_codes(&self, codes: Vec<crate::Issued>) -> Result<(), DedupError> {

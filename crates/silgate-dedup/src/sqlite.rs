@@ -5,11 +5,15 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use silgate_store::now_ms;
 use silgate_store::sqlite::{Durability, Shared};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The SQLite dedup index. Cloning shares the connection.
 #[derive(Debug, Clone)]
 pub struct SqliteDedup {
     conn: Shared,
+    /// Rows of builds that hashed plain are here (learnt at [`SqliteDedup::bind`]).
+    legacy: Arc<AtomicBool>,
 }
 
 impl SqliteDedup {
@@ -24,7 +28,70 @@ impl SqliteDedup {
             Ok(c)
         })
         .await?;
-        Ok(Self { conn: Shared::new(conn) })
+        Ok(Self { conn: Shared::new(conn), legacy: Arc::new(AtomicBool::new(false)) })
+    }
+
+    pub(crate) async fn bind(&self, ours: String) -> Result<(), DedupError> {
+        let legacy = self
+            .with(move |c| {
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let kept: Option<String> = tx.query_row("SELECT value FROM keying WHERE name = 'fingerprint'", [], |r| r.get(0)).optional()?;
+                match kept {
+                    None => {
+                        tx.execute("INSERT INTO keying (name, value) VALUES ('fingerprint', ?1)", [&ours])?;
+                    }
+                    Some(index) if index != ours => return Err(DedupError::OtherSecret { index, ours }),
+                    Some(_) => {}
+                }
+                let legacy = tx.query_row("SELECT EXISTS (SELECT 1 FROM keying WHERE name = 'legacy')", [], |r| r.get::<_, bool>(0))?;
+                tx.commit()?;
+                Ok(legacy)
+            })
+            .await?;
+        self.legacy.store(legacy, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub(crate) fn holds_legacy(&self) -> bool {
+        self.legacy.load(Ordering::Relaxed)
+    }
+
+    pub(crate) async fn adopt(&self, pairs: Vec<(Identity, Identity)>) -> Result<Vec<Option<String>>, DedupError> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut out = Vec::with_capacity(pairs.len());
+            {
+                // The newer of the two rows wins (an older build's item still in the
+                // queue may deliver under the plain key after its record was adopted).
+                let mut latest = tx.prepare_cached(
+                    "INSERT INTO latest (key_hash, content_hash, message_id, delivered_ms)
+                     SELECT ?2, CASE WHEN content_hash = ?3 THEN ?4 ELSE content_hash END, message_id, delivered_ms FROM latest WHERE key_hash = ?1
+                     ON CONFLICT (key_hash) DO UPDATE SET content_hash = excluded.content_hash, message_id = excluded.message_id, delivered_ms = excluded.delivered_ms
+                     WHERE excluded.delivered_ms >= latest.delivered_ms",
+                )?;
+                let mut codes = tx.prepare_cached(
+                    "INSERT INTO sent_codes (key_hash, code, updated_ms) SELECT ?2, code, updated_ms FROM sent_codes WHERE key_hash = ?1
+                     ON CONFLICT (key_hash) DO UPDATE SET code = excluded.code, updated_ms = excluded.updated_ms WHERE excluded.updated_ms >= sent_codes.updated_ms",
+                )?;
+                let mut drop_latest = tx.prepare_cached("DELETE FROM latest WHERE key_hash = ?1")?;
+                let mut drop_codes = tx.prepare_cached("DELETE FROM sent_codes WHERE key_hash = ?1")?;
+                let mut versions = tx.prepare_cached("UPDATE messages SET key_hash = ?2 WHERE key_hash = ?1")?;
+                let mut known = tx.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1 AND state <> 'refused'")?;
+                for (old, new) in &pairs {
+                    latest.execute(params![old.key_hash, new.key_hash, old.content_hash, new.content_hash])?;
+                    drop_latest.execute([&old.key_hash])?;
+                    codes.execute(params![old.key_hash, new.key_hash])?;
+                    drop_codes.execute([&old.key_hash])?;
+                    versions.execute(params![old.key_hash, new.key_hash])?;
+                    let plain = known.query_row([&old.message_id], |_| Ok(())).optional()?.is_some();
+                    let keyed = known.query_row([&new.message_id], |_| Ok(())).optional()?.is_some();
+                    out.push((plain && !keyed).then(|| old.message_id.clone()));
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
     }
 
     async fn with<T: Send + 'static>(&self, f: impl FnOnce(&mut Connection) -> Result<T, DedupError> + Send + 'static) -> Result<T, DedupError> {

@@ -4,13 +4,98 @@
 use super::*;
 use silgate_std1546::egov;
 
-#[test]
-fn given_the_same_version_the_message_id_should_be_stable() {
-    let a = message_id("sintesi", "cv:RSSMRA80A01H501U:CPI1", "c1");
-    assert_eq!(a, message_id("sintesi", "cv:RSSMRA80A01H501U:CPI1", "c1"));
-    assert_ne!(a, message_id("sintesi", "cv:RSSMRA80A01H501U:CPI1", "c2"));
-    assert_ne!(a, message_id("silplus", "cv:RSSMRA80A01H501U:CPI1", "c1"));
-    assert_eq!(a.len(), 64);
+/// The rows an older build (dedup schema 3, plain hashes) left for two records: `A`
+/// delivered, `B` queued and not delivered yet, each with the code last queued.
+struct Legacy {
+    a: (Identity, Identity),
+    b: (Identity, Identity),
+    keyer: Keyer,
+}
+
+impl Legacy {
+    fn new() -> Self {
+        let keyer = Keyer::new(b"the region's secret, 32 bytes...");
+        let (ka, kb) = ("cv:RSSMRA80A01H501U:CPI01", "vacancy:CPI01:01234567890:V-7");
+        let (lb, ca, cb) = ("vacancy:01234567890:V-7", [1u8; 32], [2u8; 32]);
+        Self { a: (legacy_identity("sintesi", ka, &ca), keyer.identity("sintesi", ka, &ca)), b: (legacy_identity("sintesi", lb, &cb), keyer.identity("sintesi", kb, &cb)), keyer }
+    }
+
+    /// The older build's rows, as SQL for a table prefix (`""` or `"dedup_"`).
+    fn rows(&self, t: &str) -> String {
+        let (a, b) = (&self.a.0, &self.b.0);
+        format!(
+            "INSERT INTO {t}messages (message_id, key_hash, content_hash, state, egov_id, receipt, updated_ms, queued_order) VALUES
+                ('{}', '{}', '{}', 'delivered', 'E-1', 'R-1', 1, 1), ('{}', '{}', '{}', 'queued', NULL, NULL, 1, 2);
+             INSERT INTO {t}latest (key_hash, content_hash, message_id, delivered_ms) VALUES ('{}', '{}', '{}', 1);
+             INSERT INTO {t}sent_codes (key_hash, code, updated_ms) VALUES ('{}', 'CODE-A', 1), ('{}', 'CODE-B', 1);",
+            a.message_id, a.key_hash, a.content_hash, b.message_id, b.key_hash, b.content_hash, a.key_hash, a.content_hash, a.message_id, a.key_hash, b.key_hash
+        )
+    }
+}
+
+/// An index an older build filled, opened by this one: bound to the secret, it adopts
+/// each record's rows when ingest meets the record again, and nothing delivered or
+/// queued looks new.
+async fn legacy_index_adopted(idx: DedupIndex, l: &Legacy) {
+    idx.bind(&l.keyer).await.unwrap();
+    assert!(idx.holds_legacy());
+    let ((la, ka), (lb, kb)) = (&l.a, &l.b);
+    assert_eq!(idx.admit(vec![ka.clone()]).await.unwrap(), [Admission::New], "before adoption the keyed identity is unknown");
+    let known = idx.adopt(vec![(la.clone(), ka.clone()), (lb.clone(), kb.clone())]).await.unwrap();
+    assert_eq!(known, [Some(la.message_id.clone()), Some(lb.message_id.clone())], "both versions are known under their plain ids");
+    assert_eq!(idx.admit(vec![ka.clone()]).await.unwrap(), [Admission::Unchanged], "the delivered content is recognised under the keyed key");
+    let b_as_known = Identity { message_id: lb.message_id.clone(), ..kb.clone() };
+    assert_eq!(idx.admit(vec![b_as_known]).await.unwrap(), [Admission::Known], "the queued version keeps its plain id");
+    assert_eq!(idx.last_codes(vec![ka.key_hash.clone(), kb.key_hash.clone(), la.key_hash.clone()]).await.unwrap(), [Some("CODE-A".into()), Some("CODE-B".into()), None]);
+    // A new version of B waits for the older build's version, now under B's keyed key.
+    let b2 = l.keyer.identity("sintesi", "vacancy:CPI01:01234567890:V-7", &[3u8; 32]);
+    idx.mark_queued(vec![b2.clone()]).await.unwrap();
+    assert_eq!(idx.waiting_behind(vec![b2.message_id.clone()]).await.unwrap(), [Some(true)]);
+    assert_eq!(idx.delivered(&la.message_id).await.unwrap().as_deref(), Some("R-1"), "the delivery stays under the id it went out with");
+    // Idempotent.
+    assert_eq!(idx.adopt(vec![(la.clone(), ka.clone())]).await.unwrap(), [Some(la.message_id.clone())]);
+    assert_eq!(idx.admit(vec![ka.clone()]).await.unwrap(), [Admission::Unchanged]);
+    // Another secret is refused: its hashes would never match.
+    let other = Keyer::new(b"not the region's secret, at all.");
+    let err = idx.bind(&other).await.unwrap_err();
+    assert!(matches!(&err, DedupError::OtherSecret { index, ours } if index == l.keyer.fingerprint() && ours == other.fingerprint()), "{err}");
+}
+
+#[tokio::test]
+async fn given_an_index_an_older_build_filled_the_sqlite_index_should_adopt_its_rows_under_keyed_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.db");
+    let l = Legacy::new();
+    {
+        let mut c = rusqlite::Connection::open(&path).unwrap();
+        let v3 = Schema { store: "dedup", migrations: &SQLITE_SCHEMA.migrations[..3], every_open: "" };
+        silgate_store::migrate::sqlite(&mut c, &v3).unwrap();
+        c.execute_batch(&l.rows("")).unwrap();
+    }
+    legacy_index_adopted(DedupIndex::open(&path).await.unwrap(), &l).await;
+    // A fresh index holds nothing plain, and keeps the fingerprint of its first secret.
+    let fresh = DedupIndex::open(&dir.path().join("fresh.db")).await.unwrap();
+    fresh.bind(&l.keyer).await.unwrap();
+    assert!(!fresh.holds_legacy());
+    fresh.bind(&l.keyer).await.unwrap();
+    assert!(fresh.bind(&Keyer::new(b"x")).await.is_err());
+}
+
+#[tokio::test]
+async fn given_an_index_an_older_build_filled_the_postgres_index_should_adopt_its_rows_under_keyed_hashes() {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let schema = format!("dedup_legacy_{}_{}", std::process::id(), t % 1_000_000_000);
+    let url = format!("host=127.0.0.1 user=postgres dbname=test options='-c search_path={schema}'");
+    let (mut client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("PostgreSQL on 127.0.0.1:5432");
+    tokio::spawn(conn);
+    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+    let l = Legacy::new();
+    let v3 = Schema { store: "dedup", migrations: &pg::SCHEMA.migrations[..3], every_open: "" };
+    silgate_store::migrate::postgres(&mut client, &v3).await.unwrap();
+    // The older build took its places in the order from the sequence.
+    client.batch_execute(&format!("{} SELECT setval('dedup_queued_order', 2);", l.rows("dedup_"))).await.unwrap();
+    legacy_index_adopted(DedupIndex::postgres(&url, &Default::default()).await.unwrap(), &l).await;
+    client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
 }
 
 async fn index_behaves(idx: DedupIndex) {

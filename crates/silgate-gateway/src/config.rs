@@ -83,6 +83,12 @@ pub struct GatewayConfig {
     /// that name. (default: the embedded tables)
     #[serde(default)]
     pub code_tables: Option<PathBuf>,
+    /// The region's secret, the key of every hash stored of a business key (64 hex
+    /// digits, owner-only; created at first start when missing). Every instance that
+    /// shares a dedup index needs the same file, and it is backed up with the data.
+    /// (default: `DATA_DIR/secret.key`)
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
     /// The folder the config file is in (relative paths resolve there).
     #[serde(skip)]
     pub base: PathBuf,
@@ -885,6 +891,7 @@ impl GatewayConfig {
             limits: silgate_source_tabular::Limits::default(),
             optional_unmappable: Unmappable::default(),
             code_tables: None,
+            secret_file: None,
             base: PathBuf::new(),
         };
         cfg.normalize_region();
@@ -934,7 +941,7 @@ impl GatewayConfig {
     pub fn resolve(&mut self, base: PathBuf) {
         self.normalize_region();
         self.data_dir = abs(&base, &self.data_dir);
-        for ca in [&mut self.queue.ca, &mut self.audit.ca, &mut self.dedup.ca, &mut self.code_tables].into_iter().flatten() {
+        for ca in [&mut self.queue.ca, &mut self.audit.ca, &mut self.dedup.ca, &mut self.code_tables, &mut self.secret_file].into_iter().flatten() {
             *ca = abs(&base, ca);
         }
         resolve_node(&mut self.node, &base);
@@ -961,6 +968,11 @@ impl GatewayConfig {
         if let Some(dir) = &self.code_tables {
             check_code_tables(dir, files, &mut p);
         }
+        if files == Files::Check
+            && let Some(why) = crate::secret::problem(&self.secret_path())
+        {
+            p.push("secret_file", why);
+        }
         check_store(&self.audit, "audit", files, &mut p);
         check_store(&self.dedup, "dedup", files, &mut p);
         check_node(&self.node, files, &mut p);
@@ -983,6 +995,11 @@ impl GatewayConfig {
     /// The SQLite queue's file (whatever the backend in use).
     pub fn queue_file(&self) -> PathBuf {
         self.in_data(&self.queue.path)
+    }
+
+    /// The region's secret file (`secret_file`, default `DATA_DIR/secret.key`).
+    pub fn secret_path(&self) -> PathBuf {
+        self.secret_file.clone().unwrap_or_else(|| self.data_dir.join("secret.key"))
     }
 
     /// The quarantine file: one JSON line per rejected record.
@@ -1058,7 +1075,7 @@ impl GatewayConfig {
 }
 
 /// The top-level keys of a gateway configuration.
-const KEYS: [&str; 17] = [
+const KEYS: [&str; 18] = [
     "instance",
     "region",
     "region_name",
@@ -1076,6 +1093,7 @@ const KEYS: [&str; 17] = [
     "limits",
     "optional_unmappable",
     "code_tables",
+    "secret_file",
 ];
 
 /// One section read on its own; a shape problem is reported with its key path.
@@ -1135,6 +1153,12 @@ pub fn check_file(path: &Path, files: Files) -> Vec<Problem> {
     let _ = section::<Unmappable>(root.get("optional_unmappable"), "optional_unmappable", &mut p);
     if let Some(dir) = section::<PathBuf>(root.get("code_tables"), "code_tables", &mut p) {
         check_code_tables(&abs(base, &dir), files, &mut p);
+    }
+    if let Some(file) = section::<PathBuf>(root.get("secret_file"), "secret_file", &mut p)
+        && files == Files::Check
+        && let Some(why) = crate::secret::problem(&abs(base, &file))
+    {
+        p.push("secret_file", why);
     }
     if let Some(mut q) = section::<QueueConfig>(root.get("queue"), "queue", &mut p) {
         if let Some(ca) = q.ca.as_mut() {

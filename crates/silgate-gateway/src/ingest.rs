@@ -21,7 +21,7 @@ use crate::metrics::GatewayMetrics;
 use crate::translate::{Accepted, Ticket, Translator, Verdict};
 use silgate_audit::{Auditor, Event, NewEntry, SeenAgain};
 use silgate_core::{Queue, QueueItem, ReadSummary, Source, SourceItem};
-use silgate_dedup::{Admission, DedupIndex, Identity};
+use silgate_dedup::{Admission, DedupIndex, Identity, Keyer};
 use silgate_queue::AnyQueue;
 use silgate_store::now_ms;
 use std::io::BufRead;
@@ -53,6 +53,8 @@ pub(crate) struct Ingest<'a> {
     pub(crate) translator: Translator<'a>,
     pub(crate) queue: &'a AnyQueue,
     pub(crate) dedup: &'a DedupIndex,
+    /// The region's secret, the key of every business key's hash.
+    pub(crate) keyer: &'a Keyer,
     pub(crate) audit: &'a Auditor,
     pub(crate) metrics: &'a GatewayMetrics,
     pub(crate) batch: usize,
@@ -110,8 +112,12 @@ impl<'a> Ingest<'a> {
         if rec.communication().kind != silgate_core::CommunicationKind::Closure || rec.communication().previous_code.is_some() {
             return Ok(SourceItem::Record(rec));
         }
-        let key_hash = silgate_dedup::sha256_hex(&[rec.business_key().as_bytes()]);
-        match self.dedup.last_codes(vec![key_hash]).await?.pop().flatten() {
+        let mut keys = vec![self.keyer.key_hash(&rec.business_key())];
+        // A record an older build sent, not adopted yet: its code is under its plain key.
+        if self.dedup.holds_legacy() {
+            keys.push(silgate_dedup::legacy_key_hash(&rec.legacy_business_key()));
+        }
+        match self.dedup.last_codes(keys).await?.into_iter().flatten().next() {
             Some(code) => {
                 rec.communication_mut().previous_code = Some(code);
                 Ok(SourceItem::Record(rec))
@@ -145,10 +151,11 @@ impl<'a> Ingest<'a> {
         let path = format!("DatiSistema/codice{what}precedente");
         let owner = known.in_batch.get(code).cloned().or_else(|| known.owners.get(code).cloned().flatten());
         // Filled in from the index's memory of the record's key: this gateway's code,
-        // whose CPI it may not have kept (queued before this release). A CV's key holds
-        // its CPI, so that code is its own; a vacancy's key does not (employer and local
-        // id), so the code may be another CPI's: accepted, whatever its prefix (an
-        // ISTAT-era one too), and audited as external.
+        // whose CPI it may not have kept (queued before codes kept their CPIs). A CV's
+        // key always held its CPI, so that code is its own; a vacancy's key held none
+        // before dedup schema 4 (employer and local id), so a code remembered then may
+        // be another CPI's: accepted, whatever its prefix (an ISTAT-era one too), and
+        // audited as external.
         let own_memory = filled || known.remembered.get(&p.identity.key_hash).is_some_and(|r| r.as_deref() == Some(code));
         if owner.is_none() && own_memory {
             return if p.record.kind() == silgate_core::RecordKind::Cv { Named::Own } else { Named::External(code.to_string()) };
@@ -182,9 +189,12 @@ impl<'a> Ingest<'a> {
     /// and audited as such without being judged again; the others are judged (XSD +
     /// rules) now.
     async fn judge_deferred(&mut self, entries: &mut Vec<NewEntry>) -> Result<()> {
-        let waiting = self.translator.take_deferred();
+        let mut waiting = self.translator.take_deferred();
         if waiting.is_empty() {
             return Ok(());
+        }
+        if self.dedup.holds_legacy() {
+            self.adopt(&mut waiting).await?;
         }
         let mut verdicts = self.dedup.admit(waiting.iter().map(|p| p.identity.clone()).collect()).await?;
         // The index knows nothing of this batch yet (it is told after the queue commit):
@@ -308,6 +318,22 @@ impl<'a> Ingest<'a> {
         for ((cpi, origin, why), n) in seen_again {
             let cpi = (!cpi.is_empty()).then_some(cpi.as_str());
             entries.push(NewEntry::now(Event::Deduplicated { count: n, why, at: Some(origin), receipt: None }, None, None, cpi));
+        }
+        Ok(())
+    }
+
+    /// The rows an older build stored under these records' plain identities move to
+    /// their keyed ones: the queue's waiting versions first, then the index's rows
+    /// (a crash in between leaves what the next batch moves the same way). A version
+    /// that build queued or delivered keeps the plain message id it has there, in the
+    /// queue and in the audit: it is known, not new, and its story stays one.
+    async fn adopt(&self, waiting: &mut [crate::translate::Pending]) -> Result<()> {
+        let pairs: Vec<(Identity, Identity)> = waiting.iter().map(|p| (p.legacy.clone(), p.identity.clone())).collect();
+        self.queue.rekey(pairs.iter().map(|(old, new)| (old.key_hash.clone(), new.key_hash.clone())).collect()).await?;
+        for (p, known) in waiting.iter_mut().zip(self.dedup.adopt(pairs).await?) {
+            if let Some(id) = known {
+                p.identity.message_id = id;
+            }
         }
         Ok(())
     }

@@ -32,6 +32,7 @@ mod instance;
 pub mod metrics;
 mod parts;
 pub mod report;
+pub mod secret;
 pub mod sources;
 pub mod translate;
 

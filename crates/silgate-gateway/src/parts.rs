@@ -78,6 +78,8 @@ pub struct Parts {
     pub metrics: GatewayMetrics,
     /// The region's own code tables (`code_tables`), when it has any.
     tables: Option<silgate_codes::CodeTables>,
+    /// The region's secret (`secret_file`), the key of the hashes the stores keep.
+    pub(crate) keyer: silgate_dedup::Keyer,
 }
 
 impl Parts {
@@ -89,9 +91,11 @@ impl Parts {
         let tables = cfg.load_code_tables()?;
         let queue = cfg.open_queue().await?;
         let dedup = cfg.open_dedup().await?;
+        let keyer = crate::secret::load_or_create(&cfg.secret_path())?;
+        dedup.bind(&keyer).await?;
         let audit_log = cfg.open_audit().await?;
         let audit = Auditor::spawn(audit_log.clone(), &cfg.instance);
-        Ok(Self { cfg, queue, dedup, audit_log, audit, metrics: GatewayMetrics::new(), tables })
+        Ok(Self { cfg, queue, dedup, audit_log, audit, metrics: GatewayMetrics::new(), tables, keyer })
     }
 
     /// The code tables records are judged with: the embedded ones, or the region's.
@@ -112,11 +116,12 @@ impl Parts {
     pub(crate) fn ingest(&self, today: Date) -> Result<Ingest<'_>> {
         let xsd = silgate_std1546::XsdValidator::shared()?;
         let translator =
-            Translator::collecting(self.code_tables(), today, xsd, &self.cfg.region, &self.cfg.quarantine_path())?.deferring().with_unmappable(self.cfg.optional_unmappable);
+            Translator::collecting(self.code_tables(), today, xsd, &self.cfg.region, &self.cfg.quarantine_path(), &self.keyer)?.with_unmappable(self.cfg.optional_unmappable);
         Ok(Ingest {
             translator,
             queue: &self.queue,
             dedup: &self.dedup,
+            keyer: &self.keyer,
             audit: &self.audit,
             metrics: &self.metrics,
             batch: self.cfg.batch.max(1),

@@ -18,7 +18,7 @@ use crate::error::{Context as _, GatewayError, Result};
 use serde::Serialize;
 use silgate_codes::CodeTables;
 use silgate_core::{CommunicationKind, Date, Issue, Position, Provenance, Record, Rejection, SourceItem, SourceSystem};
-use silgate_dedup::Identity;
+use silgate_dedup::{Identity, Keyer};
 use silgate_std1546::XsdValidator;
 use silgate_std1546::code::{CodeAllocator, ContentAllocator};
 use silgate_std1546::fit::Unmappable;
@@ -129,13 +129,17 @@ pub(crate) enum Verdict {
 pub(crate) struct Pending {
     pub(crate) record: Record,
     pub(crate) identity: Identity,
+    /// The plain identity builds before keyed hashes gave it: what an index they
+    /// filled holds of it (see `DedupIndex::adopt`).
+    pub(crate) legacy: Identity,
     pub(crate) ticket: Option<Ticket>,
 }
 
-/// The identity of a record version: its message id, hashed business key and content
-/// hash (`content`, [`silgate_std1546::code::content_hash`] of the record).
-pub(crate) fn identity(rec: &Record, content: &[u8; 32]) -> Identity {
-    Identity::new(rec.provenance().system.as_str(), &rec.business_key(), hex::encode(content))
+/// Records wait here, with their identities, until the dedup index has been asked.
+struct Deferred<'a> {
+    waiting: Vec<Pending>,
+    /// The region's secret the identities are keyed with.
+    keyer: &'a Keyer,
 }
 
 /// Where accepted records go.
@@ -166,7 +170,7 @@ pub struct Translator<'a> {
     /// until the dedup index has said which are unchanged: those are not judged again
     /// (the XSD and rules are most of an ingest's cost; an unchanged re-export should
     /// cost little). See [`Translator::judge`].
-    deferred: Option<Vec<Pending>>,
+    deferred: Option<Deferred<'a>>,
     /// The fates of ticketed records, until taken.
     pub(crate) verdicts: Vec<(Ticket, Verdict)>,
 }
@@ -194,14 +198,17 @@ impl<'a> Translator<'a> {
     }
 
     /// A translator that keeps accepted records for the queue and appends rejects to
-    /// the `quarantine` file.
-    pub(crate) fn collecting(tables: &'a CodeTables, today: Date, xsd: &'a XsdValidator, region: &str, quarantine: &Path) -> Result<Self> {
+    /// the `quarantine` file. Records wait, with their identities keyed by `keyer`,
+    /// for [`Translator::take_deferred`] instead of being judged at once.
+    pub(crate) fn collecting(tables: &'a CodeTables, today: Date, xsd: &'a XsdValidator, region: &str, quarantine: &Path, keyer: &'a Keyer) -> Result<Self> {
         if let Some(dir) = quarantine.parent() {
             silgate_core::private::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let f = silgate_core::private::append(quarantine).with_context(|| format!("opening {}", quarantine.display()))?;
         let warnings = quarantine.with_file_name("warnings.jsonl");
-        Self::with(tables, today, xsd, Some(region), Output::Collect { accepted: Vec::new(), rejected: Vec::new() }, BufWriter::new(f), warnings)
+        let mut t = Self::with(tables, today, xsd, Some(region), Output::Collect { accepted: Vec::new(), rejected: Vec::new() }, BufWriter::new(f), warnings)?;
+        t.deferred = Some(Deferred { waiting: Vec::new(), keyer });
+        Ok(t)
     }
 
     /// What to do with optional codes the standard cannot carry (default: omit).
@@ -232,20 +239,14 @@ impl<'a> Translator<'a> {
         })
     }
 
-    /// Records wait for [`Translator::take_deferred`] instead of being judged at once.
-    pub(crate) fn deferring(mut self) -> Self {
-        self.deferred = Some(Vec::new());
-        self
-    }
-
     /// The records waiting to be judged.
     pub(crate) fn take_deferred(&mut self) -> Vec<Pending> {
-        self.deferred.as_mut().map(std::mem::take).unwrap_or_default()
+        self.deferred.as_mut().map(|d| std::mem::take(&mut d.waiting)).unwrap_or_default()
     }
 
     /// How many records wait to be judged.
     pub(crate) fn deferred_len(&self) -> usize {
-        self.deferred.as_ref().map_or(0, Vec::len)
+        self.deferred.as_ref().map_or(0, |d| d.waiting.len())
     }
 
     /// Takes the accepted and rejected records collected so far.
@@ -341,13 +342,15 @@ impl<'a> Translator<'a> {
                 }
             }
         }
-        if let Some(waiting) = &mut self.deferred {
-            let identity = identity(&rec, &content.unwrap_or_else(|| silgate_std1546::code::content_hash(&rec)));
-            waiting.push(Pending { identity, record: rec, ticket });
+        if let Some(d) = &mut self.deferred {
+            let content = content.unwrap_or_else(|| silgate_std1546::code::content_hash(&rec));
+            let system = rec.provenance().system.as_str();
+            let identity = d.keyer.identity(system, &rec.business_key(), &content);
+            let legacy = silgate_dedup::legacy_identity(system, &rec.legacy_business_key(), &content);
+            d.waiting.push(Pending { identity, legacy, record: rec, ticket });
             return Ok(());
         }
-        let id = content.map(|c| identity(&rec, &c));
-        self.judge(rec, id, ticket).map(|_| ())
+        self.judge(rec, None, ticket).map(|_| ())
     }
 
     /// Judges a record that waited, with the identity computed when it came in.
@@ -374,12 +377,9 @@ impl<'a> Translator<'a> {
     fn judge(&mut self, mut rec: Record, id: Option<Identity>, ticket: Option<Ticket>) -> Result<bool> {
         let prov = rec.provenance().clone();
         let position = format!("{}:{}", prov.origin, prov.position);
-        // The identity (and code) stay those of the source's content: a region that
-        // loads a six-segment table later does not make the same export look new.
-        let id = match (id, &self.out) {
-            (None, Output::Collect { .. }) => Some(identity(&rec, &silgate_std1546::code::content_hash(&rec))),
-            (id, _) => id,
-        };
+        // The identity (and code) stay those of the source's content, computed when
+        // it came in: a region that loads a six-segment table later does not make the
+        // same export look new.
         let mut issues = silgate_std1546::fit::fit(&mut rec, self.tables, self.unmappable);
         let (xml, judged) = silgate_std1546::emit(&rec, self.tables, self.today, self.xsd)?;
         issues.extend(judged);
@@ -402,7 +402,8 @@ impl<'a> Translator<'a> {
                 self.summary.written.push(path);
             }
             Output::Collect { accepted, .. } => {
-                let identity = id.unwrap_or_else(|| identity(&rec, &silgate_std1546::code::content_hash(&rec)));
+                // Collecting, every record waited with its identity (see `collecting`).
+                let identity = id.ok_or(GatewayError::Task("translate"))?;
                 accepted.push(Accepted { record: rec, xml, identity, ticket, omitted });
             }
         }

@@ -40,6 +40,7 @@ fn documents(n: usize) -> Vec<QueueItem> {
     let xsd = XsdValidator::shared().expect("validator");
     let today = time::OffsetDateTime::now_utc().date();
     let mut alloc = ContentAllocator { region: "16".into() };
+    let keyer = silgate_dedup::Keyer::new(b"the bench's secret, not a region");
     (0..n)
         .map(|i| {
             let mut v: serde_json::Value = serde_json::from_str(&line.replace("\"2026/77\"", &format!("\"B/{i}\""))).expect("json");
@@ -49,11 +50,11 @@ fn documents(n: usize) -> Vec<QueueItem> {
             rec.communication_mut().code = alloc.allocate(&rec);
             let (xml, issues) = silgate_std1546::emit(&rec, tables, today, xsd).expect("emit");
             assert!(!silgate_core::issue::has_errors(&issues), "{issues:?}");
-            let key = rec.business_key();
+            let id = keyer.identity("bench", &rec.business_key(), &silgate_std1546::code::content_hash(&rec));
             QueueItem {
-                message_id: silgate_dedup::message_id("bench", &key, &i.to_string()),
-                key_hash: silgate_dedup::sha256_hex(&[key.as_bytes()]),
-                content_hash: i.to_string(),
+                message_id: id.message_id,
+                key_hash: id.key_hash,
+                content_hash: id.content_hash,
                 kind: RecordKind::Vacancy,
                 region: "16".into(),
                 cpi: "CPIBA01".into(),

@@ -50,6 +50,18 @@ impl AnyQueue {
             Self::Rabbit(_) => Ok(0),
         }
     }
+
+    /// Gives the waiting items of each business key the first hash of a pair the
+    /// second one (a record an older build queued under a plain hash, now keyed):
+    /// its versions stay one queue key, so they still go one at a time in order.
+    /// Idempotent. On RabbitMQ the order lives in the dedup index, which moves its own
+    /// rows: nothing to do here.
+    pub async fn rekey(&self, pairs: Vec<(String, String)>) -> Result<(), QueueError> {
+        match self {
+            Self::Sqlite(q) => q.rekey(pairs).await,
+            Self::Rabbit(_) => Ok(()),
+        }
+    }
 }
 
 macro_rules! each {

@@ -136,6 +136,23 @@ impl SqliteQueue {
         .await
     }
 
+    /// See [`crate::AnyQueue::rekey`]: the `key` column and the item's `key_hash`.
+    pub async fn rekey(&self, pairs: Vec<(String, String)>) -> Result<(), QueueError> {
+        self.with(move |conn| {
+            let tx = conn.transaction().map_err(unavailable)?;
+            {
+                let mut up = tx
+                    .prepare_cached("UPDATE queue SET key = ?2, item = CASE WHEN json_valid(item) THEN json_set(item, '$.key_hash', ?2) ELSE item END WHERE key = ?1")
+                    .map_err(unavailable)?;
+                for (old, new) in &pairs {
+                    up.execute(params![old, new]).map_err(unavailable)?;
+                }
+            }
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
     /// Makes the items leased under `holder` visible again now (their holder died: see
     /// [`crate::AnyQueue::take_back`]); returns how many.
     pub async fn take_back(&self, holder: &str) -> Result<usize, QueueError> {

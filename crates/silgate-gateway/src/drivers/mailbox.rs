@@ -112,7 +112,9 @@ impl PecMailbox {
     /// Handles one message whole; returns once it may be marked processed, or says it
     /// must wait in the folder.
     async fn one(&self, parts: &Parts, uid: u32, raw: Vec<u8>) -> Result<Taken> {
-        let hash = silgate_dedup::sha256_hex(&[&raw]);
+        // Keyed: the message holds personal data, and the index keeps this.
+        let hash = parts.keyer.hash(&[b"pec", &raw]);
+        let plain = parts.dedup.holds_legacy().then(|| silgate_dedup::sha256_hex(&[&raw]));
         let (pec, copy) = (self.pec.clone(), raw.clone());
         let opened = tokio::task::spawn_blocking(move || silgate_source_pec::envelope::open(&copy, &pec.trust)).await?;
         if let Err(e) = &opened
@@ -130,7 +132,12 @@ impl PecMailbox {
             Err(e) => (format!("invalid ({})", e.rule), String::new(), None),
         };
         let key = format!("pec:{id}:{hash}");
-        if parts.dedup.input_seen(&key).await? {
+        // Processed whole by an older build, which kept a plain hash.
+        let before = match plain {
+            Some(h) => parts.dedup.input_seen(&format!("pec:{id}:{h}")).await?,
+            None => false,
+        };
+        if before || parts.dedup.input_seen(&key).await? {
             let e = NewEntry::now(Event::Input(Input::AlreadyProcessed { uid, id }), None, None, cpi.as_deref());
             parts.audit.record(vec![e]).await?;
             return Ok(Taken::Done);
@@ -171,7 +178,7 @@ impl PecMailbox {
                 let raw = mb.fetch(uid).await?;
                 // Counted by content: a UID says nothing across UIDVALIDITY changes.
                 let name = match &raw {
-                    Some(raw) => silgate_dedup::sha256_hex(&[raw]),
+                    Some(raw) => parts.keyer.hash(&[b"pec", raw]),
                     None => format!("uid-{uid}"),
                 };
                 let key = std::ffi::OsStr::new(&name);

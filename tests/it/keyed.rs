@@ -1,0 +1,116 @@
+//! Keyed hashes: what the dedup index keeps of a business key is an HMAC under the
+//! region's secret, never a plain SHA-256 anyone holding a fiscal code could confirm;
+//! an index an older build filled with plain hashes is adopted record by record, and
+//! nothing it delivered is sent again.
+#![allow(clippy::unwrap_used)]
+
+use crate::runtime::until_accepted;
+use silgate_gateway::{Gateway, GatewayConfig};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The region's secret the gateway made in `data`.
+fn keyer(data: &std::path::Path) -> silgate_dedup::Keyer {
+    let text = std::fs::read_to_string(data.join("secret.key")).unwrap();
+    let t = text.trim();
+    assert_eq!(t.len(), 64, "64 hex digits");
+    let bytes: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&t[2 * i..2 * i + 2], 16).unwrap()).collect();
+    silgate_dedup::Keyer::new(&bytes)
+}
+
+/// The record as ingest sees the line (its CPI in the provenance).
+fn record(line: &str) -> silgate_core::Record {
+    let mut rec = silgate_core::json::parse_record(line).unwrap();
+    let cpi = rec.cpi().to_string();
+    let p = rec.provenance_mut();
+    *p = silgate_core::Provenance::new(silgate_core::SourceSystem::CanonicalJson, "x", silgate_core::Position::Line(1));
+    p.cpi = cpi;
+    rec
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_an_index_with_plain_hashes_an_upgraded_gateway_should_adopt_it_and_send_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = silgate_node::start(silgate_node::NodeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), dir.path().join("node.db"))).await.unwrap();
+    let data = dir.path().join("data");
+    let cfg = GatewayConfig::new("puglia", "PUGLIA", data.clone(), silgate_publish::ClientConfig::new(node.endpoint()));
+    let sample = include_str!("../../crates/silgate/samples/demo.jsonl").lines().find(|l| l.contains("\"2026/77\"")).unwrap();
+    let send = dir.path().join("send.jsonl");
+    std::fs::write(&send, format!("{sample}\n")).unwrap();
+    let today = silgate_gateway::today();
+
+    // A fresh index: keyed under the secret the first start made, owner-only.
+    let gw = Gateway::start(cfg.clone()).await.unwrap();
+    assert_eq!(gw.parts().ingest_files(std::slice::from_ref(&send), today).await.unwrap().queued, 1);
+    until_accepted(&node, 1, "not delivered").await;
+    tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.unwrap().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(data.join("secret.key")).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let keyer = keyer(&data);
+    let rec = record(sample);
+    assert!(rec.business_key().contains(":CPI"), "a vacancy's key holds its CPI: {}", rec.business_key());
+    let content = silgate_std1546::code::content_hash(&rec);
+    let system = rec.provenance().system.as_str();
+    let keyed = keyer.identity(system, &rec.business_key(), &content);
+    let legacy = silgate_dedup::legacy_identity(system, &rec.legacy_business_key(), &content);
+    let db = rusqlite::Connection::open(data.join("dedup.db")).unwrap();
+    let one = |sql: &str| -> String { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(one("SELECT key_hash FROM latest"), keyed.key_hash, "the index keeps the keyed hash");
+    assert_eq!(one("SELECT message_id FROM messages"), keyed.message_id);
+    let plain = silgate_dedup::sha256_hex(&[rec.business_key().as_bytes()]);
+    let all = one(
+        "SELECT group_concat(key_hash || content_hash || message_id) FROM (SELECT key_hash, content_hash, message_id FROM latest UNION ALL SELECT key_hash, content_hash, message_id FROM messages)",
+    );
+    assert!(!all.contains(&plain) && !all.contains(&legacy.key_hash) && !all.contains(&legacy.content_hash), "no plain hash of the key or the content is kept");
+
+    // As an older build would have left it (plain hashes, a vacancy's key without its
+    // CPI), just after this build's migration marked it as holding plain rows.
+    db.execute_batch(&format!(
+        "UPDATE messages SET message_id = '{lm}', key_hash = '{lk}', content_hash = '{lc}';
+         UPDATE latest SET key_hash = '{lk}', content_hash = '{lc}', message_id = '{lm}';
+         UPDATE sent_codes SET key_hash = '{lk}';
+         DELETE FROM keying WHERE name = 'legacy'; INSERT INTO keying (name, value) VALUES ('legacy', '1');",
+        lm = legacy.message_id,
+        lk = legacy.key_hash,
+        lc = legacy.content_hash
+    ))
+    .unwrap();
+    let code = one("SELECT code FROM sent_codes");
+
+    // The same export again: recognised, not sent again; the record's rows are keyed.
+    let gw = Gateway::start(cfg.clone()).await.unwrap();
+    let again = gw.parts().ingest_files(std::slice::from_ref(&send), today).await.unwrap();
+    assert_eq!((again.queued, again.unchanged), (0, 1), "{again:?}");
+    assert_eq!(one("SELECT key_hash FROM latest"), keyed.key_hash);
+    assert_eq!(one("SELECT content_hash FROM latest"), keyed.content_hash);
+    assert_eq!(one("SELECT key_hash FROM sent_codes"), keyed.key_hash);
+    assert_eq!(one("SELECT key_hash || ' ' || message_id FROM messages"), format!("{} {}", keyed.key_hash, legacy.message_id), "the version keeps the id it went out with");
+
+    // An update names the code the older build sent; a closure follows it.
+    let mut update: serde_json::Value = serde_json::from_str(sample).unwrap();
+    update["profile"]["positions"] = serde_json::json!(5);
+    let file = dir.path().join("update.jsonl");
+    std::fs::write(&file, format!("{update}\n")).unwrap();
+    assert_eq!(gw.parts().ingest_files(std::slice::from_ref(&file), today).await.unwrap().queued, 1);
+    until_accepted(&node, 2, "the update not delivered").await;
+    let nodedb = rusqlite::Connection::open(dir.path().join("node.db")).unwrap();
+    let doc: String = nodedb.query_row("SELECT document FROM documents WHERE ok = 1 ORDER BY rowid DESC LIMIT 1", [], |r| r.get(0)).unwrap();
+    assert!(doc.contains(&format!("precedente>{code}<")), "the update names the older build's code: {doc}");
+    let stats = node.stats(1).await.unwrap();
+    assert_eq!((stats.totals.accepted, stats.totals.duplicates), (2, 0), "nothing twice: {:?}", stats.totals);
+    let report = gw.parts().audit_log.verify().await.unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.unwrap().unwrap();
+
+    // Opened under another secret, the index refuses to start rather than send all again.
+    std::fs::write(data.join("secret.key"), format!("{}\n", "ab".repeat(32))).unwrap();
+    let err = match Gateway::start(cfg).await {
+        Ok(_) => panic!("a gateway started on an index keyed with another secret"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("another secret") && err.contains("fingerprint"), "{err}");
+    node.stop().await;
+}
