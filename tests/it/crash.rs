@@ -1,6 +1,7 @@
 //! The audit tells every record's story whatever moment the process died: SIGKILLs in
 //! the middle of a run on the embedded default, and a batch whose entries were lost
-//! after the queue's commit, told again at the next read.
+//! after the queue's commit, told again at the next read; and its anchors catch a chain
+//! its database's owner rewrote whole.
 #![allow(clippy::unwrap_used)] // test helpers: a failed setup step is a failed test
 
 use crate::delivery::{audit, certs, gateway, ingest, node, run, stats, totals, vacancies, wait_for};
@@ -77,4 +78,54 @@ fn given_queued_records_the_audit_never_saw_a_later_read_should_tell_their_story
     // Read a third time: told already, nothing more is written as recovered.
     ingest(&cfg, &input);
     assert_eq!(count("SELECT count(*) FROM audit WHERE detail LIKE '%(recovered at a later read)'"), 60);
+}
+
+/// `silgate audit anchor` and `silgate run` append the signed heads to the anchor file
+/// (owner-only, outside the data directory); the database's owner then drops the
+/// append-only triggers and writes a new chain, which `audit verify` alone finds
+/// intact: `audit verify --anchors` does not, and names the anchored entry.
+#[test]
+fn given_anchored_chains_a_chain_rewritten_whole_should_fail_verify_with_anchors() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    let anchors = dir.path().join("worm").join("anchors.jsonl");
+    let cfg = gateway(dir.path(), &pki, &base, &format!("[anchor]\nfile = \"{}\"\nevery_secs = 0\n", anchors.display()));
+    let input = dir.path().join("v.jsonl");
+    std::fs::write(&input, vacancies(20, "anchored")).unwrap();
+    ingest(&cfg, &input);
+    let (code, out) = audit(&cfg, &["anchor"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("anchored 1 chain(s)"), "{out}");
+    // `silgate run` anchors at start and at shutdown.
+    let gw = run(&cfg);
+    wait_for("20 at the node", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 20);
+    assert_eq!(gw.term(), 0);
+    let text = std::fs::read_to_string(&anchors).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        for f in [anchors.clone(), dir.path().join("data/anchor.key")] {
+            assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600, "{}", f.display());
+        }
+    }
+    let path = anchors.display().to_string();
+    let (code, out) = audit(&cfg, &["verify", "--anchors", &path]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("anchors: 3 line(s), every anchored head held by its chain"), "{out}");
+
+    // The owner of the database rewrites the chain whole: it verifies on its own.
+    {
+        let db = rusqlite::Connection::open(dir.path().join("data/audit.db")).unwrap();
+        db.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete; DELETE FROM audit; DELETE FROM audit_heads;").unwrap();
+    }
+    let other = dir.path().join("w.jsonl");
+    std::fs::write(&other, vacancies(30, "rewritten")).unwrap();
+    ingest(&cfg, &other);
+    let (code, out) = audit(&cfg, &["verify"]);
+    assert_eq!(code, 0, "the rewritten chain is consistent: {out}");
+    let (code, out) = audit(&cfg, &["verify", "--anchors", &path]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("ANCHOR anchor line 1: gw#") && out.contains("anchors NOT held"), "{out}");
 }

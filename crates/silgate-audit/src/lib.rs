@@ -29,6 +29,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod anchor;
 mod entry;
 pub mod event;
 mod pg;
@@ -134,6 +135,22 @@ impl AuditLog {
         r.gaps = n;
         r.gap_examples = first;
         Ok(r)
+    }
+
+    /// The head of every chain that has entries: (instance, seq, hash).
+    pub async fn heads(&self) -> Result<Vec<(String, i64, String)>, AuditError> {
+        match self {
+            Self::Sqlite(s) => s.heads().await,
+            Self::Postgres(p) => p.heads().await,
+        }
+    }
+
+    /// The stored hash of each (instance, seq) entry; `None` where there is none.
+    pub async fn hashes_at(&self, at: Vec<(String, i64)>) -> Result<Vec<Option<String>>, AuditError> {
+        match self {
+            Self::Sqlite(s) => s.hashes_at(at).await,
+            Self::Postgres(p) => p.hashes_at(at).await,
+        }
     }
 
     /// Of `ids` (message ids), those with no entry of `event` (`received`, `queued`,

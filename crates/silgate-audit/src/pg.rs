@@ -136,6 +136,22 @@ impl PgAudit {
         Ok(r.as_ref().map(row))
     }
 
+    pub(crate) async fn heads(&self) -> Result<Vec<(String, i64, String)>, AuditError> {
+        let client = self.conn.get().await?;
+        let rows = client.query("SELECT instance, seq, hash FROM audit_heads WHERE seq > 0 ORDER BY instance", &[]).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    }
+
+    pub(crate) async fn hashes_at(&self, at: Vec<(String, i64)>) -> Result<Vec<Option<String>>, AuditError> {
+        let client = self.conn.get().await?;
+        let stmt = client.prepare("SELECT hash FROM audit WHERE instance = $1 AND seq = $2").await?;
+        let mut out = Vec::with_capacity(at.len());
+        for (i, seq) in &at {
+            out.push(client.query_opt(&stmt, &[i, seq]).await?.map(|r| r.get(0)));
+        }
+        Ok(out)
+    }
+
     pub(crate) async fn verify(&self) -> Result<VerifyReport, AuditError> {
         use futures_util::TryStreamExt as _;
         let client = self.conn.get().await?;

@@ -174,6 +174,22 @@ impl SqliteAudit {
         .await
     }
 
+    pub(crate) async fn heads(&self) -> Result<Vec<(String, i64, String)>, AuditError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare("SELECT instance, seq, hash FROM audit_heads WHERE seq > 0 ORDER BY instance")?;
+            Ok(stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    pub(crate) async fn hashes_at(&self, at: Vec<(String, i64)>) -> Result<Vec<Option<String>>, AuditError> {
+        self.with(move |conn| {
+            let mut stmt = conn.prepare_cached("SELECT hash FROM audit WHERE instance = ?1 AND seq = ?2")?;
+            at.iter().map(|(i, seq)| Ok(stmt.query_row(rusqlite::params![i, seq], |r| r.get(0)).optional()?)).collect()
+        })
+        .await
+    }
+
     pub(crate) async fn verify(&self) -> Result<VerifyReport, AuditError> {
         self.with(|conn| {
             let heads = {

@@ -89,6 +89,9 @@ pub struct GatewayConfig {
     /// (default: `DATA_DIR/secret.key`)
     #[serde(default)]
     pub secret_file: Option<PathBuf>,
+    /// `[anchor]`: where the signed heads of the audit chains go.
+    #[serde(default)]
+    pub anchor: Option<AnchorConfig>,
     /// The folder the config file is in (relative paths resolve there).
     #[serde(skip)]
     pub base: PathBuf,
@@ -531,6 +534,29 @@ pub struct ApiClient {
     pub cert_sha256: Option<String>,
 }
 
+/// `[anchor]`: the audit log's anchors (`silgate audit anchor`, and a run inside
+/// `silgate run`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnchorConfig {
+    /// The file the signed heads are appended to: on another volume or host than the
+    /// data directory and the audit database, where their owner cannot rewrite it
+    /// (append-only: `chattr +a`, a WORM share).
+    pub file: PathBuf,
+    /// Seconds between two anchors inside `silgate run` (at least 60; 0: only at start,
+    /// at shutdown and by `silgate audit anchor`). (default: 3600)
+    #[serde(default = "default_anchor_every")]
+    pub every_secs: u64,
+    /// The Ed25519 key the anchors are signed with (PKCS#8, owner-only; made at the
+    /// first anchor). (default: `DATA_DIR/anchor.key`)
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+}
+
+fn default_anchor_every() -> u64 {
+    3600
+}
+
 /// `[metrics]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -687,6 +713,15 @@ fn check_code_tables(dir: &Path, files: Files, p: &mut Problems) {
         && let Err(e) = code_tables_from(dir)
     {
         p.push("code_tables", e);
+    }
+}
+
+fn check_anchor(a: &AnchorConfig, data_dir: &Path, p: &mut Problems) {
+    if a.every_secs != 0 && a.every_secs < 60 {
+        p.push("anchor.every_secs", "at least 60 (or 0: only at start, at shutdown and by `silgate audit anchor`)");
+    }
+    if a.file.starts_with(data_dir) {
+        p.push("anchor.file", "is inside data_dir: put the anchors where the database's owner cannot rewrite them (another volume or host, an append-only file)");
     }
 }
 
@@ -892,6 +927,7 @@ impl GatewayConfig {
             optional_unmappable: Unmappable::default(),
             code_tables: None,
             secret_file: None,
+            anchor: None,
             base: PathBuf::new(),
         };
         cfg.normalize_region();
@@ -944,6 +980,12 @@ impl GatewayConfig {
         for ca in [&mut self.queue.ca, &mut self.audit.ca, &mut self.dedup.ca, &mut self.code_tables, &mut self.secret_file].into_iter().flatten() {
             *ca = abs(&base, ca);
         }
+        if let Some(a) = self.anchor.as_mut() {
+            a.file = abs(&base, &a.file);
+            if let Some(k) = a.key_file.as_mut() {
+                *k = abs(&base, k);
+            }
+        }
         resolve_node(&mut self.node, &base);
         if let Some(a) = self.api.as_mut() {
             resolve_api(a, &base);
@@ -975,6 +1017,9 @@ impl GatewayConfig {
         }
         check_store(&self.audit, "audit", files, &mut p);
         check_store(&self.dedup, "dedup", files, &mut p);
+        if let Some(a) = &self.anchor {
+            check_anchor(a, &self.data_dir, &mut p);
+        }
         check_node(&self.node, files, &mut p);
         if let Some(pec) = &self.pec {
             check_pec(pec, files, &mut p);
@@ -1000,6 +1045,11 @@ impl GatewayConfig {
     /// The region's secret file (`secret_file`, default `DATA_DIR/secret.key`).
     pub fn secret_path(&self) -> PathBuf {
         self.secret_file.clone().unwrap_or_else(|| self.data_dir.join("secret.key"))
+    }
+
+    /// The audit anchor key (`[anchor] key_file`, default `DATA_DIR/anchor.key`).
+    pub fn anchor_key_path(&self) -> PathBuf {
+        self.anchor.as_ref().and_then(|a| a.key_file.clone()).unwrap_or_else(|| self.data_dir.join("anchor.key"))
     }
 
     /// The quarantine file: one JSON line per rejected record.
@@ -1075,7 +1125,7 @@ impl GatewayConfig {
 }
 
 /// The top-level keys of a gateway configuration.
-const KEYS: [&str; 18] = [
+const KEYS: [&str; 19] = [
     "instance",
     "region",
     "region_name",
@@ -1094,6 +1144,7 @@ const KEYS: [&str; 18] = [
     "optional_unmappable",
     "code_tables",
     "secret_file",
+    "anchor",
 ];
 
 /// One section read on its own; a shape problem is reported with its key path.
@@ -1159,6 +1210,11 @@ pub fn check_file(path: &Path, files: Files) -> Vec<Problem> {
         && let Some(why) = crate::secret::problem(&abs(base, &file))
     {
         p.push("secret_file", why);
+    }
+    if let Some(mut a) = section::<AnchorConfig>(root.get("anchor"), "anchor", &mut p) {
+        a.file = abs(base, &a.file);
+        let data = root.get("data_dir").and_then(toml::Value::as_str).map(|d| abs(base, Path::new(d)));
+        check_anchor(&a, data.as_deref().unwrap_or(Path::new("\0")), &mut p);
     }
     if let Some(mut q) = section::<QueueConfig>(root.get("queue"), "queue", &mut p) {
         if let Some(ca) = q.ca.as_mut() {

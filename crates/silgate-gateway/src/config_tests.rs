@@ -137,3 +137,25 @@ fn given_a_region_and_a_region_name_that_disagree_the_config_should_name_both() 
     let c = GatewayConfig::new("00", "NCN", PathBuf::from("/tmp/d"), ClientConfig::new("http://127.0.0.1/ws"));
     assert_eq!(c.validate(Files::Ignore).first().map(|p| p.key.as_str()), Some("region"), "the national node is no region");
 }
+
+#[test]
+fn given_anchors_inside_the_data_directory_or_too_often_the_config_should_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("g.toml");
+    let base = "region = \"puglia\"\nregion_name = \"PUGLIA\"\ndata_dir = \"d\"\n[node]\nurl = \"https://node.example/ws\"\nca = \"ca.pem\"\nclient_cert = \"c.pem\"\nclient_key = \"c.key\"\n";
+    std::fs::write(&p, format!("{base}[anchor]\nfile = \"d/anchors.jsonl\"\nevery_secs = 5\n")).unwrap();
+    let keys: Vec<String> = check_file(&p, Files::Ignore).into_iter().map(|p| p.key).collect();
+    assert_eq!(keys, ["anchor.every_secs", "anchor.file"]);
+    let e = GatewayConfig::load(&p).unwrap_err().to_string();
+    assert!(e.contains("anchor.file: is inside data_dir") && e.contains("anchor.every_secs"), "{e}");
+    std::fs::write(&p, format!("{base}[anchor]\nfile = \"/mnt/worm/anchors.jsonl\"\n")).unwrap();
+    assert!(check_file(&p, Files::Ignore).is_empty());
+    let c = GatewayConfig::load(&p).unwrap();
+    let a = c.anchor.as_ref().unwrap();
+    assert_eq!((a.every_secs, c.anchor_key_path()), (3600, dir.path().join("d/anchor.key")));
+    // A secret file that is not one is named by config check (its content never).
+    std::fs::write(dir.path().join("s.key"), "not a secret\n").unwrap();
+    std::fs::write(&p, format!("secret_file = \"s.key\"\n{base}")).unwrap();
+    let problems = check_file(&p, Files::Check);
+    assert!(problems.iter().any(|p| p.key == "secret_file" && !p.message.contains("not a secret\n")), "{problems:?}");
+}

@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod anchor;
 pub mod config;
 pub(crate) mod drivers;
 pub mod error;
@@ -114,6 +115,9 @@ impl Gateway {
             let d = metrics::MetricsDriver::bind(m.listen).await?;
             metrics = Some(d.addr());
             drivers.push(spawn(d, &parts, &shutdown));
+        }
+        if let Some(a) = &parts.cfg.anchor {
+            drivers.push(spawn(anchor::AnchorDriver::new(std::time::Duration::from_secs(a.every_secs)), &parts, &shutdown));
         }
         let publisher = {
             let stop = shutdown.receiver();

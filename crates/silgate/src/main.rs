@@ -233,8 +233,20 @@ enum DlqCommand {
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Walk every chain; exit 1 and name the entry if one was edited, inserted or
-    /// deleted.
+    /// deleted, if a delivered record lacks its story, or (with --anchors) if a chain no
+    /// longer holds an anchored head.
     Verify {
+        /// Gateway configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Also check the chains against the anchors in this file (`[anchor] file`, or
+        /// a copy of it).
+        #[arg(long, value_name = "FILE")]
+        anchors: Option<PathBuf>,
+    },
+    /// Append the signed head of every chain to `[anchor] file` (also done every
+    /// `[anchor] every_secs` inside `silgate run`).
+    Anchor {
         /// Gateway configuration file.
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
@@ -330,7 +342,8 @@ async fn async_command(command: Command) -> anyhow::Result<ExitCode> {
         Command::Node { config } => ops::node(&config).await,
         Command::Dlq { command: DlqCommand::List { config, limit } } => ops::dlq_list(&config, limit).await,
         Command::Dlq { command: DlqCommand::Replay { config, ids } } => ops::dlq_replay(&config, &ids).await,
-        Command::Audit { command: AuditCommand::Verify { config } } => ops::audit_verify(&config).await,
+        Command::Audit { command: AuditCommand::Verify { config, anchors } } => ops::audit_verify(&config, anchors.as_deref()).await,
+        Command::Audit { command: AuditCommand::Anchor { config } } => ops::audit_anchor(&config).await,
         Command::Audit { command: AuditCommand::Query { config, record, cpi, since } } => ops::audit_query(&config, record, cpi, since).await,
         Command::Report { command: ReportCommand::Weekly { config, since, province, format } } => ops::report_weekly(&config, &since, province.as_deref(), &format).await,
         Command::Validate { .. } | Command::Translate { .. } | Command::Codes | Command::Schema | Command::Certs { .. } | Command::Config { .. } => {

@@ -112,19 +112,30 @@ pub(crate) async fn dlq_replay(config: &Path, ids: &[String]) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) async fn audit_verify(config: &Path) -> Result<ExitCode> {
+pub(crate) async fn audit_verify(config: &Path, anchors: Option<&Path>) -> Result<ExitCode> {
     let cfg = GatewayConfig::read(config)?;
     let log = cfg.open_audit().await?;
     let r = log.verify().await?;
-    if r.is_ok() {
-        println!("audit intact and complete: {} chain(s), {} entries, every delivered record with its story", r.chains, r.entries);
-        return Ok(ExitCode::SUCCESS);
-    }
+    let anchored = match anchors {
+        Some(f) => {
+            let text = std::fs::read_to_string(f).with_context(|| format!("reading the anchors {}", f.display()))?;
+            Some(silgate_audit::anchor::check(&log, &text).await?)
+        }
+        None => None,
+    };
     for p in &r.problems {
         println!("BROKEN {p}");
     }
     for g in &r.gap_examples {
         println!("GAP {g}");
+    }
+    if let Some(a) = &anchored {
+        for p in &a.problems {
+            println!("ANCHOR {p}");
+        }
+    }
+    if r.is_ok() {
+        println!("audit intact and complete: {} chain(s), {} entries, every delivered record with its story", r.chains, r.entries);
     }
     if !r.problems.is_empty() {
         println!("audit NOT intact: {} problem(s) in {} chain(s), {} entries", r.problems.len(), r.chains, r.entries);
@@ -132,7 +143,21 @@ pub(crate) async fn audit_verify(config: &Path) -> Result<ExitCode> {
     if r.gaps > 0 {
         println!("audit NOT complete: {} delivered record version(s) without their received or queued entry (the first {} above)", r.gaps, r.gap_examples.len());
     }
-    Ok(ExitCode::from(1))
+    match &anchored {
+        Some(a) if a.is_ok() => println!("anchors: {} line(s), every anchored head held by its chain", a.lines),
+        Some(a) => println!("anchors NOT held: {} problem(s) in {} line(s)", a.problems.len(), a.lines),
+        None => {}
+    }
+    Ok(if r.is_ok() && anchored.as_ref().is_none_or(silgate_audit::anchor::AnchorReport::is_ok) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+pub(crate) async fn audit_anchor(config: &Path) -> Result<ExitCode> {
+    let cfg = GatewayConfig::read(config)?;
+    let log = cfg.open_audit().await?;
+    let n = silgate_gateway::anchor::anchor_now(&cfg, &log).await?;
+    let file = cfg.anchor.as_ref().map(|a| a.file.display().to_string()).unwrap_or_default();
+    println!("anchored {n} chain(s) in {file}");
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) async fn audit_query(config: &Path, record: Option<String>, cpi: Option<String>, since: Option<String>) -> Result<ExitCode> {
