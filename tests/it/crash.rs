@@ -90,6 +90,11 @@ fn given_anchored_chains_a_chain_rewritten_whole_should_fail_verify_with_anchors
     let pki = certs(dir.path());
     let (_node, base) = node(dir.path(), &pki, &pki, "");
     let anchors = dir.path().join("worm").join("anchors.jsonl");
+    // Its folder must be there (a volume not mounted is not replaced by a local folder).
+    let cfg = gateway(dir.path(), &pki, &base, &format!("[anchor]\nfile = \"{}\"\nevery_secs = 0\n", anchors.display()));
+    let (code, _) = audit(&cfg, &["anchor"]);
+    assert_ne!(code, 0, "anchored into a folder that is not there");
+    std::fs::create_dir_all(anchors.parent().unwrap()).unwrap();
     let cfg = gateway(dir.path(), &pki, &base, &format!("[anchor]\nfile = \"{}\"\nevery_secs = 0\n", anchors.display()));
     let input = dir.path().join("v.jsonl");
     std::fs::write(&input, vacancies(20, "anchored")).unwrap();
@@ -113,7 +118,9 @@ fn given_anchored_chains_a_chain_rewritten_whole_should_fail_verify_with_anchors
     let path = anchors.display().to_string();
     let (code, out) = audit(&cfg, &["verify", "--anchors", &path]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("anchors: 3 line(s), every anchored head held by its chain"), "{out}");
+    assert!(out.contains("anchors: 3 line(s), every anchored head held by its chain; signed by key "), "{out}");
+    // The configured file is the default.
+    assert_eq!(audit(&cfg, &["verify"]).0, 0);
 
     // The owner of the database rewrites the chain whole: it verifies on its own.
     {
@@ -123,9 +130,13 @@ fn given_anchored_chains_a_chain_rewritten_whole_should_fail_verify_with_anchors
     let other = dir.path().join("w.jsonl");
     std::fs::write(&other, vacancies(30, "rewritten")).unwrap();
     ingest(&cfg, &other);
-    let (code, out) = audit(&cfg, &["verify"]);
-    assert_eq!(code, 0, "the rewritten chain is consistent: {out}");
     let (code, out) = audit(&cfg, &["verify", "--anchors", &path]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("ANCHOR anchor line 1: gw#") && out.contains("anchors NOT held"), "{out}");
+    assert!(out.contains("audit intact and complete"), "the rewritten chain is consistent on its own: {out}");
+    assert!(out.contains("ANCHOR anchor line 1: \"gw\"#") && out.contains("anchors NOT held"), "{out}");
+    // A new key would sign lines the file's first line does not pin: refused.
+    std::fs::remove_file(dir.path().join("data/anchor.key")).unwrap();
+    let (code, _) = audit(&cfg, &["anchor"]);
+    assert_ne!(code, 0, "no new key for a file that holds lines");
+    assert_eq!(std::fs::read_to_string(&anchors).unwrap().lines().count(), 3);
 }

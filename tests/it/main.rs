@@ -14,6 +14,7 @@ mod keyed;
 mod pec;
 mod pgtls;
 mod privacy;
+mod retention;
 mod roundtrip;
 mod runtime;
 mod scale;

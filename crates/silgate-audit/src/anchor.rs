@@ -9,7 +9,11 @@
 //! longer has, at an anchored `seq`, the anchored hash ([`check`]).
 //!
 //! The lines are checked against the key of the file's first line: a line signed by
-//! another key is reported (a forged line, or a key that was replaced).
+//! another key is reported (a forged line, or a key that was replaced); the report says
+//! which key that is ([`AnchorReport::key`]), for the operator to compare with the one
+//! the region keeps on record. [`check`] proves the chain's prefix up to each anchored
+//! entry only together with the chain walk ([`crate::AuditLog::verify`]), which
+//! recomputes every hash.
 
 use crate::{AuditError, AuditLog};
 use ring::signature::{self, Ed25519KeyPair, KeyPair as _};
@@ -106,9 +110,20 @@ pub async fn heads(log: &AuditLog, key: &AnchorKey, at_ms: i64) -> Result<Vec<An
     Ok(log.heads().await?.into_iter().map(|(instance, seq, hash)| Anchor::signed(key, &instance, seq, &hash, at_ms)).collect())
 }
 
+/// The longest anchor line read; the rest of a longer one is skipped (it is reported
+/// as not an anchor).
+pub const MAX_LINE_BYTES: usize = 4096;
+
 /// What is wrong with one anchor line (`line`: its number in the file, from 1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AnchorProblem {
+    /// The file holds no anchor line: it proves nothing.
+    Empty,
+    /// The file could not be read to its end.
+    Unread {
+        /// Why (the operating system's error).
+        why: String,
+    },
     /// Not an anchor.
     Unreadable {
         /// Line number.
@@ -147,11 +162,14 @@ pub enum AnchorProblem {
 impl std::fmt::Display for AnchorProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Self::Empty => f.write_str("the anchor file holds no anchor: it proves nothing"),
+            Self::Unread { why } => write!(f, "the anchor file could not be read to its end: {why}"),
             Self::Unreadable { line } => write!(f, "anchor line {line}: not an anchor"),
             Self::BadSignature { line } => write!(f, "anchor line {line}: its signature does not hold (edited or forged)"),
             Self::OtherKey { line } => write!(f, "anchor line {line}: signed by another key than the file's first line"),
-            Self::Missing { line, instance, seq } => write!(f, "anchor line {line}: {instance}#{seq} is anchored but the chain has no such entry: entries were removed"),
-            Self::Rewritten { line, instance, seq } => write!(f, "anchor line {line}: {instance}#{seq} has another hash than anchored: the chain was rewritten"),
+            // The instance comes from the file: quoted, so no control character reaches a terminal.
+            Self::Missing { line, instance, seq } => write!(f, "anchor line {line}: {instance:?}#{seq} is anchored but the chain has no such entry: entries were removed"),
+            Self::Rewritten { line, instance, seq } => write!(f, "anchor line {line}: {instance:?}#{seq} has another hash than anchored: the chain was rewritten"),
         }
     }
 }
@@ -165,6 +183,10 @@ pub struct AnchorReport {
     pub holding: usize,
     /// Every problem, in line order.
     pub problems: Vec<AnchorProblem>,
+    /// The key the lines are checked against (the first line's), hex.
+    pub key: Option<String>,
+    /// The chains of the log with no anchor in the file: (instance, head seq).
+    pub unanchored: Vec<(String, i64)>,
 }
 
 impl AnchorReport {
@@ -175,17 +197,34 @@ impl AnchorReport {
     }
 }
 
-/// Checks the anchor lines in `text` (a file's content) against `log`: each signed by
-/// the first line's key, and the chain holding at each anchored `seq` the anchored hash.
-/// Blank lines are skipped.
-pub async fn check(log: &AuditLog, text: &str) -> Result<AnchorReport, AuditError> {
+/// Checks the anchor lines read from `input` (a file) against `log`: each signed by the
+/// first line's key, and the chain holding at each anchored `seq` the anchored hash.
+/// Blank lines are skipped; a line is read up to [`MAX_LINE_BYTES`]; a file with no
+/// anchor is a problem; a chain of the log that no line anchors is listed.
+pub async fn check(log: &AuditLog, input: impl std::io::BufRead) -> Result<AnchorReport, AuditError> {
     let mut report = AnchorReport::default();
     let mut pinned: Option<String> = None;
     let mut asked = Vec::new();
-    for (i, raw) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let line = i + 1;
+    let mut lines = Lines { input, n: 0 };
+    loop {
+        let (line, raw) = match lines.next() {
+            Ok(Some(l)) => l,
+            Ok(None) => break,
+            Err(e) => {
+                report.problems.push(AnchorProblem::Unread { why: e.to_string() });
+                break;
+            }
+        };
+        let Some(raw) = raw else {
+            report.lines += 1;
+            report.problems.push(AnchorProblem::Unreadable { line });
+            continue;
+        };
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
         report.lines += 1;
-        let Ok(a) = serde_json::from_str::<Anchor>(raw) else {
+        let Ok(a) = serde_json::from_slice::<Anchor>(&raw) else {
             report.problems.push(AnchorProblem::Unreadable { line });
             continue;
         };
@@ -203,6 +242,12 @@ pub async fn check(log: &AuditLog, text: &str) -> Result<AnchorReport, AuditErro
         }
         asked.push((line, a));
     }
+    if report.lines == 0 {
+        report.problems.push(AnchorProblem::Empty);
+    }
+    let anchored: std::collections::HashSet<String> = asked.iter().map(|(_, a)| a.instance.clone()).collect();
+    report.unanchored = log.heads().await?.into_iter().filter(|(i, _, _)| !anchored.contains(i)).map(|(i, seq, _)| (i, seq)).collect();
+    report.key = pinned;
     let found = log.hashes_at(asked.iter().map(|(_, a)| (a.instance.clone(), a.seq)).collect()).await?;
     for ((line, a), stored) in asked.into_iter().zip(found) {
         match stored {
@@ -212,10 +257,66 @@ pub async fn check(log: &AuditLog, text: &str) -> Result<AnchorReport, AuditErro
         }
     }
     report.problems.sort_by_key(|p| match p {
+        AnchorProblem::Empty | AnchorProblem::Unread { .. } => usize::MAX,
         AnchorProblem::Unreadable { line } | AnchorProblem::BadSignature { line } | AnchorProblem::OtherKey { line } => *line,
         AnchorProblem::Missing { line, .. } | AnchorProblem::Rewritten { line, .. } => *line,
     });
     Ok(report)
+}
+
+/// The key of the first anchor line of `input` (what later lines must be signed by),
+/// if it has one.
+pub fn first_key(input: impl std::io::BufRead) -> std::io::Result<Option<String>> {
+    let mut lines = Lines { input, n: 0 };
+    while let Some((_, raw)) = lines.next()? {
+        if let Some(a) = raw.and_then(|r| serde_json::from_slice::<Anchor>(&r).ok()).filter(Anchor::signature_holds) {
+            return Ok(Some(a.key));
+        }
+    }
+    Ok(None)
+}
+
+/// Lines of at most [`MAX_LINE_BYTES`]: `(number, Some(bytes))`, or `None` for a longer
+/// one (the rest of it skipped).
+struct Lines<R> {
+    input: R,
+    n: usize,
+}
+
+impl<R: std::io::BufRead> Lines<R> {
+    fn next(&mut self) -> std::io::Result<Option<(usize, Option<Vec<u8>>)>> {
+        let mut buf = Vec::new();
+        let mut over = false;
+        loop {
+            let chunk = self.input.fill_buf()?;
+            if chunk.is_empty() {
+                if buf.is_empty() && !over {
+                    return Ok(None);
+                }
+                break;
+            }
+            let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (chunk.len(), false),
+            };
+            if !over {
+                let room = MAX_LINE_BYTES.saturating_sub(buf.len());
+                let body = &chunk[..if done { take - 1 } else { take }];
+                if body.len() > room {
+                    over = true;
+                    buf.clear();
+                } else {
+                    buf.extend_from_slice(body);
+                }
+            }
+            self.input.consume(take);
+            if done {
+                break;
+            }
+        }
+        self.n += 1;
+        Ok(Some((self.n, (!over).then_some(buf))))
+    }
 }
 
 #[cfg(test)]
@@ -235,11 +336,17 @@ mod tests {
         log.append("gw", (1..=3).map(entry).collect()).await.unwrap();
         let key = AnchorKey::from_pkcs8(&AnchorKey::generate().unwrap()).unwrap();
         let lines: String = heads(&log, &key, 1).await.unwrap().iter().map(|a| a.line() + "\n").collect();
-        let ok = check(&log, &lines).await.unwrap();
+        let ok = check(&log, lines.as_bytes()).await.unwrap();
         assert_eq!((ok.lines, ok.holding, ok.is_ok()), (1, 1, true), "{ok:?}");
+        assert_eq!(ok.key.as_deref(), Some(key.public_hex().as_str()));
+        assert_eq!(first_key(lines.as_bytes()).unwrap(), ok.key);
         // More entries later: the anchor still holds (it pins a prefix).
         log.append("gw", vec![entry(4)]).await.unwrap();
-        assert!(check(&log, &lines).await.unwrap().is_ok());
+        assert!(check(&log, lines.as_bytes()).await.unwrap().is_ok());
+        // A chain no line anchors is listed; an empty file proves nothing.
+        log.append("gw2", vec![entry(5)]).await.unwrap();
+        assert_eq!(check(&log, lines.as_bytes()).await.unwrap().unanchored, [("gw2".to_string(), 1)]);
+        assert_eq!(check(&log, &b"\n\n"[..]).await.unwrap().problems, [AnchorProblem::Empty]);
 
         // The database's owner drops the protection and writes a new chain that
         // verifies on its own.
@@ -251,16 +358,20 @@ mod tests {
         let log = AuditLog::sqlite(&path).await.unwrap();
         log.append("gw", (10..=13).map(entry).collect()).await.unwrap();
         assert!(log.verify().await.unwrap().is_ok(), "the rewritten chain verifies on its own");
-        let caught = check(&log, &lines).await.unwrap();
+        let caught = check(&log, lines.as_bytes()).await.unwrap();
         assert_eq!(caught.problems, [AnchorProblem::Rewritten { line: 1, instance: "gw".into(), seq: 3 }], "{caught:?}");
-        assert!(caught.problems[0].to_string().contains("gw#3"));
+        assert!(caught.problems[0].to_string().contains("\"gw\"#3"));
 
         // A truncated chain, a forged line, another key, a line that is not an anchor.
         let mut forged: Anchor = serde_json::from_str(lines.trim()).unwrap();
         forged.seq = 99;
         let other = AnchorKey::from_pkcs8(&AnchorKey::generate().unwrap()).unwrap();
-        let text = format!("{}\n{}\n{}\nnot json\n", Anchor::signed(&key, "gw", 99, "h", 2).line(), forged.line(), Anchor::signed(&other, "gw", 1, "h", 3).line());
-        let r = check(&log, &text).await.unwrap();
+        let long = "x".repeat(MAX_LINE_BYTES + 10);
+        let text = format!("{}\n{}\n{}\nnot json\n{long}\n\u{ff}\n", Anchor::signed(&key, "gw", 99, "h", 2).line(), forged.line(), Anchor::signed(&other, "gw", 1, "h", 3).line());
+        let mut bytes = text.into_bytes();
+        // A byte that is not UTF-8 is a line that is not an anchor, not an unreadable file.
+        bytes.extend_from_slice(&[0xff, b'\n']);
+        let r = check(&log, bytes.as_slice()).await.unwrap();
         assert_eq!(
             r.problems,
             [
@@ -268,6 +379,9 @@ mod tests {
                 AnchorProblem::BadSignature { line: 2 },
                 AnchorProblem::OtherKey { line: 3 },
                 AnchorProblem::Unreadable { line: 4 },
+                AnchorProblem::Unreadable { line: 5 },
+                AnchorProblem::Unreadable { line: 6 },
+                AnchorProblem::Unreadable { line: 7 },
             ]
         );
         assert!(!format!("{key:?}").is_empty());

@@ -111,6 +111,15 @@ pub enum Event {
     },
     /// An input as a whole (a PEC message) and its fate.
     Input(Input),
+    /// Personal content past its retention was deleted (counted, never named).
+    Purged {
+        /// What (`dead-letters`, `inputs`).
+        what: String,
+        /// How many went.
+        count: u64,
+        /// The retention they were past, in days.
+        older_than_days: u32,
+    },
 }
 
 /// Why a version was not queued or sent again.
@@ -204,6 +213,7 @@ impl Event {
             Self::Omitted { .. } => "omitted",
             Self::ExternalPrevious { .. } => "external-previous",
             Self::Input(_) => "input",
+            Self::Purged { .. } => "purged",
         }
     }
 
@@ -249,6 +259,7 @@ impl fmt::Display for Event {
             }
             Self::Input(Input::AlreadyProcessed { uid, id }) => write!(f, "pec uid={uid} id={id} already processed whole: moved only"),
             Self::Input(Input::SetAside { uid, folder, reason }) => write!(f, "pec uid={uid} set aside in {folder}: {reason}"),
+            Self::Purged { what, count, older_than_days } => write!(f, "{what} n={count} older than {older_than_days} days"),
         }
     }
 }

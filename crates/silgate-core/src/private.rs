@@ -64,6 +64,12 @@ pub fn append(path: &Path) -> io::Result<File> {
     Ok(f)
 }
 
+/// Opens a file for appending, created owner-only (0600) if new; an existing one keeps
+/// its mode (an append-only or WORM file refuses a change of mode).
+pub fn append_as_is(path: &Path) -> io::Result<File> {
+    owner_only(OpenOptions::new().append(true).create(true)).open(path)
+}
+
 /// Narrows an open file this user owns to 0600 (what an older build made under a
 /// loose umask); another user's is left as it is.
 #[cfg(unix)]

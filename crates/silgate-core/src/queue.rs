@@ -30,12 +30,14 @@ use std::time::Duration;
 /// is the 1546 XML itself (it contains personal data: never log it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueItem {
-    /// Stable id of this record version: hex SHA-256 over (source system, business
-    /// key, content hash). The same version always gets the same id.
+    /// Stable id of this record version: hex HMAC-SHA-256, under the region's secret,
+    /// over (source system, business key, content hash). The same version always gets
+    /// the same id (a version an older build queued keeps its plain SHA-256 one).
     pub message_id: String,
-    /// Hex SHA-256 of the business key (the key itself holds a fiscal code).
+    /// Hex HMAC-SHA-256 of the business key under the region's secret (the key itself
+    /// holds a fiscal code).
     pub key_hash: String,
-    /// Hex SHA-256 of the canonical content.
+    /// Hex HMAC-SHA-256 of the canonical content under the region's secret.
     pub content_hash: String,
     /// CV or vacancy.
     pub kind: RecordKind,

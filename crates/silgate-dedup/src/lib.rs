@@ -161,6 +161,18 @@ INSERT OR IGNORE INTO keying (name, value) SELECT 'legacy', '1'
     WHERE EXISTS (SELECT 1 FROM messages) OR EXISTS (SELECT 1 FROM latest) OR EXISTS (SELECT 1 FROM sent_codes) OR EXISTS (SELECT 1 FROM seen_inputs);
 ";
 
+/// One record met again by ingest in an index that holds rows of older builds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adoption {
+    /// Its identity as older builds stored it ([`legacy_identity`]).
+    pub plain: Identity,
+    /// Its keyed identity ([`Keyer::identity`]).
+    pub keyed: Identity,
+    /// Its CPI: a code remembered under the plain key moves only if it is this CPI's
+    /// (two CPIs' vacancies of one employer and local id shared a plain key).
+    pub cpi: String,
+}
+
 /// A communication code queued for a record: its business key (hashed) and its CPI.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Issued {
@@ -246,14 +258,15 @@ impl DedupIndex {
         each!(self, d => d.holds_legacy())
     }
 
-    /// Moves the rows an older build stored under the plain identity of a record (the
-    /// first of each pair) to its keyed one (the second): the content last delivered
-    /// (its hash keyed too when it is this version's), the code last queued, and the
-    /// versions' key. Returns, for each pair, the plain message id when that very
-    /// version is known under it (queued or delivered by the older build): the version
-    /// keeps that id, so that it is not taken as new nor told twice. Idempotent.
-    pub async fn adopt(&self, pairs: Vec<(Identity, Identity)>) -> Result<Vec<Option<String>>, DedupError> {
-        each!(self, d => d.adopt(pairs).await)
+    /// Moves the rows an older build stored under a record's plain identity to its
+    /// keyed one: the content last delivered when it is this version's (its hash keyed
+    /// too), the code last queued when it is the record's CPI's (or its CPI was not
+    /// kept), and the key of its versions still queued. Returns, for each, the plain
+    /// message id when that very version is known under it (queued or delivered by the
+    /// older build): the version keeps that id, so that it is not taken as new nor told
+    /// twice. Idempotent.
+    pub async fn adopt(&self, records: Vec<Adoption>) -> Result<Vec<Option<String>>, DedupError> {
+        each!(self, d => d.adopt(records).await)
     }
 
     /// Judges a batch of offers (read only: nothing is recorded until

@@ -100,43 +100,58 @@ impl PgDedup {
         self.legacy.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    pub(crate) async fn adopt(&self, pairs: Vec<(Identity, Identity)>) -> Result<Vec<Option<String>>, DedupError> {
+    /// See the SQLite index; here each statement runs once for the batch, over arrays
+    /// (one round trip each, whatever the batch's size), and a moved row is taken with
+    /// `DELETE ... RETURNING`, so a row another instance writes meanwhile is not lost.
+    pub(crate) async fn adopt(&self, records: Vec<crate::Adoption>) -> Result<Vec<Option<String>>, DedupError> {
+        let col = |f: fn(&crate::Adoption) -> &str| records.iter().map(|a| f(a).to_string()).collect::<Vec<String>>();
+        let (ok, nk) = (col(|a| &a.plain.key_hash), col(|a| &a.keyed.key_hash));
+        let (oc, nc, cpi) = (col(|a| &a.plain.content_hash), col(|a| &a.keyed.content_hash), col(|a| &a.cpi));
+        let (om, nm) = (col(|a| &a.plain.message_id), col(|a| &a.keyed.message_id));
         let mut c = self.conn.get().await.map_err(pg)?;
         let tx = c.transaction().await.map_err(pg)?;
-        // See the SQLite index: the newer of the two rows wins.
-        let latest = tx
-            .prepare(
-                "INSERT INTO dedup_latest (key_hash, content_hash, message_id, delivered_ms)
-                 SELECT $2, CASE WHEN content_hash = $3 THEN $4 ELSE content_hash END, message_id, delivered_ms FROM dedup_latest WHERE key_hash = $1
-                 ON CONFLICT (key_hash) DO UPDATE SET content_hash = EXCLUDED.content_hash, message_id = EXCLUDED.message_id, delivered_ms = EXCLUDED.delivered_ms
-                 WHERE EXCLUDED.delivered_ms >= dedup_latest.delivered_ms",
-            )
+        tx.execute(
+            "WITH r AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS r(ok, nk, oc, nc)),
+                  moved AS (DELETE FROM dedup_latest l USING r WHERE l.key_hash = r.ok AND l.content_hash = r.oc RETURNING r.nk, r.nc, l.message_id, l.delivered_ms)
+             INSERT INTO dedup_latest (key_hash, content_hash, message_id, delivered_ms) SELECT DISTINCT ON (nk) nk, nc, message_id, delivered_ms FROM moved ORDER BY nk, delivered_ms DESC
+             ON CONFLICT (key_hash) DO UPDATE SET content_hash = EXCLUDED.content_hash, message_id = EXCLUDED.message_id, delivered_ms = EXCLUDED.delivered_ms
+             WHERE EXCLUDED.delivered_ms > dedup_latest.delivered_ms",
+            &[&ok, &nk, &oc, &nc],
+        )
+        .await
+        .map_err(pg)?;
+        tx.execute(
+            "UPDATE dedup_latest l SET content_hash = r.nc FROM unnest($1::text[], $2::text[], $3::text[]) AS r(nk, oc, nc) WHERE l.key_hash = r.nk AND l.content_hash = r.oc",
+            &[&nk, &oc, &nc],
+        )
+        .await
+        .map_err(pg)?;
+        tx.execute(
+            "WITH r AS (SELECT DISTINCT * FROM unnest($1::text[], $2::text[], $3::text[]) AS r(ok, nk, cpi)),
+                  moved AS (DELETE FROM dedup_sent_codes s USING r WHERE s.key_hash = r.ok
+                            AND coalesce((SELECT i.cpi FROM dedup_issued_codes i WHERE i.code = s.code), r.cpi) = r.cpi
+                            RETURNING r.nk, s.code, s.updated_ms)
+             INSERT INTO dedup_sent_codes (key_hash, code, updated_ms) SELECT DISTINCT ON (nk) nk, code, updated_ms FROM moved ORDER BY nk, updated_ms DESC
+             ON CONFLICT (key_hash) DO UPDATE SET code = EXCLUDED.code, updated_ms = EXCLUDED.updated_ms WHERE EXCLUDED.updated_ms > dedup_sent_codes.updated_ms",
+            &[&ok, &nk, &cpi],
+        )
+        .await
+        .map_err(pg)?;
+        tx.execute(
+            "UPDATE dedup_messages m SET key_hash = r.nk FROM (SELECT DISTINCT * FROM unnest($1::text[], $2::text[]) AS r(ok, nk)) r WHERE m.key_hash = r.ok AND m.state = 'queued'",
+            &[&ok, &nk],
+        )
+        .await
+        .map_err(pg)?;
+        let known: std::collections::HashSet<String> = tx
+            .query("SELECT message_id FROM dedup_messages WHERE message_id = ANY($1) AND state <> 'refused'", &[&[om.clone(), nm.clone()].concat()])
             .await
-            .map_err(pg)?;
-        let codes = tx
-            .prepare(
-                "INSERT INTO dedup_sent_codes (key_hash, code, updated_ms) SELECT $2, code, updated_ms FROM dedup_sent_codes WHERE key_hash = $1
-                 ON CONFLICT (key_hash) DO UPDATE SET code = EXCLUDED.code, updated_ms = EXCLUDED.updated_ms WHERE EXCLUDED.updated_ms >= dedup_sent_codes.updated_ms",
-            )
-            .await
-            .map_err(pg)?;
-        let drop_latest = tx.prepare("DELETE FROM dedup_latest WHERE key_hash = $1").await.map_err(pg)?;
-        let drop_codes = tx.prepare("DELETE FROM dedup_sent_codes WHERE key_hash = $1").await.map_err(pg)?;
-        let versions = tx.prepare("UPDATE dedup_messages SET key_hash = $2 WHERE key_hash = $1").await.map_err(pg)?;
-        let known = tx.prepare("SELECT 1 FROM dedup_messages WHERE message_id = $1 AND state <> 'refused'").await.map_err(pg)?;
-        let mut out = Vec::with_capacity(pairs.len());
-        for (old, new) in &pairs {
-            tx.execute(&latest, &[&old.key_hash, &new.key_hash, &old.content_hash, &new.content_hash]).await.map_err(pg)?;
-            tx.execute(&drop_latest, &[&old.key_hash]).await.map_err(pg)?;
-            tx.execute(&codes, &[&old.key_hash, &new.key_hash]).await.map_err(pg)?;
-            tx.execute(&drop_codes, &[&old.key_hash]).await.map_err(pg)?;
-            tx.execute(&versions, &[&old.key_hash, &new.key_hash]).await.map_err(pg)?;
-            let plain = tx.query_opt(&known, &[&old.message_id]).await.map_err(pg)?.is_some();
-            let keyed = tx.query_opt(&known, &[&new.message_id]).await.map_err(pg)?.is_some();
-            out.push((plain && !keyed).then(|| old.message_id.clone()));
-        }
+            .map_err(pg)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
         tx.commit().await.map_err(pg)?;
-        Ok(out)
+        Ok(om.into_iter().zip(nm).map(|(o, n)| (known.contains(&o) && !known.contains(&n)).then_some(o)).collect())
     }
 
     pub(crate) async fn remember_codes(&self, codes: Vec<crate::Issued>) -> Result<(), DedupError> {

@@ -56,32 +56,43 @@ impl SqliteDedup {
         self.legacy.load(Ordering::Relaxed)
     }
 
-    pub(crate) async fn adopt(&self, pairs: Vec<(Identity, Identity)>) -> Result<Vec<Option<String>>, DedupError> {
+    pub(crate) async fn adopt(&self, records: Vec<crate::Adoption>) -> Result<Vec<Option<String>>, DedupError> {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut out = Vec::with_capacity(pairs.len());
+            let mut out = Vec::with_capacity(records.len());
             {
-                // The newer of the two rows wins (an older build's item still in the
-                // queue may deliver under the plain key after its record was adopted).
+                // The content last delivered moves only when it is this version's: under
+                // a plain key two CPIs' vacancies of one employer and local id were one
+                // record, and the row may be the other CPI's. The newer row wins (an older
+                // build's item still queued may deliver after its record was adopted).
                 let mut latest = tx.prepare_cached(
                     "INSERT INTO latest (key_hash, content_hash, message_id, delivered_ms)
-                     SELECT ?2, CASE WHEN content_hash = ?3 THEN ?4 ELSE content_hash END, message_id, delivered_ms FROM latest WHERE key_hash = ?1
+                     SELECT ?2, ?4, message_id, delivered_ms FROM latest WHERE key_hash = ?1 AND content_hash = ?3
                      ON CONFLICT (key_hash) DO UPDATE SET content_hash = excluded.content_hash, message_id = excluded.message_id, delivered_ms = excluded.delivered_ms
-                     WHERE excluded.delivered_ms >= latest.delivered_ms",
+                     WHERE excluded.delivered_ms > latest.delivered_ms",
                 )?;
+                let mut drop_latest = tx.prepare_cached("DELETE FROM latest WHERE key_hash = ?1 AND content_hash = ?2")?;
+                // An older build's item delivered after its key was moved wrote the plain
+                // content hash under the keyed key.
+                let mut fix_content = tx.prepare_cached("UPDATE latest SET content_hash = ?3 WHERE key_hash = ?1 AND content_hash = ?2")?;
+                // The code last queued moves when it is this CPI's, or its CPI was not kept.
                 let mut codes = tx.prepare_cached(
-                    "INSERT INTO sent_codes (key_hash, code, updated_ms) SELECT ?2, code, updated_ms FROM sent_codes WHERE key_hash = ?1
-                     ON CONFLICT (key_hash) DO UPDATE SET code = excluded.code, updated_ms = excluded.updated_ms WHERE excluded.updated_ms >= sent_codes.updated_ms",
+                    "INSERT INTO sent_codes (key_hash, code, updated_ms)
+                     SELECT ?2, s.code, s.updated_ms FROM sent_codes s LEFT JOIN issued_codes i ON i.code = s.code WHERE s.key_hash = ?1 AND (i.cpi IS NULL OR i.cpi = ?3)
+                     ON CONFLICT (key_hash) DO UPDATE SET code = excluded.code, updated_ms = excluded.updated_ms WHERE excluded.updated_ms > sent_codes.updated_ms",
                 )?;
-                let mut drop_latest = tx.prepare_cached("DELETE FROM latest WHERE key_hash = ?1")?;
-                let mut drop_codes = tx.prepare_cached("DELETE FROM sent_codes WHERE key_hash = ?1")?;
-                let mut versions = tx.prepare_cached("UPDATE messages SET key_hash = ?2 WHERE key_hash = ?1")?;
+                let mut drop_codes =
+                    tx.prepare_cached("DELETE FROM sent_codes WHERE key_hash = ?1 AND coalesce((SELECT cpi FROM issued_codes i WHERE i.code = sent_codes.code), ?2) = ?2")?;
+                // The versions still waiting, so that the record's next ones wait for them.
+                let mut versions = tx.prepare_cached("UPDATE messages SET key_hash = ?2 WHERE key_hash = ?1 AND state = 'queued'")?;
                 let mut known = tx.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1 AND state <> 'refused'")?;
-                for (old, new) in &pairs {
+                for a in &records {
+                    let (old, new) = (&a.plain, &a.keyed);
                     latest.execute(params![old.key_hash, new.key_hash, old.content_hash, new.content_hash])?;
-                    drop_latest.execute([&old.key_hash])?;
-                    codes.execute(params![old.key_hash, new.key_hash])?;
-                    drop_codes.execute([&old.key_hash])?;
+                    drop_latest.execute(params![old.key_hash, old.content_hash])?;
+                    fix_content.execute(params![new.key_hash, old.content_hash, new.content_hash])?;
+                    codes.execute(params![old.key_hash, new.key_hash, a.cpi])?;
+                    drop_codes.execute(params![old.key_hash, a.cpi])?;
                     versions.execute(params![old.key_hash, new.key_hash])?;
                     let plain = known.query_row([&old.message_id], |_| Ok(())).optional()?.is_some();
                     let keyed = known.query_row([&new.message_id], |_| Ok(())).optional()?.is_some();

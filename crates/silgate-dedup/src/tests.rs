@@ -5,7 +5,9 @@ use super::*;
 use silgate_std1546::egov;
 
 /// The rows an older build (dedup schema 3, plain hashes) left for two records: `A`
-/// delivered, `B` queued and not delivered yet, each with the code last queued.
+/// delivered, `B` queued and not delivered yet, each with the code last queued; `B`'s
+/// plain key (a vacancy's: no CPI) was shared with CPI02's vacancy of the same employer
+/// and local id, whose code it remembers.
 struct Legacy {
     a: (Identity, Identity),
     b: (Identity, Identity),
@@ -27,7 +29,8 @@ impl Legacy {
             "INSERT INTO {t}messages (message_id, key_hash, content_hash, state, egov_id, receipt, updated_ms, queued_order) VALUES
                 ('{}', '{}', '{}', 'delivered', 'E-1', 'R-1', 1, 1), ('{}', '{}', '{}', 'queued', NULL, NULL, 1, 2);
              INSERT INTO {t}latest (key_hash, content_hash, message_id, delivered_ms) VALUES ('{}', '{}', '{}', 1);
-             INSERT INTO {t}sent_codes (key_hash, code, updated_ms) VALUES ('{}', 'CODE-A', 1), ('{}', 'CODE-B', 1);",
+             INSERT INTO {t}sent_codes (key_hash, code, updated_ms) VALUES ('{}', 'CODE-A', 1), ('{}', 'CODE-B', 1);
+             INSERT INTO {t}issued_codes (code, cpi, region, at_ms) VALUES ('CODE-B', 'CPI02', '14', 1);",
             a.message_id, a.key_hash, a.content_hash, b.message_id, b.key_hash, b.content_hash, a.key_hash, a.content_hash, a.message_id, a.key_hash, b.key_hash
         )
     }
@@ -41,19 +44,23 @@ async fn legacy_index_adopted(idx: DedupIndex, l: &Legacy) {
     assert!(idx.holds_legacy());
     let ((la, ka), (lb, kb)) = (&l.a, &l.b);
     assert_eq!(idx.admit(vec![ka.clone()]).await.unwrap(), [Admission::New], "before adoption the keyed identity is unknown");
-    let known = idx.adopt(vec![(la.clone(), ka.clone()), (lb.clone(), kb.clone())]).await.unwrap();
+    let ad = |plain: &Identity, keyed: &Identity| Adoption { plain: plain.clone(), keyed: keyed.clone(), cpi: "CPI01".into() };
+    let known = idx.adopt(vec![ad(la, ka), ad(lb, kb)]).await.unwrap();
     assert_eq!(known, [Some(la.message_id.clone()), Some(lb.message_id.clone())], "both versions are known under their plain ids");
     assert_eq!(idx.admit(vec![ka.clone()]).await.unwrap(), [Admission::Unchanged], "the delivered content is recognised under the keyed key");
     let b_as_known = Identity { message_id: lb.message_id.clone(), ..kb.clone() };
     assert_eq!(idx.admit(vec![b_as_known]).await.unwrap(), [Admission::Known], "the queued version keeps its plain id");
-    assert_eq!(idx.last_codes(vec![ka.key_hash.clone(), kb.key_hash.clone(), la.key_hash.clone()]).await.unwrap(), [Some("CODE-A".into()), Some("CODE-B".into()), None]);
+    assert_eq!(idx.last_codes(vec![ka.key_hash.clone(), kb.key_hash.clone()]).await.unwrap(), [Some("CODE-A".into()), None], "CPI02's code stays for CPI02");
+    let other_cpi = l.keyer.identity("sintesi", "vacancy:CPI02:01234567890:V-7", &[4u8; 32]);
+    idx.adopt(vec![Adoption { plain: lb.clone(), keyed: other_cpi.clone(), cpi: "CPI02".into() }]).await.unwrap();
+    assert_eq!(idx.last_codes(vec![other_cpi.key_hash.clone(), la.key_hash.clone(), lb.key_hash.clone()]).await.unwrap(), [Some("CODE-B".into()), None, None]);
     // A new version of B waits for the older build's version, now under B's keyed key.
     let b2 = l.keyer.identity("sintesi", "vacancy:CPI01:01234567890:V-7", &[3u8; 32]);
     idx.mark_queued(vec![b2.clone()]).await.unwrap();
     assert_eq!(idx.waiting_behind(vec![b2.message_id.clone()]).await.unwrap(), [Some(true)]);
     assert_eq!(idx.delivered(&la.message_id).await.unwrap().as_deref(), Some("R-1"), "the delivery stays under the id it went out with");
     // Idempotent.
-    assert_eq!(idx.adopt(vec![(la.clone(), ka.clone())]).await.unwrap(), [Some(la.message_id.clone())]);
+    assert_eq!(idx.adopt(vec![ad(la, ka)]).await.unwrap(), [Some(la.message_id.clone())]);
     assert_eq!(idx.admit(vec![ka.clone()]).await.unwrap(), [Admission::Unchanged]);
     // Another secret is refused: its hashes would never match.
     let other = Keyer::new(b"not the region's secret, at all.");

@@ -1,76 +1,114 @@
 //! Anchoring the audit log (`[anchor]`): the signed head of every chain appended to a
 //! file the database's owner cannot rewrite (on another volume or host, append-only),
-//! by `silgate audit anchor` and every `every_secs` inside `silgate run`; `silgate
-//! audit verify --anchors FILE` checks the chains against it. The format and the check
-//! are `silgate_audit::anchor`'s; this module keeps the key and writes the file.
+//! by `silgate audit anchor`, inside `silgate run` at start and every `every_secs`, and
+//! by [`crate::GatewayHandle::shutdown`] once every task has ended; `silgate audit
+//! verify --anchors FILE` checks the chains against it. The format and the check are
+//! `silgate_audit::anchor`'s; this module keeps the key and writes the file.
 //!
 //! The key (`key_file`, default `DATA_DIR/anchor.key`: an Ed25519 key, PKCS#8,
-//! owner-only) is made at the first anchor. Every line carries its public half, and
-//! the lines are checked against the first line's.
+//! owner-only) is made at the first anchor, and never again once the file holds lines:
+//! every line must carry the key of the file's first line.
 
 use crate::Parts;
 use crate::config::GatewayConfig;
 use crate::drivers::{Driver, Shutdown};
 use crate::error::{GatewayError, Result};
 use silgate_audit::AuditLog;
-use silgate_audit::anchor::{AnchorKey, heads};
-use std::io::Write as _;
+use silgate_audit::anchor::{AnchorKey, first_key};
+use std::io::{Read as _, Seek as _, Write as _};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Reads the anchor key at `path`, or makes it (owner-only) when there is none; two
-/// processes making it at once end with the same key.
-pub fn load_or_create_key(path: &Path) -> Result<AnchorKey> {
+/// The longest an anchor may take (a hung network volume must not hold a shutdown).
+pub(crate) const ANCHOR_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Reads the anchor key at `path`, or makes it (owner-only) when there is none and
+/// `may_create`; two processes making it at once end with the same key.
+fn load_or_create_key(path: &Path, may_create: bool) -> Result<AnchorKey> {
     let bad = |e: silgate_audit::anchor::AnchorError| GatewayError::config(format!("anchor key {}: {e}", path.display()));
     match std::fs::read(path) {
-        Ok(der) => return AnchorKey::from_pkcs8(&der).map_err(bad),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Ok(der) => {
+            crate::secret::warn_if_open(path, "anchor key");
+            return AnchorKey::from_pkcs8(&der).map_err(bad);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && may_create => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(GatewayError::config(format!(
+                "anchor key {} is missing but the anchor file holds lines signed with it: restore it from the backup (or start a new anchor file)",
+                path.display()
+            )));
+        }
         Err(e) => return Err(GatewayError::io(format!("reading the anchor key {}", path.display()), e)),
     }
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    silgate_core::private::create_dir_all(dir).map_err(|e| GatewayError::io(format!("creating {}", dir.display()), e))?;
     let der = AnchorKey::generate().map_err(bad)?;
-    let mut tmp = silgate_core::private::temp_file_in(dir, "secret").map_err(|e| GatewayError::io(format!("a temporary file in {}", dir.display()), e))?;
-    tmp.write_all(&der).and_then(|()| tmp.as_file().sync_all()).map_err(|e| GatewayError::io(format!("writing a new anchor key beside {}", path.display()), e))?;
-    match tmp.persist_noclobber(path) {
-        Ok(_) => {
-            tracing::info!(file = %path.display(), "A new audit anchor key was created: back it up with the data");
-            AnchorKey::from_pkcs8(&der).map_err(bad)
-        }
-        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
-            let der = std::fs::read(path).map_err(|e| GatewayError::io(format!("reading the anchor key {}", path.display()), e))?;
-            AnchorKey::from_pkcs8(&der).map_err(bad)
-        }
-        Err(e) => Err(GatewayError::io(format!("creating the anchor key {}", path.display()), e.error)),
-    }
+    crate::secret::create_once(path, &der, "anchor key")?;
+    let der = std::fs::read(path).map_err(|e| GatewayError::io(format!("reading the anchor key {}", path.display()), e))?;
+    AnchorKey::from_pkcs8(&der).map_err(bad)
 }
 
 /// Appends the signed head of every chain of `log` to the configured anchor file, and
-/// makes it durable; returns how many chains were anchored.
+/// makes it durable; returns how many chains were anchored. The file's folder must
+/// exist (an unmounted volume is not replaced by a local folder), and its first line
+/// must be signed by this key.
 pub async fn anchor_now(cfg: &GatewayConfig, log: &AuditLog) -> Result<usize> {
     let a = cfg.anchor.as_ref().ok_or_else(|| GatewayError::config("no [anchor] section: say where the anchors go (file = ...)"))?;
-    let key = load_or_create_key(&cfg.anchor_key_path())?;
-    let lines = heads(log, &key, silgate_store::now_ms()).await?;
-    if lines.is_empty() {
+    if let Some(why) = crate::config::anchor_problem(a, cfg) {
+        return Err(GatewayError::config(format!("anchor.file: {why}")));
+    }
+    let file = a.file.clone();
+    let key_path = cfg.anchor_key_path();
+    let at_ms = silgate_store::now_ms();
+    let chains = log.heads().await?;
+    if chains.is_empty() {
         return Ok(0);
     }
-    let text: String = lines.iter().map(|l| l.line() + "\n").collect();
-    let file = a.file.clone();
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        if let Some(d) = file.parent() {
-            silgate_core::private::create_dir_all(d)?;
+    let n = chains.len();
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        let io = |e: std::io::Error| GatewayError::io(format!("appending to the anchor file {}", file.display()), e);
+        let mut f = silgate_core::private::append_as_is(&file).map_err(io)?;
+        let len = f.metadata().map_err(io)?.len();
+        let pinned = if len == 0 { None } else { first_key(std::io::BufReader::new(std::fs::File::open(&file).map_err(io)?)).map_err(io)? };
+        let key = load_or_create_key(&key_path, pinned.is_none())?;
+        if let Some(k) = pinned
+            && k != key.public_hex()
+        {
+            return Err(GatewayError::config(format!(
+                "the anchor file {} is signed by another key (its first line) than {}: put that key back, or start a new anchor file",
+                file.display(),
+                key_path.display()
+            )));
         }
-        let mut f = silgate_core::private::append(&file)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()
+        let mut text = String::new();
+        // A line a crash cut short is ended, so the next one is whole.
+        if len > 0 {
+            let mut last = [0u8; 1];
+            let mut r = std::fs::File::open(&file).map_err(io)?;
+            r.seek(std::io::SeekFrom::End(-1)).map_err(io)?;
+            r.read_exact(&mut last).map_err(io)?;
+            if last[0] != b'\n' {
+                text.push('\n');
+            }
+        }
+        for (instance, seq, hash) in &chains {
+            text.push_str(&silgate_audit::anchor::Anchor::signed(&key, instance, *seq, hash, at_ms).line());
+            text.push('\n');
+        }
+        f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(io)
     })
-    .await?
-    .map_err(|e| GatewayError::io(format!("appending to the anchor file {}", a.file.display()), e))?;
-    Ok(lines.len())
+    .await??;
+    Ok(n)
 }
 
-/// Anchors at start, every `every`, and once more at shutdown.
+/// [`anchor_now`] within [`ANCHOR_TIMEOUT`].
+pub(crate) async fn anchor_in_time(cfg: &GatewayConfig, log: &AuditLog) -> Result<usize> {
+    tokio::time::timeout(ANCHOR_TIMEOUT, anchor_now(cfg, log))
+        .await
+        .unwrap_or_else(|_| Err(GatewayError::config(format!("anchoring took longer than {} s", ANCHOR_TIMEOUT.as_secs()))))
+}
+
+/// Anchors at start and every `every` (0: only at start); the last anchor is
+/// [`crate::GatewayHandle::shutdown`]'s, once every task has ended.
 pub(crate) struct AnchorDriver {
     every: Duration,
 }
@@ -88,20 +126,16 @@ impl Driver for AnchorDriver {
 
     async fn run(&mut self, parts: &Arc<Parts>, stop: &mut Shutdown) -> Result<()> {
         loop {
-            let n = anchor_now(&parts.cfg, &parts.audit_log).await?;
+            let n = anchor_in_time(&parts.cfg, &parts.audit_log).await?;
+            parts.metrics.anchored(silgate_store::now_ms());
             tracing::info!(chains = n, "Audit chains anchored");
-            if stop.is_shutdown() {
-                return Ok(());
-            }
-            // At shutdown, the loop anchors once more: the head as the service stops
-            // (entries other tasks still write after it are anchored at the next start).
             if self.every.is_zero() {
                 stop.wait().await;
-                continue;
+                return Ok(());
             }
             tokio::select! {
                 () = tokio::time::sleep(self.every) => {}
-                () = stop.wait() => {}
+                () = stop.wait() => return Ok(()),
             }
         }
     }

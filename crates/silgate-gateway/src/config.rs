@@ -92,6 +92,10 @@ pub struct GatewayConfig {
     /// `[anchor]`: where the signed heads of the audit chains go.
     #[serde(default)]
     pub anchor: Option<AnchorConfig>,
+    /// `[retention]`: how long personal content is kept (`silgate purge`, and once a
+    /// day inside `silgate run`).
+    #[serde(default)]
+    pub retention: Option<RetentionConfig>,
     /// The folder the config file is in (relative paths resolve there).
     #[serde(skip)]
     pub base: PathBuf,
@@ -557,6 +561,20 @@ fn default_anchor_every() -> u64 {
     3600
 }
 
+/// `[retention]`: days personal content is kept, each kind on its own; a kind without a
+/// number is kept (the region decides: its own rules on keeping CVs and vacancies).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Dead letters (whole documents), from when they were dead-lettered.
+    #[serde(default)]
+    pub dead_letters_days: Option<u32>,
+    /// Inputs kept after reading (`done/`, `refused/` of every inbox, pulled feeds set
+    /// aside in `DATA_DIR/refused/`), from when they were moved there.
+    #[serde(default)]
+    pub inputs_days: Option<u32>,
+}
+
 /// `[metrics]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -714,6 +732,35 @@ fn check_code_tables(dir: &Path, files: Files, p: &mut Problems) {
     {
         p.push("code_tables", e);
     }
+}
+
+fn check_retention(r: &RetentionConfig, p: &mut Problems) {
+    for (key, v) in [("retention.dead_letters_days", r.dead_letters_days), ("retention.inputs_days", r.inputs_days)] {
+        if v == Some(0) {
+            p.push(key, "at least 1 (leave it out to keep them)");
+        }
+    }
+}
+
+/// What keeps `[anchor] file` from where anchors belong, judged on the disk (`None`:
+/// fine): its folder must exist (an unmounted volume is not replaced by a local
+/// folder), and it may lie neither in the data directory nor beside the SQLite audit
+/// file, symbolic links and `..` resolved.
+pub(crate) fn anchor_problem(a: &AnchorConfig, cfg: &GatewayConfig) -> Option<String> {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let parent = a.file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Some(format!("its folder {} does not exist (a volume not mounted?)", parent.display()));
+    }
+    let folder = canon(parent);
+    let mut own = vec![canon(&cfg.data_dir)];
+    if cfg.audit.backend == StoreBackend::Sqlite {
+        let db = cfg.in_data(cfg.audit.path.as_deref().unwrap_or(Path::new("audit.db")));
+        own.extend(db.parent().map(canon));
+    }
+    own.iter().any(|d| folder.starts_with(d)).then(|| {
+        "is inside data_dir or beside the audit database: put the anchors where the database's owner cannot rewrite them (another volume or host, an append-only file)".to_string()
+    })
 }
 
 fn check_anchor(a: &AnchorConfig, data_dir: &Path, p: &mut Problems) {
@@ -928,6 +975,7 @@ impl GatewayConfig {
             code_tables: None,
             secret_file: None,
             anchor: None,
+            retention: None,
             base: PathBuf::new(),
         };
         cfg.normalize_region();
@@ -1019,6 +1067,14 @@ impl GatewayConfig {
         check_store(&self.dedup, "dedup", files, &mut p);
         if let Some(a) = &self.anchor {
             check_anchor(a, &self.data_dir, &mut p);
+            if files == Files::Check
+                && let Some(why) = anchor_problem(a, self)
+            {
+                p.push("anchor.file", why);
+            }
+        }
+        if let Some(r) = &self.retention {
+            check_retention(r, &mut p);
         }
         check_node(&self.node, files, &mut p);
         if let Some(pec) = &self.pec {
@@ -1125,7 +1181,7 @@ impl GatewayConfig {
 }
 
 /// The top-level keys of a gateway configuration.
-const KEYS: [&str; 19] = [
+const KEYS: [&str; 20] = [
     "instance",
     "region",
     "region_name",
@@ -1145,6 +1201,7 @@ const KEYS: [&str; 19] = [
     "code_tables",
     "secret_file",
     "anchor",
+    "retention",
 ];
 
 /// One section read on its own; a shape problem is reported with its key path.
@@ -1210,6 +1267,9 @@ pub fn check_file(path: &Path, files: Files) -> Vec<Problem> {
         && let Some(why) = crate::secret::problem(&abs(base, &file))
     {
         p.push("secret_file", why);
+    }
+    if let Some(r) = section::<RetentionConfig>(root.get("retention"), "retention", &mut p) {
+        check_retention(&r, &mut p);
     }
     if let Some(mut a) = section::<AnchorConfig>(root.get("anchor"), "anchor", &mut p) {
         a.file = abs(base, &a.file);

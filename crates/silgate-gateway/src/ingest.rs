@@ -326,13 +326,20 @@ impl<'a> Ingest<'a> {
     /// their keyed ones: the queue's waiting versions first, then the index's rows
     /// (a crash in between leaves what the next batch moves the same way). A version
     /// that build queued or delivered keeps the plain message id it has there, in the
-    /// queue and in the audit: it is known, not new, and its story stays one.
+    /// queue and in the audit: it is known, not new, and its story stays one. A version
+    /// the SQLite queue holds under its plain id is known too (that build died between
+    /// the queue's commit and the index's).
     async fn adopt(&self, waiting: &mut [crate::translate::Pending]) -> Result<()> {
-        let pairs: Vec<(Identity, Identity)> = waiting.iter().map(|p| (p.legacy.clone(), p.identity.clone())).collect();
-        self.queue.rekey(pairs.iter().map(|(old, new)| (old.key_hash.clone(), new.key_hash.clone())).collect()).await?;
-        for (p, known) in waiting.iter_mut().zip(self.dedup.adopt(pairs).await?) {
+        let records: Vec<silgate_dedup::Adoption> =
+            waiting.iter().map(|p| silgate_dedup::Adoption { plain: p.legacy.clone(), keyed: p.identity.clone(), cpi: p.record.provenance().cpi.clone() }).collect();
+        let held = self.queue.holding(records.iter().map(|a| a.plain.message_id.clone()).collect()).await?;
+        self.queue.rekey(records.iter().map(|a| (a.plain.key_hash.clone(), a.keyed.key_hash.clone())).collect()).await?;
+        let known = self.dedup.adopt(records).await?;
+        for ((p, known), held) in waiting.iter_mut().zip(known).zip(held) {
             if let Some(id) = known {
                 p.identity.message_id = id;
+            } else if held {
+                p.identity.message_id = p.legacy.message_id.clone();
             }
         }
         Ok(())

@@ -33,6 +33,7 @@ mod instance;
 pub mod metrics;
 mod parts;
 pub mod report;
+pub mod retention;
 pub mod secret;
 pub mod sources;
 pub mod translate;
@@ -116,6 +117,9 @@ impl Gateway {
             metrics = Some(d.addr());
             drivers.push(spawn(d, &parts, &shutdown));
         }
+        if parts.cfg.retention.is_some() {
+            drivers.push(spawn(retention::RetentionDriver, &parts, &shutdown));
+        }
         if let Some(a) = &parts.cfg.anchor {
             drivers.push(spawn(anchor::AnchorDriver::new(std::time::Duration::from_secs(a.every_secs)), &parts, &shutdown));
         }
@@ -189,6 +193,13 @@ impl GatewayHandle {
             }
             Err(_) => {
                 first.get_or_insert(GatewayError::Task("publisher"));
+            }
+        }
+        // The last anchor: the heads once every task has written its last entry.
+        if self.parts.cfg.anchor.is_some() {
+            match anchor::anchor_in_time(&self.parts.cfg, &self.parts.audit_log).await {
+                Ok(n) => tracing::info!(chains = n, "Audit chains anchored at shutdown"),
+                Err(e) => tracing::error!(error = %e, "The audit chains could not be anchored at shutdown"),
             }
         }
         first.map_or(Ok(()), Err)

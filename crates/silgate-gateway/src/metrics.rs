@@ -57,6 +57,7 @@ pub struct GatewayMetrics {
     queue_ready: Gauge,
     queue_leased: Gauge,
     dlq_size: Gauge,
+    anchored: Gauge,
     delivery: Arc<DeliveryCollector>,
 }
 
@@ -86,9 +87,16 @@ impl GatewayMetrics {
         registry.register("queue_ready", "Items waiting in the queue", queue_ready.clone());
         registry.register("queue_leased", "Items being delivered (-1: the backend does not say)", queue_leased.clone());
         registry.register("dlq_size", "Items in the dead-letter store", dlq_size.clone());
+        let anchored = Gauge::default();
+        registry.register("audit_anchored_timestamp_seconds", "Unix time of the last audit anchor written (0: none since start)", anchored.clone());
         let delivery = Arc::new(DeliveryCollector::default());
         registry.register_collector(Box::new(delivery.clone()));
-        Self { registry, records, rejections, omissions, enqueued, queue_ready, queue_leased, dlq_size, delivery }
+        Self { registry, records, rejections, omissions, enqueued, queue_ready, queue_leased, dlq_size, anchored, delivery }
+    }
+
+    /// Notes an audit anchor written at `at_ms` (an alert sees anchoring stop).
+    pub fn anchored(&self, at_ms: i64) {
+        self.anchored.set(at_ms / 1000);
     }
 
     /// Counts one record of `source` and `cpi` with its outcome.

@@ -26,24 +26,50 @@ pub fn load_or_create(path: &Path) -> Result<Keyer> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(GatewayError::io(format!("reading the secret file {}", path.display()), e)),
     }
+    let secret = silgate_dedup::new_secret().ok_or_else(|| GatewayError::config("the operating system gave no random bytes for a new secret"))?;
+    if create_once(path, format!("{}\n", hex::encode(secret)).as_bytes(), "secret file")? {
+        tracing::info!(file = %path.display(), "A new region secret was created: back it up with the data (without it the dedup index recognises nothing it holds)");
+    }
+    // Ours, or the one another process made first.
+    let text = std::fs::read(path).map_err(|e| GatewayError::io(format!("reading the secret file {}", path.display()), e))?;
+    read(path, &text)
+}
+
+/// Creates `path` owner-only holding `bytes`, unless it exists: made whole beside its
+/// place, synced, then linked there only if nothing is there yet (two processes making
+/// it at once end with one file), and its folder synced (what is bound to it next must
+/// not outlive it). Returns whether this call made it. `what` names it in errors.
+pub(crate) fn create_once(path: &Path, bytes: &[u8], what: &str) -> Result<bool> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     silgate_core::private::create_dir_all(dir).map_err(|e| GatewayError::io(format!("creating {}", dir.display()), e))?;
-    let secret = silgate_dedup::new_secret().ok_or_else(|| GatewayError::config("the operating system gave no random bytes for a new secret"))?;
     let mut tmp = silgate_core::private::temp_file_in(dir, "secret").map_err(|e| GatewayError::io(format!("a temporary file in {}", dir.display()), e))?;
-    let written = writeln!(tmp, "{}", hex::encode(secret)).and_then(|()| tmp.as_file().sync_all());
-    written.map_err(|e| GatewayError::io(format!("writing a new secret beside {}", path.display()), e))?;
+    tmp.write_all(bytes).and_then(|()| tmp.as_file().sync_all()).map_err(|e| GatewayError::io(format!("writing a new {what} beside {}", path.display()), e))?;
     match tmp.persist_noclobber(path) {
         Ok(_) => {
-            tracing::info!(file = %path.display(), "A new region secret was created: back it up with the data (without it the dedup index recognises nothing it holds)");
-            Ok(Keyer::new(&secret))
+            sync_dir(dir).map_err(|e| GatewayError::io(format!("syncing {}", dir.display()), e))?;
+            Ok(true)
         }
-        // Another process made it first: its secret is the one.
-        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
-            let text = std::fs::read(path).map_err(|e| GatewayError::io(format!("reading the secret file {}", path.display()), e))?;
-            read(path, &text)
-        }
-        Err(e) => Err(GatewayError::io(format!("creating the secret file {}", path.display()), e.error)),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(GatewayError::io(format!("creating the {what} {}", path.display()), e.error)),
     }
+}
+
+/// Narrows a key file this user owns that lets its group or others in, saying so.
+pub(crate) fn warn_if_open(path: &Path, what: &str) {
+    match silgate_core::private::narrow(path) {
+        Ok(true) => tracing::warn!(file = %path.display(), what, "A key file let its group or others in: narrowed to its owner (0600)"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(file = %path.display(), what, error = %e, "A key file lets its group or others in and could not be narrowed"),
+    }
+}
+
+/// Makes a folder's entries durable (a file just linked into it).
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 /// What is wrong with the secret file at `path`, if it exists and is not one
@@ -58,11 +84,7 @@ pub(crate) fn problem(path: &Path) -> Option<String> {
 
 fn read(path: &Path, text: &[u8]) -> Result<Keyer> {
     let secret = decode(text).map_err(|why| GatewayError::config(format!("secret_file {}: {why}", path.display())))?;
-    match silgate_core::private::narrow(path) {
-        Ok(true) => tracing::warn!(file = %path.display(), "The secret file let its group or others in: narrowed to its owner (0600)"),
-        Ok(false) => {}
-        Err(e) => tracing::warn!(file = %path.display(), error = %e, "The secret file lets its group or others in and could not be narrowed"),
-    }
+    warn_if_open(path, "secret file");
     Ok(Keyer::new(&secret))
 }
 

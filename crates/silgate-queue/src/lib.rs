@@ -51,6 +51,25 @@ impl AnyQueue {
         }
     }
 
+    /// Deletes the dead letters that went to the dead-letter store before `before_ms`
+    /// (their retention is past); returns how many, or `None` on RabbitMQ, whose
+    /// dead-letter queue the broker keeps (a `message-ttl` policy on `<queue>.dead`).
+    pub async fn purge_dead(&self, before_ms: i64) -> Result<Option<usize>, QueueError> {
+        match self {
+            Self::Sqlite(q) => q.purge_dead(before_ms).await.map(Some),
+            Self::Rabbit(_) => Ok(None),
+        }
+    }
+
+    /// For each message id, true when the queue holds it (waiting, leased or
+    /// dead-lettered). Only the SQLite queue can tell; RabbitMQ answers false.
+    pub async fn holding(&self, ids: Vec<String>) -> Result<Vec<bool>, QueueError> {
+        match self {
+            Self::Sqlite(q) => q.holding(ids).await,
+            Self::Rabbit(_) => Ok(vec![false; ids.len()]),
+        }
+    }
+
     /// Gives the waiting items of each business key the first hash of a pair the
     /// second one (a record an older build queued under a plain hash, now keyed):
     /// its versions stay one queue key, so they still go one at a time in order.

@@ -136,6 +136,21 @@ impl SqliteQueue {
         .await
     }
 
+    /// See [`crate::AnyQueue::purge_dead`].
+    pub async fn purge_dead(&self, before_ms: i64) -> Result<usize, QueueError> {
+        self.with(move |conn| conn.execute("DELETE FROM dead WHERE at_ms < ?1", [before_ms]).map_err(unavailable)).await
+    }
+
+    /// See [`crate::AnyQueue::holding`].
+    pub async fn holding(&self, ids: Vec<String>) -> Result<Vec<bool>, QueueError> {
+        self.with(move |conn| {
+            let mut q =
+                conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM queue WHERE message_id = ?1) OR EXISTS (SELECT 1 FROM dead WHERE message_id = ?1)").map_err(unavailable)?;
+            ids.iter().map(|id| q.query_row([id], |r| r.get::<_, bool>(0)).map_err(unavailable)).collect()
+        })
+        .await
+    }
+
     /// See [`crate::AnyQueue::rekey`]: the `key` column and the item's `key_hash`.
     pub async fn rekey(&self, pairs: Vec<(String, String)>) -> Result<(), QueueError> {
         self.with(move |conn| {

@@ -141,6 +141,13 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Delete the personal content past its `[retention]` days (dead letters, kept
+    /// inputs), auditing each kind by count; `silgate run` does it once a day.
+    Purge {
+        /// Gateway configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
     /// The dead-letter store.
     Dlq {
         #[command(subcommand)]
@@ -340,6 +347,7 @@ async fn async_command(command: Command) -> anyhow::Result<ExitCode> {
         Command::Ingest { config, source, mapping, inputs } => ops::ingest(&config, source, mapping.as_deref(), &inputs).await,
         Command::Run { config } => ops::run(&config).await,
         Command::Node { config } => ops::node(&config).await,
+        Command::Purge { config } => ops::purge(&config).await,
         Command::Dlq { command: DlqCommand::List { config, limit } } => ops::dlq_list(&config, limit).await,
         Command::Dlq { command: DlqCommand::Replay { config, ids } } => ops::dlq_replay(&config, &ids).await,
         Command::Audit { command: AuditCommand::Verify { config, anchors } } => ops::audit_verify(&config, anchors.as_deref()).await,

@@ -88,6 +88,17 @@ pub(crate) async fn node(config: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+pub(crate) async fn purge(config: &Path) -> Result<ExitCode> {
+    let cfg = GatewayConfig::load(config)?;
+    anyhow::ensure!(cfg.retention.is_some(), "no [retention] section in {}: nothing is past its days", config.display());
+    let parts = Parts::open(cfg).await?;
+    let s = silgate_gateway::retention::purge(&parts, std::time::SystemTime::now()).await?;
+    let say = |n: Option<usize>| n.map_or_else(|| "kept (no retention set, or the broker's)".to_string(), |n| format!("{n} deleted"));
+    println!("dead letters: {}", say(s.dead_letters));
+    println!("inputs: {}", say(s.inputs));
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) async fn dlq_list(config: &Path, limit: usize) -> Result<ExitCode> {
     let parts = Parts::open(GatewayConfig::read(config)?).await?;
     let dead = parts.queue.dead_letters(limit).await?;
@@ -116,11 +127,15 @@ pub(crate) async fn audit_verify(config: &Path, anchors: Option<&Path>) -> Resul
     let cfg = GatewayConfig::read(config)?;
     let log = cfg.open_audit().await?;
     let r = log.verify().await?;
-    let anchored = match anchors {
-        Some(f) => {
-            let text = std::fs::read_to_string(f).with_context(|| format!("reading the anchors {}", f.display()))?;
-            Some(silgate_audit::anchor::check(&log, &text).await?)
-        }
+    // The configured anchor file unless another (a copy) is named.
+    let anchors = anchors.map(Path::to_path_buf).or_else(|| cfg.anchor.as_ref().map(|a| a.file.clone()));
+    let anchored = match &anchors {
+        Some(f) => Some(match std::fs::File::open(f) {
+            Ok(file) => silgate_audit::anchor::check(&log, std::io::BufReader::new(file)).await?,
+            Err(e) => {
+                silgate_audit::anchor::AnchorReport { problems: vec![silgate_audit::anchor::AnchorProblem::Unread { why: format!("{}: {e}", f.display()) }], ..Default::default() }
+            }
+        }),
         None => None,
     };
     for p in &r.problems {
@@ -133,6 +148,9 @@ pub(crate) async fn audit_verify(config: &Path, anchors: Option<&Path>) -> Resul
         for p in &a.problems {
             println!("ANCHOR {p}");
         }
+        for (instance, seq) in &a.unanchored {
+            println!("UNANCHORED {instance:?} (head #{seq}): no line of the anchor file anchors this chain");
+        }
     }
     if r.is_ok() {
         println!("audit intact and complete: {} chain(s), {} entries, every delivered record with its story", r.chains, r.entries);
@@ -144,7 +162,9 @@ pub(crate) async fn audit_verify(config: &Path, anchors: Option<&Path>) -> Resul
         println!("audit NOT complete: {} delivered record version(s) without their received or queued entry (the first {} above)", r.gaps, r.gap_examples.len());
     }
     match &anchored {
-        Some(a) if a.is_ok() => println!("anchors: {} line(s), every anchored head held by its chain", a.lines),
+        Some(a) if a.is_ok() => {
+            println!("anchors: {} line(s), every anchored head held by its chain; signed by key {} (compare it with the one on record)", a.lines, a.key.as_deref().unwrap_or("-"))
+        }
         Some(a) => println!("anchors NOT held: {} problem(s) in {} line(s)", a.problems.len(), a.lines),
         None => {}
     }
@@ -152,7 +172,7 @@ pub(crate) async fn audit_verify(config: &Path, anchors: Option<&Path>) -> Resul
 }
 
 pub(crate) async fn audit_anchor(config: &Path) -> Result<ExitCode> {
-    let cfg = GatewayConfig::read(config)?;
+    let cfg = GatewayConfig::load(config)?;
     let log = cfg.open_audit().await?;
     let n = silgate_gateway::anchor::anchor_now(&cfg, &log).await?;
     let file = cfg.anchor.as_ref().map(|a| a.file.display().to_string()).unwrap_or_default();

@@ -1,0 +1,80 @@
+//! Retention: personal content past its `[retention]` days (dead letters, inputs kept
+//! in `done/` and `refused/`, pulled feeds set aside) is deleted by `silgate purge` and
+//! inside `silgate run`, each purge audited by count, and the audit still verifies.
+#![allow(clippy::unwrap_used)]
+
+use silgate_core::Queue as _;
+use std::time::{Duration, SystemTime};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_content_past_its_days_a_purge_should_delete_it_and_audit_the_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, inbox) = (dir.path().join("data"), dir.path().join("inbox"));
+    let cfg_path = dir.path().join("gateway.toml");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "region = \"puglia\"\nregion_name = \"PUGLIA\"\ndata_dir = \"{}\"\n[node]\nurl = \"http://127.0.0.1:9/ws\"\n\
+             [[sources]]\nkind = \"canonical-json\"\ninbox = \"{}\"\n[retention]\ndead_letters_days = 30\ninputs_days = 90\n",
+            data.display(),
+            inbox.display()
+        ),
+    )
+    .unwrap();
+    let cfg = silgate_gateway::GatewayConfig::load(&cfg_path).unwrap();
+    let parts = silgate_gateway::Parts::open(cfg).await.unwrap();
+    // A dead letter (a whole document).
+    let sample = include_str!("../../crates/silgate/samples/demo.jsonl").lines().find(|l| l.contains("\"2026/77\"")).unwrap();
+    let input = dir.path().join("v.jsonl");
+    std::fs::write(&input, format!("{sample}\n")).unwrap();
+    assert_eq!(parts.ingest_files(std::slice::from_ref(&input), silgate_gateway::today()).await.unwrap().queued, 1);
+    let leased = parts.queue.lease(1, Duration::from_secs(1)).await.unwrap();
+    parts.queue.dead_letter(leased[0].lease, "attempts exhausted").await.unwrap();
+    // Inputs kept after reading: a file done, a refused one with its reason, an Access
+    // export's folder, a pulled feed set aside.
+    for d in ["done", "refused"] {
+        std::fs::create_dir_all(inbox.join(d)).unwrap();
+    }
+    std::fs::write(inbox.join("done/Mario_Rossi.jsonl"), "x").unwrap();
+    std::fs::write(inbox.join("refused/Anna_Neri.zip"), "x").unwrap();
+    std::fs::write(inbox.join("refused/Anna_Neri.zip.reason.txt"), "x").unwrap();
+    std::fs::create_dir_all(inbox.join("done/Export.Campania/sub")).unwrap();
+    std::fs::write(inbox.join("done/Export.Campania/sub/db.accdb"), "x").unwrap();
+    std::fs::create_dir_all(data.join("refused")).unwrap();
+    std::fs::write(data.join("refused/sintesi-abc.xml"), "x").unwrap();
+
+    // Nothing is past its days yet.
+    let now = SystemTime::now();
+    let s = silgate_gateway::retention::purge(&parts, now).await.unwrap();
+    assert_eq!((s.dead_letters, s.inputs), (Some(0), Some(0)));
+    // 40 days on: the dead letter (30) goes, the inputs (90) stay.
+    let s = silgate_gateway::retention::purge(&parts, now + Duration::from_secs(40 * 86_400)).await.unwrap();
+    assert_eq!((s.dead_letters, s.inputs), (Some(1), Some(0)));
+    assert!(parts.queue.dead_letters(10).await.unwrap().is_empty());
+    // 100 days on: every input, counted once each (a reason note goes with its input).
+    let s = silgate_gateway::retention::purge(&parts, now + Duration::from_secs(100 * 86_400)).await.unwrap();
+    assert_eq!((s.dead_letters, s.inputs), (Some(0), Some(4)));
+    for d in [inbox.join("done"), inbox.join("refused"), data.join("refused")] {
+        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0, "{} emptied", d.display());
+    }
+    // Audited by count, never by name; the audit verifies.
+    let events: Vec<silgate_audit::Event> = parts.audit_log.query(&silgate_audit::Query::default()).await.unwrap().into_iter().filter_map(|e| e.typed()).collect();
+    let purged: Vec<&silgate_audit::Event> = events.iter().filter(|e| e.name() == "purged").collect();
+    assert_eq!(
+        purged,
+        [
+            &silgate_audit::Event::Purged { what: "dead-letters".into(), count: 1, older_than_days: 30 },
+            &silgate_audit::Event::Purged { what: "inputs".into(), count: 4, older_than_days: 90 }
+        ]
+    );
+    let all = parts.audit_log.query(&silgate_audit::Query::default()).await.unwrap().iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+    assert!(!all.contains("Rossi") && !all.contains("Neri"), "{all}");
+    assert!(parts.audit_log.verify().await.unwrap().is_ok());
+    drop(parts);
+
+    // The command: what went, by kind.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_silgate")).args(["purge", "--config"]).arg(&cfg_path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("dead letters: 0 deleted") && text.contains("inputs: 0 deleted"), "{text}");
+}
