@@ -66,13 +66,32 @@ async fn given_an_index_with_plain_hashes_an_upgraded_gateway_should_adopt_it_an
     );
     assert!(!all.contains(&plain) && !all.contains(&legacy.key_hash) && !all.contains(&legacy.content_hash), "no plain hash of the key or the content is kept");
 
-    // A second vacancy queued and not delivered yet (no publisher runs).
+    // A second and a third vacancy queued and not delivered yet (no publisher runs).
     let other = sample.replace("\"2026/77\"", "\"2026/78\"");
+    let third = sample.replace("\"2026/77\"", "\"2026/79\"");
     let queued = dir.path().join("queued.jsonl");
-    std::fs::write(&queued, format!("{other}\n")).unwrap();
+    std::fs::write(&queued, format!("{other}\n{third}\n")).unwrap();
     let parts = silgate_gateway::Parts::open(cfg.clone()).await.unwrap();
-    assert_eq!(parts.ingest_files(std::slice::from_ref(&queued), today).await.unwrap().queued, 1);
+    assert_eq!(parts.ingest_files(std::slice::from_ref(&queued), today).await.unwrap().queued, 2);
     drop(parts);
+    // The third as an older build killed between the queue's commit and the index's
+    // left it: in the queue under its plain ids, unknown to the index.
+    let rec_c = record(&third);
+    let content_c = silgate_std1546::code::content_hash(&rec_c);
+    let keyed_c = keyer.identity(system, &rec_c.business_key(), &content_c);
+    let legacy_c = silgate_dedup::legacy_identity(system, &rec_c.legacy_business_key(), &content_c);
+    db.execute_batch(&format!("DELETE FROM messages WHERE message_id = '{km}'; DELETE FROM sent_codes WHERE key_hash = '{kk}';", km = keyed_c.message_id, kk = keyed_c.key_hash))
+        .unwrap();
+    {
+        let q = rusqlite::Connection::open(data.join("queue.db")).unwrap();
+        let n = q
+            .execute(
+                "UPDATE queue SET message_id = ?1, key = ?2, item = json_set(item, '$.message_id', ?1, '$.key_hash', ?2, '$.content_hash', ?3) WHERE message_id = ?4",
+                rusqlite::params![legacy_c.message_id, legacy_c.key_hash, legacy_c.content_hash, keyed_c.message_id],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    }
     let rec_b = record(&other);
     let content_b = silgate_std1546::code::content_hash(&rec_b);
     let keyed_b = keyer.identity(system, &rec_b.business_key(), &content_b);
@@ -116,6 +135,14 @@ async fn given_an_index_with_plain_hashes_an_upgraded_gateway_should_adopt_it_an
     .unwrap();
     let code: String = db.query_row("SELECT code FROM sent_codes WHERE key_hash = ?1", [&legacy.key_hash], |r| r.get(0)).unwrap();
 
+    // The third, read again before anything is delivered (no publisher runs): the queue
+    // holds it under its plain id, so it is known.
+    std::fs::write(dir.path().join("third.jsonl"), format!("{third}\n")).unwrap();
+    let parts = silgate_gateway::Parts::open(cfg.clone()).await.unwrap();
+    let c = parts.ingest_files(&[dir.path().join("third.jsonl")], today).await.unwrap();
+    assert_eq!((c.queued, c.unchanged), (0, 1), "not queued a second time: {c:?}");
+    drop(parts);
+
     // The same export again: recognised, not sent again; the record's rows are keyed.
     let gw = Gateway::start(cfg.clone()).await.unwrap();
     let again = gw.parts().ingest_files(std::slice::from_ref(&send), today).await.unwrap();
@@ -136,14 +163,15 @@ async fn given_an_index_with_plain_hashes_an_upgraded_gateway_should_adopt_it_an
     std::fs::write(dir.path().join("both-b.jsonl"), format!("{other}\n{update_b}\n")).unwrap();
     let b = gw.parts().ingest_files(&[dir.path().join("both-b.jsonl")], today).await.unwrap();
     assert_eq!((b.queued, b.unchanged), (1, 1), "{b:?}");
-    until_accepted(&node, 3, "the second vacancy's two versions not delivered").await;
+    until_accepted(&node, 4, "the second vacancy's two versions and the third not delivered").await;
     let nodedb = rusqlite::Connection::open(dir.path().join("node.db")).unwrap();
     let docs: Vec<String> = {
         let mut st = nodedb.prepare("SELECT document FROM documents WHERE ok = 1 ORDER BY rowid").unwrap();
         st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
     };
-    assert!(docs[1].contains(&format!(">{code_b}<")) && !docs[1].contains("precedente>"), "the waiting version first: {}", docs[1]);
-    assert!(docs[2].contains(&format!("precedente>{code_b}<")), "then the update, naming it: {}", docs[2]);
+    let first = docs.iter().position(|d| d.contains(&format!(">{code_b}<")) && !d.contains("precedente>")).expect("the waiting version delivered");
+    let then = docs.iter().position(|d| d.contains(&format!("precedente>{code_b}<"))).expect("the update delivered, naming it");
+    assert!(first < then, "the waiting version first, then the update");
 
     // An update names the code the older build sent; a closure follows it.
     let mut update: serde_json::Value = serde_json::from_str(sample).unwrap();
@@ -151,11 +179,11 @@ async fn given_an_index_with_plain_hashes_an_upgraded_gateway_should_adopt_it_an
     let file = dir.path().join("update.jsonl");
     std::fs::write(&file, format!("{update}\n")).unwrap();
     assert_eq!(gw.parts().ingest_files(std::slice::from_ref(&file), today).await.unwrap().queued, 1);
-    until_accepted(&node, 4, "the update not delivered").await;
+    until_accepted(&node, 5, "the update not delivered").await;
     let doc: String = nodedb.query_row("SELECT document FROM documents WHERE ok = 1 ORDER BY rowid DESC LIMIT 1", [], |r| r.get(0)).unwrap();
     assert!(doc.contains(&format!("precedente>{code}<")), "the update names the older build's code: {doc}");
     let stats = node.stats(1).await.unwrap();
-    assert_eq!((stats.totals.accepted, stats.totals.duplicates), (4, 0), "nothing twice: {:?}", stats.totals);
+    assert_eq!((stats.totals.accepted, stats.totals.duplicates, stats.totals.distinct_codes), (5, 0, 5), "nothing twice: {:?}", stats.totals);
     let report = gw.parts().audit_log.verify().await.unwrap();
     assert!(report.is_ok(), "{report:?}");
     tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.unwrap().unwrap();

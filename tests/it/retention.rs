@@ -42,6 +42,12 @@ async fn given_content_past_its_days_a_purge_should_delete_it_and_audit_the_coun
     std::fs::write(inbox.join("done/Export.Campania/sub/db.accdb"), "x").unwrap();
     std::fs::create_dir_all(data.join("refused")).unwrap();
     std::fs::write(data.join("refused/sintesi-abc.xml"), "x").unwrap();
+    // An export made a year ago, moved in now: its days count from its move.
+    let old = inbox.join("done/old-export.jsonl");
+    std::fs::write(&old, "x").unwrap();
+    std::fs::File::options().write(true).open(&old).unwrap().set_modified(SystemTime::now() - Duration::from_secs(365 * 86_400)).unwrap();
+    // Not inputs: a dot entry is left alone.
+    std::fs::write(inbox.join("done/.keep"), "").unwrap();
 
     // Nothing is past its days yet.
     let now = SystemTime::now();
@@ -49,27 +55,35 @@ async fn given_content_past_its_days_a_purge_should_delete_it_and_audit_the_coun
     assert_eq!((s.dead_letters, s.inputs), (Some(0), Some(0)));
     // 40 days on: the dead letter (30) goes, the inputs (90) stay.
     let s = silgate_gateway::retention::purge(&parts, now + Duration::from_secs(40 * 86_400)).await.unwrap();
-    assert_eq!((s.dead_letters, s.inputs), (Some(1), Some(0)));
+    assert_eq!((s.dead_letters, s.inputs), (Some(1), Some(0)), "the year-old export moved in now stays");
+    assert!(old.exists());
     assert!(parts.queue.dead_letters(10).await.unwrap().is_empty());
-    // 100 days on: every input, counted once each (a reason note goes with its input).
+    // 100 days on: every input, counted once each (a reason note goes with its input);
+    // the pulled feed is emptied, not removed (the file keeps its pull paused).
     let s = silgate_gateway::retention::purge(&parts, now + Duration::from_secs(100 * 86_400)).await.unwrap();
-    assert_eq!((s.dead_letters, s.inputs), (Some(0), Some(4)));
-    for d in [inbox.join("done"), inbox.join("refused"), data.join("refused")] {
-        assert_eq!(std::fs::read_dir(&d).unwrap().count(), 0, "{} emptied", d.display());
-    }
+    assert_eq!((s.dead_letters, s.inputs), (Some(0), Some(5)));
+    assert_eq!(std::fs::read_dir(inbox.join("refused")).unwrap().count(), 0);
+    let left: Vec<_> = std::fs::read_dir(inbox.join("done")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, [std::ffi::OsString::from(".keep")]);
+    assert_eq!(std::fs::metadata(data.join("refused/sintesi-abc.xml")).unwrap().len(), 0);
     // Audited by count, never by name; the audit verifies.
     let events: Vec<silgate_audit::Event> = parts.audit_log.query(&silgate_audit::Query::default()).await.unwrap().into_iter().filter_map(|e| e.typed()).collect();
     let purged: Vec<&silgate_audit::Event> = events.iter().filter(|e| e.name() == "purged").collect();
     assert_eq!(
         purged,
         [
-            &silgate_audit::Event::Purged { what: "dead-letters".into(), count: 1, older_than_days: 30 },
-            &silgate_audit::Event::Purged { what: "inputs".into(), count: 4, older_than_days: 90 }
+            &silgate_audit::Event::Purged { what: "dead-letter".into(), count: 1, older_than_days: 30 },
+            &silgate_audit::Event::Purged { what: "inputs".into(), count: 5, older_than_days: 90 }
         ]
     );
     let all = parts.audit_log.query(&silgate_audit::Query::default()).await.unwrap().iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
     assert!(!all.contains("Rossi") && !all.contains("Neri"), "{all}");
     assert!(parts.audit_log.verify().await.unwrap().is_ok());
+    // The purged dead letter's story ends with its purge, under its message id; the
+    // index no longer knows it: the same record exported again is judged and sent again.
+    let story = parts.audit_log.query(&silgate_audit::Query { record: Some(leased[0].item.message_id.clone()), ..Default::default() }).await.unwrap();
+    assert_eq!(story.last().and_then(|e| e.typed()).map(|e| e.name()), Some("purged"));
+    assert_eq!(parts.ingest_files(std::slice::from_ref(&input), silgate_gateway::today()).await.unwrap().queued, 1);
     drop(parts);
 
     // The command: what went, by kind.

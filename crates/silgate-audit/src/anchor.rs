@@ -134,6 +134,12 @@ pub enum AnchorProblem {
         /// Line number.
         line: usize,
     },
+    /// A line a crash cut short (it does not end its object), later ended by the next
+    /// anchor: reported, not a failure.
+    Torn {
+        /// Line number.
+        line: usize,
+    },
     /// Signed by another key than the file's first line.
     OtherKey {
         /// Line number.
@@ -166,6 +172,7 @@ impl std::fmt::Display for AnchorProblem {
             Self::Unread { why } => write!(f, "the anchor file could not be read to its end: {why}"),
             Self::Unreadable { line } => write!(f, "anchor line {line}: not an anchor"),
             Self::BadSignature { line } => write!(f, "anchor line {line}: its signature does not hold (edited or forged)"),
+            Self::Torn { line } => write!(f, "anchor line {line}: cut short by a crash while it was written (not a failure)"),
             Self::OtherKey { line } => write!(f, "anchor line {line}: signed by another key than the file's first line"),
             // The instance comes from the file: quoted, so no control character reaches a terminal.
             Self::Missing { line, instance, seq } => write!(f, "anchor line {line}: {instance:?}#{seq} is anchored but the chain has no such entry: entries were removed"),
@@ -190,10 +197,10 @@ pub struct AnchorReport {
 }
 
 impl AnchorReport {
-    /// True when every line is an anchor signed by the first line's key whose head the
-    /// chain still holds.
+    /// True when every line (but those a crash cut short) is an anchor signed by the
+    /// first line's key whose head the chain still holds.
     pub fn is_ok(&self) -> bool {
-        self.problems.is_empty()
+        self.problems.iter().all(|p| matches!(p, AnchorProblem::Torn { .. }))
     }
 }
 
@@ -225,7 +232,10 @@ pub async fn check(log: &AuditLog, input: impl std::io::BufRead) -> Result<Ancho
         }
         report.lines += 1;
         let Ok(a) = serde_json::from_slice::<Anchor>(&raw) else {
-            report.problems.push(AnchorProblem::Unreadable { line });
+            // An anchor's line starts its object and, whole, ends it: one that starts
+            // and stops short is what a crash during the write leaves.
+            let torn = raw.first() == Some(&b'{') && raw.trim_ascii_end().last() != Some(&b'}');
+            report.problems.push(if torn { AnchorProblem::Torn { line } } else { AnchorProblem::Unreadable { line } });
             continue;
         };
         if !a.signature_holds() {
@@ -258,7 +268,7 @@ pub async fn check(log: &AuditLog, input: impl std::io::BufRead) -> Result<Ancho
     }
     report.problems.sort_by_key(|p| match p {
         AnchorProblem::Empty | AnchorProblem::Unread { .. } => usize::MAX,
-        AnchorProblem::Unreadable { line } | AnchorProblem::BadSignature { line } | AnchorProblem::OtherKey { line } => *line,
+        AnchorProblem::Unreadable { line } | AnchorProblem::BadSignature { line } | AnchorProblem::OtherKey { line } | AnchorProblem::Torn { line } => *line,
         AnchorProblem::Missing { line, .. } | AnchorProblem::Rewritten { line, .. } => *line,
     });
     Ok(report)
@@ -371,6 +381,7 @@ mod tests {
         let mut bytes = text.into_bytes();
         // A byte that is not UTF-8 is a line that is not an anchor, not an unreadable file.
         bytes.extend_from_slice(&[0xff, b'\n']);
+        bytes.extend_from_slice(b"{\"instance\":\"gw\",\"se\n");
         let r = check(&log, bytes.as_slice()).await.unwrap();
         assert_eq!(
             r.problems,
@@ -382,8 +393,13 @@ mod tests {
                 AnchorProblem::Unreadable { line: 5 },
                 AnchorProblem::Unreadable { line: 6 },
                 AnchorProblem::Unreadable { line: 7 },
+                AnchorProblem::Torn { line: 8 },
             ]
         );
+        // A torn line alone is not a failure; a reader of 3 bytes at a time reads the same.
+        let torn = format!("{lines}{{\"instance\":\"gw\"\n");
+        let r = check(&log, std::io::BufReader::with_capacity(3, torn.as_bytes())).await.unwrap();
+        assert!(r.problems.contains(&AnchorProblem::Torn { line: 2 }), "{r:?}");
         assert!(!format!("{key:?}").is_empty());
     }
 }

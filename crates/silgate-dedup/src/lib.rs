@@ -370,6 +370,16 @@ impl DedupIndex {
         each!(self, d => d.mark_refused(message_id).await)
     }
 
+    /// Records that these dead-lettered versions were deleted (their retention was
+    /// past): not known any more (a re-export is judged and sent again), and holding
+    /// nothing back.
+    pub async fn mark_purged(&self, ids: Vec<String>) -> Result<(), DedupError> {
+        for id in &ids {
+            each!(self, d => d.set_state(id, "purged").await)?;
+        }
+        Ok(())
+    }
+
     /// For each message id, true when it was marked dead ([`DedupIndex::mark_dead`]):
     /// its move to the dead-letter store was decided (and audited) and may not have
     /// happened.

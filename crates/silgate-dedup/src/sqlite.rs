@@ -85,7 +85,7 @@ impl SqliteDedup {
                     tx.prepare_cached("DELETE FROM sent_codes WHERE key_hash = ?1 AND coalesce((SELECT cpi FROM issued_codes i WHERE i.code = sent_codes.code), ?2) = ?2")?;
                 // The versions still waiting, so that the record's next ones wait for them.
                 let mut versions = tx.prepare_cached("UPDATE messages SET key_hash = ?2 WHERE key_hash = ?1 AND state = 'queued'")?;
-                let mut known = tx.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1 AND state <> 'refused'")?;
+                let mut known = tx.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1 AND state NOT IN ('refused', 'purged')")?;
                 for a in &records {
                     let (old, new) = (&a.plain, &a.keyed);
                     latest.execute(params![old.key_hash, new.key_hash, old.content_hash, new.content_hash])?;
@@ -119,7 +119,7 @@ impl SqliteDedup {
             let mut latest = tx.prepare_cached("SELECT content_hash FROM latest WHERE key_hash = ?1")?;
             // A version the node refused is not known: re-exported (corrected or not), it is
             // judged and sent again, under a new eGov id (see `mark_queued`).
-            let mut known = tx.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1 AND state <> 'refused'")?;
+            let mut known = tx.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1 AND state NOT IN ('refused', 'purged')")?;
             let mut out = Vec::with_capacity(offers.len());
             for o in &offers {
                 let last: Option<String> = latest.query_row([&o.key_hash], |r| r.get(0)).optional()?;
@@ -203,7 +203,7 @@ impl SqliteDedup {
                     "INSERT INTO messages (message_id, key_hash, content_hash, state, updated_ms, queued_order)
                      VALUES (?1, ?2, ?3, 'queued', ?4, (SELECT coalesce(max(queued_order), 0) + 1 FROM messages))
                      ON CONFLICT (message_id) DO UPDATE SET state = 'queued', egov_id = NULL, receipt = NULL, updated_ms = excluded.updated_ms,
-                     queued_order = excluded.queued_order WHERE messages.state = 'refused'",
+                     queued_order = excluded.queued_order WHERE messages.state IN ('refused', 'purged')",
                 )?;
                 let now = now_ms();
                 for o in &offers {

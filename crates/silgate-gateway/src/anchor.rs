@@ -64,12 +64,13 @@ pub async fn anchor_now(cfg: &GatewayConfig, log: &AuditLog) -> Result<usize> {
         return Ok(0);
     }
     let n = chains.len();
-    tokio::task::spawn_blocking(move || -> Result<()> {
+    detached(move || -> Result<()> {
         let io = |e: std::io::Error| GatewayError::io(format!("appending to the anchor file {}", file.display()), e);
         let mut f = silgate_core::private::append_as_is(&file).map_err(io)?;
         let len = f.metadata().map_err(io)?.len();
         let pinned = if len == 0 { None } else { first_key(std::io::BufReader::new(std::fs::File::open(&file).map_err(io)?)).map_err(io)? };
-        let key = load_or_create_key(&key_path, pinned.is_none())?;
+        // A key is made only for a file that holds nothing yet.
+        let key = load_or_create_key(&key_path, len == 0)?;
         if let Some(k) = pinned
             && k != key.public_hex()
         {
@@ -96,7 +97,7 @@ pub async fn anchor_now(cfg: &GatewayConfig, log: &AuditLog) -> Result<usize> {
         }
         f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(io)
     })
-    .await??;
+    .await?;
     Ok(n)
 }
 
@@ -105,6 +106,21 @@ pub(crate) async fn anchor_in_time(cfg: &GatewayConfig, log: &AuditLog) -> Resul
     tokio::time::timeout(ANCHOR_TIMEOUT, anchor_now(cfg, log))
         .await
         .unwrap_or_else(|_| Err(GatewayError::config(format!("anchoring took longer than {} s", ANCHOR_TIMEOUT.as_secs()))))
+}
+
+/// Runs the file's blocking work on a thread of its own: on a hung volume the wait
+/// can be given up ([`anchor_in_time`]) without the runtime waiting for the thread at
+/// exit, as it would for a `spawn_blocking` task.
+async fn detached<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("silgate-anchor".into())
+        .spawn(move || {
+            // The receiver gone (the wait given up): nothing to tell.
+            let _gone = tx.send(f());
+        })
+        .map_err(|e| GatewayError::io("starting the anchor's thread", e))?;
+    rx.await.map_err(|_| GatewayError::Task("anchor"))?
 }
 
 /// Anchors at start and every `every` (0: only at start); the last anchor is

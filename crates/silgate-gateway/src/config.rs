@@ -1075,6 +1075,9 @@ impl GatewayConfig {
         }
         if let Some(r) = &self.retention {
             check_retention(r, &mut p);
+            if r.dead_letters_days.is_some() && self.queue.backend == QueueBackend::Rabbitmq {
+                p.push("retention.dead_letters_days", "the RabbitMQ dead-letter queue is the broker's to expire: set a message-ttl policy on <queue>.dead, and leave this out");
+            }
         }
         check_node(&self.node, files, &mut p);
         if let Some(pec) = &self.pec {

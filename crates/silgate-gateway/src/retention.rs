@@ -1,17 +1,21 @@
 //! Retention (`[retention]`): personal content the gateway keeps past its purpose is
-//! deleted once its days are past, by `silgate purge` and once a day inside `silgate
-//! run`; each purge is audited by count (`purged`), never by name.
+//! deleted once its days are past, by `silgate purge` and at start and once a day
+//! inside `silgate run`; each purge is audited by count (`purged`), never by name.
 //!
 //! What holds personal content, and its key:
 //! - dead letters (the SQLite queue's dead-letter store: whole documents):
-//!   `dead_letters_days`, by when they were dead-lettered;
+//!   `dead_letters_days`, by when they were dead-lettered. Each purged version gets its
+//!   own `purged` entry (its story ends there), its content is overwritten in the file,
+//!   and the dedup index no longer knows it (a re-export is judged and sent again);
 //! - inputs kept after reading (an inbox's `done/` and `refused/`, with their reason
-//!   notes, and pulled feeds set aside in `DATA_DIR/refused/`): `inputs_days`, by when
-//!   they were moved there (the entry's change time: a move sets it).
+//!   notes): `inputs_days`, by when they were moved there (the entry's change time: a
+//!   move sets it); pulled feeds set aside in `DATA_DIR/refused/` are emptied, not
+//!   removed (the file is what keeps their pull paused).
 //!
 //! Delivered queue items are not kept (an ack deletes them); quarantine and warning
 //! lines hold rule ids, fields and positions, no record content; the audit holds none
-//! and is never purged. A purged pulled feed lets its pull fetch again.
+//! and is never purged. Errors name folders, never the entries in them (their names
+//! are people's).
 
 use crate::Parts;
 use crate::config::Origin;
@@ -27,44 +31,62 @@ use std::time::{Duration, SystemTime};
 pub struct PurgeSummary {
     /// Dead letters deleted (`None`: not configured, or kept by RabbitMQ).
     pub dead_letters: Option<usize>,
-    /// Inputs deleted from `done/` and `refused/` folders (`None`: not configured).
+    /// Inputs deleted from `done/` and `refused/` folders, or feeds emptied (`None`:
+    /// not configured).
     pub inputs: Option<usize>,
+    /// Entries that could not be deleted (left for the next purge; the log says which
+    /// folder).
+    pub failed: usize,
 }
 
-/// Deletes what is past its retention (measured from `now`), audits each kind by
-/// count, and says what went.
+/// Deletes what is past its retention (measured from `now`), audits what went, and
+/// says so. A failure on one entry does not stop the rest; what went is audited before
+/// an error is returned.
 pub async fn purge(parts: &Parts, now: SystemTime) -> Result<PurgeSummary> {
     let r = parts.cfg.retention.clone().unwrap_or_default();
     let mut out = PurgeSummary::default();
-    let mut entries = Vec::new();
     if let Some(days) = r.dead_letters_days {
-        let before = cutoff(now, days);
-        let before_ms = i64::try_from(before.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis()).unwrap_or(i64::MAX);
-        let n = parts.queue.purge_dead(before_ms).await?;
-        match n {
-            Some(n) if n > 0 => entries.push(purged("dead-letters", n, days)),
-            Some(_) => {}
+        let before = ms(cutoff(now, days));
+        match parts.queue.dead_before(before).await? {
+            Some(ids) => {
+                // Audited before they go (a crash in between deletes them at the next
+                // purge, audited again), then forgotten by the index: nothing of them is
+                // left to replay.
+                let entries: Vec<NewEntry> = ids.iter().map(|id| purged("dead-letter", 1, days, Some(id))).collect();
+                if !entries.is_empty() {
+                    parts.audit.record(entries).await?;
+                    parts.queue.purge_dead(ids.clone()).await?;
+                    parts.dedup.mark_purged(ids.clone()).await?;
+                }
+                out.dead_letters = Some(ids.len());
+            }
             None => tracing::warn!("dead_letters_days: the RabbitMQ dead-letter queue is the broker's to expire (a message-ttl policy on <queue>.dead)"),
         }
-        out.dead_letters = n;
     }
     if let Some(days) = r.inputs_days {
         let before = cutoff(now, days);
         let folders = kept_folders(parts);
-        let n = tokio::task::spawn_blocking(move || folders.iter().map(|d| sweep(d, before)).sum::<Result<usize>>()).await??;
+        let (n, failed) = tokio::task::spawn_blocking(move || {
+            folders.iter().fold((0, 0), |(n, f), (dir, how)| {
+                let (dn, df) = sweep(dir, before, *how);
+                (n + dn, f + df)
+            })
+        })
+        .await?;
         if n > 0 {
-            entries.push(purged("inputs", n, days));
+            parts.audit.record(vec![purged("inputs", n, days, None)]).await?;
         }
         out.inputs = Some(n);
+        out.failed = failed;
     }
-    if !entries.is_empty() {
-        parts.audit.record(entries).await?;
+    if out.failed > 0 {
+        return Err(GatewayError::config(format!("retention: {} kept input(s) could not be deleted (the log names their folders); the rest went and is audited", out.failed)));
     }
     Ok(out)
 }
 
-fn purged(what: &str, count: usize, days: u32) -> NewEntry {
-    NewEntry::now(Event::Purged { what: what.into(), count: u64::try_from(count).unwrap_or(u64::MAX), older_than_days: days }, None, None, None)
+fn purged(what: &str, count: usize, days: u32, id: Option<&str>) -> NewEntry {
+    NewEntry::now(Event::Purged { what: what.into(), count: u64::try_from(count).unwrap_or(u64::MAX), older_than_days: days }, id, None, None)
 }
 
 /// `days` before `now`.
@@ -72,70 +94,118 @@ fn cutoff(now: SystemTime, days: u32) -> SystemTime {
     now.checked_sub(Duration::from_secs(u64::from(days) * 86_400)).unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
+fn ms(t: SystemTime) -> i64 {
+    i64::try_from(t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis()).unwrap_or(i64::MAX)
+}
+
+/// What a purge does to an entry past its days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sweep {
+    /// Removes it (a file, or an Access export's folder whole).
+    Remove,
+    /// Empties it (a pulled feed set aside: the file keeps its pull paused).
+    Empty,
+}
+
 /// The folders kept inputs wait in: every inbox's `done/` and `refused/`, and the
 /// data directory's `refused/` (pulled feeds).
-fn kept_folders(parts: &Parts) -> Vec<PathBuf> {
-    let mut out = vec![parts.cfg.data_dir.join("refused")];
+fn kept_folders(parts: &Parts) -> Vec<(PathBuf, Sweep)> {
+    let mut out = vec![(parts.cfg.data_dir.join("refused"), Sweep::Empty)];
     for s in &parts.cfg.sources {
         if let Some(Origin::Inbox(inbox)) = s.origin() {
-            out.push(inbox.join("done"));
-            out.push(inbox.join("refused"));
+            out.push((inbox.join("done"), Sweep::Remove));
+            out.push((inbox.join("refused"), Sweep::Remove));
         }
     }
     out
 }
 
-/// Deletes the entries of `dir` (files, or an Access export's folder whole) moved there
-/// before `before`; returns how many inputs went (a reason note beside its input is
-/// not counted apart). A missing folder holds nothing.
-fn sweep(dir: &Path, before: SystemTime) -> Result<usize> {
+/// Deletes (or empties) the entries of `dir` moved there before `before`; returns how
+/// many inputs went (a reason note beside its input is not counted apart) and how many
+/// could not be deleted. A missing folder holds nothing; a folder that is a symbolic
+/// link is not followed; entries whose name starts with a dot are not inputs.
+fn sweep(dir: &Path, before: SystemTime, how: Sweep) -> (usize, usize) {
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            tracing::error!(folder = %dir.display(), "Retention: not a folder (a symbolic link?): left alone");
+            return (0, 1);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (0, 0),
+        Err(e) => {
+            tracing::error!(folder = %dir.display(), error = %e.kind(), "Retention: the folder cannot be read");
+            return (0, 1);
+        }
+    }
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(GatewayError::io(format!("reading {}", dir.display()), e)),
+        Err(e) => {
+            tracing::error!(folder = %dir.display(), error = %e.kind(), "Retention: the folder cannot be read");
+            return (0, 1);
+        }
     };
-    let mut n = 0;
+    let (mut n, mut failed) = (0, 0);
     for e in entries {
-        let e = e.map_err(|e| GatewayError::io(format!("reading {}", dir.display()), e))?;
+        let Ok(e) = e else {
+            failed += 1;
+            continue;
+        };
+        let name = e.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
         let path = e.path();
         let meta = match std::fs::symlink_metadata(&path) {
             Ok(m) => m,
             // Gone meanwhile (another instance's purge).
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(GatewayError::io(format!("reading {}", path.display()), e)),
+            Err(_) => {
+                failed += 1;
+                continue;
+            }
         };
-        if arrived(&meta) >= before {
+        if arrived(&meta).is_none_or(|t| t >= before) {
             continue;
         }
-        let gone = if meta.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
-        match gone {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(GatewayError::io(format!("removing {}", path.display()), e)),
-        }
-        if !path.to_string_lossy().ends_with(".reason.txt") {
-            n += 1;
+        let note = name.to_string_lossy().ends_with(".reason.txt");
+        let done = match (how, meta.is_dir()) {
+            (Sweep::Empty, false) if note => Ok(false),
+            (Sweep::Empty, false) if meta.len() == 0 => Ok(false),
+            (Sweep::Empty, false) => std::fs::OpenOptions::new().write(true).truncate(true).open(&path).map(|_| true),
+            (Sweep::Empty, true) | (Sweep::Remove, true) => std::fs::remove_dir_all(&path).map(|()| true),
+            (Sweep::Remove, false) => std::fs::remove_file(&path).map(|()| !note),
+        };
+        match done {
+            Ok(true) => n += 1,
+            Ok(false) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                // The folder, never the entry: its name is often a person's.
+                tracing::error!(folder = %dir.display(), error = %e.kind(), "Retention: an entry past its days could not be deleted");
+                failed += 1;
+            }
         }
     }
-    Ok(n)
+    (n, failed)
 }
 
 /// When an entry came to its folder: its change time (a rename sets it; its
-/// modification time is the source's), else its modification time.
-fn arrived(meta: &std::fs::Metadata) -> SystemTime {
+/// modification time is the source's). `None` where the system does not tell: kept.
+fn arrived(meta: &std::fs::Metadata) -> Option<SystemTime> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt as _;
-        let secs = u64::try_from(meta.ctime()).unwrap_or(0);
-        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+        u64::try_from(meta.ctime()).ok().filter(|&s| s > 0).map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s))
     }
     #[cfg(not(unix))]
     {
-        meta.modified().unwrap_or(SystemTime::UNIX_EPOCH)
+        let _ = meta;
+        None
     }
 }
 
-/// Purges at start, then once a day.
+/// Purges at start, then once a day; a failed purge is logged and tried again the next
+/// day (not at once: what failed would fail again).
 pub(crate) struct RetentionDriver;
 
 impl Driver for RetentionDriver {
@@ -145,8 +215,10 @@ impl Driver for RetentionDriver {
 
     async fn run(&mut self, parts: &Arc<Parts>, stop: &mut Shutdown) -> Result<()> {
         loop {
-            let s = purge(parts, SystemTime::now()).await?;
-            tracing::info!(dead_letters = ?s.dead_letters, inputs = ?s.inputs, "Retention: what was past its days was deleted");
+            match purge(parts, SystemTime::now()).await {
+                Ok(s) => tracing::info!(dead_letters = ?s.dead_letters, inputs = ?s.inputs, "Retention: what was past its days was deleted"),
+                Err(e) => tracing::error!(error = %e, "Retention: the purge did not finish; tried again tomorrow"),
+            }
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_secs(86_400)) => {}
                 () = stop.wait() => return Ok(()),

@@ -51,13 +51,22 @@ impl AnyQueue {
         }
     }
 
-    /// Deletes the dead letters that went to the dead-letter store before `before_ms`
-    /// (their retention is past); returns how many, or `None` on RabbitMQ, whose
-    /// dead-letter queue the broker keeps (a `message-ttl` policy on `<queue>.dead`).
-    pub async fn purge_dead(&self, before_ms: i64) -> Result<Option<usize>, QueueError> {
+    /// The message ids of the dead letters that went to the dead-letter store before
+    /// `before_ms` (their retention is past), or `None` on RabbitMQ, whose dead-letter
+    /// queue the broker keeps (a `message-ttl` policy on `<queue>.dead`).
+    pub async fn dead_before(&self, before_ms: i64) -> Result<Option<Vec<String>>, QueueError> {
         match self {
-            Self::Sqlite(q) => q.purge_dead(before_ms).await.map(Some),
+            Self::Sqlite(q) => q.dead_before(before_ms).await.map(Some),
             Self::Rabbit(_) => Ok(None),
+        }
+    }
+
+    /// Deletes these dead letters, their content overwritten in the file; returns how
+    /// many went (nothing on RabbitMQ).
+    pub async fn purge_dead(&self, ids: Vec<String>) -> Result<usize, QueueError> {
+        match self {
+            Self::Sqlite(q) => q.purge_dead(ids).await,
+            Self::Rabbit(_) => Ok(0),
         }
     }
 

@@ -137,8 +137,38 @@ impl SqliteQueue {
     }
 
     /// See [`crate::AnyQueue::purge_dead`].
-    pub async fn purge_dead(&self, before_ms: i64) -> Result<usize, QueueError> {
-        self.with(move |conn| conn.execute("DELETE FROM dead WHERE at_ms < ?1", [before_ms]).map_err(unavailable)).await
+    pub async fn purge_dead(&self, ids: Vec<String>) -> Result<usize, QueueError> {
+        self.with(move |conn| {
+            // The deleted documents are overwritten, not left in free pages and the WAL.
+            conn.execute_batch("PRAGMA secure_delete = ON").map_err(unavailable)?;
+            let n = (|| {
+                let tx = conn.transaction()?;
+                let mut n = 0;
+                for id in &ids {
+                    n += tx.execute("DELETE FROM dead WHERE message_id = ?1", [id])?;
+                }
+                tx.commit()?;
+                Ok::<_, rusqlite::Error>(n)
+            })()
+            .map_err(unavailable);
+            let restored = conn.execute_batch("PRAGMA secure_delete = OFF").map_err(unavailable);
+            let n = n?;
+            restored?;
+            if n > 0 {
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(unavailable)?;
+            }
+            Ok(n)
+        })
+        .await
+    }
+
+    /// See [`crate::AnyQueue::dead_before`].
+    pub async fn dead_before(&self, before_ms: i64) -> Result<Vec<String>, QueueError> {
+        self.with(move |conn| {
+            let mut st = conn.prepare("SELECT message_id FROM dead WHERE at_ms < ?1 ORDER BY seq").map_err(unavailable)?;
+            st.query_map([before_ms], |r| r.get::<_, String>(0)).map_err(unavailable)?.collect::<Result<Vec<_>, _>>().map_err(unavailable)
+        })
+        .await
     }
 
     /// See [`crate::AnyQueue::holding`].
