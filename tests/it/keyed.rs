@@ -82,8 +82,9 @@ async fn given_an_index_with_plain_hashes_an_upgraded_gateway_should_adopt_it_an
     let legacy_c = silgate_dedup::legacy_identity(system, &rec_c.legacy_business_key(), &content_c);
     db.execute_batch(&format!("DELETE FROM messages WHERE message_id = '{km}'; DELETE FROM sent_codes WHERE key_hash = '{kk}';", km = keyed_c.message_id, kk = keyed_c.key_hash))
         .unwrap();
-    {
+    let code_c: String = {
         let q = rusqlite::Connection::open(data.join("queue.db")).unwrap();
+        let code = q.query_row("SELECT json_extract(item, '$.communication_code') FROM queue WHERE message_id = ?1", [&keyed_c.message_id], |r| r.get(0)).unwrap();
         let n = q
             .execute(
                 "UPDATE queue SET message_id = ?1, key = ?2, item = json_set(item, '$.message_id', ?1, '$.key_hash', ?2, '$.content_hash', ?3) WHERE message_id = ?4",
@@ -91,7 +92,8 @@ async fn given_an_index_with_plain_hashes_an_upgraded_gateway_should_adopt_it_an
             )
             .unwrap();
         assert_eq!(n, 1);
-    }
+        code
+    };
     let rec_b = record(&other);
     let content_b = silgate_std1546::code::content_hash(&rec_b);
     let keyed_b = keyer.identity(system, &rec_b.business_key(), &content_b);
@@ -141,6 +143,11 @@ async fn given_an_index_with_plain_hashes_an_upgraded_gateway_should_adopt_it_an
     let parts = silgate_gateway::Parts::open(cfg.clone()).await.unwrap();
     let c = parts.ingest_files(&[dir.path().join("third.jsonl")], today).await.unwrap();
     assert_eq!((c.queued, c.unchanged), (0, 1), "not queued a second time: {c:?}");
+    // The index learnt what that build did not tell it: an update names the code.
+    let mut update_c: serde_json::Value = serde_json::from_str(&third).unwrap();
+    update_c["profile"]["positions"] = serde_json::json!(8);
+    std::fs::write(dir.path().join("update-c.jsonl"), format!("{update_c}\n")).unwrap();
+    assert_eq!(parts.ingest_files(&[dir.path().join("update-c.jsonl")], today).await.unwrap().queued, 1);
     drop(parts);
 
     // The same export again: recognised, not sent again; the record's rows are keyed.
@@ -163,7 +170,7 @@ async fn given_an_index_with_plain_hashes_an_upgraded_gateway_should_adopt_it_an
     std::fs::write(dir.path().join("both-b.jsonl"), format!("{other}\n{update_b}\n")).unwrap();
     let b = gw.parts().ingest_files(&[dir.path().join("both-b.jsonl")], today).await.unwrap();
     assert_eq!((b.queued, b.unchanged), (1, 1), "{b:?}");
-    until_accepted(&node, 4, "the second vacancy's two versions and the third not delivered").await;
+    until_accepted(&node, 5, "the second vacancy's two versions and the third's not delivered").await;
     let nodedb = rusqlite::Connection::open(dir.path().join("node.db")).unwrap();
     let docs: Vec<String> = {
         let mut st = nodedb.prepare("SELECT document FROM documents WHERE ok = 1 ORDER BY rowid").unwrap();
@@ -172,6 +179,9 @@ async fn given_an_index_with_plain_hashes_an_upgraded_gateway_should_adopt_it_an
     let first = docs.iter().position(|d| d.contains(&format!(">{code_b}<")) && !d.contains("precedente>")).expect("the waiting version delivered");
     let then = docs.iter().position(|d| d.contains(&format!("precedente>{code_b}<"))).expect("the update delivered, naming it");
     assert!(first < then, "the waiting version first, then the update");
+    let c_first = docs.iter().position(|d| d.contains(&format!(">{code_c}<")) && !d.contains("precedente>")).expect("the third delivered");
+    let c_then = docs.iter().position(|d| d.contains(&format!("precedente>{code_c}<"))).expect("the third's update delivered, naming its code");
+    assert!(c_first < c_then);
 
     // An update names the code the older build sent; a closure follows it.
     let mut update: serde_json::Value = serde_json::from_str(sample).unwrap();
@@ -179,11 +189,11 @@ async fn given_an_index_with_plain_hashes_an_upgraded_gateway_should_adopt_it_an
     let file = dir.path().join("update.jsonl");
     std::fs::write(&file, format!("{update}\n")).unwrap();
     assert_eq!(gw.parts().ingest_files(std::slice::from_ref(&file), today).await.unwrap().queued, 1);
-    until_accepted(&node, 5, "the update not delivered").await;
+    until_accepted(&node, 6, "the update not delivered").await;
     let doc: String = nodedb.query_row("SELECT document FROM documents WHERE ok = 1 ORDER BY rowid DESC LIMIT 1", [], |r| r.get(0)).unwrap();
     assert!(doc.contains(&format!("precedente>{code}<")), "the update names the older build's code: {doc}");
     let stats = node.stats(1).await.unwrap();
-    assert_eq!((stats.totals.accepted, stats.totals.duplicates, stats.totals.distinct_codes), (5, 0, 5), "nothing twice: {:?}", stats.totals);
+    assert_eq!((stats.totals.accepted, stats.totals.duplicates, stats.totals.distinct_codes), (6, 0, 6), "nothing twice: {:?}", stats.totals);
     let report = gw.parts().audit_log.verify().await.unwrap();
     assert!(report.is_ok(), "{report:?}");
     tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.unwrap().unwrap();

@@ -29,6 +29,8 @@ async fn given_content_past_its_days_a_purge_should_delete_it_and_audit_the_coun
     std::fs::write(&input, format!("{sample}\n")).unwrap();
     assert_eq!(parts.ingest_files(std::slice::from_ref(&input), silgate_gateway::today()).await.unwrap().queued, 1);
     let leased = parts.queue.lease(1, Duration::from_secs(1)).await.unwrap();
+    // As the publisher gives up: the index first, then the dead-letter store.
+    parts.dedup.mark_dead(&leased[0].item.message_id).await.unwrap();
     parts.queue.dead_letter(leased[0].lease, "attempts exhausted").await.unwrap();
     // Inputs kept after reading: a file done, a refused one with its reason, an Access
     // export's folder, a pulled feed set aside.

@@ -252,7 +252,8 @@ pub async fn check(log: &AuditLog, input: impl std::io::BufRead) -> Result<Ancho
         }
         asked.push((line, a));
     }
-    if report.lines == 0 {
+    // Lines that are all torn or unreadable prove nothing either.
+    if asked.is_empty() && report.problems.iter().all(|p| matches!(p, AnchorProblem::Torn { .. })) {
         report.problems.push(AnchorProblem::Empty);
     }
     let anchored: std::collections::HashSet<String> = asked.iter().map(|(_, a)| a.instance.clone()).collect();

@@ -113,7 +113,7 @@ pub enum Event {
     Input(Input),
     /// Personal content past its retention was deleted (counted, never named).
     Purged {
-        /// What (`dead-letters`, `inputs`).
+        /// What (`dead-letter`, one under its message id, or `inputs`, by count).
         what: String,
         /// How many went.
         count: u64,

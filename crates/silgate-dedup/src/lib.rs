@@ -370,14 +370,11 @@ impl DedupIndex {
         each!(self, d => d.mark_refused(message_id).await)
     }
 
-    /// Records that these dead-lettered versions were deleted (their retention was
-    /// past): not known any more (a re-export is judged and sent again), and holding
-    /// nothing back.
+    /// Records that these dead-lettered versions are being deleted (their retention
+    /// is past): not known any more (a re-export is judged and sent again), holding
+    /// nothing back, and not reopened by a replay. Only versions still `dead` change.
     pub async fn mark_purged(&self, ids: Vec<String>) -> Result<(), DedupError> {
-        for id in &ids {
-            each!(self, d => d.set_state(id, "purged").await)?;
-        }
-        Ok(())
+        each!(self, d => d.mark_purged(ids).await)
     }
 
     /// For each message id, true when it was marked dead ([`DedupIndex::mark_dead`]):

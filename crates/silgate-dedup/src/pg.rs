@@ -345,6 +345,12 @@ impl PgDedup {
         Ok(())
     }
 
+    pub(crate) async fn mark_purged(&self, ids: Vec<String>) -> Result<(), DedupError> {
+        let c = self.conn.get().await.map_err(pg)?;
+        c.execute("UPDATE dedup_messages SET state = 'purged', updated_ms = $2 WHERE message_id = ANY($1) AND state = 'dead'", &[&ids, &now_ms()]).await.map_err(pg)?;
+        Ok(())
+    }
+
     pub(crate) async fn dead_among(&self, ids: Vec<String>) -> Result<Vec<bool>, DedupError> {
         let c = self.conn.get().await.map_err(pg)?;
         let q = c.prepare("SELECT EXISTS (SELECT 1 FROM dedup_messages WHERE message_id = $1 AND state = 'dead')").await.map_err(pg)?;
@@ -358,7 +364,7 @@ impl PgDedup {
     pub(crate) async fn reopen(&self, ids: Vec<String>) -> Result<(), DedupError> {
         let c = self.conn.get().await.map_err(pg)?;
         for id in &ids {
-            c.execute("UPDATE dedup_messages SET state = 'queued' WHERE message_id = $1 AND state <> 'delivered'", &[id]).await.map_err(pg)?;
+            c.execute("UPDATE dedup_messages SET state = 'queued' WHERE message_id = $1 AND state NOT IN ('delivered', 'purged')", &[id]).await.map_err(pg)?;
         }
         Ok(())
     }

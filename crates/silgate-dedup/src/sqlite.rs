@@ -316,6 +316,22 @@ impl SqliteDedup {
         .await
     }
 
+    pub(crate) async fn mark_purged(&self, ids: Vec<String>) -> Result<(), DedupError> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut up = tx.prepare_cached("UPDATE messages SET state = 'purged', updated_ms = ?2 WHERE message_id = ?1 AND state = 'dead'")?;
+                let now = now_ms();
+                for id in &ids {
+                    up.execute(params![id, now])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     pub(crate) async fn dead_among(&self, ids: Vec<String>) -> Result<Vec<bool>, DedupError> {
         self.with(move |c| {
             let tx = c.transaction()?;
@@ -333,7 +349,7 @@ impl SqliteDedup {
     pub(crate) async fn reopen(&self, ids: Vec<String>) -> Result<(), DedupError> {
         self.with(move |c| {
             for id in &ids {
-                c.execute("UPDATE messages SET state = 'queued' WHERE message_id = ?1 AND state <> 'delivered'", [id])?;
+                c.execute("UPDATE messages SET state = 'queued' WHERE message_id = ?1 AND state NOT IN ('delivered', 'purged')", [id])?;
             }
             Ok(())
         })

@@ -53,18 +53,20 @@ fn load_or_create_key(path: &Path, may_create: bool) -> Result<AnchorKey> {
 /// must be signed by this key.
 pub async fn anchor_now(cfg: &GatewayConfig, log: &AuditLog) -> Result<usize> {
     let a = cfg.anchor.as_ref().ok_or_else(|| GatewayError::config("no [anchor] section: say where the anchors go (file = ...)"))?;
-    if let Some(why) = crate::config::anchor_problem(a, cfg) {
-        return Err(GatewayError::config(format!("anchor.file: {why}")));
-    }
+    let (a, whole) = (a.clone(), cfg.clone());
     let file = a.file.clone();
     let key_path = cfg.anchor_key_path();
     let at_ms = silgate_store::now_ms();
     let chains = log.heads().await?;
-    if chains.is_empty() {
-        return Ok(0);
-    }
     let n = chains.len();
     detached(move || -> Result<()> {
+        // On the thread too: looking at a hung volume must not hold the runtime.
+        if let Some(why) = crate::config::anchor_problem(&a, &whole) {
+            return Err(GatewayError::config(format!("anchor.file: {why}")));
+        }
+        if chains.is_empty() {
+            return Ok(());
+        }
         let io = |e: std::io::Error| GatewayError::io(format!("appending to the anchor file {}", file.display()), e);
         let mut f = silgate_core::private::append_as_is(&file).map_err(io)?;
         let len = f.metadata().map_err(io)?.len();

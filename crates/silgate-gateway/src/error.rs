@@ -80,6 +80,9 @@ pub enum GatewayError {
         /// Why.
         err: std::io::Error,
     },
+    /// A retention purge left entries it could not delete (the log names the folders).
+    #[error("{0}")]
+    Retention(String),
     /// A task of the gateway ended abnormally.
     #[error("{0} task failed")]
     Task(&'static str),
@@ -126,6 +129,7 @@ impl GatewayError {
             Self::Json(_) => "gateway.json",
             Self::Serve { .. } => "gateway.listen",
             Self::Task(_) => "gateway.task",
+            Self::Retention(_) => "gateway.retention",
             Self::Context { inner, .. } => inner.as_code(),
         }
     }

@@ -193,14 +193,28 @@ impl<'a> Ingest<'a> {
         if waiting.is_empty() {
             return Ok(());
         }
-        let held = if self.dedup.holds_legacy() { self.adopt(&mut waiting).await? } else { std::collections::HashSet::new() };
+        let held = if self.dedup.holds_legacy() { self.adopt(&mut waiting).await? } else { std::collections::HashMap::new() };
         let mut verdicts = self.dedup.admit(waiting.iter().map(|p| p.identity.clone()).collect()).await?;
         // In the queue under its plain id, unknown to the index (an older build died
-        // between the two commits): already queued.
-        for (p, v) in waiting.iter().zip(verdicts.iter_mut()) {
-            if *v == Admission::New && held.contains(&p.identity.message_id) {
-                *v = Admission::Known;
+        // between the two commits): already queued, and the index is told now what it
+        // missed (the version, and the code the queue's item carries).
+        if !held.is_empty() {
+            let (mut told, mut versions, mut codes) = (std::collections::HashSet::new(), Vec::new(), Vec::new());
+            for (p, v) in waiting.iter().zip(verdicts.iter_mut()) {
+                let Some(code) = held.get(&p.identity.message_id) else { continue };
+                if *v == Admission::New {
+                    *v = Admission::Known;
+                }
+                if told.insert(p.identity.message_id.clone()) {
+                    versions.push(p.identity.clone());
+                    if !code.is_empty() {
+                        let send = p.record.communication().kind == silgate_core::CommunicationKind::Send;
+                        codes.push(silgate_dedup::Issued { key_hash: p.identity.key_hash.clone(), code: code.clone(), cpi: p.record.provenance().cpi.clone(), send });
+                    }
+                }
             }
+            self.dedup.mark_queued(versions).await?;
+            self.dedup.remember_codes(codes).await?;
         }
         // The index knows nothing of this batch yet (it is told after the queue commit):
         // a version twice in one batch is new once, then already queued.
@@ -333,20 +347,21 @@ impl<'a> Ingest<'a> {
     /// that build queued or delivered keeps the plain message id it has there, in the
     /// queue and in the audit: it is known, not new, and its story stays one. A version
     /// the SQLite queue holds under its plain id is known too (that build died between
-    /// the queue's commit and the index's): returns those ids.
-    async fn adopt(&self, waiting: &mut [crate::translate::Pending]) -> Result<std::collections::HashSet<String>> {
+    /// the queue's commit and the index's): returns those ids, with the code of each
+    /// one's item.
+    async fn adopt(&self, waiting: &mut [crate::translate::Pending]) -> Result<std::collections::HashMap<String, String>> {
         let records: Vec<silgate_dedup::Adoption> =
             waiting.iter().map(|p| silgate_dedup::Adoption { plain: p.legacy.clone(), keyed: p.identity.clone(), cpi: p.record.provenance().cpi.clone() }).collect();
         let held = self.queue.holding(records.iter().map(|a| a.plain.message_id.clone()).collect()).await?;
         self.queue.rekey(records.iter().map(|a| (a.plain.key_hash.clone(), a.keyed.key_hash.clone())).collect()).await?;
         let known = self.dedup.adopt(records).await?;
-        let mut in_queue = std::collections::HashSet::new();
+        let mut in_queue = std::collections::HashMap::new();
         for ((p, known), held) in waiting.iter_mut().zip(known).zip(held) {
             if let Some(id) = known {
                 p.identity.message_id = id;
-            } else if held {
+            } else if let Some(code) = held {
                 p.identity.message_id = p.legacy.message_id.clone();
-                in_queue.insert(p.legacy.message_id.clone());
+                in_queue.insert(p.legacy.message_id.clone(), code);
             }
         }
         Ok(in_queue)

@@ -1,6 +1,7 @@
 //! Retention (`[retention]`): personal content the gateway keeps past its purpose is
 //! deleted once its days are past, by `silgate purge` and at start and once a day
-//! inside `silgate run`; each purge is audited by count (`purged`), never by name.
+//! inside `silgate run`; each purge is audited (`purged`: each dead letter under its
+//! message id, the inputs by count), never by name.
 //!
 //! What holds personal content, and its key:
 //! - dead letters (the SQLite queue's dead-letter store: whole documents):
@@ -49,16 +50,17 @@ pub async fn purge(parts: &Parts, now: SystemTime) -> Result<PurgeSummary> {
         let before = ms(cutoff(now, days));
         match parts.queue.dead_before(before).await? {
             Some(ids) => {
-                // Audited before they go (a crash in between deletes them at the next
-                // purge, audited again), then forgotten by the index: nothing of them is
-                // left to replay.
+                // Audited and forgotten by the index (a replay no longer reopens them)
+                // before they go; a crash in between deletes them at the next purge,
+                // audited again.
                 let entries: Vec<NewEntry> = ids.iter().map(|id| purged("dead-letter", 1, days, Some(id))).collect();
+                let mut n = 0;
                 if !entries.is_empty() {
                     parts.audit.record(entries).await?;
-                    parts.queue.purge_dead(ids.clone()).await?;
                     parts.dedup.mark_purged(ids.clone()).await?;
+                    n = parts.queue.purge_dead(ids, before).await?;
                 }
-                out.dead_letters = Some(ids.len());
+                out.dead_letters = Some(n);
             }
             None => tracing::warn!("dead_letters_days: the RabbitMQ dead-letter queue is the broker's to expire (a message-ttl policy on <queue>.dead)"),
         }
@@ -80,7 +82,7 @@ pub async fn purge(parts: &Parts, now: SystemTime) -> Result<PurgeSummary> {
         out.failed = failed;
     }
     if out.failed > 0 {
-        return Err(GatewayError::config(format!("retention: {} kept input(s) could not be deleted (the log names their folders); the rest went and is audited", out.failed)));
+        return Err(GatewayError::Retention(format!("retention: {} kept input(s) could not be deleted (the log names their folders); the rest went and is audited", out.failed)));
     }
     Ok(out)
 }
@@ -128,8 +130,8 @@ fn sweep(dir: &Path, before: SystemTime, how: Sweep) -> (usize, usize) {
     match std::fs::symlink_metadata(dir) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => {
-            tracing::error!(folder = %dir.display(), "Retention: not a folder (a symbolic link?): left alone");
-            return (0, 1);
+            tracing::warn!(folder = %dir.display(), "Retention: not a folder (a symbolic link?): left alone");
+            return (0, 0);
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (0, 0),
         Err(e) => {
@@ -164,7 +166,8 @@ fn sweep(dir: &Path, before: SystemTime, how: Sweep) -> (usize, usize) {
                 continue;
             }
         };
-        if arrived(&meta).is_none_or(|t| t >= before) {
+        // A link is not an input (and emptying it would empty what it points to).
+        if meta.file_type().is_symlink() || arrived(&meta).is_none_or(|t| t >= before) {
             continue;
         }
         let note = name.to_string_lossy().ends_with(".reason.txt");

@@ -61,21 +61,23 @@ impl AnyQueue {
         }
     }
 
-    /// Deletes these dead letters, their content overwritten in the file; returns how
-    /// many went (nothing on RabbitMQ).
-    pub async fn purge_dead(&self, ids: Vec<String>) -> Result<usize, QueueError> {
+    /// Deletes these dead letters if they are still there and went to the store
+    /// before `before_ms` (one replayed meanwhile, or dead-lettered again, stays), with
+    /// SQLite's `secure_delete`; returns how many went (nothing on RabbitMQ).
+    pub async fn purge_dead(&self, ids: Vec<String>, before_ms: i64) -> Result<usize, QueueError> {
         match self {
-            Self::Sqlite(q) => q.purge_dead(ids).await,
+            Self::Sqlite(q) => q.purge_dead(ids, before_ms).await,
             Self::Rabbit(_) => Ok(0),
         }
     }
 
-    /// For each message id, true when the queue holds it (waiting, leased or
-    /// dead-lettered). Only the SQLite queue can tell; RabbitMQ answers false.
-    pub async fn holding(&self, ids: Vec<String>) -> Result<Vec<bool>, QueueError> {
+    /// For each message id the queue holds (waiting, leased or dead-lettered), the
+    /// communication code of its item. Only the SQLite queue can tell; RabbitMQ
+    /// answers none.
+    pub async fn holding(&self, ids: Vec<String>) -> Result<Vec<Option<String>>, QueueError> {
         match self {
             Self::Sqlite(q) => q.holding(ids).await,
-            Self::Rabbit(_) => Ok(vec![false; ids.len()]),
+            Self::Rabbit(_) => Ok(vec![None; ids.len()]),
         }
     }
 

@@ -137,7 +137,7 @@ impl SqliteQueue {
     }
 
     /// See [`crate::AnyQueue::purge_dead`].
-    pub async fn purge_dead(&self, ids: Vec<String>) -> Result<usize, QueueError> {
+    pub async fn purge_dead(&self, ids: Vec<String>, before_ms: i64) -> Result<usize, QueueError> {
         self.with(move |conn| {
             // The deleted documents are overwritten, not left in free pages and the WAL.
             conn.execute_batch("PRAGMA secure_delete = ON").map_err(unavailable)?;
@@ -145,7 +145,7 @@ impl SqliteQueue {
                 let tx = conn.transaction()?;
                 let mut n = 0;
                 for id in &ids {
-                    n += tx.execute("DELETE FROM dead WHERE message_id = ?1", [id])?;
+                    n += tx.execute("DELETE FROM dead WHERE message_id = ?1 AND at_ms < ?2", params![id, before_ms])?;
                 }
                 tx.commit()?;
                 Ok::<_, rusqlite::Error>(n)
@@ -155,7 +155,11 @@ impl SqliteQueue {
             let n = n?;
             restored?;
             if n > 0 {
-                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(unavailable)?;
+                // Busy (a reader holds the log): the log is truncated at a later checkpoint.
+                let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0)).map_err(unavailable)?;
+                if busy != 0 {
+                    tracing::warn!("The queue's log could not be truncated after a purge: a later checkpoint does it");
+                }
             }
             Ok(n)
         })
@@ -172,11 +176,15 @@ impl SqliteQueue {
     }
 
     /// See [`crate::AnyQueue::holding`].
-    pub async fn holding(&self, ids: Vec<String>) -> Result<Vec<bool>, QueueError> {
+    pub async fn holding(&self, ids: Vec<String>) -> Result<Vec<Option<String>>, QueueError> {
         self.with(move |conn| {
-            let mut q =
-                conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM queue WHERE message_id = ?1) OR EXISTS (SELECT 1 FROM dead WHERE message_id = ?1)").map_err(unavailable)?;
-            ids.iter().map(|id| q.query_row([id], |r| r.get::<_, bool>(0)).map_err(unavailable)).collect()
+            let mut q = conn
+                .prepare_cached(
+                    "SELECT coalesce(json_extract(item, '$.communication_code'), '') FROM queue WHERE message_id = ?1 AND json_valid(item)
+                     UNION ALL SELECT coalesce(json_extract(item, '$.communication_code'), '') FROM dead WHERE message_id = ?1 AND json_valid(item) LIMIT 1",
+                )
+                .map_err(unavailable)?;
+            ids.iter().map(|id| q.query_row([id], |r| r.get::<_, String>(0)).optional().map_err(unavailable)).collect()
         })
         .await
     }
