@@ -94,3 +94,99 @@ async fn given_content_past_its_days_a_purge_should_delete_it_and_audit_the_coun
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("dead letters: 0 deleted") && text.contains("inputs: 0 deleted"), "{text}");
 }
+
+/// Erasure on request: a person's versions (delivered and still queued), their kept
+/// inputs, gone; another person's untouched; the audit tells the erasure without the
+/// fiscal code and verifies; a later export of that person is sent as new; the command
+/// is refused while the instance runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_an_erasure_request_the_person_should_be_gone_from_every_store_and_sent_as_new_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, inbox) = (dir.path().join("data"), dir.path().join("inbox"));
+    let cfg_path = dir.path().join("gateway.toml");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "region = \"puglia\"\nregion_name = \"PUGLIA\"\ndata_dir = \"{}\"\n[node]\nurl = \"http://127.0.0.1:9/ws\"\n\
+             [[sources]]\nkind = \"canonical-json\"\ninbox = \"{}\"\n",
+            data.display(),
+            inbox.display()
+        ),
+    )
+    .unwrap();
+    let cfg = silgate_gateway::GatewayConfig::load(&cfg_path).unwrap();
+    let parts = silgate_gateway::Parts::open(cfg.clone()).await.unwrap();
+    let demo = include_str!("../../crates/silgate/samples/demo.jsonl");
+    let (giulia, salvatore) = (demo.lines().find(|l| l.contains("RSSGLI95P49C352Z")).unwrap(), demo.lines().find(|l| l.contains("RMNSVT79E03G273Y")).unwrap());
+    // Giulia's first CV delivered, as the publisher records it; her update and
+    // Salvatore's CV still queued.
+    let first = dir.path().join("first.jsonl");
+    std::fs::write(&first, format!("{giulia}\n")).unwrap();
+    assert_eq!(parts.ingest_files(std::slice::from_ref(&first), silgate_gateway::today()).await.unwrap().queued, 1);
+    let leased = parts.queue.lease(1, Duration::from_secs(1)).await.unwrap();
+    let it = &leased[0].item;
+    let offer = silgate_dedup::Identity { message_id: it.message_id.clone(), key_hash: it.key_hash.clone(), content_hash: it.content_hash.clone() };
+    parts.dedup.mark_delivered(&offer, "RIC-1").await.unwrap();
+    parts.queue.ack(leased[0].lease).await.unwrap();
+    let update = giulia.replace("\"Giulia\"", "\"Giuliana\"");
+    assert_ne!(update, giulia);
+    let second = dir.path().join("second.jsonl");
+    std::fs::write(&second, format!("{update}\n{salvatore}\n")).unwrap();
+    assert_eq!(parts.ingest_files(std::slice::from_ref(&second), silgate_gateway::today()).await.unwrap().queued, 2);
+    let two = parts.queue.lease(2, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(two.len(), 2);
+    let id_of = |cf: &str| two.iter().find(|l| l.item.document.contains(cf)).unwrap().item.message_id.clone();
+    let (hers, his) = (id_of("RSSGLI95P49C352Z"), id_of("RMNSVT79E03G273Y"));
+    for l in &two {
+        parts.queue.release(l.lease, Duration::ZERO).await.unwrap();
+    }
+    // Kept inputs: one naming her (lowercase), one naming only him, a workbook.
+    std::fs::create_dir_all(inbox.join("done")).unwrap();
+    std::fs::write(inbox.join("done/export-1.jsonl"), giulia.to_lowercase()).unwrap();
+    std::fs::write(inbox.join("done/export-2.jsonl"), salvatore).unwrap();
+    std::fs::write(inbox.join("done/export-3.xlsx"), b"PK\x03\x04 compressed").unwrap();
+    drop(parts);
+
+    // Refused while the instance runs (a delivery in flight could still go).
+    let running = silgate_gateway::Gateway::start(cfg.clone()).await.unwrap();
+    let refused = silgate_gateway::erasure::erase_stopped(cfg.clone(), "RSSGLI95P49C352Z").await.unwrap_err();
+    assert!(refused.to_string().contains("running already"), "{refused}");
+    running.shutdown().await.unwrap();
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_silgate")).args(["purge", "--config"]).arg(&cfg_path).args(["--fiscal-code", "rssgli95p49c352z"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("forgotten by the dedup index: 2") && text.contains("dead letters deleted: 1") && text.contains("naming the person deleted: 1"), "{text}");
+    assert!(text.contains("could not be searched (compressed), left to inputs_days: 1"), "{text}");
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_silgate")).args(["purge", "--config"]).arg(&cfg_path).args(["--fiscal-code", "RSSGLI"]).output().unwrap();
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("--fiscal-code"));
+
+    let parts = silgate_gateway::Parts::open(cfg).await.unwrap();
+    // Only Salvatore's CV waits; only his input and the workbook are kept.
+    let held = parts.queue.holding(vec![hers, his]).await.unwrap();
+    assert!(held[0].is_none() && held[1].is_some(), "{held:?}");
+    let mut kept: Vec<_> = std::fs::read_dir(inbox.join("done")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    kept.sort();
+    assert_eq!(kept, ["export-2.jsonl", "export-3.xlsx"]);
+    // The audit: the request, each version, the inputs, by keyed hash; no fiscal code
+    // in it; the chain verifies; her versions' stories end with their erasure.
+    let entries = parts.audit_log.query(&silgate_audit::Query::default()).await.unwrap();
+    let erased: Vec<(String, u64)> = entries
+        .iter()
+        .filter_map(|e| match e.typed() {
+            Some(silgate_audit::Event::Erased { what, count, subject }) => {
+                assert_eq!(subject.len(), 64);
+                Some((what, count))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(erased, [("request".into(), 1), ("version".into(), 1), ("version".into(), 1), ("inputs".into(), 1), ("unsearched".into(), 1)]);
+    let all = entries.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+    assert!(!all.to_uppercase().contains("RSSGLI95P49C352Z"), "{all}");
+    assert!(parts.audit_log.verify().await.unwrap().is_ok());
+    let story = parts.audit_log.query(&silgate_audit::Query { record: Some(it.message_id.clone()), ..Default::default() }).await.unwrap();
+    assert_eq!(story.last().and_then(|e| e.typed()).map(|e| e.name()), Some("erased"));
+    // Exported again, her first CV is new: queued to be sent.
+    assert_eq!(parts.ingest_files(std::slice::from_ref(&first), silgate_gateway::today()).await.unwrap().queued, 1);
+}

@@ -120,6 +120,20 @@ pub enum Event {
         /// The retention they were past, in days.
         older_than_days: u32,
     },
+    /// A person's content was erased on request (`silgate purge --fiscal-code`): under
+    /// a version's message id, that version (its story ends there); without one, what
+    /// else went, by count.
+    Erased {
+        /// What (`version`, one under its message id; `inputs`, kept inputs that
+        /// named the person; `unsearched`, kept inputs that could not be searched).
+        what: String,
+        /// How many.
+        count: u64,
+        /// The request: the fiscal code keyed under the region's secret (whoever
+        /// holds the secret and the code can find the erasure; nobody else can tell
+        /// whose it was).
+        subject: String,
+    },
 }
 
 /// Why a version was not queued or sent again.
@@ -214,6 +228,7 @@ impl Event {
             Self::ExternalPrevious { .. } => "external-previous",
             Self::Input(_) => "input",
             Self::Purged { .. } => "purged",
+            Self::Erased { .. } => "erased",
         }
     }
 
@@ -260,6 +275,7 @@ impl fmt::Display for Event {
             Self::Input(Input::AlreadyProcessed { uid, id }) => write!(f, "pec uid={uid} id={id} already processed whole: moved only"),
             Self::Input(Input::SetAside { uid, folder, reason }) => write!(f, "pec uid={uid} set aside in {folder}: {reason}"),
             Self::Purged { what, count, older_than_days } => write!(f, "{what} n={count} older than {older_than_days} days"),
+            Self::Erased { what, count, subject } => write!(f, "{what} n={count} erased on request {subject}"),
         }
     }
 }

@@ -111,9 +111,15 @@ impl Record {
     /// the profession and publication time). The CPI is [`Record::cpi`].
     pub fn business_key(&self) -> String {
         match self {
-            Self::Cv(c) => format!("cv:{}:{}", c.worker.fiscal_code, self.cpi()),
+            Self::Cv(c) => Self::cv_key(&c.worker.fiscal_code, self.cpi()),
             Self::Vacancy(v) => format!("vacancy:{}:{}", self.cpi(), vacancy_key(v)),
         }
+    }
+
+    /// The business key of the CVs of the person of `fiscal_code` at `cpi` (the one
+    /// rule, also for finding a person's records to erase them).
+    pub fn cv_key(fiscal_code: &str, cpi: &str) -> String {
+        format!("cv:{fiscal_code}:{cpi}")
     }
 
     /// The business key builds before the keyed dedup index (schema 4) used: a

@@ -4,8 +4,8 @@
 //! other's crate.
 //!
 //! - `messages`: one row per message id (record version) ever queued, with its state
-//!   (`queued`, `delivered`, `refused`), its eGov id once allocated, and the node's
-//!   receipt.
+//!   (`queued`, `delivered`, `refusing`, `refused`, `dead`, `purged`, `erased`), its eGov
+//!   id once allocated, and the node's receipt.
 //! - `latest`: per business key (hashed), the content hash last delivered. An ingest
 //!   whose content hash equals it is *unchanged* and is not queued (DESIGN §3.3).
 //! - `egov_counter`: the persisted 7-digit progressive of the eGov ids, per sender.
@@ -185,6 +185,27 @@ pub struct Issued {
     /// True for a send (a code a later version or a closure names); false for a
     /// closure.
     pub send: bool,
+}
+
+/// What the index decided for a version a queue hands out ([`DedupIndex::fates`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Nothing against sending it (its own checks still apply).
+    Open,
+    /// Marked dead: it goes to the dead-letter store, not to the node.
+    Dead,
+    /// Its person's content was erased: dropped, never sent.
+    Erased,
+}
+
+impl Fate {
+    fn of(state: Option<&str>) -> Self {
+        match state {
+            Some("dead") => Self::Dead,
+            Some("erased") => Self::Erased,
+            _ => Self::Open,
+        }
+    }
 }
 
 /// What the index says about a record version offered for queueing.
@@ -377,11 +398,28 @@ impl DedupIndex {
         each!(self, d => d.mark_purged(ids).await)
     }
 
-    /// For each message id, true when it was marked dead ([`DedupIndex::mark_dead`]):
-    /// its move to the dead-letter store was decided (and audited) and may not have
-    /// happened.
-    pub async fn dead_among(&self, ids: Vec<String>) -> Result<Vec<bool>, DedupError> {
-        each!(self, d => d.dead_among(ids).await)
+    /// For each message id, what the index decided for it that its queue may not
+    /// reflect yet: marked dead ([`DedupIndex::mark_dead`]: its move to the
+    /// dead-letter store was decided and audited, and may not have happened), or
+    /// erased ([`DedupIndex::erase`]: a broker still holds it).
+    pub async fn fates(&self, ids: Vec<String>) -> Result<Vec<Fate>, DedupError> {
+        each!(self, d => d.fates(ids).await)
+    }
+
+    /// A person's erasure: forgets these business keys (hashed). Their versions keep
+    /// only their message id, marked `erased` (a queue that cannot delete one message,
+    /// RabbitMQ, still hands them out: the publisher drops them), their content hash,
+    /// eGov id and receipt go, and so do the content last delivered and the code last
+    /// queued: a later export of that person is new and is sent. Returns the message
+    /// ids erased.
+    pub async fn erase(&self, keys: Vec<String>) -> Result<Vec<String>, DedupError> {
+        each!(self, d => d.erase(keys).await)
+    }
+
+    /// Every CPI a code was queued for (where a person's records may be, by business
+    /// key).
+    pub async fn cpis(&self) -> Result<Vec<String>, DedupError> {
+        each!(self, d => d.cpis().await)
     }
 
     /// Forgets the state of these message ids so a replay resends them.

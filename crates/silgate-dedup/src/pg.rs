@@ -144,7 +144,7 @@ impl PgDedup {
         .await
         .map_err(pg)?;
         let known: std::collections::HashSet<String> = tx
-            .query("SELECT message_id FROM dedup_messages WHERE message_id = ANY($1) AND state NOT IN ('refused', 'purged')", &[&[om.clone(), nm.clone()].concat()])
+            .query("SELECT message_id FROM dedup_messages WHERE message_id = ANY($1) AND state NOT IN ('refused', 'purged', 'erased')", &[&[om.clone(), nm.clone()].concat()])
             .await
             .map_err(pg)?
             .iter()
@@ -207,7 +207,7 @@ impl PgDedup {
         let c = self.conn.get().await.map_err(pg)?;
         let latest = c.prepare("SELECT content_hash FROM dedup_latest WHERE key_hash = $1").await.map_err(pg)?;
         // A refused version is not known: see the SQLite index.
-        let known = c.prepare("SELECT 1 FROM dedup_messages WHERE message_id = $1 AND state NOT IN ('refused', 'purged')").await.map_err(pg)?;
+        let known = c.prepare("SELECT 1 FROM dedup_messages WHERE message_id = $1 AND state NOT IN ('refused', 'purged', 'erased')").await.map_err(pg)?;
         let mut out = Vec::with_capacity(offers.len());
         for o in &offers {
             let last: Option<String> = c.query_opt(&latest, &[&o.key_hash]).await.map_err(pg)?.map(|r| r.get(0));
@@ -229,8 +229,8 @@ impl PgDedup {
             .prepare(
                 "INSERT INTO dedup_messages (message_id, key_hash, content_hash, state, updated_ms, queued_order)
                  VALUES ($1, $2, $3, 'queued', $4, nextval('dedup_queued_order'))
-                 ON CONFLICT (message_id) DO UPDATE SET state = 'queued', egov_id = NULL, receipt = NULL, updated_ms = EXCLUDED.updated_ms,
-                 queued_order = EXCLUDED.queued_order WHERE dedup_messages.state IN ('refused', 'purged')",
+                 ON CONFLICT (message_id) DO UPDATE SET state = 'queued', key_hash = EXCLUDED.key_hash, content_hash = EXCLUDED.content_hash, egov_id = NULL, receipt = NULL, updated_ms = EXCLUDED.updated_ms,
+                 queued_order = EXCLUDED.queued_order WHERE dedup_messages.state IN ('refused', 'purged', 'erased')",
             )
             .await
             .map_err(pg)?;
@@ -351,20 +351,40 @@ impl PgDedup {
         Ok(())
     }
 
-    pub(crate) async fn dead_among(&self, ids: Vec<String>) -> Result<Vec<bool>, DedupError> {
+    pub(crate) async fn fates(&self, ids: Vec<String>) -> Result<Vec<crate::Fate>, DedupError> {
         let c = self.conn.get().await.map_err(pg)?;
-        let q = c.prepare("SELECT EXISTS (SELECT 1 FROM dedup_messages WHERE message_id = $1 AND state = 'dead')").await.map_err(pg)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in &ids {
-            out.push(c.query_one(&q, &[id]).await.map_err(pg)?.get::<_, bool>(0));
-        }
-        Ok(out)
+        let rows = c.query("SELECT message_id, state FROM dedup_messages WHERE message_id = ANY($1)", &[&ids]).await.map_err(pg)?;
+        let states: std::collections::HashMap<String, String> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        Ok(ids.iter().map(|id| crate::Fate::of(states.get(id).map(String::as_str))).collect())
+    }
+
+    pub(crate) async fn erase(&self, keys: Vec<String>) -> Result<Vec<String>, DedupError> {
+        let keys: Vec<String> = keys.into_iter().filter(|k| !k.is_empty()).collect();
+        let mut c = self.conn.get().await.map_err(pg)?;
+        let tx = c.transaction().await.map_err(pg)?;
+        let rows = tx
+            .query(
+                "UPDATE dedup_messages SET state = 'erased', key_hash = '', content_hash = '', egov_id = NULL, receipt = NULL, queued_order = NULL, updated_ms = $2
+                 WHERE key_hash = ANY($1) RETURNING message_id",
+                &[&keys, &now_ms()],
+            )
+            .await
+            .map_err(pg)?;
+        tx.execute("DELETE FROM dedup_latest WHERE key_hash = ANY($1)", &[&keys]).await.map_err(pg)?;
+        tx.execute("DELETE FROM dedup_sent_codes WHERE key_hash = ANY($1)", &[&keys]).await.map_err(pg)?;
+        tx.commit().await.map_err(pg)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    pub(crate) async fn cpis(&self) -> Result<Vec<String>, DedupError> {
+        let c = self.conn.get().await.map_err(pg)?;
+        Ok(c.query("SELECT DISTINCT cpi FROM dedup_issued_codes", &[]).await.map_err(pg)?.iter().map(|r| r.get(0)).collect())
     }
 
     pub(crate) async fn reopen(&self, ids: Vec<String>) -> Result<(), DedupError> {
         let c = self.conn.get().await.map_err(pg)?;
         for id in &ids {
-            c.execute("UPDATE dedup_messages SET state = 'queued' WHERE message_id = $1 AND state NOT IN ('delivered', 'purged')", &[id]).await.map_err(pg)?;
+            c.execute("UPDATE dedup_messages SET state = 'queued' WHERE message_id = $1 AND state NOT IN ('delivered', 'purged', 'erased')", &[id]).await.map_err(pg)?;
         }
         Ok(())
     }

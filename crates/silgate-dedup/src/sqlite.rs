@@ -85,7 +85,7 @@ impl SqliteDedup {
                     tx.prepare_cached("DELETE FROM sent_codes WHERE key_hash = ?1 AND coalesce((SELECT cpi FROM issued_codes i WHERE i.code = sent_codes.code), ?2) = ?2")?;
                 // The versions still waiting, so that the record's next ones wait for them.
                 let mut versions = tx.prepare_cached("UPDATE messages SET key_hash = ?2 WHERE key_hash = ?1 AND state = 'queued'")?;
-                let mut known = tx.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1 AND state NOT IN ('refused', 'purged')")?;
+                let mut known = tx.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1 AND state NOT IN ('refused', 'purged', 'erased')")?;
                 for a in &records {
                     let (old, new) = (&a.plain, &a.keyed);
                     latest.execute(params![old.key_hash, new.key_hash, old.content_hash, new.content_hash])?;
@@ -119,7 +119,7 @@ impl SqliteDedup {
             let mut latest = tx.prepare_cached("SELECT content_hash FROM latest WHERE key_hash = ?1")?;
             // A version the node refused is not known: re-exported (corrected or not), it is
             // judged and sent again, under a new eGov id (see `mark_queued`).
-            let mut known = tx.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1 AND state NOT IN ('refused', 'purged')")?;
+            let mut known = tx.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1 AND state NOT IN ('refused', 'purged', 'erased')")?;
             let mut out = Vec::with_capacity(offers.len());
             for o in &offers {
                 let last: Option<String> = latest.query_row([&o.key_hash], |r| r.get(0)).optional()?;
@@ -202,8 +202,8 @@ impl SqliteDedup {
                 let mut ins = tx.prepare_cached(
                     "INSERT INTO messages (message_id, key_hash, content_hash, state, updated_ms, queued_order)
                      VALUES (?1, ?2, ?3, 'queued', ?4, (SELECT coalesce(max(queued_order), 0) + 1 FROM messages))
-                     ON CONFLICT (message_id) DO UPDATE SET state = 'queued', egov_id = NULL, receipt = NULL, updated_ms = excluded.updated_ms,
-                     queued_order = excluded.queued_order WHERE messages.state IN ('refused', 'purged')",
+                     ON CONFLICT (message_id) DO UPDATE SET state = 'queued', key_hash = excluded.key_hash, content_hash = excluded.content_hash, egov_id = NULL, receipt = NULL, updated_ms = excluded.updated_ms,
+                     queued_order = excluded.queued_order WHERE messages.state IN ('refused', 'purged', 'erased')",
                 )?;
                 let now = now_ms();
                 for o in &offers {
@@ -332,14 +332,47 @@ impl SqliteDedup {
         .await
     }
 
-    pub(crate) async fn dead_among(&self, ids: Vec<String>) -> Result<Vec<bool>, DedupError> {
+    pub(crate) async fn fates(&self, ids: Vec<String>) -> Result<Vec<crate::Fate>, DedupError> {
         self.with(move |c| {
             let tx = c.transaction()?;
             let out = {
-                let mut q = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM messages WHERE message_id = ?1 AND state = 'dead')")?;
-                ids.iter().map(|id| q.query_row([id], |r| r.get::<_, bool>(0))).collect::<Result<Vec<_>, _>>()?
+                let mut q = tx.prepare_cached("SELECT state FROM messages WHERE message_id = ?1")?;
+                ids.iter().map(|id| Ok(crate::Fate::of(q.query_row([id], |r| r.get::<_, String>(0)).optional()?.as_deref()))).collect::<Result<Vec<_>, rusqlite::Error>>()?
             };
             tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(crate) async fn erase(&self, keys: Vec<String>) -> Result<Vec<String>, DedupError> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut ids = Vec::new();
+            {
+                let mut up = tx.prepare_cached(
+                    "UPDATE messages SET state = 'erased', key_hash = '', content_hash = '', egov_id = NULL, receipt = NULL, queued_order = NULL, updated_ms = ?2
+                     WHERE key_hash = ?1 RETURNING message_id",
+                )?;
+                let mut latest = tx.prepare_cached("DELETE FROM latest WHERE key_hash = ?1")?;
+                let mut codes = tx.prepare_cached("DELETE FROM sent_codes WHERE key_hash = ?1")?;
+                let now = now_ms();
+                for k in keys.iter().filter(|k| !k.is_empty()) {
+                    ids.extend(up.query_map(params![k, now], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?);
+                    latest.execute([k])?;
+                    codes.execute([k])?;
+                }
+            }
+            tx.commit()?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    pub(crate) async fn cpis(&self) -> Result<Vec<String>, DedupError> {
+        self.with(move |c| {
+            let mut q = c.prepare("SELECT DISTINCT cpi FROM issued_codes")?;
+            let out = q.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
             Ok(out)
         })
         .await
@@ -349,7 +382,7 @@ impl SqliteDedup {
     pub(crate) async fn reopen(&self, ids: Vec<String>) -> Result<(), DedupError> {
         self.with(move |c| {
             for id in &ids {
-                c.execute("UPDATE messages SET state = 'queued' WHERE message_id = ?1 AND state NOT IN ('delivered', 'purged')", [id])?;
+                c.execute("UPDATE messages SET state = 'queued' WHERE message_id = ?1 AND state NOT IN ('delivered', 'purged', 'erased')", [id])?;
             }
             Ok(())
         })

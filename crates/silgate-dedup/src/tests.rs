@@ -143,7 +143,7 @@ async fn index_behaves(idx: DedupIndex) {
     assert_eq!(idx.waiting_behind(ask(&["v2", "v3"])).await.unwrap(), [Some(false), Some(true)], "delivered, v1 holds nothing back");
     idx.mark_dead("v2").await.unwrap();
     assert_eq!(idx.waiting_behind(ask(&["v3"])).await.unwrap(), [Some(false)], "dead-lettered, v2 holds nothing back");
-    assert_eq!(idx.dead_among(ask(&["v1", "v2", "v3"])).await.unwrap(), [false, true, false]);
+    assert_eq!(idx.fates(ask(&["v1", "v2", "v3", "unknown"])).await.unwrap(), [Fate::Open, Fate::Dead, Fate::Open, Fate::Open]);
     assert_eq!(idx.admit(vec![v("v2")]).await.unwrap(), [Admission::Known], "a dead letter is known: replayed, not queued again");
     // Replayed, v2 is waiting again, still before v3.
     idx.reopen(vec!["v2".into()]).await.unwrap();
@@ -156,6 +156,22 @@ async fn index_behaves(idx: DedupIndex) {
     idx.mark_refused("v2").await.unwrap();
     idx.mark_queued(vec![v("v2")]).await.unwrap();
     assert_eq!(idx.waiting_behind(ask(&["v2", "v3"])).await.unwrap(), [Some(true), Some(false)]);
+    // A person's erasure: every version of the key forgotten (delivered v1 too), the
+    // content last delivered and the code last queued gone; another key untouched.
+    idx.remember_codes(vec![Issued { key_hash: "order".into(), code: "C-ORDER".into(), cpi: "CPI-E".into(), send: true }]).await.unwrap();
+    let mut erased = idx.erase(vec!["order".into(), "nobody".into(), String::new()]).await.unwrap();
+    erased.sort();
+    assert_eq!(erased, ["v1", "v2", "v3"]);
+    assert_eq!(idx.fates(ask(&["v1", "v3"])).await.unwrap(), [Fate::Erased, Fate::Erased], "a broker still holding one drops it");
+    assert_eq!(idx.last_codes(vec!["order".into()]).await.unwrap(), [None]);
+    assert_eq!(idx.delivered("v1").await.unwrap(), None);
+    assert!(idx.cpis().await.unwrap().contains(&"CPI-E".to_string()));
+    assert_eq!(idx.admit(vec![v("v1")]).await.unwrap(), [Admission::New], "exported again, the person is new");
+    idx.mark_queued(vec![v("v1")]).await.unwrap();
+    assert_eq!(idx.admit(vec![v("v1")]).await.unwrap(), [Admission::Known]);
+    assert_eq!(idx.waiting_behind(ask(&["v1"])).await.unwrap(), [Some(false)]);
+    assert_eq!(idx.erase(vec![String::new()]).await.unwrap(), Vec::<String>::new(), "an empty key names no tombstone");
+    assert_eq!(idx.delivered("m1").await.unwrap().as_deref(), Some("R1"));
 }
 
 #[tokio::test]

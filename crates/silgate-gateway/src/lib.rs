@@ -27,6 +27,7 @@
 pub mod anchor;
 pub mod config;
 pub(crate) mod drivers;
+pub mod erasure;
 pub mod error;
 mod ingest;
 mod instance;

@@ -102,7 +102,7 @@ fn ms(t: SystemTime) -> i64 {
 
 /// What a purge does to an entry past its days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sweep {
+pub(crate) enum Sweep {
     /// Removes it (a file, or an Access export's folder whole).
     Remove,
     /// Empties it (a pulled feed set aside: the file keeps its pull paused).
@@ -111,7 +111,7 @@ enum Sweep {
 
 /// The folders kept inputs wait in: every inbox's `done/` and `refused/`, and the
 /// data directory's `refused/` (pulled feeds).
-fn kept_folders(parts: &Parts) -> Vec<(PathBuf, Sweep)> {
+pub(crate) fn kept_folders(parts: &Parts) -> Vec<(PathBuf, Sweep)> {
     let mut out = vec![(parts.cfg.data_dir.join("refused"), Sweep::Empty)];
     for s in &parts.cfg.sources {
         if let Some(Origin::Inbox(inbox)) = s.origin() {

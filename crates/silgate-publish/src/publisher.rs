@@ -6,7 +6,7 @@ use crate::client::{NodeClient, Outcome};
 use backon::BackoffBuilder as _;
 use silgate_audit::{Auditor, DeadReason, Event, NewEntry, SeenAgain};
 use silgate_core::{Leased, Queue, QueueItem};
-use silgate_dedup::{DedupIndex, Identity};
+use silgate_dedup::{DedupIndex, Fate, Identity};
 use silgate_std1546::egov::{self, Action};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -337,14 +337,17 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
         let ids: Vec<String> = todo.iter().map(|l| l.item.message_id.clone()).collect();
         // Marked dead (and audited) before a move to the dead-letter store that did not
         // happen: moved now, not sent (its record's later versions are already going).
-        let dead = self.dedup.dead_among(ids).await?;
+        // Erased on a person's request (and audited) while the broker held it: dropped.
+        let fates = self.dedup.fates(ids).await?;
         let mut alive = Vec::with_capacity(todo.len());
-        for (l, dead) in todo.into_iter().zip(dead) {
-            if dead {
-                self.queue.dead_letter(l.lease, "delivery.dead: dead-lettered before an interruption").await?;
-                self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
-            } else {
-                alive.push(l);
+        for (l, fate) in todo.into_iter().zip(fates) {
+            match fate {
+                Fate::Dead => {
+                    self.queue.dead_letter(l.lease, "delivery.dead: dead-lettered before an interruption").await?;
+                    self.counters.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                }
+                Fate::Erased => self.queue.ack(l.lease).await?,
+                Fate::Open => alive.push(l),
             }
         }
         let todo = alive;

@@ -71,6 +71,27 @@ impl AnyQueue {
         }
     }
 
+    /// Deletes every item (waiting, leased or dead-lettered) of these business keys
+    /// (hashed), with SQLite's `secure_delete`: a person's erasure. Returns their
+    /// message ids. RabbitMQ cannot take single messages out of a queue: it deletes
+    /// nothing, and the publisher drops what the dedup index marked erased when the
+    /// broker hands it out.
+    pub async fn erase(&self, keys: Vec<String>) -> Result<Vec<String>, QueueError> {
+        match self {
+            Self::Sqlite(q) => q.erase(keys).await,
+            Self::Rabbit(_) => Ok(Vec::new()),
+        }
+    }
+
+    /// The CPIs the queue's items belong to (`""` for an item that names none): where
+    /// a person's records may be, by business key. RabbitMQ cannot tell: none.
+    pub async fn cpis(&self) -> Result<Vec<String>, QueueError> {
+        match self {
+            Self::Sqlite(q) => q.cpis().await,
+            Self::Rabbit(_) => Ok(Vec::new()),
+        }
+    }
+
     /// For each message id the queue holds (waiting, leased or dead-lettered), the
     /// communication code of its item. Only the SQLite queue can tell; RabbitMQ
     /// answers none.

@@ -119,6 +119,31 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// Runs `f` in one transaction with SQLite's `secure_delete` on (deleted documents are
+/// overwritten, not left in free pages), then, when it deleted anything (`f`'s second
+/// value), truncates the write-ahead log, which still holds them.
+fn securely<T>(conn: &mut Connection, f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<(T, usize)>) -> Result<T, QueueError> {
+    conn.execute_batch("PRAGMA secure_delete = ON").map_err(unavailable)?;
+    let done = (|| {
+        let tx = conn.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok::<_, rusqlite::Error>(out)
+    })()
+    .map_err(unavailable);
+    let restored = conn.execute_batch("PRAGMA secure_delete = OFF").map_err(unavailable);
+    let (out, n) = done?;
+    restored?;
+    if n > 0 {
+        // Busy (a reader holds the log): the log is truncated at a later checkpoint.
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0)).map_err(unavailable)?;
+        if busy != 0 {
+            tracing::warn!("The queue's log could not be truncated after a deletion: a later checkpoint does it");
+        }
+    }
+    Ok(out)
+}
+
 impl SqliteQueue {
     /// Opens (creating if needed) the queue file.
     pub async fn open(cfg: SqliteConfig) -> Result<Self, QueueError> {
@@ -139,29 +164,57 @@ impl SqliteQueue {
     /// See [`crate::AnyQueue::purge_dead`].
     pub async fn purge_dead(&self, ids: Vec<String>, before_ms: i64) -> Result<usize, QueueError> {
         self.with(move |conn| {
-            // The deleted documents are overwritten, not left in free pages and the WAL.
-            conn.execute_batch("PRAGMA secure_delete = ON").map_err(unavailable)?;
-            let n = (|| {
-                let tx = conn.transaction()?;
+            securely(conn, |tx| {
                 let mut n = 0;
                 for id in &ids {
                     n += tx.execute("DELETE FROM dead WHERE message_id = ?1 AND at_ms < ?2", params![id, before_ms])?;
                 }
-                tx.commit()?;
-                Ok::<_, rusqlite::Error>(n)
-            })()
-            .map_err(unavailable);
-            let restored = conn.execute_batch("PRAGMA secure_delete = OFF").map_err(unavailable);
-            let n = n?;
-            restored?;
-            if n > 0 {
-                // Busy (a reader holds the log): the log is truncated at a later checkpoint.
-                let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0)).map_err(unavailable)?;
-                if busy != 0 {
-                    tracing::warn!("The queue's log could not be truncated after a purge: a later checkpoint does it");
-                }
-            }
-            Ok(n)
+                Ok((n, n))
+            })
+        })
+        .await
+    }
+
+    /// See [`crate::AnyQueue::erase`]: the waiting items and dead letters of these
+    /// business keys (hashed), whoever's lease; returns their message ids.
+    pub async fn erase(&self, keys: Vec<String>) -> Result<Vec<String>, QueueError> {
+        let (ids, waiting) = self
+            .with(move |conn| {
+                securely(conn, |tx| {
+                    let mut ids = Vec::new();
+                    let mut waiting = 0;
+                    {
+                        let mut q = tx.prepare_cached("DELETE FROM queue WHERE key = ?1 RETURNING message_id")?;
+                        let mut d = tx.prepare_cached("DELETE FROM dead WHERE json_valid(item) AND json_extract(item, '$.key_hash') = ?1 RETURNING message_id")?;
+                        for k in &keys {
+                            let before = ids.len();
+                            ids.extend(q.query_map([k], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?);
+                            waiting += ids.len() - before;
+                            ids.extend(d.query_map([k], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?);
+                        }
+                    }
+                    let n = ids.len();
+                    Ok(((ids, waiting), n))
+                })
+            })
+            .await?;
+        if waiting > 0 {
+            self.room.notify_waiters();
+        }
+        Ok(ids)
+    }
+
+    /// The CPIs of the items waiting and dead-lettered (`""` for an item that names
+    /// none).
+    pub async fn cpis(&self) -> Result<Vec<String>, QueueError> {
+        self.with(move |conn| {
+            let mut st = conn
+                .prepare(
+                    "SELECT DISTINCT coalesce(json_extract(item, '$.cpi'), '') FROM queue WHERE json_valid(item)
+                     UNION SELECT DISTINCT coalesce(json_extract(item, '$.cpi'), '') FROM dead WHERE json_valid(item)",
+                )
+                .map_err(unavailable)?;
+            st.query_map([], |r| r.get::<_, String>(0)).map_err(unavailable)?.collect::<Result<Vec<_>, _>>().map_err(unavailable)
         })
         .await
     }

@@ -142,11 +142,16 @@ enum Command {
         config: PathBuf,
     },
     /// Delete the personal content past its `[retention]` days (dead letters, kept
-    /// inputs), auditing each kind by count; `silgate run` does it once a day.
+    /// inputs), auditing each kind by count; `silgate run` does it once a day. With
+    /// `--fiscal-code`, erase one person instead (the instance must be stopped).
     Purge {
         /// Gateway configuration file.
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+        /// Erase this person's CVs from the queue and the dedup index, and the kept
+        /// inputs that name them (a later export of theirs is sent as new).
+        #[arg(long, value_name = "CF")]
+        fiscal_code: Option<String>,
     },
     /// The dead-letter store.
     Dlq {
@@ -347,7 +352,8 @@ async fn async_command(command: Command) -> anyhow::Result<ExitCode> {
         Command::Ingest { config, source, mapping, inputs } => ops::ingest(&config, source, mapping.as_deref(), &inputs).await,
         Command::Run { config } => ops::run(&config).await,
         Command::Node { config } => ops::node(&config).await,
-        Command::Purge { config } => ops::purge(&config).await,
+        Command::Purge { config, fiscal_code: None } => ops::purge(&config).await,
+        Command::Purge { config, fiscal_code: Some(cf) } => ops::erase(&config, &cf).await,
         Command::Dlq { command: DlqCommand::List { config, limit } } => ops::dlq_list(&config, limit).await,
         Command::Dlq { command: DlqCommand::Replay { config, ids } } => ops::dlq_replay(&config, &ids).await,
         Command::Audit { command: AuditCommand::Verify { config, anchors } } => ops::audit_verify(&config, anchors.as_deref()).await,

@@ -99,6 +99,21 @@ pub(crate) async fn purge(config: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `silgate purge --fiscal-code CF`.
+pub(crate) async fn erase(config: &Path, fiscal_code: &str) -> Result<ExitCode> {
+    let cf = silgate_gateway::erasure::fiscal_code(fiscal_code)?;
+    let cfg = GatewayConfig::load(config)?;
+    let e = silgate_gateway::erasure::erase_stopped(cfg, &cf).await?;
+    println!("versions forgotten by the dedup index: {}", e.versions);
+    println!("queued items and dead letters deleted: {}", e.queued);
+    println!("kept inputs naming the person deleted: {}", e.inputs);
+    if e.unsearched > 0 {
+        println!("kept inputs that could not be searched (compressed), left to inputs_days: {}", e.unsearched);
+    }
+    println!("a later export of this person is sent to the node as new");
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) async fn dlq_list(config: &Path, limit: usize) -> Result<ExitCode> {
     let parts = Parts::open(GatewayConfig::read(config)?).await?;
     let dead = parts.queue.dead_letters(limit).await?;
