@@ -190,3 +190,36 @@ async fn given_an_erasure_request_the_person_should_be_gone_from_every_store_and
     // Exported again, her first CV is new: queued to be sent.
     assert_eq!(parts.ingest_files(std::slice::from_ref(&first), silgate_gateway::today()).await.unwrap().queued, 1);
 }
+
+/// The reference node's own retention: a received document's content goes once its
+/// days are past; the row that answers a repeated id stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_documents_past_their_days_the_node_should_delete_their_content_and_keep_the_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node_cfg = silgate_node::NodeConfig::new(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), dir.path().join("node.db"));
+    node_cfg.retention.documents_days = Some(30);
+    let node = silgate_node::start(node_cfg).await.unwrap();
+    let cfg = silgate_gateway::GatewayConfig::new("puglia", "PUGLIA", dir.path().join("data"), silgate_publish::ClientConfig::new(node.endpoint()));
+    let sample = include_str!("../../crates/silgate/samples/demo.jsonl").lines().find(|l| l.contains("\"2026/77\"")).unwrap();
+    let send = dir.path().join("send.jsonl");
+    std::fs::write(&send, format!("{sample}\n")).unwrap();
+    let gw = silgate_gateway::Gateway::start(cfg).await.unwrap();
+    assert_eq!(gw.parts().ingest_files(std::slice::from_ref(&send), silgate_gateway::today()).await.unwrap().queued, 1);
+    crate::runtime::until_accepted(&node, 1, "not delivered").await;
+    tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.unwrap().unwrap();
+
+    let now = SystemTime::now();
+    assert_eq!(node.purge(now).await.unwrap(), Some(0), "within its days");
+    assert_eq!(node.purge(now + Duration::from_secs(40 * 86_400)).await.unwrap(), Some(1));
+    let db = rusqlite::Connection::open(dir.path().join("node.db")).unwrap();
+    let (doc, digest, response, code): (Option<String>, Option<String>, String, String) =
+        db.query_row("SELECT document, digest, response, code FROM documents", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap();
+    assert!(doc.is_none(), "the content went");
+    assert!(digest.is_some_and(|d| d.len() == 64) && !response.is_empty() && code.len() == 25, "what answers a repeated id stays");
+    assert_eq!(node.stats(24).await.unwrap().totals.accepted, 1, "the counts hold");
+    node.stop().await;
+    // Zero days would delete what just arrived: refused.
+    let mut zero = silgate_node::NodeConfig::new(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), dir.path().join("node2.db"));
+    zero.retention.documents_days = Some(0);
+    assert!(silgate_node::start(zero).await.unwrap_err().to_string().contains("documents_days"));
+}

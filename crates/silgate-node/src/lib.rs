@@ -155,6 +155,20 @@ pub struct NodeConfig {
     /// with an error. (default: 60)
     #[serde(default = "silgate_serve::default_body_secs")]
     pub max_body_secs: u64,
+    /// `[retention]`: how long the content of received documents is kept.
+    #[serde(default)]
+    pub retention: NodeRetention,
+}
+
+/// `[retention]` of the node's store.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeRetention {
+    /// Days the content of a received document is kept (unset: kept). Past them it is
+    /// deleted, at start and once a day; the row stays (eGov id, digest, answer, code,
+    /// outcome), so a repeated id is answered as before and the counts hold.
+    #[serde(default)]
+    pub documents_days: Option<u32>,
 }
 
 impl NodeConfig {
@@ -177,6 +191,7 @@ impl NodeConfig {
             idle_secs: silgate_serve::default_idle_secs(),
             max_connection_secs: silgate_serve::default_lifetime_secs(),
             max_body_secs: silgate_serve::default_body_secs(),
+            retention: NodeRetention::default(),
         }
     }
 

@@ -26,6 +26,7 @@ pub(crate) struct Metrics {
     pub(crate) faults: Family<FaultLabels, Counter>,
     pub(crate) envelope_refused: Counter,
     pub(crate) retry_after_violations: Counter,
+    pub(crate) documents_purged: Counter,
     pub(crate) latency: Histogram,
 }
 
@@ -40,9 +41,11 @@ impl Metrics {
         registry.register("envelopes_refused", "Requests refused for a malformed envelope or header", envelope_refused.clone());
         let retry_after_violations = Counter::default();
         registry.register("retry_after_violations", "Requests that came back before the Retry-After they were given", retry_after_violations.clone());
+        let documents_purged = Counter::default();
+        registry.register("documents_purged", "Received documents whose content was deleted, its retention past", documents_purged.clone());
         let latency = Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]);
         registry.register("request_duration_seconds", "Time to answer one request", latency.clone());
-        Self { registry, documents, faults, envelope_refused, retry_after_violations, latency }
+        Self { registry, documents, faults, envelope_refused, retry_after_violations, documents_purged, latency }
     }
 
     pub(crate) fn encode(&self) -> String {

@@ -135,6 +135,13 @@ impl NodeHandle {
         compute_stats(&self.app, hours).await
     }
 
+    /// Deletes the content of the documents past `[retention] documents_days` as of
+    /// `now` (the daily run does it with the clock's time); returns how many. `None`
+    /// when no retention is set.
+    pub async fn purge(&self, now: std::time::SystemTime) -> Result<Option<usize>, NodeError> {
+        purge(&self.app, now).await
+    }
+
     /// The SOAP endpoint URL.
     pub fn endpoint(&self) -> String {
         format!("{}://{}/ws/cliclavoro", self.scheme, self.addr)
@@ -530,6 +537,9 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
         Some(d) => Some(silgate_core::time_types::parse_date(d).map_err(|_| NodeError::Validator(format!("today = '{d}' is not YYYY-MM-DD")))?),
         None => None,
     };
+    if cfg.retention.documents_days == Some(0) {
+        return Err(NodeError::Io("retention.documents_days = 0 would delete what just arrived: give at least 1 day, or leave it unset to keep documents".into()));
+    }
     let xsd = XsdValidator::shared().map_err(|e| NodeError::Validator(e.to_string()))?;
     let tables = CodeTables::embedded();
     let store = match &cfg.postgres {
@@ -562,6 +572,9 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
     let (stop, stopped) = watch::channel(false);
     let (limits, senders) = (app.cfg.conn_limits(), app.cfg.tls.as_ref().map(|t| t.senders.clone()).unwrap_or_default());
     let mut tasks = vec![tokio::spawn(serve(listener, tls, router(app.clone()), limits, senders, stopped.clone()))];
+    if app.cfg.retention.documents_days.is_some() {
+        tasks.push(tokio::spawn(purge_daily(app.clone(), stopped.clone())));
+    }
     let mut dashboard = None;
     if let Some(at) = app.cfg.dashboard_listen {
         let ops = tokio::net::TcpListener::bind(at).await.map_err(|e| NodeError::Io(format!("binding {at}: {e}")))?;
@@ -569,6 +582,32 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
         tasks.push(tokio::spawn(serve(ops, None, ops_router(app.clone()), limits, Default::default(), stopped)));
     }
     Ok(NodeHandle { addr, scheme, dashboard, stop, tasks, app })
+}
+
+/// One purge of the store by `[retention]` (see [`NodeHandle::purge`]).
+async fn purge(app: &App, now: std::time::SystemTime) -> Result<Option<usize>, NodeError> {
+    let Some(days) = app.cfg.retention.documents_days else { return Ok(None) };
+    let before = now.checked_sub(Duration::from_secs(u64::from(days) * 86_400)).unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+    let before_ms = i64::try_from(before.duration_since(std::time::SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis()).unwrap_or(i64::MAX);
+    let n = app.store.forget_documents(before_ms).await?;
+    app.metrics.documents_purged.inc_by(n as u64);
+    Ok(Some(n))
+}
+
+/// The daily purge: at start, then every 24 hours, until the node stops. A failure is
+/// logged and tried again the next day.
+async fn purge_daily(app: Arc<App>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        match purge(&app, std::time::SystemTime::now()).await {
+            Ok(Some(n)) if n > 0 => tracing::info!(documents = n, "Deleted the content of documents past their retention"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "The retention purge of the node's store failed; tried again tomorrow"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(86_400)) => {}
+            _ = stopped.changed() => return,
+        }
+    }
 }
 
 /// The eGov sender a connection may use: the one its client certificate names

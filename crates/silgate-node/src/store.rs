@@ -126,6 +126,17 @@ impl Store {
         }
     }
 
+    /// Deletes the content of the documents received before `before_ms` (their
+    /// retention is past); returns how many. The rows stay: eGov id, digest and answer
+    /// (a repeated id is answered as before, a reused one still refused), code,
+    /// outcome.
+    pub(crate) async fn forget_documents(&self, before_ms: i64) -> Result<usize, NodeError> {
+        match self {
+            Self::Sqlite(s) => s.forget_documents(before_ms).await,
+            Self::Postgres(p) => p.forget_documents(before_ms).await,
+        }
+    }
+
     pub(crate) async fn totals(&self) -> Result<Totals, NodeError> {
         match self {
             Self::Sqlite(s) => s.totals().await,
@@ -168,6 +179,24 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| NodeError::Io(e.to_string()))?
+    }
+
+    pub(crate) async fn forget_documents(&self, before_ms: i64) -> Result<usize, NodeError> {
+        self.with(move |c| {
+            // Overwritten, not left in free pages; then out of the log too.
+            c.execute_batch("PRAGMA secure_delete = ON")?;
+            let n = c.execute("UPDATE documents SET document = NULL WHERE document IS NOT NULL AND received_ms < ?1", [before_ms]);
+            c.execute_batch("PRAGMA secure_delete = OFF")?;
+            let n = n?;
+            if n > 0 {
+                let busy: i64 = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+                if busy != 0 {
+                    tracing::warn!("The node store's log could not be truncated after a purge: a later checkpoint does it");
+                }
+            }
+            Ok(n)
+        })
+        .await
     }
 
     /// What is known of this message id (a repeat with the same document is counted),

@@ -63,6 +63,12 @@ impl PgStore {
         Ok(Self { client: Arc::new(conn) })
     }
 
+    pub(crate) async fn forget_documents(&self, before_ms: i64) -> Result<usize, NodeError> {
+        let c = self.client.get().await.map_err(pg)?;
+        let n = c.execute("UPDATE node_documents SET document = NULL WHERE document IS NOT NULL AND received_ms < $1", &[&before_ms]).await.map_err(pg)?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
     pub(crate) async fn repeat(&self, egov_id: &str, digest: &str, minute: i64) -> Result<(Seen, String), NodeError> {
         let c = self.client.get().await.map_err(pg)?;
         let Some(row) = c.query_opt("SELECT response, region, cpi, kind, digest FROM node_documents WHERE egov_id = $1", &[&egov_id]).await.map_err(pg)? else {
