@@ -4,6 +4,7 @@
 
 mod adapters;
 mod api;
+mod backup;
 mod cli;
 mod crash;
 mod dashboard;

@@ -134,6 +134,20 @@ pub enum Event {
         /// whose it was).
         subject: String,
     },
+    /// The stores were restored from a backup (`silgate restore`).
+    Restored {
+        /// When the backup was taken, Unix ms.
+        taken_ms: i64,
+        /// `kept` (the audit in use verified, and goes on) or `restored` (it was
+        /// missing or broken: the backup's chain goes on, and what it wrote after the
+        /// backup is in the folder set aside).
+        audit: String,
+        /// Versions settled after the backup, brought from the index in use.
+        settled: u64,
+        /// Kept inputs moved after the backup, put back in their inbox to be read
+        /// again.
+        inputs: u64,
+    },
 }
 
 /// Why a version was not queued or sent again.
@@ -229,6 +243,7 @@ impl Event {
             Self::Input(_) => "input",
             Self::Purged { .. } => "purged",
             Self::Erased { .. } => "erased",
+            Self::Restored { .. } => "restored",
         }
     }
 
@@ -276,6 +291,9 @@ impl fmt::Display for Event {
             Self::Input(Input::SetAside { uid, folder, reason }) => write!(f, "pec uid={uid} set aside in {folder}: {reason}"),
             Self::Purged { what, count, older_than_days } => write!(f, "{what} n={count} older than {older_than_days} days"),
             Self::Erased { what, count, subject } => write!(f, "{what} n={count} erased on request {subject}"),
+            Self::Restored { taken_ms, audit, settled, inputs } => {
+                write!(f, "from the backup of {taken_ms}: audit {audit}, settled carried n={settled}, inputs read again n={inputs}")
+            }
         }
     }
 }

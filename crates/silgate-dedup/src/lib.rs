@@ -40,7 +40,7 @@ mod sqlite;
 
 pub use keyed::{Keyer, legacy_identity, legacy_key_hash, new_secret};
 pub use pg::PgDedup;
-pub use sqlite::SqliteDedup;
+pub use sqlite::{Carried, SqliteDedup, carry_settled, raise_counter, readable};
 
 use sha2::{Digest, Sha256};
 use silgate_store::migrate::{Migration, Schema};
@@ -414,6 +414,12 @@ impl DedupIndex {
     /// ids erased.
     pub async fn erase(&self, keys: Vec<String>) -> Result<Vec<String>, DedupError> {
         each!(self, d => d.erase(keys).await)
+    }
+
+    /// The business keys (hashed) of these versions (those the index knows and has
+    /// not erased), each once.
+    pub async fn keys_of(&self, ids: Vec<String>) -> Result<Vec<String>, DedupError> {
+        each!(self, d => d.keys_of(ids).await)
     }
 
     /// Every CPI a code was queued for (where a person's records may be, by business

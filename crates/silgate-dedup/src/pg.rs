@@ -376,6 +376,12 @@ impl PgDedup {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
+    pub(crate) async fn keys_of(&self, ids: Vec<String>) -> Result<Vec<String>, DedupError> {
+        let c = self.conn.get().await.map_err(pg)?;
+        let rows = c.query("SELECT DISTINCT key_hash FROM dedup_messages WHERE message_id = ANY($1) AND key_hash <> ''", &[&ids]).await.map_err(pg)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     pub(crate) async fn cpis(&self) -> Result<Vec<String>, DedupError> {
         let c = self.conn.get().await.map_err(pg)?;
         Ok(c.query("SELECT DISTINCT cpi FROM dedup_issued_codes", &[]).await.map_err(pg)?.iter().map(|r| r.get(0)).collect())

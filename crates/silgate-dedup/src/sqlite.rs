@@ -369,6 +369,20 @@ impl SqliteDedup {
         .await
     }
 
+    pub(crate) async fn keys_of(&self, ids: Vec<String>) -> Result<Vec<String>, DedupError> {
+        self.with(move |c| {
+            let mut q = c.prepare_cached("SELECT key_hash FROM messages WHERE message_id = ?1 AND key_hash <> ''")?;
+            let mut out = Vec::new();
+            for id in &ids {
+                out.extend(q.query_row([id], |r| r.get::<_, String>(0)).optional()?);
+            }
+            out.sort_unstable();
+            out.dedup();
+            Ok(out)
+        })
+        .await
+    }
+
     pub(crate) async fn cpis(&self) -> Result<Vec<String>, DedupError> {
         self.with(move |c| {
             let mut q = c.prepare("SELECT DISTINCT cpi FROM issued_codes")?;
@@ -388,4 +402,86 @@ impl SqliteDedup {
         })
         .await
     }
+}
+
+/// What [`carry_settled`] brought over.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Carried {
+    /// Business keys (hashed) of versions the later index had erased on a person's
+    /// request: erase them again here ([`crate::DedupIndex::erase`]) and in the
+    /// restored queue.
+    pub erased_keys: Vec<String>,
+    /// Versions the later index had settled (delivered or refused) that the earlier one
+    /// did not.
+    pub settled: usize,
+    /// eGov ids the later index had allocated to versions the earlier one had without.
+    pub egov_ids: usize,
+}
+
+/// Brings into the index file `into` (restored from a backup) what the index file
+/// `from` (the one in use until the restore, later) had settled since: versions
+/// delivered or refused with their eGov ids and receipts, eGov ids allocated to
+/// versions still waiting, the content last delivered and the code last queued per
+/// key (the later one wins), the codes' CPIs, and each sender's eGov counter (the
+/// higher one: an id once used is never used again). A version still waiting in `from`
+/// is not brought: the restored queue may not hold it, and a version the index knows
+/// as queued is never queued again. Run it with no process using either file.
+pub fn carry_settled(into: &std::path::Path, from: &std::path::Path) -> Result<Carried, DedupError> {
+    let mut c = rusqlite::Connection::open(into)?;
+    c.busy_timeout(std::time::Duration::from_secs(30))?;
+    c.execute("ATTACH DATABASE ?1 AS later", [from.to_string_lossy()])?;
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "INSERT INTO egov_counter (sender, n) SELECT sender, n FROM later.egov_counter WHERE true
+             ON CONFLICT (sender) DO UPDATE SET n = max(egov_counter.n, excluded.n);
+         INSERT OR IGNORE INTO issued_codes SELECT code, cpi, region, at_ms FROM later.issued_codes;
+         INSERT INTO latest (key_hash, content_hash, message_id, delivered_ms) SELECT key_hash, content_hash, message_id, delivered_ms FROM later.latest WHERE true
+             ON CONFLICT (key_hash) DO UPDATE SET content_hash = excluded.content_hash, message_id = excluded.message_id, delivered_ms = excluded.delivered_ms
+             WHERE excluded.delivered_ms >= latest.delivered_ms;
+         INSERT INTO sent_codes (key_hash, code, updated_ms) SELECT key_hash, code, updated_ms FROM later.sent_codes WHERE true
+             ON CONFLICT (key_hash) DO UPDATE SET code = excluded.code, updated_ms = excluded.updated_ms WHERE excluded.updated_ms >= sent_codes.updated_ms;",
+    )?;
+    // An eGov id already held by another version here is left out (never two
+    // versions under one id).
+    let settled = tx.execute(
+        "INSERT INTO messages (message_id, key_hash, content_hash, state, egov_id, receipt, updated_ms, queued_order)
+         SELECT l.message_id, l.key_hash, l.content_hash, l.state, l.egov_id, l.receipt, l.updated_ms, l.queued_order FROM later.messages l
+         WHERE l.state IN ('delivered', 'refused')
+           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.message_id = l.message_id AND m.state = l.state)
+           AND (l.egov_id IS NULL OR NOT EXISTS (SELECT 1 FROM messages o WHERE o.egov_id = l.egov_id AND o.message_id <> l.message_id))
+         ON CONFLICT (message_id) DO UPDATE SET state = excluded.state, egov_id = excluded.egov_id, receipt = excluded.receipt, updated_ms = excluded.updated_ms",
+        [],
+    )?;
+    let egov_ids = tx.execute(
+        "UPDATE messages SET egov_id = (SELECT l.egov_id FROM later.messages l WHERE l.message_id = messages.message_id)
+         WHERE egov_id IS NULL AND EXISTS (SELECT 1 FROM later.messages l WHERE l.message_id = messages.message_id AND l.egov_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.egov_id = l.egov_id))",
+        [],
+    )?;
+    let erased_keys = {
+        let mut q = tx.prepare("SELECT DISTINCT m.key_hash FROM messages m JOIN later.messages l ON l.message_id = m.message_id WHERE l.state = 'erased' AND m.key_hash <> ''")?;
+        q.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?
+    };
+    tx.commit()?;
+    c.execute("DETACH DATABASE later", [])?;
+    Ok(Carried { erased_keys, settled, egov_ids })
+}
+
+/// Raises the eGov counter of `sender` in the index file `into` to at least `floor`
+/// (a restore without the index in use until then: the last id the node saw).
+pub fn raise_counter(into: &std::path::Path, sender: &str, floor: u64) -> Result<(), DedupError> {
+    let c = rusqlite::Connection::open(into)?;
+    c.busy_timeout(std::time::Duration::from_secs(30))?;
+    c.execute(
+        "INSERT INTO egov_counter (sender, n) VALUES (?1, ?2) ON CONFLICT (sender) DO UPDATE SET n = max(egov_counter.n, excluded.n)",
+        params![sender, i64::try_from(floor).unwrap_or(i64::MAX)],
+    )?;
+    Ok(())
+}
+
+/// Whether the index file at `path` opens and its versions can be read (a restore
+/// brings over what a readable one settled).
+pub fn readable(path: &std::path::Path) -> bool {
+    let Ok(c) = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else { return false };
+    c.query_row("SELECT count(*) FROM messages", [], |r| r.get::<_, i64>(0)).is_ok()
 }

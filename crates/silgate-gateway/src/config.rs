@@ -755,7 +755,7 @@ pub(crate) fn anchor_problem(a: &AnchorConfig, cfg: &GatewayConfig) -> Option<St
     let folder = canon(parent);
     let mut own = vec![canon(&cfg.data_dir)];
     if cfg.audit.backend == StoreBackend::Sqlite {
-        let db = cfg.in_data(cfg.audit.path.as_deref().unwrap_or(Path::new("audit.db")));
+        let db = cfg.audit_file();
         own.extend(db.parent().map(canon));
     }
     own.iter().any(|d| folder.starts_with(d)).then(|| {
@@ -1101,6 +1101,18 @@ impl GatewayConfig {
         self.in_data(&self.queue.path)
     }
 
+    /// The SQLite audit's file (`audit.path`, default `DATA_DIR/audit.db`; whatever the
+    /// backend in use).
+    pub fn audit_file(&self) -> PathBuf {
+        self.in_data(self.audit.path.as_deref().unwrap_or(Path::new("audit.db")))
+    }
+
+    /// The SQLite dedup index's file (`dedup.path`, default `DATA_DIR/dedup.db`;
+    /// whatever the backend in use).
+    pub fn dedup_file(&self) -> PathBuf {
+        self.in_data(self.dedup.path.as_deref().unwrap_or(Path::new("dedup.db")))
+    }
+
     /// The region's secret file (`secret_file`, default `DATA_DIR/secret.key`).
     pub fn secret_path(&self) -> PathBuf {
         self.secret_file.clone().unwrap_or_else(|| self.data_dir.join("secret.key"))
@@ -1165,7 +1177,7 @@ impl GatewayConfig {
     /// Opens the configured audit log.
     pub async fn open_audit(&self) -> Result<AuditLog> {
         Ok(match self.audit.backend {
-            StoreBackend::Sqlite => AuditLog::sqlite(&self.in_data(self.audit.path.as_deref().unwrap_or(Path::new("audit.db")))).await?,
+            StoreBackend::Sqlite => AuditLog::sqlite(&self.audit_file()).await?,
             StoreBackend::Postgres => {
                 AuditLog::postgres(self.audit.url.as_deref().context("audit.url is required for the postgres backend")?, &self.audit.pg_tls("audit")?).await?
             }
@@ -1175,7 +1187,7 @@ impl GatewayConfig {
     /// Opens the configured dedup index.
     pub async fn open_dedup(&self) -> Result<DedupIndex> {
         Ok(match self.dedup.backend {
-            StoreBackend::Sqlite => DedupIndex::open(&self.in_data(self.dedup.path.as_deref().unwrap_or(Path::new("dedup.db")))).await?,
+            StoreBackend::Sqlite => DedupIndex::open(&self.dedup_file()).await?,
             StoreBackend::Postgres => {
                 DedupIndex::postgres(self.dedup.url.as_deref().context("dedup.url is required for the postgres backend")?, &self.dedup.pg_tls("dedup")?).await?
             }

@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 pub mod anchor;
+pub mod backup;
 pub mod config;
 pub(crate) mod drivers;
 pub mod erasure;

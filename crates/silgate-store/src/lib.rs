@@ -37,6 +37,9 @@ pub enum StoreError {
         /// Why.
         err: std::io::Error,
     },
+    /// A copy of the stores ([`sqlite::snapshot`]) could not be completed.
+    #[error("backup: {0}")]
+    Backup(String),
     /// A newer silgate migrated the store in a way this one cannot read.
     #[error("the {store} store is at schema version {version} and needs silgate that knows at least version {min_reader}; this one knows up to {known}: upgrade this instance")]
     TooNew {
@@ -63,6 +66,7 @@ impl StoreError {
             Self::Io { .. } => "store.io",
             Self::TooNew { .. } => "store.too-new",
             Self::Task(_) => "store.task",
+            Self::Backup(_) => "store.backup",
         }
     }
 }

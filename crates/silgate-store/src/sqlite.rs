@@ -90,3 +90,63 @@ where
 {
     tokio::task::spawn_blocking(f).await.map_err(|e| E::from(StoreError::Task(e.to_string())))?
 }
+
+/// Copies the store files `pairs` (`(store, copy)`) as one consistent set, while the
+/// processes using them go on: SQLite's online backup, from one read transaction over
+/// every store begun while no writer could commit to any of them (a second
+/// connection held their write locks for that moment only, waiting out a commit in
+/// flight within the busy timeout). So the copies are the stores as they were at one
+/// instant, as a crash would leave them. Each copy is created owner-only, holds its
+/// whole content in one file (no write-ahead log beside it) and passes SQLite's
+/// `quick_check`. A copy must not exist yet.
+pub fn snapshot(pairs: &[(std::path::PathBuf, std::path::PathBuf)]) -> Result<(), StoreError> {
+    use rusqlite::OpenFlags;
+    let io = |p: &Path, err| StoreError::Io { path: p.display().to_string(), err };
+    let Some(((first, _), rest)) = pairs.split_first() else { return Ok(()) };
+    let open_set = || -> Result<Connection, StoreError> {
+        let c = Connection::open_with_flags(first, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        c.busy_timeout(Duration::from_secs(30))?;
+        for (i, (path, _)) in rest.iter().enumerate() {
+            if !path.exists() {
+                return Err(io(path, std::io::Error::from(std::io::ErrorKind::NotFound)));
+            }
+            c.execute("ATTACH DATABASE ?1 AS ?2", rusqlite::params![path.to_string_lossy(), format!("s{}", i + 1)])?;
+        }
+        Ok(c)
+    };
+    let schema = |i: usize| if i == 0 { "main".to_string() } else { format!("s{i}") };
+    let fence = open_set()?;
+    fence.execute_batch("BEGIN IMMEDIATE")?;
+    let src = open_set()?;
+    let began = (|| {
+        src.execute_batch("BEGIN")?;
+        for i in 0..pairs.len() {
+            src.query_row(&format!("SELECT count(*) FROM {}.sqlite_master", schema(i)), [], |r| r.get::<_, i64>(0))?;
+        }
+        Ok::<_, rusqlite::Error>(())
+    })();
+    fence.execute_batch("ROLLBACK")?;
+    drop(fence);
+    began?;
+    for (i, (_, copy)) in pairs.iter().enumerate() {
+        if copy.exists() {
+            return Err(io(copy, std::io::Error::from(std::io::ErrorKind::AlreadyExists)));
+        }
+        drop(silgate_core::private::open_write(copy).map_err(|e| io(copy, e))?);
+        let mut dst = Connection::open(copy)?;
+        {
+            let b = rusqlite::backup::Backup::new_with_names(&src, schema(i).as_str(), &mut dst, "main")?;
+            match b.step(-1)? {
+                rusqlite::backup::StepResult::Done => {}
+                other => return Err(StoreError::Backup(format!("the copy {} did not complete: {other:?}", copy.display()))),
+            }
+        }
+        dst.pragma_update(None, "journal_mode", "DELETE")?;
+        let check: String = dst.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        if check != "ok" {
+            return Err(StoreError::Backup(format!("the copy {} fails its check: {check}", copy.display())));
+        }
+    }
+    src.execute_batch("COMMIT")?;
+    Ok(())
+}

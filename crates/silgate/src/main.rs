@@ -141,6 +141,30 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Copy the embedded default's stores (queue, dedup index, audit: one consistent
+    /// instant), the region's secret, the anchor key and the quarantine into DIR, owner
+    /// only, while the gateway may run.
+    Backup {
+        /// Gateway configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// A new (or empty) folder.
+        dir: PathBuf,
+    },
+    /// Restore the stores from a backup folder (the instance must be stopped): the
+    /// stores in use are set aside, what they settled since is kept, inputs read since
+    /// are read again.
+    Restore {
+        /// Gateway configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The folder `silgate backup` made.
+        dir: PathBuf,
+        /// When the dedup index in use is lost: the eGov progressive of the last id the
+        /// node saw (ids go on above it).
+        #[arg(long, value_name = "N")]
+        egov_counter_floor: Option<u64>,
+    },
     /// Delete the personal content past its `[retention]` days (dead letters, kept
     /// inputs), auditing each kind by count; `silgate run` does it once a day. With
     /// `--fiscal-code`, erase one person instead (the instance must be stopped).
@@ -354,6 +378,8 @@ async fn async_command(command: Command) -> anyhow::Result<ExitCode> {
         Command::Node { config } => ops::node(&config).await,
         Command::Purge { config, fiscal_code: None } => ops::purge(&config).await,
         Command::Purge { config, fiscal_code: Some(cf) } => ops::erase(&config, &cf).await,
+        Command::Backup { config, dir } => ops::backup(&config, &dir).await,
+        Command::Restore { config, dir, egov_counter_floor } => ops::restore(&config, &dir, egov_counter_floor).await,
         Command::Dlq { command: DlqCommand::List { config, limit } } => ops::dlq_list(&config, limit).await,
         Command::Dlq { command: DlqCommand::Replay { config, ids } } => ops::dlq_replay(&config, &ids).await,
         Command::Audit { command: AuditCommand::Verify { config, anchors } } => ops::audit_verify(&config, anchors.as_deref()).await,

@@ -99,6 +99,31 @@ pub(crate) async fn purge(config: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `silgate backup DIR`.
+pub(crate) async fn backup(config: &Path, dir: &Path) -> Result<ExitCode> {
+    let cfg = GatewayConfig::load(config)?;
+    let m = silgate_gateway::backup::backup(&cfg, dir).await?;
+    for f in &m.files {
+        println!("{}\t{}\t{} bytes", f.role, f.file, f.bytes);
+    }
+    println!("backup of instance {} taken at {} ms in {}", m.instance, m.taken_ms, dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `silgate restore DIR`.
+pub(crate) async fn restore(config: &Path, dir: &Path, floor: Option<u64>) -> Result<ExitCode> {
+    let cfg = GatewayConfig::load(config)?;
+    let r = silgate_gateway::backup::restore(cfg, dir, floor).await?;
+    println!("restored the backup taken at {} ms; the stores in use are in {}", r.taken_ms, r.aside.display());
+    println!("audit: {}", if r.audit_kept { "the one in use verified and goes on" } else { "the backup's (the one in use was missing or broken; it is set aside)" });
+    println!("settled after the backup, kept: {} version(s), {} eGov id(s); erasures applied again: {}", r.settled, r.egov_ids, r.erased_keys);
+    println!("inputs moved after the backup, put back in their inbox: {}", r.inputs);
+    for s in &r.not_replayable {
+        println!("{s}: what it brought after the backup and was not delivered is not in the restored queue: ask for it again from {} ms", r.taken_ms);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `silgate purge --fiscal-code CF`.
 pub(crate) async fn erase(config: &Path, fiscal_code: &str) -> Result<ExitCode> {
     let cf = silgate_gateway::erasure::fiscal_code(fiscal_code)?;
