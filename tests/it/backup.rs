@@ -113,6 +113,22 @@ async fn given_a_backup_taken_mid_run_a_restore_should_go_on_with_nothing_lost_a
     assert_eq!(restored, 1);
     tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.unwrap().unwrap();
 
+    // A restore killed once it had set the stores aside: nothing opens the stores until
+    // it is run again, which finishes it from there; the run goes on, nothing twice.
+    std::fs::write(data.join("restore.pending"), format!("{{\"aside\":\"{}\",\"audit_kept\":true}}", r.aside.display())).unwrap();
+    std::fs::remove_file(data.join("queue.db")).unwrap();
+    let blocked = silgate_gateway::Parts::open(cfg.clone()).await.unwrap_err();
+    assert!(blocked.to_string().contains("did not finish"), "{blocked}");
+    let again = silgate_gateway::backup::restore(cfg.clone(), &bk, None).await.unwrap();
+    assert_eq!(again.aside, r.aside);
+    assert!(!data.join("restore.pending").exists());
+    let gw = Gateway::start(cfg.clone()).await.unwrap();
+    until_drained(&gw).await;
+    let totals = node.stats(1).await.unwrap().totals;
+    assert_eq!((totals.accepted, totals.distinct_codes), (240, 240), "{totals:?}");
+    assert!(gw.parts().audit_log.verify().await.unwrap().is_ok());
+    tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.unwrap().unwrap();
+
     // A damaged backup, or another instance's, is refused before anything moves.
     let mut other = cfg.clone();
     other.instance = "another".into();

@@ -32,6 +32,10 @@
 //!   the backup and was not delivered is not in the restored queue: the summary says
 //!   from when to ask again;
 //! - audits the restore (`restored`).
+//!
+//! Before it moves anything it writes `DATA_DIR/restore.pending` (where the stores
+//! went): while it exists nothing opens the stores, and a restore run again after a
+//! crash finishes the job from the stores set aside.
 
 use crate::config::{GatewayConfig, Origin, QueueBackend, StoreBackend};
 use crate::error::{GatewayError, Result};
@@ -257,30 +261,59 @@ pub async fn restore(cfg: GatewayConfig, dir: &Path, counter_floor: Option<u64>)
         }
     }
     let [queue, dedup, audit] = stores(&cfg);
-    let dedup_readable = dedup.exists() && readable(&dedup);
-    if !dedup_readable && counter_floor.is_none() {
-        return Err(GatewayError::config(format!(
-            "restore: the dedup index in use ({}) cannot be read, so the eGov counter reached since the backup is unknown: give --egov-counter-floor N (the progressive of the last eGov id the node saw, in its receipts or in the audit's attempts)",
-            dedup.display()
-        )));
-    }
-    let audit_kept = audit.exists() && verifies(&audit).await;
-    // The stores in use, set aside whole (with their logs).
-    let aside = cfg.data_dir.join(format!("before-restore-{}", silgate_store::now_ms()));
-    silgate_core::private::create_dir_all(&aside).map_err(|e| io(&aside, e))?;
-    let mut moving = vec![&queue, &dedup];
-    if !audit_kept {
-        moving.push(&audit);
-    }
-    for p in moving {
-        for suffix in ["", "-wal", "-shm"] {
-            let from = with_suffix(p, suffix);
-            if from.exists() {
-                let name = format!("{}{suffix}", p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-                std::fs::rename(&from, aside.join(name)).map_err(|e| io(&from, e))?;
+    // An unfinished restore is done again from where its stores were set aside (what
+    // lies in the stores' places is a partial copy of the backup).
+    let marker = pending(&cfg);
+    let (aside, audit_kept) = match std::fs::read(&marker) {
+        Ok(bytes) => {
+            let p: Pending = serde_json::from_slice(&bytes)
+                .map_err(|e| GatewayError::config(format!("restore: {} is unreadable ({e}): see the folders before-restore-* in the data directory", marker.display())))?;
+            let mut partial = vec![&queue, &dedup];
+            if !p.audit_kept {
+                partial.push(&audit);
             }
+            for s in partial {
+                for suffix in ["", "-wal", "-shm"] {
+                    match std::fs::remove_file(with_suffix(s, suffix)) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(s, e)),
+                        _ => {}
+                    }
+                }
+            }
+            (p.aside, p.audit_kept)
         }
-    }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let dedup_readable = dedup.exists() && readable(&dedup);
+            if !dedup_readable && counter_floor.is_none() {
+                return Err(GatewayError::config(format!(
+                    "restore: the dedup index in use ({}) cannot be read, so the eGov counter reached since the backup is unknown: give --egov-counter-floor N (the progressive of the last eGov id the node saw, in its receipts or in the audit's attempts)",
+                    dedup.display()
+                )));
+            }
+            let audit_kept = audit.exists() && verifies(&audit).await;
+            // The stores in use, set aside whole (with their logs), after the marker that
+            // says where: a crash from here on is finished by running the restore again.
+            let aside = cfg.data_dir.join(format!("before-restore-{}", silgate_store::now_ms()));
+            silgate_core::private::create_dir_all(&aside).map_err(|e| io(&aside, e))?;
+            write_private(&marker, &serde_json::to_vec(&Pending { aside: aside.clone(), audit_kept })?)?;
+            crate::secret::sync_dir(&cfg.data_dir).map_err(|e| io(&cfg.data_dir, e))?;
+            let mut moving = vec![&queue, &dedup];
+            if !audit_kept {
+                moving.push(&audit);
+            }
+            for p in moving {
+                for suffix in ["", "-wal", "-shm"] {
+                    let from = with_suffix(p, suffix);
+                    if from.exists() {
+                        let name = format!("{}{suffix}", p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+                        std::fs::rename(&from, aside.join(name)).map_err(|e| io(&from, e))?;
+                    }
+                }
+            }
+            (aside, audit_kept)
+        }
+        Err(e) => return Err(io(&marker, e)),
+    };
     let mut put = vec![("queue", &queue), ("dedup", &dedup)];
     if !audit_kept {
         put.push(("audit", &audit));
@@ -297,7 +330,7 @@ pub async fn restore(cfg: GatewayConfig, dir: &Path, counter_floor: Option<u64>)
     }
     let mut out = Restored { taken_ms: m.taken_ms, aside: aside.clone(), audit_kept, ..Default::default() };
     let later = aside.join(dedup.file_name().unwrap_or_default());
-    let carried = if dedup_readable {
+    let carried = if later.exists() && readable(&later) {
         let (into, from) = (dedup.clone(), later);
         Some(tokio::task::spawn_blocking(move || silgate_dedup::carry_settled(&into, &from)).await??)
     } else {
@@ -307,7 +340,7 @@ pub async fn restore(cfg: GatewayConfig, dir: &Path, counter_floor: Option<u64>)
         let (into, sender) = (dedup.clone(), cfg.region_name.clone());
         tokio::task::spawn_blocking(move || silgate_dedup::raise_counter(&into, &sender, floor)).await??;
     }
-    let parts = crate::Parts::open(cfg.clone()).await?;
+    let parts = crate::Parts::open_restoring(cfg.clone()).await?;
     if let Some(c) = carried {
         out.settled = c.settled;
         out.egov_ids = c.egov_ids;
@@ -334,7 +367,22 @@ pub async fn restore(cfg: GatewayConfig, dir: &Path, counter_floor: Option<u64>)
         None,
     );
     parts.audit.record(vec![entry]).await?;
+    std::fs::remove_file(&marker).map_err(|e| io(&marker, e))?;
+    crate::secret::sync_dir(&cfg.data_dir).map_err(|e| io(&cfg.data_dir, e))?;
     Ok(out)
+}
+
+/// The file an unfinished restore leaves in the data directory: where it set the
+/// stores in use aside, and whether it kept the audit. While it exists nothing opens
+/// the stores ([`crate::Parts::open`] refuses).
+pub(crate) fn pending(cfg: &GatewayConfig) -> PathBuf {
+    cfg.data_dir.join("restore.pending")
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Pending {
+    aside: PathBuf,
+    audit_kept: bool,
 }
 
 fn with_suffix(p: &Path, suffix: &str) -> PathBuf {

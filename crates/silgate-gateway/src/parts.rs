@@ -84,7 +84,17 @@ pub struct Parts {
 
 impl Parts {
     /// Opens the queue, the dedup index and the audit log a configuration names.
-    pub async fn open(mut cfg: GatewayConfig) -> Result<Self> {
+    pub async fn open(cfg: GatewayConfig) -> Result<Self> {
+        // A restore that did not finish left stores that are neither the old ones nor
+        // the backup's: nothing may use them until it is run again.
+        if crate::backup::pending(&cfg).exists() {
+            return Err(GatewayError::config(format!("a restore of {} did not finish: run `silgate restore` again with the same backup", cfg.data_dir.display())));
+        }
+        Self::open_restoring(cfg).await
+    }
+
+    /// [`Parts::open`] without the check for an unfinished restore (the restore's own).
+    pub(crate) async fn open_restoring(mut cfg: GatewayConfig) -> Result<Self> {
         // However the config was made (loaded, built in code, changed after `new`).
         cfg.normalize_region();
         data_dir(&cfg.data_dir)?;
