@@ -78,35 +78,41 @@ async fn given_a_backup_taken_mid_run_a_restore_should_go_on_with_nothing_lost_a
         }
     }
     assert!(silgate_gateway::backup::backup(&cfg, &bk).await.unwrap_err().to_string().contains("not empty"));
-    // The run goes on past the backup: the rest of the first file, a second one.
+    // The run goes on past the backup: the rest of the first file, a second one, and a
+    // third still waiting when the gateway stops (queued after the backup).
     drop_in(&inbox, "second.jsonl", &vacancies(2000, 40));
     until_accepted(&node, 240, "every record before the restore").await;
     until_drained(&gw).await;
     // Refused while the instance runs.
     let refused = silgate_gateway::backup::restore(cfg.clone(), &bk, None).await.unwrap_err();
     assert!(refused.to_string().contains("running already"), "{refused}");
+    drop_in(&inbox, "third.jsonl", &vacancies(3000, 100));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while inbox.join("third.jsonl").exists() {
+        assert!(Instant::now() < deadline, "the third file was not read");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.unwrap().unwrap();
+    let at_stop = node.stats(1).await.unwrap().totals.accepted;
     assert!(at_backup < 200, "the backup was taken with the first file under way ({at_backup} delivered)");
+    assert!(at_stop < 340, "the third file was still under way when the gateway stopped ({at_stop} delivered)");
 
-    // Restored: the audit in use kept, what was settled since brought over, the second
-    // file (moved to done/ after the backup) back in the inbox.
+    // Restored: the audit in use kept, what the stores in use learnt since brought
+    // over (deliveries, the third file's waiting items), no input read again.
     let r = silgate_gateway::backup::restore(cfg.clone(), &bk, None).await.unwrap();
     assert!(r.audit_kept);
-    assert!(r.settled >= 40, "{r:?}");
-    assert_eq!(r.inputs, 1, "{r:?}");
-    assert!(inbox.join("second.jsonl").exists());
-    assert!(r.aside.join("queue.db").exists() && r.aside.join("dedup.db").exists(), "the stores in use are set aside, not deleted");
-    // Going on: the backed-up items delivered since are acked unsent, the second file
-    // is read again and found delivered.
+    assert!(r.settled + r.added >= 340 - usize::try_from(at_backup).unwrap() && r.added >= 140 && r.waiting > 0, "{r:?}");
+    assert_eq!(r.inputs, 0, "the queue in use was read: no input is read again ({r:?})");
+    assert_eq!(r.aside.len(), 2, "queue and index set aside, not deleted: {r:?}");
+    assert!(r.aside.iter().all(|p| p.exists()));
+    // Going on: the backed-up items delivered since are acked unsent, the third
+    // file's waiting items go (new eGov ids above every one used before).
     let gw = Gateway::start(cfg.clone()).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while inbox.join("second.jsonl").exists() {
-        assert!(Instant::now() < deadline, "the second file was not read again");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_accepted(&node, 340, "the third file after the restore").await;
     until_drained(&gw).await;
     let totals = node.stats(1).await.unwrap().totals;
-    assert_eq!((totals.accepted, totals.distinct_codes), (240, 240), "every record once, none under a second id: {totals:?}");
+    assert_eq!((totals.accepted, totals.distinct_codes), (340, 340), "every record once, none under a second id: {totals:?}");
+    assert_eq!(totals.envelopes_refused, 0, "no eGov id used twice: {totals:?}");
     let report = gw.parts().audit_log.verify().await.unwrap();
     assert!(report.is_ok(), "the chain holds and every delivered record has its story: {report:?}");
     let restored = gw.parts().audit_log.query(&silgate_audit::Query::default()).await.unwrap().into_iter().filter_map(|e| e.typed()).filter(|e| e.name() == "restored").count();
@@ -115,17 +121,22 @@ async fn given_a_backup_taken_mid_run_a_restore_should_go_on_with_nothing_lost_a
 
     // A restore killed once it had set the stores aside: nothing opens the stores until
     // it is run again, which finishes it from there; the run goes on, nothing twice.
-    std::fs::write(data.join("restore.pending"), format!("{{\"aside\":\"{}\",\"audit_kept\":true}}", r.aside.display())).unwrap();
-    std::fs::remove_file(data.join("queue.db")).unwrap();
+    // Killed after it set the queue aside, before the index: the run again moves the
+    // index too, and carries from both.
+    let aside_ms = 1_000 + m.taken_ms;
+    std::fs::write(data.join("restore.pending"), format!("{{\"taken_ms\":{},\"aside_ms\":{aside_ms},\"audit_kept\":true}}", m.taken_ms)).unwrap();
+    std::fs::rename(data.join("queue.db"), data.join(format!("queue.db.before-restore-{aside_ms}"))).unwrap();
     let blocked = silgate_gateway::Parts::open(cfg.clone()).await.unwrap_err();
     assert!(blocked.to_string().contains("did not finish"), "{blocked}");
+    assert!(silgate_gateway::backup::backup(&cfg, &dir.path().join("bk2")).await.unwrap_err().to_string().contains("did not finish"));
     let again = silgate_gateway::backup::restore(cfg.clone(), &bk, None).await.unwrap();
-    assert_eq!(again.aside, r.aside);
+    assert_eq!(again.aside.len(), 2, "{again:?}");
+    assert!(again.settled + again.added >= 340 - usize::try_from(at_backup).unwrap(), "{again:?}");
     assert!(!data.join("restore.pending").exists());
     let gw = Gateway::start(cfg.clone()).await.unwrap();
     until_drained(&gw).await;
     let totals = node.stats(1).await.unwrap().totals;
-    assert_eq!((totals.accepted, totals.distinct_codes), (240, 240), "{totals:?}");
+    assert_eq!((totals.accepted, totals.distinct_codes), (340, 340), "{totals:?}");
     assert!(gw.parts().audit_log.verify().await.unwrap().is_ok());
     tokio::time::timeout(Duration::from_secs(30), gw.shutdown()).await.unwrap().unwrap();
 

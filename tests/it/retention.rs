@@ -161,6 +161,10 @@ async fn given_an_erasure_request_the_person_should_be_gone_from_every_store_and
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_silgate")).args(["purge", "--config"]).arg(&cfg_path).args(["--fiscal-code", "RSSGLI"]).output().unwrap();
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("--fiscal-code"));
 
+    // Not in the queue's file, its free pages or its log, delivered or waiting; his is.
+    let on_disk = |cf: &str| ["queue.db", "queue.db-wal"].iter().any(|f| std::fs::read(data.join(f)).is_ok_and(|b| b.windows(cf.len()).any(|w| w == cf.as_bytes())));
+    assert!(!on_disk("RSSGLI95P49C352Z"), "her documents are gone from the queue's file");
+    assert!(on_disk("RMNSVT79E03G273Y"));
     let parts = silgate_gateway::Parts::open(cfg).await.unwrap();
     // Only Salvatore's CV waits; only his input and the workbook are kept.
     let held = parts.queue.holding(vec![hers, his]).await.unwrap();

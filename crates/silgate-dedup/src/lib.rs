@@ -416,10 +416,10 @@ impl DedupIndex {
         each!(self, d => d.erase(keys).await)
     }
 
-    /// The business keys (hashed) of these versions (those the index knows and has
-    /// not erased), each once.
-    pub async fn keys_of(&self, ids: Vec<String>) -> Result<Vec<String>, DedupError> {
-        each!(self, d => d.keys_of(ids).await)
+    /// The message ids of every version of these business keys (hashed): what an
+    /// erasure of those keys will forget (audited before it does).
+    pub async fn versions_of(&self, keys: Vec<String>) -> Result<Vec<String>, DedupError> {
+        each!(self, d => d.versions_of(keys).await)
     }
 
     /// Every CPI a code was queued for (where a person's records may be, by business

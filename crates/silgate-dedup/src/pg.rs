@@ -299,7 +299,7 @@ impl PgDedup {
     pub(crate) async fn mark_delivered_many(&self, done: Vec<(Identity, String)>) -> Result<(), DedupError> {
         let mut c = self.conn.get().await.map_err(pg)?;
         let tx = c.transaction().await.map_err(pg)?;
-        let upd = tx.prepare("UPDATE dedup_messages SET state = 'delivered', receipt = $2, updated_ms = $3 WHERE message_id = $1").await.map_err(pg)?;
+        let upd = tx.prepare("UPDATE dedup_messages SET state = 'delivered', receipt = $2, updated_ms = $3 WHERE message_id = $1 AND state <> 'erased'").await.map_err(pg)?;
         let latest = tx
             .prepare(
                 "INSERT INTO dedup_latest (key_hash, content_hash, message_id, delivered_ms) VALUES ($1, $2, $3, $4)
@@ -309,15 +309,17 @@ impl PgDedup {
             .map_err(pg)?;
         let now = now_ms();
         for (o, receipt) in &done {
-            tx.execute(&upd, &[&o.message_id, receipt, &now]).await.map_err(pg)?;
-            tx.execute(&latest, &[&o.key_hash, &o.content_hash, &o.message_id, &now]).await.map_err(pg)?;
+            // A version erased meanwhile stays erased, its key without a latest.
+            if tx.execute(&upd, &[&o.message_id, receipt, &now]).await.map_err(pg)? > 0 {
+                tx.execute(&latest, &[&o.key_hash, &o.content_hash, &o.message_id, &now]).await.map_err(pg)?;
+            }
         }
         tx.commit().await.map_err(pg)
     }
 
     pub(crate) async fn mark_refused(&self, message_id: &str) -> Result<(), DedupError> {
         let c = self.conn.get().await.map_err(pg)?;
-        c.execute("UPDATE dedup_messages SET state = 'refused', updated_ms = $2 WHERE message_id = $1", &[&message_id, &now_ms()]).await.map_err(pg)?;
+        c.execute("UPDATE dedup_messages SET state = 'refused', updated_ms = $2 WHERE message_id = $1 AND state <> 'erased'", &[&message_id, &now_ms()]).await.map_err(pg)?;
         Ok(())
     }
 
@@ -341,7 +343,9 @@ impl PgDedup {
     /// Moves a version that is not delivered to `state` (`dead`, `refusing`).
     pub(crate) async fn set_state(&self, message_id: &str, state: &'static str) -> Result<(), DedupError> {
         let c = self.conn.get().await.map_err(pg)?;
-        c.execute("UPDATE dedup_messages SET state = $2, updated_ms = $3 WHERE message_id = $1 AND state <> 'delivered'", &[&message_id, &state, &now_ms()]).await.map_err(pg)?;
+        c.execute("UPDATE dedup_messages SET state = $2, updated_ms = $3 WHERE message_id = $1 AND state NOT IN ('delivered', 'erased')", &[&message_id, &state, &now_ms()])
+            .await
+            .map_err(pg)?;
         Ok(())
     }
 
@@ -376,9 +380,10 @@ impl PgDedup {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
-    pub(crate) async fn keys_of(&self, ids: Vec<String>) -> Result<Vec<String>, DedupError> {
+    pub(crate) async fn versions_of(&self, keys: Vec<String>) -> Result<Vec<String>, DedupError> {
+        let keys: Vec<String> = keys.into_iter().filter(|k| !k.is_empty()).collect();
         let c = self.conn.get().await.map_err(pg)?;
-        let rows = c.query("SELECT DISTINCT key_hash FROM dedup_messages WHERE message_id = ANY($1) AND key_hash <> ''", &[&ids]).await.map_err(pg)?;
+        let rows = c.query("SELECT message_id FROM dedup_messages WHERE key_hash = ANY($1)", &[&keys]).await.map_err(pg)?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 

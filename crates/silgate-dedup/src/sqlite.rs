@@ -263,9 +263,12 @@ impl SqliteDedup {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
                 let now = now_ms();
-                let mut upd = tx.prepare_cached("UPDATE messages SET state = 'delivered', receipt = ?2, updated_ms = ?3 WHERE message_id = ?1")?;
+                // A version erased meanwhile (a person's request while it was in flight) stays
+                // erased, and its key gets no content last delivered.
+                let mut upd = tx.prepare_cached("UPDATE messages SET state = 'delivered', receipt = ?2, updated_ms = ?3 WHERE message_id = ?1 AND state <> 'erased'")?;
                 let mut latest = tx.prepare_cached(
-                    "INSERT INTO latest (key_hash, content_hash, message_id, delivered_ms) VALUES (?1, ?2, ?3, ?4)
+                    "INSERT INTO latest (key_hash, content_hash, message_id, delivered_ms)
+                     SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM messages WHERE message_id = ?3 AND state = 'erased')
                      ON CONFLICT (key_hash) DO UPDATE SET content_hash = excluded.content_hash, message_id = excluded.message_id, delivered_ms = excluded.delivered_ms",
                 )?;
                 for (o, receipt) in &done {
@@ -283,7 +286,7 @@ impl SqliteDedup {
     pub(crate) async fn mark_refused(&self, message_id: &str) -> Result<(), DedupError> {
         let id = message_id.to_string();
         self.with(move |c| {
-            c.execute("UPDATE messages SET state = 'refused', updated_ms = ?2 WHERE message_id = ?1", params![id, now_ms()])?;
+            c.execute("UPDATE messages SET state = 'refused', updated_ms = ?2 WHERE message_id = ?1 AND state <> 'erased'", params![id, now_ms()])?;
             Ok(())
         })
         .await
@@ -310,7 +313,7 @@ impl SqliteDedup {
     pub(crate) async fn set_state(&self, message_id: &str, state: &'static str) -> Result<(), DedupError> {
         let id = message_id.to_string();
         self.with(move |c| {
-            c.execute("UPDATE messages SET state = ?2, updated_ms = ?3 WHERE message_id = ?1 AND state <> 'delivered'", params![id, state, now_ms()])?;
+            c.execute("UPDATE messages SET state = ?2, updated_ms = ?3 WHERE message_id = ?1 AND state NOT IN ('delivered', 'erased')", params![id, state, now_ms()])?;
             Ok(())
         })
         .await
@@ -369,15 +372,13 @@ impl SqliteDedup {
         .await
     }
 
-    pub(crate) async fn keys_of(&self, ids: Vec<String>) -> Result<Vec<String>, DedupError> {
+    pub(crate) async fn versions_of(&self, keys: Vec<String>) -> Result<Vec<String>, DedupError> {
         self.with(move |c| {
-            let mut q = c.prepare_cached("SELECT key_hash FROM messages WHERE message_id = ?1 AND key_hash <> ''")?;
+            let mut q = c.prepare_cached("SELECT message_id FROM messages WHERE key_hash = ?1")?;
             let mut out = Vec::new();
-            for id in &ids {
-                out.extend(q.query_row([id], |r| r.get::<_, String>(0)).optional()?);
+            for k in keys.iter().filter(|k| !k.is_empty()) {
+                out.extend(q.query_map([k], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?);
             }
-            out.sort_unstable();
-            out.dedup();
             Ok(out)
         })
         .await
@@ -407,30 +408,73 @@ impl SqliteDedup {
 /// What [`carry_settled`] brought over.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Carried {
-    /// Business keys (hashed) of versions the later index had erased on a person's
-    /// request: erase them again here ([`crate::DedupIndex::erase`]) and in the
-    /// restored queue.
-    pub erased_keys: Vec<String>,
-    /// Versions the later index had settled (delivered or refused) that the earlier one
-    /// did not.
+    /// Message ids the later index had erased on a person's request: erased again
+    /// here; delete them from the restored queue too.
+    pub erased: Vec<String>,
+    /// Versions the later index had settled (delivered, refused, dead-lettered,
+    /// purged) that the earlier one had not.
     pub settled: usize,
+    /// Versions the later index knew that the earlier one did not (queued after the
+    /// backup), with their eGov ids.
+    pub added: usize,
     /// eGov ids the later index had allocated to versions the earlier one had without.
     pub egov_ids: usize,
 }
 
-/// Brings into the index file `into` (restored from a backup) what the index file
-/// `from` (the one in use until the restore, later) had settled since: versions
-/// delivered or refused with their eGov ids and receipts, eGov ids allocated to
-/// versions still waiting, the content last delivered and the code last queued per
-/// key (the later one wins), the codes' CPIs, and each sender's eGov counter (the
-/// higher one: an id once used is never used again). A version still waiting in `from`
-/// is not brought: the restored queue may not hold it, and a version the index knows
-/// as queued is never queued again. Run it with no process using either file.
+/// Brings into the index file `into` (restored from a backup, already migrated) what
+/// the index file `from` (the one in use until the restore, later) learnt since:
+/// - first the erasures done since, by message id: those versions become `erased`
+///   here, and their keys lose the content last delivered and the code last queued;
+/// - then every version `from` knows and `into` does not (queued after the backup),
+///   in its state, with its eGov id and queueing order; the settled states of
+///   versions both know (delivered, refused, dead, purged: the later one wins); eGov
+///   ids allocated since to versions still waiting (so a send that went unanswered
+///   goes again under its first id);
+/// - the content last delivered and the code last queued per key (the later one
+///   wins), the codes' CPIs, and each sender's eGov counter (the higher one: an id
+///   once used is never used again).
+///
+/// An eGov id already held here by another version is never given to a second one.
+/// Run it with no process using either file.
 pub fn carry_settled(into: &std::path::Path, from: &std::path::Path) -> Result<Carried, DedupError> {
     let mut c = rusqlite::Connection::open(into)?;
     c.busy_timeout(std::time::Duration::from_secs(30))?;
     c.execute("ATTACH DATABASE ?1 AS later", [from.to_string_lossy()])?;
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let erased = {
+        let mut q = tx.prepare("SELECT message_id FROM later.messages WHERE state = 'erased'")?;
+        q.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?
+    };
+    tx.execute_batch(
+        "CREATE TEMP TABLE gone AS SELECT DISTINCT m.key_hash FROM messages m JOIN later.messages l ON l.message_id = m.message_id
+             WHERE l.state = 'erased' AND m.key_hash <> '';
+         DELETE FROM latest WHERE key_hash IN (SELECT key_hash FROM gone);
+         DELETE FROM sent_codes WHERE key_hash IN (SELECT key_hash FROM gone);
+         UPDATE messages SET state = 'erased', key_hash = '', content_hash = '', egov_id = NULL, receipt = NULL, queued_order = NULL
+             WHERE key_hash IN (SELECT key_hash FROM gone) OR message_id IN (SELECT message_id FROM later.messages WHERE state = 'erased');
+         DROP TABLE gone;",
+    )?;
+    let added = tx.execute(
+        "INSERT INTO messages (message_id, key_hash, content_hash, state, egov_id, receipt, updated_ms, queued_order)
+         SELECT l.message_id, l.key_hash, l.content_hash, l.state,
+                CASE WHEN l.egov_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.egov_id = l.egov_id) THEN l.egov_id END,
+                l.receipt, l.updated_ms, l.queued_order
+         FROM later.messages l WHERE l.state <> 'erased' AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.message_id = l.message_id)",
+        [],
+    )?;
+    let settled = tx.execute(
+        "UPDATE messages SET (state, egov_id, receipt, updated_ms) = (SELECT l.state, l.egov_id, l.receipt, l.updated_ms FROM later.messages l WHERE l.message_id = messages.message_id)
+         WHERE state NOT IN ('delivered', 'erased') AND EXISTS (SELECT 1 FROM later.messages l WHERE l.message_id = messages.message_id
+           AND l.state IN ('delivered', 'refused', 'dead', 'purged') AND l.state <> messages.state
+           AND (l.egov_id IS NULL OR l.egov_id IS messages.egov_id OR NOT EXISTS (SELECT 1 FROM messages o WHERE o.egov_id = l.egov_id)))",
+        [],
+    )?;
+    let egov_ids = tx.execute(
+        "UPDATE messages SET egov_id = (SELECT l.egov_id FROM later.messages l WHERE l.message_id = messages.message_id)
+         WHERE egov_id IS NULL AND state <> 'erased' AND EXISTS (SELECT 1 FROM later.messages l WHERE l.message_id = messages.message_id AND l.egov_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.egov_id = l.egov_id))",
+        [],
+    )?;
     tx.execute_batch(
         "INSERT INTO egov_counter (sender, n) SELECT sender, n FROM later.egov_counter WHERE true
              ON CONFLICT (sender) DO UPDATE SET n = max(egov_counter.n, excluded.n);
@@ -441,30 +485,9 @@ pub fn carry_settled(into: &std::path::Path, from: &std::path::Path) -> Result<C
          INSERT INTO sent_codes (key_hash, code, updated_ms) SELECT key_hash, code, updated_ms FROM later.sent_codes WHERE true
              ON CONFLICT (key_hash) DO UPDATE SET code = excluded.code, updated_ms = excluded.updated_ms WHERE excluded.updated_ms >= sent_codes.updated_ms;",
     )?;
-    // An eGov id already held by another version here is left out (never two
-    // versions under one id).
-    let settled = tx.execute(
-        "INSERT INTO messages (message_id, key_hash, content_hash, state, egov_id, receipt, updated_ms, queued_order)
-         SELECT l.message_id, l.key_hash, l.content_hash, l.state, l.egov_id, l.receipt, l.updated_ms, l.queued_order FROM later.messages l
-         WHERE l.state IN ('delivered', 'refused')
-           AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.message_id = l.message_id AND m.state = l.state)
-           AND (l.egov_id IS NULL OR NOT EXISTS (SELECT 1 FROM messages o WHERE o.egov_id = l.egov_id AND o.message_id <> l.message_id))
-         ON CONFLICT (message_id) DO UPDATE SET state = excluded.state, egov_id = excluded.egov_id, receipt = excluded.receipt, updated_ms = excluded.updated_ms",
-        [],
-    )?;
-    let egov_ids = tx.execute(
-        "UPDATE messages SET egov_id = (SELECT l.egov_id FROM later.messages l WHERE l.message_id = messages.message_id)
-         WHERE egov_id IS NULL AND EXISTS (SELECT 1 FROM later.messages l WHERE l.message_id = messages.message_id AND l.egov_id IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.egov_id = l.egov_id))",
-        [],
-    )?;
-    let erased_keys = {
-        let mut q = tx.prepare("SELECT DISTINCT m.key_hash FROM messages m JOIN later.messages l ON l.message_id = m.message_id WHERE l.state = 'erased' AND m.key_hash <> ''")?;
-        q.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?
-    };
     tx.commit()?;
     c.execute("DETACH DATABASE later", [])?;
-    Ok(Carried { erased_keys, settled, egov_ids })
+    Ok(Carried { erased, settled, added, egov_ids })
 }
 
 /// Raises the eGov counter of `sender` in the index file `into` to at least `floor`

@@ -8,29 +8,34 @@
 //! (without it no hash in the stores can be matched again), the anchor key and the
 //! quarantine file when they exist, and `silgate-backup.json`: what each file is, its
 //! SHA-256 and size, the instance and when it was taken. The gateway runs on while it
-//! is taken; writers wait only for the instant the read begins.
+//! is taken: its writers wait for the instant the read begins (and a log checkpoint a
+//! retention purge asks for meanwhile waits for the copy, within the busy timeout).
 //!
-//! A restore, with the instance stopped (it takes its lock):
+//! A restore, with every instance of the data directory stopped (it takes the
+//! instance's lock and checks the others'):
 //! - checks the backup whole (every file's digest, the instance, the secret: a backup
 //!   taken under another secret is refused, as the index would refuse it);
-//! - sets the stores in use aside in `DATA_DIR/before-restore-<time>/` (never deleted
-//!   here) and puts the backup's queue and index in their place;
-//! - brings over from the index set aside what it settled after the backup
-//!   (`silgate_dedup::carry_settled`): versions delivered or refused, the eGov ids
-//!   they went under, the higher eGov counter (an id is never used twice), and the
-//!   erasures done since (applied again to the restored queue and index). So a
-//!   backed-up item delivered since is acked, not sent again; one sent but
-//!   unanswered goes again under its first id, which the node answers with its first
-//!   receipt. Without a readable index the counter must be given
-//!   (`--egov-counter-floor`, the progressive of the last id the node saw);
+//! - sets the stores in use aside beside themselves (`<file>.before-restore-<ms>`,
+//!   never deleted here) and puts the backup's queue and index in their place (and the
+//!   anchor key and quarantine where they are missing);
 //! - keeps the audit in use when it verifies (it is append-only: nothing in it is
 //!   wrong for being later than the backup); only a missing or broken one is replaced
 //!   by the backup's (anchors then name what the chain lost);
-//! - puts every kept input moved to an inbox's `done/` after the backup back in its
-//!   inbox, to be read again: what it held and was not delivered is queued again, what
-//!   was delivered is found delivered. What came by PEC, pull or the push API after
-//!   the backup and was not delivered is not in the restored queue: the summary says
-//!   from when to ask again;
+//! - brings over from the index set aside what it learnt since
+//!   (`silgate_dedup::carry_settled`): erasures first (applied again), then versions
+//!   queued since, the states settled since (delivered, refused, dead, purged), the
+//!   eGov ids allocated since, the content last delivered and code last queued, and
+//!   the higher eGov counter (an id is never used twice). So a backed-up item
+//!   delivered since is acked, not sent again; one sent but unanswered goes again
+//!   under its first id, which the node answers with its first receipt. Without a
+//!   readable index the counter must be given (`--egov-counter-floor`, the
+//!   progressive of the last id the node saw);
+//! - brings over from the queue set aside what it holds and the backup's lacks
+//!   (`silgate_queue::carry_waiting`): items queued since, dead letters, in order
+//!   behind the restored ones; items erased since are deleted. When that queue is lost
+//!   too, every kept input moved to an inbox's `done/` after the backup goes back to
+//!   its inbox, to be read again, and the summary names the sources whose inputs
+//!   cannot be read again (PEC, pull, the push API);
 //! - audits the restore (`restored`).
 //!
 //! Before it moves anything it writes `DATA_DIR/restore.pending` (where the stores
@@ -80,17 +85,24 @@ pub struct Kept {
 pub struct Restored {
     /// When the backup was taken, Unix ms.
     pub taken_ms: i64,
-    /// Where the stores in use were set aside.
-    pub aside: PathBuf,
+    /// The stores in use, set aside beside themselves (`<file>.before-restore-<ms>`,
+    /// never deleted here).
+    pub aside: Vec<PathBuf>,
     /// Whether the audit in use was kept (it verified) rather than replaced.
     pub audit_kept: bool,
-    /// Versions settled after the backup, brought from the index set aside.
+    /// Versions the index in use had settled since the backup that the backup's had
+    /// not (delivered, refused, dead-lettered, purged).
     pub settled: usize,
-    /// eGov ids allocated after the backup to versions still waiting, brought over.
+    /// Versions the index in use knew that the backup's did not (queued since).
+    pub added: usize,
+    /// eGov ids allocated since the backup to versions still waiting, brought over.
     pub egov_ids: usize,
-    /// Keys erased after the backup, erased again.
-    pub erased_keys: usize,
-    /// Kept inputs put back in their inbox.
+    /// Versions erased since the backup, erased again.
+    pub erased: usize,
+    /// Items of the queue in use the backup's lacked (waiting or dead-lettered),
+    /// brought over.
+    pub waiting: usize,
+    /// Kept inputs put back in their inbox (only when the queue in use is lost).
     pub inputs: usize,
     /// Sources whose inputs cannot be read again (PEC, pull, push API): what they
     /// brought after the backup and was not delivered must be asked for again.
@@ -127,6 +139,9 @@ pub async fn backup(cfg: &GatewayConfig, dir: &Path) -> Result<Manifest> {
 }
 
 fn backup_blocking(cfg: &GatewayConfig, dir: &Path) -> Result<Manifest> {
+    if pending(cfg).exists() {
+        return Err(GatewayError::config("backup: a restore did not finish: run `silgate restore` again first"));
+    }
     let paths = stores(cfg);
     for p in &paths {
         if !p.exists() {
@@ -237,11 +252,13 @@ pub fn check(cfg: &GatewayConfig, dir: &Path) -> Result<Manifest> {
 }
 
 /// Restores `cfg`'s stores from the backup in `dir` (see the module's text). Holds the
-/// instance's lock: refused while the instance runs. `counter_floor`: the eGov
-/// progressive to go on from when the index in use cannot be read.
+/// instance's lock and refuses while any instance runs on the data directory.
+/// `counter_floor`: the eGov progressive to go on from when the index in use cannot be
+/// read.
 pub async fn restore(cfg: GatewayConfig, dir: &Path, counter_floor: Option<u64>) -> Result<Restored> {
     embedded(&cfg)?;
     let _held = crate::instance::InstanceLock::take(&cfg).await?;
+    crate::instance::none_running(&cfg)?;
     let m = {
         let (cfg, dir) = (cfg.clone(), dir.to_path_buf());
         tokio::task::spawn_blocking(move || check(&cfg, &dir)).await??
@@ -250,123 +267,145 @@ pub async fn restore(cfg: GatewayConfig, dir: &Path, counter_floor: Option<u64>)
     // The secret: the backup's, or the same one.
     let secret = cfg.secret_path();
     let theirs = file_of("secret").ok_or_else(|| GatewayError::config("restore: the backup holds no secret"))?;
-    if secret.exists() {
-        let (a, _) = digest(&secret)?;
-        let (b, _) = digest(&theirs)?;
-        if a != b {
-            return Err(GatewayError::config(format!(
-                "restore: the backup was taken under another secret than {}: restore with the secret it was taken under (it is in the backup), or not at all",
-                secret.display()
-            )));
-        }
+    if secret.exists() && digest(&secret)?.0 != digest(&theirs)?.0 {
+        return Err(GatewayError::config(format!(
+            "restore: the backup was taken under another secret than {}: restore with the secret it was taken under (it is in the backup), or not at all",
+            secret.display()
+        )));
     }
     let [queue, dedup, audit] = stores(&cfg);
-    // An unfinished restore is done again from where its stores were set aside (what
-    // lies in the stores' places is a partial copy of the backup).
+    // A restore that did not finish is done again from where it left the stores in
+    // use; a new one writes down where it sets them (beside themselves: same volume)
+    // before it moves anything.
     let marker = pending(&cfg);
-    let (aside, audit_kept) = match std::fs::read(&marker) {
+    let p = match std::fs::read(&marker) {
         Ok(bytes) => {
             let p: Pending = serde_json::from_slice(&bytes)
-                .map_err(|e| GatewayError::config(format!("restore: {} is unreadable ({e}): see the folders before-restore-* in the data directory", marker.display())))?;
-            let mut partial = vec![&queue, &dedup];
-            if !p.audit_kept {
-                partial.push(&audit);
-            }
-            for s in partial {
-                for suffix in ["", "-wal", "-shm"] {
-                    match std::fs::remove_file(with_suffix(s, suffix)) {
-                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(s, e)),
-                        _ => {}
-                    }
-                }
-            }
-            (p.aside, p.audit_kept)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let dedup_readable = dedup.exists() && readable(&dedup);
-            if !dedup_readable && counter_floor.is_none() {
+                .map_err(|e| GatewayError::config(format!("restore: {} is unreadable ({e}): see the files *.before-restore-* beside the stores", marker.display())))?;
+            if p.taken_ms != m.taken_ms {
                 return Err(GatewayError::config(format!(
-                    "restore: the dedup index in use ({}) cannot be read, so the eGov counter reached since the backup is unknown: give --egov-counter-floor N (the progressive of the last eGov id the node saw, in its receipts or in the audit's attempts)",
-                    dedup.display()
+                    "restore: an unfinished restore of the backup taken at {} ms is pending ({}): run it again with that backup",
+                    p.taken_ms,
+                    marker.display()
                 )));
             }
+            p
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let audit_kept = audit.exists() && verifies(&audit).await;
-            // The stores in use, set aside whole (with their logs), after the marker that
-            // says where: a crash from here on is finished by running the restore again.
-            let aside = cfg.data_dir.join(format!("before-restore-{}", silgate_store::now_ms()));
-            silgate_core::private::create_dir_all(&aside).map_err(|e| io(&aside, e))?;
-            write_private(&marker, &serde_json::to_vec(&Pending { aside: aside.clone(), audit_kept })?)?;
-            crate::secret::sync_dir(&cfg.data_dir).map_err(|e| io(&cfg.data_dir, e))?;
-            let mut moving = vec![&queue, &dedup];
-            if !audit_kept {
-                moving.push(&audit);
-            }
-            for p in moving {
-                for suffix in ["", "-wal", "-shm"] {
-                    let from = with_suffix(p, suffix);
-                    if from.exists() {
-                        let name = format!("{}{suffix}", p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-                        std::fs::rename(&from, aside.join(name)).map_err(|e| io(&from, e))?;
-                    }
-                }
-            }
-            (aside, audit_kept)
+            Pending { taken_ms: m.taken_ms, aside_ms: silgate_store::now_ms(), audit_kept }
         }
         Err(e) => return Err(io(&marker, e)),
     };
-    let mut put = vec![("queue", &queue), ("dedup", &dedup)];
-    if !audit_kept {
-        put.push(("audit", &audit));
+    let mut replaced = vec![("queue", &queue), ("dedup", &dedup)];
+    if !p.audit_kept {
+        replaced.push(("audit", &audit));
     }
+    let aside_of = |store: &Path| with_suffix(store, &format!(".before-restore-{}", p.aside_ms));
+    // The index to carry from: set aside already, or still in place.
+    let later_dedup = if aside_of(&dedup).exists() { aside_of(&dedup) } else { dedup.clone() };
+    let dedup_readable = later_dedup.exists() && readable(&later_dedup);
+    if !dedup_readable && counter_floor.is_none() {
+        return Err(GatewayError::config(format!(
+            "restore: the dedup index in use ({}) cannot be read, so the eGov counter reached since the backup is unknown: give --egov-counter-floor N (the progressive of the last eGov id the node saw, in its receipts or in the audit's attempts)",
+            later_dedup.display()
+        )));
+    }
+    if !marker.exists() {
+        write_private(&marker, &serde_json::to_vec(&p)?)?;
+        crate::secret::sync_dir(&cfg.data_dir).map_err(|e| io(&cfg.data_dir, e))?;
+    }
+    let mut aside = Vec::new();
+    for (_, store) in &replaced {
+        let moved = aside_of(store);
+        let was_moved = moved.exists();
+        for suffix in ["", "-wal", "-shm"] {
+            let (place, to) = (with_suffix(store, suffix), with_suffix(&moved, suffix));
+            if was_moved {
+                // Set aside already: what is in its place is a partial copy.
+                match std::fs::remove_file(&place) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&place, e)),
+                    _ => {}
+                }
+            } else if place.exists() {
+                std::fs::rename(&place, &to).map_err(|e| io(&place, e))?;
+            }
+        }
+        if moved.exists() {
+            aside.push(moved);
+        }
+    }
+    let mut put: Vec<(&str, PathBuf)> = replaced.iter().map(|(role, store)| (*role, store.to_path_buf())).collect();
     if !secret.exists() {
-        put.push(("secret", &secret));
+        put.push(("secret", secret.clone()));
     }
-    for (role, to) in put {
+    // Kept by the backup, put back only where they are missing.
+    for (role, path) in [("anchor-key", cfg.anchor_key_path()), ("quarantine", cfg.quarantine_path())] {
+        if !path.exists() && file_of(role).is_some() {
+            put.push((role, path));
+        }
+    }
+    for (role, to) in &put {
         let from = file_of(role).ok_or_else(|| GatewayError::config(format!("restore: the backup holds no {role} file")))?;
         if let Some(d) = to.parent() {
             silgate_core::private::create_dir_all(d).map_err(|e| io(d, e))?;
         }
         copy_private(&from, to)?;
     }
-    let mut out = Restored { taken_ms: m.taken_ms, aside: aside.clone(), audit_kept, ..Default::default() };
-    let later = aside.join(dedup.file_name().unwrap_or_default());
-    let carried = if later.exists() && readable(&later) {
-        let (into, from) = (dedup.clone(), later);
-        Some(tokio::task::spawn_blocking(move || silgate_dedup::carry_settled(&into, &from)).await??)
-    } else {
-        None
-    };
+    // Opened once (so migrated, if the backup is of an older build) and closed, before
+    // anything is carried into them.
+    drop(cfg.open_dedup().await?);
+    drop(cfg.open_queue().await?);
+    let mut out = Restored { taken_ms: m.taken_ms, aside, audit_kept: p.audit_kept, ..Default::default() };
+    let mut erased = Vec::new();
+    // Set aside by now (it was in place, readable).
+    if dedup_readable {
+        let (into, from) = (dedup.clone(), aside_of(&dedup));
+        let c = tokio::task::spawn_blocking(move || silgate_dedup::carry_settled(&into, &from)).await??;
+        (out.settled, out.added, out.egov_ids, out.erased) = (c.settled, c.added, c.egov_ids, c.erased.len());
+        erased = c.erased;
+    }
     if let Some(floor) = counter_floor {
         let (into, sender) = (dedup.clone(), cfg.region_name.clone());
         tokio::task::spawn_blocking(move || silgate_dedup::raise_counter(&into, &sender, floor)).await??;
     }
-    let parts = crate::Parts::open_restoring(cfg.clone()).await?;
-    if let Some(c) = carried {
-        out.settled = c.settled;
-        out.egov_ids = c.egov_ids;
-        out.erased_keys = c.erased_keys.len();
-        if !c.erased_keys.is_empty() {
-            parts.queue.erase(c.erased_keys.clone()).await?;
-            parts.dedup.erase(c.erased_keys).await?;
+    let later_queue = aside_of(&queue);
+    if later_queue.exists() && silgate_queue::readable(&later_queue) {
+        let (into, from) = (queue.clone(), later_queue);
+        let c = tokio::task::spawn_blocking(move || silgate_queue::carry_waiting(&into, &from, &erased)).await??;
+        out.waiting = c.waiting + c.dead;
+    } else {
+        // The queue in use is lost: what was read since the backup is read again; what
+        // came otherwise must be asked for again.
+        let since = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(m.taken_ms).unwrap_or(0));
+        let inboxes: Vec<PathBuf> = cfg.sources.iter().filter_map(|s| if let Some(Origin::Inbox(i)) = s.origin() { Some(i.to_path_buf()) } else { None }).collect();
+        out.inputs = tokio::task::spawn_blocking(move || inboxes.iter().map(|i| put_back(i, since)).sum()).await?;
+        out.not_replayable = cfg
+            .sources
+            .iter()
+            .filter(|s| !matches!(s.origin(), Some(Origin::Inbox(_))))
+            .map(|s| s.kind.as_str().to_string())
+            .chain(cfg.api.as_ref().map(|_| "api".to_string()))
+            .collect();
+        if !erased.is_empty() {
+            let into = queue.clone();
+            tokio::task::spawn_blocking(move || silgate_queue::erase_ids(&into, &erased)).await??;
         }
     }
-    let since = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(m.taken_ms).unwrap_or(0));
-    let inboxes: Vec<PathBuf> = cfg.sources.iter().filter_map(|s| if let Some(Origin::Inbox(i)) = s.origin() { Some(i.to_path_buf()) } else { None }).collect();
-    out.inputs = tokio::task::spawn_blocking(move || inboxes.iter().map(|i| put_back(i, since)).sum()).await?;
-    out.not_replayable = cfg
-        .sources
-        .iter()
-        .filter(|s| !matches!(s.origin(), Some(Origin::Inbox(_))))
-        .map(|s| s.kind.as_str().to_string())
-        .chain(cfg.api.as_ref().map(|_| "api".to_string()))
-        .collect();
+    let parts = crate::Parts::open_restoring(cfg.clone()).await?;
     let entry = silgate_audit::NewEntry::now(
-        silgate_audit::Event::Restored { taken_ms: m.taken_ms, audit: if audit_kept { "kept" } else { "restored" }.into(), settled: out.settled as u64, inputs: out.inputs as u64 },
+        silgate_audit::Event::Restored {
+            taken_ms: m.taken_ms,
+            audit: if p.audit_kept { "kept" } else { "restored" }.into(),
+            settled: (out.settled + out.added) as u64,
+            inputs: out.inputs as u64,
+        },
         None,
         None,
         None,
     );
     parts.audit.record(vec![entry]).await?;
+    drop(parts);
     std::fs::remove_file(&marker).map_err(|e| io(&marker, e))?;
     crate::secret::sync_dir(&cfg.data_dir).map_err(|e| io(&cfg.data_dir, e))?;
     Ok(out)
@@ -381,7 +420,11 @@ pub(crate) fn pending(cfg: &GatewayConfig) -> PathBuf {
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Pending {
-    aside: PathBuf,
+    /// The backup's time: a restore run again must be of the same backup.
+    taken_ms: i64,
+    /// The stores in use are set aside beside themselves as `<file>.before-restore-<ms>`.
+    aside_ms: i64,
+    /// Whether the audit in use stays.
     audit_kept: bool,
 }
 

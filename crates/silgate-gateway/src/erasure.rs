@@ -7,8 +7,9 @@
 //! codes queued per CPI, the queue's items, the configured CPIs), as this build keys it
 //! and as builds before keyed hashes did, and then:
 //! - the queue deletes the person's waiting items and dead letters (SQLite, with
-//!   `secure_delete`); RabbitMQ cannot take single messages out, and its publisher
-//!   drops, unsent, what the index marked erased;
+//!   `secure_delete`), then is compacted (`VACUUM`: what acks of their delivered
+//!   versions left in free pages goes too); RabbitMQ cannot take single messages out,
+//!   and its publisher drops, unsent, what the index marked erased;
 //! - the dedup index forgets them: each version keeps only its message id, marked
 //!   `erased`; the content last delivered and the code last queued go. A later export
 //!   of that person is new to the gateway and is sent as new;
@@ -72,18 +73,23 @@ pub async fn erase(parts: &Parts, fiscal_code: &str) -> Result<Erasure> {
         keys.push(parts.keyer.key_hash(&key));
         keys.push(silgate_dedup::legacy_key_hash(&key));
     }
-    // The request first: a crash part way leaves its trace, and running it again
-    // finishes the job.
-    parts.audit.record(vec![erased("request", 1, &subject, None)]).await?;
-    let mut out = Erasure::default();
-    let from_queue = parts.queue.erase(keys.clone()).await?;
-    out.queued = from_queue.len();
-    let forgotten = parts.dedup.erase(keys).await?;
-    out.versions = forgotten.len();
-    let ids: BTreeSet<String> = from_queue.into_iter().chain(forgotten).collect();
-    let entries: Vec<NewEntry> = ids.iter().map(|id| erased("version", 1, &subject, Some(id))).collect();
-    if !entries.is_empty() {
-        parts.audit.record(entries).await?;
+    // Audited before anything goes: the request, and each version under its message
+    // id. A crash part way leaves the trace, and running the erasure again finishes
+    // the job (audited again).
+    let held = parts.queue.held(keys.clone()).await?;
+    let known = parts.dedup.versions_of(keys.clone()).await?;
+    let ids: BTreeSet<String> = held.into_iter().chain(known).collect();
+    let mut entries = vec![erased("request", 1, &subject, None)];
+    entries.extend(ids.iter().map(|id| erased("version", 1, &subject, Some(id))));
+    parts.audit.record(entries).await?;
+    let queued = parts.queue.erase(keys.clone()).await?.len();
+    let versions = parts.dedup.erase(keys).await?.len();
+    // Delivered versions were acked, and an ack deletes without overwriting: their
+    // documents may still lie in the file's free pages.
+    parts.queue.compact().await?;
+    let mut out = Erasure { versions, queued, ..Erasure::default() };
+    if out.versions == 0 && out.queued == 0 {
+        tracing::warn!("Erasure: no version of the person was found in the stores (a CPI they were read under may be unknown to the stores)");
     }
     let folders = kept_folders(parts);
     let needle = fiscal_code.to_string();
@@ -116,6 +122,7 @@ pub async fn erase(parts: &Parts, fiscal_code: &str) -> Result<Erasure> {
 /// [`erase`] holding the instance's lock: refused while the instance runs.
 pub async fn erase_stopped(cfg: crate::GatewayConfig, fiscal_code: &str) -> Result<Erasure> {
     let _held = crate::instance::InstanceLock::take(&cfg).await?;
+    crate::instance::none_running(&cfg)?;
     let parts = Parts::open(cfg).await?;
     erase(&parts, fiscal_code).await
 }
@@ -159,12 +166,26 @@ fn sweep(dir: &Path, cf: &str, how: Sweep) -> (usize, usize, usize) {
         return (0, 0, 1);
     };
     let (mut n, mut unsearched, mut failed) = (0, 0, 0);
-    for e in entries.flatten() {
-        if e.file_name().to_string_lossy().starts_with('.') {
+    for e in entries {
+        let Ok(e) = e else {
+            tracing::error!(folder = %dir.display(), "Erasure: an entry of the folder cannot be read");
+            failed += 1;
+            continue;
+        };
+        let name = e.file_name().to_string_lossy().into_owned();
+        // A reason note goes with its input (its name is the input's).
+        if name.starts_with('.') || name.ends_with(".reason.txt") {
             continue;
         }
         let path = e.path();
-        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(_) => {
+                failed += 1;
+                continue;
+            }
+        };
         if meta.file_type().is_symlink() {
             continue;
         }
@@ -189,6 +210,15 @@ fn sweep(dir: &Path, cf: &str, how: Sweep) -> (usize, usize, usize) {
             (Sweep::Empty, false) => std::fs::OpenOptions::new().write(true).truncate(true).open(&path).map(|_| ()),
             (Sweep::Remove, false) => std::fs::remove_file(&path),
         };
+        if done.is_ok() && how == Sweep::Remove {
+            match std::fs::remove_file(dir.join(format!("{name}.reason.txt"))) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    tracing::error!(folder = %dir.display(), error = %e.kind(), "Erasure: the reason note of a deleted input could not be deleted");
+                    failed += 1;
+                }
+                _ => {}
+            }
+        }
         match done {
             Ok(()) => n += 1,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -482,7 +482,9 @@ fn item(a: Accepted, received_ms: i64) -> QueueItem {
         content_hash,
         kind: rec.kind(),
         region: code.get(..2).unwrap_or_default().to_string(),
-        cpi: prov.cpi.clone(),
+        // The record's CPI by the one rule (its business key's): the provenance's, else
+        // the one it names.
+        cpi: rec.cpi().to_string(),
         communication_code: code,
         source: prov.clone(),
         received_ms,

@@ -89,6 +89,30 @@ impl InstanceLock {
     }
 }
 
+/// Fails when any other instance runs on this data directory (its `instance-*.lock`
+/// held; call it holding this instance's own, [`InstanceLock::take`]):
+/// what must not run beside another instance's deliveries (an erasure, a restore).
+/// Instances on other hosts sharing PostgreSQL or RabbitMQ are not seen here.
+pub(crate) fn none_running(cfg: &GatewayConfig) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(&cfg.data_dir) else { return Ok(()) };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        // Our own is held by the caller (a lock taken twice in one process conflicts).
+        if !(name.starts_with("instance-") && name.ends_with(".lock")) || name == format!("instance-{}.lock", safe_name(&cfg.instance)) {
+            continue;
+        }
+        let f = std::fs::OpenOptions::new().read(true).write(true).open(e.path()).map_err(|err| GatewayError::io(format!("opening {}", e.path().display()), err))?;
+        match f.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(GatewayError::config(format!("an instance runs on {} (it holds {}): stop it first", cfg.data_dir.display(), e.path().display())));
+            }
+            Err(std::fs::TryLockError::Error(err)) => return Err(GatewayError::io(format!("locking {}", e.path().display()), err)),
+        }
+    }
+    Ok(())
+}
+
 fn same_dir(a: &Path, b: &Path) -> bool {
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
         (Ok(x), Ok(y)) => x == y,

@@ -270,6 +270,7 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
     /// Acks the already-delivered items of a leased batch and gives the others their
     /// eGov ids (persisted in one commit before any is sent).
     async fn prepare(&self, leased: Vec<Leased>) -> Result<Vec<(Leased, String)>, PublishError> {
+        let leased = self.decided(leased).await?;
         let ids = leased.iter().map(|l| l.item.message_id.clone()).collect();
         let receipts = self.dedup.delivered_many(ids).await?;
         // Found delivered, but with no `delivered` entry: the process died between
@@ -326,21 +327,19 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
         Ok(todo.into_iter().zip(egov).collect())
     }
 
-    /// Keeps the versions of a record in order on a queue that does not (RabbitMQ): an
-    /// item whose record has an earlier version still unsettled in the dedup index is
-    /// given back untried, to come again after [`TURN_WAIT`]; the others go on. On a
-    /// queue that orders keys itself (SQLite) every item is in its turn already.
-    async fn in_turn(&self, todo: Vec<Leased>) -> Result<Vec<Leased>, PublishError> {
-        if self.queue.orders_keys() || todo.is_empty() {
-            return Ok(todo);
+    /// On a queue that cannot move or delete one item by itself (RabbitMQ), what the
+    /// index decided before the broker handed these out: a version marked dead (and
+    /// audited) before a move to the dead-letter store that did not happen is moved
+    /// now, not sent (its record's later versions are already going); one erased on a
+    /// person's request (and audited) while the broker held it is dropped, before
+    /// anything else looks at it (not even its content goes to a dead-letter queue).
+    async fn decided(&self, leased: Vec<Leased>) -> Result<Vec<Leased>, PublishError> {
+        if self.queue.orders_keys() || leased.is_empty() {
+            return Ok(leased);
         }
-        let ids: Vec<String> = todo.iter().map(|l| l.item.message_id.clone()).collect();
-        // Marked dead (and audited) before a move to the dead-letter store that did not
-        // happen: moved now, not sent (its record's later versions are already going).
-        // Erased on a person's request (and audited) while the broker held it: dropped.
-        let fates = self.dedup.fates(ids).await?;
-        let mut alive = Vec::with_capacity(todo.len());
-        for (l, fate) in todo.into_iter().zip(fates) {
+        let fates = self.dedup.fates(leased.iter().map(|l| l.item.message_id.clone()).collect()).await?;
+        let mut alive = Vec::with_capacity(leased.len());
+        for (l, fate) in leased.into_iter().zip(fates) {
             match fate {
                 Fate::Dead => {
                     self.queue.dead_letter(l.lease, "delivery.dead: dead-lettered before an interruption").await?;
@@ -350,7 +349,17 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                 Fate::Open => alive.push(l),
             }
         }
-        let todo = alive;
+        Ok(alive)
+    }
+
+    /// Keeps the versions of a record in order on a queue that does not (RabbitMQ): an
+    /// item whose record has an earlier version still unsettled in the dedup index is
+    /// given back untried, to come again after [`TURN_WAIT`]; the others go on. On a
+    /// queue that orders keys itself (SQLite) every item is in its turn already.
+    async fn in_turn(&self, todo: Vec<Leased>) -> Result<Vec<Leased>, PublishError> {
+        if self.queue.orders_keys() || todo.is_empty() {
+            return Ok(todo);
+        }
         let behind = self.dedup.waiting_behind(todo.iter().map(|l| l.item.message_id.clone()).collect()).await?;
         let mut go = Vec::with_capacity(todo.len());
         let now = silgate_store::now_ms();

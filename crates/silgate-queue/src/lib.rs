@@ -18,7 +18,7 @@ mod sqlite;
 
 pub use rabbit::{RabbitConfig, RabbitQueue};
 pub use silgate_core::{DeadLetter, FullPolicy, LeaseId, Leased, Queue, QueueError, QueueItem, QueueStats};
-pub use sqlite::{SqliteConfig, SqliteQueue};
+pub use sqlite::{CarriedItems, SqliteConfig, SqliteQueue, carry_waiting, erase_ids, readable};
 
 use std::time::Duration;
 
@@ -79,6 +79,27 @@ impl AnyQueue {
     pub async fn erase(&self, keys: Vec<String>) -> Result<Vec<String>, QueueError> {
         match self {
             Self::Sqlite(q) => q.erase(keys).await,
+            Self::Rabbit(_) => Ok(Vec::new()),
+        }
+    }
+
+    /// Rewrites the SQLite file without its free pages, then empties its log: what
+    /// acks and deletions left there (acked documents are deleted without
+    /// `secure_delete`) is gone from the disk. For an erasure, with no other process on
+    /// the file; it takes as long as copying the queue. Nothing on RabbitMQ.
+    pub async fn compact(&self) -> Result<(), QueueError> {
+        match self {
+            Self::Sqlite(q) => q.compact().await,
+            Self::Rabbit(_) => Ok(()),
+        }
+    }
+
+    /// The message ids of the items (waiting, leased or dead-lettered) of these
+    /// business keys (hashed): what [`AnyQueue::erase`] would delete. RabbitMQ cannot
+    /// tell: none.
+    pub async fn held(&self, keys: Vec<String>) -> Result<Vec<String>, QueueError> {
+        match self {
+            Self::Sqlite(q) => q.held(keys).await,
             Self::Rabbit(_) => Ok(Vec::new()),
         }
     }

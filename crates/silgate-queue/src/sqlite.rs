@@ -204,6 +204,37 @@ impl SqliteQueue {
         Ok(ids)
     }
 
+    /// See [`crate::AnyQueue::compact`].
+    pub async fn compact(&self) -> Result<(), QueueError> {
+        self.with(move |conn| {
+            conn.execute_batch("VACUUM").map_err(unavailable)?;
+            let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0)).map_err(unavailable)?;
+            if busy != 0 {
+                tracing::warn!("The queue's log could not be truncated after compaction: a later checkpoint does it");
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// See [`crate::AnyQueue::held`].
+    pub async fn held(&self, keys: Vec<String>) -> Result<Vec<String>, QueueError> {
+        self.with(move |conn| {
+            let mut q = conn
+                .prepare_cached(
+                    "SELECT message_id FROM queue WHERE key = ?1
+                     UNION ALL SELECT message_id FROM dead WHERE json_valid(item) AND json_extract(item, '$.key_hash') = ?1",
+                )
+                .map_err(unavailable)?;
+            let mut out = Vec::new();
+            for k in &keys {
+                out.extend(q.query_map([k], |r| r.get::<_, String>(0)).map_err(unavailable)?.collect::<Result<Vec<_>, _>>().map_err(unavailable)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     /// The CPIs of the items waiting and dead-lettered (`""` for an item that names
     /// none).
     pub async fn cpis(&self) -> Result<Vec<String>, QueueError> {
@@ -531,4 +562,77 @@ impl Queue for SqliteQueue {
         })
         .await
     }
+}
+
+/// What [`carry_waiting`] brought over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CarriedItems {
+    /// Items waiting in the later queue that the restored one lacked.
+    pub waiting: usize,
+    /// Dead letters of the later queue the restored one lacked.
+    pub dead: usize,
+    /// Items deleted because they were erased since the backup.
+    pub erased: usize,
+}
+
+/// Brings into the queue file `into` (restored from a backup, already migrated) what
+/// the queue file `from` (the one in use until the restore) holds and it lacks: every
+/// waiting item (queued after the backup, or put back by a replay), after the restored
+/// ones (a record's later versions stay behind its earlier ones), visible now; every
+/// dead letter (moved out of the waiting items). Then deletes the items of the message
+/// ids `erased` (a person's erasure since the backup), with `secure_delete`. Items the
+/// later queue acked (delivered since) stay: the publisher finds them delivered in the
+/// index and acks them unsent. Run it with no process using either file.
+pub fn carry_waiting(into: &std::path::Path, from: &std::path::Path, erased: &[String]) -> Result<CarriedItems, QueueError> {
+    let mut c = Connection::open(into).map_err(unavailable)?;
+    c.busy_timeout(Duration::from_secs(30)).map_err(unavailable)?;
+    c.execute("ATTACH DATABASE ?1 AS later", [from.to_string_lossy()]).map_err(unavailable)?;
+    let out = securely(&mut c, |tx| {
+        tx.execute_batch(
+            "DELETE FROM queue WHERE message_id IN (SELECT message_id FROM later.dead);
+             DELETE FROM dead WHERE message_id IN (SELECT message_id FROM later.queue);",
+        )?;
+        let dead = tx.execute(
+            "INSERT INTO dead (message_id, item, reason, at_ms) SELECT message_id, item, reason, at_ms FROM later.dead l
+             WHERE NOT EXISTS (SELECT 1 FROM dead d WHERE d.message_id = l.message_id) ORDER BY l.seq",
+            [],
+        )?;
+        let waiting = tx.execute(
+            "INSERT INTO queue (message_id, item, visible_at, deliveries, key) SELECT message_id, item, ?1, deliveries, key FROM later.queue l
+             WHERE NOT EXISTS (SELECT 1 FROM queue q WHERE q.message_id = l.message_id) ORDER BY l.seq",
+            [now_ms()],
+        )?;
+        let gone = delete_ids(tx, erased)?;
+        Ok((CarriedItems { waiting, dead, erased: gone }, gone))
+    })?;
+    c.execute("DETACH DATABASE later", []).map_err(unavailable)?;
+    Ok(out)
+}
+
+/// Deletes the items (waiting or dead-lettered) of these message ids from the queue
+/// file `into`, with `secure_delete` (erasures a restore applies again when the queue
+/// in use is lost); returns how many. Run it with no process using the file.
+pub fn erase_ids(into: &std::path::Path, ids: &[String]) -> Result<usize, QueueError> {
+    let mut c = Connection::open(into).map_err(unavailable)?;
+    c.busy_timeout(Duration::from_secs(30)).map_err(unavailable)?;
+    securely(&mut c, |tx| {
+        let n = delete_ids(tx, ids)?;
+        Ok((n, n))
+    })
+}
+
+fn delete_ids(tx: &rusqlite::Transaction<'_>, ids: &[String]) -> rusqlite::Result<usize> {
+    let mut q = tx.prepare("DELETE FROM queue WHERE message_id = ?1")?;
+    let mut d = tx.prepare("DELETE FROM dead WHERE message_id = ?1")?;
+    let mut n = 0;
+    for id in ids {
+        n += q.execute([id])? + d.execute([id])?;
+    }
+    Ok(n)
+}
+
+/// Whether the queue file at `path` opens and its items can be read.
+pub fn readable(path: &std::path::Path) -> bool {
+    let Ok(c) = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else { return false };
+    c.query_row("SELECT (SELECT count(*) FROM queue) + (SELECT count(*) FROM dead)", [], |r| r.get::<_, i64>(0)).is_ok()
 }

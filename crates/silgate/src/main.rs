@@ -173,7 +173,8 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
         /// Erase this person's CVs from the queue and the dedup index, and the kept
-        /// inputs that name them (a later export of theirs is sent as new).
+        /// inputs that name them (a later export of theirs is sent as new). `-` reads
+        /// it from standard input (out of the process list and the shell's history).
         #[arg(long, value_name = "CF")]
         fiscal_code: Option<String>,
     },

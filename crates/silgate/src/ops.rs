@@ -114,9 +114,15 @@ pub(crate) async fn backup(config: &Path, dir: &Path) -> Result<ExitCode> {
 pub(crate) async fn restore(config: &Path, dir: &Path, floor: Option<u64>) -> Result<ExitCode> {
     let cfg = GatewayConfig::load(config)?;
     let r = silgate_gateway::backup::restore(cfg, dir, floor).await?;
-    println!("restored the backup taken at {} ms; the stores in use are in {}", r.taken_ms, r.aside.display());
+    println!("restored the backup taken at {} ms", r.taken_ms);
+    for a in &r.aside {
+        println!("set aside (not deleted): {}", a.display());
+    }
     println!("audit: {}", if r.audit_kept { "the one in use verified and goes on" } else { "the backup's (the one in use was missing or broken; it is set aside)" });
-    println!("settled after the backup, kept: {} version(s), {} eGov id(s); erasures applied again: {}", r.settled, r.egov_ids, r.erased_keys);
+    println!(
+        "from the stores in use: {} version(s) settled and {} queued since, {} eGov id(s), {} item(s) waiting or dead-lettered, {} erasure(s) applied again",
+        r.settled, r.added, r.egov_ids, r.waiting, r.erased
+    );
     println!("inputs moved after the backup, put back in their inbox: {}", r.inputs);
     for s in &r.not_replayable {
         println!("{s}: what it brought after the backup and was not delivered is not in the restored queue: ask for it again from {} ms", r.taken_ms);
@@ -126,7 +132,16 @@ pub(crate) async fn restore(config: &Path, dir: &Path, floor: Option<u64>) -> Re
 
 /// `silgate purge --fiscal-code CF`.
 pub(crate) async fn erase(config: &Path, fiscal_code: &str) -> Result<ExitCode> {
-    let cf = silgate_gateway::erasure::fiscal_code(fiscal_code)?;
+    // `-`: read from standard input, so the code stays out of the process list and the
+    // shell's history.
+    let given = if fiscal_code == "-" {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line
+    } else {
+        fiscal_code.to_string()
+    };
+    let cf = silgate_gateway::erasure::fiscal_code(&given)?;
     let cfg = GatewayConfig::load(config)?;
     let e = silgate_gateway::erasure::erase_stopped(cfg, &cf).await?;
     println!("versions forgotten by the dedup index: {}", e.versions);
