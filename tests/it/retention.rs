@@ -153,7 +153,18 @@ async fn given_an_erasure_request_the_person_should_be_gone_from_every_store_and
     assert!(refused.to_string().contains("running already"), "{refused}");
     running.shutdown().await.unwrap();
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_silgate")).args(["purge", "--config"]).arg(&cfg_path).args(["--fiscal-code", "rssgli95p49c352z"]).output().unwrap();
+    // The code on standard input (out of the process list), any case.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_silgate"))
+        .args(["purge", "--config"])
+        .arg(&cfg_path)
+        .args(["--fiscal-code", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"rssgli95p49c352z\n").unwrap();
+    let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("forgotten by the dedup index: 2") && text.contains("dead letters deleted: 1") && text.contains("naming the person deleted: 1"), "{text}");
