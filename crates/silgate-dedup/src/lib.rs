@@ -4,7 +4,7 @@
 //! other's crate.
 //!
 //! - `messages`: one row per message id (record version) ever queued, with its state
-//!   (`queued`, `delivered`, `refusing`, `refused`, `dead`, `purged`, `erased`), its eGov
+//!   (`queued`, `delivered`, `refusing`, `refused`, `dead`, `purged`, `erased`, `lost`), its eGov
 //!   id once allocated, and the node's receipt.
 //! - `latest`: per business key (hashed), the content hash last delivered. An ingest
 //!   whose content hash equals it is *unchanged* and is not queued (DESIGN §3.3).
@@ -40,7 +40,7 @@ mod sqlite;
 
 pub use keyed::{Keyer, legacy_identity, legacy_key_hash, new_secret};
 pub use pg::PgDedup;
-pub use sqlite::{Carried, SqliteDedup, carry_settled, raise_counter, readable};
+pub use sqlite::{Carried, SqliteDedup, carry_settled, mark_lost, raise_counter, readable};
 
 use sha2::{Digest, Sha256};
 use silgate_store::migrate::{Migration, Schema};

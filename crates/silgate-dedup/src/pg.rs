@@ -144,7 +144,10 @@ impl PgDedup {
         .await
         .map_err(pg)?;
         let known: std::collections::HashSet<String> = tx
-            .query("SELECT message_id FROM dedup_messages WHERE message_id = ANY($1) AND state NOT IN ('refused', 'purged', 'erased')", &[&[om.clone(), nm.clone()].concat()])
+            .query(
+                "SELECT message_id FROM dedup_messages WHERE message_id = ANY($1) AND state NOT IN ('refused', 'purged', 'erased', 'lost')",
+                &[&[om.clone(), nm.clone()].concat()],
+            )
             .await
             .map_err(pg)?
             .iter()
@@ -207,7 +210,7 @@ impl PgDedup {
         let c = self.conn.get().await.map_err(pg)?;
         let latest = c.prepare("SELECT content_hash FROM dedup_latest WHERE key_hash = $1").await.map_err(pg)?;
         // A refused version is not known: see the SQLite index.
-        let known = c.prepare("SELECT 1 FROM dedup_messages WHERE message_id = $1 AND state NOT IN ('refused', 'purged', 'erased')").await.map_err(pg)?;
+        let known = c.prepare("SELECT 1 FROM dedup_messages WHERE message_id = $1 AND state NOT IN ('refused', 'purged', 'erased', 'lost')").await.map_err(pg)?;
         let mut out = Vec::with_capacity(offers.len());
         for o in &offers {
             let last: Option<String> = c.query_opt(&latest, &[&o.key_hash]).await.map_err(pg)?.map(|r| r.get(0));
@@ -229,8 +232,9 @@ impl PgDedup {
             .prepare(
                 "INSERT INTO dedup_messages (message_id, key_hash, content_hash, state, updated_ms, queued_order)
                  VALUES ($1, $2, $3, 'queued', $4, nextval('dedup_queued_order'))
-                 ON CONFLICT (message_id) DO UPDATE SET state = 'queued', key_hash = EXCLUDED.key_hash, content_hash = EXCLUDED.content_hash, egov_id = NULL, receipt = NULL, updated_ms = EXCLUDED.updated_ms,
-                 queued_order = EXCLUDED.queued_order WHERE dedup_messages.state IN ('refused', 'purged', 'erased')",
+                 ON CONFLICT (message_id) DO UPDATE SET state = 'queued', key_hash = EXCLUDED.key_hash, content_hash = EXCLUDED.content_hash,
+                 egov_id = CASE WHEN dedup_messages.state = 'lost' THEN dedup_messages.egov_id END, receipt = NULL, updated_ms = EXCLUDED.updated_ms,
+                 queued_order = EXCLUDED.queued_order WHERE dedup_messages.state IN ('refused', 'purged', 'erased', 'lost')",
             )
             .await
             .map_err(pg)?;

@@ -85,7 +85,7 @@ impl SqliteDedup {
                     tx.prepare_cached("DELETE FROM sent_codes WHERE key_hash = ?1 AND coalesce((SELECT cpi FROM issued_codes i WHERE i.code = sent_codes.code), ?2) = ?2")?;
                 // The versions still waiting, so that the record's next ones wait for them.
                 let mut versions = tx.prepare_cached("UPDATE messages SET key_hash = ?2 WHERE key_hash = ?1 AND state = 'queued'")?;
-                let mut known = tx.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1 AND state NOT IN ('refused', 'purged', 'erased')")?;
+                let mut known = tx.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1 AND state NOT IN ('refused', 'purged', 'erased', 'lost')")?;
                 for a in &records {
                     let (old, new) = (&a.plain, &a.keyed);
                     latest.execute(params![old.key_hash, new.key_hash, old.content_hash, new.content_hash])?;
@@ -119,7 +119,7 @@ impl SqliteDedup {
             let mut latest = tx.prepare_cached("SELECT content_hash FROM latest WHERE key_hash = ?1")?;
             // A version the node refused is not known: re-exported (corrected or not), it is
             // judged and sent again, under a new eGov id (see `mark_queued`).
-            let mut known = tx.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1 AND state NOT IN ('refused', 'purged', 'erased')")?;
+            let mut known = tx.prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1 AND state NOT IN ('refused', 'purged', 'erased', 'lost')")?;
             let mut out = Vec::with_capacity(offers.len());
             for o in &offers {
                 let last: Option<String> = latest.query_row([&o.key_hash], |r| r.get(0)).optional()?;
@@ -202,8 +202,9 @@ impl SqliteDedup {
                 let mut ins = tx.prepare_cached(
                     "INSERT INTO messages (message_id, key_hash, content_hash, state, updated_ms, queued_order)
                      VALUES (?1, ?2, ?3, 'queued', ?4, (SELECT coalesce(max(queued_order), 0) + 1 FROM messages))
-                     ON CONFLICT (message_id) DO UPDATE SET state = 'queued', key_hash = excluded.key_hash, content_hash = excluded.content_hash, egov_id = NULL, receipt = NULL, updated_ms = excluded.updated_ms,
-                     queued_order = excluded.queued_order WHERE messages.state IN ('refused', 'purged', 'erased')",
+                     ON CONFLICT (message_id) DO UPDATE SET state = 'queued', key_hash = excluded.key_hash, content_hash = excluded.content_hash,
+                     egov_id = CASE WHEN messages.state = 'lost' THEN messages.egov_id END, receipt = NULL, updated_ms = excluded.updated_ms,
+                     queued_order = excluded.queued_order WHERE messages.state IN ('refused', 'purged', 'erased', 'lost')",
                 )?;
                 let now = now_ms();
                 for o in &offers {
@@ -397,7 +398,7 @@ impl SqliteDedup {
     pub(crate) async fn reopen(&self, ids: Vec<String>) -> Result<(), DedupError> {
         self.with(move |c| {
             for id in &ids {
-                c.execute("UPDATE messages SET state = 'queued' WHERE message_id = ?1 AND state NOT IN ('delivered', 'purged', 'erased')", [id])?;
+                c.execute("UPDATE messages SET state = 'queued', updated_ms = ?2 WHERE message_id = ?1 AND state NOT IN ('delivered', 'purged', 'erased')", params![id, now_ms()])?;
             }
             Ok(())
         })
@@ -411,14 +412,12 @@ pub struct Carried {
     /// Message ids the later index had erased on a person's request: erased again
     /// here; delete them from the restored queue too.
     pub erased: Vec<String>,
-    /// Versions the later index had settled (delivered, refused, dead-lettered,
-    /// purged) that the earlier one had not.
+    /// Versions both knew that the later index changed since (settled, queued again,
+    /// given an eGov id).
     pub settled: usize,
     /// Versions the later index knew that the earlier one did not (queued after the
     /// backup), with their eGov ids.
     pub added: usize,
-    /// eGov ids the later index had allocated to versions the earlier one had without.
-    pub egov_ids: usize,
 }
 
 /// Brings into the index file `into` (restored from a backup, already migrated) what
@@ -426,10 +425,9 @@ pub struct Carried {
 /// - first the erasures done since, by message id: those versions become `erased`
 ///   here, and their keys lose the content last delivered and the code last queued;
 /// - then every version `from` knows and `into` does not (queued after the backup),
-///   in its state, with its eGov id and queueing order; the settled states of
-///   versions both know (delivered, refused, dead, purged: the later one wins); eGov
-///   ids allocated since to versions still waiting (so a send that went unanswered
-///   goes again under its first id);
+///   in its state, with its eGov id and queueing order; and every version both know
+///   that `from` changed since, whole (delivered, refused, dead, purged, queued again,
+///   given an eGov id: so a send that went unanswered goes again under its first id);
 /// - the content last delivered and the code last queued per key (the later one
 ///   wins), the codes' CPIs, and each sender's eGov counter (the higher one: an id
 ///   once used is never used again).
@@ -445,13 +443,15 @@ pub fn carry_settled(into: &std::path::Path, from: &std::path::Path) -> Result<C
         let mut q = tx.prepare("SELECT message_id FROM later.messages WHERE state = 'erased'")?;
         q.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?
     };
+    // Erasures by message id (the later index erased every version its key had then;
+    // a version exported again since is its own later row, carried below).
     tx.execute_batch(
         "CREATE TEMP TABLE gone AS SELECT DISTINCT m.key_hash FROM messages m JOIN later.messages l ON l.message_id = m.message_id
              WHERE l.state = 'erased' AND m.key_hash <> '';
          DELETE FROM latest WHERE key_hash IN (SELECT key_hash FROM gone);
          DELETE FROM sent_codes WHERE key_hash IN (SELECT key_hash FROM gone);
          UPDATE messages SET state = 'erased', key_hash = '', content_hash = '', egov_id = NULL, receipt = NULL, queued_order = NULL
-             WHERE key_hash IN (SELECT key_hash FROM gone) OR message_id IN (SELECT message_id FROM later.messages WHERE state = 'erased');
+             WHERE message_id IN (SELECT message_id FROM later.messages WHERE state = 'erased');
          DROP TABLE gone;",
     )?;
     let added = tx.execute(
@@ -462,17 +462,18 @@ pub fn carry_settled(into: &std::path::Path, from: &std::path::Path) -> Result<C
          FROM later.messages l WHERE l.state <> 'erased' AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.message_id = l.message_id)",
         [],
     )?;
+    // A version both know: the later row wins whole where it changed since (settled,
+    // queued again with a new eGov id, allocated one), an eGov id another version
+    // holds here excepted.
     let settled = tx.execute(
-        "UPDATE messages SET (state, egov_id, receipt, updated_ms) = (SELECT l.state, l.egov_id, l.receipt, l.updated_ms FROM later.messages l WHERE l.message_id = messages.message_id)
-         WHERE state NOT IN ('delivered', 'erased') AND EXISTS (SELECT 1 FROM later.messages l WHERE l.message_id = messages.message_id
-           AND l.state IN ('delivered', 'refused', 'dead', 'purged') AND l.state <> messages.state
-           AND (l.egov_id IS NULL OR l.egov_id IS messages.egov_id OR NOT EXISTS (SELECT 1 FROM messages o WHERE o.egov_id = l.egov_id)))",
-        [],
-    )?;
-    let egov_ids = tx.execute(
-        "UPDATE messages SET egov_id = (SELECT l.egov_id FROM later.messages l WHERE l.message_id = messages.message_id)
-         WHERE egov_id IS NULL AND state <> 'erased' AND EXISTS (SELECT 1 FROM later.messages l WHERE l.message_id = messages.message_id AND l.egov_id IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.egov_id = l.egov_id))",
+        "UPDATE messages SET (state, key_hash, content_hash, receipt, updated_ms, queued_order, egov_id) =
+             (SELECT l.state, l.key_hash, l.content_hash, l.receipt, l.updated_ms, l.queued_order,
+                     CASE WHEN l.egov_id IS NULL OR l.egov_id IS messages.egov_id
+                            OR NOT EXISTS (SELECT 1 FROM messages o WHERE o.egov_id = l.egov_id AND o.message_id <> messages.message_id)
+                          THEN l.egov_id ELSE messages.egov_id END
+              FROM later.messages l WHERE l.message_id = messages.message_id)
+         WHERE state <> 'erased' AND EXISTS (SELECT 1 FROM later.messages l WHERE l.message_id = messages.message_id
+           AND l.state <> 'erased' AND l.updated_ms > messages.updated_ms)",
         [],
     )?;
     tx.execute_batch(
@@ -487,7 +488,25 @@ pub fn carry_settled(into: &std::path::Path, from: &std::path::Path) -> Result<C
     )?;
     tx.commit()?;
     c.execute("DETACH DATABASE later", [])?;
-    Ok(Carried { erased, settled, added, egov_ids })
+    Ok(Carried { erased, settled, added })
+}
+
+/// Marks `lost` the versions the index file `into` holds as waiting (queued,
+/// refusing, dead) whose item the queue file `queue` does not hold (a restore whose
+/// queue in use was lost): a `lost` version is new again to ingest (read again, it is
+/// queued), and queued again it keeps its eGov id (a send that went unanswered goes
+/// again under its first id). Returns how many. Run it with no process on the files.
+pub fn mark_lost(into: &std::path::Path, queue: &std::path::Path) -> Result<usize, DedupError> {
+    let c = rusqlite::Connection::open(into)?;
+    c.busy_timeout(std::time::Duration::from_secs(30))?;
+    c.execute("ATTACH DATABASE ?1 AS q", [queue.to_string_lossy()])?;
+    let n = c.execute(
+        "UPDATE messages SET state = 'lost', queued_order = NULL, updated_ms = ?1 WHERE state IN ('queued', 'refusing', 'dead')
+           AND message_id NOT IN (SELECT message_id FROM q.queue UNION ALL SELECT message_id FROM q.dead)",
+        [now_ms()],
+    )?;
+    c.execute("DETACH DATABASE q", [])?;
+    Ok(n)
 }
 
 /// Raises the eGov counter of `sender` in the index file `into` to at least `floor`

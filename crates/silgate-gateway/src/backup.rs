@@ -90,14 +90,15 @@ pub struct Restored {
     pub aside: Vec<PathBuf>,
     /// Whether the audit in use was kept (it verified) rather than replaced.
     pub audit_kept: bool,
-    /// Versions the index in use had settled since the backup that the backup's had
-    /// not (delivered, refused, dead-lettered, purged).
+    /// Versions both knew that the index in use changed since the backup (delivered,
+    /// refused, dead-lettered, purged, queued again, given an eGov id).
     pub settled: usize,
     /// Versions the index in use knew that the backup's did not (queued since).
     pub added: usize,
-    /// eGov ids allocated since the backup to versions still waiting, brought over.
-    pub egov_ids: usize,
-    /// Versions erased since the backup, erased again.
+    /// Versions waiting in the index whose item no queue held any more (the queue in
+    /// use lost): new again to ingest.
+    pub lost: usize,
+    /// Erased versions the index in use holds (erased in the restored stores too).
     pub erased: usize,
     /// Items of the queue in use the backup's lacked (waiting or dead-lettered),
     /// brought over.
@@ -215,6 +216,18 @@ fn copy_private(from: &Path, to: &Path) -> Result<()> {
     dst.sync_all().map_err(|e| io(to, e))
 }
 
+/// Writes `to` whole or not at all: a file beside it, synced, renamed over it, the
+/// folder synced.
+fn write_atomic(to: &Path, bytes: &[u8]) -> Result<()> {
+    let part = with_suffix(to, ".part");
+    write_private(&part, bytes)?;
+    std::fs::rename(&part, to).map_err(|e| io(to, e))?;
+    if let Some(d) = to.parent() {
+        crate::secret::sync_dir(d).map_err(|e| io(d, e))?;
+    }
+    Ok(())
+}
+
 fn write_private(to: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write as _;
     let mut f = silgate_core::private::create(to).map_err(|e| io(to, e))?;
@@ -312,28 +325,38 @@ pub async fn restore(cfg: GatewayConfig, dir: &Path, counter_floor: Option<u64>)
         )));
     }
     if !marker.exists() {
-        write_private(&marker, &serde_json::to_vec(&p)?)?;
-        crate::secret::sync_dir(&cfg.data_dir).map_err(|e| io(&cfg.data_dir, e))?;
+        write_atomic(&marker, &serde_json::to_vec(&p)?)?;
     }
     let mut aside = Vec::new();
     for (_, store) in &replaced {
         let moved = aside_of(store);
-        let was_moved = moved.exists();
-        for suffix in ["", "-wal", "-shm"] {
-            let (place, to) = (with_suffix(store, suffix), with_suffix(&moved, suffix));
-            if was_moved {
-                // Set aside already: what is in its place is a partial copy.
+        if moved.exists() {
+            // Set aside already (its main file goes last): what is in its place is a
+            // partial copy of the backup.
+            for suffix in ["-wal", "-shm", ""] {
+                let place = with_suffix(store, suffix);
                 match std::fs::remove_file(&place) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&place, e)),
                     _ => {}
                 }
-            } else if place.exists() {
-                std::fs::rename(&place, &to).map_err(|e| io(&place, e))?;
             }
+        } else if store.exists() {
+            // Its log first, its main file last: a run again after a crash in between
+            // moves what is left, never deletes a log.
+            for suffix in ["-wal", "-shm", ""] {
+                let (place, to) = (with_suffix(store, suffix), with_suffix(&moved, suffix));
+                if place.exists() {
+                    std::fs::rename(&place, &to).map_err(|e| io(&place, e))?;
+                }
+            }
+        } else {
+            // Missing: an empty stand-in says so to a run again (it reads as lost).
+            write_atomic(&moved, b"")?;
         }
-        if moved.exists() {
-            aside.push(moved);
+        if let Some(d) = store.parent() {
+            crate::secret::sync_dir(d).map_err(|e| io(d, e))?;
         }
+        aside.push(moved);
     }
     let mut put: Vec<(&str, PathBuf)> = replaced.iter().map(|(role, store)| (*role, store.to_path_buf())).collect();
     if !secret.exists() {
@@ -350,7 +373,10 @@ pub async fn restore(cfg: GatewayConfig, dir: &Path, counter_floor: Option<u64>)
         if let Some(d) = to.parent() {
             silgate_core::private::create_dir_all(d).map_err(|e| io(d, e))?;
         }
-        copy_private(&from, to)?;
+        // Whole or not at all (a secret cut short would lock the instance out).
+        let part = with_suffix(to, ".restoring");
+        copy_private(&from, &part)?;
+        std::fs::rename(&part, to).map_err(|e| io(to, e))?;
     }
     // Opened once (so migrated, if the backup is of an older build) and closed, before
     // anything is carried into them.
@@ -362,7 +388,7 @@ pub async fn restore(cfg: GatewayConfig, dir: &Path, counter_floor: Option<u64>)
     if dedup_readable {
         let (into, from) = (dedup.clone(), aside_of(&dedup));
         let c = tokio::task::spawn_blocking(move || silgate_dedup::carry_settled(&into, &from)).await??;
-        (out.settled, out.added, out.egov_ids, out.erased) = (c.settled, c.added, c.egov_ids, c.erased.len());
+        (out.settled, out.added, out.erased) = (c.settled, c.added, c.erased.len());
         erased = c.erased;
     }
     if let Some(floor) = counter_floor {
@@ -387,11 +413,13 @@ pub async fn restore(cfg: GatewayConfig, dir: &Path, counter_floor: Option<u64>)
             .map(|s| s.kind.as_str().to_string())
             .chain(cfg.api.as_ref().map(|_| "api".to_string()))
             .collect();
-        if !erased.is_empty() {
-            let into = queue.clone();
-            tokio::task::spawn_blocking(move || silgate_queue::erase_ids(&into, &erased)).await??;
-        }
+        let into = queue.clone();
+        tokio::task::spawn_blocking(move || silgate_queue::erase_ids(&into, &erased)).await??;
     }
+    // A version the index holds as waiting whose item no queue holds any more is new
+    // again to ingest (read again, it is queued, under its first eGov id).
+    let (into, q) = (dedup.clone(), queue.clone());
+    out.lost = tokio::task::spawn_blocking(move || silgate_dedup::mark_lost(&into, &q)).await??;
     let parts = crate::Parts::open_restoring(cfg.clone()).await?;
     let entry = silgate_audit::NewEntry::now(
         silgate_audit::Event::Restored {

@@ -575,22 +575,25 @@ pub struct CarriedItems {
     pub erased: usize,
 }
 
-/// Brings into the queue file `into` (restored from a backup, already migrated) what
-/// the queue file `from` (the one in use until the restore) holds and it lacks: every
-/// waiting item (queued after the backup, or put back by a replay), after the restored
-/// ones (a record's later versions stay behind its earlier ones), visible now; every
-/// dead letter (moved out of the waiting items). Then deletes the items of the message
-/// ids `erased` (a person's erasure since the backup), with `secure_delete`. Items the
-/// later queue acked (delivered since) stay: the publisher finds them delivered in the
-/// index and acks them unsent. Run it with no process using either file.
+/// Makes the queue file `into` (restored from a backup, already migrated) hold what
+/// the queue file `from` (the one in use until the restore) holds: restored items
+/// `from` no longer holds were settled since (delivered, refused, purged, erased) and
+/// go; items `from` holds and `into` lacks (queued after the backup, replayed) come,
+/// after the restored ones (a record's later versions stay behind its earlier ones),
+/// visible when they were (a lease is over: now); dead letters likewise. Then deletes
+/// the items of the message ids `erased`, with `secure_delete`, and compacts the file.
+/// Run it with no process using either file.
 pub fn carry_waiting(into: &std::path::Path, from: &std::path::Path, erased: &[String]) -> Result<CarriedItems, QueueError> {
     let mut c = Connection::open(into).map_err(unavailable)?;
     c.busy_timeout(Duration::from_secs(30)).map_err(unavailable)?;
     c.execute("ATTACH DATABASE ?1 AS later", [from.to_string_lossy()]).map_err(unavailable)?;
     let out = securely(&mut c, |tx| {
+        // What the later queue no longer holds was settled there (delivered, refused,
+        // purged, erased): not brought back. What moved between waiting and dead
+        // follows it.
         tx.execute_batch(
-            "DELETE FROM queue WHERE message_id IN (SELECT message_id FROM later.dead);
-             DELETE FROM dead WHERE message_id IN (SELECT message_id FROM later.queue);",
+            "DELETE FROM queue WHERE message_id NOT IN (SELECT message_id FROM later.queue);
+             DELETE FROM dead WHERE message_id NOT IN (SELECT message_id FROM later.dead);",
         )?;
         let dead = tx.execute(
             "INSERT INTO dead (message_id, item, reason, at_ms) SELECT message_id, item, reason, at_ms FROM later.dead l
@@ -598,7 +601,8 @@ pub fn carry_waiting(into: &std::path::Path, from: &std::path::Path, erased: &[S
             [],
         )?;
         let waiting = tx.execute(
-            "INSERT INTO queue (message_id, item, visible_at, deliveries, key) SELECT message_id, item, ?1, deliveries, key FROM later.queue l
+            "INSERT INTO queue (message_id, item, visible_at, deliveries, key)
+             SELECT message_id, item, CASE WHEN l.lease IS NULL THEN l.visible_at ELSE ?1 END, deliveries, key FROM later.queue l
              WHERE NOT EXISTS (SELECT 1 FROM queue q WHERE q.message_id = l.message_id) ORDER BY l.seq",
             [now_ms()],
         )?;
@@ -606,19 +610,31 @@ pub fn carry_waiting(into: &std::path::Path, from: &std::path::Path, erased: &[S
         Ok((CarriedItems { waiting, dead, erased: gone }, gone))
     })?;
     c.execute("DETACH DATABASE later", []).map_err(unavailable)?;
+    vacuum(&c)?;
     Ok(out)
 }
 
+/// `VACUUM`, then the log emptied: what the backup brought back in free pages (acked
+/// documents, a person erased since) is gone from the disk.
+fn vacuum(c: &Connection) -> Result<(), QueueError> {
+    c.execute_batch("VACUUM").map_err(unavailable)?;
+    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)).map_err(unavailable)?;
+    Ok(())
+}
+
 /// Deletes the items (waiting or dead-lettered) of these message ids from the queue
-/// file `into`, with `secure_delete` (erasures a restore applies again when the queue
-/// in use is lost); returns how many. Run it with no process using the file.
+/// file `into`, with `secure_delete`, and compacts it (a restore whose queue in use is
+/// lost: the erasures since, and what the backup brought back in free pages); returns
+/// how many. Run it with no process using the file.
 pub fn erase_ids(into: &std::path::Path, ids: &[String]) -> Result<usize, QueueError> {
     let mut c = Connection::open(into).map_err(unavailable)?;
     c.busy_timeout(Duration::from_secs(30)).map_err(unavailable)?;
-    securely(&mut c, |tx| {
+    let n = securely(&mut c, |tx| {
         let n = delete_ids(tx, ids)?;
         Ok((n, n))
-    })
+    })?;
+    vacuum(&c)?;
+    Ok(n)
 }
 
 fn delete_ids(tx: &rusqlite::Transaction<'_>, ids: &[String]) -> rusqlite::Result<usize> {

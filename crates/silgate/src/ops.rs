@@ -120,9 +120,12 @@ pub(crate) async fn restore(config: &Path, dir: &Path, floor: Option<u64>) -> Re
     }
     println!("audit: {}", if r.audit_kept { "the one in use verified and goes on" } else { "the backup's (the one in use was missing or broken; it is set aside)" });
     println!(
-        "from the stores in use: {} version(s) settled and {} queued since, {} eGov id(s), {} item(s) waiting or dead-lettered, {} erasure(s) applied again",
-        r.settled, r.added, r.egov_ids, r.waiting, r.erased
+        "from the stores in use: {} version(s) changed and {} queued since, {} item(s) waiting or dead-lettered, {} erased version(s)",
+        r.settled, r.added, r.waiting, r.erased
     );
+    if r.lost > 0 {
+        println!("versions whose items were lost with the queue: {} (read again, they are queued again)", r.lost);
+    }
     println!("inputs moved after the backup, put back in their inbox: {}", r.inputs);
     for s in &r.not_replayable {
         println!("{s}: what it brought after the backup and was not delivered is not in the restored queue: ask for it again from {} ms", r.taken_ms);
