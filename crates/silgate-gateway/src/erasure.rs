@@ -48,6 +48,9 @@ pub struct Erasure {
     /// Kept inputs that named the person but could not be deleted (the log names
     /// their folders).
     pub failed: usize,
+    /// Stores a restore set aside (`*.before-restore-*`, never deleted by silgate):
+    /// they hold what the stores held before it, the person's content too.
+    pub set_aside: Vec<std::path::PathBuf>,
 }
 
 /// A fiscal code as an erasure request gives it: 16 letters and digits (or 11 digits,
@@ -111,6 +114,7 @@ pub async fn erase(parts: &Parts, fiscal_code: &str) -> Result<Erasure> {
     if !entries.is_empty() {
         parts.audit.record(entries).await?;
     }
+    out.set_aside = set_aside(parts);
     if failed > 0 {
         return Err(GatewayError::Retention(format!(
             "erasure: {failed} kept input(s) naming the person could not be deleted (the log names their folders); the rest went and is audited"
@@ -125,6 +129,25 @@ pub async fn erase_stopped(cfg: crate::GatewayConfig, fiscal_code: &str) -> Resu
     crate::instance::none_running(&cfg)?;
     let parts = Parts::open(cfg).await?;
     erase(&parts, fiscal_code).await
+}
+
+/// The stores a restore set aside beside the store files.
+fn set_aside(parts: &Parts) -> Vec<std::path::PathBuf> {
+    let cfg = &parts.cfg;
+    let mut out = Vec::new();
+    for store in [cfg.queue_file(), cfg.dedup_file(), cfg.audit_file()] {
+        let (Some(dir), Some(name)) = (store.parent(), store.file_name()) else { continue };
+        let prefix = format!("{}.before-restore-", name.to_string_lossy());
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with(&prefix) && !n.ends_with("-wal") && !n.ends_with("-shm") {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn erased(what: &str, count: usize, subject: &str, id: Option<&str>) -> NewEntry {

@@ -153,6 +153,9 @@ pub(crate) async fn erase(config: &Path, fiscal_code: &str) -> Result<ExitCode> 
     if e.unsearched > 0 {
         println!("kept inputs that could not be searched (compressed), left to inputs_days: {}", e.unsearched);
     }
+    for p in &e.set_aside {
+        println!("set aside by a restore, still holding earlier content (delete it once the restore is checked): {}", p.display());
+    }
     println!("a later export of this person is sent to the node as new");
     Ok(ExitCode::SUCCESS)
 }
