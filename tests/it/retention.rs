@@ -6,21 +6,24 @@
 use silgate_core::Queue as _;
 use std::time::{Duration, SystemTime};
 
+/// A gateway configuration in `dir` (Puglia, one canonical-json inbox, a node nobody
+/// answers on) with `extra` appended: its data folder, its inbox, its file.
+fn gateway_in(dir: &std::path::Path, extra: &str) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let (data, inbox, path) = (dir.join("data"), dir.join("inbox"), dir.join("gateway.toml"));
+    let text = format!(
+        "region = \"puglia\"\nregion_name = \"PUGLIA\"\ndata_dir = \"{}\"\n[node]\nurl = \"http://127.0.0.1:9/ws\"\n\
+         [[sources]]\nkind = \"canonical-json\"\ninbox = \"{}\"\n{extra}",
+        data.display(),
+        inbox.display()
+    );
+    std::fs::write(&path, text).unwrap();
+    (data, inbox, path)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_content_past_its_days_a_purge_should_delete_it_and_audit_the_counts() {
     let dir = tempfile::tempdir().unwrap();
-    let (data, inbox) = (dir.path().join("data"), dir.path().join("inbox"));
-    let cfg_path = dir.path().join("gateway.toml");
-    std::fs::write(
-        &cfg_path,
-        format!(
-            "region = \"puglia\"\nregion_name = \"PUGLIA\"\ndata_dir = \"{}\"\n[node]\nurl = \"http://127.0.0.1:9/ws\"\n\
-             [[sources]]\nkind = \"canonical-json\"\ninbox = \"{}\"\n[retention]\ndead_letters_days = 30\ninputs_days = 90\n",
-            data.display(),
-            inbox.display()
-        ),
-    )
-    .unwrap();
+    let (data, inbox, cfg_path) = gateway_in(dir.path(), "[retention]\ndead_letters_days = 30\ninputs_days = 90\n");
     let cfg = silgate_gateway::GatewayConfig::load(&cfg_path).unwrap();
     let parts = silgate_gateway::Parts::open(cfg).await.unwrap();
     // A dead letter (a whole document).
@@ -102,18 +105,7 @@ async fn given_content_past_its_days_a_purge_should_delete_it_and_audit_the_coun
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_an_erasure_request_the_person_should_be_gone_from_every_store_and_sent_as_new_later() {
     let dir = tempfile::tempdir().unwrap();
-    let (data, inbox) = (dir.path().join("data"), dir.path().join("inbox"));
-    let cfg_path = dir.path().join("gateway.toml");
-    std::fs::write(
-        &cfg_path,
-        format!(
-            "region = \"puglia\"\nregion_name = \"PUGLIA\"\ndata_dir = \"{}\"\n[node]\nurl = \"http://127.0.0.1:9/ws\"\n\
-             [[sources]]\nkind = \"canonical-json\"\ninbox = \"{}\"\n",
-            data.display(),
-            inbox.display()
-        ),
-    )
-    .unwrap();
+    let (data, inbox, cfg_path) = gateway_in(dir.path(), "");
     let cfg = silgate_gateway::GatewayConfig::load(&cfg_path).unwrap();
     let parts = silgate_gateway::Parts::open(cfg.clone()).await.unwrap();
     let demo = include_str!("../../crates/silgate/samples/demo.jsonl");

@@ -27,7 +27,7 @@
 
 use crate::Parts;
 use crate::error::{GatewayError, Result};
-use crate::retention::{Sweep, kept_folders};
+use crate::retention::{Sweep, kept_entries, kept_folders};
 use silgate_audit::{Event, NewEntry};
 use std::collections::BTreeSet;
 use std::io::Read as _;
@@ -180,36 +180,11 @@ enum Holds {
 /// how many could not be searched, how many could not be deleted. Links and dot
 /// entries are left alone, as retention leaves them.
 fn sweep(dir: &Path, cf: &str, how: Sweep) -> (usize, usize, usize) {
-    let Ok(meta) = std::fs::symlink_metadata(dir) else { return (0, 0, 0) };
-    if !meta.is_dir() {
-        return (0, 0, 0);
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        tracing::error!(folder = %dir.display(), "Erasure: the folder cannot be read");
-        return (0, 0, 1);
-    };
-    let (mut n, mut unsearched, mut failed) = (0, 0, 0);
-    for e in entries {
-        let Ok(e) = e else {
-            tracing::error!(folder = %dir.display(), "Erasure: an entry of the folder cannot be read");
-            failed += 1;
-            continue;
-        };
-        let name = e.file_name().to_string_lossy().into_owned();
+    let (entries, mut failed) = kept_entries(dir, "Erasure");
+    let (mut n, mut unsearched) = (0, 0);
+    for (name, path, meta) in entries {
         // A reason note goes with its input (its name is the input's).
-        if name.starts_with('.') || name.ends_with(".reason.txt") {
-            continue;
-        }
-        let path = e.path();
-        let meta = match std::fs::symlink_metadata(&path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(_) => {
-                failed += 1;
-                continue;
-            }
-        };
-        if meta.file_type().is_symlink() {
+        if name.ends_with(".reason.txt") {
             continue;
         }
         let holds = match search(&path, &meta, cf) {

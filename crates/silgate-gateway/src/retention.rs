@@ -127,50 +127,13 @@ pub(crate) fn kept_folders(parts: &Parts) -> Vec<(PathBuf, Sweep)> {
 /// could not be deleted. A missing folder holds nothing; a folder that is a symbolic
 /// link is not followed; entries whose name starts with a dot are not inputs.
 fn sweep(dir: &Path, before: SystemTime, how: Sweep) -> (usize, usize) {
-    match std::fs::symlink_metadata(dir) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => {
-            tracing::warn!(folder = %dir.display(), "Retention: not a folder (a symbolic link?): left alone");
-            return (0, 0);
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (0, 0),
-        Err(e) => {
-            tracing::error!(folder = %dir.display(), error = %e.kind(), "Retention: the folder cannot be read");
-            return (0, 1);
-        }
-    }
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!(folder = %dir.display(), error = %e.kind(), "Retention: the folder cannot be read");
-            return (0, 1);
-        }
-    };
-    let (mut n, mut failed) = (0, 0);
-    for e in entries {
-        let Ok(e) = e else {
-            failed += 1;
-            continue;
-        };
-        let name = e.file_name();
-        if name.to_string_lossy().starts_with('.') {
+    let (entries, mut failed) = kept_entries(dir, "Retention");
+    let mut n = 0;
+    for (name, path, meta) in entries {
+        if arrived(&meta).is_none_or(|t| t >= before) {
             continue;
         }
-        let path = e.path();
-        let meta = match std::fs::symlink_metadata(&path) {
-            Ok(m) => m,
-            // Gone meanwhile (another instance's purge).
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(_) => {
-                failed += 1;
-                continue;
-            }
-        };
-        // A link is not an input (and emptying it would empty what it points to).
-        if meta.file_type().is_symlink() || arrived(&meta).is_none_or(|t| t >= before) {
-            continue;
-        }
-        let note = name.to_string_lossy().ends_with(".reason.txt");
+        let note = name.ends_with(".reason.txt");
         let done = match (how, meta.is_dir()) {
             (Sweep::Empty, false) if note => Ok(false),
             (Sweep::Empty, false) if meta.len() == 0 => Ok(false),
@@ -190,6 +153,52 @@ fn sweep(dir: &Path, before: SystemTime, how: Sweep) -> (usize, usize) {
         }
     }
     (n, failed)
+}
+
+/// The entries of a folder of kept inputs a sweep may act on (`who` names the sweep in
+/// the log), with how many could not be read. A missing folder holds nothing; a
+/// folder that is a symbolic link is not followed; entries whose name starts with a
+/// dot are not inputs, and a link is not one either (emptying it would empty what it
+/// points to); an entry gone meanwhile (another instance's sweep) is skipped.
+pub(crate) fn kept_entries(dir: &Path, who: &str) -> (Vec<(String, PathBuf, std::fs::Metadata)>, usize) {
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            tracing::warn!(folder = %dir.display(), "{who}: not a folder (a symbolic link?): left alone");
+            return (Vec::new(), 0);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Vec::new(), 0),
+        Err(e) => {
+            tracing::error!(folder = %dir.display(), error = %e.kind(), "{who}: the folder cannot be read");
+            return (Vec::new(), 1);
+        }
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(folder = %dir.display(), error = %e.kind(), "{who}: the folder cannot be read");
+            return (Vec::new(), 1);
+        }
+    };
+    let (mut out, mut failed) = (Vec::new(), 0);
+    for e in entries {
+        let Ok(e) = e else {
+            failed += 1;
+            continue;
+        };
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = e.path();
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {}
+            Ok(m) => out.push((name, path, m)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => failed += 1,
+        }
+    }
+    (out, failed)
 }
 
 /// When an entry came to its folder: its change time (a rename sets it; its
