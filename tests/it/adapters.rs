@@ -16,7 +16,7 @@ fn silgate() -> Command {
 
 use crate::root;
 
-fn fixtures() -> PathBuf {
+pub(crate) fn fixtures() -> PathBuf {
     root().join("tests/fixtures")
 }
 

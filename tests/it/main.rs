@@ -12,6 +12,7 @@ mod delivery;
 mod deploy;
 mod generate;
 mod keyed;
+mod order;
 mod pec;
 mod pgtls;
 mod privacy;

@@ -160,6 +160,9 @@ pub enum SeenAgain {
     AlreadyQueued,
     /// The publisher found it delivered (a redelivery after a crash).
     AlreadyDelivered,
+    /// Older in its source than a version of the record already queued or delivered
+    /// (its modification time): not sent, it would replace the newer one.
+    Superseded,
 }
 
 impl SeenAgain {

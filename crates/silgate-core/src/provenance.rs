@@ -100,12 +100,19 @@ pub struct Provenance {
     /// The position of the record inside its origin.
     #[serde(default)]
     pub position: Position,
+    /// When the source system last changed the record (Sintesi `@ultimaModifica`,
+    /// SIL Plus and Access `DT_ULT_MOD`), Unix ms, where it says: the order of the
+    /// record's versions. A version older than one already queued or delivered is
+    /// superseded and not sent; without it versions go in the order they were read.
+    /// (Never the epoch itself: non-zero keeps a rejection small.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_ms: Option<std::num::NonZeroI64>,
 }
 
 impl Provenance {
     /// A provenance for `system`, `origin` and `position`, CPI not yet known.
     pub fn new(system: SourceSystem, origin: impl Into<String>, position: Position) -> Self {
-        Self { system, cpi: String::new(), origin: origin.into(), position }
+        Self { system, cpi: String::new(), origin: origin.into(), position, modified_ms: None }
     }
 }
 

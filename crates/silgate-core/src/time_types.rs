@@ -38,6 +38,13 @@ impl TimestampError {
 }
 
 impl Timestamp {
+    /// Unix milliseconds; a time written without an offset is read as Italian
+    /// standard time (+01:00), the one rule for the regions' local times.
+    pub fn unix_ms(&self) -> i64 {
+        let offset = self.offset.unwrap_or(UtcOffset::from_hms(1, 0, 0).unwrap_or(UtcOffset::UTC));
+        i64::try_from(self.local.assume_offset(offset).unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+    }
+
     /// A timestamp without offset.
     pub fn local(local: PrimitiveDateTime) -> Self {
         Self { local, offset: None }

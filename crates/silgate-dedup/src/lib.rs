@@ -113,6 +113,8 @@ pub(crate) const SQLITE_SCHEMA: Schema = Schema {
         Migration { version: 3, name: "issued_codes: each code's CPI", sql: SQLITE_V3, breaks_older: false },
         // An older build would hash plain: it would miss every keyed row and send again.
         Migration { version: 4, name: "keying: keyed hashes, rows of plain ones adopted", sql: SQLITE_V4, breaks_older: true },
+        // Only adds: an older build writes no source time, and its versions go in ingest order.
+        Migration { version: 5, name: "source_ms: versions in the source's own order", sql: SQLITE_V5, breaks_older: false },
     ],
     every_open: "",
 };
@@ -160,6 +162,9 @@ CREATE TABLE IF NOT EXISTS keying (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO keying (name, value) SELECT 'legacy', '1'
     WHERE EXISTS (SELECT 1 FROM messages) OR EXISTS (SELECT 1 FROM latest) OR EXISTS (SELECT 1 FROM sent_codes) OR EXISTS (SELECT 1 FROM seen_inputs);
 ";
+
+/// When the source last changed each version (its `modified_ms`), where it said.
+const SQLITE_V5: &str = "ALTER TABLE messages ADD COLUMN source_ms INTEGER;";
 
 /// One record met again by ingest in an index that holds rows of older builds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -298,7 +303,21 @@ impl DedupIndex {
 
     /// Records that these versions are in the durable queue.
     pub async fn mark_queued(&self, offers: Vec<Identity>) -> Result<(), DedupError> {
+        self.mark_queued_at(offers.into_iter().map(|o| (o, None)).collect()).await
+    }
+
+    /// [`DedupIndex::mark_queued`] with each version's source time (Unix ms, when its
+    /// source said when it last changed it): what [`DedupIndex::superseded`] compares.
+    pub async fn mark_queued_at(&self, offers: Vec<(Identity, Option<i64>)>) -> Result<(), DedupError> {
         each!(self, d => d.mark_queued(offers).await)
+    }
+
+    /// For each (business key hashed, source time), true when a version of that key
+    /// queued or delivered was changed later in its source: the offered one is older
+    /// and must not be sent (it would replace the newer one at the node). Versions
+    /// without a source time compare with nothing.
+    pub async fn superseded(&self, asks: Vec<(String, i64)>) -> Result<Vec<bool>, DedupError> {
+        each!(self, d => d.superseded(asks).await)
     }
 
     /// For each message id, true when an earlier queued version of its record is not

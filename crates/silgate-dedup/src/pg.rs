@@ -16,6 +16,8 @@ pub(crate) const SCHEMA: Schema = Schema {
         Migration { version: 2, name: "queued_order: versions of a record in order", sql: V2, breaks_older: true },
         Migration { version: 3, name: "dedup_issued_codes: each code's CPI", sql: V3, breaks_older: false },
         Migration { version: 4, name: "dedup_keying: keyed hashes, rows of plain ones adopted", sql: V4, breaks_older: true },
+        // Only adds: an older build writes no source time, and its versions go in ingest order.
+        Migration { version: 5, name: "source_ms: versions in the source's own order", sql: V5, breaks_older: false },
     ],
     every_open: "",
 };
@@ -55,6 +57,12 @@ CREATE TABLE IF NOT EXISTS dedup_issued_codes (code TEXT PRIMARY KEY, cpi TEXT N
 ";
 
 /// See the SQLite index's version 4.
+/// When the source last changed each version (its `modified_ms`), where it said.
+const V5: &str = "ALTER TABLE dedup_messages ADD COLUMN IF NOT EXISTS source_ms BIGINT;";
+
+/// Whether a version of the key, queued or delivered, was changed later in its source.
+const SUPERSEDED_PG: &str = "SELECT EXISTS (SELECT 1 FROM dedup_messages WHERE key_hash = $1 AND state IN ('queued', 'refusing', 'delivered') AND source_ms > $2)";
+
 const V4: &str = "
 CREATE TABLE IF NOT EXISTS dedup_keying (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT INTO dedup_keying (name, value) SELECT 'legacy', '1'
@@ -225,14 +233,14 @@ impl PgDedup {
         Ok(out)
     }
 
-    pub(crate) async fn mark_queued(&self, offers: Vec<Identity>) -> Result<(), DedupError> {
+    pub(crate) async fn mark_queued(&self, offers: Vec<(Identity, Option<i64>)>) -> Result<(), DedupError> {
         let mut c = self.conn.get().await.map_err(pg)?;
         let tx = c.transaction().await.map_err(pg)?;
         let ins = tx
             .prepare(
-                "INSERT INTO dedup_messages (message_id, key_hash, content_hash, state, updated_ms, queued_order)
-                 VALUES ($1, $2, $3, 'queued', $4, nextval('dedup_queued_order'))
-                 ON CONFLICT (message_id) DO UPDATE SET state = 'queued', key_hash = EXCLUDED.key_hash, content_hash = EXCLUDED.content_hash,
+                "INSERT INTO dedup_messages (message_id, key_hash, content_hash, state, updated_ms, queued_order, source_ms)
+                 VALUES ($1, $2, $3, 'queued', $4, nextval('dedup_queued_order'), $5)
+                 ON CONFLICT (message_id) DO UPDATE SET state = 'queued', key_hash = EXCLUDED.key_hash, content_hash = EXCLUDED.content_hash, source_ms = EXCLUDED.source_ms,
                  egov_id = CASE WHEN dedup_messages.state = 'lost' THEN dedup_messages.egov_id END, receipt = NULL, updated_ms = EXCLUDED.updated_ms,
                  queued_order = EXCLUDED.queued_order WHERE dedup_messages.state IN ('refused', 'purged', 'erased', 'lost')",
             )
@@ -243,17 +251,27 @@ impl PgDedup {
         // them (a version seen by the publisher never has an earlier one committed after
         // it). Keys locked in sorted order, so two instances never wait on each other.
         let lock = tx.prepare("SELECT pg_advisory_xact_lock(hashtextextended($1, 7373))").await.map_err(pg)?;
-        let mut keys: Vec<&str> = offers.iter().map(|o| o.key_hash.as_str()).collect();
+        let mut keys: Vec<&str> = offers.iter().map(|(o, _)| o.key_hash.as_str()).collect();
         keys.sort_unstable();
         keys.dedup();
         for k in keys {
             tx.execute(&lock, &[&k]).await.map_err(pg)?;
         }
         let now = now_ms();
-        for o in &offers {
-            tx.execute(&ins, &[&o.message_id, &o.key_hash, &o.content_hash, &now]).await.map_err(pg)?;
+        for (o, source_ms) in &offers {
+            tx.execute(&ins, &[&o.message_id, &o.key_hash, &o.content_hash, &now, source_ms]).await.map_err(pg)?;
         }
         tx.commit().await.map_err(pg)
+    }
+
+    pub(crate) async fn superseded(&self, asks: Vec<(String, i64)>) -> Result<Vec<bool>, DedupError> {
+        let c = self.conn.get().await.map_err(pg)?;
+        let q = c.prepare(SUPERSEDED_PG).await.map_err(pg)?;
+        let mut out = Vec::with_capacity(asks.len());
+        for (key, ms) in &asks {
+            out.push(c.query_one(&q, &[key, ms]).await.map_err(pg)?.get::<_, bool>(0));
+        }
+        Ok(out)
     }
 
     pub(crate) async fn delivered_many(&self, ids: Vec<String>) -> Result<Vec<Option<String>>, DedupError> {

@@ -191,7 +191,7 @@ impl SqliteDedup {
     }
 
     /// Records that these versions are in the durable queue.
-    pub(crate) async fn mark_queued(&self, offers: Vec<Identity>) -> Result<(), DedupError> {
+    pub(crate) async fn mark_queued(&self, offers: Vec<(Identity, Option<i64>)>) -> Result<(), DedupError> {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
@@ -200,15 +200,15 @@ impl SqliteDedup {
                 // Each version takes the next place in the order of queueing (a refused one
                 // queued again too: it is a new try).
                 let mut ins = tx.prepare_cached(
-                    "INSERT INTO messages (message_id, key_hash, content_hash, state, updated_ms, queued_order)
-                     VALUES (?1, ?2, ?3, 'queued', ?4, (SELECT coalesce(max(queued_order), 0) + 1 FROM messages))
-                     ON CONFLICT (message_id) DO UPDATE SET state = 'queued', key_hash = excluded.key_hash, content_hash = excluded.content_hash,
+                    "INSERT INTO messages (message_id, key_hash, content_hash, state, updated_ms, queued_order, source_ms)
+                     VALUES (?1, ?2, ?3, 'queued', ?4, (SELECT coalesce(max(queued_order), 0) + 1 FROM messages), ?5)
+                     ON CONFLICT (message_id) DO UPDATE SET state = 'queued', key_hash = excluded.key_hash, content_hash = excluded.content_hash, source_ms = excluded.source_ms,
                      egov_id = CASE WHEN messages.state = 'lost' THEN messages.egov_id END, receipt = NULL, updated_ms = excluded.updated_ms,
                      queued_order = excluded.queued_order WHERE messages.state IN ('refused', 'purged', 'erased', 'lost')",
                 )?;
                 let now = now_ms();
-                for o in &offers {
-                    ins.execute(params![o.message_id, o.key_hash, o.content_hash, now])?;
+                for (o, source_ms) in &offers {
+                    ins.execute(params![o.message_id, o.key_hash, o.content_hash, now, source_ms])?;
                 }
             }
             tx.commit()?;
@@ -369,6 +369,14 @@ impl SqliteDedup {
             }
             tx.commit()?;
             Ok(ids)
+        })
+        .await
+    }
+
+    pub(crate) async fn superseded(&self, asks: Vec<(String, i64)>) -> Result<Vec<bool>, DedupError> {
+        self.with(move |c| {
+            let mut q = c.prepare_cached("SELECT EXISTS (SELECT 1 FROM messages WHERE key_hash = ?1 AND state IN ('queued', 'refusing', 'delivered') AND source_ms > ?2)")?;
+            asks.iter().map(|(k, ms)| q.query_row(params![k, ms], |r| r.get::<_, bool>(0)).map_err(DedupError::from)).collect()
         })
         .await
     }

@@ -172,6 +172,14 @@ async fn index_behaves(idx: DedupIndex) {
     assert_eq!(idx.waiting_behind(ask(&["v1"])).await.unwrap(), [Some(false)]);
     assert_eq!(idx.erase(vec![String::new()]).await.unwrap(), Vec::<String>::new(), "an empty key names no tombstone");
     assert_eq!(idx.delivered("m1").await.unwrap().as_deref(), Some("R1"));
+    // The source's own order: a version changed before one queued is superseded; one
+    // without a source time, or of another key, compares with nothing.
+    let t = |m: &str| Identity { message_id: m.into(), key_hash: "timed".into(), content_hash: m.into() };
+    idx.mark_queued_at(vec![(t("t2"), Some(2_000)), (t("tn"), None)]).await.unwrap();
+    let asks = vec![("timed".to_string(), 1_000), ("timed".to_string(), 3_000), ("other".to_string(), 1)];
+    assert_eq!(idx.superseded(asks.clone()).await.unwrap(), [true, false, false]);
+    idx.mark_refused("t2").await.unwrap();
+    assert_eq!(idx.superseded(asks).await.unwrap(), [false, false, false], "a refused version supersedes nothing");
 }
 
 #[tokio::test]

@@ -226,6 +226,29 @@ impl<'a> Ingest<'a> {
                 twice.insert(p.identity.message_id.clone());
             }
         }
+        // Older in its source than a version of its record already queued or delivered,
+        // or than an earlier one of this batch (their modification times): superseded,
+        // not sent (it would replace the newer one at the node). A version whose source
+        // gives no time goes in the order it was read.
+        let asks: Vec<(usize, (String, i64))> = waiting
+            .iter()
+            .zip(&verdicts)
+            .enumerate()
+            .filter(|(_, (_, v))| **v == Admission::New)
+            .filter_map(|(i, (p, _))| p.record.provenance().modified_ms.map(|ms| (i, (p.identity.key_hash.clone(), ms.get()))))
+            .collect();
+        let mut superseded = std::collections::HashSet::new();
+        if !asks.is_empty() {
+            let answers = self.dedup.superseded(asks.iter().map(|(_, a)| a.clone()).collect()).await?;
+            let mut newest: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+            for ((i, (key, ms)), older) in asks.into_iter().zip(answers) {
+                if older || newest.get(&key).is_some_and(|n| *n > ms) {
+                    superseded.insert(i);
+                } else {
+                    newest.insert(key, ms);
+                }
+            }
+        }
         // Versions the index knows but the audit does not: the process died between
         // the queue's commit and the batch's audit entries. Their story is told now,
         // marked recovered (asked once for the batch; a version twice in this batch has
@@ -278,7 +301,18 @@ impl<'a> Ingest<'a> {
         // The CPI of every code accepted so far in this batch (the index learns them
         // after the queue's commit).
         let mut batch_owners: std::collections::HashMap<String, String> = std::collections::HashMap::new();
-        for (mut p, v) in waiting.into_iter().zip(verdicts) {
+        for (i, (mut p, v)) in waiting.into_iter().zip(verdicts).enumerate() {
+            if superseded.contains(&i) {
+                let prov = p.record.provenance();
+                *seen_again.entry((prov.cpi.clone(), format!("{}:{}", prov.system, prov.origin), SeenAgain::Superseded)).or_default() += 1;
+                m.record(prov.system.as_str(), &prov.cpi, "superseded");
+                self.summary.unchanged += 1;
+                self.summary.records += 1;
+                if let Some(t) = p.ticket {
+                    self.translator.verdicts.push((t, Verdict::Unchanged(p.identity.message_id)));
+                }
+                continue;
+            }
             if v == Admission::New {
                 let key = &p.identity.key_hash;
                 let replaces = if is_update(&p) { in_batch.get(key).cloned().or_else(|| remembered.get(key).cloned().flatten()) } else { None };
@@ -396,7 +430,7 @@ impl<'a> Ingest<'a> {
             if let Some(t) = a.ticket {
                 tickets.push((t, a.identity.message_id.clone()));
             }
-            identities.push(a.identity.clone());
+            identities.push((a.identity.clone(), a.record.provenance().modified_ms.map(std::num::NonZeroI64::get)));
             let omitted = std::mem::take(&mut a.omitted);
             let it = item(a, received_ms);
             entries.push(NewEntry::now(
@@ -420,7 +454,7 @@ impl<'a> Ingest<'a> {
         if n > 0 {
             self.queue.enqueue(items).await?;
             m.enqueued(n as u64);
-            self.dedup.mark_queued(identities).await?;
+            self.dedup.mark_queued_at(identities).await?;
             self.dedup.remember_codes(codes).await?;
         }
         self.summary.queued += n;
@@ -465,9 +499,7 @@ fn cpi_time_ms(r: &silgate_core::Record) -> i64 {
         silgate_core::Record::Cv(c) => c.system.inserted_at,
         silgate_core::Record::Vacancy(v) => v.publication.published_at,
     };
-    let offset = t.offset.unwrap_or(time::UtcOffset::from_hms(1, 0, 0).unwrap_or(time::UtcOffset::UTC));
-    let dt = t.local.assume_offset(offset);
-    i64::try_from(dt.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+    t.unix_ms()
 }
 
 /// Builds the queue item of an accepted record.

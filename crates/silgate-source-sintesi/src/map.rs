@@ -308,6 +308,7 @@ pub(crate) fn worker(el: &El, h: &Header, prov: Provenance, base: &str) -> Resul
     if prov.cpi.is_empty() {
         prov.cpi.clone_from(&h.cpi);
     }
+    prov.modified_ms = modified.as_ref().and_then(|t| std::num::NonZeroI64::new(t.unix_ms()));
     let issues = f.issues;
     let (Some(sex), Some(birth_date), Some(modified)) = (sex, birth_date, modified) else {
         return Err(Rejection { provenance: prov, issues });
@@ -351,7 +352,7 @@ pub(crate) fn vacancy(el: &El, h: &Header, prov: Provenance, base: &str) -> Resu
         f.err("@id", "field.required", "is required and missing or empty");
         String::new()
     });
-    let _ = f.timestamp(el.attr("ultimaModifica"), "@ultimaModifica");
+    let modified = f.timestamp(el.attr("ultimaModifica"), "@ultimaModifica");
     let (kind, reason) = match el.attr("stato") {
         None | Some("aperta") => (CommunicationKind::Send, None),
         Some("chiusa") => (CommunicationKind::Closure, Some("01")),
@@ -434,6 +435,7 @@ pub(crate) fn vacancy(el: &El, h: &Header, prov: Provenance, base: &str) -> Resu
     if prov.cpi.is_empty() {
         prov.cpi.clone_from(&h.cpi);
     }
+    prov.modified_ms = modified.as_ref().and_then(|t| std::num::NonZeroI64::new(t.unix_ms()));
     let issues = f.issues;
     let Some(published_at) = published else { return Err(Rejection { provenance: prov, issues }) };
     if silgate_core::issue::has_errors(&issues) {

@@ -297,6 +297,7 @@ pub(crate) fn cv(ctx: &Ctx<'_>, mut lav: Row, mut kids: [Vec<Row>; 4]) -> Result
     }
     let mut prov = lav.provenance(ctx.system);
     prov.cpi.clone_from(&cpi);
+    prov.modified_ms = modified.and_then(|d| std::num::NonZeroI64::new(timestamp(d).unix_ms()));
     let (Some(sex), Some(birth_date), Some(modified)) = (sex, birth, modified) else {
         return Err(Rejection { provenance: prov, issues });
     };
