@@ -105,7 +105,7 @@ async fn given_a_backup_taken_mid_run_a_restore_should_go_on_with_nothing_lost_a
     assert_eq!(r.inputs, 0, "the queue in use was read: no input is read again ({r:?})");
     assert_eq!(r.aside.len(), 2, "queue and index set aside, not deleted: {r:?}");
     assert!(r.aside.iter().all(|p| p.exists()));
-    // Going on: the backed-up items delivered since are acked unsent, the third
+    // Going on: the backed-up items delivered since are not sent again, the third
     // file's waiting items go (new eGov ids above every one used before).
     let gw = Gateway::start(cfg.clone()).await.unwrap();
     until_accepted(&node, 540, "the third file after the restore").await;

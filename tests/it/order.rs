@@ -11,8 +11,14 @@ fn export(versions: &[(&str, &str)]) -> String {
     let feed = std::fs::read_to_string(crate::adapters::fixtures().join("sintesi/valid.xml")).unwrap();
     let (start, end) = (feed.find("<Lavoratore ").unwrap(), feed.find("</Lavoratore>").unwrap() + "</Lavoratore>".len());
     let (head, worker) = (&feed[..start], &feed[start..end]);
-    let body: String =
-        versions.iter().map(|(at, email)| worker.replace("ultimaModifica=\"2026-10-02T09:01:00\"", &format!("ultimaModifica=\"{at}\"")).replace("p1@example.it", email)).collect();
+    let body: String = versions
+        .iter()
+        .map(|(at, email)| {
+            let w = worker.replace("ultimaModifica=\"2026-10-02T09:01:00\"", &format!("ultimaModifica=\"{at}\"")).replace("p1@example.it", email);
+            // A broken version: its sex is no code.
+            if email.starts_with("broken") { w.replace("<Sesso>F</Sesso>", "<Sesso>Q</Sesso>") } else { w }
+        })
+        .collect();
     format!("{head}{body}\n</SintesiExport>\n")
 }
 
@@ -37,13 +43,15 @@ async fn given_a_version_older_in_its_source_than_one_queued_it_should_be_supers
         ingest(export(&[("2026-10-01T08:00:00", "p0@example.it")])),
         // Two versions in one export, the newer first: the older one superseded.
         ingest(export(&[("2026-10-07T10:00:00", "p7@example.it"), ("2026-10-06T10:00:00", "p6@example.it")])),
+        // A newer one rejected supersedes nothing: the older one of its batch goes.
+        ingest(export(&[("2026-10-09T10:00:00", "broken@example.it"), ("2026-10-08T10:00:00", "p8@example.it")])),
     ];
     let mut got = Vec::new();
     for f in &files {
         let s = parts.ingest_inputs(SourceKind::Sintesi, None, std::slice::from_ref(f), today, None).await.unwrap();
-        got.push((s.queued, s.unchanged));
+        got.push((s.queued, s.unchanged, s.rejected));
     }
-    assert_eq!(got, [(1, 0), (1, 0), (0, 1), (1, 1)]);
+    assert_eq!(got, [(1, 0, 0), (1, 0, 0), (0, 1, 0), (1, 1, 0), (1, 0, 1)]);
     let superseded: u64 = parts
         .audit_log
         .query(&silgate_audit::Query::default())

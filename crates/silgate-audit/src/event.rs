@@ -140,9 +140,9 @@ pub enum Event {
         taken_ms: i64,
         /// `kept` (the audit in use verified, and goes on) or `restored` (it was
         /// missing or broken: the backup's chain goes on, and what it wrote after the
-        /// backup is in the folder set aside).
+        /// backup is in `audit.db.before-restore-<ms>` beside it).
         audit: String,
-        /// Versions settled after the backup, brought from the index in use.
+        /// Versions changed or queued after the backup, brought from the index in use.
         settled: u64,
         /// Kept inputs moved after the backup, put back in their inbox to be read
         /// again.

@@ -57,18 +57,20 @@ CREATE TABLE IF NOT EXISTS dedup_issued_codes (code TEXT PRIMARY KEY, cpi TEXT N
 ";
 
 /// See the SQLite index's version 4.
-/// When the source last changed each version (its `modified_ms`), where it said.
-const V5: &str = "ALTER TABLE dedup_messages ADD COLUMN IF NOT EXISTS source_ms BIGINT;";
-
-/// Whether a version of the key, queued or delivered, was changed later in its source.
-const SUPERSEDED_PG: &str = "SELECT EXISTS (SELECT 1 FROM dedup_messages WHERE key_hash = $1 AND state IN ('queued', 'refusing', 'delivered') AND source_ms > $2)";
-
 const V4: &str = "
 CREATE TABLE IF NOT EXISTS dedup_keying (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT INTO dedup_keying (name, value) SELECT 'legacy', '1'
     WHERE EXISTS (SELECT 1 FROM dedup_messages) OR EXISTS (SELECT 1 FROM dedup_latest) OR EXISTS (SELECT 1 FROM dedup_sent_codes) OR EXISTS (SELECT 1 FROM dedup_seen_inputs)
     ON CONFLICT (name) DO NOTHING;
 ";
+
+/// When the source last changed each version (its `modified_ms`), where it said.
+const V5: &str = "ALTER TABLE dedup_messages ADD COLUMN IF NOT EXISTS source_ms BIGINT;";
+
+/// For each (key, source time) of the arrays, in their order: whether a version of the
+/// key, queued or delivered, was changed later in its source.
+const SUPERSEDED_PG: &str = "SELECT EXISTS (SELECT 1 FROM dedup_messages m WHERE m.key_hash = a.k AND m.state IN ('queued', 'refusing', 'delivered') AND m.source_ms > a.ms)
+     FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS a(k, ms, o) ORDER BY a.o";
 
 fn pg(e: tokio_postgres::Error) -> DedupError {
     DedupError::Store(e.into())
@@ -266,12 +268,10 @@ impl PgDedup {
 
     pub(crate) async fn superseded(&self, asks: Vec<(String, i64)>) -> Result<Vec<bool>, DedupError> {
         let c = self.conn.get().await.map_err(pg)?;
-        let q = c.prepare(SUPERSEDED_PG).await.map_err(pg)?;
-        let mut out = Vec::with_capacity(asks.len());
-        for (key, ms) in &asks {
-            out.push(c.query_one(&q, &[key, ms]).await.map_err(pg)?.get::<_, bool>(0));
-        }
-        Ok(out)
+        let (keys, times): (Vec<String>, Vec<i64>) = asks.into_iter().unzip();
+        // One round trip for the batch.
+        let rows = c.query(SUPERSEDED_PG, &[&keys, &times]).await.map_err(pg)?;
+        Ok(rows.iter().map(|r| r.get::<_, bool>(0)).collect())
     }
 
     pub(crate) async fn delivered_many(&self, ids: Vec<String>) -> Result<Vec<Option<String>>, DedupError> {

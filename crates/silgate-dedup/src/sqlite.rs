@@ -462,26 +462,34 @@ pub fn carry_settled(into: &std::path::Path, from: &std::path::Path) -> Result<C
              WHERE message_id IN (SELECT message_id FROM later.messages WHERE state = 'erased');
          DROP TABLE gone;",
     )?;
+    // The source times, when the later index is of a build that kept them (schema 5).
+    let timed: bool = tx.query_row("SELECT count(*) > 0 FROM pragma_table_info('messages', 'later') WHERE name = 'source_ms'", [], |r| r.get(0))?;
+    let source_ms = if timed { "l.source_ms" } else { "NULL" };
     let added = tx.execute(
-        "INSERT INTO messages (message_id, key_hash, content_hash, state, egov_id, receipt, updated_ms, queued_order)
-         SELECT l.message_id, l.key_hash, l.content_hash, l.state,
-                CASE WHEN l.egov_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.egov_id = l.egov_id) THEN l.egov_id END,
-                l.receipt, l.updated_ms, l.queued_order
-         FROM later.messages l WHERE l.state <> 'erased' AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.message_id = l.message_id)",
+        &format!(
+            "INSERT INTO messages (message_id, key_hash, content_hash, state, egov_id, receipt, updated_ms, queued_order, source_ms)
+             SELECT l.message_id, l.key_hash, l.content_hash, l.state,
+                    CASE WHEN l.egov_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.egov_id = l.egov_id) THEN l.egov_id END,
+                    l.receipt, l.updated_ms, l.queued_order, {source_ms}
+             FROM later.messages l WHERE l.state <> 'erased' AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.message_id = l.message_id)"
+        ),
         [],
     )?;
     // A version both know: the later row wins whole where it changed since (settled,
     // queued again with a new eGov id, allocated one), an eGov id another version
     // holds here excepted.
+    // (A version erased before the backup and queued again since is carried too.)
     let settled = tx.execute(
-        "UPDATE messages SET (state, key_hash, content_hash, receipt, updated_ms, queued_order, egov_id) =
-             (SELECT l.state, l.key_hash, l.content_hash, l.receipt, l.updated_ms, l.queued_order,
-                     CASE WHEN l.egov_id IS NULL OR l.egov_id IS messages.egov_id
-                            OR NOT EXISTS (SELECT 1 FROM messages o WHERE o.egov_id = l.egov_id AND o.message_id <> messages.message_id)
-                          THEN l.egov_id ELSE messages.egov_id END
-              FROM later.messages l WHERE l.message_id = messages.message_id)
-         WHERE state <> 'erased' AND EXISTS (SELECT 1 FROM later.messages l WHERE l.message_id = messages.message_id
-           AND l.state <> 'erased' AND l.updated_ms > messages.updated_ms)",
+        &format!(
+            "UPDATE messages SET (state, key_hash, content_hash, receipt, updated_ms, queued_order, source_ms, egov_id) =
+                 (SELECT l.state, l.key_hash, l.content_hash, l.receipt, l.updated_ms, l.queued_order, {source_ms},
+                         CASE WHEN l.egov_id IS NULL OR l.egov_id IS messages.egov_id
+                                OR NOT EXISTS (SELECT 1 FROM messages o WHERE o.egov_id = l.egov_id AND o.message_id <> messages.message_id)
+                              THEN l.egov_id ELSE messages.egov_id END
+                  FROM later.messages l WHERE l.message_id = messages.message_id)
+             WHERE EXISTS (SELECT 1 FROM later.messages l WHERE l.message_id = messages.message_id
+               AND l.state <> 'erased' AND l.updated_ms > messages.updated_ms)"
+        ),
         [],
     )?;
     tx.execute_batch(

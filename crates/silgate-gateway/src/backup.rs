@@ -25,17 +25,18 @@
 //!   (`silgate_dedup::carry_settled`): erasures first (applied again), then versions
 //!   queued since, the states settled since (delivered, refused, dead, purged), the
 //!   eGov ids allocated since, the content last delivered and code last queued, and
-//!   the higher eGov counter (an id is never used twice). So a backed-up item
-//!   delivered since is acked, not sent again; one sent but unanswered goes again
-//!   under its first id, which the node answers with its first receipt. Without a
-//!   readable index the counter must be given (`--egov-counter-floor`, the
-//!   progressive of the last id the node saw);
-//! - brings over from the queue set aside what it holds and the backup's lacks
-//!   (`silgate_queue::carry_waiting`): items queued since, dead letters, in order
-//!   behind the restored ones; items erased since are deleted. When that queue is lost
-//!   too, every kept input moved to an inbox's `done/` after the backup goes back to
-//!   its inbox, to be read again, and the summary names the sources whose inputs
-//!   cannot be read again (PEC, pull, the push API);
+//!   the higher eGov counter (an id is never used twice). So a send that went
+//!   unanswered goes again under its first id, which the node answers with its first
+//!   receipt. Without a readable index the counter must be given
+//!   (`--egov-counter-floor`, the progressive of the last id the node saw);
+//! - makes the restored queue hold what the queue set aside holds
+//!   (`silgate_queue::carry_waiting`): items it settled since (delivered, refused,
+//!   purged, erased) go, items queued since and dead letters come, in order behind the
+//!   restored ones; the file is compacted. When that queue is lost too, every kept
+//!   input moved to an inbox's `done/` after the backup goes back to its inbox, to be
+//!   read again, and the summary names the sources whose inputs cannot be read again
+//!   (PEC, pull, the push API); versions the index holds as waiting with no item left
+//!   are marked lost (`silgate_dedup::mark_lost`: new again to ingest, same eGov id);
 //! - audits the restore (`restored`).
 //!
 //! Before it moves anything it writes `DATA_DIR/restore.pending` (where the stores

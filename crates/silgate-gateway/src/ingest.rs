@@ -240,15 +240,11 @@ impl<'a> Ingest<'a> {
         let mut superseded = std::collections::HashSet::new();
         if !asks.is_empty() {
             let answers = self.dedup.superseded(asks.iter().map(|(_, a)| a.clone()).collect()).await?;
-            let mut newest: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
-            for ((i, (key, ms)), older) in asks.into_iter().zip(answers) {
-                if older || newest.get(&key).is_some_and(|n| *n > ms) {
-                    superseded.insert(i);
-                } else {
-                    newest.insert(key, ms);
-                }
-            }
+            superseded.extend(asks.into_iter().zip(answers).filter(|(_, older)| *older).map(|((i, _), _)| i));
         }
+        // The newest source time per key among this batch's versions accepted so far
+        // (a rejected one supersedes nothing).
+        let mut newest: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
         // Versions the index knows but the audit does not: the process died between
         // the queue's commit and the batch's audit entries. Their story is told now,
         // marked recovered (asked once for the batch; a version twice in this batch has
@@ -302,7 +298,9 @@ impl<'a> Ingest<'a> {
         // after the queue's commit).
         let mut batch_owners: std::collections::HashMap<String, String> = std::collections::HashMap::new();
         for (i, (mut p, v)) in waiting.into_iter().zip(verdicts).enumerate() {
-            if superseded.contains(&i) {
+            let source_ms = p.record.provenance().modified_ms.map(std::num::NonZeroI64::get);
+            let behind = v == Admission::New && source_ms.is_some_and(|ms| newest.get(&p.identity.key_hash).is_some_and(|n| *n > ms));
+            if superseded.contains(&i) || behind {
                 let prov = p.record.provenance();
                 *seen_again.entry((prov.cpi.clone(), format!("{}:{}", prov.system, prov.origin), SeenAgain::Superseded)).or_default() += 1;
                 m.record(prov.system.as_str(), &prov.cpi, "superseded");
@@ -335,6 +333,10 @@ impl<'a> Ingest<'a> {
                 let send = p.record.communication().kind == silgate_core::CommunicationKind::Send;
                 let (key, code, id, cpi) = (p.identity.key_hash.clone(), p.record.communication().code.clone(), p.identity.message_id.clone(), p.record.provenance().cpi.clone());
                 if self.translator.judge_pending(p)? {
+                    if let Some(ms) = source_ms {
+                        let n = newest.entry(key.clone()).or_insert(ms);
+                        *n = (*n).max(ms);
+                    }
                     // Audited once the record is accepted: a rejected one has no story
                     // beyond its rejection.
                     if let Some(previous) = external {
@@ -518,7 +520,8 @@ fn item(a: Accepted, received_ms: i64) -> QueueItem {
         // the one it names.
         cpi: rec.cpi().to_string(),
         communication_code: code,
-        source: prov.clone(),
+        // Its source time stays in the index: an older build reads the item as before.
+        source: silgate_core::Provenance { modified_ms: None, ..prov.clone() },
         received_ms,
         document: a.xml,
     }
