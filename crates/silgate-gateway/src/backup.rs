@@ -318,7 +318,7 @@ pub async fn restore(cfg: GatewayConfig, dir: &Path, counter_floor: Option<u64>)
     let aside_of = |store: &Path| with_suffix(store, &format!(".before-restore-{}", p.aside_ms));
     // The index to carry from: set aside already, or still in place.
     let later_dedup = if aside_of(&dedup).exists() { aside_of(&dedup) } else { dedup.clone() };
-    let dedup_readable = later_dedup.exists() && readable(&later_dedup);
+    let dedup_readable = later_dedup.exists() && silgate_dedup::readable(&later_dedup);
     if !dedup_readable && counter_floor.is_none() {
         return Err(GatewayError::config(format!(
             "restore: the dedup index in use ({}) cannot be read, so the eGov counter reached since the backup is unknown: give --egov-counter-floor N (the progressive of the last eGov id the node saw, in its receipts or in the audit's attempts)",
@@ -463,10 +463,6 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
     s.into()
 }
 
-/// Whether a SQLite index file opens and reads.
-fn readable(p: &Path) -> bool {
-    silgate_dedup::readable(p)
-}
 
 /// Whether the audit file verifies (a chain that breaks, or a file that does not
 /// open, is replaced by the backup's).
