@@ -463,7 +463,6 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
     s.into()
 }
 
-
 /// Whether the audit file verifies (a chain that breaks, or a file that does not
 /// open, is replaced by the backup's).
 async fn verifies(p: &Path) -> bool {
