@@ -194,7 +194,7 @@ pub(crate) fn get_text(url: &str, pki: &Path) -> String {
     block_on(async { https(pki).await.get(url).send().await.unwrap().text().await.unwrap() })
 }
 
-fn put_faults(base: &str, pki: &Path, json: &str) {
+pub(crate) fn put_faults(base: &str, pki: &Path, json: &str) {
     block_on(async {
         let r = https(pki).await.put(format!("{base}/admin/faults")).body(json.to_string()).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 204);

@@ -11,6 +11,7 @@ mod dashboard;
 mod delivery;
 mod deploy;
 mod generate;
+mod kept;
 mod keyed;
 mod order;
 mod pec;

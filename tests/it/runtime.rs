@@ -319,7 +319,7 @@ async fn versions_in_order(rabbit: Option<String>) {
 }
 
 /// The first sample CV with its experience's profession at the fifth level.
-fn cv_with_five_level_experience() -> String {
+pub(crate) fn cv_with_five_level_experience() -> String {
     let first = include_str!("../../crates/silgate/samples/demo.jsonl").lines().next().expect("a sample");
     let mut cv: serde_json::Value = serde_json::from_str(first).expect("json");
     assert_eq!(cv["kind"], "cv");

@@ -95,6 +95,22 @@ pub enum Event {
     },
     /// A dead letter was put back in the queue.
     Replayed,
+    /// A record refused (at ingest, or by the node) was kept for a replay, with what
+    /// is needed to judge it again (`silgate quarantine list`).
+    Kept {
+        /// The kept refusal's id (`silgate quarantine replay --id`).
+        id: String,
+        /// Who refused it: `ingest` or `node`.
+        by: String,
+    },
+    /// A kept refusal was judged again (`silgate quarantine replay`) with the tables and
+    /// the mapping of the day; under a message id when it was queued.
+    Rejudged {
+        /// The kept refusal's id.
+        kept: String,
+        /// What became of it.
+        verdict: Rejudged,
+    },
     /// A record names as the one it replaces or closes a code this gateway never issued
     /// (the region's earlier system), with the region's prefix: accepted.
     ExternalPrevious {
@@ -173,6 +189,32 @@ impl SeenAgain {
     }
 }
 
+/// What a replay of a kept refusal did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rejudged {
+    /// Accepted and queued (its `received` and `queued` entries follow).
+    Queued,
+    /// Accepted, and the same version was queued or delivered since (a re-export).
+    Unchanged,
+    /// A later version of the record was queued since: not sent, it would replace it.
+    Superseded,
+    /// Refused again (kept again, with the new reason).
+    RejectedAgain,
+}
+
+impl Rejudged {
+    /// The stable name (`queued`, `unchanged`, `superseded`, `rejected-again`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Unchanged => "unchanged",
+            Self::Superseded => "superseded",
+            Self::RejectedAgain => "rejected-again",
+        }
+    }
+}
+
 /// Why delivery gave up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -241,6 +283,8 @@ impl Event {
             Self::Refused { .. } => "refused",
             Self::DeadLettered { .. } => "dead-lettered",
             Self::Replayed => "replayed",
+            Self::Kept { .. } => "kept",
+            Self::Rejudged { .. } => "rejudged",
             Self::Omitted { .. } => "omitted",
             Self::ExternalPrevious { .. } => "external-previous",
             Self::Input(_) => "input",
@@ -285,6 +329,8 @@ impl fmt::Display for Event {
             Self::DeadLettered { reason: DeadReason::AttemptsExhausted { attempts } } => write!(f, "attempts={attempts}"),
             Self::DeadLettered { reason: DeadReason::Poison { deliveries } } => write!(f, "poison deliveries={deliveries}"),
             Self::Replayed => f.write_str("from the dead-letter store"),
+            Self::Kept { id, by } => write!(f, "kept={id} by={by}"),
+            Self::Rejudged { kept, verdict } => write!(f, "kept={kept} verdict={}", verdict.as_str()),
             Self::Omitted { rule, field } => write!(f, "rule={rule} field={field}"),
             Self::ExternalPrevious { code } => write!(f, "previous={code}"),
             Self::Input(Input::Processed { uid, id, class, records, queued, unchanged, rejected }) => {

@@ -37,7 +37,7 @@ mod sqlite;
 mod writer;
 
 pub use entry::{Entry, GAP_EXAMPLES, GENESIS, Gap, NewEntry, Problem, Query, VerifyReport};
-pub use event::{DeadReason, Event, Input, SeenAgain};
+pub use event::{DeadReason, Event, Input, Rejudged, SeenAgain};
 pub use writer::Auditor;
 
 use std::path::Path;

@@ -320,6 +320,34 @@ impl DedupIndex {
         each!(self, d => d.superseded(asks).await)
     }
 
+    /// The place in the order of queueing the last version queued took (0 when none
+    /// was): a record set aside now (a rejection kept for replay) is behind every
+    /// version queued after it, see [`DedupIndex::queued_after`].
+    pub async fn order_now(&self) -> Result<i64, DedupError> {
+        each!(self, d => d.order_now().await)
+    }
+
+    /// For each message id, true when the index knows that version as [`admit`] does
+    /// (queued, delivered or dead-lettered; not refused, purged, erased or lost).
+    ///
+    /// [`admit`]: DedupIndex::admit
+    pub async fn known(&self, ids: Vec<String>) -> Result<Vec<bool>, DedupError> {
+        each!(self, d => d.known(ids).await)
+    }
+
+    /// For each message id, its place in the order of queueing (`None`: not known, or
+    /// queued by a build that kept no order, or lost).
+    pub async fn orders_of(&self, ids: Vec<String>) -> Result<Vec<Option<i64>>, DedupError> {
+        each!(self, d => d.orders_of(ids).await)
+    }
+
+    /// For each (business key hashed, place in the order), true when a version of that
+    /// key was queued after that place and is queued or delivered: a version set aside
+    /// then (refused, rejected) is older than it, and replayed it would replace it.
+    pub async fn queued_after(&self, asks: Vec<(String, i64)>) -> Result<Vec<bool>, DedupError> {
+        each!(self, d => d.queued_after(asks).await)
+    }
+
     /// For each message id, true when an earlier queued version of its record is not
     /// settled yet (neither delivered, refused nor dead-lettered): it must wait. The
     /// order is the order in which [`DedupIndex::mark_queued`] saw them; `None` when

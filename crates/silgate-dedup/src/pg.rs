@@ -274,6 +274,50 @@ impl PgDedup {
         Ok(rows.iter().map(|r| r.get::<_, bool>(0)).collect())
     }
 
+    pub(crate) async fn known(&self, ids: Vec<String>) -> Result<Vec<bool>, DedupError> {
+        let c = self.conn.get().await.map_err(pg)?;
+        let rows = c
+            .query(
+                "SELECT EXISTS (SELECT 1 FROM dedup_messages m WHERE m.message_id = a.id AND m.state NOT IN ('refused', 'purged', 'erased', 'lost'))
+                 FROM unnest($1::text[]) WITH ORDINALITY AS a(id, o) ORDER BY a.o",
+                &[&ids],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows.iter().map(|r| r.get::<_, bool>(0)).collect())
+    }
+
+    pub(crate) async fn order_now(&self) -> Result<i64, DedupError> {
+        let c = self.conn.get().await.map_err(pg)?;
+        // The sequence's last value (no index on the column): a version taking a place
+        // concurrently is as good as after it.
+        let row = c.query_one("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM dedup_queued_order", &[]).await.map_err(pg)?;
+        Ok(row.get::<_, i64>(0))
+    }
+
+    pub(crate) async fn orders_of(&self, ids: Vec<String>) -> Result<Vec<Option<i64>>, DedupError> {
+        let c = self.conn.get().await.map_err(pg)?;
+        let rows = c
+            .query("SELECT m.queued_order FROM unnest($1::text[]) WITH ORDINALITY AS a(id, o) LEFT JOIN dedup_messages m ON m.message_id = a.id ORDER BY a.o", &[&ids])
+            .await
+            .map_err(pg)?;
+        Ok(rows.iter().map(|r| r.get::<_, Option<i64>>(0)).collect())
+    }
+
+    pub(crate) async fn queued_after(&self, asks: Vec<(String, i64)>) -> Result<Vec<bool>, DedupError> {
+        let c = self.conn.get().await.map_err(pg)?;
+        let (keys, orders): (Vec<String>, Vec<i64>) = asks.into_iter().unzip();
+        let rows = c
+            .query(
+                "SELECT EXISTS (SELECT 1 FROM dedup_messages m WHERE m.key_hash = a.k AND m.state IN ('queued', 'refusing', 'delivered') AND m.queued_order > a.n)
+                 FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS a(k, n, o) ORDER BY a.o",
+                &[&keys, &orders],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows.iter().map(|r| r.get::<_, bool>(0)).collect())
+    }
+
     pub(crate) async fn delivered_many(&self, ids: Vec<String>) -> Result<Vec<Option<String>>, DedupError> {
         let c = self.conn.get().await.map_err(pg)?;
         let st = c.prepare("SELECT receipt FROM dedup_messages WHERE message_id = $1 AND state = 'delivered'").await.map_err(pg)?;

@@ -381,6 +381,34 @@ impl SqliteDedup {
         .await
     }
 
+    pub(crate) async fn known(&self, ids: Vec<String>) -> Result<Vec<bool>, DedupError> {
+        self.with(move |c| {
+            let mut q = c.prepare_cached("SELECT EXISTS (SELECT 1 FROM messages WHERE message_id = ?1 AND state NOT IN ('refused', 'purged', 'erased', 'lost'))")?;
+            ids.iter().map(|id| q.query_row([id], |r| r.get::<_, bool>(0)).map_err(DedupError::from)).collect()
+        })
+        .await
+    }
+
+    pub(crate) async fn order_now(&self) -> Result<i64, DedupError> {
+        self.with(move |c| Ok(c.query_row("SELECT coalesce(max(queued_order), 0) FROM messages", [], |r| r.get::<_, i64>(0))?)).await
+    }
+
+    pub(crate) async fn orders_of(&self, ids: Vec<String>) -> Result<Vec<Option<i64>>, DedupError> {
+        self.with(move |c| {
+            let mut q = c.prepare_cached("SELECT queued_order FROM messages WHERE message_id = ?1")?;
+            ids.iter().map(|id| Ok(q.query_row([id], |r| r.get::<_, Option<i64>>(0)).optional()?.flatten())).collect()
+        })
+        .await
+    }
+
+    pub(crate) async fn queued_after(&self, asks: Vec<(String, i64)>) -> Result<Vec<bool>, DedupError> {
+        self.with(move |c| {
+            let mut q = c.prepare_cached("SELECT EXISTS (SELECT 1 FROM messages WHERE key_hash = ?1 AND state IN ('queued', 'refusing', 'delivered') AND queued_order > ?2)")?;
+            asks.iter().map(|(k, n)| q.query_row(params![k, n], |r| r.get::<_, bool>(0)).map_err(DedupError::from)).collect()
+        })
+        .await
+    }
+
     pub(crate) async fn versions_of(&self, keys: Vec<String>) -> Result<Vec<String>, DedupError> {
         self.with(move |c| {
             let mut q = c.prepare_cached("SELECT message_id FROM messages WHERE key_hash = ?1")?;

@@ -180,6 +180,22 @@ async fn index_behaves(idx: DedupIndex) {
     assert_eq!(idx.superseded(asks.clone()).await.unwrap(), [true, false, false]);
     idx.mark_refused("t2").await.unwrap();
     assert_eq!(idx.superseded(asks).await.unwrap(), [false, false, false], "a refused version supersedes nothing");
+    // The order of queueing: what was queued after a place, and is not refused.
+    let place = idx.order_now().await.unwrap();
+    assert!(place > 0);
+    let o = |m: &str| Identity { message_id: m.into(), key_hash: "ordered".into(), content_hash: m.into() };
+    assert_eq!(idx.queued_after(vec![("ordered".into(), place)]).await.unwrap(), [false]);
+    idx.mark_queued(vec![o("o1")]).await.unwrap();
+    let o1 = idx.orders_of(vec!["o1".into(), "nowhere".into()]).await.unwrap();
+    assert!(o1[0].is_some_and(|n| n > place) && o1[1].is_none(), "{o1:?}");
+    assert_eq!(idx.order_now().await.unwrap(), o1[0].unwrap());
+    idx.mark_queued(vec![o("o2")]).await.unwrap();
+    let asks = vec![("ordered".to_string(), place), ("ordered".to_string(), o1[0].unwrap()), ("other".to_string(), 0)];
+    assert_eq!(idx.queued_after(asks.clone()).await.unwrap(), [true, true, false]);
+    assert_eq!(idx.known(vec!["o2".into(), "nowhere".into()]).await.unwrap(), [true, false]);
+    idx.mark_refused("o2").await.unwrap();
+    assert_eq!(idx.queued_after(asks).await.unwrap(), [true, false, false], "a refused version is not after anything");
+    assert_eq!(idx.known(vec!["o2".into()]).await.unwrap(), [false], "a refused version is not known");
 }
 
 #[tokio::test]

@@ -5,8 +5,9 @@
 //! they were at one instant (SQLite's online backup over all three from one read
 //! transaction, `silgate_store::sqlite::snapshot`: what a crash at that instant
 //! would have left, which start-up already knows how to finish), the region's secret
-//! (without it no hash in the stores can be matched again), the anchor key and the
-//! quarantine file when they exist, and `silgate-backup.json`: what each file is, its
+//! (without it no hash in the stores can be matched again), the anchor key, the
+//! quarantine file and the refused records kept for a replay (`kept.db`, a copy of
+//! its own) when they exist, and `silgate-backup.json`: what each file is, its
 //! SHA-256 and size, the instance and when it was taken. The gateway runs on while it
 //! is taken: its writers wait for the instant the read begins (and a log checkpoint a
 //! retention purge asks for meanwhile waits for the copy, within the busy timeout).
@@ -17,7 +18,7 @@
 //!   taken under another secret is refused, as the index would refuse it);
 //! - sets the stores in use aside beside themselves (`<file>.before-restore-<ms>`,
 //!   never deleted here) and puts the backup's queue and index in their place (and the
-//!   anchor key and quarantine where they are missing);
+//!   anchor key, quarantine and kept refusals where they are missing);
 //! - keeps the audit in use when it verifies (it is append-only: nothing in it is
 //!   wrong for being later than the backup); only a missing or broken one is replaced
 //!   by the backup's (anchors then name what the chain lost);
@@ -71,7 +72,7 @@ pub struct Manifest {
 /// One file of a backup.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Kept {
-    /// `queue`, `dedup`, `audit`, `secret`, `anchor-key`, `quarantine`.
+    /// `queue`, `dedup`, `audit`, `secret`, `anchor-key`, `quarantine`, `kept`.
     pub role: String,
     /// Its name in the folder.
     pub file: String,
@@ -166,6 +167,14 @@ fn backup_blocking(cfg: &GatewayConfig, dir: &Path) -> Result<Manifest> {
     let mut files = Vec::new();
     for (role, (_, copy)) in ROLES.iter().zip(&pairs) {
         files.push(kept(role, copy)?);
+    }
+    // The refused records kept for a replay: a copy of their own (they change nothing
+    // the three stores hold).
+    let refusals = cfg.kept_file();
+    if refusals.exists() {
+        let copy = dir.join("kept.db");
+        silgate_store::sqlite::snapshot(&[(refusals, copy.clone())]).map_err(|e| GatewayError::config(format!("backup: {e}")))?;
+        files.push(kept("kept", &copy)?);
     }
     let secret = cfg.secret_path();
     if !secret.exists() {
@@ -364,7 +373,7 @@ pub async fn restore(cfg: GatewayConfig, dir: &Path, counter_floor: Option<u64>)
         put.push(("secret", secret.clone()));
     }
     // Kept by the backup, put back only where they are missing.
-    for (role, path) in [("anchor-key", cfg.anchor_key_path()), ("quarantine", cfg.quarantine_path())] {
+    for (role, path) in [("anchor-key", cfg.anchor_key_path()), ("quarantine", cfg.quarantine_path()), ("kept", cfg.kept_file())] {
         if !path.exists() && file_of(role).is_some() {
             put.push((role, path));
         }

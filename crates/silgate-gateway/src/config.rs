@@ -573,6 +573,10 @@ pub struct RetentionConfig {
     /// aside in `DATA_DIR/refused/`), from when they were moved there.
     #[serde(default)]
     pub inputs_days: Option<u32>,
+    /// Refused records kept for a replay (`DATA_DIR/kept.db`, with their records),
+    /// from when they were (last) refused; a replayed one's line goes then too.
+    #[serde(default)]
+    pub refused_days: Option<u32>,
 }
 
 /// `[metrics]`.
@@ -735,7 +739,7 @@ fn check_code_tables(dir: &Path, files: Files, p: &mut Problems) {
 }
 
 fn check_retention(r: &RetentionConfig, p: &mut Problems) {
-    for (key, v) in [("retention.dead_letters_days", r.dead_letters_days), ("retention.inputs_days", r.inputs_days)] {
+    for (key, v) in [("retention.dead_letters_days", r.dead_letters_days), ("retention.inputs_days", r.inputs_days), ("retention.refused_days", r.refused_days)] {
         if v == Some(0) {
             p.push(key, "at least 1 (leave it out to keep them)");
         }
@@ -1126,6 +1130,11 @@ impl GatewayConfig {
     /// The quarantine file: one JSON line per rejected record.
     pub fn quarantine_path(&self) -> PathBuf {
         self.data_dir.join("quarantine.jsonl")
+    }
+
+    /// The store of refused records kept for a replay (`DATA_DIR/kept.db`).
+    pub fn kept_file(&self) -> PathBuf {
+        self.data_dir.join("kept.db")
     }
 
     /// The code tables to judge with: the embedded ones, with the region's own files

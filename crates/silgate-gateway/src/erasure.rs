@@ -13,6 +13,8 @@
 //! - the dedup index forgets them: each version keeps only its message id, marked
 //!   `erased`; the content last delivered and the code last queued go. A later export
 //!   of that person is new to the gateway and is sent as new;
+//! - refused records kept for a replay (`kept.db`) of those keys, or whose record or
+//!   document holds the fiscal code, are deleted (`secure_delete`, then `VACUUM`);
 //! - kept inputs (an inbox's `done/` and `refused/`, pulled feeds set aside) that name
 //!   the fiscal code, as text or UTF-16, are deleted whole (a feed set aside is
 //!   emptied); a compressed one (zip, Excel workbook) cannot be searched: it is counted
@@ -41,6 +43,8 @@ pub struct Erasure {
     /// Items deleted from the queue, waiting or dead-lettered (SQLite; RabbitMQ drops
     /// them when it hands them out).
     pub queued: usize,
+    /// Refused records kept for a replay that were the person's, deleted.
+    pub refused: usize,
     /// Kept inputs that named the person, deleted (or emptied).
     pub inputs: usize,
     /// Kept inputs that could not be searched (compressed): left to their retention.
@@ -86,11 +90,12 @@ pub async fn erase(parts: &Parts, fiscal_code: &str) -> Result<Erasure> {
     entries.extend(ids.iter().map(|id| erased("version", 1, &subject, Some(id))));
     parts.audit.record(entries).await?;
     let queued = parts.queue.erase(keys.clone()).await?.len();
+    let refused = parts.kept().erase(keys.clone(), fiscal_code.to_string()).await?;
     let versions = parts.dedup.erase(keys).await?.len();
     // Delivered versions were acked, and an ack deletes without overwriting: their
     // documents may still lie in the file's free pages.
     parts.queue.compact().await?;
-    let mut out = Erasure { versions, queued, ..Erasure::default() };
+    let mut out = Erasure { versions, queued, refused, ..Erasure::default() };
     if out.versions == 0 && out.queued == 0 {
         tracing::warn!("Erasure: no version of the person was found in the stores (a CPI they were read under may be unknown to the stores)");
     }
@@ -105,6 +110,9 @@ pub async fn erase(parts: &Parts, fiscal_code: &str) -> Result<Erasure> {
     .await?;
     (out.inputs, out.unsearched, out.failed) = (inputs, unsearched, failed);
     let mut entries = Vec::new();
+    if refused > 0 {
+        entries.push(erased("kept-refusals", refused, &subject, None));
+    }
     if inputs > 0 {
         entries.push(erased("inputs", inputs, &subject, None));
     }

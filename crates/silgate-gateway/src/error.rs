@@ -80,6 +80,9 @@ pub enum GatewayError {
         /// Why.
         err: std::io::Error,
     },
+    /// The store of kept refusals failed.
+    #[error("kept refusals: {0}")]
+    Kept(#[from] silgate_store::StoreError),
     /// A retention purge left entries it could not delete (the log names the folders).
     #[error("{0}")]
     Retention(String),
@@ -130,6 +133,7 @@ impl GatewayError {
             Self::Serve { .. } => "gateway.listen",
             Self::Task(_) => "gateway.task",
             Self::Retention(_) => "gateway.retention",
+            Self::Kept(e) => e.as_code(),
             Self::Context { inner, .. } => inner.as_code(),
         }
     }

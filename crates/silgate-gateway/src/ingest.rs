@@ -56,6 +56,8 @@ pub(crate) struct Ingest<'a> {
     /// The region's secret, the key of every business key's hash.
     pub(crate) keyer: &'a Keyer,
     pub(crate) audit: &'a Auditor,
+    /// Where refused records are kept for a replay.
+    pub(crate) kept: &'a crate::kept::KeptStore,
     pub(crate) metrics: &'a GatewayMetrics,
     pub(crate) batch: usize,
     /// `[limits] max_line_bytes`: the longest canonical JSON line read.
@@ -179,7 +181,7 @@ impl<'a> Ingest<'a> {
     fn pending(&self) -> usize {
         self.translator.deferred_len()
             + match &self.translator.out {
-                crate::translate::Output::Collect { accepted, rejected } => accepted.len() + rejected.len(),
+                crate::translate::Output::Collect { accepted, rejected, .. } => accepted.len() + rejected.len(),
                 crate::translate::Output::Dir(_) => 0,
             }
     }
@@ -408,13 +410,25 @@ impl<'a> Ingest<'a> {
     pub(crate) async fn flush(&mut self) -> Result<()> {
         let mut entries = Vec::new();
         self.judge_deferred(&mut entries).await?;
-        let (accepted, rejected) = self.translator.drain()?;
+        let (accepted, rejected, mut kept) = self.translator.drain()?;
         let m = self.metrics;
         for r in &rejected {
             let cpi = (!r.cpi.is_empty()).then_some(r.cpi.as_str());
             entries.push(NewEntry::now(Event::Received { at: Some(r.position.clone()), t_cpi_ms: None, recovered: false }, None, None, cpi));
             entries.push(NewEntry::now(Event::Rejected { rule: r.rule.clone(), at: Some(r.position.clone()), note: None }, None, None, cpi));
+            if let Some(id) = &r.kept {
+                entries.push(NewEntry::now(Event::Kept { id: id.clone(), by: crate::kept::RefusedBy::Ingest.as_str().to_string() }, None, None, cpi));
+            }
             m.rejected(r.source, &r.cpi, &r.rule);
+        }
+        // Kept before the batch is queued: a version of the same record queued from now
+        // on (this batch's too) is newer than the refused one.
+        if !kept.is_empty() {
+            let place = self.dedup.order_now().await?;
+            for k in &mut kept {
+                k.place = Some(place);
+            }
+            self.kept.keep(kept).await?;
         }
         self.summary.rejected += rejected.len();
         self.summary.records += rejected.len() + accepted.len();

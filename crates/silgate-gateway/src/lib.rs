@@ -15,6 +15,7 @@
 //!   metrics) and the ingest entry points.
 //! - `ingest.rs`: translate -> dedup -> judge -> enqueue -> audit, in batches.
 //! - [`translate`]: records -> codes -> 1546 XML or quarantine lines.
+//! - [`kept`]: refused records kept for a replay (`silgate quarantine list|replay`).
 //! - [`sources`]: the source adapters by kind, mapping files, PEC settings.
 //! - `drivers/`: the [`Driver`](drivers) shape and [`supervise`](drivers), and the
 //!   inbox poller, the Sintesi pull, the PEC mailbox and the push API.
@@ -32,6 +33,7 @@ pub mod erasure;
 pub mod error;
 mod ingest;
 mod instance;
+pub mod kept;
 pub mod metrics;
 mod parts;
 pub mod report;

@@ -27,11 +27,11 @@ impl QuarantineFile {
         let f = silgate_core::private::append(path).map_err(|e| GatewayError::io(format!("opening {}", path.display()), e))?;
         Ok(Self(Mutex::new(f)))
     }
-}
 
-impl RefusalSink for QuarantineFile {
-    fn refused(&self, item: &QueueItem, code: &str, reason: &str) -> std::io::Result<()> {
+    /// Appends the line of a node's refusal of `item`, kept under `kept`.
+    fn line(&self, item: &QueueItem, kept: &str, code: &str, reason: &str) -> std::io::Result<()> {
         let line = serde_json::json!({
+            "kept": kept,
             "source": item.source.system,
             "position": format!("{}:{}", item.source.origin, item.source.position),
             "field": "",
@@ -44,6 +44,45 @@ impl RefusalSink for QuarantineFile {
         let mut f = self.0.lock().map_err(|_| std::io::Error::other("the quarantine file's lock was poisoned"))?;
         writeln!(f, "{line}")?;
         f.flush()
+    }
+}
+
+/// Where the publisher hands the node's refusals: a quarantine line, and the document
+/// kept for a replay (audited `kept`).
+#[derive(Debug)]
+struct RefusalKeeper {
+    file: QuarantineFile,
+    kept: crate::kept::KeptStore,
+    audit: Auditor,
+}
+
+impl RefusalSink for RefusalKeeper {
+    fn refused<'a>(&'a self, item: &'a QueueItem, code: &'a str, reason: &'a str) -> silgate_publish::Refusal<'a> {
+        Box::pin(async move {
+            let id = crate::kept::node_id(&item.message_id);
+            let keep = crate::kept::NewKept {
+                id: id.clone(),
+                by: crate::kept::RefusedBy::Node,
+                provenance: item.source.clone(),
+                cpi: item.cpi.clone(),
+                issues: vec![silgate_core::Issue::error("", code, reason)],
+                key_hash: item.key_hash.clone(),
+                message_id: Some(item.message_id.clone()),
+                code: Some(item.communication_code.clone()),
+                body: Some(crate::kept::Body::Document(item.document.clone())),
+                place: None,
+            };
+            self.kept.keep(vec![keep]).await.map_err(std::io::Error::other)?;
+            self.file.line(item, &id, code, reason)?;
+            let cpi = Some(item.cpi.as_str()).filter(|c| !c.is_empty());
+            let entry = silgate_audit::NewEntry::now(
+                silgate_audit::Event::Kept { id, by: crate::kept::RefusedBy::Node.as_str().to_string() },
+                Some(&item.message_id),
+                Some(&item.communication_code),
+                cpi,
+            );
+            self.audit.one(entry).await.map_err(std::io::Error::other)
+        })
     }
 }
 
@@ -80,6 +119,8 @@ pub struct Parts {
     tables: Option<silgate_codes::CodeTables>,
     /// The region's secret (`secret_file`), the key of the hashes the stores keep.
     pub(crate) keyer: silgate_dedup::Keyer,
+    /// Refused records kept for a replay (`DATA_DIR/kept.db`).
+    kept: crate::kept::KeptStore,
 }
 
 impl Parts {
@@ -105,7 +146,13 @@ impl Parts {
         dedup.bind(&keyer).await?;
         let audit_log = cfg.open_audit().await?;
         let audit = Auditor::spawn(audit_log.clone(), &cfg.instance);
-        Ok(Self { cfg, queue, dedup, audit_log, audit, metrics: GatewayMetrics::new(), tables, keyer })
+        let kept = crate::kept::KeptStore::open(&cfg.kept_file()).await?;
+        Ok(Self { cfg, queue, dedup, audit_log, audit, metrics: GatewayMetrics::new(), tables, keyer, kept })
+    }
+
+    /// The refused records kept for a replay.
+    pub fn kept(&self) -> &crate::kept::KeptStore {
+        &self.kept
     }
 
     /// The code tables records are judged with: the embedded ones, or the region's.
@@ -117,7 +164,7 @@ impl Parts {
     /// to the quarantine file.
     pub fn publisher(&self) -> Result<Publisher<AnyQueue>> {
         let client = NodeClient::new(self.cfg.node.clone(), &self.cfg.region_name)?;
-        let sink = Arc::new(QuarantineFile::open(&self.cfg.quarantine_path())?);
+        let sink = Arc::new(RefusalKeeper { file: QuarantineFile::open(&self.cfg.quarantine_path())?, kept: self.kept.clone(), audit: self.audit.clone() });
         Ok(Publisher::new(self.queue.clone(), self.dedup.clone(), client, self.audit.clone(), self.cfg.effective_delivery(), sink))
     }
 
@@ -133,6 +180,7 @@ impl Parts {
             dedup: &self.dedup,
             keyer: &self.keyer,
             audit: &self.audit,
+            kept: &self.kept,
             metrics: &self.metrics,
             batch: self.cfg.batch.max(1),
             max_line_bytes: self.cfg.limits.max_line_bytes,

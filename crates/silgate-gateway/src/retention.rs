@@ -11,7 +11,10 @@
 //! - inputs kept after reading (an inbox's `done/` and `refused/`, with their reason
 //!   notes): `inputs_days`, by when they were moved there (the entry's change time: a
 //!   move sets it); pulled feeds set aside in `DATA_DIR/refused/` are emptied, not
-//!   removed (the file is what keeps their pull paused).
+//!   removed (the file is what keeps their pull paused);
+//! - refused records kept for a replay (`DATA_DIR/kept.db`, see [`crate::kept`]):
+//!   `refused_days`, by when they were last refused, replayed or not; counted in one
+//!   `purged` entry, overwritten in the file.
 //!
 //! Delivered queue items are not kept (an ack deletes them); quarantine and warning
 //! lines hold rule ids, fields and positions, no record content; the audit holds none
@@ -35,6 +38,8 @@ pub struct PurgeSummary {
     /// Inputs deleted from `done/` and `refused/` folders, or feeds emptied (`None`:
     /// not configured).
     pub inputs: Option<usize>,
+    /// Kept refusals deleted, replayed or not (`None`: not configured).
+    pub refused: Option<usize>,
     /// Entries that could not be deleted (left for the next purge; the log says which
     /// folder).
     pub failed: usize,
@@ -80,6 +85,13 @@ pub async fn purge(parts: &Parts, now: SystemTime) -> Result<PurgeSummary> {
         }
         out.inputs = Some(n);
         out.failed = failed;
+    }
+    if let Some(days) = r.refused_days {
+        let n = parts.kept().forget_before(ms(cutoff(now, days))).await?;
+        if n > 0 {
+            parts.audit.record(vec![purged("kept-refusals", n, days, None)]).await?;
+        }
+        out.refused = Some(n);
     }
     if out.failed > 0 {
         return Err(GatewayError::Retention(format!("retention: {} kept input(s) could not be deleted (the log names their folders); the rest went and is audited", out.failed)));

@@ -29,6 +29,9 @@ use std::path::{Path, PathBuf};
 /// One quarantine line.
 #[derive(Debug, Serialize)]
 pub struct QuarantineLine<'a> {
+    /// The kept refusal's id (`silgate quarantine replay --id`); none for `translate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept: Option<&'a str>,
     /// The source system.
     pub source: &'a str,
     /// Input and position in it.
@@ -107,6 +110,8 @@ pub(crate) struct Rejected {
     pub(crate) rule: String,
     pub(crate) source: &'static str,
     pub(crate) cpi: String,
+    /// The id it is kept under for a replay.
+    pub(crate) kept: Option<String>,
 }
 
 /// Names one record handed to the translator whose fate its caller waits for (a push
@@ -120,8 +125,8 @@ pub(crate) enum Verdict {
     Queued(String),
     /// This version was queued or delivered before: nothing added.
     Unchanged(String),
-    /// Quarantined, with every issue.
-    Rejected(Vec<Issue>),
+    /// Quarantined, with every issue, and kept for a replay under this id.
+    Rejected(Vec<Issue>, Option<String>),
 }
 
 /// A record waiting to be judged, with its identity (computed once, here) and ticket.
@@ -147,8 +152,8 @@ pub(crate) enum Output {
     /// One file per document in this directory (`translate`).
     Dir(PathBuf),
     /// Kept for the caller to queue (`ingest`, `run`); rejects are kept too, as
-    /// (position, rule) for the audit.
-    Collect { accepted: Vec<Accepted>, rejected: Vec<Rejected> },
+    /// (position, rule) for the audit, and what a replay needs of them.
+    Collect { accepted: Vec<Accepted>, rejected: Vec<Rejected>, kept: Vec<crate::kept::NewKept> },
 }
 
 /// Everything a translation needs besides its input.
@@ -206,7 +211,7 @@ impl<'a> Translator<'a> {
         }
         let f = silgate_core::private::append(quarantine).with_context(|| format!("opening {}", quarantine.display()))?;
         let warnings = quarantine.with_file_name("warnings.jsonl");
-        let mut t = Self::with(tables, today, xsd, Some(region), Output::Collect { accepted: Vec::new(), rejected: Vec::new() }, BufWriter::new(f), warnings)?;
+        let mut t = Self::with(tables, today, xsd, Some(region), Output::Collect { accepted: Vec::new(), rejected: Vec::new(), kept: Vec::new() }, BufWriter::new(f), warnings)?;
         t.deferred = Some(Deferred { waiting: Vec::new(), keyer });
         Ok(t)
     }
@@ -249,28 +254,48 @@ impl<'a> Translator<'a> {
         self.deferred.as_ref().map_or(0, |d| d.waiting.len())
     }
 
-    /// Takes the accepted and rejected records collected so far.
-    pub(crate) fn drain(&mut self) -> Result<(Vec<Accepted>, Vec<Rejected>)> {
+    /// Takes the accepted and rejected records collected so far, and what is to be
+    /// kept of the rejected ones.
+    pub(crate) fn drain(&mut self) -> Result<(Vec<Accepted>, Vec<Rejected>, Vec<crate::kept::NewKept>)> {
         self.quarantine.flush()?;
         if let Some(w) = self.warnings.as_mut() {
             w.flush()?;
         }
         Ok(match &mut self.out {
-            Output::Collect { accepted, rejected } => (std::mem::take(accepted), std::mem::take(rejected)),
-            Output::Dir(_) => (Vec::new(), Vec::new()),
+            Output::Collect { accepted, rejected, kept } => (std::mem::take(accepted), std::mem::take(rejected), std::mem::take(kept)),
+            Output::Dir(_) => (Vec::new(), Vec::new(), Vec::new()),
         })
     }
 
-    fn quarantine(&mut self, source: SourceSystem, cpi: &str, position: String, issues: &[Issue], ticket: Option<Ticket>) -> Result<()> {
+    /// Quarantines what `prov` names (the record, when one could be read): a line, and
+    /// when collecting, what a replay needs.
+    fn quarantine(&mut self, prov: &Provenance, rec: Option<&Record>, issues: &[Issue], ticket: Option<Ticket>) -> Result<()> {
+        let (source, position) = (prov.system, format!("{}:{}", prov.origin, prov.position));
+        let cpi = rec.map_or(prov.cpi.as_str(), Record::cpi);
+        let (field, rule, message) = crate::kept::first(issues);
+        let mut kept_id = None;
+        if let (Output::Collect { rejected, kept, .. }, Some(d)) = (&mut self.out, &self.deferred) {
+            let json = rec.map(serde_json::to_string).transpose()?;
+            let id = crate::kept::ingest_id(d.keyer, prov, json.as_deref().unwrap_or(&format!("{rule} {field}")));
+            kept.push(crate::kept::NewKept {
+                id: id.clone(),
+                by: crate::kept::RefusedBy::Ingest,
+                provenance: prov.clone(),
+                cpi: cpi.to_string(),
+                issues: issues.to_vec(),
+                key_hash: rec.map(|r| d.keyer.key_hash(&r.business_key())).unwrap_or_default(),
+                message_id: None,
+                code: rec.and_then(|r| r.communication().code.clone()),
+                body: json.map(crate::kept::Body::Record),
+                place: None,
+            });
+            rejected.push(Rejected { position: position.clone(), rule: rule.to_string(), source: source.as_str(), cpi: cpi.to_string(), kept: Some(id.clone()) });
+            kept_id = Some(id);
+        }
         if let Some(t) = ticket {
-            self.verdicts.push((t, Verdict::Rejected(issues.to_vec())));
+            self.verdicts.push((t, Verdict::Rejected(issues.to_vec(), kept_id.clone())));
         }
-        let first = issues.iter().find(|i| i.is_error()).or(issues.first());
-        let (field, rule, message) = first.map_or(("", "unknown", ""), |i| (i.path.as_str(), i.rule.as_str(), i.message.as_str()));
-        if let Output::Collect { rejected, .. } = &mut self.out {
-            rejected.push(Rejected { position: position.clone(), rule: rule.to_string(), source: source.as_str(), cpi: cpi.to_string() });
-        }
-        let line = QuarantineLine { source: source.as_str(), position, field, rule, message, issues };
+        let line = QuarantineLine { kept: kept_id.as_deref(), source: source.as_str(), position, field, rule, message, issues };
         serde_json::to_writer(&mut self.quarantine, &line)?;
         self.quarantine.write_all(b"\n")?;
         self.summary.reject(rule);
@@ -303,8 +328,7 @@ impl<'a> Translator<'a> {
             SourceItem::Record(rec) => self.record(*rec, ticket),
             SourceItem::Rejected(r) => {
                 self.summary.records += 1;
-                let position = format!("{}:{}", r.provenance.origin, r.provenance.position);
-                self.quarantine(r.provenance.system, &r.provenance.cpi, position, &r.issues, ticket)
+                self.quarantine(&r.provenance, None, &r.issues, ticket)
             }
         }
     }
@@ -312,8 +336,6 @@ impl<'a> Translator<'a> {
     /// Translates one record (already read) or quarantines it.
     fn record(&mut self, mut rec: Record, ticket: Option<Ticket>) -> Result<()> {
         self.summary.records += 1;
-        let prov = rec.provenance().clone();
-        let position = format!("{}:{}", prov.origin, prov.position);
         // A closure read from a source names no code. `translate` has no memory of
         // what was sent: it names the code the same content had as a send (exact when
         // the source changed only the state). `ingest` and `run` fill it from the dedup
@@ -338,7 +360,7 @@ impl<'a> Translator<'a> {
                 Some(code) => rec.communication_mut().code = Some(code),
                 None => {
                     let issue = Issue::error("DatiSistema/codice", "code.unallocated", "the record has no communication code and no region was given to allocate one");
-                    return self.quarantine(prov.system, &prov.cpi, position, &[issue], ticket);
+                    return self.quarantine(&rec.provenance().clone(), Some(&rec), &[issue], ticket);
                 }
             }
         }
@@ -360,9 +382,7 @@ impl<'a> Translator<'a> {
 
     /// Quarantines a waiting record with `issues` instead of judging it.
     pub(crate) fn reject_pending(&mut self, p: Pending, issues: Vec<Issue>) -> Result<()> {
-        let prov = p.record.provenance();
-        let position = format!("{}:{}", prov.origin, prov.position);
-        self.quarantine(prov.system, &prov.cpi.clone(), position, &issues, p.ticket)
+        self.quarantine(&p.record.provenance().clone(), Some(&p.record), &issues, p.ticket)
     }
 
     /// The region's ministerial code (the first two digits of its codes); empty for a
@@ -374,18 +394,21 @@ impl<'a> Translator<'a> {
     /// Judges a record whose code is allocated (XSD + rules): accepted with its
     /// document (and identity, computed now if it has none yet), or quarantined. True
     /// when accepted.
-    fn judge(&mut self, mut rec: Record, id: Option<Identity>, ticket: Option<Ticket>) -> Result<bool> {
+    fn judge(&mut self, rec: Record, id: Option<Identity>, ticket: Option<Ticket>) -> Result<bool> {
         let prov = rec.provenance().clone();
         let position = format!("{}:{}", prov.origin, prov.position);
         // The identity (and code) stay those of the source's content, computed when
         // it came in: a region that loads a six-segment table later does not make the
-        // same export look new.
-        let mut issues = silgate_std1546::fit::fit(&mut rec, self.tables, self.unmappable);
-        let (xml, judged) = silgate_std1546::emit(&rec, self.tables, self.today, self.xsd)?;
+        // same export look new. The document is written from the record fitted to the
+        // standard; a refusal keeps the record as it came (a later table may map what
+        // this one could not).
+        let mut fitted = rec.clone();
+        let mut issues = silgate_std1546::fit::fit(&mut fitted, self.tables, self.unmappable);
+        let (xml, judged) = silgate_std1546::emit(&fitted, self.tables, self.today, self.xsd)?;
         issues.extend(judged);
         self.summary.warnings += issues.iter().filter(|i| !i.is_error()).count();
         if silgate_core::issue::has_errors(&issues) {
-            return self.quarantine(prov.system, &prov.cpi, position, &issues, ticket).map(|()| false);
+            return self.quarantine(&prov, Some(&rec), &issues, ticket).map(|()| false);
         }
         let mut omitted = Vec::new();
         for i in issues.iter().filter(|i| i.rule == silgate_std1546::fit::RULE) {

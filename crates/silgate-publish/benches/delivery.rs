@@ -28,9 +28,9 @@ const CONCURRENCY: usize = 16;
 #[derive(Debug)]
 struct Discard;
 impl RefusalSink for Discard {
-    fn refused(&self, _item: &QueueItem, code: &str, _reason: &str) -> std::io::Result<()> {
+    fn refused<'a>(&'a self, _item: &'a QueueItem, code: &'a str, _reason: &'a str) -> silgate_publish::Refusal<'a> {
         eprintln!("refused: {code}");
-        Ok(())
+        Box::pin(async { Ok(()) })
     }
 }
 

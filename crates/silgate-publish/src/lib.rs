@@ -26,7 +26,7 @@ mod publisher;
 
 pub use breaker::{BreakerState, CircuitBreaker};
 pub use client::{ClientConfig, NodeClient, Outcome, is_loopback_host, plain_http_allowed, tls_config};
-pub use publisher::{Counters, LATENCY_BOUNDS, Latency, Publisher, RefusalSink, RetryConfig};
+pub use publisher::{Counters, LATENCY_BOUNDS, Latency, Publisher, Refusal, RefusalSink, RetryConfig};
 
 /// Errors of delivery.
 #[derive(Debug, thiserror::Error)]

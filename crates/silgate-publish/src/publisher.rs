@@ -58,12 +58,16 @@ impl Default for RetryConfig {
     }
 }
 
-/// Where permanently refused records go (the gateway's quarantine).
+/// What [`RefusalSink::refused`] returns: done once the refusal is written down.
+pub type Refusal<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send + 'a>>;
+
+/// Where permanently refused records go (the gateway's quarantine, and its store of
+/// refusals kept for a replay).
 pub trait RefusalSink: Send + Sync {
     /// The node refused `item` for good with `code` / `reason`. An error (the
     /// quarantine could not be written) keeps the item in the queue: it is not acked,
     /// and comes back.
-    fn refused(&self, item: &QueueItem, code: &str, reason: &str) -> std::io::Result<()>;
+    fn refused<'a>(&'a self, item: &'a QueueItem, code: &'a str, reason: &'a str) -> Refusal<'a>;
 }
 
 /// Running totals, for the demo and metrics.
@@ -521,7 +525,7 @@ impl<Q: Queue + Clone + 'static> Publisher<Q> {
                 Outcome::Refused { code, reason } => {
                     self.breaker.success(permit);
                     self.audit.one(entry(tried, item)).await?;
-                    self.sink.refused(item, &code, &reason).map_err(|e| PublishError::Quarantine(e.to_string()))?;
+                    self.sink.refused(item, &code, &reason).await.map_err(|e| PublishError::Quarantine(e.to_string()))?;
                     self.audit.one(entry(Event::Refused { code }, item)).await?;
                     // Settled but still known while it leaves the queue: a re-export
                     // admitted in between must not be queued beside the item about to be

@@ -178,6 +178,11 @@ enum Command {
         #[arg(long, value_name = "CF")]
         fiscal_code: Option<String>,
     },
+    /// Records refused at ingest or by the node, kept for a replay.
+    Quarantine {
+        #[command(subcommand)]
+        command: QuarantineCommand,
+    },
     /// The dead-letter store.
     Dlq {
         #[command(subcommand)]
@@ -264,6 +269,42 @@ enum DlqCommand {
         /// Message ids to replay (default: all).
         #[arg(long = "id", value_name = "MESSAGE_ID")]
         ids: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum QuarantineCommand {
+    /// List the kept refusals: id, when, who refused (ingest or node), CPI, rule,
+    /// field, source position, and whether a replay can judge it (tab-separated).
+    List {
+        /// Gateway configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Only this CPI's.
+        #[arg(long, value_name = "CPI")]
+        cpi: Option<String>,
+        /// Only those whose first error has this rule (`code.unmappable`, `node.ko`).
+        #[arg(long, value_name = "RULE")]
+        rule: Option<String>,
+        /// Only those kept on or after this day (YYYY-MM-DD, UTC).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Replayed ones too, with what their replay did.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Judge kept refusals again with today's code tables and mapping, and queue the
+    /// accepted ones (all of them, or those of --rule, or the one of --id).
+    Replay {
+        /// Gateway configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Only those whose first error has this rule.
+        #[arg(long, value_name = "RULE", conflicts_with = "id")]
+        rule: Option<String>,
+        /// Only this one (an id of `quarantine list`).
+        #[arg(long, value_name = "ID")]
+        id: Option<String>,
     },
 }
 
@@ -381,6 +422,8 @@ async fn async_command(command: Command) -> anyhow::Result<ExitCode> {
         Command::Purge { config, fiscal_code: Some(cf) } => ops::erase(&config, &cf).await,
         Command::Backup { config, dir } => ops::backup(&config, &dir).await,
         Command::Restore { config, dir, egov_counter_floor } => ops::restore(&config, &dir, egov_counter_floor).await,
+        Command::Quarantine { command: QuarantineCommand::List { config, cpi, rule, since, all } } => ops::quarantine_list(&config, cpi, rule, since, all).await,
+        Command::Quarantine { command: QuarantineCommand::Replay { config, rule, id } } => ops::quarantine_replay(&config, rule, id).await,
         Command::Dlq { command: DlqCommand::List { config, limit } } => ops::dlq_list(&config, limit).await,
         Command::Dlq { command: DlqCommand::Replay { config, ids } } => ops::dlq_replay(&config, &ids).await,
         Command::Audit { command: AuditCommand::Verify { config, anchors } } => ops::audit_verify(&config, anchors.as_deref()).await,

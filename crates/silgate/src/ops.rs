@@ -96,6 +96,7 @@ pub(crate) async fn purge(config: &Path) -> Result<ExitCode> {
     let say = |n: Option<usize>| n.map_or_else(|| "kept (no retention set, or the broker's)".to_string(), |n| format!("{n} deleted"));
     println!("dead letters: {}", say(s.dead_letters));
     println!("inputs: {}", say(s.inputs));
+    println!("kept refusals: {}", say(s.refused));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -149,6 +150,7 @@ pub(crate) async fn erase(config: &Path, fiscal_code: &str) -> Result<ExitCode> 
     let e = silgate_gateway::erasure::erase_stopped(cfg, &cf).await?;
     println!("versions forgotten by the dedup index: {}", e.versions);
     println!("queued items and dead letters deleted: {}", e.queued);
+    println!("refused records kept for a replay deleted: {}", e.refused);
     println!("kept inputs naming the person deleted: {}", e.inputs);
     if e.unsearched > 0 {
         println!("kept inputs that could not be searched (compressed), left to inputs_days: {}", e.unsearched);
@@ -157,6 +159,47 @@ pub(crate) async fn erase(config: &Path, fiscal_code: &str) -> Result<ExitCode> 
         println!("set aside by a restore, still holding earlier content (delete it once the restore is checked): {}", p.display());
     }
     println!("a later export of this person is sent to the node as new");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--since YYYY-MM-DD` as Unix ms at that day's midnight (UTC).
+fn since_ms(since: Option<String>) -> Result<Option<i64>> {
+    since
+        .map(|s| {
+            let d = silgate_core::time_types::parse_date(&s).map_err(|_| anyhow::anyhow!("--since must be YYYY-MM-DD, got '{s}'"))?;
+            Ok(d.midnight().assume_utc().unix_timestamp() * 1000)
+        })
+        .transpose()
+}
+
+/// `silgate quarantine list`.
+pub(crate) async fn quarantine_list(config: &Path, cpi: Option<String>, rule: Option<String>, since: Option<String>, all: bool) -> Result<ExitCode> {
+    let parts = Parts::open(GatewayConfig::read(config)?).await?;
+    let filter = silgate_gateway::kept::Filter { id: None, cpi, rule, since_ms: since_ms(since)?, all };
+    let kept = parts.kept().list(&filter).await?;
+    for k in &kept {
+        let at = time::OffsetDateTime::from_unix_timestamp(k.at_ms / 1000).map_or_else(|_| k.at_ms.to_string(), |t| t.date().to_string());
+        let replay = match (&k.outcome, k.replayable) {
+            (Some(o), _) => format!("replayed: {o}"),
+            (None, true) => "replayable".to_string(),
+            (None, false) => "not replayable: the source must send it again".to_string(),
+        };
+        let position = format!("{}:{}:{}", k.provenance.system, k.provenance.origin, k.provenance.position);
+        println!("{}\t{at}\t{}\t{}\t{}\t{}\t{position}\t{replay}\t{}", k.id, k.by.as_str(), k.cpi, k.rule, k.field, k.message);
+    }
+    eprintln!("{} kept refusal(s)", kept.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `silgate quarantine replay`.
+pub(crate) async fn quarantine_replay(config: &Path, rule: Option<String>, id: Option<String>) -> Result<ExitCode> {
+    let parts = Parts::open(GatewayConfig::load(config)?).await?;
+    let filter = silgate_gateway::kept::Filter { id, rule, ..Default::default() };
+    let s = silgate_gateway::kept::replay(&parts, &filter, silgate_gateway::today()).await?;
+    println!(
+        "{} kept refusal(s) judged again: {} queued, {} unchanged (sent since), {} superseded (a later version was queued), {} refused again (still kept), {} not replayable",
+        s.taken, s.queued, s.unchanged, s.superseded, s.rejected, s.not_replayable
+    );
     Ok(ExitCode::SUCCESS)
 }
 

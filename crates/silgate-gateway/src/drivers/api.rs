@@ -218,7 +218,7 @@ async fn ingest_one(st: &ApiState, cpi: &str, mut rec: Record) -> Option<Outcome
     Some(match verdict.await.ok()?? {
         Verdict::Queued(id) => Outcome::Queued(id),
         Verdict::Unchanged(id) => Outcome::Unchanged(id),
-        Verdict::Rejected(issues) => Outcome::Rejected(issues),
+        Verdict::Rejected(issues, _) => Outcome::Rejected(issues),
     })
 }
 

@@ -1,0 +1,554 @@
+//! Kept refusals: what is needed to judge a refused record again.
+//!
+//! Every record refused at ingest (XSD, rules, a foreign code) and every version the
+//! national node refused for good (KO, a `Client` fault) is kept here, beside its
+//! quarantine line, until it is replayed, erased or past `[retention] refused_days`:
+//!
+//! - refused at ingest: the canonical record as it was judged (codes allocated, the
+//!   code it replaces named), with its provenance (source, input, position);
+//! - refused by the node: the 1546 document that was sent, read back into the
+//!   canonical model at the replay (what the document did not carry, an element the
+//!   optional-code policy left out, is not in it).
+//!
+//! `silgate quarantine list` shows them; `silgate quarantine replay` hands them to the
+//! ingest step again, judged with the code tables and the mapping of the day
+//! ([`replay`]). A version of the same record queued after one was kept is newer: the
+//! kept one is then superseded, not sent (it would replace the newer one at the node).
+//! Its source's own time decides instead when it has one (as at every ingest).
+//!
+//! The store is one SQLite file in the data directory (`kept.db`, owner-only, whatever
+//! the queue and index backends): it holds personal data. A replayed refusal keeps its
+//! line and outcome, not its record.
+
+use crate::error::Result;
+use crate::parts::Parts;
+use rusqlite::{OptionalExtension as _, params};
+use silgate_audit::{Event, NewEntry, Rejudged};
+use silgate_core::{Issue, Provenance, SourceItem};
+use silgate_store::migrate::{Migration, Schema};
+use silgate_store::now_ms;
+use silgate_store::sqlite::{Durability, Shared};
+use std::path::Path;
+
+const V1: &str = "
+CREATE TABLE IF NOT EXISTS kept (
+    id          TEXT PRIMARY KEY,
+    refused_by  TEXT NOT NULL,
+    at_ms       INTEGER NOT NULL,
+    source      TEXT NOT NULL,
+    provenance  TEXT NOT NULL,
+    position    TEXT NOT NULL,
+    cpi         TEXT NOT NULL,
+    rule        TEXT NOT NULL,
+    field       TEXT NOT NULL,
+    message     TEXT NOT NULL,
+    issues      TEXT NOT NULL,
+    key_hash    TEXT NOT NULL,
+    message_id  TEXT,
+    code        TEXT,
+    record      TEXT,
+    document    TEXT,
+    place       INTEGER,
+    state       TEXT NOT NULL,
+    attempts    INTEGER NOT NULL,
+    settled_ms  INTEGER,
+    outcome     TEXT
+);
+CREATE INDEX IF NOT EXISTS kept_state_at ON kept (state, at_ms);
+CREATE INDEX IF NOT EXISTS kept_key ON kept (key_hash);
+";
+
+/// The kept store's migrations.
+const SCHEMA: Schema = Schema { store: "kept", migrations: &[Migration { version: 1, name: "kept refusals", sql: V1, breaks_older: false }], every_open: "" };
+
+/// Who refused a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusedBy {
+    /// The ingest step (XSD, rules, codes), before it was queued.
+    Ingest,
+    /// The national node, for good.
+    Node,
+}
+
+impl RefusedBy {
+    /// `ingest` or `node`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ingest => "ingest",
+            Self::Node => "node",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        if s == "node" { Self::Node } else { Self::Ingest }
+    }
+}
+
+/// What can be judged again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// The canonical record (JSON), refused at ingest.
+    Record(String),
+    /// The 1546 document the node refused.
+    Document(String),
+}
+
+/// A refusal to keep.
+#[derive(Debug, Clone)]
+pub struct NewKept {
+    /// Its id: the same refusal kept twice (an input read again) is one.
+    pub id: String,
+    /// Who refused it.
+    pub by: RefusedBy,
+    /// Where the record came from.
+    pub provenance: Provenance,
+    /// The record's CPI.
+    pub cpi: String,
+    /// Every issue (the first error's rule and field are listed).
+    pub issues: Vec<Issue>,
+    /// The record's business key, keyed (empty when no record could be read).
+    pub key_hash: String,
+    /// The version's message id, when it had one.
+    pub message_id: Option<String>,
+    /// Its communication code, when it had one.
+    pub code: Option<String>,
+    /// What a replay judges; `None` when the source gave nothing the model could read
+    /// (the source must send it again).
+    pub body: Option<Body>,
+    /// Its place in the order of queueing (a later version of its record is newer).
+    pub place: Option<i64>,
+}
+
+/// The state of a kept refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeptState {
+    /// Waiting for a replay.
+    Kept,
+    /// Replayed (its outcome says how); its record is no longer kept.
+    Replayed,
+}
+
+/// A kept refusal as `silgate quarantine list` shows it.
+#[derive(Debug, Clone)]
+pub struct Kept {
+    /// Its id.
+    pub id: String,
+    /// Who refused it.
+    pub by: RefusedBy,
+    /// When it was (last) kept, Unix ms.
+    pub at_ms: i64,
+    /// Where the record came from.
+    pub provenance: Provenance,
+    /// The record's CPI.
+    pub cpi: String,
+    /// The first error's rule.
+    pub rule: String,
+    /// The first error's field.
+    pub field: String,
+    /// The first error's message (never a value).
+    pub message: String,
+    /// The version's message id, when it had one.
+    pub message_id: Option<String>,
+    /// Its communication code, when it had one.
+    pub code: Option<String>,
+    /// Whether a replay has something to judge.
+    pub replayable: bool,
+    /// Kept or replayed.
+    pub state: KeptState,
+    /// How many times it was refused.
+    pub attempts: u32,
+    /// What its replay did (`queued <message id>`, `superseded`, ...).
+    pub outcome: Option<String>,
+}
+
+/// Which kept refusals `list` and `replay` take.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only this one.
+    pub id: Option<String>,
+    /// Only this CPI's.
+    pub cpi: Option<String>,
+    /// Only those whose first error has this rule.
+    pub rule: Option<String>,
+    /// Only those kept at or after this time, Unix ms.
+    pub since_ms: Option<i64>,
+    /// Replayed ones too.
+    pub all: bool,
+}
+
+/// The store of kept refusals (`DATA_DIR/kept.db`). Cloning shares the connection.
+#[derive(Debug, Clone)]
+pub struct KeptStore {
+    db: Shared,
+}
+
+/// The first error of `issues` (or the first issue): (field, rule, message).
+pub(crate) fn first(issues: &[Issue]) -> (&str, &str, &str) {
+    issues.iter().find(|i| i.is_error()).or(issues.first()).map_or(("", "unknown", ""), |i| (i.path.as_str(), i.rule.as_str(), i.message.as_str()))
+}
+
+/// The id of a refusal at ingest: from where it was read and what was refused (the
+/// same record at the same place is one refusal, kept again).
+pub(crate) fn ingest_id(keyer: &silgate_dedup::Keyer, provenance: &Provenance, what: &str) -> String {
+    let h = keyer.hash(&[b"kept", provenance.to_string().as_bytes(), what.as_bytes()]);
+    format!("i-{}", h.get(..16).unwrap_or(&h))
+}
+
+/// The id of a node's refusal of a version: from its message id.
+pub(crate) fn node_id(message_id: &str) -> String {
+    format!("n-{}", message_id.get(..16).unwrap_or(message_id))
+}
+
+impl KeptStore {
+    /// Opens (creating it owner-only) the store at `path`.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let path = path.to_path_buf();
+        let conn = silgate_store::sqlite::blocking(move || -> std::result::Result<_, silgate_store::StoreError> {
+            let mut c = silgate_store::sqlite::open(&path, Durability::Full, 0)?;
+            silgate_store::migrate::sqlite(&mut c, &SCHEMA)?;
+            // What goes (a replayed record, an erasure, retention) is overwritten.
+            c.execute_batch("PRAGMA secure_delete = ON")?;
+            Ok(c)
+        })
+        .await?;
+        Ok(Self { db: Shared::new(conn) })
+    }
+
+    /// Keeps `refusals`; one kept before under the same id is kept again, with the new
+    /// reason (and waits for a replay again).
+    pub async fn keep(&self, refusals: Vec<NewKept>) -> Result<()> {
+        if refusals.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let rows: Vec<_> = refusals
+            .into_iter()
+            .map(|k| {
+                let (field, rule, message) = first(&k.issues);
+                let (field, rule, message) = (field.to_string(), rule.to_string(), message.to_string());
+                let issues = serde_json::to_string(&k.issues).unwrap_or_else(|_| "[]".into());
+                let prov = serde_json::to_string(&k.provenance).unwrap_or_else(|_| "{}".into());
+                let position = format!("{}:{}", k.provenance.origin, k.provenance.position);
+                let (record, document) = match k.body {
+                    Some(Body::Record(r)) => (Some(r), None),
+                    Some(Body::Document(d)) => (None, Some(d)),
+                    None => (None, None),
+                };
+                (
+                    k.id,
+                    k.by.as_str(),
+                    k.provenance.system.as_str(),
+                    prov,
+                    position,
+                    k.cpi,
+                    rule,
+                    field,
+                    message,
+                    issues,
+                    k.key_hash,
+                    k.message_id,
+                    k.code,
+                    record,
+                    document,
+                    k.place,
+                )
+            })
+            .collect();
+        self.db
+            .with(move |c| -> std::result::Result<(), silgate_store::StoreError> {
+                let tx = c.transaction()?;
+                {
+                    let mut ins = tx.prepare_cached(
+                        "INSERT INTO kept (id, refused_by, at_ms, source, provenance, position, cpi, rule, field, message, issues, key_hash, message_id, code, record, document, place, state, attempts)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 'kept', 1)
+                         ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms, rule = excluded.rule, field = excluded.field, message = excluded.message,
+                             issues = excluded.issues, record = excluded.record, document = excluded.document, place = excluded.place, state = 'kept',
+                             attempts = kept.attempts + 1, settled_ms = NULL, outcome = NULL",
+                    )?;
+                    for r in &rows {
+                        ins.execute(params![r.0, r.1, now, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12, r.13, r.14, r.15])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The kept refusals `filter` takes, oldest first.
+    pub async fn list(&self, filter: &Filter) -> Result<Vec<Kept>> {
+        let f = filter.clone();
+        Ok(self
+            .db
+            .with(move |c| -> std::result::Result<Vec<Kept>, silgate_store::StoreError> {
+                let mut q = c.prepare(
+                    "SELECT id, refused_by, at_ms, provenance, cpi, rule, field, message, message_id, code, record IS NOT NULL OR document IS NOT NULL, state, attempts, outcome
+                     FROM kept WHERE (?1 IS NULL OR id = ?1) AND (?2 IS NULL OR cpi = ?2) AND (?3 IS NULL OR rule = ?3) AND (?4 IS NULL OR at_ms >= ?4)
+                     AND (?5 OR state = 'kept') ORDER BY at_ms, id",
+                )?;
+                let rows = q.query_map(params![f.id, f.cpi, f.rule, f.since_ms, f.all], |r| {
+                    let prov: String = r.get(3)?;
+                    Ok(Kept {
+                        id: r.get(0)?,
+                        by: RefusedBy::parse(&r.get::<_, String>(1)?),
+                        at_ms: r.get(2)?,
+                        provenance: serde_json::from_str(&prov).unwrap_or_default(),
+                        cpi: r.get(4)?,
+                        rule: r.get(5)?,
+                        field: r.get(6)?,
+                        message: r.get(7)?,
+                        message_id: r.get(8)?,
+                        code: r.get(9)?,
+                        replayable: r.get(10)?,
+                        state: if r.get::<_, String>(11)? == "kept" { KeptState::Kept } else { KeptState::Replayed },
+                        attempts: r.get(12)?,
+                        outcome: r.get(13)?,
+                    })
+                })?;
+                Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
+            })
+            .await?)
+    }
+
+    /// What a replay of `id` judges, with its key and place: `None` when it is no
+    /// longer kept or has nothing to judge.
+    async fn body(&self, id: &str) -> Result<Option<Held>> {
+        let id = id.to_string();
+        Ok(self
+            .db
+            .with(move |c| -> std::result::Result<Option<Held>, silgate_store::StoreError> {
+                let row = c
+                    .query_row("SELECT refused_by, provenance, key_hash, message_id, record, document, place FROM kept WHERE id = ?1 AND state = 'kept'", [&id], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, Option<String>>(3)?,
+                            r.get::<_, Option<String>>(4)?,
+                            r.get::<_, Option<String>>(5)?,
+                            r.get::<_, Option<i64>>(6)?,
+                        ))
+                    })
+                    .optional()?;
+                Ok(row.and_then(|(by, prov, key_hash, message_id, record, document, place)| {
+                    let body = record.map(Body::Record).or(document.map(Body::Document))?;
+                    Some(Held { by: RefusedBy::parse(&by), provenance: serde_json::from_str(&prov).unwrap_or_default(), key_hash, message_id, body, place })
+                }))
+            })
+            .await?)
+    }
+
+    /// Marks kept refusals replayed with their outcome, and forgets their records.
+    async fn settle(&self, done: Vec<(String, String)>) -> Result<()> {
+        let now = now_ms();
+        self.db
+            .with(move |c| -> std::result::Result<(), silgate_store::StoreError> {
+                let tx = c.transaction()?;
+                {
+                    let mut up = tx.prepare_cached("UPDATE kept SET state = 'replayed', settled_ms = ?2, outcome = ?3, record = NULL, document = NULL WHERE id = ?1")?;
+                    for (id, outcome) in &done {
+                        up.execute(params![id, now, outcome])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the kept refusals of these business keys (hashed), or whose record or
+    /// document holds `needle` (a person's fiscal code): an erasure. Returns how many.
+    pub async fn erase(&self, keys: Vec<String>, needle: String) -> Result<usize> {
+        Ok(self
+            .db
+            .with(move |c| -> std::result::Result<usize, silgate_store::StoreError> {
+                let tx = c.transaction()?;
+                let mut n = 0;
+                {
+                    let mut by_key = tx.prepare_cached("DELETE FROM kept WHERE key_hash = ?1")?;
+                    for k in keys.iter().filter(|k| !k.is_empty()) {
+                        n += by_key.execute([k])?;
+                    }
+                }
+                if !needle.is_empty() {
+                    n += tx.execute("DELETE FROM kept WHERE instr(record, ?1) > 0 OR instr(document, ?1) > 0", [&needle])?;
+                }
+                tx.commit()?;
+                if n > 0 {
+                    c.execute_batch("VACUUM")?;
+                }
+                Ok(n)
+            })
+            .await?)
+    }
+
+    /// Deletes the kept refusals kept before `before_ms` (retention). Returns how many.
+    pub async fn forget_before(&self, before_ms: i64) -> Result<usize> {
+        Ok(self.db.with(move |c| -> std::result::Result<usize, silgate_store::StoreError> { Ok(c.execute("DELETE FROM kept WHERE at_ms < ?1", [before_ms])?) }).await?)
+    }
+}
+
+/// A kept refusal's body, as a replay takes it.
+#[derive(Debug)]
+struct Held {
+    by: RefusedBy,
+    provenance: Provenance,
+    key_hash: String,
+    message_id: Option<String>,
+    body: Body,
+    place: Option<i64>,
+}
+
+/// What a replay did.
+#[derive(Debug, Default, Clone)]
+pub struct ReplaySummary {
+    /// Kept refusals taken.
+    pub taken: usize,
+    /// Accepted and queued.
+    pub queued: usize,
+    /// Accepted; the same version was queued or delivered since.
+    pub unchanged: usize,
+    /// A later version of the record was queued since: not sent.
+    pub superseded: usize,
+    /// Refused again (kept again with the new reason).
+    pub rejected: usize,
+    /// Nothing to judge (the source gave nothing the model could read).
+    pub not_replayable: usize,
+}
+
+/// `silgate quarantine replay`: judges the kept refusals `filter` takes again, with the
+/// gateway's code tables and mapping of `today`, and queues the accepted ones (through
+/// the ingest step: dedup, order, audit). A replayed refusal is settled; one refused
+/// again stays kept with the new reason.
+pub async fn replay(parts: &Parts, filter: &Filter, today: silgate_core::Date) -> Result<ReplaySummary> {
+    let kept = parts.kept();
+    let mut s = ReplaySummary::default();
+    let chosen = kept.list(&Filter { all: false, ..filter.clone() }).await?;
+    for chunk in chosen.chunks(parts.cfg.batch.max(1)) {
+        let mut held = Vec::new();
+        for k in chunk {
+            s.taken += 1;
+            match kept.body(&k.id).await? {
+                Some(h) => held.push((k.id.clone(), h)),
+                None => s.not_replayable += 1,
+            }
+        }
+        // Superseded: a version of the same record queued after it was kept (after the
+        // refused version itself, for the node's). A record whose source gives its
+        // own time is ordered by that time instead, at the ingest.
+        let node_ids: Vec<String> = held.iter().filter(|(_, h)| h.by == RefusedBy::Node).filter_map(|(_, h)| h.message_id.clone()).collect();
+        let mut places: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+        // The node's refused version queued again since (the same record re-exported):
+        // its story goes on there, nothing to replay.
+        let mut again = std::collections::HashSet::new();
+        if !node_ids.is_empty() {
+            for (id, place) in node_ids.iter().cloned().zip(parts.dedup.orders_of(node_ids.clone()).await?) {
+                if let Some(p) = place {
+                    places.insert(id, p);
+                }
+            }
+            again.extend(node_ids.iter().cloned().zip(parts.dedup.known(node_ids.clone()).await?).filter(|(_, k)| *k).map(|(id, _)| id));
+        }
+        let place_of = |h: &Held| match h.by {
+            RefusedBy::Node => h.message_id.as_ref().and_then(|id| places.get(id).copied()).or(h.place),
+            RefusedBy::Ingest => h.place,
+        };
+        let asks: Vec<(usize, (String, i64))> = held
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, h))| !h.key_hash.is_empty() && (h.by == RefusedBy::Node || h.provenance.modified_ms.is_none()))
+            .filter_map(|(i, (_, h))| place_of(h).map(|p| (i, (h.key_hash.clone(), p))))
+            .collect();
+        let mut superseded = std::collections::HashSet::new();
+        if !asks.is_empty() {
+            let answers = parts.dedup.queued_after(asks.iter().map(|(_, a)| a.clone()).collect()).await?;
+            superseded.extend(asks.into_iter().zip(answers).filter(|(_, later)| *later).map(|((i, _), _)| i));
+        }
+        let mut done: Vec<(String, String)> = Vec::new();
+        let mut entries = Vec::new();
+        let mut ingest = parts.ingest(today)?;
+        let mut tickets: Vec<String> = Vec::new();
+        for (i, (id, h)) in held.into_iter().enumerate() {
+            if h.message_id.as_ref().is_some_and(|m| again.contains(m)) {
+                s.unchanged += 1;
+                entries.push(NewEntry::now(
+                    Event::Rejudged { kept: id.clone(), verdict: Rejudged::Unchanged },
+                    h.message_id.as_deref(),
+                    None,
+                    Some(h.provenance.cpi.as_str()).filter(|c| !c.is_empty()),
+                ));
+                done.push((id, Rejudged::Unchanged.as_str().to_string()));
+                continue;
+            }
+            if superseded.contains(&i) {
+                s.superseded += 1;
+                entries.push(NewEntry::now(
+                    Event::Rejudged { kept: id.clone(), verdict: Rejudged::Superseded },
+                    h.message_id.as_deref(),
+                    None,
+                    Some(h.provenance.cpi.as_str()).filter(|c| !c.is_empty()),
+                ));
+                done.push((id, Rejudged::Superseded.as_str().to_string()));
+                continue;
+            }
+            let item = match h.body {
+                Body::Record(json) => crate::translate::canonical_json_line(&json, 0, "").map(|item| match item {
+                    // The record with the provenance it was read with (the line's own is
+                    // a placeholder).
+                    SourceItem::Record(mut rec) => {
+                        *rec.provenance_mut() = h.provenance.clone();
+                        SourceItem::Record(rec)
+                    }
+                    other => other,
+                }),
+                Body::Document(xml) => {
+                    let (rec, issues) = silgate_std1546::read::read_document(xml.as_bytes(), h.provenance.clone());
+                    Some(match rec {
+                        Some(mut rec) => {
+                            *rec.provenance_mut() = h.provenance.clone();
+                            SourceItem::Record(Box::new(rec))
+                        }
+                        None => SourceItem::Rejected(silgate_core::Rejection { provenance: h.provenance.clone(), issues }),
+                    })
+                }
+            };
+            let Some(item) = item else {
+                s.not_replayable += 1;
+                continue;
+            };
+            let item = ingest.previous_code(item).await?;
+            ingest.translator.item_ticketed(item, Some(tickets.len()))?;
+            tickets.push(id);
+        }
+        ingest.flush().await?;
+        for (t, verdict) in ingest.take_verdicts() {
+            let Some(id) = tickets.get(t) else { continue };
+            let (v, message_id, outcome) = match verdict {
+                crate::translate::Verdict::Queued(m) => (Rejudged::Queued, Some(m.clone()), format!("queued {m}")),
+                crate::translate::Verdict::Unchanged(m) => (Rejudged::Unchanged, Some(m), Rejudged::Unchanged.as_str().to_string()),
+                crate::translate::Verdict::Rejected(_, again) => {
+                    s.rejected += 1;
+                    entries.push(NewEntry::now(Event::Rejudged { kept: id.clone(), verdict: Rejudged::RejectedAgain }, None, None, None));
+                    // Kept again under the same id, or (the node's, read back) under the
+                    // id of its refusal at ingest: this one is settled then.
+                    if let Some(again) = again.filter(|a| a != id) {
+                        done.push((id.clone(), format!("rejected-again as {again}")));
+                    }
+                    continue;
+                }
+            };
+            if v == Rejudged::Queued {
+                s.queued += 1;
+            } else {
+                s.unchanged += 1;
+            }
+            entries.push(NewEntry::now(Event::Rejudged { kept: id.clone(), verdict: v }, message_id.as_deref(), None, None));
+            done.push((id.clone(), outcome));
+        }
+        parts.audit.record(entries).await?;
+        kept.settle(done).await?;
+    }
+    Ok(s)
+}

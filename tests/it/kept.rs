@@ -1,0 +1,164 @@
+//! Refused records kept and replayed: `silgate quarantine list|replay` on the real
+//! binary against the reference node. A record refused at ingest is judged again with
+//! the tables of the day; one the node refused is sent again once the node takes it;
+//! a refused version re-exported is sent (it was not known); one a later version
+//! replaced is superseded, not sent.
+#![allow(clippy::unwrap_used)] // test helpers: a failed setup step is a failed test
+
+use crate::delivery::{audit, certs, gateway, ingest, node, put_faults, run, totals, vacancies, wait_for};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+fn silgate() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_silgate"))
+}
+
+/// `silgate quarantine ARGS --config CFG`: its stdout (it must succeed).
+fn quarantine(cfg: &Path, args: &[&str]) -> String {
+    let out = silgate().arg("quarantine").args(args).arg("--config").arg(cfg).output().unwrap();
+    assert!(out.status.success(), "quarantine {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The kept refusals `quarantine list` prints, as their columns.
+fn listed(cfg: &Path, args: &[&str]) -> Vec<Vec<String>> {
+    let mut all = vec!["list"];
+    all.extend_from_slice(args);
+    quarantine(cfg, &all).lines().map(|l| l.split('\t').map(str::to_string).collect()).collect()
+}
+
+/// Puts top-level settings at the head of a gateway config.
+fn with_top(cfg: &Path, top: &str) {
+    let text = std::fs::read_to_string(cfg).unwrap();
+    let text = text.lines().filter(|l| !top.lines().any(|t| t.split('=').next() == l.split('=').next() && l.contains('='))).collect::<Vec<_>>().join("\n");
+    std::fs::write(cfg, format!("{top}\n{text}\n")).unwrap();
+}
+
+#[test]
+fn given_a_cv_refused_at_ingest_a_replay_after_the_table_is_fixed_should_deliver_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "");
+    let cfg = gateway(dir.path(), &pki, &base, "");
+    with_top(&cfg, "optional_unmappable = \"reject\"");
+    let input = dir.path().join("cv.jsonl");
+    std::fs::write(&input, crate::runtime::cv_with_five_level_experience() + "\n").unwrap();
+    let out = ingest(&cfg, &input);
+    assert!(out.contains("0 queued") && out.contains("1 rejected"), "{out}");
+
+    // Kept, owner-only, named in its quarantine line, listed with the source position.
+    let kept = dir.path().join("data/kept.db");
+    assert_eq!(std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777, 0o600);
+    let rows = listed(&cfg, &[]);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let (id, row) = (rows[0][0].clone(), &rows[0]);
+    assert!(id.starts_with("i-"), "{row:?}");
+    assert_eq!((row[2].as_str(), row[4].as_str()), ("ingest", "code.unmappable"), "{row:?}");
+    assert!(row[6].contains("cv.jsonl:line 1") && row[7] == "replayable", "{row:?}");
+    let q = std::fs::read_to_string(dir.path().join("data/quarantine.jsonl")).unwrap();
+    let line: serde_json::Value = serde_json::from_str(q.lines().next().unwrap()).unwrap();
+    assert_eq!(line["kept"].as_str(), Some(id.as_str()), "{line}");
+    assert_eq!(listed(&cfg, &["--rule", "node.ko"]).len(), 0);
+    assert_eq!(listed(&cfg, &["--cpi", "CPINOWHERE"]).len(), 0);
+    assert_eq!(listed(&cfg, &["--since", "2999-01-01"]).len(), 0);
+
+    // Replayed with the same tables: refused again, still kept under its id.
+    let out = quarantine(&cfg, &["replay", "--rule", "code.unmappable"]);
+    assert!(out.contains("1 kept refusal(s) judged again: 0 queued") && out.contains("1 refused again"), "{out}");
+    let rows = listed(&cfg, &[]);
+    assert_eq!((rows.len(), rows[0][0].as_str()), (1, id.as_str()), "{rows:?}");
+
+    // The region's table maps the unit: the replay queues it, and it is delivered with
+    // its six-segment code.
+    let tables = dir.path().join("tables");
+    std::fs::create_dir_all(&tables).unwrap();
+    std::fs::write(
+        tables.join("cp2011-sixth.tsv"),
+        "# table: Campania's detail segments\n# source: the region\n# licence: none\n# complete: no: a test\nunit\tcode\tsource\n5.1.2.2.0\t5.1.2.2.0.4\tregion\n",
+    )
+    .unwrap();
+    with_top(&cfg, &format!("optional_unmappable = \"reject\"\ncode_tables = \"{}\"", tables.display()));
+    let out = quarantine(&cfg, &["replay", "--id", &id]);
+    assert!(out.contains("1 kept refusal(s) judged again: 1 queued"), "{out}");
+    assert_eq!(listed(&cfg, &[]).len(), 0, "nothing waits for a replay");
+    let all = listed(&cfg, &["--all"]);
+    assert!(all.len() == 1 && all[0][7].starts_with("replayed: queued "), "{all:?}");
+    let gw = run(&cfg);
+    wait_for("the replayed CV", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 1);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(gw.term(), 0);
+    let db = rusqlite::Connection::open(dir.path().join("node.db")).unwrap();
+    let doc: String = db.query_row("SELECT document FROM documents WHERE ok = 1", [], |r| r.get(0)).unwrap();
+    assert!(doc.contains(":qualificasvolta>5.1.2.2.0.4<"), "{doc}");
+    // A replayed refusal keeps its line, not its record.
+    let k = rusqlite::Connection::open(&kept).unwrap();
+    let bodies: i64 = k.query_row("SELECT count(*) FROM kept WHERE record IS NOT NULL OR document IS NOT NULL", [], |r| r.get(0)).unwrap();
+    assert_eq!(bodies, 0);
+
+    // The same export again: that version was sent, nothing is queued; the story is whole.
+    let out = ingest(&cfg, &input);
+    assert!(out.contains("0 queued, 1 unchanged"), "{out}");
+    let (code, text) = audit(&cfg, &["verify"]);
+    assert_eq!(code, 0, "{text}");
+    let conn = rusqlite::Connection::open(dir.path().join("data/audit.db")).unwrap();
+    let events: Vec<String> =
+        conn.prepare("SELECT event FROM audit WHERE event IN ('kept', 'rejudged') ORDER BY seq").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    assert_eq!(events, ["kept", "kept", "rejudged", "rejudged"], "kept, refused again (kept again), then queued");
+}
+
+#[test]
+fn given_versions_the_node_refused_a_re_export_and_a_replay_should_send_them_and_a_replaced_one_be_superseded() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = certs(dir.path());
+    let (_node, base) = node(dir.path(), &pki, &pki, "reject_rate = 1.0");
+    let cfg = gateway(dir.path(), &pki, &base, "");
+    let refused = dir.path().join("refused.jsonl");
+    std::fs::write(&refused, vacancies(3, "KO")).unwrap();
+    ingest(&cfg, &refused);
+    let gw = run(&cfg);
+    wait_for("three refusals", Duration::from_secs(60), || totals(&base, &pki, "rejected") == 3);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(gw.term(), 0);
+    let rows = listed(&cfg, &["--rule", "node.ko"]);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(rows.iter().all(|r| r[0].starts_with("n-") && r[2] == "node" && r[3] == "CPIBA01" && r[7] == "replayable"), "{rows:?}");
+    // The input's n-th line's refusal.
+    let id_of = |n: usize| rows.iter().find(|r| r[6].ends_with(&format!("line {n}"))).map(|r| r[0].clone()).unwrap();
+    let (first, second, third) = (id_of(1), id_of(2), id_of(3));
+
+    put_faults(&base, &pki, "{}");
+    // The first vacancy re-exported unchanged: a refused version is not known, it is
+    // sent again. The third one changed in its source: an update, sent.
+    let again = dir.path().join("again.jsonl");
+    let lines: Vec<String> = vacancies(3, "KO").lines().map(str::to_string).collect();
+    let changed = lines[2].replace("\"positions\": 2", "\"positions\": 3");
+    assert_ne!(changed, lines[2]);
+    std::fs::write(&again, format!("{}\n{changed}\n", lines[0])).unwrap();
+    let out = ingest(&cfg, &again);
+    assert!(out.contains("2 queued"), "{out}");
+    let gw = run(&cfg);
+    wait_for("the re-export", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 2);
+
+    // The replay: the first was sent since (unchanged), the third replaced (superseded),
+    // the second goes.
+    let out = quarantine(&cfg, &["replay"]);
+    assert!(out.contains("3 kept refusal(s) judged again: 1 queued, 1 unchanged (sent since), 1 superseded"), "{out}");
+    wait_for("the replayed vacancy", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 3);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(gw.term(), 0);
+    let all = listed(&cfg, &["--all"]);
+    let outcome = |id: &str| all.iter().find(|r| r[0] == id).map(|r| r[7].clone()).unwrap();
+    assert_eq!(outcome(&first), "replayed: unchanged");
+    assert!(outcome(&second).starts_with("replayed: queued "), "{all:?}");
+    assert_eq!(outcome(&third), "replayed: superseded");
+    // Each vacancy once at the node; the replaced one only in its newer version.
+    let stats = crate::delivery::stats(&base, &pki);
+    assert_eq!(stats["totals"]["accepted"], 3, "{stats}");
+    let db = rusqlite::Connection::open(dir.path().join("node.db")).unwrap();
+    let distinct: i64 = db.query_row("SELECT count(DISTINCT code) FROM documents WHERE ok = 1", [], |r| r.get(0)).unwrap();
+    assert_eq!(distinct, 3);
+    let (code, text) = audit(&cfg, &["verify"]);
+    assert_eq!(code, 0, "{text}");
+}
