@@ -69,6 +69,7 @@ async fn given_a_backup_taken_mid_run_a_restore_should_go_on_with_nothing_lost_a
     let roles: Vec<&str> = m.files.iter().map(|f| f.role.as_str()).collect();
     assert_eq!(roles[..4], ["queue", "dedup", "audit", "secret"]);
     assert!(!roles.contains(&"anchor-key"), "anchors are not configured: no key was made");
+    assert!(roles.contains(&"kept"), "the refusals kept for a replay: {roles:?}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;

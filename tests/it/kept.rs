@@ -162,3 +162,39 @@ fn given_versions_the_node_refused_a_re_export_and_a_replay_should_send_them_and
     let (code, text) = audit(&cfg, &["verify"]);
     assert_eq!(code, 0, "{text}");
 }
+
+/// A batch holding a CV then its broken version, or the broken one then a later good
+/// one: replayed once the table maps the code, the broken version is the newest in the
+/// first (queued), older than the good one in the second (superseded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_a_refusal_and_a_version_of_its_record_in_one_batch_the_replay_should_follow_their_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = include_str!("../../crates/silgate/samples/demo.jsonl").lines().next().unwrap().to_string();
+    let broken = crate::runtime::cv_with_five_level_experience();
+    let tables = dir.path().join("tables");
+    std::fs::create_dir_all(&tables).unwrap();
+    std::fs::write(
+        tables.join("cp2011-sixth.tsv"),
+        "# table: Campania's detail segments\n# source: the region\n# licence: none\n# complete: no: a test\nunit\tcode\tsource\n5.1.2.2.0\t5.1.2.2.0.4\tregion\n",
+    )
+    .unwrap();
+    let today = silgate_gateway::today();
+    for (name, lines, want) in [("broken-last", [&good, &broken], (1, 0)), ("broken-first", [&broken, &good], (0, 1))] {
+        let config = |with_table: bool| {
+            let mut cfg = silgate_gateway::GatewayConfig::new("campania", "CAMPANIA", dir.path().join(name), silgate_publish::ClientConfig::new("http://127.0.0.1:9/ws"));
+            cfg.optional_unmappable = silgate_std1546::fit::Unmappable::Reject;
+            cfg.code_tables = with_table.then(|| tables.clone());
+            cfg
+        };
+        let input = dir.path().join(format!("{name}.jsonl"));
+        std::fs::write(&input, format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+        let parts = silgate_gateway::Parts::open(config(false)).await.unwrap();
+        let s = parts.ingest_files(std::slice::from_ref(&input), today).await.unwrap();
+        assert_eq!((s.queued, s.rejected), (1, 1), "{name}: {s:?}");
+        drop(parts);
+        let parts = silgate_gateway::Parts::open(config(true)).await.unwrap();
+        let r = silgate_gateway::kept::replay(&parts, &silgate_gateway::kept::Filter::default(), today).await.unwrap();
+        assert_eq!((r.taken, r.queued, r.superseded), (1, want.0, want.1), "{name}: {r:?}");
+        assert!(parts.audit_log.verify().await.unwrap().is_ok());
+    }
+}

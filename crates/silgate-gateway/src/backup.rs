@@ -168,14 +168,6 @@ fn backup_blocking(cfg: &GatewayConfig, dir: &Path) -> Result<Manifest> {
     for (role, (_, copy)) in ROLES.iter().zip(&pairs) {
         files.push(kept(role, copy)?);
     }
-    // The refused records kept for a replay: a copy of their own (they change nothing
-    // the three stores hold).
-    let refusals = cfg.kept_file();
-    if refusals.exists() {
-        let copy = dir.join("kept.db");
-        silgate_store::sqlite::snapshot(&[(refusals, copy.clone())]).map_err(|e| GatewayError::config(format!("backup: {e}")))?;
-        files.push(kept("kept", &copy)?);
-    }
     let secret = cfg.secret_path();
     if !secret.exists() {
         return Err(GatewayError::config(format!("backup: the region's secret {} does not exist", secret.display())));
@@ -187,6 +179,14 @@ fn backup_blocking(cfg: &GatewayConfig, dir: &Path) -> Result<Manifest> {
         let to = dir.join(name);
         copy_private(&from, &to)?;
         files.push(kept(role, &to)?);
+    }
+    // The refused records kept for a replay: a copy of their own (they change nothing
+    // the three stores hold).
+    let refusals = cfg.kept_file();
+    if refusals.exists() {
+        let copy = dir.join("kept.db");
+        silgate_store::sqlite::snapshot(&[(refusals, copy.clone())]).map_err(|e| GatewayError::config(format!("backup: {e}")))?;
+        files.push(kept("kept", &copy)?);
     }
     let manifest = Manifest { format: 1, instance: cfg.instance.clone(), region: cfg.region.clone(), taken_ms, files };
     let text = serde_json::to_vec_pretty(&manifest)?;

@@ -421,14 +421,25 @@ impl<'a> Ingest<'a> {
             }
             m.rejected(r.source, &r.cpi, &r.rule);
         }
-        // Kept before the batch is queued: a version of the same record queued from now
-        // on (this batch's too) is newer than the refused one.
+        // Kept before the batch is queued, each with its place in the order of queueing:
+        // a version of its record queued later is newer. This batch's versions of it
+        // are queued now: those read after it are newer (its place is before the batch),
+        // those read before it older (its place is after the batch, known once queued).
+        // (Kept with the place before the batch first: a crash before the batch is
+        // queued leaves it so, and nothing of the batch is then after it.)
+        let mut behind_batch = Vec::new();
         if !kept.is_empty() {
-            let place = self.dedup.order_now().await?;
-            for k in &mut kept {
-                k.place = Some(place);
+            let before = self.dedup.order_now().await?;
+            for (seq, k) in &mut kept {
+                k.place = Some(before);
+                if !k.key_hash.is_empty()
+                    && accepted.iter().any(|a| a.identity.key_hash == k.key_hash)
+                    && !accepted.iter().any(|a| a.seq > *seq && a.identity.key_hash == k.key_hash)
+                {
+                    behind_batch.push(k.id.clone());
+                }
             }
-            self.kept.keep(kept).await?;
+            self.kept.keep(kept.into_iter().map(|(_, k)| k).collect()).await?;
         }
         self.summary.rejected += rejected.len();
         self.summary.records += rejected.len() + accepted.len();
@@ -472,6 +483,10 @@ impl<'a> Ingest<'a> {
             m.enqueued(n as u64);
             self.dedup.mark_queued_at(identities).await?;
             self.dedup.remember_codes(codes).await?;
+        }
+        if n > 0 && !behind_batch.is_empty() {
+            let after = self.dedup.order_now().await?;
+            self.kept.place(behind_batch, after).await?;
         }
         self.summary.queued += n;
         self.audit.record(entries).await?;

@@ -276,6 +276,25 @@ impl KeptStore {
         Ok(())
     }
 
+    /// Moves kept refusals to `place` in the order of queueing (the batch they were
+    /// read in is queued: its earlier versions of their records are older).
+    pub(crate) async fn place(&self, ids: Vec<String>, place: i64) -> Result<()> {
+        self.db
+            .with(move |c| -> std::result::Result<(), silgate_store::StoreError> {
+                let tx = c.transaction()?;
+                {
+                    let mut up = tx.prepare_cached("UPDATE kept SET place = ?2 WHERE id = ?1 AND state = 'kept'")?;
+                    for id in &ids {
+                        up.execute(params![id, place])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
     /// The kept refusals `filter` takes, oldest first.
     pub async fn list(&self, filter: &Filter) -> Result<Vec<Kept>> {
         let f = filter.clone();
@@ -440,16 +459,19 @@ pub async fn replay(parts: &Parts, filter: &Filter, today: silgate_core::Date) -
         // own time is ordered by that time instead, at the ingest.
         let node_ids: Vec<String> = held.iter().filter(|(_, h)| h.by == RefusedBy::Node).filter_map(|(_, h)| h.message_id.clone()).collect();
         let mut places: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
-        // The node's refused version queued again since (the same record re-exported):
-        // its story goes on there, nothing to replay.
-        let mut again = std::collections::HashSet::new();
         if !node_ids.is_empty() {
             for (id, place) in node_ids.iter().cloned().zip(parts.dedup.orders_of(node_ids.clone()).await?) {
                 if let Some(p) = place {
                     places.insert(id, p);
                 }
             }
-            again.extend(node_ids.iter().cloned().zip(parts.dedup.known(node_ids.clone()).await?).filter(|(_, k)| *k).map(|(id, _)| id));
+        }
+        // The refused version itself queued since (the same record exported again, or
+        // a replay that stopped before it was settled): its story goes on there.
+        let ids: Vec<String> = held.iter().filter_map(|(_, h)| h.message_id.clone()).collect();
+        let mut again = std::collections::HashSet::new();
+        if !ids.is_empty() {
+            again.extend(ids.iter().cloned().zip(parts.dedup.known(ids.clone()).await?).filter(|(_, k)| *k).map(|(id, _)| id));
         }
         let place_of = |h: &Held| match h.by {
             RefusedBy::Node => h.message_id.as_ref().and_then(|id| places.get(id).copied()).or(h.place),
@@ -551,4 +573,87 @@ pub async fn replay(parts: &Parts, filter: &Filter, today: silgate_core::Date) -
         kept.settle(done).await?;
     }
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test stores are temporary
+
+    use super::*;
+    use silgate_core::{Position, SourceSystem};
+
+    fn refusal(id: &str, cpi: &str, rule: &str, key: &str, body: Option<Body>) -> NewKept {
+        let mut provenance = Provenance::new(SourceSystem::CanonicalJson, "in.jsonl", Position::Line(3));
+        provenance.cpi = cpi.into();
+        NewKept {
+            id: id.into(),
+            by: RefusedBy::Ingest,
+            provenance,
+            cpi: cpi.into(),
+            issues: vec![Issue::warning("a", "first.warning", "w"), Issue::error("worker/birth_date", rule, "m")],
+            key_hash: key.into(),
+            message_id: None,
+            code: None,
+            body,
+            place: Some(7),
+        }
+    }
+
+    #[tokio::test]
+    async fn given_refusals_the_store_should_list_keep_again_settle_erase_and_forget_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KeptStore::open(&dir.path().join("kept.db")).await.unwrap();
+        let cv = Body::Record("{\"kind\":\"cv\",\"worker\":{\"fiscal_code\":\"RSSMRA80A01H501U\"}}".into());
+        store
+            .keep(vec![
+                refusal("i-1", "CPIBA01", "cf.checksum", "k1", Some(cv.clone())),
+                refusal("i-2", "CPIFG01", "xsd.pattern", "k2", Some(Body::Document("<x/>".into()))),
+                refusal("i-3", "CPIFG01", "json.syntax", "", None),
+            ])
+            .await
+            .unwrap();
+        let all = store.list(&Filter::default()).await.unwrap();
+        assert_eq!(all.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(), ["i-1", "i-2", "i-3"]);
+        assert_eq!((all[0].rule.as_str(), all[0].field.as_str()), ("cf.checksum", "worker/birth_date"), "the first error, not the first issue");
+        assert_eq!(all[0].provenance.position, Position::Line(3));
+        assert!(all[0].replayable && all[1].replayable && !all[2].replayable);
+        let st = &store;
+        let by = |f: Filter| async move { st.list(&f).await.unwrap().into_iter().map(|k| k.id).collect::<Vec<_>>() };
+        assert_eq!(by(Filter { cpi: Some("CPIFG01".into()), ..Filter::default() }).await, ["i-2", "i-3"]);
+        assert_eq!(by(Filter { rule: Some("xsd.pattern".into()), ..Filter::default() }).await, ["i-2"]);
+        assert_eq!(by(Filter { id: Some("i-3".into()), ..Filter::default() }).await, ["i-3"]);
+        assert!(by(Filter { since_ms: Some(now_ms() + 60_000), ..Filter::default() }).await.is_empty());
+
+        // Refused again under the same id: one refusal, the new reason, counted.
+        store.keep(vec![refusal("i-1", "CPIBA01", "comune.not-valid-at-date", "k1", Some(cv))]).await.unwrap();
+        let again = store.list(&Filter { id: Some("i-1".into()), ..Filter::default() }).await.unwrap();
+        assert_eq!((again.len(), again[0].rule.as_str(), again[0].attempts), (1, "comune.not-valid-at-date", 2));
+        assert!(store.body("i-1").await.unwrap().is_some_and(|h| h.place == Some(7) && h.key_hash == "k1"));
+
+        // Settled: out of the default list, its record gone, its outcome kept.
+        store.settle(vec![("i-2".into(), "queued m".into())]).await.unwrap();
+        assert_eq!(by(Filter::default()).await, ["i-3", "i-1"], "oldest first: i-1 was refused again last");
+        let settled = store.list(&Filter { id: Some("i-2".into()), all: true, ..Filter::default() }).await.unwrap();
+        assert_eq!((settled[0].state, settled[0].outcome.as_deref(), settled[0].replayable), (KeptState::Replayed, Some("queued m"), false));
+        assert!(store.body("i-2").await.unwrap().is_none());
+
+        // An erasure by key and by the code in a record; retention by age.
+        assert_eq!(store.erase(vec!["nokey".into()], "RSSMRA80A01H501U".into()).await.unwrap(), 1);
+        assert_eq!(store.erase(vec![String::new()], String::new()).await.unwrap(), 0, "an empty key or code names nothing");
+        assert_eq!(by(Filter { all: true, ..Filter::default() }).await, ["i-2", "i-3"]);
+        assert_eq!(store.forget_before(now_ms() + 1).await.unwrap(), 2);
+        assert!(by(Filter { all: true, ..Filter::default() }).await.is_empty());
+    }
+
+    #[test]
+    fn given_a_refusal_its_id_should_follow_its_place_and_content() {
+        let k = silgate_dedup::Keyer::new(&[7; 32]);
+        let p = Provenance::new(SourceSystem::Sintesi, "feed.xml", Position::Line(4));
+        let q = Provenance::new(SourceSystem::Sintesi, "feed.xml", Position::Line(5));
+        assert_eq!(ingest_id(&k, &p, "a"), ingest_id(&k, &p, "a"));
+        assert_ne!(ingest_id(&k, &p, "a"), ingest_id(&k, &p, "b"));
+        assert_ne!(ingest_id(&k, &p, "a"), ingest_id(&k, &q, "a"));
+        assert_eq!(ingest_id(&k, &p, "a").len(), 18);
+        assert_eq!(node_id("0123456789abcdef0123"), "n-0123456789abcdef");
+    }
 }

@@ -101,6 +101,8 @@ pub(crate) struct Accepted {
     pub(crate) ticket: Option<Ticket>,
     /// The elements left out of its document, as (rule, national path).
     pub(crate) omitted: Vec<(String, String)>,
+    /// Its place among the records this translator settled (accepted or kept).
+    pub(crate) seq: usize,
 }
 
 /// A rejected record as the audit and the metrics see it.
@@ -113,6 +115,10 @@ pub(crate) struct Rejected {
     /// The id it is kept under for a replay.
     pub(crate) kept: Option<String>,
 }
+
+/// What [`Translator::drain`] takes: the accepted records, the rejected ones, and what
+/// is kept of them for a replay (each with its place among the records settled).
+pub(crate) type Drained = (Vec<Accepted>, Vec<Rejected>, Vec<(usize, crate::kept::NewKept)>);
 
 /// Names one record handed to the translator whose fate its caller waits for (a push
 /// API request): its [`Verdict`] is kept under it.
@@ -153,7 +159,7 @@ pub(crate) enum Output {
     Dir(PathBuf),
     /// Kept for the caller to queue (`ingest`, `run`); rejects are kept too, as
     /// (position, rule) for the audit, and what a replay needs of them.
-    Collect { accepted: Vec<Accepted>, rejected: Vec<Rejected>, kept: Vec<crate::kept::NewKept> },
+    Collect { accepted: Vec<Accepted>, rejected: Vec<Rejected>, kept: Vec<(usize, crate::kept::NewKept)> },
 }
 
 /// Everything a translation needs besides its input.
@@ -178,6 +184,8 @@ pub struct Translator<'a> {
     deferred: Option<Deferred<'a>>,
     /// The fates of ticketed records, until taken.
     pub(crate) verdicts: Vec<(Ticket, Verdict)>,
+    /// Records settled so far (accepted or kept), the order of [`Accepted::seq`].
+    settled: usize,
 }
 
 impl std::fmt::Debug for Translator<'_> {
@@ -241,6 +249,7 @@ impl<'a> Translator<'a> {
             summary: Summary::default(),
             deferred: None,
             verdicts: Vec::new(),
+            settled: 0,
         })
     }
 
@@ -256,7 +265,7 @@ impl<'a> Translator<'a> {
 
     /// Takes the accepted and rejected records collected so far, and what is to be
     /// kept of the rejected ones.
-    pub(crate) fn drain(&mut self) -> Result<(Vec<Accepted>, Vec<Rejected>, Vec<crate::kept::NewKept>)> {
+    pub(crate) fn drain(&mut self) -> Result<Drained> {
         self.quarantine.flush()?;
         if let Some(w) = self.warnings.as_mut() {
             w.flush()?;
@@ -269,7 +278,8 @@ impl<'a> Translator<'a> {
 
     /// Quarantines what `prov` names (the record, when one could be read): a line, and
     /// when collecting, what a replay needs.
-    fn quarantine(&mut self, prov: &Provenance, rec: Option<&Record>, issues: &[Issue], ticket: Option<Ticket>) -> Result<()> {
+    fn quarantine(&mut self, prov: &Provenance, rec: Option<(&Record, Option<&str>)>, issues: &[Issue], ticket: Option<Ticket>) -> Result<()> {
+        let (rec, message_id) = (rec.map(|(r, _)| r), rec.and_then(|(_, m)| m));
         let (source, position) = (prov.system, format!("{}:{}", prov.origin, prov.position));
         let cpi = rec.map_or(prov.cpi.as_str(), Record::cpi);
         let (field, rule, message) = crate::kept::first(issues);
@@ -277,18 +287,22 @@ impl<'a> Translator<'a> {
         if let (Output::Collect { rejected, kept, .. }, Some(d)) = (&mut self.out, &self.deferred) {
             let json = rec.map(serde_json::to_string).transpose()?;
             let id = crate::kept::ingest_id(d.keyer, prov, json.as_deref().unwrap_or(&format!("{rule} {field}")));
-            kept.push(crate::kept::NewKept {
-                id: id.clone(),
-                by: crate::kept::RefusedBy::Ingest,
-                provenance: prov.clone(),
-                cpi: cpi.to_string(),
-                issues: issues.to_vec(),
-                key_hash: rec.map(|r| d.keyer.key_hash(&r.business_key())).unwrap_or_default(),
-                message_id: None,
-                code: rec.and_then(|r| r.communication().code.clone()),
-                body: json.map(crate::kept::Body::Record),
-                place: None,
-            });
+            self.settled += 1;
+            kept.push((
+                self.settled,
+                crate::kept::NewKept {
+                    id: id.clone(),
+                    by: crate::kept::RefusedBy::Ingest,
+                    provenance: prov.clone(),
+                    cpi: cpi.to_string(),
+                    issues: issues.to_vec(),
+                    key_hash: rec.map(|r| d.keyer.key_hash(&r.business_key())).unwrap_or_default(),
+                    message_id: message_id.map(str::to_string),
+                    code: rec.and_then(|r| r.communication().code.clone()),
+                    body: json.map(crate::kept::Body::Record),
+                    place: None,
+                },
+            ));
             rejected.push(Rejected { position: position.clone(), rule: rule.to_string(), source: source.as_str(), cpi: cpi.to_string(), kept: Some(id.clone()) });
             kept_id = Some(id);
         }
@@ -360,7 +374,7 @@ impl<'a> Translator<'a> {
                 Some(code) => rec.communication_mut().code = Some(code),
                 None => {
                     let issue = Issue::error("DatiSistema/codice", "code.unallocated", "the record has no communication code and no region was given to allocate one");
-                    return self.quarantine(&rec.provenance().clone(), Some(&rec), &[issue], ticket);
+                    return self.quarantine(&rec.provenance().clone(), Some((&rec, None)), &[issue], ticket);
                 }
             }
         }
@@ -382,7 +396,7 @@ impl<'a> Translator<'a> {
 
     /// Quarantines a waiting record with `issues` instead of judging it.
     pub(crate) fn reject_pending(&mut self, p: Pending, issues: Vec<Issue>) -> Result<()> {
-        self.quarantine(&p.record.provenance().clone(), Some(&p.record), &issues, p.ticket)
+        self.quarantine(&p.record.provenance().clone(), Some((&p.record, Some(&p.identity.message_id))), &issues, p.ticket)
     }
 
     /// The region's ministerial code (the first two digits of its codes); empty for a
@@ -408,7 +422,8 @@ impl<'a> Translator<'a> {
         issues.extend(judged);
         self.summary.warnings += issues.iter().filter(|i| !i.is_error()).count();
         if silgate_core::issue::has_errors(&issues) {
-            return self.quarantine(&prov, Some(&rec), &issues, ticket).map(|()| false);
+            let message_id = id.as_ref().map(|i| i.message_id.clone());
+            return self.quarantine(&prov, Some((&rec, message_id.as_deref())), &issues, ticket).map(|()| false);
         }
         let mut omitted = Vec::new();
         for i in issues.iter().filter(|i| i.rule == silgate_std1546::fit::RULE) {
@@ -427,7 +442,8 @@ impl<'a> Translator<'a> {
             Output::Collect { accepted, .. } => {
                 // Collecting, every record waited with its identity (see `collecting`).
                 let identity = id.ok_or(GatewayError::Task("translate"))?;
-                accepted.push(Accepted { record: rec, xml, identity, ticket, omitted });
+                self.settled += 1;
+                accepted.push(Accepted { record: rec, xml, identity, ticket, omitted, seq: self.settled });
             }
         }
         Ok(true)

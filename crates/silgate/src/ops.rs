@@ -1,4 +1,4 @@
-//! Operator commands: `run`, `ingest`, `node`, `dlq list|replay`, `audit verify|query`,
+//! Operator commands: `run`, `ingest`, `node`, `quarantine list|replay`, `dlq list|replay`, `audit verify|query`,
 //! `config check`, `report weekly`, `certs`. Each loads what it needs through
 //! `silgate_gateway` and prints; none holds runtime logic.
 
@@ -196,6 +196,9 @@ pub(crate) async fn quarantine_replay(config: &Path, rule: Option<String>, id: O
     let parts = Parts::open(GatewayConfig::load(config)?).await?;
     let filter = silgate_gateway::kept::Filter { id, rule, ..Default::default() };
     let s = silgate_gateway::kept::replay(&parts, &filter, silgate_gateway::today()).await?;
+    if let (Some(id), 0) = (&filter.id, s.taken) {
+        anyhow::bail!("no kept refusal {id} waits for a replay (`silgate quarantine list --all` shows every one, replayed ones with their outcome)");
+    }
     println!(
         "{} kept refusal(s) judged again: {} queued, {} unchanged (sent since), {} superseded (a later version was queued), {} refused again (still kept), {} not replayable",
         s.taken, s.queued, s.unchanged, s.superseded, s.rejected, s.not_replayable
