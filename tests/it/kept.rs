@@ -114,45 +114,55 @@ fn given_versions_the_node_refused_a_re_export_and_a_replay_should_send_them_and
     let pki = certs(dir.path());
     let (_node, base) = node(dir.path(), &pki, &pki, "reject_rate = 1.0");
     let cfg = gateway(dir.path(), &pki, &base, "");
+    // Three vacancies, and the second one again, changed: four versions refused.
+    let lines: Vec<String> = vacancies(3, "KO").lines().map(str::to_string).collect();
+    let more = |l: &str| {
+        let m = l.replace("\"positions\": 2", "\"positions\": 3");
+        assert_ne!(m, l);
+        m
+    };
     let refused = dir.path().join("refused.jsonl");
-    std::fs::write(&refused, vacancies(3, "KO")).unwrap();
+    std::fs::write(&refused, format!("{}\n{}\n{}\n{}\n", lines[0], lines[1], lines[2], more(&lines[1]))).unwrap();
     ingest(&cfg, &refused);
     let gw = run(&cfg);
-    wait_for("three refusals", Duration::from_secs(60), || totals(&base, &pki, "rejected") == 3);
+    wait_for("four refusals", Duration::from_secs(60), || totals(&base, &pki, "rejected") == 4);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(gw.term(), 0);
     let rows = listed(&cfg, &["--rule", "node.ko"]);
-    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows.len(), 4, "{rows:?}");
     assert!(rows.iter().all(|r| r[0].starts_with("n-") && r[2] == "node" && r[3] == "CPIBA01" && r[7] == "replayable"), "{rows:?}");
     // The input's n-th line's refusal.
     let id_of = |n: usize| rows.iter().find(|r| r[6].ends_with(&format!("line {n}"))).map(|r| r[0].clone()).unwrap();
-    let (first, second, third) = (id_of(1), id_of(2), id_of(3));
+    let (first, second, third, second_changed) = (id_of(1), id_of(2), id_of(3), id_of(4));
 
     put_faults(&base, &pki, "{}");
     // The first vacancy re-exported unchanged: a refused version is not known, it is
     // sent again. The third one changed in its source: an update, sent.
     let again = dir.path().join("again.jsonl");
-    let lines: Vec<String> = vacancies(3, "KO").lines().map(str::to_string).collect();
-    let changed = lines[2].replace("\"positions\": 2", "\"positions\": 3");
-    assert_ne!(changed, lines[2]);
-    std::fs::write(&again, format!("{}\n{changed}\n", lines[0])).unwrap();
+    std::fs::write(&again, format!("{}\n{}\n", lines[0], more(&lines[2]))).unwrap();
     let out = ingest(&cfg, &again);
     assert!(out.contains("2 queued"), "{out}");
     let gw = run(&cfg);
     wait_for("the re-export", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 2);
 
     // The replay: the first was sent since (unchanged), the third replaced (superseded),
-    // the second goes.
+    // of the second only its later version goes (the earlier superseded by it).
     let out = quarantine(&cfg, &["replay"]);
-    assert!(out.contains("3 kept refusal(s) judged again: 1 queued, 1 unchanged (sent since), 1 superseded"), "{out}");
+    assert!(out.contains("4 kept refusal(s) judged again: 1 queued, 1 unchanged (sent since), 2 superseded"), "{out}");
     wait_for("the replayed vacancy", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 3);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(gw.term(), 0);
     let all = listed(&cfg, &["--all"]);
     let outcome = |id: &str| all.iter().find(|r| r[0] == id).map(|r| r[7].clone()).unwrap();
     assert_eq!(outcome(&first), "replayed: unchanged");
-    assert!(outcome(&second).starts_with("replayed: queued "), "{all:?}");
+    assert_eq!(outcome(&second), "replayed: superseded");
+    assert!(outcome(&second_changed).starts_with("replayed: queued "), "{all:?}");
     assert_eq!(outcome(&third), "replayed: superseded");
+    // The replayed version went as itself: the same content exported again is known.
+    let same = dir.path().join("same.jsonl");
+    std::fs::write(&same, more(&lines[1]) + "\n").unwrap();
+    let out = ingest(&cfg, &same);
+    assert!(out.contains("0 queued, 1 unchanged"), "{out}");
     // Each vacancy once at the node; the replaced one only in its newer version.
     let stats = crate::delivery::stats(&base, &pki);
     assert_eq!(stats["totals"]["accepted"], 3, "{stats}");

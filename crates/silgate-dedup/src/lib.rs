@@ -327,10 +327,8 @@ impl DedupIndex {
         each!(self, d => d.order_now().await)
     }
 
-    /// For each message id, true when the index knows that version as [`admit`] does
-    /// (queued, delivered or dead-lettered; not refused, purged, erased or lost).
-    ///
-    /// [`admit`]: DedupIndex::admit
+    /// For each message id, true when the index holds that version queued, delivered
+    /// or dead-lettered (not refused, nor being refused, purged, erased or lost).
     pub async fn known(&self, ids: Vec<String>) -> Result<Vec<bool>, DedupError> {
         each!(self, d => d.known(ids).await)
     }
@@ -342,8 +340,9 @@ impl DedupIndex {
     }
 
     /// For each (business key hashed, place in the order), true when a version of that
-    /// key was queued after that place and is queued or delivered: a version set aside
-    /// then (refused, rejected) is older than it, and replayed it would replace it.
+    /// key was queued after that place and is queued, delivered or dead-lettered (a
+    /// dead letter is replayed, not replaced): a version set aside then (refused,
+    /// rejected) is older than it, and replayed it would replace it.
     pub async fn queued_after(&self, asks: Vec<(String, i64)>) -> Result<Vec<bool>, DedupError> {
         each!(self, d => d.queued_after(asks).await)
     }

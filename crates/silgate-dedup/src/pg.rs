@@ -242,7 +242,7 @@ impl PgDedup {
             .prepare(
                 "INSERT INTO dedup_messages (message_id, key_hash, content_hash, state, updated_ms, queued_order, source_ms)
                  VALUES ($1, $2, $3, 'queued', $4, nextval('dedup_queued_order'), $5)
-                 ON CONFLICT (message_id) DO UPDATE SET state = 'queued', key_hash = EXCLUDED.key_hash, content_hash = EXCLUDED.content_hash, source_ms = EXCLUDED.source_ms,
+                 ON CONFLICT (message_id) DO UPDATE SET state = 'queued', key_hash = EXCLUDED.key_hash, content_hash = EXCLUDED.content_hash, source_ms = coalesce(EXCLUDED.source_ms, dedup_messages.source_ms),
                  egov_id = CASE WHEN dedup_messages.state = 'lost' THEN dedup_messages.egov_id END, receipt = NULL, updated_ms = EXCLUDED.updated_ms,
                  queued_order = EXCLUDED.queued_order WHERE dedup_messages.state IN ('refused', 'purged', 'erased', 'lost')",
             )
@@ -278,7 +278,7 @@ impl PgDedup {
         let c = self.conn.get().await.map_err(pg)?;
         let rows = c
             .query(
-                "SELECT EXISTS (SELECT 1 FROM dedup_messages m WHERE m.message_id = a.id AND m.state NOT IN ('refused', 'purged', 'erased', 'lost'))
+                "SELECT EXISTS (SELECT 1 FROM dedup_messages m WHERE m.message_id = a.id AND m.state NOT IN ('refusing', 'refused', 'purged', 'erased', 'lost'))
                  FROM unnest($1::text[]) WITH ORDINALITY AS a(id, o) ORDER BY a.o",
                 &[&ids],
             )
@@ -309,7 +309,7 @@ impl PgDedup {
         let (keys, orders): (Vec<String>, Vec<i64>) = asks.into_iter().unzip();
         let rows = c
             .query(
-                "SELECT EXISTS (SELECT 1 FROM dedup_messages m WHERE m.key_hash = a.k AND m.state IN ('queued', 'refusing', 'delivered') AND m.queued_order > a.n)
+                "SELECT EXISTS (SELECT 1 FROM dedup_messages m WHERE m.key_hash = a.k AND m.state IN ('queued', 'delivered', 'dead') AND m.queued_order > a.n)
                  FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS a(k, n, o) ORDER BY a.o",
                 &[&keys, &orders],
             )

@@ -202,7 +202,7 @@ impl SqliteDedup {
                 let mut ins = tx.prepare_cached(
                     "INSERT INTO messages (message_id, key_hash, content_hash, state, updated_ms, queued_order, source_ms)
                      VALUES (?1, ?2, ?3, 'queued', ?4, (SELECT coalesce(max(queued_order), 0) + 1 FROM messages), ?5)
-                     ON CONFLICT (message_id) DO UPDATE SET state = 'queued', key_hash = excluded.key_hash, content_hash = excluded.content_hash, source_ms = excluded.source_ms,
+                     ON CONFLICT (message_id) DO UPDATE SET state = 'queued', key_hash = excluded.key_hash, content_hash = excluded.content_hash, source_ms = coalesce(excluded.source_ms, messages.source_ms),
                      egov_id = CASE WHEN messages.state = 'lost' THEN messages.egov_id END, receipt = NULL, updated_ms = excluded.updated_ms,
                      queued_order = excluded.queued_order WHERE messages.state IN ('refused', 'purged', 'erased', 'lost')",
                 )?;
@@ -383,7 +383,7 @@ impl SqliteDedup {
 
     pub(crate) async fn known(&self, ids: Vec<String>) -> Result<Vec<bool>, DedupError> {
         self.with(move |c| {
-            let mut q = c.prepare_cached("SELECT EXISTS (SELECT 1 FROM messages WHERE message_id = ?1 AND state NOT IN ('refused', 'purged', 'erased', 'lost'))")?;
+            let mut q = c.prepare_cached("SELECT EXISTS (SELECT 1 FROM messages WHERE message_id = ?1 AND state NOT IN ('refusing', 'refused', 'purged', 'erased', 'lost'))")?;
             ids.iter().map(|id| q.query_row([id], |r| r.get::<_, bool>(0)).map_err(DedupError::from)).collect()
         })
         .await
@@ -403,7 +403,7 @@ impl SqliteDedup {
 
     pub(crate) async fn queued_after(&self, asks: Vec<(String, i64)>) -> Result<Vec<bool>, DedupError> {
         self.with(move |c| {
-            let mut q = c.prepare_cached("SELECT EXISTS (SELECT 1 FROM messages WHERE key_hash = ?1 AND state IN ('queued', 'refusing', 'delivered') AND queued_order > ?2)")?;
+            let mut q = c.prepare_cached("SELECT EXISTS (SELECT 1 FROM messages WHERE key_hash = ?1 AND state IN ('queued', 'delivered', 'dead') AND queued_order > ?2)")?;
             asks.iter().map(|(k, n)| q.query_row(params![k, n], |r| r.get::<_, bool>(0)).map_err(DedupError::from)).collect()
         })
         .await

@@ -193,8 +193,20 @@ async fn index_behaves(idx: DedupIndex) {
     let asks = vec![("ordered".to_string(), place), ("ordered".to_string(), o1[0].unwrap()), ("other".to_string(), 0)];
     assert_eq!(idx.queued_after(asks.clone()).await.unwrap(), [true, true, false]);
     assert_eq!(idx.known(vec!["o2".into(), "nowhere".into()]).await.unwrap(), [true, false]);
+    idx.mark_refusing("o2").await.unwrap();
+    assert_eq!(idx.known(vec!["o2".into()]).await.unwrap(), [false], "a version being refused is not known");
+    assert_eq!(idx.queued_after(asks.clone()).await.unwrap(), [true, false, false], "nor after anything");
+    idx.mark_queued(vec![o("o2")]).await.unwrap();
+    idx.mark_dead("o2").await.unwrap();
+    assert_eq!(idx.queued_after(asks.clone()).await.unwrap(), [true, true, false], "a dead letter is replayed, not replaced");
     idx.mark_refused("o2").await.unwrap();
     assert_eq!(idx.queued_after(asks).await.unwrap(), [true, false, false], "a refused version is not after anything");
+    // A version queued again without a source time keeps the one it had.
+    let timed = Identity { message_id: "st".into(), key_hash: "src".into(), content_hash: "st".into() };
+    idx.mark_queued_at(vec![(timed.clone(), Some(5_000))]).await.unwrap();
+    idx.mark_refused("st").await.unwrap();
+    idx.mark_queued_at(vec![(timed, None)]).await.unwrap();
+    assert_eq!(idx.superseded(vec![("src".into(), 4_000)]).await.unwrap(), [true]);
     assert_eq!(idx.known(vec!["o2".into()]).await.unwrap(), [false], "a refused version is not known");
 }
 

@@ -70,8 +70,7 @@ impl<'a> Ingest<'a> {
     pub(crate) async fn canonical_json(&mut self, input: impl BufRead, origin: &str) -> Result<()> {
         let mut lines = crate::translate::JsonLines::new(input, origin, self.max_line_bytes);
         while let Some(item) = lines.next_item()? {
-            let item = self.previous_code(item).await?;
-            self.translator.item(item)?;
+            self.offer(item, None).await?;
             if self.pending() >= self.batch {
                 self.flush().await?;
             }
@@ -90,8 +89,7 @@ impl<'a> Ingest<'a> {
             src.read(&mut |item| if tx.blocking_send(item).is_ok() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) })
         });
         while let Some(item) = rx.recv().await {
-            let item = self.previous_code(item).await?;
-            self.translator.item(item)?;
+            self.offer(item, None).await?;
             if let Some(p) = progress {
                 p.tick(self.translator.summary.records, self.translator.summary.rejected);
             }
@@ -106,13 +104,24 @@ impl<'a> Ingest<'a> {
         Ok(summary?)
     }
 
+    /// Hands what an adapter emitted to the translator (under `ticket`), a closure
+    /// naming first the code it closes ([`Ingest::previous_code`]); one that names none
+    /// is quarantined with its record (kept for a replay).
+    pub(crate) async fn offer(&mut self, item: SourceItem, ticket: Option<Ticket>) -> Result<()> {
+        match self.previous_code(item).await? {
+            Ok(item) => self.translator.item_ticketed(item, ticket),
+            Err((rec, issue)) => self.translator.reject_read(*rec, issue, ticket),
+        }
+    }
+
     /// A closure read from a source names the code it closes from the dedup index (the
     /// code last queued for the record's business key); a closure of a record this
-    /// gateway never sent is rejected: there is nothing at the node to close.
-    pub(crate) async fn previous_code(&self, item: SourceItem) -> Result<SourceItem> {
-        let SourceItem::Record(mut rec) = item else { return Ok(item) };
+    /// gateway never sent is rejected (`Err`, with the record and the issue): there is
+    /// nothing at the node to close.
+    async fn previous_code(&self, item: SourceItem) -> Result<std::result::Result<SourceItem, (Box<silgate_core::Record>, silgate_core::Issue)>> {
+        let SourceItem::Record(mut rec) = item else { return Ok(Ok(item)) };
         if rec.communication().kind != silgate_core::CommunicationKind::Closure || rec.communication().previous_code.is_some() {
-            return Ok(SourceItem::Record(rec));
+            return Ok(Ok(SourceItem::Record(rec)));
         }
         let mut keys = vec![self.keyer.key_hash(&rec.business_key())];
         // A record an older build sent, not adopted yet: its code is under its plain key.
@@ -122,16 +131,16 @@ impl<'a> Ingest<'a> {
         match self.dedup.last_codes(keys).await?.into_iter().flatten().next() {
             Some(code) => {
                 rec.communication_mut().previous_code = Some(code);
-                Ok(SourceItem::Record(rec))
+                Ok(Ok(SourceItem::Record(rec)))
             }
             None => {
                 let what = if rec.kind() == silgate_core::RecordKind::Cv { "candidatura" } else { "offerta" };
-                Ok(SourceItem::Rejected(silgate_core::Rejection::one(
-                    rec.provenance().clone(),
+                let issue = silgate_core::Issue::error(
                     format!("DatiSistema/codice{what}precedente"),
                     "closure.unknown-original",
                     "no version of this record was sent through this gateway: there is nothing to close",
-                )))
+                );
+                Ok(Err((rec, issue)))
             }
         }
     }
@@ -309,7 +318,7 @@ impl<'a> Ingest<'a> {
                 self.summary.unchanged += 1;
                 self.summary.records += 1;
                 if let Some(t) = p.ticket {
-                    self.translator.verdicts.push((t, Verdict::Unchanged(p.identity.message_id)));
+                    self.translator.verdicts.push((t, Verdict::Superseded(p.identity.message_id)));
                 }
                 continue;
             }

@@ -12,9 +12,12 @@
 //!
 //! `silgate quarantine list` shows them; `silgate quarantine replay` hands them to the
 //! ingest step again, judged with the code tables and the mapping of the day
-//! ([`replay`]). A version of the same record queued after one was kept is newer: the
-//! kept one is then superseded, not sent (it would replace the newer one at the node).
-//! Its source's own time decides instead when it has one (as at every ingest).
+//! ([`replay`]). Of several kept versions of one record only the newest goes. A
+//! version of the same record queued (delivered, dead-lettered) after one was kept is
+//! newer: the kept one is then superseded, not sent (it would replace the newer one at
+//! the node). For a refusal at ingest whose source gives the record's own time, that
+//! time decides instead (as at every ingest); a node's refusal is placed where its
+//! refused version was queued, and goes again under that version's message id.
 //!
 //! The store is one SQLite file in the data directory (`kept.db`, owner-only, whatever
 //! the queue and index backends): it holds personal data. A replayed refusal keeps its
@@ -45,6 +48,7 @@ CREATE TABLE IF NOT EXISTS kept (
     issues      TEXT NOT NULL,
     key_hash    TEXT NOT NULL,
     message_id  TEXT,
+    content_hash TEXT,
     code        TEXT,
     record      TEXT,
     document    TEXT,
@@ -110,6 +114,9 @@ pub struct NewKept {
     pub key_hash: String,
     /// The version's message id, when it had one.
     pub message_id: Option<String>,
+    /// Its content hash (the node's refusals: with the message id, the version a replay
+    /// queues again).
+    pub content_hash: Option<String>,
     /// Its communication code, when it had one.
     pub code: Option<String>,
     /// What a replay judges; `None` when the source gave nothing the model could read
@@ -221,52 +228,48 @@ impl KeptStore {
             return Ok(());
         }
         let now = now_ms();
-        let rows: Vec<_> = refusals
-            .into_iter()
-            .map(|k| {
-                let (field, rule, message) = first(&k.issues);
-                let (field, rule, message) = (field.to_string(), rule.to_string(), message.to_string());
-                let issues = serde_json::to_string(&k.issues).unwrap_or_else(|_| "[]".into());
-                let prov = serde_json::to_string(&k.provenance).unwrap_or_else(|_| "{}".into());
-                let position = format!("{}:{}", k.provenance.origin, k.provenance.position);
-                let (record, document) = match k.body {
-                    Some(Body::Record(r)) => (Some(r), None),
-                    Some(Body::Document(d)) => (None, Some(d)),
-                    None => (None, None),
-                };
-                (
-                    k.id,
-                    k.by.as_str(),
-                    k.provenance.system.as_str(),
-                    prov,
-                    position,
-                    k.cpi,
-                    rule,
-                    field,
-                    message,
-                    issues,
-                    k.key_hash,
-                    k.message_id,
-                    k.code,
-                    record,
-                    document,
-                    k.place,
-                )
-            })
-            .collect();
         self.db
             .with(move |c| -> std::result::Result<(), silgate_store::StoreError> {
                 let tx = c.transaction()?;
                 {
                     let mut ins = tx.prepare_cached(
-                        "INSERT INTO kept (id, refused_by, at_ms, source, provenance, position, cpi, rule, field, message, issues, key_hash, message_id, code, record, document, place, state, attempts)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, 'kept', 1)
+                        "INSERT INTO kept (id, refused_by, at_ms, source, provenance, position, cpi, rule, field, message, issues, key_hash, message_id, code,
+                             record, document, place, content_hash, state, attempts)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, 'kept', 1)
                          ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms, rule = excluded.rule, field = excluded.field, message = excluded.message,
                              issues = excluded.issues, record = excluded.record, document = excluded.document, place = excluded.place, state = 'kept',
                              attempts = kept.attempts + 1, settled_ms = NULL, outcome = NULL",
                     )?;
-                    for r in &rows {
-                        ins.execute(params![r.0, r.1, now, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12, r.13, r.14, r.15])?;
+                    for k in &refusals {
+                        let (field, rule, message) = first(&k.issues);
+                        let issues = serde_json::to_string(&k.issues).unwrap_or_else(|_| "[]".into());
+                        let prov = serde_json::to_string(&k.provenance).unwrap_or_else(|_| "{}".into());
+                        let position = format!("{}:{}", k.provenance.origin, k.provenance.position);
+                        let (record, document) = match &k.body {
+                            Some(Body::Record(r)) => (Some(r), None),
+                            Some(Body::Document(d)) => (None, Some(d)),
+                            None => (None, None),
+                        };
+                        ins.execute(params![
+                            k.id,
+                            k.by.as_str(),
+                            now,
+                            k.provenance.system.as_str(),
+                            prov,
+                            position,
+                            k.cpi,
+                            rule,
+                            field,
+                            message,
+                            issues,
+                            k.key_hash,
+                            k.message_id,
+                            k.code,
+                            record,
+                            document,
+                            k.place,
+                            k.content_hash
+                        ])?;
                     }
                 }
                 tx.commit()?;
@@ -337,41 +340,54 @@ impl KeptStore {
         Ok(self
             .db
             .with(move |c| -> std::result::Result<Option<Held>, silgate_store::StoreError> {
+                let sql = "SELECT refused_by, provenance, key_hash, message_id, record, document, place, content_hash, at_ms, attempts FROM kept WHERE id = ?1 AND state = 'kept'";
                 let row = c
-                    .query_row("SELECT refused_by, provenance, key_hash, message_id, record, document, place FROM kept WHERE id = ?1 AND state = 'kept'", [&id], |r| {
+                    .query_row(sql, [&id], |r| {
+                        let by = RefusedBy::parse(&r.get::<_, String>(0)?);
+                        let prov: String = r.get(1)?;
+                        let body = r.get::<_, Option<String>>(4)?.map(Body::Record).or(r.get::<_, Option<String>>(5)?.map(Body::Document));
                         Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
+                            by,
+                            prov,
                             r.get::<_, String>(2)?,
                             r.get::<_, Option<String>>(3)?,
-                            r.get::<_, Option<String>>(4)?,
-                            r.get::<_, Option<String>>(5)?,
+                            body,
                             r.get::<_, Option<i64>>(6)?,
+                            r.get::<_, Option<String>>(7)?,
+                            r.get::<_, i64>(8)?,
+                            r.get::<_, u32>(9)?,
                         ))
                     })
                     .optional()?;
-                Ok(row.and_then(|(by, prov, key_hash, message_id, record, document, place)| {
-                    let body = record.map(Body::Record).or(document.map(Body::Document))?;
-                    Some(Held { by: RefusedBy::parse(&by), provenance: serde_json::from_str(&prov).unwrap_or_default(), key_hash, message_id, body, place })
+                Ok(row.and_then(|(by, prov, key_hash, message_id, body, place, content_hash, at_ms, attempts)| {
+                    // A provenance this build cannot read: nothing to replay it with.
+                    let provenance = serde_json::from_str(&prov).ok()?;
+                    Some(Held { by, provenance, key_hash, message_id, content_hash, body: body?, place, at_ms, attempts })
                 }))
             })
             .await?)
     }
 
-    /// Marks kept refusals replayed with their outcome, and forgets their records.
-    async fn settle(&self, done: Vec<(String, String)>) -> Result<()> {
+    /// Marks kept refusals replayed with their outcome, and forgets their records: each
+    /// (id, its refusals when read, outcome) unless it was refused again since.
+    async fn settle(&self, done: Vec<(String, u32, String)>) -> Result<()> {
+        if done.is_empty() {
+            return Ok(());
+        }
         let now = now_ms();
         self.db
             .with(move |c| -> std::result::Result<(), silgate_store::StoreError> {
                 let tx = c.transaction()?;
                 {
-                    let mut up = tx.prepare_cached("UPDATE kept SET state = 'replayed', settled_ms = ?2, outcome = ?3, record = NULL, document = NULL WHERE id = ?1")?;
-                    for (id, outcome) in &done {
-                        up.execute(params![id, now, outcome])?;
+                    let mut up = tx.prepare_cached(
+                        "UPDATE kept SET state = 'replayed', settled_ms = ?2, outcome = ?4, record = NULL, document = NULL WHERE id = ?1 AND state = 'kept' AND attempts = ?3",
+                    )?;
+                    for (id, attempts, outcome) in &done {
+                        up.execute(params![id, now, attempts, outcome])?;
                     }
                 }
                 tx.commit()?;
-                Ok(())
+                truncate_log(c)
             })
             .await?;
         Ok(())
@@ -392,12 +408,14 @@ impl KeptStore {
                     }
                 }
                 if !needle.is_empty() {
-                    n += tx.execute("DELETE FROM kept WHERE instr(record, ?1) > 0 OR instr(document, ?1) > 0", [&needle])?;
+                    let needle = needle.to_uppercase();
+                    n += tx.execute("DELETE FROM kept WHERE instr(upper(record), ?1) > 0 OR instr(upper(document), ?1) > 0", [&needle])?;
                 }
                 tx.commit()?;
                 if n > 0 {
                     c.execute_batch("VACUUM")?;
                 }
+                truncate_log(c)?;
                 Ok(n)
             })
             .await?)
@@ -405,8 +423,22 @@ impl KeptStore {
 
     /// Deletes the kept refusals kept before `before_ms` (retention). Returns how many.
     pub async fn forget_before(&self, before_ms: i64) -> Result<usize> {
-        Ok(self.db.with(move |c| -> std::result::Result<usize, silgate_store::StoreError> { Ok(c.execute("DELETE FROM kept WHERE at_ms < ?1", [before_ms])?) }).await?)
+        Ok(self
+            .db
+            .with(move |c| -> std::result::Result<usize, silgate_store::StoreError> {
+                let n = c.execute("DELETE FROM kept WHERE at_ms < ?1", [before_ms])?;
+                truncate_log(c)?;
+                Ok(n)
+            })
+            .await?)
     }
+}
+
+/// Writes the log back into the file and empties it: what `secure_delete` overwrote in
+/// the file is not left in the log.
+fn truncate_log(c: &rusqlite::Connection) -> std::result::Result<(), silgate_store::StoreError> {
+    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    Ok(())
 }
 
 /// A kept refusal's body, as a replay takes it.
@@ -416,8 +448,13 @@ struct Held {
     provenance: Provenance,
     key_hash: String,
     message_id: Option<String>,
+    content_hash: Option<String>,
     body: Body,
     place: Option<i64>,
+    at_ms: i64,
+    /// How many times it was refused when read: a refusal kept again since is not
+    /// settled by this replay.
+    attempts: u32,
 }
 
 /// What a replay did.
@@ -440,137 +477,148 @@ pub struct ReplaySummary {
 /// `silgate quarantine replay`: judges the kept refusals `filter` takes again, with the
 /// gateway's code tables and mapping of `today`, and queues the accepted ones (through
 /// the ingest step: dedup, order, audit). A replayed refusal is settled; one refused
-/// again stays kept with the new reason.
+/// again stays kept with the new reason; one whose record cannot be read back stays
+/// kept, counted not replayable.
+///
+/// Of several kept versions of one record, only the newest is judged (by the source's
+/// time where each has one, else by place); the others are superseded. A version of the
+/// record queued, delivered or dead-lettered after a kept one supersedes it too. A
+/// node's refused version goes again under its own message id (a later export of the
+/// same content is then known).
 pub async fn replay(parts: &Parts, filter: &Filter, today: silgate_core::Date) -> Result<ReplaySummary> {
     let kept = parts.kept();
     let mut s = ReplaySummary::default();
     let chosen = kept.list(&Filter { all: false, ..filter.clone() }).await?;
-    for chunk in chosen.chunks(parts.cfg.batch.max(1)) {
-        let mut held = Vec::new();
-        for k in chunk {
-            s.taken += 1;
-            match kept.body(&k.id).await? {
-                Some(h) => held.push((k.id.clone(), h)),
-                None => s.not_replayable += 1,
-            }
+    let mut held = Vec::with_capacity(chosen.len());
+    for k in &chosen {
+        s.taken += 1;
+        match kept.body(&k.id).await? {
+            Some(h) => held.push((k.id.clone(), h)),
+            None => s.not_replayable += 1,
         }
-        // Superseded: a version of the same record queued after it was kept (after the
-        // refused version itself, for the node's). A record whose source gives its
-        // own time is ordered by that time instead, at the ingest.
-        let node_ids: Vec<String> = held.iter().filter(|(_, h)| h.by == RefusedBy::Node).filter_map(|(_, h)| h.message_id.clone()).collect();
-        let mut places: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
-        if !node_ids.is_empty() {
-            for (id, place) in node_ids.iter().cloned().zip(parts.dedup.orders_of(node_ids.clone()).await?) {
-                if let Some(p) = place {
-                    places.insert(id, p);
-                }
-            }
+    }
+    // A node's refusal is at its refused version's place (a build before the order
+    // kept, or a restore that lost it: at the start, behind anything of its key).
+    let node_ids: Vec<String> = held.iter().filter(|(_, h)| h.by == RefusedBy::Node).filter_map(|(_, h)| h.message_id.clone()).collect();
+    let mut places: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    if !node_ids.is_empty() {
+        places.extend(node_ids.iter().cloned().zip(parts.dedup.orders_of(node_ids.clone()).await?).filter_map(|(id, p)| p.map(|p| (id, p))));
+    }
+    for (_, h) in &mut held {
+        if h.by == RefusedBy::Node {
+            h.place = Some(h.message_id.as_ref().and_then(|id| places.get(id).copied()).unwrap_or(0));
         }
-        // The refused version itself queued since (the same record exported again, or
-        // a replay that stopped before it was settled): its story goes on there.
-        let ids: Vec<String> = held.iter().filter_map(|(_, h)| h.message_id.clone()).collect();
-        let mut again = std::collections::HashSet::new();
-        if !ids.is_empty() {
-            again.extend(ids.iter().cloned().zip(parts.dedup.known(ids.clone()).await?).filter(|(_, k)| *k).map(|(id, _)| id));
+    }
+    // The newest kept version of each record; the others are superseded by it.
+    let timed = |h: &Held| h.provenance.modified_ms.map(std::num::NonZeroI64::get);
+    let mut newest: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, (_, h)) in held.iter().enumerate() {
+        if h.key_hash.is_empty() {
+            continue;
         }
-        let place_of = |h: &Held| match h.by {
-            RefusedBy::Node => h.message_id.as_ref().and_then(|id| places.get(id).copied()).or(h.place),
-            RefusedBy::Ingest => h.place,
+        let e = newest.entry(h.key_hash.clone()).or_insert(i);
+        let cur = &held[*e].1;
+        let newer = match (timed(h), timed(cur)) {
+            (Some(a), Some(b)) if a != b => a > b,
+            _ => (h.place, h.at_ms) > (cur.place, cur.at_ms),
         };
-        let asks: Vec<(usize, (String, i64))> = held
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, h))| !h.key_hash.is_empty() && (h.by == RefusedBy::Node || h.provenance.modified_ms.is_none()))
-            .filter_map(|(i, (_, h))| place_of(h).map(|p| (i, (h.key_hash.clone(), p))))
-            .collect();
-        let mut superseded = std::collections::HashSet::new();
-        if !asks.is_empty() {
-            let answers = parts.dedup.queued_after(asks.iter().map(|(_, a)| a.clone()).collect()).await?;
-            superseded.extend(asks.into_iter().zip(answers).filter(|(_, later)| *later).map(|((i, _), _)| i));
+        if newer {
+            *e = i;
         }
-        let mut done: Vec<(String, String)> = Vec::new();
-        let mut entries = Vec::new();
+    }
+    let mut superseded: std::collections::HashSet<usize> =
+        held.iter().enumerate().filter(|(i, (_, h))| !h.key_hash.is_empty() && newest.get(&h.key_hash) != Some(i)).map(|(i, _)| i).collect();
+    // Its refused version queued again since (the same record exported again, or a
+    // replay that stopped before it was settled): its story goes on there.
+    let ids: Vec<String> = held.iter().filter_map(|(_, h)| h.message_id.clone()).collect();
+    let mut again = std::collections::HashSet::new();
+    if !ids.is_empty() {
+        again.extend(ids.iter().cloned().zip(parts.dedup.known(ids.clone()).await?).filter(|(_, k)| *k).map(|(id, _)| id));
+    }
+    // A version of the record queued after it. A record whose source gives its own
+    // time is left to the ingest's check by that time.
+    let asks: Vec<(usize, (String, i64))> = held
+        .iter()
+        .enumerate()
+        .filter(|(i, (_, h))| !superseded.contains(i) && !h.key_hash.is_empty() && (h.by == RefusedBy::Node || timed(h).is_none()))
+        .filter_map(|(i, (_, h))| h.place.map(|p| (i, (h.key_hash.clone(), p))))
+        .collect();
+    if !asks.is_empty() {
+        let answers = parts.dedup.queued_after(asks.iter().map(|(_, a)| a.clone()).collect()).await?;
+        superseded.extend(asks.into_iter().zip(answers).filter(|(_, later)| *later).map(|((i, _), _)| i));
+    }
+    let mut entries = Vec::new();
+    let mut done: Vec<(String, u32, String)> = Vec::new();
+    let mut judge: Vec<(String, Held)> = Vec::new();
+    for (i, (id, h)) in held.into_iter().enumerate() {
+        let verdict = if h.message_id.as_ref().is_some_and(|m| again.contains(m)) {
+            s.unchanged += 1;
+            Rejudged::Unchanged
+        } else if superseded.contains(&i) {
+            s.superseded += 1;
+            Rejudged::Superseded
+        } else {
+            judge.push((id, h));
+            continue;
+        };
+        let cpi = Some(h.provenance.cpi.as_str()).filter(|c| !c.is_empty());
+        entries.push(NewEntry::now(Event::Rejudged { kept: id.clone(), verdict }, h.message_id.as_deref(), None, cpi));
+        done.push((id, h.attempts, verdict.as_str().to_string()));
+    }
+    parts.audit.record(std::mem::take(&mut entries)).await?;
+    kept.settle(std::mem::take(&mut done)).await?;
+    for chunk in judge.chunks(parts.cfg.batch.max(1)) {
         let mut ingest = parts.ingest(today)?;
-        let mut tickets: Vec<String> = Vec::new();
-        for (i, (id, h)) in held.into_iter().enumerate() {
-            if h.message_id.as_ref().is_some_and(|m| again.contains(m)) {
-                s.unchanged += 1;
-                entries.push(NewEntry::now(
-                    Event::Rejudged { kept: id.clone(), verdict: Rejudged::Unchanged },
-                    h.message_id.as_deref(),
-                    None,
-                    Some(h.provenance.cpi.as_str()).filter(|c| !c.is_empty()),
-                ));
-                done.push((id, Rejudged::Unchanged.as_str().to_string()));
-                continue;
-            }
-            if superseded.contains(&i) {
-                s.superseded += 1;
-                entries.push(NewEntry::now(
-                    Event::Rejudged { kept: id.clone(), verdict: Rejudged::Superseded },
-                    h.message_id.as_deref(),
-                    None,
-                    Some(h.provenance.cpi.as_str()).filter(|c| !c.is_empty()),
-                ));
-                done.push((id, Rejudged::Superseded.as_str().to_string()));
-                continue;
-            }
-            let item = match h.body {
-                Body::Record(json) => crate::translate::canonical_json_line(&json, 0, "").map(|item| match item {
-                    // The record with the provenance it was read with (the line's own is
-                    // a placeholder).
-                    SourceItem::Record(mut rec) => {
-                        *rec.provenance_mut() = h.provenance.clone();
-                        SourceItem::Record(rec)
-                    }
-                    other => other,
-                }),
-                Body::Document(xml) => {
-                    let (rec, issues) = silgate_std1546::read::read_document(xml.as_bytes(), h.provenance.clone());
-                    Some(match rec {
-                        Some(mut rec) => {
-                            *rec.provenance_mut() = h.provenance.clone();
-                            SourceItem::Record(Box::new(rec))
-                        }
-                        None => SourceItem::Rejected(silgate_core::Rejection { provenance: h.provenance.clone(), issues }),
-                    })
-                }
+        let mut tickets: Vec<(&str, &Held)> = Vec::new();
+        for (id, h) in chunk {
+            // Read back with the provenance it was read with; a body that cannot be
+            // read back (kept by another build) stays kept.
+            let rec = match &h.body {
+                Body::Record(json) => silgate_core::json::parse_record(json).ok(),
+                Body::Document(xml) => silgate_std1546::read::read_document(xml.as_bytes(), h.provenance.clone()).0,
             };
-            let Some(item) = item else {
+            let Some(mut rec) = rec else {
                 s.not_replayable += 1;
                 continue;
             };
-            let item = ingest.previous_code(item).await?;
-            ingest.translator.item_ticketed(item, Some(tickets.len()))?;
-            tickets.push(id);
+            *rec.provenance_mut() = h.provenance.clone();
+            // The node's refused version goes again as itself.
+            if let (RefusedBy::Node, Some(message_id), Some(content_hash)) = (h.by, &h.message_id, &h.content_hash) {
+                ingest.translator.pin(silgate_dedup::Identity { message_id: message_id.clone(), key_hash: h.key_hash.clone(), content_hash: content_hash.clone() });
+            }
+            ingest.offer(SourceItem::Record(Box::new(rec)), Some(tickets.len())).await?;
+            tickets.push((id.as_str(), h));
         }
         ingest.flush().await?;
         for (t, verdict) in ingest.take_verdicts() {
-            let Some(id) = tickets.get(t) else { continue };
+            let Some((id, h)) = tickets.get(t) else { continue };
+            let cpi = Some(h.provenance.cpi.as_str()).filter(|c| !c.is_empty());
             let (v, message_id, outcome) = match verdict {
                 crate::translate::Verdict::Queued(m) => (Rejudged::Queued, Some(m.clone()), format!("queued {m}")),
                 crate::translate::Verdict::Unchanged(m) => (Rejudged::Unchanged, Some(m), Rejudged::Unchanged.as_str().to_string()),
+                crate::translate::Verdict::Superseded(m) => (Rejudged::Superseded, Some(m), Rejudged::Superseded.as_str().to_string()),
                 crate::translate::Verdict::Rejected(_, again) => {
                     s.rejected += 1;
-                    entries.push(NewEntry::now(Event::Rejudged { kept: id.clone(), verdict: Rejudged::RejectedAgain }, None, None, None));
+                    entries.push(NewEntry::now(Event::Rejudged { kept: id.to_string(), verdict: Rejudged::RejectedAgain }, h.message_id.as_deref(), None, cpi));
                     // Kept again under the same id, or (the node's, read back) under the
-                    // id of its refusal at ingest: this one is settled then.
+                    // id of its refusal at ingest, which holds its record: this one is
+                    // settled then.
                     if let Some(again) = again.filter(|a| a != id) {
-                        done.push((id.clone(), format!("rejected-again as {again}")));
+                        done.push((id.to_string(), h.attempts, format!("rejected-again as {again}")));
                     }
                     continue;
                 }
             };
-            if v == Rejudged::Queued {
-                s.queued += 1;
-            } else {
-                s.unchanged += 1;
+            match v {
+                Rejudged::Queued => s.queued += 1,
+                Rejudged::Superseded => s.superseded += 1,
+                _ => s.unchanged += 1,
             }
-            entries.push(NewEntry::now(Event::Rejudged { kept: id.clone(), verdict: v }, message_id.as_deref(), None, None));
-            done.push((id.clone(), outcome));
+            entries.push(NewEntry::now(Event::Rejudged { kept: id.to_string(), verdict: v }, message_id.as_deref(), None, cpi));
+            done.push((id.to_string(), h.attempts, outcome));
         }
-        parts.audit.record(entries).await?;
-        kept.settle(done).await?;
+        parts.audit.record(std::mem::take(&mut entries)).await?;
+        kept.settle(std::mem::take(&mut done)).await?;
     }
     Ok(s)
 }
@@ -593,6 +641,7 @@ mod tests {
             issues: vec![Issue::warning("a", "first.warning", "w"), Issue::error("worker/birth_date", rule, "m")],
             key_hash: key.into(),
             message_id: None,
+            content_hash: None,
             code: None,
             body,
             place: Some(7),
@@ -631,14 +680,14 @@ mod tests {
         assert!(store.body("i-1").await.unwrap().is_some_and(|h| h.place == Some(7) && h.key_hash == "k1"));
 
         // Settled: out of the default list, its record gone, its outcome kept.
-        store.settle(vec![("i-2".into(), "queued m".into())]).await.unwrap();
+        store.settle(vec![("i-1".into(), 1, "stale".into()), ("i-2".into(), 1, "queued m".into())]).await.unwrap();
         assert_eq!(by(Filter::default()).await, ["i-3", "i-1"], "oldest first: i-1 was refused again last");
         let settled = store.list(&Filter { id: Some("i-2".into()), all: true, ..Filter::default() }).await.unwrap();
         assert_eq!((settled[0].state, settled[0].outcome.as_deref(), settled[0].replayable), (KeptState::Replayed, Some("queued m"), false));
         assert!(store.body("i-2").await.unwrap().is_none());
 
         // An erasure by key and by the code in a record; retention by age.
-        assert_eq!(store.erase(vec!["nokey".into()], "RSSMRA80A01H501U".into()).await.unwrap(), 1);
+        assert_eq!(store.erase(vec!["nokey".into()], "rssmra80a01h501u".into()).await.unwrap(), 1, "the code in any case");
         assert_eq!(store.erase(vec![String::new()], String::new()).await.unwrap(), 0, "an empty key or code names nothing");
         assert_eq!(by(Filter { all: true, ..Filter::default() }).await, ["i-2", "i-3"]);
         assert_eq!(store.forget_before(now_ms() + 1).await.unwrap(), 2);

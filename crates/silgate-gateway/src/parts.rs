@@ -68,6 +68,7 @@ impl RefusalSink for RefusalKeeper {
                 issues: vec![silgate_core::Issue::error("", code, reason)],
                 key_hash: item.key_hash.clone(),
                 message_id: Some(item.message_id.clone()),
+                content_hash: Some(item.content_hash.clone()),
                 code: Some(item.communication_code.clone()),
                 body: Some(crate::kept::Body::Document(item.document.clone())),
                 place: None,

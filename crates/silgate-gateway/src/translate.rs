@@ -131,6 +131,9 @@ pub(crate) enum Verdict {
     Queued(String),
     /// This version was queued or delivered before: nothing added.
     Unchanged(String),
+    /// Older in its source than a version of its record queued or delivered: not
+    /// queued (its message id).
+    Superseded(String),
     /// Quarantined, with every issue, and kept for a replay under this id.
     Rejected(Vec<Issue>, Option<String>),
 }
@@ -186,6 +189,9 @@ pub struct Translator<'a> {
     pub(crate) verdicts: Vec<(Ticket, Verdict)>,
     /// Records settled so far (accepted or kept), the order of [`Accepted::seq`].
     settled: usize,
+    /// The identity the next record waits with instead of its own (a replayed version
+    /// of the node's goes again as itself), see [`Translator::pin`].
+    pin: Option<Identity>,
 }
 
 impl std::fmt::Debug for Translator<'_> {
@@ -250,6 +256,7 @@ impl<'a> Translator<'a> {
             deferred: None,
             verdicts: Vec::new(),
             settled: 0,
+            pin: None,
         })
     }
 
@@ -298,6 +305,7 @@ impl<'a> Translator<'a> {
                     issues: issues.to_vec(),
                     key_hash: rec.map(|r| d.keyer.key_hash(&r.business_key())).unwrap_or_default(),
                     message_id: message_id.map(str::to_string),
+                    content_hash: None,
                     code: rec.and_then(|r| r.communication().code.clone()),
                     body: json.map(crate::kept::Body::Record),
                     place: None,
@@ -338,8 +346,10 @@ impl<'a> Translator<'a> {
 
     /// [`Translator::item`], keeping the item's fate under `ticket`.
     pub(crate) fn item_ticketed(&mut self, item: SourceItem, ticket: Option<Ticket>) -> Result<()> {
+        // A pin is for this item only, whatever becomes of it.
+        let pin = self.pin.take();
         match item {
-            SourceItem::Record(rec) => self.record(*rec, ticket),
+            SourceItem::Record(rec) => self.record(*rec, ticket, pin),
             SourceItem::Rejected(r) => {
                 self.summary.records += 1;
                 self.quarantine(&r.provenance, None, &r.issues, ticket)
@@ -347,8 +357,21 @@ impl<'a> Translator<'a> {
         }
     }
 
+    /// The next item handed in, a record, waits (collecting) with `identity` instead of
+    /// the one its content gives.
+    pub(crate) fn pin(&mut self, identity: Identity) {
+        self.pin = Some(identity);
+    }
+
+    /// Quarantines a record read whole with `issue` (a closure of nothing), keeping it.
+    pub(crate) fn reject_read(&mut self, rec: Record, issue: Issue, ticket: Option<Ticket>) -> Result<()> {
+        self.pin = None;
+        self.summary.records += 1;
+        self.quarantine(&rec.provenance().clone(), Some((&rec, None)), &[issue], ticket)
+    }
+
     /// Translates one record (already read) or quarantines it.
-    fn record(&mut self, mut rec: Record, ticket: Option<Ticket>) -> Result<()> {
+    fn record(&mut self, mut rec: Record, ticket: Option<Ticket>, pin: Option<Identity>) -> Result<()> {
         self.summary.records += 1;
         // A closure read from a source names no code. `translate` has no memory of
         // what was sent: it names the code the same content had as a send (exact when
@@ -381,7 +404,7 @@ impl<'a> Translator<'a> {
         if let Some(d) = &mut self.deferred {
             let content = content.unwrap_or_else(|| silgate_std1546::code::content_hash(&rec));
             let system = rec.provenance().system.as_str();
-            let identity = d.keyer.identity(system, &rec.business_key(), &content);
+            let identity = pin.unwrap_or_else(|| d.keyer.identity(system, &rec.business_key(), &content));
             let legacy = silgate_dedup::legacy_identity(system, &rec.legacy_business_key(), &content);
             d.waiting.push(Pending { identity, legacy, record: rec, ticket });
             return Ok(());

@@ -217,7 +217,7 @@ async fn ingest_one(st: &ApiState, cpi: &str, mut rec: Record) -> Option<Outcome
     st.submit.send(Submission { record: rec, reply }).await.ok()?;
     Some(match verdict.await.ok()?? {
         Verdict::Queued(id) => Outcome::Queued(id),
-        Verdict::Unchanged(id) => Outcome::Unchanged(id),
+        Verdict::Unchanged(id) | Verdict::Superseded(id) => Outcome::Unchanged(id),
         Verdict::Rejected(issues, _) => Outcome::Rejected(issues),
     })
 }
@@ -573,8 +573,7 @@ async fn submissions(parts: Arc<Parts>, mut rx: tokio::sync::mpsc::Receiver<Subm
 async fn ingest_batch(parts: Arc<Parts>, records: Vec<Record>) -> GwResult<Vec<(Ticket, Verdict)>> {
     let mut ing = parts.ingest(crate::parts::today())?;
     for (t, rec) in records.into_iter().enumerate() {
-        let item = ing.previous_code(silgate_core::SourceItem::Record(Box::new(rec))).await?;
-        ing.translator.item_ticketed(item, Some(t))?;
+        ing.offer(silgate_core::SourceItem::Record(Box::new(rec)), Some(t)).await?;
     }
     ing.flush().await?;
     Ok(ing.take_verdicts())
