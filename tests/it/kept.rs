@@ -208,3 +208,25 @@ async fn given_a_refusal_and_a_version_of_its_record_in_one_batch_the_replay_sho
         assert!(parts.audit_log.verify().await.unwrap().is_ok());
     }
 }
+
+/// A closure read in the same input as the send it closes names nothing yet (the send
+/// is queued with the batch): kept with its record, the replay closes the vacancy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_a_closure_in_the_batch_of_its_send_the_replay_should_queue_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let send = include_str!("../../crates/silgate/samples/demo.jsonl").lines().find(|l| l.contains("\"2026/77\"")).unwrap();
+    let mut closure: serde_json::Value = serde_json::from_str(send).unwrap();
+    closure["system"]["communication"] = serde_json::json!({"kind": "closure", "closure_reason": "03"});
+    let input = dir.path().join("send-and-close.jsonl");
+    std::fs::write(&input, format!("{send}\n{closure}\n")).unwrap();
+    let cfg = silgate_gateway::GatewayConfig::new("puglia", "PUGLIA", dir.path().join("data"), silgate_publish::ClientConfig::new("http://127.0.0.1:9/ws"));
+    let parts = silgate_gateway::Parts::open(cfg).await.unwrap();
+    let today = silgate_gateway::today();
+    let s = parts.ingest_files(std::slice::from_ref(&input), today).await.unwrap();
+    assert_eq!((s.queued, s.rejected), (1, 1), "{s:?}");
+    let kept = parts.kept().list(&silgate_gateway::kept::Filter::default()).await.unwrap();
+    assert_eq!((kept.len(), kept[0].rule.as_str(), kept[0].replayable), (1, "closure.unknown-original", true), "{kept:?}");
+    let r = silgate_gateway::kept::replay(&parts, &silgate_gateway::kept::Filter::default(), today).await.unwrap();
+    assert_eq!((r.taken, r.queued, r.superseded), (1, 1, 0), "the closure was read after its send: {r:?}");
+    assert!(parts.audit_log.verify().await.unwrap().is_ok());
+}

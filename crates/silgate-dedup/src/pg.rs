@@ -434,7 +434,7 @@ impl PgDedup {
         let tx = c.transaction().await.map_err(pg)?;
         let rows = tx
             .query(
-                "UPDATE dedup_messages SET state = 'erased', key_hash = '', content_hash = '', egov_id = NULL, receipt = NULL, queued_order = NULL, updated_ms = $2
+                "UPDATE dedup_messages SET state = 'erased', key_hash = '', content_hash = '', egov_id = NULL, receipt = NULL, queued_order = NULL, source_ms = NULL, updated_ms = $2
                  WHERE key_hash = ANY($1) RETURNING message_id",
                 &[&keys, &now_ms()],
             )

@@ -355,7 +355,7 @@ impl SqliteDedup {
             let mut ids = Vec::new();
             {
                 let mut up = tx.prepare_cached(
-                    "UPDATE messages SET state = 'erased', key_hash = '', content_hash = '', egov_id = NULL, receipt = NULL, queued_order = NULL, updated_ms = ?2
+                    "UPDATE messages SET state = 'erased', key_hash = '', content_hash = '', egov_id = NULL, receipt = NULL, queued_order = NULL, source_ms = NULL, updated_ms = ?2
                      WHERE key_hash = ?1 RETURNING message_id",
                 )?;
                 let mut latest = tx.prepare_cached("DELETE FROM latest WHERE key_hash = ?1")?;
@@ -486,7 +486,7 @@ pub fn carry_settled(into: &std::path::Path, from: &std::path::Path) -> Result<C
              WHERE l.state = 'erased' AND m.key_hash <> '';
          DELETE FROM latest WHERE key_hash IN (SELECT key_hash FROM gone);
          DELETE FROM sent_codes WHERE key_hash IN (SELECT key_hash FROM gone);
-         UPDATE messages SET state = 'erased', key_hash = '', content_hash = '', egov_id = NULL, receipt = NULL, queued_order = NULL
+         UPDATE messages SET state = 'erased', key_hash = '', content_hash = '', egov_id = NULL, receipt = NULL, queued_order = NULL, source_ms = NULL
              WHERE message_id IN (SELECT message_id FROM later.messages WHERE state = 'erased');
          DROP TABLE gone;",
     )?;

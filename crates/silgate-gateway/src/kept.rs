@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS kept (
     record      TEXT,
     document    TEXT,
     place       INTEGER,
+    seq         INTEGER NOT NULL DEFAULT 0,
     state       TEXT NOT NULL,
     attempts    INTEGER NOT NULL,
     settled_ms  INTEGER,
@@ -124,6 +125,9 @@ pub struct NewKept {
     pub body: Option<Body>,
     /// Its place in the order of queueing (a later version of its record is newer).
     pub place: Option<i64>,
+    /// Its place among the records of its batch (of two kept with one place, the later
+    /// read is newer).
+    pub seq: i64,
 }
 
 /// The state of a kept refusal.
@@ -234,11 +238,13 @@ impl KeptStore {
                 {
                     let mut ins = tx.prepare_cached(
                         "INSERT INTO kept (id, refused_by, at_ms, source, provenance, position, cpi, rule, field, message, issues, key_hash, message_id, code,
-                             record, document, place, content_hash, state, attempts)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, 'kept', 1)
+                             record, document, place, content_hash, seq, state, attempts)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 'kept', 1)
                          ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms, rule = excluded.rule, field = excluded.field, message = excluded.message,
-                             issues = excluded.issues, record = excluded.record, document = excluded.document, place = excluded.place, state = 'kept',
-                             attempts = kept.attempts + 1, settled_ms = NULL, outcome = NULL",
+                             issues = excluded.issues, record = excluded.record, document = excluded.document, place = excluded.place, seq = excluded.seq,
+                             key_hash = CASE WHEN excluded.key_hash <> '' THEN excluded.key_hash ELSE kept.key_hash END,
+                             message_id = coalesce(excluded.message_id, kept.message_id), content_hash = coalesce(excluded.content_hash, kept.content_hash),
+                             state = 'kept', attempts = kept.attempts + 1, settled_ms = NULL, outcome = NULL",
                     )?;
                     for k in &refusals {
                         let (field, rule, message) = first(&k.issues);
@@ -268,7 +274,8 @@ impl KeptStore {
                             record,
                             document,
                             k.place,
-                            k.content_hash
+                            k.content_hash,
+                            k.seq
                         ])?;
                     }
                 }
@@ -340,7 +347,8 @@ impl KeptStore {
         Ok(self
             .db
             .with(move |c| -> std::result::Result<Option<Held>, silgate_store::StoreError> {
-                let sql = "SELECT refused_by, provenance, key_hash, message_id, record, document, place, content_hash, at_ms, attempts FROM kept WHERE id = ?1 AND state = 'kept'";
+                let sql =
+                    "SELECT refused_by, provenance, key_hash, message_id, record, document, place, content_hash, at_ms, attempts, seq FROM kept WHERE id = ?1 AND state = 'kept'";
                 let row = c
                     .query_row(sql, [&id], |r| {
                         let by = RefusedBy::parse(&r.get::<_, String>(0)?);
@@ -356,14 +364,39 @@ impl KeptStore {
                             r.get::<_, Option<String>>(7)?,
                             r.get::<_, i64>(8)?,
                             r.get::<_, u32>(9)?,
+                            r.get::<_, i64>(10)?,
                         ))
                     })
                     .optional()?;
-                Ok(row.and_then(|(by, prov, key_hash, message_id, body, place, content_hash, at_ms, attempts)| {
+                Ok(row.and_then(|(by, prov, key_hash, message_id, body, place, content_hash, at_ms, attempts, seq)| {
                     // A provenance this build cannot read: nothing to replay it with.
                     let provenance = serde_json::from_str(&prov).ok()?;
-                    Some(Held { by, provenance, key_hash, message_id, content_hash, body: body?, place, at_ms, attempts })
+                    Some(Held { by, provenance, key_hash, message_id, content_hash, body: body?, place, at_ms, attempts, seq })
                 }))
+            })
+            .await?)
+    }
+
+    /// Every refusal still kept of these business keys (hashed), as the order of their
+    /// versions sees them: (id, key, when it stands).
+    async fn rivals(&self, keys: Vec<String>) -> Result<Vec<(String, String, Standing)>> {
+        Ok(self
+            .db
+            .with(move |c| -> std::result::Result<Vec<(String, String, Standing)>, silgate_store::StoreError> {
+                let mut q = c.prepare_cached("SELECT id, provenance, place, at_ms, seq FROM kept WHERE key_hash = ?1 AND state = 'kept'")?;
+                let mut out = Vec::new();
+                for k in keys.iter().filter(|k| !k.is_empty()) {
+                    let rows = q.query_map([k], |r| {
+                        let prov: String = r.get(1)?;
+                        let timed = serde_json::from_str::<Provenance>(&prov).ok().and_then(|p| p.modified_ms).map(std::num::NonZeroI64::get);
+                        Ok((r.get::<_, String>(0)?, Standing { timed, place: r.get(2)?, at_ms: r.get(3)?, seq: r.get(4)? }))
+                    })?;
+                    for row in rows {
+                        let (id, standing) = row?;
+                        out.push((id, k.clone(), standing));
+                    }
+                }
+                Ok(out)
             })
             .await?)
     }
@@ -455,6 +488,34 @@ struct Held {
     /// How many times it was refused when read: a refusal kept again since is not
     /// settled by this replay.
     attempts: u32,
+    /// Its place among the records of its batch.
+    seq: i64,
+}
+
+impl Held {
+    fn standing(&self) -> Standing {
+        Standing { timed: self.provenance.modified_ms.map(std::num::NonZeroI64::get), place: self.place, at_ms: self.at_ms, seq: self.seq }
+    }
+}
+
+/// Where a kept version of a record stands among the others: by its source's time when
+/// both have one, else by its place in the order of queueing, when it was kept, and
+/// its place in its batch.
+#[derive(Debug, Clone, Copy)]
+struct Standing {
+    timed: Option<i64>,
+    place: Option<i64>,
+    at_ms: i64,
+    seq: i64,
+}
+
+impl Standing {
+    fn newer_than(&self, other: &Standing) -> bool {
+        match (self.timed, other.timed) {
+            (Some(a), Some(b)) if a != b => a > b,
+            _ => (self.place, self.at_ms, self.seq) > (other.place, other.at_ms, other.seq),
+        }
+    }
 }
 
 /// What a replay did.
@@ -472,20 +533,24 @@ pub struct ReplaySummary {
     pub rejected: usize,
     /// Nothing to judge (the source gave nothing the model could read).
     pub not_replayable: usize,
+    /// Left kept: the node's refusal of it is still being settled (try again later).
+    pub in_delivery: usize,
 }
 
 /// `silgate quarantine replay`: judges the kept refusals `filter` takes again, with the
 /// gateway's code tables and mapping of `today`, and queues the accepted ones (through
 /// the ingest step: dedup, order, audit). A replayed refusal is settled; one refused
-/// again stays kept with the new reason; one whose record cannot be read back stays
-/// kept, counted not replayable.
+/// again stays kept under its id with the new reason; one whose record cannot be read
+/// back stays kept, counted not replayable; a node's refusal still being settled stays
+/// kept, counted in delivery.
 ///
-/// Of several kept versions of one record, only the newest is judged (by the source's
-/// time where each has one, else by place); the others are superseded. A version of the
-/// record queued, delivered or dead-lettered after a kept one supersedes it too. A
-/// node's refused version goes again under its own message id (a later export of the
-/// same content is then known).
+/// Of the kept versions of one record (those `filter` takes and the others), only the
+/// newest is judged (by the source's time where both have one, else by place); the
+/// others are superseded. A version of the record queued, delivered or dead-lettered
+/// after a kept one supersedes it too. Each goes again under the message id it was
+/// kept with, so a later export of the same content is known.
 pub async fn replay(parts: &Parts, filter: &Filter, today: silgate_core::Date) -> Result<ReplaySummary> {
+    use std::collections::{HashMap, HashSet};
     let kept = parts.kept();
     let mut s = ReplaySummary::default();
     let chosen = kept.list(&Filter { all: false, ..filter.clone() }).await?;
@@ -497,50 +562,51 @@ pub async fn replay(parts: &Parts, filter: &Filter, today: silgate_core::Date) -
             None => s.not_replayable += 1,
         }
     }
-    // A node's refusal is at its refused version's place (a build before the order
-    // kept, or a restore that lost it: at the start, behind anything of its key).
-    let node_ids: Vec<String> = held.iter().filter(|(_, h)| h.by == RefusedBy::Node).filter_map(|(_, h)| h.message_id.clone()).collect();
-    let mut places: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
-    if !node_ids.is_empty() {
-        places.extend(node_ids.iter().cloned().zip(parts.dedup.orders_of(node_ids.clone()).await?).filter_map(|(id, p)| p.map(|p| (id, p))));
-    }
-    for (_, h) in &mut held {
-        if h.by == RefusedBy::Node {
-            h.place = Some(h.message_id.as_ref().and_then(|id| places.get(id).copied()).unwrap_or(0));
-        }
-    }
-    // The newest kept version of each record; the others are superseded by it.
-    let timed = |h: &Held| h.provenance.modified_ms.map(std::num::NonZeroI64::get);
-    let mut newest: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for (i, (_, h)) in held.iter().enumerate() {
-        if h.key_hash.is_empty() {
-            continue;
-        }
-        let e = newest.entry(h.key_hash.clone()).or_insert(i);
-        let cur = &held[*e].1;
-        let newer = match (timed(h), timed(cur)) {
-            (Some(a), Some(b)) if a != b => a > b,
-            _ => (h.place, h.at_ms) > (cur.place, cur.at_ms),
-        };
-        if newer {
-            *e = i;
-        }
-    }
-    let mut superseded: std::collections::HashSet<usize> =
-        held.iter().enumerate().filter(|(i, (_, h))| !h.key_hash.is_empty() && newest.get(&h.key_hash) != Some(i)).map(|(i, _)| i).collect();
-    // Its refused version queued again since (the same record exported again, or a
-    // replay that stopped before it was settled): its story goes on there.
+    // The places of the refused versions now (a node's refusal noted where its version
+    // stood; one kept without a place stands there, or at the start).
     let ids: Vec<String> = held.iter().filter_map(|(_, h)| h.message_id.clone()).collect();
-    let mut again = std::collections::HashSet::new();
-    if !ids.is_empty() {
-        again.extend(ids.iter().cloned().zip(parts.dedup.known(ids.clone()).await?).filter(|(_, k)| *k).map(|(id, _)| id));
+    let (places_now, known): (HashMap<String, Option<i64>>, HashSet<String>) = if ids.is_empty() {
+        (HashMap::new(), HashSet::new())
+    } else {
+        let places = ids.iter().cloned().zip(parts.dedup.orders_of(ids.clone()).await?).collect();
+        let known = ids.iter().cloned().zip(parts.dedup.known(ids.clone()).await?).filter(|(_, k)| *k).map(|(id, _)| id).collect();
+        (places, known)
+    };
+    for (_, h) in &mut held {
+        if h.by == RefusedBy::Node && h.place.is_none() {
+            h.place = Some(h.message_id.as_ref().and_then(|id| places_now.get(id).copied().flatten()).unwrap_or(0));
+        }
     }
-    // A version of the record queued after it. A record whose source gives its own
-    // time is left to the ingest's check by that time.
+    // The newest kept version of each record, among all those still kept.
+    let mut keys: Vec<String> = held.iter().map(|(_, h)| h.key_hash.clone()).filter(|k| !k.is_empty()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut standing: HashMap<String, (String, Standing)> = kept.rivals(keys).await?.into_iter().map(|(id, key, st)| (id, (key, st))).collect();
+    for (id, h) in &held {
+        if !h.key_hash.is_empty() {
+            standing.insert(id.clone(), (h.key_hash.clone(), h.standing()));
+        }
+    }
+    let mut newest: HashMap<String, (String, Standing)> = HashMap::new();
+    let mut order: Vec<(&String, &(String, Standing))> = standing.iter().collect();
+    order.sort_by(|a, b| a.0.cmp(b.0));
+    for (id, (key, st)) in order {
+        match newest.get(key) {
+            Some((_, cur)) if !st.newer_than(cur) => {}
+            _ => {
+                newest.insert(key.clone(), (id.clone(), *st));
+            }
+        }
+    }
+    let mut superseded: HashSet<usize> =
+        held.iter().enumerate().filter(|(_, (id, h))| !h.key_hash.is_empty() && newest.get(&h.key_hash).is_some_and(|(n, _)| n != id)).map(|(i, _)| i).collect();
+    // A version of the record queued after it. A refusal at ingest whose source gives
+    // the record's own time is left to the ingest's check by that time.
+    let timed = |h: &Held| h.provenance.modified_ms.is_some();
     let asks: Vec<(usize, (String, i64))> = held
         .iter()
         .enumerate()
-        .filter(|(i, (_, h))| !superseded.contains(i) && !h.key_hash.is_empty() && (h.by == RefusedBy::Node || timed(h).is_none()))
+        .filter(|(i, (_, h))| !superseded.contains(i) && !h.key_hash.is_empty() && (h.by == RefusedBy::Node || !timed(h)))
         .filter_map(|(i, (_, h))| h.place.map(|p| (i, (h.key_hash.clone(), p))))
         .collect();
     if !asks.is_empty() {
@@ -551,7 +617,14 @@ pub async fn replay(parts: &Parts, filter: &Filter, today: silgate_core::Date) -
     let mut done: Vec<(String, u32, String)> = Vec::new();
     let mut judge: Vec<(String, Held)> = Vec::new();
     for (i, (id, h)) in held.into_iter().enumerate() {
-        let verdict = if h.message_id.as_ref().is_some_and(|m| again.contains(m)) {
+        let is_known = h.message_id.as_ref().is_some_and(|m| known.contains(m));
+        // The node's refused version queued again since has moved on from its place;
+        // still at it, its refusal is being settled by the publisher: left kept.
+        let moved = h.by == RefusedBy::Ingest || h.message_id.as_ref().and_then(|m| places_now.get(m).copied().flatten()) != h.place;
+        let verdict = if is_known && !moved {
+            s.in_delivery += 1;
+            continue;
+        } else if is_known {
             s.unchanged += 1;
             Rejudged::Unchanged
         } else if superseded.contains(&i) {
@@ -582,9 +655,10 @@ pub async fn replay(parts: &Parts, filter: &Filter, today: silgate_core::Date) -
                 continue;
             };
             *rec.provenance_mut() = h.provenance.clone();
-            // The node's refused version goes again as itself.
-            if let (RefusedBy::Node, Some(message_id), Some(content_hash)) = (h.by, &h.message_id, &h.content_hash) {
-                ingest.translator.pin(silgate_dedup::Identity { message_id: message_id.clone(), key_hash: h.key_hash.clone(), content_hash: content_hash.clone() });
+            // The version goes again as itself, and refused again it stays this refusal.
+            if let (Some(message_id), Some(content_hash)) = (&h.message_id, &h.content_hash) {
+                let identity = silgate_dedup::Identity { message_id: message_id.clone(), key_hash: h.key_hash.clone(), content_hash: content_hash.clone() };
+                ingest.translator.pin(identity, id.clone());
             }
             ingest.offer(SourceItem::Record(Box::new(rec)), Some(tickets.len())).await?;
             tickets.push((id.as_str(), h));
@@ -595,14 +669,19 @@ pub async fn replay(parts: &Parts, filter: &Filter, today: silgate_core::Date) -
             let cpi = Some(h.provenance.cpi.as_str()).filter(|c| !c.is_empty());
             let (v, message_id, outcome) = match verdict {
                 crate::translate::Verdict::Queued(m) => (Rejudged::Queued, Some(m.clone()), format!("queued {m}")),
+                // Known to the index as it is being refused (the publisher settles it
+                // now): left kept.
+                crate::translate::Verdict::Unchanged(_) if h.by == RefusedBy::Node => {
+                    s.in_delivery += 1;
+                    continue;
+                }
                 crate::translate::Verdict::Unchanged(m) => (Rejudged::Unchanged, Some(m), Rejudged::Unchanged.as_str().to_string()),
                 crate::translate::Verdict::Superseded(m) => (Rejudged::Superseded, Some(m), Rejudged::Superseded.as_str().to_string()),
                 crate::translate::Verdict::Rejected(_, again) => {
                     s.rejected += 1;
                     entries.push(NewEntry::now(Event::Rejudged { kept: id.to_string(), verdict: Rejudged::RejectedAgain }, h.message_id.as_deref(), None, cpi));
-                    // Kept again under the same id, or (the node's, read back) under the
-                    // id of its refusal at ingest, which holds its record: this one is
-                    // settled then.
+                    // Kept again under its id; under another (it had no identity to go
+                    // again with), which holds its record: this one is settled then.
                     if let Some(again) = again.filter(|a| a != id) {
                         done.push((id.to_string(), h.attempts, format!("rejected-again as {again}")));
                     }
@@ -645,6 +724,7 @@ mod tests {
             code: None,
             body,
             place: Some(7),
+            seq: 0,
         }
     }
 

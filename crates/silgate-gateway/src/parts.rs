@@ -53,6 +53,7 @@ impl QuarantineFile {
 struct RefusalKeeper {
     file: QuarantineFile,
     kept: crate::kept::KeptStore,
+    dedup: DedupIndex,
     audit: Auditor,
 }
 
@@ -71,7 +72,10 @@ impl RefusalSink for RefusalKeeper {
                 content_hash: Some(item.content_hash.clone()),
                 code: Some(item.communication_code.clone()),
                 body: Some(crate::kept::Body::Document(item.document.clone())),
-                place: None,
+                // Where the refused version was queued: a version of its record queued
+                // later is newer, and it moves on when the version is queued again.
+                place: self.dedup.orders_of(vec![item.message_id.clone()]).await.map_err(std::io::Error::other)?.into_iter().next().flatten(),
+                seq: 0,
             };
             self.kept.keep(vec![keep]).await.map_err(std::io::Error::other)?;
             self.file.line(item, &id, code, reason)?;
@@ -165,7 +169,8 @@ impl Parts {
     /// to the quarantine file.
     pub fn publisher(&self) -> Result<Publisher<AnyQueue>> {
         let client = NodeClient::new(self.cfg.node.clone(), &self.cfg.region_name)?;
-        let sink = Arc::new(RefusalKeeper { file: QuarantineFile::open(&self.cfg.quarantine_path())?, kept: self.kept.clone(), audit: self.audit.clone() });
+        let sink =
+            Arc::new(RefusalKeeper { file: QuarantineFile::open(&self.cfg.quarantine_path())?, kept: self.kept.clone(), dedup: self.dedup.clone(), audit: self.audit.clone() });
         Ok(Publisher::new(self.queue.clone(), self.dedup.clone(), client, self.audit.clone(), self.cfg.effective_delivery(), sink))
     }
 

@@ -101,7 +101,7 @@ pub(crate) struct Accepted {
     pub(crate) ticket: Option<Ticket>,
     /// The elements left out of its document, as (rule, national path).
     pub(crate) omitted: Vec<(String, String)>,
-    /// Its place among the records this translator settled (accepted or kept).
+    /// Its place among the items this translator read.
     pub(crate) seq: usize,
 }
 
@@ -147,6 +147,20 @@ pub(crate) struct Pending {
     /// filled holds of it (see `DedupIndex::adopt`).
     pub(crate) legacy: Identity,
     pub(crate) ticket: Option<Ticket>,
+    /// Its place among the items this translator read.
+    pub(crate) seq: usize,
+    /// Its identity was given: a replayed version goes again as itself, and refused
+    /// again is kept again under this id.
+    pub(crate) again_as: Option<String>,
+}
+
+/// What a refusal keeps of the record's identity: the identity, pinned or not, and the
+/// record's place among the items read.
+#[derive(Clone, Copy)]
+struct KeptAs<'i> {
+    identity: Option<&'i Identity>,
+    again_as: Option<&'i str>,
+    seq: usize,
 }
 
 /// Records wait here, with their identities, until the dedup index has been asked.
@@ -187,11 +201,11 @@ pub struct Translator<'a> {
     deferred: Option<Deferred<'a>>,
     /// The fates of ticketed records, until taken.
     pub(crate) verdicts: Vec<(Ticket, Verdict)>,
-    /// Records settled so far (accepted or kept), the order of [`Accepted::seq`].
-    settled: usize,
-    /// The identity the next record waits with instead of its own (a replayed version
-    /// of the node's goes again as itself), see [`Translator::pin`].
-    pin: Option<Identity>,
+    /// Items read so far, the order of [`Accepted::seq`].
+    read: usize,
+    /// The identity the next record waits with instead of its own, and the kept
+    /// refusal it is (a replayed version goes again as itself), see [`Translator::pin`].
+    pin: Option<(Identity, String)>,
 }
 
 impl std::fmt::Debug for Translator<'_> {
@@ -255,7 +269,7 @@ impl<'a> Translator<'a> {
             summary: Summary::default(),
             deferred: None,
             verdicts: Vec::new(),
-            settled: 0,
+            read: 0,
             pin: None,
         })
     }
@@ -285,30 +299,35 @@ impl<'a> Translator<'a> {
 
     /// Quarantines what `prov` names (the record, when one could be read): a line, and
     /// when collecting, what a replay needs.
-    fn quarantine(&mut self, prov: &Provenance, rec: Option<(&Record, Option<&str>)>, issues: &[Issue], ticket: Option<Ticket>) -> Result<()> {
-        let (rec, message_id) = (rec.map(|(r, _)| r), rec.and_then(|(_, m)| m));
+    fn quarantine(&mut self, prov: &Provenance, rec: Option<&Record>, kept_as: KeptAs<'_>, issues: &[Issue], ticket: Option<Ticket>) -> Result<()> {
         let (source, position) = (prov.system, format!("{}:{}", prov.origin, prov.position));
         let cpi = rec.map_or(prov.cpi.as_str(), Record::cpi);
         let (field, rule, message) = crate::kept::first(issues);
         let mut kept_id = None;
         if let (Output::Collect { rejected, kept, .. }, Some(d)) = (&mut self.out, &self.deferred) {
             let json = rec.map(serde_json::to_string).transpose()?;
-            let id = crate::kept::ingest_id(d.keyer, prov, json.as_deref().unwrap_or(&format!("{rule} {field}")));
-            self.settled += 1;
+            // A replayed version refused again stays the refusal it was (the node's
+            // keeps its id); a version's identity is the one it waited with.
+            let id = match kept_as.again_as {
+                Some(id) => id.to_string(),
+                None => crate::kept::ingest_id(d.keyer, prov, json.as_deref().unwrap_or(&format!("{rule} {field}"))),
+            };
+            let key_hash = kept_as.identity.map(|i| i.key_hash.clone()).or_else(|| rec.map(|r| d.keyer.key_hash(&r.business_key())));
             kept.push((
-                self.settled,
+                kept_as.seq,
                 crate::kept::NewKept {
                     id: id.clone(),
                     by: crate::kept::RefusedBy::Ingest,
                     provenance: prov.clone(),
                     cpi: cpi.to_string(),
                     issues: issues.to_vec(),
-                    key_hash: rec.map(|r| d.keyer.key_hash(&r.business_key())).unwrap_or_default(),
-                    message_id: message_id.map(str::to_string),
-                    content_hash: None,
+                    key_hash: key_hash.unwrap_or_default(),
+                    message_id: kept_as.identity.map(|i| i.message_id.clone()),
+                    content_hash: kept_as.identity.map(|i| i.content_hash.clone()),
                     code: rec.and_then(|r| r.communication().code.clone()),
                     body: json.map(crate::kept::Body::Record),
                     place: None,
+                    seq: i64::try_from(kept_as.seq).unwrap_or(i64::MAX),
                 },
             ));
             rejected.push(Rejected { position: position.clone(), rule: rule.to_string(), source: source.as_str(), cpi: cpi.to_string(), kept: Some(id.clone()) });
@@ -348,30 +367,34 @@ impl<'a> Translator<'a> {
     pub(crate) fn item_ticketed(&mut self, item: SourceItem, ticket: Option<Ticket>) -> Result<()> {
         // A pin is for this item only, whatever becomes of it.
         let pin = self.pin.take();
+        self.read += 1;
         match item {
             SourceItem::Record(rec) => self.record(*rec, ticket, pin),
             SourceItem::Rejected(r) => {
                 self.summary.records += 1;
-                self.quarantine(&r.provenance, None, &r.issues, ticket)
+                let kept_as = KeptAs { identity: None, again_as: None, seq: self.read };
+                self.quarantine(&r.provenance, None, kept_as, &r.issues, ticket)
             }
         }
     }
 
     /// The next item handed in, a record, waits (collecting) with `identity` instead of
-    /// the one its content gives.
-    pub(crate) fn pin(&mut self, identity: Identity) {
-        self.pin = Some(identity);
+    /// the one its content gives; refused, it is kept as the refusal `kept`.
+    pub(crate) fn pin(&mut self, identity: Identity, kept: String) {
+        self.pin = Some((identity, kept));
     }
 
     /// Quarantines a record read whole with `issue` (a closure of nothing), keeping it.
     pub(crate) fn reject_read(&mut self, rec: Record, issue: Issue, ticket: Option<Ticket>) -> Result<()> {
         self.pin = None;
+        self.read += 1;
         self.summary.records += 1;
-        self.quarantine(&rec.provenance().clone(), Some((&rec, None)), &[issue], ticket)
+        let kept_as = KeptAs { identity: None, again_as: None, seq: self.read };
+        self.quarantine(&rec.provenance().clone(), Some(&rec), kept_as, &[issue], ticket)
     }
 
     /// Translates one record (already read) or quarantines it.
-    fn record(&mut self, mut rec: Record, ticket: Option<Ticket>, pin: Option<Identity>) -> Result<()> {
+    fn record(&mut self, mut rec: Record, ticket: Option<Ticket>, pin: Option<(Identity, String)>) -> Result<()> {
         self.summary.records += 1;
         // A closure read from a source names no code. `translate` has no memory of
         // what was sent: it names the code the same content had as a send (exact when
@@ -397,29 +420,35 @@ impl<'a> Translator<'a> {
                 Some(code) => rec.communication_mut().code = Some(code),
                 None => {
                     let issue = Issue::error("DatiSistema/codice", "code.unallocated", "the record has no communication code and no region was given to allocate one");
-                    return self.quarantine(&rec.provenance().clone(), Some((&rec, None)), &[issue], ticket);
+                    let kept_as = KeptAs { identity: pin.as_ref().map(|(i, _)| i), again_as: pin.as_ref().map(|(_, k)| k.as_str()), seq: self.read };
+                    return self.quarantine(&rec.provenance().clone(), Some(&rec), kept_as, &[issue], ticket);
                 }
             }
         }
         if let Some(d) = &mut self.deferred {
             let content = content.unwrap_or_else(|| silgate_std1546::code::content_hash(&rec));
             let system = rec.provenance().system.as_str();
-            let identity = pin.unwrap_or_else(|| d.keyer.identity(system, &rec.business_key(), &content));
+            let (identity, again_as) = match pin {
+                Some((identity, kept)) => (identity, Some(kept)),
+                None => (d.keyer.identity(system, &rec.business_key(), &content), None),
+            };
             let legacy = silgate_dedup::legacy_identity(system, &rec.legacy_business_key(), &content);
-            d.waiting.push(Pending { identity, legacy, record: rec, ticket });
+            d.waiting.push(Pending { identity, legacy, record: rec, ticket, seq: self.read, again_as });
             return Ok(());
         }
-        self.judge(rec, None, ticket).map(|_| ())
+        let seq = self.read;
+        self.judge(rec, None, ticket, seq, None).map(|_| ())
     }
 
     /// Judges a record that waited, with the identity computed when it came in.
     pub(crate) fn judge_pending(&mut self, p: Pending) -> Result<bool> {
-        self.judge(p.record, Some(p.identity), p.ticket)
+        self.judge(p.record, Some(p.identity), p.ticket, p.seq, p.again_as)
     }
 
     /// Quarantines a waiting record with `issues` instead of judging it.
     pub(crate) fn reject_pending(&mut self, p: Pending, issues: Vec<Issue>) -> Result<()> {
-        self.quarantine(&p.record.provenance().clone(), Some((&p.record, Some(&p.identity.message_id))), &issues, p.ticket)
+        let kept_as = KeptAs { identity: Some(&p.identity), again_as: p.again_as.as_deref(), seq: p.seq };
+        self.quarantine(&p.record.provenance().clone(), Some(&p.record), kept_as, &issues, p.ticket)
     }
 
     /// The region's ministerial code (the first two digits of its codes); empty for a
@@ -431,7 +460,7 @@ impl<'a> Translator<'a> {
     /// Judges a record whose code is allocated (XSD + rules): accepted with its
     /// document (and identity, computed now if it has none yet), or quarantined. True
     /// when accepted.
-    fn judge(&mut self, rec: Record, id: Option<Identity>, ticket: Option<Ticket>) -> Result<bool> {
+    fn judge(&mut self, rec: Record, id: Option<Identity>, ticket: Option<Ticket>, seq: usize, again_as: Option<String>) -> Result<bool> {
         let prov = rec.provenance().clone();
         let position = format!("{}:{}", prov.origin, prov.position);
         // The identity (and code) stay those of the source's content, computed when
@@ -445,8 +474,8 @@ impl<'a> Translator<'a> {
         issues.extend(judged);
         self.summary.warnings += issues.iter().filter(|i| !i.is_error()).count();
         if silgate_core::issue::has_errors(&issues) {
-            let message_id = id.as_ref().map(|i| i.message_id.clone());
-            return self.quarantine(&prov, Some((&rec, message_id.as_deref())), &issues, ticket).map(|()| false);
+            let kept_as = KeptAs { identity: id.as_ref(), again_as: again_as.as_deref(), seq };
+            return self.quarantine(&prov, Some(&rec), kept_as, &issues, ticket).map(|()| false);
         }
         let mut omitted = Vec::new();
         for i in issues.iter().filter(|i| i.rule == silgate_std1546::fit::RULE) {
@@ -465,8 +494,7 @@ impl<'a> Translator<'a> {
             Output::Collect { accepted, .. } => {
                 // Collecting, every record waited with its identity (see `collecting`).
                 let identity = id.ok_or(GatewayError::Task("translate"))?;
-                self.settled += 1;
-                accepted.push(Accepted { record: rec, xml, identity, ticket, omitted, seq: self.settled });
+                accepted.push(Accepted { record: rec, xml, identity, ticket, omitted, seq });
             }
         }
         Ok(true)

@@ -203,6 +203,9 @@ pub(crate) async fn quarantine_replay(config: &Path, rule: Option<String>, id: O
         "{} kept refusal(s) judged again: {} queued, {} unchanged (sent since), {} superseded (a later version was queued), {} refused again (still kept), {} not replayable",
         s.taken, s.queued, s.unchanged, s.superseded, s.rejected, s.not_replayable
     );
+    if s.in_delivery > 0 {
+        println!("{} left kept: the node's refusal of them is still being settled by a running gateway (replay them again later)", s.in_delivery);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
