@@ -36,6 +36,19 @@ fn with_top(cfg: &Path, top: &str) {
     std::fs::write(cfg, format!("{top}\n{text}\n")).unwrap();
 }
 
+/// A region's `cp2011-sixth` table (the one of the optional-code test) in DIR/tables:
+/// the unit 5.1.2.2.0 mapped to 5.1.2.2.0.4.
+fn sixth_table(dir: &Path) -> std::path::PathBuf {
+    let tables = dir.join("tables");
+    std::fs::create_dir_all(&tables).unwrap();
+    std::fs::write(
+        tables.join("cp2011-sixth.tsv"),
+        "# table: Campania's detail segments\n# source: the region\n# licence: none\n# complete: no: a test\nunit\tcode\tsource\n5.1.2.2.0\t5.1.2.2.0.4\tregion\n",
+    )
+    .unwrap();
+    tables
+}
+
 #[test]
 fn given_a_cv_refused_at_ingest_a_replay_after_the_table_is_fixed_should_deliver_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -72,13 +85,7 @@ fn given_a_cv_refused_at_ingest_a_replay_after_the_table_is_fixed_should_deliver
 
     // The region's table maps the unit: the replay queues it, and it is delivered with
     // its six-segment code.
-    let tables = dir.path().join("tables");
-    std::fs::create_dir_all(&tables).unwrap();
-    std::fs::write(
-        tables.join("cp2011-sixth.tsv"),
-        "# table: Campania's detail segments\n# source: the region\n# licence: none\n# complete: no: a test\nunit\tcode\tsource\n5.1.2.2.0\t5.1.2.2.0.4\tregion\n",
-    )
-    .unwrap();
+    let tables = sixth_table(dir.path());
     with_top(&cfg, &format!("optional_unmappable = \"reject\"\ncode_tables = \"{}\"", tables.display()));
     let out = quarantine(&cfg, &["replay", "--id", &id]);
     assert!(out.contains("1 kept refusal(s) judged again: 1 queued"), "{out}");
@@ -181,13 +188,7 @@ async fn given_a_refusal_and_a_version_of_its_record_in_one_batch_the_replay_sho
     let dir = tempfile::tempdir().unwrap();
     let good = include_str!("../../crates/silgate/samples/demo.jsonl").lines().next().unwrap().to_string();
     let broken = crate::runtime::cv_with_five_level_experience();
-    let tables = dir.path().join("tables");
-    std::fs::create_dir_all(&tables).unwrap();
-    std::fs::write(
-        tables.join("cp2011-sixth.tsv"),
-        "# table: Campania's detail segments\n# source: the region\n# licence: none\n# complete: no: a test\nunit\tcode\tsource\n5.1.2.2.0\t5.1.2.2.0.4\tregion\n",
-    )
-    .unwrap();
+    let tables = sixth_table(dir.path());
     let today = silgate_gateway::today();
     for (name, lines, want) in [("broken-last", [&good, &broken], (1, 0)), ("broken-first", [&broken, &good], (0, 1))] {
         let config = |with_table: bool| {
