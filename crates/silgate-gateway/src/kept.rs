@@ -383,13 +383,14 @@ impl KeptStore {
         Ok(self
             .db
             .with(move |c| -> std::result::Result<Vec<(String, String, Standing)>, silgate_store::StoreError> {
-                let mut q = c.prepare_cached("SELECT id, provenance, place, at_ms, seq FROM kept WHERE key_hash = ?1 AND state = 'kept'")?;
+                let mut q = c.prepare_cached("SELECT id, provenance, place, at_ms, seq, refused_by FROM kept WHERE key_hash = ?1 AND state = 'kept'")?;
                 let mut out = Vec::new();
                 for k in keys.iter().filter(|k| !k.is_empty()) {
                     let rows = q.query_map([k], |r| {
                         let prov: String = r.get(1)?;
                         let timed = serde_json::from_str::<Provenance>(&prov).ok().and_then(|p| p.modified_ms).map(std::num::NonZeroI64::get);
-                        Ok((r.get::<_, String>(0)?, Standing { timed, place: r.get(2)?, at_ms: r.get(3)?, seq: r.get(4)? }))
+                        let read = RefusedBy::parse(&r.get::<_, String>(5)?) == RefusedBy::Ingest;
+                        Ok((r.get::<_, String>(0)?, Standing { timed, place: r.get(2)?, read, at_ms: r.get(3)?, seq: r.get(4)? }))
                     })?;
                     for row in rows {
                         let (id, standing) = row?;
@@ -494,17 +495,20 @@ struct Held {
 
 impl Held {
     fn standing(&self) -> Standing {
-        Standing { timed: self.provenance.modified_ms.map(std::num::NonZeroI64::get), place: self.place, at_ms: self.at_ms, seq: self.seq }
+        Standing { timed: self.provenance.modified_ms.map(std::num::NonZeroI64::get), place: self.place, read: self.by == RefusedBy::Ingest, at_ms: self.at_ms, seq: self.seq }
     }
 }
 
 /// Where a kept version of a record stands among the others: by its source's time when
-/// both have one, else by its place in the order of queueing, when it was kept, and
-/// its place in its batch.
+/// both have one, else by its place in the order of queueing (at one place a refusal
+/// at ingest, placed after what was queued, is later than the node's refusal of the
+/// version queued there), when it was kept, and its place in its batch.
 #[derive(Debug, Clone, Copy)]
 struct Standing {
     timed: Option<i64>,
     place: Option<i64>,
+    /// Refused at ingest (read after its place), not by the node (queued at it).
+    read: bool,
     at_ms: i64,
     seq: i64,
 }
@@ -513,7 +517,7 @@ impl Standing {
     fn newer_than(&self, other: &Standing) -> bool {
         match (self.timed, other.timed) {
             (Some(a), Some(b)) if a != b => a > b,
-            _ => (self.place, self.at_ms, self.seq) > (other.place, other.at_ms, other.seq),
+            _ => (self.place, self.read, self.at_ms, self.seq) > (other.place, other.read, other.at_ms, other.seq),
         }
     }
 }
@@ -572,6 +576,9 @@ pub async fn replay(parts: &Parts, filter: &Filter, today: silgate_core::Date) -
         let known = ids.iter().cloned().zip(parts.dedup.known(ids.clone()).await?).filter(|(_, k)| *k).map(|(id, _)| id).collect();
         (places, known)
     };
+    // Where each node's refusal was kept (before a missing place is filled in): its
+    // version has moved on when its place now is another.
+    let kept_at: HashMap<String, Option<i64>> = held.iter().filter(|(_, h)| h.by == RefusedBy::Node).map(|(id, h)| (id.clone(), h.place)).collect();
     for (_, h) in &mut held {
         if h.by == RefusedBy::Node && h.place.is_none() {
             h.place = Some(h.message_id.as_ref().and_then(|id| places_now.get(id).copied().flatten()).unwrap_or(0));
@@ -620,7 +627,12 @@ pub async fn replay(parts: &Parts, filter: &Filter, today: silgate_core::Date) -
         let is_known = h.message_id.as_ref().is_some_and(|m| known.contains(m));
         // The node's refused version queued again since has moved on from its place;
         // still at it, its refusal is being settled by the publisher: left kept.
-        let moved = h.by == RefusedBy::Ingest || h.message_id.as_ref().and_then(|m| places_now.get(m).copied().flatten()) != h.place;
+        let now = h.message_id.as_ref().and_then(|m| places_now.get(m).copied().flatten());
+        let moved = h.by == RefusedBy::Ingest
+            || match kept_at.get(&id).copied().flatten() {
+                Some(p) => now != Some(p),
+                None => now.is_some(),
+            };
         let verdict = if is_known && !moved {
             s.in_delivery += 1;
             continue;
@@ -772,6 +784,18 @@ mod tests {
         assert_eq!(by(Filter { all: true, ..Filter::default() }).await, ["i-2", "i-3"]);
         assert_eq!(store.forget_before(now_ms() + 1).await.unwrap(), 2);
         assert!(by(Filter { all: true, ..Filter::default() }).await.is_empty());
+    }
+
+    #[test]
+    fn given_kept_versions_of_one_record_the_newest_should_be_the_source_s_then_the_order_s() {
+        let st = |timed: Option<i64>, place: i64, read: bool, at_ms: i64, seq: i64| Standing { timed, place: Some(place), read, at_ms, seq };
+        assert!(st(Some(300), 1, false, 1, 0).newer_than(&st(Some(200), 9, true, 9, 9)), "the source's time first");
+        assert!(st(None, 6, false, 1, 0).newer_than(&st(Some(200), 5, true, 9, 9)), "else the place");
+        // At one place: refused at ingest after the batch whose last version the node
+        // refused later.
+        assert!(st(None, 5, true, 1, 2).newer_than(&st(None, 5, false, 9, 0)));
+        assert!(st(None, 5, true, 1, 3).newer_than(&st(None, 5, true, 1, 2)), "then the read order in the batch");
+        assert!(!st(None, 5, true, 1, 2).newer_than(&st(None, 5, true, 1, 2)));
     }
 
     #[test]
