@@ -292,13 +292,7 @@ pub(crate) async fn audit_anchor(config: &Path) -> Result<ExitCode> {
 
 pub(crate) async fn audit_query(config: &Path, record: Option<String>, cpi: Option<String>, since: Option<String>) -> Result<ExitCode> {
     anyhow::ensure!(record.is_some() || cpi.is_some(), "give --record ID or --cpi CODE");
-    let since_ms = match since {
-        Some(s) => {
-            let d = silgate_core::time_types::parse_date(&s).map_err(|_| anyhow::anyhow!("--since must be YYYY-MM-DD, got '{s}'"))?;
-            Some(d.midnight().assume_utc().unix_timestamp() * 1000)
-        }
-        None => None,
-    };
+    let since_ms = since_ms(since)?;
     let cfg = GatewayConfig::read(config)?;
     let log = cfg.open_audit().await?;
     let entries = log.query(&Query { record, cpi, since_ms, limit: None }).await?;
