@@ -81,7 +81,10 @@ fn given_cpis_pushing_records_the_api_should_queue_refuse_and_report_as_the_cont
     bad["system"]["source_vacancy_id"] = Value::String("2026/bad".into());
     let (s, b) = post("/v1/vacancies", Some("bari-secret"), bad.to_string(), "application/json");
     assert_eq!(s, 422, "{b}");
-    assert!(b["issues"].as_array().unwrap().iter().any(|i| i["rule"] == "ateco.unknown"), "{b}");
+    let ateco = b["issues"].as_array().unwrap().iter().find(|i| i["rule"] == "ateco.unknown").cloned();
+    // Beside the national path, each issue names the field as the body does.
+    assert_eq!(ateco.map(|i| (i["path"].clone(), i["source_field"].clone())), Some(("/Vacancy/DatoreLavoro/DatiAnagrafici/settore".into(), "/employer/sector".into())), "{b}");
+    assert!(b["error"]["source_field"].as_str().is_some_and(|f| f.starts_with('/')), "{b}");
     conforms("post", "/v1/vacancies", s, &b);
     let (s, b) = post("/v1/vacancies", Some("bari-secret"), "{not json".into(), "application/json");
     assert_eq!((s, b["error"]["code"].as_str()), (422, Some("json.syntax")), "{b}");
@@ -97,7 +100,15 @@ fn given_cpis_pushing_records_the_api_should_queue_refuse_and_report_as_the_cont
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let xml = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|x| x == "xml")).unwrap();
-    let (s, b) = call(api, "POST", "/v1/cvs", Some("caserta-secret"), "application/xml", &std::fs::read(xml).unwrap());
+    let xml = std::fs::read_to_string(xml).unwrap();
+    // The same document with an unknown domicile: a national document's field is its path.
+    let dom = xml.find("<cliclavoro:Domicilio><cliclavoro:idcomune>").unwrap() + "<cliclavoro:Domicilio><cliclavoro:idcomune>".len();
+    let bad_xml = format!("{}Z998{}", &xml[..dom], &xml[dom + 4..]);
+    let (s, b) = call(api, "POST", "/v1/cvs", Some("caserta-secret"), "application/xml", bad_xml.as_bytes());
+    let path = "/Candidatura/Lavoratore/Domicilio/idcomune";
+    assert_eq!((s, b["error"]["field"].as_str(), b["error"]["source_field"].as_str()), (422, Some(path), Some(path)), "{b}");
+    conforms("post", "/v1/cvs", s, &b);
+    let (s, b) = call(api, "POST", "/v1/cvs", Some("caserta-secret"), "application/xml", xml.as_bytes());
     assert_eq!(s, 202, "{b}");
     // 413 before the body is read whole.
     let (s, b) = post("/v1/vacancies", Some("bari-secret"), "x".repeat(200 * 1024), "application/json");

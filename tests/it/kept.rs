@@ -69,7 +69,8 @@ fn given_a_cv_refused_at_ingest_a_replay_after_the_table_is_fixed_should_deliver
     let (id, row) = (rows[0][0].clone(), &rows[0]);
     assert!(id.starts_with("i-"), "{row:?}");
     assert_eq!((row[2].as_str(), row[4].as_str()), ("ingest", "code.unmappable"), "{row:?}");
-    assert!(row[6].contains("cv.jsonl:line 1") && row[7] == "replayable", "{row:?}");
+    assert_eq!(row[6], "/experiences/0/profession line 1", "the field as the source names it: {row:?}");
+    assert!(row[7].contains("cv.jsonl:line 1") && row[8] == "replayable", "{row:?}");
     let q = std::fs::read_to_string(dir.path().join("data/quarantine.jsonl")).unwrap();
     let line: serde_json::Value = serde_json::from_str(q.lines().next().unwrap()).unwrap();
     assert_eq!(line["kept"].as_str(), Some(id.as_str()), "{line}");
@@ -91,7 +92,7 @@ fn given_a_cv_refused_at_ingest_a_replay_after_the_table_is_fixed_should_deliver
     assert!(out.contains("1 kept refusal(s) judged again: 1 queued"), "{out}");
     assert_eq!(listed(&cfg, &[]).len(), 0, "nothing waits for a replay");
     let all = listed(&cfg, &["--all"]);
-    assert!(all.len() == 1 && all[0][7].starts_with("replayed: queued "), "{all:?}");
+    assert!(all.len() == 1 && all[0][8].starts_with("replayed: queued "), "{all:?}");
     let gw = run(&cfg);
     wait_for("the replayed CV", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 1);
     std::thread::sleep(Duration::from_millis(500));
@@ -137,9 +138,9 @@ fn given_versions_the_node_refused_a_re_export_and_a_replay_should_send_them_and
     assert_eq!(gw.term(), 0);
     let rows = listed(&cfg, &["--rule", "node.ko"]);
     assert_eq!(rows.len(), 4, "{rows:?}");
-    assert!(rows.iter().all(|r| r[0].starts_with("n-") && r[2] == "node" && r[3] == "CPIBA01" && r[7] == "replayable"), "{rows:?}");
+    assert!(rows.iter().all(|r| r[0].starts_with("n-") && r[2] == "node" && r[3] == "CPIBA01" && r[8] == "replayable"), "{rows:?}");
     // The input's n-th line's refusal.
-    let id_of = |n: usize| rows.iter().find(|r| r[6].ends_with(&format!("line {n}"))).map(|r| r[0].clone()).unwrap();
+    let id_of = |n: usize| rows.iter().find(|r| r[7].ends_with(&format!("line {n}"))).map(|r| r[0].clone()).unwrap();
     let (first, second, third, second_changed) = (id_of(1), id_of(2), id_of(3), id_of(4));
 
     put_faults(&base, &pki, "{}");
@@ -160,7 +161,7 @@ fn given_versions_the_node_refused_a_re_export_and_a_replay_should_send_them_and
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(gw.term(), 0);
     let all = listed(&cfg, &["--all"]);
-    let outcome = |id: &str| all.iter().find(|r| r[0] == id).map(|r| r[7].clone()).unwrap();
+    let outcome = |id: &str| all.iter().find(|r| r[0] == id).map(|r| r[8].clone()).unwrap();
     assert_eq!(outcome(&first), "replayed: unchanged");
     assert_eq!(outcome(&second), "replayed: superseded");
     assert!(outcome(&second_changed).starts_with("replayed: queued "), "{all:?}");

@@ -22,6 +22,7 @@ mod roundtrip;
 mod runtime;
 mod scale;
 mod schemas;
+mod sources;
 mod tidy;
 
 /// The workspace's root folder.

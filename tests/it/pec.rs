@@ -876,3 +876,53 @@ fn given_a_refreshed_crl_the_mailbox_should_refuse_a_signer_revoked_since_withou
     let q = std::fs::read_to_string(dir.path().join("data/quarantine.jsonl")).unwrap();
     assert!(q.contains("pec.untrusted") && q.contains("certificate revoked"), "{q}");
 }
+
+#[test]
+fn given_attachments_with_bad_records_each_issue_should_name_the_attachment_and_the_source_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = provider("Gestore");
+    let cfg = pec_config(dir.path(), &good, 1);
+    // A SIL Plus export sent as its loose files, the first experience at the fifth level.
+    let export = root().join("tests/fixtures/silplus/valid");
+    let mut attachments = Vec::new();
+    for e in std::fs::read_dir(&export).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let mut bytes = std::fs::read(&p).unwrap();
+        if name == "ESPERIENZE.CSV" {
+            let text = String::from_utf8(bytes).unwrap();
+            let at = text.find("51220-1").unwrap();
+            bytes = format!("{}51220{}", &text[..at], &text[at + "51220-1".len()..]).into_bytes();
+        }
+        attachments.push((name, "text/csv", bytes));
+    }
+    // A national document whose experience ends before it starts.
+    let doc = String::from_utf8(national_docs(dir.path(), &[1]).remove(0)).unwrap();
+    let (open, close) = ("<cliclavoro:datafine>", "</cliclavoro:datafine>");
+    let from = doc.find(open).expect("an experience with an end") + open.len();
+    let to = from + doc[from..].find(close).unwrap();
+    let doc = format!("{}1900-01-01{}", &doc[..from], &doc[to..]);
+    attachments.push(("cv.xml".into(), "application/xml", doc.into_bytes()));
+    let attachments: Vec<(&str, &str, Vec<u8>)> = attachments.iter().map(|(n, t, b)| (n.as_str(), *t, b.clone())).collect();
+    let msg = envelope(&good, "X-Trasporto: posta-certificata", &daticert("posta-certificata", CPI_ADDR, "id-src"), Some(&postacert(CPI_ADDR, &attachments)));
+    let eml = dir.path().join("export.eml");
+    std::fs::write(&eml, msg).unwrap();
+    let out = dir.path().join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_silgate"))
+        .args(["translate", "--source", "pec", "--region", "16", "--today", "2026-11-24", "--optional-unmappable", "reject", "--pec-config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .arg(&eml)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let q: Vec<Value> = std::fs::read_to_string(out.join("quarantine.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let at = |field: &str| q.iter().find(|l| l["field"] == field).unwrap_or_else(|| panic!("no line at {field}: {q:#?}"));
+    let l = at("/Candidatura/DatiCurriculari/EsperienzeLavorative[1]/qualificasvolta");
+    assert_eq!((l["source"].as_str(), l["source_field"].as_str()), (Some("pec"), Some("ESPERIENZE.CSV/COD_QUAL line 2")), "{l}");
+    assert!(l["position"].as_str().unwrap().contains("export.eml#id-src/attachments:"), "the position names the message's attachments: {l}");
+    let l = at("/Candidatura/DatiCurriculari/EsperienzeLavorative[1]/datafine");
+    assert_eq!(l["source_field"], "/Candidatura/DatiCurriculari/EsperienzeLavorative[1]/datafine", "a national document's field is its path: {l}");
+    assert!(l["position"].as_str().unwrap().contains("export.eml#id-src/attachment-"), "the position names the attachment: {l}");
+}

@@ -64,7 +64,8 @@ fn read_all(mut src: Box<dyn Source>) -> Vec<Record> {
 fn round_trip(records: Vec<Record>) -> usize {
     let n = records.len();
     for mut rec in records {
-        *rec.provenance_mut() = Provenance::default();
+        // Read back, a record's fields are named as the national document names them.
+        *rec.provenance_mut() = Provenance { fields: silgate_core::SourceFields::national(), ..Provenance::default() };
         let c = rec.communication_mut();
         c.code = Some("1600026221100000000000001".into());
         if c.kind == CommunicationKind::Closure {

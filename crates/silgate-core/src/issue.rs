@@ -34,17 +34,28 @@ pub struct Issue {
     /// What is wrong, lower-case, no trailing period. Never holds CV content
     /// (names, fiscal codes, contacts): only codes, dates formats and rule facts.
     pub message: String,
+    /// The source's own field and position, where the record was read from a source
+    /// whose names differ from `path` (`ESPERIENZE.CSV/COD_QUAL line 7`, see
+    /// [`crate::SourceFields`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_field: Option<String>,
 }
 
 impl Issue {
     /// An error at `path` breaking `rule`.
     pub fn error(path: impl Into<String>, rule: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Error, path: path.into(), rule: rule.into(), message: message.into() }
+        Self { severity: Severity::Error, path: path.into(), rule: rule.into(), message: message.into(), source_field: None }
     }
 
     /// A warning at `path` about `rule`.
     pub fn warning(path: impl Into<String>, rule: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, path: path.into(), rule: rule.into(), message: message.into() }
+        Self { severity: Severity::Warning, path: path.into(), rule: rule.into(), message: message.into(), source_field: None }
+    }
+
+    /// This issue, naming also the source's own field and position.
+    pub fn at_source(mut self, source: impl Into<String>) -> Self {
+        self.source_field = Some(source.into());
+        self
     }
 
     /// True when this issue rejects the record.
@@ -55,9 +66,13 @@ impl Issue {
 
 impl fmt::Display for Issue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.path)?;
+        if let Some(s) = &self.source_field {
+            write!(f, " ({s})")?;
+        }
         match self.severity {
-            Severity::Error => write!(f, "{}: {}: {}", self.path, self.rule, self.message),
-            Severity::Warning => write!(f, "{}: {}: warning: {}", self.path, self.rule, self.message),
+            Severity::Error => write!(f, ": {}: {}", self.rule, self.message),
+            Severity::Warning => write!(f, ": {}: warning: {}", self.rule, self.message),
         }
     }
 }

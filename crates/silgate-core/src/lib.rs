@@ -43,7 +43,7 @@ pub mod time_types;
 
 pub use issue::{Issue, Severity};
 pub use model::*;
-pub use provenance::{Position, Provenance, SourceSystem};
+pub use provenance::{FieldMap, Position, Provenance, SourceFields, SourceSystem};
 pub use queue::{DeadLetter, FullPolicy, LeaseId, Leased, Queue, QueueError, QueueItem, QueueStats};
 pub use source::{Emit, ReadSummary, Rejection, Source, SourceError, SourceItem};
 pub use time_types::{Date, Timestamp, TimestampError};

@@ -558,8 +558,9 @@ fn item(a: Accepted, received_ms: i64) -> QueueItem {
         // the one it names.
         cpi: rec.cpi().to_string(),
         communication_code: code,
-        // Its source time stays in the index: an older build reads the item as before.
-        source: silgate_core::Provenance { modified_ms: None, ..prov.clone() },
+        // Its source time stays in the index, and its field names with the kept
+        // refusal: an older build reads the item as before.
+        source: silgate_core::Provenance { modified_ms: None, fields: silgate_core::SourceFields::default(), ..prov.clone() },
         received_ms,
         document: a.xml,
     }

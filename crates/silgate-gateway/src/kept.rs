@@ -156,6 +156,9 @@ pub struct Kept {
     pub rule: String,
     /// The first error's field.
     pub field: String,
+    /// The first error's field as the source names it, with its position
+    /// (`ESPERIENZE.CSV/COD_QUAL line 7`), where the source names it otherwise.
+    pub source_field: Option<String>,
     /// The first error's message (never a value).
     pub message: String,
     /// The version's message id, when it had one.
@@ -195,7 +198,12 @@ pub struct KeptStore {
 
 /// The first error of `issues` (or the first issue): (field, rule, message).
 pub(crate) fn first(issues: &[Issue]) -> (&str, &str, &str) {
-    issues.iter().find(|i| i.is_error()).or(issues.first()).map_or(("", "unknown", ""), |i| (i.path.as_str(), i.rule.as_str(), i.message.as_str()))
+    first_issue(issues).map_or(("", "unknown", ""), |i| (i.path.as_str(), i.rule.as_str(), i.message.as_str()))
+}
+
+/// The issue a refusal is known by: its first error, else its first issue.
+pub(crate) fn first_issue(issues: &[Issue]) -> Option<&Issue> {
+    issues.iter().find(|i| i.is_error()).or(issues.first())
 }
 
 /// The id of a refusal at ingest: from where it was read and what was refused (the
@@ -312,13 +320,15 @@ impl KeptStore {
             .db
             .with(move |c| -> std::result::Result<Vec<Kept>, silgate_store::StoreError> {
                 let mut q = c.prepare(
-                    "SELECT id, refused_by, at_ms, provenance, cpi, rule, field, message, message_id, code, record IS NOT NULL OR document IS NOT NULL, state, attempts, outcome
-                     FROM kept WHERE (?1 IS NULL OR id = ?1) AND (?2 IS NULL OR cpi = ?2) AND (?3 IS NULL OR rule = ?3) AND (?4 IS NULL OR at_ms >= ?4)
+                    "SELECT id, refused_by, at_ms, provenance, cpi, rule, field, message, message_id, code, record IS NOT NULL OR document IS NOT NULL, state, attempts, outcome,
+                     issues FROM kept WHERE (?1 IS NULL OR id = ?1) AND (?2 IS NULL OR cpi = ?2) AND (?3 IS NULL OR rule = ?3) AND (?4 IS NULL OR at_ms >= ?4)
                      AND (?5 OR state = 'kept') ORDER BY at_ms, id",
                 )?;
                 let rows = q.query_map(params![f.id, f.cpi, f.rule, f.since_ms, f.all], |r| {
                     let prov: String = r.get(3)?;
+                    let issues: Vec<Issue> = serde_json::from_str(&r.get::<_, String>(14)?).unwrap_or_default();
                     Ok(Kept {
+                        source_field: first_issue(&issues).and_then(|i| i.source_field.clone()),
                         id: r.get(0)?,
                         by: RefusedBy::parse(&r.get::<_, String>(1)?),
                         at_ms: r.get(2)?,

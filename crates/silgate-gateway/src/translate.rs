@@ -36,8 +36,12 @@ pub struct QuarantineLine<'a> {
     pub source: &'a str,
     /// Input and position in it.
     pub position: String,
-    /// The field of the first error.
+    /// The field of the first error, as the national path.
     pub field: &'a str,
+    /// The same field as the source names it, with its position
+    /// (`ESPERIENZE.CSV/COD_QUAL line 7`), where the source names it otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_field: Option<&'a str>,
     /// Its rule.
     pub rule: &'a str,
     /// Its message (never the value).
@@ -57,6 +61,9 @@ pub struct WarningLine<'a> {
     pub position: &'a str,
     /// The element, as the national path.
     pub field: &'a str,
+    /// The same field as the source names it, with its position.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_field: Option<&'a str>,
     /// Its rule.
     pub rule: &'a str,
     /// Why (never the record's personal data).
@@ -302,7 +309,19 @@ impl<'a> Translator<'a> {
     fn quarantine(&mut self, prov: &Provenance, rec: Option<&Record>, kept_as: KeptAs<'_>, issues: &[Issue], ticket: Option<Ticket>) -> Result<()> {
         let (source, position) = (prov.system, format!("{}:{}", prov.origin, prov.position));
         let cpi = rec.map_or(prov.cpi.as_str(), Record::cpi);
+        // Each issue names the source's own field too (an adapter's own issues name it
+        // already; those of the standard, the rules and the codes are named here).
+        let mut named;
+        let issues = match rec {
+            Some(r) if issues.iter().any(|i| i.source_field.is_none()) => {
+                named = issues.to_vec();
+                silgate_std1546::fields::name_sources(r, &mut named);
+                &named[..]
+            }
+            _ => issues,
+        };
         let (field, rule, message) = crate::kept::first(issues);
+        let source_field = crate::kept::first_issue(issues).and_then(|i| i.source_field.as_deref());
         let mut kept_id = None;
         if let (Output::Collect { rejected, kept, .. }, Some(d)) = (&mut self.out, &self.deferred) {
             let json = rec.map(serde_json::to_string).transpose()?;
@@ -336,7 +355,7 @@ impl<'a> Translator<'a> {
         if let Some(t) = ticket {
             self.verdicts.push((t, Verdict::Rejected(issues.to_vec(), kept_id.clone())));
         }
-        let line = QuarantineLine { kept: kept_id.as_deref(), source: source.as_str(), position, field, rule, message, issues };
+        let line = QuarantineLine { kept: kept_id.as_deref(), source: source.as_str(), position, field, source_field, rule, message, issues };
         serde_json::to_writer(&mut self.quarantine, &line)?;
         self.quarantine.write_all(b"\n")?;
         self.summary.reject(rule);
@@ -351,7 +370,7 @@ impl<'a> Translator<'a> {
             self.warnings = Some(BufWriter::new(f));
         }
         if let Some(w) = self.warnings.as_mut() {
-            let line = WarningLine { source: source.as_str(), position, field: &i.path, rule: &i.rule, message: &i.message };
+            let line = WarningLine { source: source.as_str(), position, field: &i.path, source_field: i.source_field.as_deref(), rule: &i.rule, message: &i.message };
             serde_json::to_writer(&mut *w, &line)?;
             w.write_all(b"\n")?;
         }
@@ -472,6 +491,7 @@ impl<'a> Translator<'a> {
         let mut issues = silgate_std1546::fit::fit(&mut fitted, self.tables, self.unmappable);
         let (xml, judged) = silgate_std1546::emit(&fitted, self.tables, self.today, self.xsd)?;
         issues.extend(judged);
+        silgate_std1546::fields::name_sources(&rec, &mut issues);
         self.summary.warnings += issues.iter().filter(|i| !i.is_error()).count();
         if silgate_core::issue::has_errors(&issues) {
             let kept_as = KeptAs { identity: id.as_ref(), again_as: again_as.as_deref(), seq };

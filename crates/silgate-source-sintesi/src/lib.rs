@@ -180,7 +180,7 @@ impl<R: BufRead> Source for Sintesi<R> {
                             let r = if name == "Lavoratore" { map::worker(&el, &h, prov, &xpath) } else { map::vacancy(&el, &h, prov, &xpath) };
                             match r {
                                 Ok(rec) => SourceItem::Record(Box::new(rec)),
-                                Err(rej) => SourceItem::Rejected(rej),
+                                Err(rej) => SourceItem::Rejected(*rej),
                             }
                         }
                     };

@@ -4,10 +4,13 @@
 
 use crate::Header;
 use crate::tree::El;
+use silgate_core::provenance::FieldNames;
 use silgate_core::source::Rejection;
 use silgate_core::time_types::parse_date;
 use silgate_core::*;
+use std::borrow::Cow;
 use std::fmt::Display;
+use std::sync::LazyLock;
 
 /// The shape of an element: its attributes and children.
 struct Spec {
@@ -224,8 +227,100 @@ fn indexed<'a>(el: &'a El, group: &'a str, item: &'a str) -> impl Iterator<Item 
     el.children(group).enumerate().flat_map(move |(gi, g)| g.children(item).enumerate().map(move |(i, e)| (Loc { group, g: several.then_some(gi + 1), item, n: i + 1 }, e)))
 }
 
+/// True when `el` holds a value where `rel` names (`Domicilio/@cap`, `Email`, `@stato`:
+/// first children, then an attribute or the last one's text; `""`: its own text).
+fn present(el: &El, rel: &str) -> bool {
+    let mut at = el;
+    for seg in rel.split('/').filter(|s| !s.is_empty()) {
+        match seg.strip_prefix('@') {
+            Some(a) => return at.attr(a).is_some(),
+            None => match at.child(seg) {
+                Some(c) => at = c,
+                None => return false,
+            },
+        }
+    }
+    at.value().is_some()
+}
+
+/// Notes in `map` the element `el` (at XPath `at`) as the part `list`/`index` of the
+/// record (`""` and `None`: the record itself), with the fields of `names` it holds:
+/// issues found later on the record (the XSD, the rules) then name the element or
+/// attribute to fix.
+fn note(map: &mut FieldMap, el: &El, at: &str, list: &'static str, index: Option<usize>, names: &Names) {
+    let filled = names.fields.iter().enumerate().filter(|(_, (_, rel))| present(el, rel)).fold(0u64, |m, (bit, _)| m | (1u64 << bit.min(63)));
+    map.part(list, index, at.into(), Position::Unknown, &names.shared, filled);
+}
+
+/// The source fields of one kind of element, by canonical field under its part: the
+/// table, and the same shared by every record.
+struct Names {
+    fields: &'static [(&'static str, &'static str)],
+    shared: FieldNames,
+}
+
+impl Names {
+    fn new(fields: &'static [(&'static str, &'static str)]) -> Self {
+        Self { fields, shared: FieldNames::new(fields.iter().map(|(p, n)| (Cow::Borrowed(*p), Cow::Borrowed(*n))).collect()) }
+    }
+}
+
+static WORKER: LazyLock<Names> = LazyLock::new(|| {
+    Names::new(&[
+        ("/worker/fiscal_code", "CodiceFiscale"),
+        ("/worker/surname", "Cognome"),
+        ("/worker/name", "Nome"),
+        ("/worker/sex", "Sesso"),
+        ("/worker/birth_date", "DataNascita"),
+        ("/worker/birthplace", "ComuneNascita/@codice"),
+        ("/worker/citizenship", "Cittadinanza/@codice"),
+        ("/worker/domicile/comune", "Domicilio/@comune"),
+        ("/worker/domicile/cap", "Domicilio/@cap"),
+        ("/worker/domicile/street", "Domicilio"),
+        ("/worker/contacts/phone", "Telefono"),
+        ("/worker/contacts/mobile", "Cellulare"),
+        ("/worker/contacts/email", "Email"),
+        ("/system/inserted_at", "@ultimaModifica"),
+        ("/system/communication/kind", "@stato"),
+    ])
+});
+static EXPERIENCE: LazyLock<Names> = LazyLock::new(|| {
+    Names::new(&[("/start", "@dal"), ("/end", "@al"), ("/contract_type", "@contratto"), ("/profession", "@qualifica"), ("/duties", "Mansioni"), ("/employer_name", "Datore")])
+});
+static TITLE: LazyLock<Names> = LazyLock::new(|| Names::new(&[("/level", "@livello"), ("/description", "")]));
+static LANGUAGE: LazyLock<Names> = LazyLock::new(|| Names::new(&[("/language", "@codice"), ("/reading", "@lettura"), ("/writing", "@scrittura"), ("/speaking", "@parlato")]));
+static DESIRED: LazyLock<Names> = LazyLock::new(|| Names::new(&[("/profession", "@codice"), ("/title", ""), ("/working_time/0", "@orario"), ("/contract_types/0", "@contratto")]));
+static LICENCE: LazyLock<Names> = LazyLock::new(|| Names::new(&[("", "@codice")]));
+static VACANCY: LazyLock<Names> = LazyLock::new(|| {
+    Names::new(&[
+        ("/system/source_vacancy_id", "@id"),
+        ("/system/communication/kind", "@stato"),
+        ("/profile/positions", "Posti"),
+        ("/profile/profession", "Professione/@codice"),
+        ("/profile/profession_title", "Professione"),
+        ("/profile/description", "Descrizione"),
+        ("/profile/experience_required", "Requisiti/Esperienza"),
+        ("/conditions/workplace", "SedeLavoro/@comune"),
+        ("/conditions/contract_type", "Contratto/@codice"),
+        ("/conditions/working_time", "Orario"),
+        ("/publication/published_at", "Pubblicazione"),
+        ("/publication/expires_on", "Scadenza"),
+    ])
+});
+static EMPLOYER: LazyLock<Names> = LazyLock::new(|| {
+    Names::new(&[
+        ("/fiscal_code", "@cf"),
+        ("/name", "RagioneSociale"),
+        ("/sector", "@ateco"),
+        ("/address/comune", "@comune"),
+        ("/address/cap", "@cap"),
+        ("/address/street", "Indirizzo"),
+        ("/email", "Email"),
+    ])
+});
+
 /// A `Lavoratore` to a CV.
-pub(crate) fn worker(el: &El, h: &Header, prov: Provenance, base: &str) -> Result<Record, Rejection> {
+pub(crate) fn worker(el: &El, h: &Header, prov: Provenance, base: &str) -> Result<Record, Box<Rejection>> {
     let mut issues = Vec::new();
     check_shape(el, &LAVORATORE, base, &mut issues);
     let mut f = F { base, issues };
@@ -304,17 +399,33 @@ pub(crate) fn worker(el: &El, h: &Header, prov: Provenance, base: &str) -> Resul
     if desired.is_empty() {
         f.err("Disponibilita", "field.required", "at least one Disponibilita/Professione is required");
     }
+    let mut map = FieldMap::default();
+    note(&mut map, el, base, "", None, &WORKER);
+    for (list, group, item, names) in [
+        ("/experiences", "Esperienze", "Esperienza", &*EXPERIENCE),
+        ("/education", "Titoli", "Titolo", &*TITLE),
+        ("/languages", "Lingue", "Lingua", &*LANGUAGE),
+        ("/desired", "Disponibilita", "Professione", &*DESIRED),
+    ] {
+        for (i, (at, e)) in indexed(el, group, item).enumerate() {
+            note(&mut map, e, &format!("{base}/{at}"), list, Some(i), names);
+        }
+    }
+    for (i, (at, p)) in indexed(el, "Patenti", "Patente").enumerate() {
+        note(&mut map, p, &format!("{base}/{at}"), "/licences/driving", Some(i), &LICENCE);
+    }
     let mut prov = prov;
+    prov.fields = SourceFields::mapped(map);
     if prov.cpi.is_empty() {
         prov.cpi.clone_from(&h.cpi);
     }
     prov.modified_ms = modified.as_ref().and_then(|t| std::num::NonZeroI64::new(t.unix_ms()));
     let issues = f.issues;
     let (Some(sex), Some(birth_date), Some(modified)) = (sex, birth_date, modified) else {
-        return Err(Rejection { provenance: prov, issues });
+        return Err(Box::new(Rejection { provenance: prov, issues }));
     };
     if silgate_core::issue::has_errors(&issues) {
-        return Err(Rejection { provenance: prov, issues });
+        return Err(Box::new(Rejection { provenance: prov, issues }));
     }
     Ok(Record::Cv(Box::new(Cv {
         worker: Worker { fiscal_code, surname, name, sex, birth_date, birthplace, citizenship, residence: None, domicile, contacts },
@@ -344,7 +455,7 @@ pub(crate) fn worker(el: &El, h: &Header, prov: Provenance, base: &str) -> Resul
 }
 
 /// A `Richiesta` to a vacancy.
-pub(crate) fn vacancy(el: &El, h: &Header, prov: Provenance, base: &str) -> Result<Record, Rejection> {
+pub(crate) fn vacancy(el: &El, h: &Header, prov: Provenance, base: &str) -> Result<Record, Box<Rejection>> {
     let mut issues = Vec::new();
     check_shape(el, &RICHIESTA, base, &mut issues);
     let mut f = F { base, issues };
@@ -431,15 +542,30 @@ pub(crate) fn vacancy(el: &El, h: &Header, prov: Provenance, base: &str) -> Resu
             None
         }
     };
+    let mut map = FieldMap::default();
+    note(&mut map, el, base, "", None, &VACANCY);
+    if let Some(a) = el.child("Azienda") {
+        note(&mut map, a, &format!("{base}/Azienda"), "/employer", None, &EMPLOYER);
+    }
+    if let Some(r) = el.child("Requisiti") {
+        for (list, item, names) in
+            [("/requirements/education", "Titolo", &*TITLE), ("/requirements/languages", "Lingua", &*LANGUAGE), ("/requirements/driving_licences", "Patente", &*LICENCE)]
+        {
+            for (i, t) in r.children(item).enumerate() {
+                note(&mut map, t, &format!("{base}/Requisiti/{item}[{}]", i + 1), list, Some(i), names);
+            }
+        }
+    }
     let mut prov = prov;
+    prov.fields = SourceFields::mapped(map);
     if prov.cpi.is_empty() {
         prov.cpi.clone_from(&h.cpi);
     }
     prov.modified_ms = modified.as_ref().and_then(|t| std::num::NonZeroI64::new(t.unix_ms()));
     let issues = f.issues;
-    let Some(published_at) = published else { return Err(Rejection { provenance: prov, issues }) };
+    let Some(published_at) = published else { return Err(Box::new(Rejection { provenance: prov, issues })) };
     if silgate_core::issue::has_errors(&issues) {
-        return Err(Rejection { provenance: prov, issues });
+        return Err(Box::new(Rejection { provenance: prov, issues }));
     }
     Ok(Record::Vacancy(Box::new(Vacancy {
         employer,

@@ -126,3 +126,38 @@ fn given_an_endless_text_node_comment_cdata_or_attribute_the_reader_should_stop_
         assert!(e.to_string().contains("longer than 4 MiB"), "{e}");
     }
 }
+
+/// Every (canonical field, source) noted of `rec` holds a value in the record.
+fn fields_hold_values(rec: &Record) -> silgate_core::FieldMap {
+    let Some(map) = rec.provenance().fields.mapped_fields() else { panic!("no field map") };
+    let json = serde_json::to_value(rec).unwrap();
+    for (pointer, source) in map.iter() {
+        assert!(json.pointer(&pointer).is_some_and(|v| !v.is_null()), "{pointer} (from {source}) holds nothing in the record");
+    }
+    map.clone()
+}
+
+#[test]
+fn given_records_with_every_part_each_field_should_name_its_element_or_attribute() {
+    let worker = WORKER.replace(
+        "<Lingue>",
+        r#"<Telefono>080</Telefono><Esperienze><Esperienza dal="2020-01-01" al="2020-12-31" contratto="A.02.00" qualifica="51220"><Datore>Rossi</Datore><Mansioni>vendita</Mansioni></Esperienza><Esperienza qualifica="5.1.2.2.0"/></Esperienze><Titoli><Titolo livello="30">Diploma</Titolo></Titoli><Patenti><Patente codice="B"/></Patenti><Lingue>"#,
+    );
+    let vacancy = r#"<Richiesta id="R9" ultimaModifica="2026-10-01T09:00:00" stato="aperta"><Azienda cf="01234567890" ateco="47.11.10" comune="A662" cap="70121"><RagioneSociale>Rossi</RagioneSociale><Indirizzo>Via Roma 1</Indirizzo><Email>r@example.it</Email></Azienda><Posti>2</Posti><Professione codice="5.1.2.2.0">Commesso</Professione><Descrizione>Vendita</Descrizione><SedeLavoro comune="A662"/><Contratto codice="A.02.00"/><Orario>FT</Orario><Pubblicazione>2026-10-01T09:00:00</Pubblicazione><Scadenza>2026-12-31</Scadenza><Requisiti><Titolo livello="30">Diploma</Titolo><Lingua codice="ENG" lettura="B1"/><Patente codice="B"/><Esperienza>SI</Esperienza></Requisiti></Richiesta>"#;
+    let (items, r) = read(&feed(&format!("{worker}{vacancy}")));
+    r.unwrap();
+    let [SourceItem::Record(cv), SourceItem::Record(v)] = &items[..] else { panic!("{items:?}") };
+    let map = fields_hold_values(cv);
+    assert_eq!(map.locate("/experiences/0/profession").as_deref(), Some("/SintesiExport/Lavoratore[1]/Esperienze/Esperienza[1]/@qualifica"));
+    assert_eq!(map.locate("/experiences/1/start").as_deref(), Some("/SintesiExport/Lavoratore[1]/Esperienze/Esperienza[2]"), "an empty field names its element");
+    assert_eq!(map.locate("/worker/birthplace").as_deref(), Some("/SintesiExport/Lavoratore[1]/ComuneNascita/@codice"));
+    assert_eq!(map.locate("/licences/driving/0").as_deref(), Some("/SintesiExport/Lavoratore[1]/Patenti/Patente[1]/@codice"));
+    assert_eq!(map.locate("/education/0/description").as_deref(), Some("/SintesiExport/Lavoratore[1]/Titoli/Titolo[1]"));
+    // The worker and its 14 values; two jobs (6 values, 1); a title (2), a language (4),
+    // a profession (4), a licence (its code), each with its part.
+    assert_eq!(map.iter().count(), 15 + 7 + 2 + 3 + 5 + 5 + 2, "every field and part of the worker");
+    let map = fields_hold_values(v);
+    assert_eq!(map.locate("/employer/sector").as_deref(), Some("/SintesiExport/Richiesta[1]/Azienda/@ateco"));
+    assert_eq!(map.locate("/requirements/languages/0/reading").as_deref(), Some("/SintesiExport/Richiesta[1]/Requisiti/Lingua[1]/@lettura"));
+    assert_eq!(map.locate("/requirements/driving_licences/0").as_deref(), Some("/SintesiExport/Richiesta[1]/Requisiti/Patente[1]/@codice"));
+}

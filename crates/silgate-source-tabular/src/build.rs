@@ -14,14 +14,43 @@ use crate::cell::Cell;
 use crate::engine::Row;
 use crate::entity::Entity;
 use crate::mapping::Mapping;
+use silgate_core::provenance::{FieldNames, field_at};
 use silgate_core::source::Rejection;
 use silgate_core::*;
+use std::borrow::Cow;
 
 /// What the builders need besides the rows.
 #[derive(Debug)]
 pub(crate) struct Ctx<'a> {
     pub(crate) mapping: &'a Mapping,
     pub(crate) system: SourceSystem,
+    /// For each entity (by [`Entity::ALL`] order), the canonical fields its columns
+    /// fill with the names the mapping gives those columns, and each one's column.
+    names: Vec<(FieldNames, Vec<usize>)>,
+}
+
+impl<'a> Ctx<'a> {
+    /// The context of one read with `mapping`.
+    pub(crate) fn new(mapping: &'a Mapping, system: SourceSystem) -> Self {
+        let names = Entity::ALL
+            .iter()
+            .map(|&e| {
+                let (names, at): (Vec<_>, Vec<_>) =
+                    e.columns().iter().enumerate().filter_map(|(i, c)| e.canonical(c).map(|f| ((Cow::Borrowed(f), Cow::Owned(mapping.column(e, c).to_string())), i))).unzip();
+                (FieldNames::new(names), at)
+            })
+            .collect();
+        Self { mapping, system, names }
+    }
+
+    /// Notes in `map` the row `row` of `e` as the part `list`/`index` of the record
+    /// (`""` and `None`: the record itself), with the columns it filled: issues found
+    /// later on the record (the XSD, the rules) then name the column and the line.
+    fn note(&self, map: &mut FieldMap, e: Entity, row: &Row, list: &'static str, index: Option<usize>) {
+        let Some((names, at)) = Entity::ALL.iter().position(|x| *x == e).and_then(|i| self.names.get(i)) else { return };
+        let filled = at.iter().enumerate().filter(|(_, c)| !matches!(row.cells.get(**c), None | Some(Cell::Null))).fold(0u64, |m, (bit, _)| m | (1u64 << bit.min(63)));
+        map.part(list, index, row.table.clone(), row.position.clone(), names, filled);
+    }
 }
 
 /// Reads the logical columns of one row, collecting issues.
@@ -43,7 +72,8 @@ impl Fields<'_> {
 
     fn error(&mut self, logical: &str, rule: &str, message: impl Into<String>) {
         let p = self.path(logical);
-        self.issues.push(Issue::error(p, rule, message));
+        let at = field_at(&self.row.table, self.mapping.column(self.e, logical), &self.row.position);
+        self.issues.push(Issue::error(p, rule, message).at_source(at));
     }
 
     /// The text of a column, moved out of the row (each column is read once).
@@ -229,7 +259,7 @@ fn timestamp(d: time::PrimitiveDateTime) -> Timestamp {
 }
 
 /// The CV of one worker row and its child rows (by [`Entity::CV_CHILDREN`] order).
-pub(crate) fn cv(ctx: &Ctx<'_>, mut lav: Row, mut kids: [Vec<Row>; 4]) -> Result<Record, Rejection> {
+pub(crate) fn cv(ctx: &Ctx<'_>, mut lav: Row, mut kids: [Vec<Row>; 4]) -> Result<Record, Box<Rejection>> {
     let mut issues: Vec<Issue> = std::mem::take(&mut lav.issues);
     for rows in &mut kids {
         for r in rows {
@@ -238,6 +268,13 @@ pub(crate) fn cv(ctx: &Ctx<'_>, mut lav: Row, mut kids: [Vec<Row>; 4]) -> Result
     }
     let lav = &mut lav;
     let m = ctx.mapping;
+    let mut fields = FieldMap::default();
+    ctx.note(&mut fields, Entity::Lavoratori, lav, "", None);
+    for (e, (rows, list)) in Entity::CV_CHILDREN.into_iter().zip(kids.iter().zip(["/experiences", "/education", "/languages", "/desired"])) {
+        for (i, r) in rows.iter().enumerate() {
+            ctx.note(&mut fields, e, r, list, Some(i));
+        }
+    }
     let mut f = Fields { e: Entity::Lavoratori, row: lav, mapping: m, issues: &mut issues };
     let cpi = f.req("COD_CPI");
     let fiscal_code = f.req("COD_FISC").to_uppercase();
@@ -298,11 +335,12 @@ pub(crate) fn cv(ctx: &Ctx<'_>, mut lav: Row, mut kids: [Vec<Row>; 4]) -> Result
     let mut prov = lav.provenance(ctx.system);
     prov.cpi.clone_from(&cpi);
     prov.modified_ms = modified.and_then(|d| std::num::NonZeroI64::new(timestamp(d).unix_ms()));
+    prov.fields = SourceFields::mapped(fields);
     let (Some(sex), Some(birth_date), Some(modified)) = (sex, birth, modified) else {
-        return Err(Rejection { provenance: prov, issues });
+        return Err(Box::new(Rejection { provenance: prov, issues }));
     };
     if silgate_core::issue::has_errors(&issues) {
-        return Err(Rejection { provenance: prov, issues });
+        return Err(Box::new(Rejection { provenance: prov, issues }));
     }
     let closed = state.as_deref() == Some("C");
     let communication = Communication {
@@ -345,11 +383,14 @@ pub(crate) fn cv(ctx: &Ctx<'_>, mut lav: Row, mut kids: [Vec<Row>; 4]) -> Result
 }
 
 /// The vacancy of one request row and its employer row.
-pub(crate) fn vacancy(ctx: &Ctx<'_>, mut req: Row, mut az: Row) -> Result<Record, Rejection> {
+pub(crate) fn vacancy(ctx: &Ctx<'_>, mut req: Row, mut az: Row) -> Result<Record, Box<Rejection>> {
     let mut issues: Vec<Issue> = std::mem::take(&mut req.issues);
     issues.append(&mut az.issues);
     let (req, az) = (&mut req, &mut az);
     let m = ctx.mapping;
+    let mut fields = FieldMap::default();
+    ctx.note(&mut fields, Entity::Richieste, req, "", None);
+    ctx.note(&mut fields, Entity::Aziende, az, "/employer", None);
     let mut f = Fields { e: Entity::Aziende, row: az, mapping: m, issues: &mut issues };
     let employer = Employer {
         fiscal_code: f.digits("CF_PIVA", 11).map(|s| s.to_uppercase()),
@@ -394,9 +435,10 @@ pub(crate) fn vacancy(ctx: &Ctx<'_>, mut req: Row, mut az: Row) -> Result<Record
     };
     let mut prov = req.provenance(ctx.system);
     prov.cpi.clone_from(&cpi);
-    let Some(published) = published else { return Err(Rejection { provenance: prov, issues }) };
+    prov.fields = SourceFields::mapped(fields);
+    let Some(published) = published else { return Err(Box::new(Rejection { provenance: prov, issues })) };
     if silgate_core::issue::has_errors(&issues) {
-        return Err(Rejection { provenance: prov, issues });
+        return Err(Box::new(Rejection { provenance: prov, issues }));
     }
     let (kind, reason) = match state.as_deref() {
         Some("C") => (CommunicationKind::Closure, Some("01")),

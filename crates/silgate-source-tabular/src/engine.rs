@@ -308,17 +308,17 @@ impl<S: TableSet> Tabular<S> {
                 companies.insert(key, r);
             }
         }
-        let ctx = build::Ctx { mapping: &self.mapping, system };
+        let ctx = build::Ctx::new(&self.mapping, system);
         while let Some(r) = req.next()? {
             let key = r.key(Entity::Richieste).into_owned();
             let item = match companies.get(&key) {
                 Some(az) => build::vacancy(&ctx, r, az.clone()),
-                None => Err(Rejection::one(
+                None => Err(Box::new(Rejection::one(
                     r.provenance(system),
                     format!("{}/{}", r.table, self.mapping.column(Entity::Richieste, "ID_AZ")),
                     "row.orphan",
                     format!("no employer with this id in {}", self.mapping.table(Entity::Aziende)),
-                )),
+                ))),
             };
             if sum.emit(emit, to_item(item)).is_break() {
                 return Ok(ControlFlow::Break(()));
@@ -347,7 +347,7 @@ impl<S: TableSet> Tabular<S> {
 
     fn cvs_merged(&self, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> Result<ControlFlow<()>, SourceError> {
         let system = self.set.system();
-        let ctx = build::Ctx { mapping: &self.mapping, system };
+        let ctx = build::Ctx::new(&self.mapping, system);
         let Some(mut lav) = self.open(Entity::Lavoratori)? else { return Ok(ControlFlow::Continue(())) };
         let mut kids: Vec<Table<'_>> = Vec::new();
         for e in Entity::CV_CHILDREN {
@@ -411,7 +411,7 @@ impl<S: TableSet> Tabular<S> {
 
     fn cvs_indexed(&self, sum: &mut ReadSummary, emit: &mut Emit<'_>) -> Result<ControlFlow<()>, SourceError> {
         let system = self.set.system();
-        let ctx = build::Ctx { mapping: &self.mapping, system };
+        let ctx = build::Ctx::new(&self.mapping, system);
         let Some(mut lav) = self.open(Entity::Lavoratori)? else { return Ok(ControlFlow::Continue(())) };
         let mut index: HashMap<String, [Vec<Row>; 4]> = HashMap::new();
         let mut held = 0u64;
@@ -462,10 +462,10 @@ fn child_slot(e: Entity) -> usize {
     Entity::CV_CHILDREN.iter().position(|c| *c == e).unwrap_or(0)
 }
 
-fn to_item(r: Result<silgate_core::Record, Rejection>) -> SourceItem {
+fn to_item(r: Result<silgate_core::Record, Box<Rejection>>) -> SourceItem {
     match r {
         Ok(rec) => SourceItem::Record(Box::new(rec)),
-        Err(rej) => SourceItem::Rejected(rej),
+        Err(rej) => SourceItem::Rejected(*rej),
     }
 }
 

@@ -91,6 +91,70 @@ impl Entity {
         }
     }
 
+    /// The canonical field a logical column is read into, as a JSON pointer under
+    /// the part its row builds (the record for a worker or a vacancy, `/employer` for
+    /// an employer, one item of a list for a worker's child rows); `None` for the keys
+    /// that only join rows.
+    pub fn canonical(self, column: &str) -> Option<&'static str> {
+        Some(match (self, column) {
+            (Self::Lavoratori, "COD_FISC") => "/worker/fiscal_code",
+            (Self::Lavoratori, "COGNOME") => "/worker/surname",
+            (Self::Lavoratori, "NOME") => "/worker/name",
+            (Self::Lavoratori, "SESSO") => "/worker/sex",
+            (Self::Lavoratori, "DT_NASC") => "/worker/birth_date",
+            (Self::Lavoratori, "COM_NASC") => "/worker/birthplace",
+            (Self::Lavoratori, "CITT") => "/worker/citizenship",
+            (Self::Lavoratori, "COM_DOM") => "/worker/domicile/comune",
+            (Self::Lavoratori, "CAP_DOM") => "/worker/domicile/cap",
+            (Self::Lavoratori, "INDIRIZZO") => "/worker/domicile/street",
+            (Self::Lavoratori, "TEL") => "/worker/contacts/phone",
+            (Self::Lavoratori, "CELL") => "/worker/contacts/mobile",
+            (Self::Lavoratori, "EMAIL") => "/worker/contacts/email",
+            (Self::Lavoratori | Self::Richieste, "COD_CPI") => "/system/intermediary/id",
+            (Self::Lavoratori, "DT_ULT_MOD") => "/system/inserted_at",
+            (Self::Lavoratori | Self::Richieste, "STATO") => "/system/communication/kind",
+            (Self::Esperienze, "DT_INIZIO") => "/start",
+            (Self::Esperienze, "DT_FINE") => "/end",
+            (Self::Esperienze, "COD_CONTR") => "/contract_type",
+            (Self::Esperienze, "COD_QUAL") => "/profession",
+            (Self::Esperienze, "DESCR_QUAL") => "/profession_title",
+            (Self::Esperienze, "DATORE") => "/employer_name",
+            (Self::Esperienze, "MANSIONI") => "/duties",
+            (Self::Titoli, "COD_TITOLO") => "/level",
+            (Self::Titoli, "DESCR") => "/description",
+            (Self::Titoli, "VOTO") => "/grade",
+            (Self::Lingue, "COD_LINGUA") => "/language",
+            (Self::Lingue, "LIV_LETTO") => "/reading",
+            (Self::Lingue, "LIV_SCRITTO") => "/writing",
+            (Self::Lingue, "LIV_PARLATO") => "/speaking",
+            (Self::Disponibilita, "COD_QUAL") => "/profession",
+            (Self::Disponibilita, "DESCR_QUAL") => "/title",
+            (Self::Disponibilita, "ORARIO") => "/working_time/0",
+            (Self::Disponibilita, "COD_CONTR") => "/contract_types/0",
+            (Self::Disponibilita, "TRASFERTE") => "/travel",
+            (Self::Aziende, "CF_PIVA") => "/fiscal_code",
+            (Self::Aziende, "RAG_SOC") => "/name",
+            (Self::Aziende, "ATECO") => "/sector",
+            (Self::Aziende, "COM_SEDE") => "/address/comune",
+            (Self::Aziende, "CAP") => "/address/cap",
+            (Self::Aziende, "INDIRIZZO") => "/address/street",
+            (Self::Aziende, "EMAIL") => "/email",
+            (Self::Aziende, "TEL") => "/phone",
+            (Self::Richieste, "ID_RIC") => "/system/source_vacancy_id",
+            (Self::Richieste, "DT_PUBBL") => "/publication/published_at",
+            (Self::Richieste, "DT_SCAD") => "/publication/expires_on",
+            (Self::Richieste, "N_POSTI") => "/profile/positions",
+            (Self::Richieste, "COD_QUAL") => "/profile/profession",
+            (Self::Richieste, "DESCR_QUAL") => "/profile/profession_title",
+            (Self::Richieste, "DESCRIZIONE") => "/profile/description",
+            (Self::Richieste, "COM_LAVORO") => "/conditions/workplace",
+            (Self::Richieste, "COD_CONTR") => "/conditions/contract_type",
+            (Self::Richieste, "ORARIO") => "/conditions/working_time",
+            (Self::Richieste, "RETRIB") => "/conditions/annual_gross_pay",
+            _ => return None,
+        })
+    }
+
     /// The index of a logical column.
     pub fn index(self, column: &str) -> Option<usize> {
         self.columns().iter().position(|c| *c == column)

@@ -300,3 +300,42 @@ fn given_two_workers_with_one_id_the_second_should_be_rejected_not_sent_bare() {
         assert_eq!(dups, 1, "{ids:?}: {items:?}");
     }
 }
+
+#[test]
+fn given_every_column_filled_each_should_name_the_canonical_field_it_fills_with_its_line() {
+    let mut m = set(&["1"], &[("1", "ENG")]);
+    let h = |e: Entity| e.columns().iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    let row = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    m.0.insert("ESPERIENZE.CSV".into(), (h(Entity::Esperienze), vec![row(&["1", "01/01/2020", "31/12/2020", "A.02.00", "51220", "Commesso", "Rossi srl", "vendita"]); 2]));
+    m.0.insert("TITOLI.CSV".into(), (h(Entity::Titoli), vec![row(&["1", "30", "Diploma", "60/60"])]));
+    m.0.insert("AZIENDE.CSV".into(), (h(Entity::Aziende), vec![row(&["7", "01234567890", "Rossi srl", "620100", "F839", "80100", "Via Roma 2", "r@example.it", "081"])]));
+    m.0.insert(
+        "RICHIESTE.CSV".into(),
+        (h(Entity::Richieste), vec![row(&["R1", "7", "CPI001", "01/10/2026", "31/12/2026", "2", "51220", "Commesso", "Vendita", "F839", "A.02.00", "FT", "A", "20000"])]),
+    );
+    let items = collect(m, 10).unwrap();
+    let mut seen = 0;
+    for item in &items {
+        let SourceItem::Record(r) = item else { panic!("{item:?}") };
+        let Some(map) = r.provenance().fields.mapped_fields() else { panic!("no field map") };
+        let json = serde_json::to_value(&**r).unwrap();
+        for (pointer, source) in map.iter() {
+            let v = json.pointer(&pointer);
+            assert!(v.is_some_and(|v| !v.is_null()), "{pointer} (from {source}) holds nothing in the record");
+            seen += 1;
+        }
+        // The second experience is line 3 of its file, and names its column.
+        if let Record::Cv(_) = &**r {
+            assert_eq!(map.locate("/experiences/1/profession").as_deref(), Some("ESPERIENZE.CSV/COD_QUAL line 3"));
+            assert_eq!(map.locate("/experiences/1/employer_address").as_deref(), Some("ESPERIENZE.CSV line 3"), "an empty field names its row");
+            assert_eq!(map.locate("/worker/fiscal_code").as_deref(), Some("LAVORATORI.CSV/COD_FISC line 2"));
+        } else {
+            assert_eq!(map.locate("/employer/sector").as_deref(), Some("AZIENDE.CSV/ATECO line 2"));
+            assert_eq!(map.locate("/profile/profession").as_deref(), Some("RICHIESTE.CSV/COD_QUAL line 2"));
+        }
+    }
+    // Every filled column read into a field was noted: the worker's 15 (TEL is empty),
+    // 7 a past job, 3, 4, 5; the vacancy's 13 and its employer's 8; each row as its part.
+    let cv_fields = 15 + 2 * 7 + 3 + 4 + 5;
+    assert_eq!(seen, cv_fields + 6 + 13 + 8 + 2, "{items:?}");
+}

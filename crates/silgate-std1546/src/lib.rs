@@ -12,6 +12,8 @@
 //!   coherence, closures).
 //! - [`egov`]: the SOAP 1.1 + eGov envelope that carries one document to the node.
 //! - [`code`]: the 25-character communication code and its allocators.
+//! - [`fields`]: the national path of each element and the canonical field it is
+//!   written from, so that an issue names the source's own field too.
 //! - [`fit`]: optional codes the standard cannot carry (a five-level CP2011 code), mapped
 //!   by the region's table, left out with a warning, or rejected, by policy.
 //!
@@ -25,6 +27,7 @@
 
 pub mod code;
 pub mod egov;
+pub mod fields;
 pub mod fit;
 pub mod read;
 pub mod rules;

@@ -544,7 +544,9 @@ pub fn read_document(input: &[u8], provenance: Provenance) -> (Option<Record>, V
 /// [`read_document`], also returning the document's kind when its root element and
 /// namespaces are right (whether or not its fields could be read), so that callers
 /// pick the schema from the parse already done.
-pub(crate) fn read_with_kind(input: &[u8], provenance: Provenance) -> (Option<RecordKind>, Option<Record>, Vec<Issue>) {
+pub(crate) fn read_with_kind(input: &[u8], mut provenance: Provenance) -> (Option<RecordKind>, Option<Record>, Vec<Issue>) {
+    // The source is a national document: its fields are the national paths.
+    provenance.fields = silgate_core::SourceFields::national();
     let mut ctx = Ctx { issues: Vec::new(), failed: false };
     let root = match tree::parse(input) {
         Ok(r) => r,

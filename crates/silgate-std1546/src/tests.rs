@@ -3,6 +3,7 @@
 //! one test per business rule, and bad input.
 
 mod egov;
+mod fields;
 mod fit;
 mod generators;
 mod rules_fire;

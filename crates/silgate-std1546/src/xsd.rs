@@ -233,12 +233,18 @@ fn find_path(el: &Element, path: &str, name: &str, line: usize) -> Option<String
         return Some(path.to_string());
     }
     for (i, c) in el.children.iter().enumerate() {
-        let nth = el.children[..i].iter().filter(|s| s.name == c.name).count() + 1;
-        let repeated = nth > 1 || el.children[i + 1..].iter().any(|s| s.name == c.name);
-        let seg = if repeated || REPEATABLE.contains(&(el.name.as_str(), c.name.as_str())) { format!("{}[{nth}]", c.name) } else { c.name.clone() };
-        if let Some(p) = find_path(c, &format!("{path}/{seg}"), name, line) {
+        if let Some(p) = find_path(c, &format!("{path}/{}", segment(el, i)), name, line) {
             return Some(p);
         }
     }
     None
+}
+
+/// The path segment of `el`'s child `i`: its name, with its 1-based index among its
+/// namesakes when it is repeatable (or repeated).
+pub(crate) fn segment(el: &Element, i: usize) -> String {
+    let c = &el.children[i];
+    let nth = el.children[..i].iter().filter(|s| s.name == c.name).count() + 1;
+    let repeated = nth > 1 || el.children[i + 1..].iter().any(|s| s.name == c.name);
+    if repeated || REPEATABLE.contains(&(el.name.as_str(), c.name.as_str())) { format!("{}[{nth}]", c.name) } else { c.name.clone() }
 }

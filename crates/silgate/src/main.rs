@@ -275,7 +275,8 @@ enum DlqCommand {
 #[derive(Debug, Subcommand)]
 enum QuarantineCommand {
     /// List the kept refusals: id, when, who refused (ingest or node), CPI, rule,
-    /// field, source position, and whether a replay can judge it (tab-separated).
+    /// field, the field as the source names it (`-` when it does not), source
+    /// position, and whether a replay can judge it (tab-separated).
     List {
         /// Gateway configuration file.
         #[arg(long, value_name = "FILE")]

@@ -185,7 +185,8 @@ pub(crate) async fn quarantine_list(config: &Path, cpi: Option<String>, rule: Op
             (None, false) => "not replayable: the source must send it again".to_string(),
         };
         let position = format!("{}:{}:{}", k.provenance.system, k.provenance.origin, k.provenance.position);
-        println!("{}\t{at}\t{}\t{}\t{}\t{}\t{position}\t{replay}\t{}", k.id, k.by.as_str(), k.cpi, k.rule, k.field, k.message);
+        let source = k.source_field.as_deref().unwrap_or("-");
+        println!("{}\t{at}\t{}\t{}\t{}\t{}\t{source}\t{position}\t{replay}\t{}", k.id, k.by.as_str(), k.cpi, k.rule, k.field, k.message);
     }
     eprintln!("{} kept refusal(s)", kept.len());
     Ok(ExitCode::SUCCESS)

@@ -34,7 +34,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use silgate_audit::{Event, NewEntry, Query};
-use silgate_core::{Issue, Position, Provenance, Record, RecordKind, SourceSystem};
+use silgate_core::{Issue, Position, Provenance, Record, RecordKind, SourceFields, SourceSystem};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -210,8 +210,13 @@ async fn ingest_one(st: &ApiState, cpi: &str, mut rec: Record) -> Option<Outcome
     }
     {
         let p = rec.provenance_mut();
+        // Its fields keep the names of the body it came in: a national document's
+        // paths (the reader says so), else the canonical JSON's pointers (whatever
+        // provenance a JSON body claims).
+        let fields = if p.fields.is_national() { SourceFields::national() } else { SourceFields::default() };
         *p = Provenance::new(SourceSystem::Push, format!("push:{cpi}"), Position::Unknown);
         p.cpi = cpi.to_string();
+        p.fields = fields;
     }
     let (reply, verdict) = tokio::sync::oneshot::channel();
     st.submit.send(Submission { record: rec, reply }).await.ok()?;
@@ -231,7 +236,8 @@ fn respond(o: Outcome) -> Response {
             // Naming another CPI's (or region's) code is not a malformed record: the
             // caller may not touch that record.
             let status = if first.rule == "code.foreign" { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
-            (status, axum::Json(json!({"error": {"code": first.rule, "message": first.message, "field": first.path}, "issues": issues}))).into_response()
+            let error = json!({"code": first.rule, "message": first.message, "field": first.path, "source_field": first.source_field});
+            (status, axum::Json(json!({"error": error, "issues": issues}))).into_response()
         }
         Outcome::Forbidden(theirs) => {
             error(StatusCode::FORBIDDEN, "api.cpi", &format!("a CPI may push only its own records (this one is of CPI {theirs})"), "system.intermediary.id")
