@@ -677,6 +677,10 @@ pub async fn replay(parts: &Parts, filter: &Filter, today: silgate_core::Date) -
                 continue;
             };
             *rec.provenance_mut() = h.provenance.clone();
+            if matches!(h.body, Body::Document(_)) {
+                // What is judged again is the document kept: its fields are its paths.
+                rec.provenance_mut().fields = silgate_core::SourceFields::national();
+            }
             // The version goes again as itself, and refused again it stays this refusal.
             if let (Some(message_id), Some(content_hash)) = (&h.message_id, &h.content_hash) {
                 let identity = silgate_dedup::Identity { message_id: message_id.clone(), key_hash: h.key_hash.clone(), content_hash: content_hash.clone() };
