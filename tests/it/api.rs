@@ -108,6 +108,12 @@ fn given_cpis_pushing_records_the_api_should_queue_refuse_and_report_as_the_cont
     let path = "/Candidatura/Lavoratore/Domicilio/idcomune";
     assert_eq!((s, b["error"]["field"].as_str(), b["error"]["source_field"].as_str()), (422, Some(path), Some(path)), "{b}");
     conforms("post", "/v1/cvs", s, &b);
+    // A field the reader itself cannot read (a date in another form) is named the same way.
+    let birth = xml.find("<cliclavoro:datanascita>").unwrap() + "<cliclavoro:datanascita>".len();
+    let bad_xml = format!("{}14/02/1988{}", &xml[..birth], &xml[birth + 10..]);
+    let (s, b) = call(api, "POST", "/v1/cvs", Some("caserta-secret"), "application/xml", bad_xml.as_bytes());
+    let path = "/Candidatura/Lavoratore/DatiAnagrafici/datanascita";
+    assert_eq!((s, b["error"]["field"].as_str(), b["error"]["source_field"].as_str()), (422, Some(path), Some(path)), "{b}");
     let (s, b) = call(api, "POST", "/v1/cvs", Some("caserta-secret"), "application/xml", xml.as_bytes());
     assert_eq!(s, 202, "{b}");
     // 413 before the body is read whole.

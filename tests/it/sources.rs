@@ -2,7 +2,8 @@
 //! `silgate translate`, a record each adapter reads with a code the standard cannot
 //! carry (a five-level CP2011 code in an experience, under `optional_unmappable =
 //! reject`) or with an experience ending before it starts is quarantined with, beside
-//! the national path, the column and line (SIL Plus, Access), the element or attribute
+//! the national path, the column and line (SIL Plus, Access CSV), the sheet, column and
+//! row (an Access workbook), the element or attribute
 //! (Sintesi), or the JSON pointer and line (canonical JSON); left out under `omit`, the
 //! warning names it too. (PEC attachments: `pec.rs`; the push API's 422: `api.rs`.)
 #![allow(clippy::unwrap_used)]
@@ -97,6 +98,30 @@ fn given_a_silplus_export_each_issue_should_name_its_column_and_line() {
 #[test]
 fn given_access_csv_exports_each_issue_should_name_its_column_and_line() {
     tabular("access", &fixtures().join("access/csv"), "Esperienze.csv", "Esperienze", ("CodQualifica", "DataFine"));
+}
+
+#[test]
+fn given_an_access_workbook_each_issue_should_name_its_sheet_column_and_row() {
+    use crate::generate::{Entity, Val};
+    let dir = tempfile::tempdir().unwrap();
+    // The fixture's data (as `write_fixtures` makes it), typed cells: the first
+    // experience gets a five-level code, the second an end before its start.
+    let mut t = crate::generate::valid(12, 6);
+    let exp = t.get_mut(&Entity::Esperienze).unwrap();
+    exp[0][4] = Val::S("51220".into());
+    exp[1][2] = Val::Date(2000, 1, 1);
+    let input = dir.path().join("export.xlsx");
+    crate::generate::access_xlsx(&input, &t);
+    let (q, _) = translate("access", &input, &dir.path().join("out"), &["--optional-unmappable", "reject"]);
+    let l = line_at(&q, QUALIFICA);
+    assert_eq!((l["rule"].as_str(), l["source_field"].as_str()), (Some("code.unmappable"), Some("Esperienze/CodQualifica row 1")), "{l}");
+    assert_eq!(l["issues"][0]["source_field"], l["source_field"], "{l}");
+    let l = line_at(&q, DATAFINE);
+    assert_eq!((l["rule"].as_str(), l["source_field"].as_str()), (Some("date.end-before-start"), Some("Esperienze/DataFine row 2")), "{l}");
+    let (_, w) = translate("access", &input, &dir.path().join("omit"), &[]);
+    let w: Vec<&Value> = w.iter().filter(|l| l["field"] == QUALIFICA).collect();
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert_eq!(w[0]["source_field"], "Esperienze/CodQualifica row 1", "{}", w[0]);
 }
 
 #[test]

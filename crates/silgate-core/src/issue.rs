@@ -34,9 +34,9 @@ pub struct Issue {
     /// What is wrong, lower-case, no trailing period. Never holds CV content
     /// (names, fiscal codes, contacts): only codes, dates formats and rule facts.
     pub message: String,
-    /// The source's own field and position, where the record was read from a source
-    /// whose names differ from `path` (`ESPERIENZE.CSV/COD_QUAL line 7`, see
-    /// [`crate::SourceFields`]).
+    /// The source's own field and position (`ESPERIENZE.CSV/COD_QUAL line 7`; the
+    /// national path itself for a national document; see [`crate::SourceFields`]),
+    /// where the source or the adapter could tell it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_field: Option<String>,
 }
@@ -67,7 +67,7 @@ impl Issue {
 impl fmt::Display for Issue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.path)?;
-        if let Some(s) = &self.source_field {
+        if let Some(s) = self.source_field.as_ref().filter(|s| **s != self.path) {
             write!(f, " ({s})")?;
         }
         match self.severity {

@@ -127,6 +127,14 @@ impl Provenance {
     /// field nor any part that holds it.
     pub fn source_of(&self, pointer: &str, national: &str) -> Option<String> {
         match self.fields.0.as_deref() {
+            // Only the canonical model is named by its own pointers: another source
+            // without names (kept by a build that did not name them) names nothing.
+            None if !matches!(self.system, SourceSystem::CanonicalJson | SourceSystem::Push) => None,
+            // A group that is the record itself (`DatiCurriculari`): the record's place.
+            None if pointer.is_empty() => Some(match &self.position {
+                Position::Unknown => "/".to_string(),
+                p => p.to_string(),
+            }),
             None => Some(match &self.position {
                 Position::Unknown => pointer.to_string(),
                 p => format!("{pointer} {p}"),
@@ -309,9 +317,12 @@ impl FieldMap {
                 Some(i) => format!("{}/{i}", p.list),
                 None => p.list.to_string(),
             };
-            let own = std::iter::once((base.clone(), p.at("")));
-            let fields = p.names.0.iter().enumerate().filter(move |(i, _)| p.filled(*i)).map(move |(_, (f, n))| (format!("{base}{f}"), p.at(n)));
-            own.chain(fields)
+            // A filled field named by the part's own pointer (`""`, a value held by the
+            // element itself) stands for the part, as `locate` finds it.
+            let filled = move || p.names.0.iter().enumerate().filter(move |(i, _)| p.filled(*i));
+            let own = filled().all(|(_, (f, _))| !f.is_empty()).then(|| (base.clone(), p.at("")));
+            let fields = filled().map(move |(_, (f, n))| (format!("{base}{f}"), p.at(n)));
+            own.into_iter().chain(fields)
         });
         self.flat.iter().cloned().chain(parts)
     }
@@ -404,6 +415,21 @@ mod tests {
     }
 
     #[test]
+    fn given_a_value_held_by_the_element_itself_it_should_name_it_the_same_once_read_back() {
+        use std::borrow::Cow;
+        let licence = FieldNames::new(vec![(Cow::Borrowed(""), Cow::Borrowed("@codice"))]);
+        let mut m = FieldMap::default();
+        m.part("/licences/driving", Some(0), "/X/Patente[1]".into(), Position::Unknown, &licence, 0b1);
+        m.part("/licences/driving", Some(1), "/X/Patente[2]".into(), Position::Unknown, &licence, 0b0);
+        let back: FieldMap = serde_json::from_str(&serde_json::to_string(&m).unwrap_or_default()).unwrap_or_default();
+        assert_eq!(back.iter().count(), 2, "one entry per pointer: {:?}", back.iter().collect::<Vec<_>>());
+        for p in ["/licences/driving/0", "/licences/driving/1"] {
+            assert_eq!(back.locate(p), m.locate(p), "{p}");
+        }
+        assert_eq!(m.locate("/licences/driving/0").as_deref(), Some("/X/Patente[1]/@codice"));
+    }
+
+    #[test]
     fn given_each_kind_of_position_field_at_should_name_table_field_and_place_once() {
         assert_eq!(field_at("ESPERIENZE.CSV", "COD_QUAL", &Position::Line(7)), "ESPERIENZE.CSV/COD_QUAL line 7");
         assert_eq!(field_at("Esperienze", "CodQualifica", &Position::Row { table: "Esperienze".into(), row: 3 }), "Esperienze/CodQualifica row 3");
@@ -418,6 +444,13 @@ mod tests {
         p.position = Position::Unknown;
         assert_eq!(p.source_of("/worker/name", "x").as_deref(), Some("/worker/name"));
         p.fields = SourceFields::mapped(FieldMap::default());
+        assert_eq!(p.source_of("/worker/name", "x"), None);
+        // A group that is the record itself: the record's place.
+        let p = Provenance::new(SourceSystem::CanonicalJson, "in.jsonl", Position::Line(4));
+        assert_eq!(p.source_of("", "/Candidatura/DatiCurriculari").as_deref(), Some("line 4"));
+        // Another source that named nothing (kept by an earlier build) is not taken
+        // for canonical JSON.
+        let p = Provenance::new(SourceSystem::SilPlus, "x.zip", Position::Line(4));
         assert_eq!(p.source_of("/worker/name", "x"), None);
         // Written only when not canonical: an older reader of canonical JSON is not met with it.
         let json = serde_json::to_string(&Provenance::new(SourceSystem::CanonicalJson, "a", Position::Unknown)).unwrap_or_default();

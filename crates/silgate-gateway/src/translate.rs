@@ -329,7 +329,7 @@ impl<'a> Translator<'a> {
             // keeps its id); a version's identity is the one it waited with.
             let id = match kept_as.again_as {
                 Some(id) => id.to_string(),
-                None => crate::kept::ingest_id(d.keyer, prov, json.as_deref().unwrap_or(&format!("{rule} {field}"))),
+                None => crate::kept::ingest_id(d.keyer, prov, &identity_json(rec)?.unwrap_or_else(|| format!("{rule} {field}"))),
             };
             let key_hash = kept_as.identity.map(|i| i.key_hash.clone()).or_else(|| rec.map(|r| d.keyer.key_hash(&r.business_key())));
             kept.push((
@@ -638,6 +638,20 @@ pub(crate) fn canonical_json_line(line: &str, n: u64, origin: &str) -> Option<So
     })
 }
 
+/// The record as the id of its kept refusal sees it: its JSON without the names of
+/// its source fields, which hold the line of every child row (a re-export where only
+/// other records' rows moved is the same refusal; so is one kept by a build that did
+/// not name source fields).
+fn identity_json(rec: Option<&Record>) -> std::result::Result<Option<String>, serde_json::Error> {
+    let Some(r) = rec else { return Ok(None) };
+    if r.provenance().fields.is_canonical() {
+        return serde_json::to_string(r).map(Some);
+    }
+    let mut r = r.clone();
+    r.provenance_mut().fields = silgate_core::SourceFields::default();
+    serde_json::to_string(&r).map(Some)
+}
+
 #[cfg(test)]
 mod json_lines_tests {
     #![allow(clippy::unwrap_used)] // test input is in memory
@@ -664,6 +678,23 @@ mod json_lines_tests {
         let rules: Vec<(u64, &str)> = got.iter().map(|(p, r)| (if let Position::Line(n) = p { *n } else { 0 }, r.as_str())).collect();
         assert_eq!(rules, vec![(1, "limit.line_bytes"), (2, "json.utf8"), (5, "json.syntax"), (6, rules[3].1)]);
         assert_ne!(rules[3].1, "limit.line_bytes", "the last line, without a newline, is read");
+    }
+
+    #[test]
+    fn given_the_same_record_named_from_other_rows_its_kept_identity_should_not_change() {
+        let fixture = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/canonical/mixed.jsonl")).unwrap();
+        let rec = silgate_core::json::parse_record(fixture.lines().next().unwrap()).unwrap();
+        let canonical = identity_json(Some(&rec)).unwrap();
+        let named = |line: &str| {
+            let mut r = rec.clone();
+            let mut m = silgate_core::FieldMap::default();
+            m.add("/experiences/0/profession", format!("ESPERIENZE.CSV/COD_QUAL {line}"));
+            r.provenance_mut().fields = silgate_core::SourceFields::mapped(m);
+            identity_json(Some(&r)).unwrap()
+        };
+        assert_eq!(named("line 7"), named("line 9"), "only another record's rows moved");
+        assert_eq!(named("line 7"), canonical, "as a build that named no fields kept it");
+        assert_eq!(identity_json(None).unwrap(), None);
     }
 
     #[test]

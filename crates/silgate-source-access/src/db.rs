@@ -144,7 +144,9 @@ impl RowReader for DbTable {
             match cell(v) {
                 Ok(c) => cells.push(c),
                 Err(m) => {
-                    issues.push(Issue::error(format!("{}/{}", self.name, self.header.get(i).map_or("?", String::as_str)), "field.type", m));
+                    let col = self.header.get(i).map_or("?", String::as_str);
+                    let at = silgate_core::provenance::field_at(&self.name, col, &Position::Row { table: self.name.clone(), row: self.n });
+                    issues.push(Issue::error(format!("{}/{col}", self.name), "field.type", m).at_source(at));
                     cells.push(Cell::Null);
                 }
             }

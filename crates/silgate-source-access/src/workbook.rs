@@ -134,7 +134,9 @@ impl RowReader for Sheet {
                 .enumerate()
                 .map(|(j, d)| {
                     cell(d).unwrap_or_else(|m| {
-                        issues.push(Issue::error(format!("{}/{}", self.name, self.header.get(j).map_or("?", String::as_str)), "field.type", m));
+                        let col = self.header.get(j).map_or("?", String::as_str);
+                        let at = silgate_core::provenance::field_at(&self.name, col, &Position::Row { table: self.name.clone(), row: i as u64 });
+                        issues.push(Issue::error(format!("{}/{col}", self.name), "field.type", m).at_source(at));
                         Cell::Null
                     })
                 })

@@ -114,7 +114,9 @@ struct F<'a> {
 
 impl F<'_> {
     fn err(&mut self, at: impl Display, rule: &str, msg: impl Into<String>) {
-        self.issues.push(Issue::error(format!("{}/{at}", self.base), rule, msg));
+        // The path is the feed's own: it names the source field too.
+        let path = format!("{}/{at}", self.base);
+        self.issues.push(Issue::error(path.clone(), rule, msg).at_source(path));
     }
 
     fn req_text(&mut self, el: &El, name: &str) -> String {

@@ -228,17 +228,21 @@ impl<R: Read> RowReader for CsvTable<R> {
                 Err(rule) => {
                     let col = self.header.get(i).map_or_else(|| format!("field {}", i + 1), Clone::clone);
                     let what = if rule == "encoding.utf-8" { "is not valid UTF-8" } else { "holds a byte Windows-1252 does not define (is the file in another encoding?)" };
-                    issues.push(Issue::error(format!("{}/{col}", self.table), rule, what));
+                    let at = silgate_core::provenance::field_at(&self.table, &col, &Position::Line(line));
+                    issues.push(Issue::error(format!("{}/{col}", self.table), rule, what).at_source(at));
                     cells.push(Cell::Null);
                 }
             }
         }
         if self.record.len() != self.header.len() {
-            issues.push(Issue::error(
-                format!("{}/line {line}", self.table),
-                "row.columns",
-                format!("the row has {} fields, the header {} (a quote left open, or a delimiter inside an unquoted field?)", self.record.len(), self.header.len()),
-            ));
+            issues.push(
+                Issue::error(
+                    format!("{}/line {line}", self.table),
+                    "row.columns",
+                    format!("the row has {} fields, the header {} (a quote left open, or a delimiter inside an unquoted field?)", self.record.len(), self.header.len()),
+                )
+                .at_source(format!("{} line {line}", self.table)),
+            );
         }
         Ok(Some(RawRow { position: Position::Line(line), cells, issues }))
     }

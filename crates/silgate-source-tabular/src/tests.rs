@@ -284,6 +284,8 @@ fn given_a_bad_byte_only_in_a_column_nobody_reads_the_record_should_pass() {
     assert!(matches!(&items[0], SourceItem::Record(_)), "{items:?}");
     let items = read_set(csv_export("NOTE", b"ok", b"Espo\x81ito")).unwrap();
     assert!(matches!(&items[0], SourceItem::Rejected(r) if r.issues[0].rule == "encoding.windows-1252" && r.issues[0].path == "LAVORATORI.CSV/COGNOME"), "{items:?}");
+    let SourceItem::Rejected(r) = &items[0] else { unreachable!() };
+    assert_eq!(r.issues[0].source_field.as_deref(), Some("LAVORATORI.CSV/COGNOME line 2"), "the column and its line");
 }
 
 #[test]

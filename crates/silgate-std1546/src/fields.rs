@@ -18,7 +18,7 @@ use silgate_core::{Issue, Record, RecordKind};
 /// (national path under the root, with `[]` for each index, canonical pointer with
 /// `[]` for each index in the same order). A group maps to its part, so that an issue
 /// on the group itself (a child missing) names the part.
-const CV: &[(&str, &str)] = &[
+pub(crate) const CV: &[(&str, &str)] = &[
     ("Lavoratore", "/worker"),
     ("Lavoratore/DatiAnagrafici", "/worker"),
     ("Lavoratore/DatiAnagrafici/codicefiscale", "/worker/fiscal_code"),
@@ -103,7 +103,7 @@ const CV: &[(&str, &str)] = &[
 ];
 
 /// The same for a Vacancy document.
-const VACANCY: &[(&str, &str)] = &[
+pub(crate) const VACANCY: &[(&str, &str)] = &[
     ("DatoreLavoro", "/employer"),
     ("DatoreLavoro/DatiAnagrafici", "/employer"),
     ("DatoreLavoro/DatiAnagrafici/codicefiscale", "/employer/fiscal_code"),

@@ -192,7 +192,13 @@ fn parse(body: &[u8], xml: bool, want: Option<RecordKind>) -> Result<Record, Vec
             _ => return Err(issues),
         }
     } else {
-        return silgate_core::json::parse_body(body, want).map_err(|i| vec![i]);
+        // A JSON body is named by its own pointers, whatever its provenance claims.
+        return silgate_core::json::parse_body(body, want)
+            .map(|mut r| {
+                r.provenance_mut().fields = SourceFields::default();
+                r
+            })
+            .map_err(|i| vec![i]);
     };
     if let Some(k) = want
         && rec.kind() != k
@@ -210,9 +216,8 @@ async fn ingest_one(st: &ApiState, cpi: &str, mut rec: Record) -> Option<Outcome
     }
     {
         let p = rec.provenance_mut();
-        // Its fields keep the names of the body it came in: a national document's
-        // paths (the reader says so), else the canonical JSON's pointers (whatever
-        // provenance a JSON body claims).
+        // Its fields keep the names of the body it came in (see `parse`): a national
+        // document's paths, else the canonical JSON's pointers.
         let fields = if p.fields.is_national() { SourceFields::national() } else { SourceFields::default() };
         *p = Provenance::new(SourceSystem::Push, format!("push:{cpi}"), Position::Unknown);
         p.cpi = cpi.to_string();

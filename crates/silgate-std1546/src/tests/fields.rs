@@ -25,6 +25,11 @@ fn same_form(pointer: &str, v: &serde_json::Value) -> bool {
             .any(|f| pointer.ends_with(f))
 }
 
+/// The table's key of a national path: under the root, indices as `[]`.
+fn table_key(path: &str) -> String {
+    path.split('/').skip(2).map(|s| s.split_once('[').map_or_else(|| s.to_string(), |(n, _)| format!("{n}[]"))).collect::<Vec<_>>().join("/")
+}
+
 fn check(rec: &Record) -> Result<(), TestCaseError> {
     let xml = crate::write::write_record(rec);
     let root = tree::parse(xml.as_bytes()).map_err(|e| TestCaseError::fail(e.message))?;
@@ -34,6 +39,12 @@ fn check(rec: &Record) -> Result<(), TestCaseError> {
     for (path, el) in all {
         let pointer = canonical(rec.kind(), &path);
         prop_assert!(pointer.is_some(), "{path} maps to no canonical field");
+        // A value is named by its own entry, not by the group that holds it.
+        if el.children.is_empty() {
+            let key = table_key(&path);
+            let table = if rec.kind() == RecordKind::Cv { crate::fields::CV } else { crate::fields::VACANCY };
+            prop_assert!(table.iter().any(|(n, _)| *n == key), "{} ({}) has no entry of its own", path, key);
+        }
         let pointer = pointer.unwrap_or_default();
         let v = json.pointer(&pointer);
         prop_assert!(v.is_some_and(|v| !v.is_null()), "{path} -> {pointer}: the record holds nothing there");
