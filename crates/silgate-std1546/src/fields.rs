@@ -18,7 +18,7 @@ use silgate_core::{Issue, Record, RecordKind};
 /// (national path under the root, with `[]` for each index, canonical pointer with
 /// `[]` for each index in the same order). A group maps to its part, so that an issue
 /// on the group itself (a child missing) names the part.
-pub(crate) const CV: &[(&str, &str)] = &[
+const CV: &[(&str, &str)] = &[
     ("Lavoratore", "/worker"),
     ("Lavoratore/DatiAnagrafici", "/worker"),
     ("Lavoratore/DatiAnagrafici/codicefiscale", "/worker/fiscal_code"),
@@ -86,14 +86,6 @@ pub(crate) const CV: &[(&str, &str)] = &[
     ("DatiSistema/datainserimento", "/system/inserted_at"),
     ("DatiSistema/datascadenza", "/system/expires_on"),
     ("DatiSistema/idintermediario", "/system/intermediary/id"),
-    ("DatiSistema/codicefiscaleintermediario", "/system/intermediary/fiscal_code"),
-    ("DatiSistema/denominazioneintermediario", "/system/intermediary/name"),
-    ("DatiSistema/indirizzo", "/system/intermediary/street"),
-    ("DatiSistema/idcomune", "/system/intermediary/comune"),
-    ("DatiSistema/cap", "/system/intermediary/cap"),
-    ("DatiSistema/telefono", "/system/intermediary/phone"),
-    ("DatiSistema/fax", "/system/intermediary/fax"),
-    ("DatiSistema/email", "/system/intermediary/email"),
     ("DatiSistema/visibilita", "/consent/visible"),
     ("DatiSistema/tipocandidatura", "/system/communication/kind"),
     ("DatiSistema/motivochiusura", "/system/communication/closure_reason"),
@@ -102,8 +94,29 @@ pub(crate) const CV: &[(&str, &str)] = &[
     ("DatiSistema/percettore", "/system/income_support"),
 ];
 
-/// The same for a Vacancy document.
-pub(crate) const VACANCY: &[(&str, &str)] = &[
+/// The intermediary's fields of `DatiSistema`, the same in both modules.
+const INTERMEDIARY: &[(&str, &str)] = &[
+    ("DatiSistema/codicefiscaleintermediario", "/system/intermediary/fiscal_code"),
+    ("DatiSistema/denominazioneintermediario", "/system/intermediary/name"),
+    ("DatiSistema/indirizzo", "/system/intermediary/street"),
+    ("DatiSistema/idcomune", "/system/intermediary/comune"),
+    ("DatiSistema/cap", "/system/intermediary/cap"),
+    ("DatiSistema/telefono", "/system/intermediary/phone"),
+    ("DatiSistema/fax", "/system/intermediary/fax"),
+    ("DatiSistema/email", "/system/intermediary/email"),
+];
+
+/// The table of `kind`: its own entries, then the intermediary's.
+pub(crate) fn table(kind: RecordKind) -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    let own = match kind {
+        RecordKind::Cv => CV,
+        RecordKind::Vacancy => VACANCY,
+    };
+    own.iter().chain(INTERMEDIARY)
+}
+
+/// The same as `CV` for a Vacancy document.
+const VACANCY: &[(&str, &str)] = &[
     ("DatoreLavoro", "/employer"),
     ("DatoreLavoro/DatiAnagrafici", "/employer"),
     ("DatoreLavoro/DatiAnagrafici/codicefiscale", "/employer/fiscal_code"),
@@ -159,14 +172,6 @@ pub(crate) const VACANCY: &[(&str, &str)] = &[
     ("AltreInformazioni/N.O.", "/nulla_osta"),
     ("DatiSistema", "/system"),
     ("DatiSistema/intermediario", "/system/intermediary/id"),
-    ("DatiSistema/codicefiscaleintermediario", "/system/intermediary/fiscal_code"),
-    ("DatiSistema/denominazioneintermediario", "/system/intermediary/name"),
-    ("DatiSistema/indirizzo", "/system/intermediary/street"),
-    ("DatiSistema/idcomune", "/system/intermediary/comune"),
-    ("DatiSistema/cap", "/system/intermediary/cap"),
-    ("DatiSistema/telefono", "/system/intermediary/phone"),
-    ("DatiSistema/fax", "/system/intermediary/fax"),
-    ("DatiSistema/email", "/system/intermediary/email"),
     ("DatiSistema/visibilita", "/system/visible"),
     ("DatiSistema/tipoofferta", "/system/communication/kind"),
     ("DatiSistema/motivochiusura", "/system/communication/closure_reason"),
@@ -207,10 +212,6 @@ pub fn national(kind: RecordKind, path: &str) -> Option<String> {
 /// ```
 pub fn canonical(kind: RecordKind, path: &str) -> Option<String> {
     let full = national(kind, path)?;
-    let table = match kind {
-        RecordKind::Cv => CV,
-        RecordKind::Vacancy => VACANCY,
-    };
     // Segments under the root, each with its 1-based index when it has one.
     let mut segs: Vec<(&str, Option<usize>)> = Vec::new();
     for s in full.split('/').skip(2) {
@@ -222,7 +223,7 @@ pub fn canonical(kind: RecordKind, path: &str) -> Option<String> {
     while !segs.is_empty() {
         let key: Vec<String> = segs.iter().map(|(n, i)| if i.is_some() { format!("{n}[]") } else { (*n).to_string() }).collect();
         let key = key.join("/");
-        if let Some((_, pointer)) = table.iter().find(|(n, _)| *n == key) {
+        if let Some((_, pointer)) = table(kind).find(|(n, _)| *n == key) {
             let mut out = String::with_capacity(pointer.len() + 8);
             let mut indices = segs.iter().filter_map(|(_, i)| *i);
             for (k, part) in pointer.split("[]").enumerate() {

@@ -42,8 +42,7 @@ fn check(rec: &Record) -> Result<(), TestCaseError> {
         // A value is named by its own entry, not by the group that holds it.
         if el.children.is_empty() {
             let key = table_key(&path);
-            let table = if rec.kind() == RecordKind::Cv { crate::fields::CV } else { crate::fields::VACANCY };
-            prop_assert!(table.iter().any(|(n, _)| *n == key), "{} ({}) has no entry of its own", path, key);
+            prop_assert!(crate::fields::table(rec.kind()).any(|(n, _)| *n == key), "{} ({}) has no entry of its own", path, key);
         }
         let pointer = pointer.unwrap_or_default();
         let v = json.pointer(&pointer);
