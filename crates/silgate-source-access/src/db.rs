@@ -2,8 +2,8 @@
 
 use crate::ole_datetime;
 use jetdb::{ColumnType, PageReader, RowPosition, TableDef, TableRows, Value};
+use silgate_core::Position;
 use silgate_core::source::SourceError;
-use silgate_core::{Issue, Position};
 use silgate_source_tabular::Cell;
 use silgate_source_tabular::engine::{RawRow, RowReader};
 use std::collections::{HashMap, VecDeque};
@@ -144,9 +144,7 @@ impl RowReader for DbTable {
             match cell(v) {
                 Ok(c) => cells.push(c),
                 Err(m) => {
-                    let col = self.header.get(i).map_or("?", String::as_str);
-                    let at = silgate_core::provenance::field_at(&self.name, col, &Position::Row { table: self.name.clone(), row: self.n });
-                    issues.push(Issue::error(format!("{}/{col}", self.name), "field.type", m).at_source(at));
+                    issues.push(crate::cell_issue(&self.name, &self.header, i, &Position::Row { table: self.name.clone(), row: self.n }, m));
                     cells.push(Cell::Null);
                 }
             }

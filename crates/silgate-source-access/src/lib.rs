@@ -160,6 +160,13 @@ impl TableSet for Opened {
 /// The Access source.
 pub type Access = Tabular<Opened>;
 
+/// The issue of a cell `header[col]` at `position` of `table` whose value cannot be
+/// read as a cell (`why`), naming the column and the row.
+pub(crate) fn cell_issue(table: &str, header: &[String], col: usize, position: &silgate_core::Position, why: &str) -> silgate_core::Issue {
+    let col = header.get(col).map_or("?", String::as_str);
+    silgate_core::Issue::error(format!("{table}/{col}"), "field.type", why).at_source(silgate_core::provenance::field_at(table, col, position))
+}
+
 /// A path's extension in lower case (empty when it has none).
 pub(crate) fn ext(p: &Path) -> String {
     p.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default()

@@ -2,8 +2,8 @@
 
 use crate::guard::Checked;
 use calamine::{Data, Range, Reader};
+use silgate_core::Position;
 use silgate_core::source::SourceError;
-use silgate_core::{Issue, Position};
 use silgate_source_tabular::engine::{RawRow, RowReader};
 use silgate_source_tabular::{Cell, Limits};
 use std::path::Path;
@@ -134,9 +134,7 @@ impl RowReader for Sheet {
                 .enumerate()
                 .map(|(j, d)| {
                     cell(d).unwrap_or_else(|m| {
-                        let col = self.header.get(j).map_or("?", String::as_str);
-                        let at = silgate_core::provenance::field_at(&self.name, col, &Position::Row { table: self.name.clone(), row: i as u64 });
-                        issues.push(Issue::error(format!("{}/{col}", self.name), "field.type", m).at_source(at));
+                        issues.push(crate::cell_issue(&self.name, &self.header, j, &Position::Row { table: self.name.clone(), row: i as u64 }, m));
                         Cell::Null
                     })
                 })

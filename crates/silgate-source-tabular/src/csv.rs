@@ -241,7 +241,7 @@ impl<R: Read> RowReader for CsvTable<R> {
                     "row.columns",
                     format!("the row has {} fields, the header {} (a quote left open, or a delimiter inside an unquoted field?)", self.record.len(), self.header.len()),
                 )
-                .at_source(format!("{} line {line}", self.table)),
+                .at_source(silgate_core::provenance::field_at(&self.table, "", &Position::Line(line))),
             );
         }
         Ok(Some(RawRow { position: Position::Line(line), cells, issues }))

@@ -18,7 +18,8 @@ struct Ctx {
 
 impl Ctx {
     fn error(&mut self, path: &str, rule: &str, msg: impl Into<String>) {
-        self.issues.push(Issue::error(path, rule, msg));
+        // The source is a national document: an issue's field is its own path.
+        self.issues.push(Issue::error(path, rule, msg).at_source(path));
         self.failed = true;
     }
 }
@@ -544,16 +545,7 @@ pub fn read_document(input: &[u8], provenance: Provenance) -> (Option<Record>, V
 /// [`read_document`], also returning the document's kind when its root element and
 /// namespaces are right (whether or not its fields could be read), so that callers
 /// pick the schema from the parse already done.
-pub(crate) fn read_with_kind(input: &[u8], provenance: Provenance) -> (Option<RecordKind>, Option<Record>, Vec<Issue>) {
-    let (kind, record, mut issues) = read_national(input, provenance);
-    // The source is a national document: the field of each issue is its own path.
-    for i in issues.iter_mut().filter(|i| i.source_field.is_none()) {
-        i.source_field = Some(i.path.clone());
-    }
-    (kind, record, issues)
-}
-
-fn read_national(input: &[u8], mut provenance: Provenance) -> (Option<RecordKind>, Option<Record>, Vec<Issue>) {
+pub(crate) fn read_with_kind(input: &[u8], mut provenance: Provenance) -> (Option<RecordKind>, Option<Record>, Vec<Issue>) {
     // The source is a national document: its fields are the national paths.
     provenance.fields = silgate_core::SourceFields::national();
     let mut ctx = Ctx { issues: Vec::new(), failed: false };
