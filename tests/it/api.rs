@@ -129,6 +129,12 @@ fn given_cpis_pushing_records_the_api_should_queue_refuse_and_report_as_the_cont
     let statuses: Vec<&str> = b["results"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["queued", "forbidden", "rejected"], "{b}");
     conforms("post", "/v1/batch", s, &b);
+    // A JSON item is named by its pointers, whatever naming its provenance claims.
+    let mut claims = bad.clone();
+    claims["provenance"] = serde_json::json!({"system": "push", "fields": "national"});
+    let (s, b) = post("/v1/batch", Some("bari-secret"), serde_json::json!({"records": [claims]}).to_string(), "application/json");
+    let ateco = b["results"][0]["issues"].as_array().and_then(|i| i.iter().find(|i| i["rule"] == "ateco.unknown").cloned());
+    assert_eq!((s, ateco.map(|i| i["source_field"].clone())), (200, Some("/employer/sector".into())), "{b}");
     // Delivered, and the history says so with the node's receipt.
     wait_for("three documents at the node", Duration::from_secs(60), || totals(&base, &pki, "accepted") == 3);
     wait_for("the history to show the delivery", Duration::from_secs(30), || {

@@ -84,7 +84,8 @@ fn check_shape(el: &El, spec: &Spec, path: &str, issues: &mut Vec<Issue>) {
     }
     for (k, _) in &el.attrs {
         if !spec.attrs.contains(&k.as_ref()) {
-            issues.push(Issue::error(format!("{path}/@{k}"), "sintesi.attribute", format!("attribute {k} is not part of {}", spec.name)));
+            let at = format!("{path}/@{k}");
+            issues.push(Issue::error(at.clone(), "sintesi.attribute", format!("attribute {k} is not part of {}", spec.name)).at_source(at));
         }
     }
     let mut seen: Vec<(&str, usize)> = Vec::new();
@@ -102,7 +103,7 @@ fn check_shape(el: &El, spec: &Spec, path: &str, issues: &mut Vec<Issue>) {
         let p = format!("{path}/{}[{n}]", k.name);
         match spec.kids.iter().find(|s| s.name == k.name) {
             Some(s) => check_shape(k, s, &p, issues),
-            None => issues.push(Issue::error(p, "sintesi.element", format!("element {} is not part of {}", k.name, spec.name))),
+            None => issues.push(Issue::error(p.clone(), "sintesi.element", format!("element {} is not part of {}", k.name, spec.name)).at_source(p)),
         }
     }
 }

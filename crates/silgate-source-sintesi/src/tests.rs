@@ -49,6 +49,7 @@ fn given_a_wrong_element_the_record_should_be_rejected_naming_it_and_the_feed_go
     let SourceItem::Rejected(rej) = &items[0] else { panic!("{items:?}") };
     assert_eq!(rej.issues[0].rule, "sintesi.element");
     assert_eq!(rej.issues[0].path, "/SintesiExport/Lavoratore[1]/Soprannome[1]");
+    assert_eq!(rej.issues[0].source_field.as_deref(), Some("/SintesiExport/Lavoratore[1]/Soprannome[1]"), "the feed's own path names the source");
     assert!(matches!(&items[2], SourceItem::Rejected(r) if r.issues[0].rule == "sintesi.element"));
 }
 

@@ -192,13 +192,7 @@ fn parse(body: &[u8], xml: bool, want: Option<RecordKind>) -> Result<Record, Vec
             _ => return Err(issues),
         }
     } else {
-        // A JSON body is named by its own pointers, whatever its provenance claims.
-        return silgate_core::json::parse_body(body, want)
-            .map(|mut r| {
-                r.provenance_mut().fields = SourceFields::default();
-                r
-            })
-            .map_err(|i| vec![i]);
+        return silgate_core::json::parse_body(body, want).map_err(|i| vec![i]);
     };
     if let Some(k) = want
         && rec.kind() != k
@@ -210,15 +204,15 @@ fn parse(body: &[u8], xml: bool, want: Option<RecordKind>) -> Result<Record, Vec
 
 /// Takes one record of the caller's CPI through the gateway's ingest (the same path as
 /// a file's record: see [`submissions`]) and waits for its fate.
-async fn ingest_one(st: &ApiState, cpi: &str, mut rec: Record) -> Option<Outcome> {
+async fn ingest_one(st: &ApiState, cpi: &str, mut rec: Record, xml: bool) -> Option<Outcome> {
     if rec.written_cpi() != Some(cpi) {
         return Some(Outcome::Forbidden(rec.written_cpi().unwrap_or_default().to_string()));
     }
     {
         let p = rec.provenance_mut();
-        // Its fields keep the names of the body it came in (see `parse`): a national
-        // document's paths, else the canonical JSON's pointers.
-        let fields = if p.fields.is_national() { SourceFields::national() } else { SourceFields::default() };
+        // Its fields are named as the body it came in names them: a national document
+        // by its paths, JSON by its pointers (whatever provenance a JSON body claims).
+        let fields = if xml { SourceFields::national() } else { SourceFields::default() };
         *p = Provenance::new(SourceSystem::Push, format!("push:{cpi}"), Position::Unknown);
         p.cpi = cpi.to_string();
         p.fields = fields;
@@ -281,11 +275,12 @@ async fn push(st: Arc<ApiState>, headers: HeaderMap, peer: Peer, body: Body, kin
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let rec = match parse(&body, is_xml(&headers), Some(kind)) {
+    let xml = is_xml(&headers);
+    let rec = match parse(&body, xml, Some(kind)) {
         Ok(r) => r,
         Err(issues) => return respond(Outcome::Rejected(issues)),
     };
-    match ingest_one(&st, &cpi, rec).await {
+    match ingest_one(&st, &cpi, rec, xml).await {
         Some(o) => respond(o),
         None => error(StatusCode::SERVICE_UNAVAILABLE, "api.unavailable", "the record could not be queued now: try again", ""),
     }
@@ -311,7 +306,7 @@ async fn batch(State(st): State<Arc<ApiState>>, headers: HeaderMap, peer: Peer, 
     let mut out = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
         let outcome = match silgate_core::json::record_from_value(item).map_err(|e| vec![e]) {
-            Ok(rec) => match ingest_one(&st, &cpi, rec).await {
+            Ok(rec) => match ingest_one(&st, &cpi, rec, false).await {
                 Some(o) => o,
                 None => {
                     return error(
